@@ -1,0 +1,50 @@
+"""Label, taint and annotation keys shared by node groups, autoscalers and model APIs.
+
+One place, so a node group's labels and a model's selectors cannot drift apart.
+"""
+
+NODE_GROUP_LABEL = "modelstack.io/node-group"
+"""Every node carries the name of the managed node group it belongs to."""
+NODE_POOL_LABEL = "modelstack.io/node-pool"
+"""A spot group and its on-demand fallback group share one pool name; models select the pool."""
+CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
+"""Set by EKS on managed nodes: SPOT or ON_DEMAND."""
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+GPU_RESOURCE = "nvidia.com/gpu"
+NEURON_RESOURCE = "aws.amazon.com/neuron"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+NEURON_TAINT = {"key": "aws.amazon.com/neuron", "value": "true", "effect": "NoSchedule"}
+SYSTEM_TAINT = {"key": "modelstack.io/system", "value": "true", "effect": "NoSchedule"}
+"""Keeps model pods off the system group; platform add-ons tolerate it."""
+
+MODEL_LABEL = "modelstack.io/model"
+TEAM_LABEL = "modelstack.io/team"
+ENVIRONMENT_LABEL = "modelstack.io/environment"
+CAPACITY_LABEL = "modelstack.io/capacity"
+"""On a model's pods and Deployments: 'spot' for the autoscaled Deployment on a spot pool, 'on-demand' for its floor."""
+MANAGED_BY = {"app.kubernetes.io/managed-by": "modelstack"}
+
+# AWS tags (cost allocation): every taggable resource carries these.
+TAG_ENVIRONMENT = "environment"
+TAG_TEAM = "team"
+TAG_MODEL = "model"
+TAG_MANAGED_BY = "managed-by"
+
+
+def base_tags(environment: str, team: str, extra: dict | None = None) -> dict[str, str]:
+    """Cost-allocation tags for an AWS resource (add `model` for one that belongs to a model)."""
+    tags = {TAG_ENVIRONMENT: environment, TAG_TEAM: team, TAG_MANAGED_BY: "modelstack"}
+    tags.update(extra or {})
+    return tags
+
+
+def k8s_taint(t: dict) -> dict:
+    """A Kubernetes taint as a toleration that matches it exactly."""
+    return {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
+
+
+def eks_taint(t: dict) -> dict:
+    """A taint in the EKS NodeGroup API spelling (NO_SCHEDULE)."""
+    effect = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}[t["effect"]]
+    return {"key": t["key"], "value": t["value"], "effect": effect}

@@ -1,0 +1,202 @@
+"""Pulumi's in-process mocks, made to record what a program registers and to run without threading faults.
+
+The stock ``MockMonitor`` deserializes inputs (including resource references) on the SDK's worker thread,
+which intermittently fails with "Future attached to a different loop" (see shared/OFFLINE.md). This monitor
+decodes the protobuf structs itself, synchronously, into plain Python values: resource references become
+their URN strings, secrets are masked, unknowns are dropped. It also rejects duplicate URNs, as the engine does.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks
+from pulumi.runtime.proto import resource_pb2
+
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE = "5cf8f73096256a8f31e491e813e4eb8e"
+_OUTPUT = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET_MASK = "[secret]"
+ACCOUNT_ID = "123456789012"
+
+
+class _Drop:
+    pass
+
+
+_DROP = _Drop()
+
+
+def decode(value: Any) -> Any:
+    """A decoded struct value as plain data; `_DROP` for unknowns."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        return _DROP if value == _UNKNOWN else value
+    if isinstance(value, list):
+        return [None if (v := decode(x)) is _DROP else v for x in value]
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET:
+            return SECRET_MASK
+        if sig == _RESOURCE:
+            return value.get("urn", "")
+        if sig == _OUTPUT:
+            if value.get("secret"):
+                return SECRET_MASK
+            return decode(value["value"]) if "value" in value else _DROP
+        out = {}
+        for k, v in value.items():
+            d = decode(v)
+            if d is not _DROP:
+                out[k] = d
+        return out
+    return value
+
+
+def _struct(d: dict) -> struct_pb2.Struct:
+    s = struct_pb2.Struct()
+    s.update(d)
+    return s
+
+
+@dataclass
+class Recorded:
+    """One registered resource, as the engine would have seen it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    inputs: dict
+    outputs: dict
+    custom: bool
+    remote: bool
+    provider: Optional[str] = None
+    dependencies: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+                "inputs": self.inputs, "provider": self.provider, "options": self.options}
+
+
+OutputsFn = Callable[[str, str, dict], dict]
+
+
+def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1") -> dict:
+    """Plausible provider-computed outputs, so dependent resources see known values offline."""
+    out: dict[str, Any] = {}
+    service = typ.split(":")[1].split("/")[0] if typ.startswith("aws:") else ""
+    if typ.startswith("aws:"):
+        out["arn"] = f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{typ.split(':')[-1].lower()}/{name}"
+    if typ == "aws:iam/role:Role":
+        out.update(arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{name}", name=inputs.get("name", name))
+    elif typ == "aws:iam/policy:Policy":
+        out.update(arn=f"arn:aws:iam::{ACCOUNT_ID}:policy/{name}")
+    elif typ == "aws:kms/key:Key":
+        out.update(keyId=f"{name}-key-id")
+    elif typ == "aws:eks/nodeGroup:NodeGroup":
+        out.update(resources=[{"autoscalingGroups": [{"name": f"eks-{inputs.get('nodeGroupName', name)}-asg"}]}], status="ACTIVE")
+    elif typ == "aws:ec2/subnet:Subnet":
+        out.update(availabilityZone=inputs.get("availabilityZone"))
+    elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        out.update(url=inputs.get("url"))
+    return out
+
+
+class RecordingMocks(mocks.Mocks):
+    """Returns inputs plus :func:`default_outputs`; answers the few invokes the program makes."""
+
+    def __init__(self, region: str = "us-east-1", outputs: Optional[OutputsFn] = None):
+        self.region = region
+        self.outputs = outputs
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        state = dict(args.inputs)
+        state.update(default_outputs(args.typ, args.name, args.inputs, self.region))
+        if self.outputs:
+            state.update(self.outputs(args.typ, args.name, args.inputs))
+        rid = args.resource_id or (f"{args.name}-id" if args.custom else None)
+        return rid, state
+
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{z}" for z in "abc"]
+            return {"names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": self.region}, None
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline", "userId": "offline"}, None
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
+        return {}, None
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """A mock monitor that records every registration with its options, synchronously."""
+
+    def __init__(self, mocks_: RecordingMocks):
+        super().__init__(mocks_)
+        self.recorded: list[Recorded] = []
+
+    def _register_child(self, parent_urn: str, typ: str, name: str, state: dict) -> dict:
+        """A resource a remote component creates (e.g. the aws.eks.Cluster inside eks.Cluster), as a reference."""
+        urn = self.make_urn(parent_urn, typ, name)
+        rid = f"{name}-id"
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, rid, state)
+        return {_SIG: _RESOURCE, "urn": urn, "id": rid}
+
+    def RegisterResource(self, request: Any) -> Any:
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        if urn in self.resources:
+            raise ValueError(f"duplicate resource URN {urn}: two resources share type and name")
+        inputs = decode(json_format.MessageToDict(request.object))
+        args = mocks.MockResourceArgs(typ=request.type, name=request.name, inputs=inputs, provider=request.provider,
+                                      resource_id=request.importId, custom=request.custom or False)
+        rid, state = self.mocks.new_resource(args)
+        if request.type == "eks:index:Cluster":
+            state["eksCluster"] = self._register_child(urn, "aws:eks/cluster:Cluster", request.name, {
+                "name": inputs.get("name", request.name),
+                "arn": f"arn:aws:eks:us-east-1:{ACCOUNT_ID}:cluster/{request.name}",
+                "version": inputs.get("version"),
+                "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{request.name.upper()}"}]}],
+            })
+        aliases = list(request.aliasURNs)
+        for a in request.aliases:
+            spec = a.spec
+            aliases.append(a.urn or "alias:" + ",".join(
+                f"{k}={v}" for k, v in (("name", spec.name), ("type", spec.type), ("parent", spec.parentUrn)) if v))
+        options = {
+            "protect": bool(request.protect),
+            "ignore_changes": list(request.ignoreChanges),
+            "replace_on_changes": list(request.replaceOnChanges),
+            "delete_before_replace": bool(request.deleteBeforeReplace),
+            "additional_secret_outputs": list(request.additionalSecretOutputs),
+            "version": request.version or None,
+        }
+        self.recorded.append(Recorded(
+            urn=urn, type=request.type, name=request.name, parent=request.parent or None, inputs=inputs,
+            outputs=state, custom=bool(request.custom), remote=bool(request.remote),
+            provider=request.provider or None, dependencies=list(request.dependencies), aliases=[a for a in aliases if a],
+            options=options,
+        ))
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, rid or "", state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=rid or "", object=_struct(json.loads(json.dumps(state))))
+
+    def Invoke(self, request: Any) -> Any:
+        args = decode(json_format.MessageToDict(request.args))
+        if request.tok == "pulumi:pulumi:getResource":
+            reg = self.resources.get(args["urn"])
+            if reg is None:
+                raise ValueError(f"unknown resource {args['urn']}")
+            ret = {"urn": reg.urn, "id": reg.id, "state": reg.state}
+            return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _struct(ret)})
+        ret, _ = self.mocks.call(mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider))
+        return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _struct(ret)})

@@ -1,0 +1,208 @@
+"""Checks that span keys (a model against its node group, paths across models, splits against models).
+
+They run on the raw config even when the schema rejected parts of it, so one report names every problem:
+each node group and model is re-validated on its own and the checks use whatever parsed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from pydantic import BaseModel, ValidationError
+
+from . import sizing
+from .config import (
+    CONFIG_KEY,
+    Autoscaling,
+    Compute,
+    ConfigIssue,
+    ModelConfig,
+    NodeGroupConfig,
+    PlatformConfig,
+    duration_seconds,
+)
+
+
+def _try(model: type[BaseModel], raw: Any) -> Any:
+    try:
+        return model.model_validate(raw)
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+def _entries(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    v = raw.get(key)
+    return dict(v) if isinstance(v, Mapping) else {}
+
+
+def model_path(name: str, model: Optional[ModelConfig]) -> str:
+    """The model's path on the shared load balancer (default `/<name>`)."""
+    return (model.networking.path if model and model.networking.path else None) or f"/{name}"
+
+
+def group_accelerator(group: NodeGroupConfig) -> str:
+    return {"gpu": "gpu", "inferentia": "inferentia"}.get(group.kind, "none")
+
+
+def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+
+    def add(path: str, given: str, allowed: str) -> None:
+        issues.append(ConfigIssue(path=f"{CONFIG_KEY}.{path}", given=given, allowed=allowed))
+
+    groups: dict[str, Optional[NodeGroupConfig]] = {}
+    for name, g in _entries(raw, "node_groups").items():
+        groups[name] = cfg.node_groups[name] if cfg else _try(NodeGroupConfig, g)
+    models: dict[str, Any] = _entries(raw, "models")
+
+    from . import pricing
+
+    cat = pricing.catalog()
+    for name, g in groups.items():
+        if g is None:
+            continue
+        p = f"node_groups.{name}"
+        if g.min_size > g.max_size:
+            add(f"{p}.min_size", repr(g.min_size), f"at most max_size ({g.max_size})")
+        unknown = [t for t in g.instance_types if t not in cat]
+        for t in unknown:
+            add(f"{p}.instance_types", repr(t), "an instance type from the price table (data/ec2_instances.csv), e.g. " + ", ".join(pricing.similar_types(t)))
+        known = [cat[t] for t in g.instance_types if t in cat]
+        for it in known:
+            has_gpu, has_inf = it.gpu_count > 0, (it.accelerator_count or 0) > 0
+            want = {"gpu": has_gpu, "inferentia": has_inf}.get(g.kind, not has_gpu and not has_inf)
+            if not want:
+                kinds = {"gpu": "GPU instance types (g*, p*)", "inferentia": "Inferentia instance types (inf2)"}
+                add(f"{p}.instance_types", repr(it.name), f"{kinds.get(g.kind, 'instance types without accelerators')} for a {g.kind} node group")
+        if g.spot and len({(it.vcpu, it.memory_gib, it.gpu_count) for it in known}) > 1:
+            shapes = ", ".join(f"{it.name}={it.vcpu}vCPU/{it.memory_gib:g}GiB" for it in known)
+            add(f"{p}.instance_types", shapes, "types of one shape (same vCPU, memory and GPUs): cluster-autoscaler sizes a group from one type")
+        if g.instance_types and isinstance(raw["node_groups"][name], Mapping) and "selection" in raw["node_groups"][name]:
+            add(f"{p}.selection", "a selection next to instance_types", "either instance_types (used as given) or selection (the optimizer chooses), not both")
+        if g.on_demand_fallback and not g.spot:
+            add(f"{p}.on_demand_fallback", "true on an on-demand group", "on_demand_fallback only on a spot group (spot: true)")
+    if groups and not any(g is not None and g.kind == "system" for g in groups.values()) and all(g is not None for g in groups.values()):
+        add("node_groups", "no group of kind 'system'", "at least one node group with kind: system, where the platform add-ons run")
+
+    paths: dict[str, str] = {}
+
+    def claim(path: str, owner: str, key: str) -> None:
+        if path in paths:
+            add(key, repr(path), f"a path no other model or traffic split uses ({paths[path]} has it)")
+        else:
+            paths[path] = owner
+
+    for name, m_raw in models.items():
+        p = f"models.{name}"
+        m = cfg.models[name] if cfg else _try(ModelConfig, m_raw)
+        m_raw = m_raw if isinstance(m_raw, Mapping) else {}
+        compute = m.compute if m else _try(Compute, m_raw.get("compute", {}))
+        auto = m.autoscaling if m else _try(Autoscaling, m_raw.get("autoscaling", {}))
+        group_name = m.node_group if m else m_raw.get("node_group")
+        claim(model_path(name, m), f"model '{name}'", f"{p}.networking.path")
+
+        if compute is not None:
+            if compute.gpu and compute.inferentia:
+                add(f"{p}.compute", f"gpu: {compute.gpu} and inferentia: {compute.inferentia}", "gpu or inferentia, not both")
+        group = groups.get(group_name) if isinstance(group_name, str) else None
+        if isinstance(group_name, str) and group_name not in groups:
+            add(f"{p}.node_group", repr(group_name), "one of the node groups " + ", ".join(sorted(groups)))
+        if compute is not None and group is not None:
+            need = "gpu" if compute.gpu else "inferentia" if compute.inferentia else "none"
+            have = group_accelerator(group)
+            if group.kind == "system":
+                add(f"{p}.node_group", f"{group_name!r} (the system group)", "a cpu, gpu or inferentia group; the system group runs only platform add-ons: " + _groups_of(groups, need))
+            elif need != have:
+                what = {"gpu": "a GPU model", "inferentia": "an Inferentia model", "none": "a CPU-only model"}[need]
+                there = {"gpu": "a GPU node group", "inferentia": "an Inferentia node group", "none": "a node group with no GPUs"}[have]
+                add(f"{p}.node_group", f"{group_name!r} ({there}) for {what}", _groups_of(groups, need))
+            else:
+                issues_fit = _fit_issue(compute, group, cat)
+                if issues_fit:
+                    add(f"{p}.compute", issues_fit[0], issues_fit[1])
+        if auto is not None:
+            _autoscaling_issues(add, p, auto, compute)
+        if m is not None:
+            us = m.update_strategy
+            if us.max_unavailable is not None and _is_zero(us.max_surge) and _is_zero(us.max_unavailable):
+                add(f"{p}.update_strategy", "max_surge 0 and max_unavailable 0", "at least one of them above 0, or a rollout cannot progress")
+
+    for name, s_raw in _entries(raw, "traffic_splits").items():
+        p = f"traffic_splits.{name}"
+        split = cfg.traffic_splits[name] if cfg else None
+        s_raw = s_raw if isinstance(s_raw, Mapping) else {}
+        path = (split.path if split else s_raw.get("path")) or f"/{name}"
+        if isinstance(path, str):
+            claim(path, f"traffic split '{name}'", f"{p}.path")
+        backends = s_raw.get("backends")
+        if isinstance(backends, Mapping) and backends:
+            for b in backends:
+                if b not in models:
+                    add(f"{p}.backends.{b}", repr(b), "a model of this stack: " + (", ".join(sorted(models)) or "none defined"))
+            weights = [w for w in backends.values() if isinstance(w, int) and not isinstance(w, bool)]
+            if len(weights) == len(backends) and sum(weights) != 100:
+                add(f"{p}.backends", f"weights summing to {sum(weights)}", "weights summing to exactly 100")
+    return issues
+
+
+def _groups_of(groups: Mapping[str, Optional[NodeGroupConfig]], need: str) -> str:
+    names = sorted(n for n, g in groups.items() if g is not None and g.kind != "system" and group_accelerator(g) == need)
+    kind = {"gpu": "a GPU node group", "inferentia": "an Inferentia node group", "none": "a CPU node group"}[need]
+    return f"{kind}: " + (", ".join(names) if names else "none is defined")
+
+
+def _is_zero(v: Any) -> bool:
+    return v in (0, "0%")
+
+
+def _fit_issue(compute: Compute, group: NodeGroupConfig, cat: Mapping[str, Any]) -> Optional[tuple[str, str]]:
+    """Whether one replica fits on the group's types (explicit, or any the selection allows)."""
+    req = requests_of(compute)
+    if group.instance_types:
+        types = [cat[t] for t in group.instance_types if t in cat]
+    else:
+        types = list(cat.values())
+        types = [t for t in types if sizing.matches_selection(t, group.selection, group.kind)]
+    if not types:
+        return None if group.instance_types else ("a selection no instance type matches", "a selection that matches at least one type in the price table")
+    if any(sizing.replicas_per_node(req, t) > 0 for t in types):
+        return None
+    closest = types[0] if group.instance_types else max(types, key=lambda t: t.alloc_cpu_millicores)
+    reasons = "; ".join(sizing.fit_report(req, closest))
+    return (f"a replica that fits none of {', '.join(t.name for t in types[:6])}{'...' if len(types) > 6 else ''} ({closest.name}: {reasons})",
+            "requests within the allocatable capacity of at least one of the group's instance types")
+
+
+def requests_of(compute: Compute) -> "sizing.Requests":
+    """Per-replica scheduling requests of a model's compute block."""
+    return sizing.Requests(
+        cpu_millicores=sizing.parse_cpu(compute.cpu),
+        memory_mib=sizing.parse_memory(compute.memory) if compute.memory else 0,
+        gpu=compute.gpu,
+        min_gpu_memory_gib=compute.min_gpu_memory_gib,
+        inferentia=compute.inferentia,
+    )
+
+
+def _autoscaling_issues(add: Any, p: str, a: Autoscaling, compute: Optional[Compute]) -> None:
+    q = f"{p}.autoscaling"
+    if a.min_replicas > a.max_replicas:
+        add(f"{q}.min_replicas", repr(a.min_replicas), f"at most max_replicas ({a.max_replicas})")
+    if a.init_replicas is not None and not a.min_replicas <= a.init_replicas <= a.max_replicas:
+        add(f"{q}.init_replicas", repr(a.init_replicas), f"between min_replicas ({a.min_replicas}) and max_replicas ({a.max_replicas})")
+    if a.min_replicas == 0 and not a.scale_to_zero:
+        add(f"{q}.min_replicas", "0 without scale_to_zero", "min_replicas >= 1, or scale_to_zero: true to opt in to cold starts")
+    if a.scale_to_zero and a.min_replicas != 0:
+        add(f"{q}.scale_to_zero", f"true with min_replicas {a.min_replicas}", "scale_to_zero: true only with min_replicas: 0")
+    if a.scale_to_zero and a.signal in ("cpu", "gpu"):
+        add(f"{q}.signal", repr(a.signal), "in_flight or prometheus with scale_to_zero (utilization of zero replicas is undefined)")
+    if a.signal in ("cpu", "gpu") and a.target_utilization is None:
+        add(f"{q}.target_utilization", "nothing", f"a percentage from 1 to 100, required with signal {a.signal}")
+    if a.signal == "prometheus" and (not a.prometheus_query or a.prometheus_threshold is None):
+        add(f"{q}.prometheus_query", "nothing" if not a.prometheus_query else "no prometheus_threshold", "prometheus_query and prometheus_threshold, required with signal prometheus")
+    if a.signal == "gpu" and compute is not None and compute.gpu == 0:
+        add(f"{q}.signal", "'gpu' on a model without GPUs", "in_flight, cpu or prometheus")
+    if a.on_demand_base is not None and a.on_demand_base > a.max_replicas:
+        add(f"{q}.on_demand_base", repr(a.on_demand_base), f"at most max_replicas ({a.max_replicas})")
+    if duration_seconds(a.window) < 10:
+        add(f"{q}.window", repr(a.window), "at least 10 seconds (the autoscaler samples every 10 s)")
