@@ -191,7 +191,7 @@ FIXED_COST_SOURCES: tuple[Mapping[str, object], ...] = tuple(MappingProxyType(d)
 # Instance catalog
 # --------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class InstanceType:
     """One EC2 instance type, as the CSV describes it. Sizes per GPU unless the name says total."""
 
@@ -212,6 +212,9 @@ class InstanceType:
     on_demand_usd_per_hour: float | None  # us-east-1; None when absent (p5e.48xlarge)
     spot_savings_pct: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     spot_interruption: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def __repr__(self) -> str:
+        return f"InstanceType({self.name!r})"
 
     @property
     def is_gpu(self) -> bool:
