@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date
 from typing import Any, Literal, Mapping, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,8 +24,22 @@ NAMESPACE = "modelstack"
 CONFIG_KEY = f"{NAMESPACE}:platform"
 REGION_KEY = "aws:region"
 
-#: Kubernetes versions EKS offers that this release is tested against (standard or extended support).
-KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33", "1.34")
+#: EKS end of standard support per Kubernetes version (extended support, $0.60 instead of $0.10 per cluster-hour,
+#: runs 12 months more). Source: endoflife.date/amazon-eks, which mirrors the EKS release calendar.
+EKS_STANDARD_SUPPORT_END = {
+    "1.32": date(2026, 3, 23),
+    "1.33": date(2026, 7, 29),
+    "1.34": date(2026, 12, 2),
+    "1.35": date(2027, 3, 27),
+}
+#: Kubernetes versions this release is tested against (manifests validated against each version's schema).
+KUBERNETES_VERSIONS = tuple(EKS_STANDARD_SUPPORT_END)
+
+
+def in_extended_support(version: str, on: date) -> bool:
+    """Whether EKS bills `version` at the extended-support rate on day `on`."""
+    return on > EKS_STANDARD_SUPPORT_END[version]
+
 #: Regions whose spot data ships in the price table; on-demand prices are us-east-1's (see data/SOURCES.md).
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 
@@ -173,7 +188,7 @@ class LoadBalancerConfig(_Strict):
 
 class ClusterConfig(_Strict):
     name: str = _name_field()
-    kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.33"  # type: ignore[valid-type]
+    kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.35"  # type: ignore[valid-type]
     vpc: VpcConfig = Field(default_factory=VpcConfig)
     endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
     secrets_encryption: bool = True
@@ -273,7 +288,7 @@ class Compute(_Strict):
     """Per-replica requests (and limits for memory, GPU, Inferentia). `gpu` and `inferentia` are exclusive."""
 
     cpu: Union[str, int, float] = "200m"
-    memory: Optional[str] = None
+    memory: str = "1Gi"
     gpu: int = Field(0, ge=0, le=16)
     inferentia: int = Field(0, ge=0, le=16)
     shm: Optional[str] = None

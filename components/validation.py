@@ -6,6 +6,7 @@ each node group and model is re-validated on its own and the checks use whatever
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ValidationError
@@ -66,7 +67,9 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
             add(f"{p}.min_size", repr(g.min_size), f"at most max_size ({g.max_size})")
         unknown = [t for t in g.instance_types if t not in cat]
         for t in unknown:
-            add(f"{p}.instance_types", repr(t), "an instance type from the price table (data/ec2_instances.csv), e.g. " + ", ".join(pricing.similar_types(t)))
+            close = difflib.get_close_matches(t, list(cat), n=3, cutoff=0.6)
+            add(f"{p}.instance_types", repr(t), "an instance type from the price table (data/ec2_instances.csv)"
+                + (", e.g. " + ", ".join(close) if close else ""))
         known = [cat[t] for t in g.instance_types if t in cat]
         for it in known:
             has_gpu, has_inf = it.gpu_count > 0, (it.accelerator_count or 0) > 0
@@ -104,6 +107,8 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
         if compute is not None:
             if compute.gpu and compute.inferentia:
                 add(f"{p}.compute", f"gpu: {compute.gpu} and inferentia: {compute.inferentia}", "gpu or inferentia, not both")
+            if compute.min_gpu_memory_gib is not None and not compute.gpu:
+                add(f"{p}.compute.min_gpu_memory_gib", repr(compute.min_gpu_memory_gib), "min_gpu_memory_gib only with gpu >= 1")
         group = groups.get(group_name) if isinstance(group_name, str) else None
         if isinstance(group_name, str) and group_name not in groups:
             add(f"{p}.node_group", repr(group_name), "one of the node groups " + ", ".join(sorted(groups)))
@@ -122,6 +127,9 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                     add(f"{p}.compute", issues_fit[0], issues_fit[1])
         if auto is not None:
             _autoscaling_issues(add, p, auto, compute)
+            if auto.on_demand_base and group is not None and not (group.spot and group.on_demand_fallback):
+                add(f"{p}.autoscaling.on_demand_base", repr(auto.on_demand_base),
+                    f"on_demand_base only on a spot node group with on_demand_fallback: true ({group_name!r} is not)")
         if m is not None:
             us = m.update_strategy
             if us.max_unavailable is not None and _is_zero(us.max_surge) and _is_zero(us.max_unavailable):
@@ -161,8 +169,10 @@ def _fit_issue(compute: Compute, group: NodeGroupConfig, cat: Mapping[str, Any])
     if group.instance_types:
         types = [cat[t] for t in group.instance_types if t in cat]
     else:
-        types = list(cat.values())
-        types = [t for t in types if sizing.matches_selection(t, group.selection, group.kind)]
+        from .capacity import selection_of
+        from .optimizer import allowed_types
+
+        types = allowed_types(selection_of(group, cat), cat)
     if not types:
         return None if group.instance_types else ("a selection no instance type matches", "a selection that matches at least one type in the price table")
     if any(sizing.replicas_per_node(req, t) > 0 for t in types):
@@ -202,6 +212,8 @@ def _autoscaling_issues(add: Any, p: str, a: Autoscaling, compute: Optional[Comp
         add(f"{q}.prometheus_query", "nothing" if not a.prometheus_query else "no prometheus_threshold", "prometheus_query and prometheus_threshold, required with signal prometheus")
     if a.signal == "gpu" and compute is not None and compute.gpu == 0:
         add(f"{q}.signal", "'gpu' on a model without GPUs", "in_flight, cpu or prometheus")
+    if a.on_demand_base and a.scale_to_zero:
+        add(f"{q}.on_demand_base", repr(a.on_demand_base), "0 with scale_to_zero (a floor of replicas never scales to zero)")
     if a.on_demand_base is not None and a.on_demand_base > a.max_replicas:
         add(f"{q}.on_demand_base", repr(a.on_demand_base), f"at most max_replicas ({a.max_replicas})")
     if duration_seconds(a.window) < 10:
