@@ -474,8 +474,11 @@ class _Evaluator:
         totals = []
         if options:
             main = min(options, key=lambda r: (round(r[0], 9), r[1].capacity_type != SPOT))
-            totals.append((main[0] + (floor[0] if floor else 0.0), 0, main[1], floor[1] if floor else None))
-        # One on-demand pool for every replica can beat a floor plus an on-demand rest.
+            split_od = main[1].capacity_type == ON_DEMAND and floor is not None
+            totals.append((main[0] + (floor[0] if floor else 0.0), 2 if split_od else 0, main[1],
+                           floor[1] if floor else None))
+        # One on-demand pool for every replica can beat a floor plus an on-demand rest (and wins a tie with it:
+        # one node group instead of two).
         all_od = self._best(idx, self.od_candidates, [d.min_replicas for d in ds], [d.max_replicas for d in ds], od_only)
         if all_od is not None:
             totals.append((all_od[0], 1, all_od[1], None))
