@@ -1,0 +1,246 @@
+"""Cost rules: what capacity each environment may buy, and that every dollar is attributable."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import inspect
+import json
+import re
+import warnings
+from typing import Any, Iterator, Mapping
+
+from .reliability import accelerator_of
+from .rule import (
+    NODE_GROUP, NODE_GROUP_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
+    labels, resource_rule,
+)
+
+ACCELERATOR_TAINTS = {"gpu": "nvidia.com/gpu", "neuron": "aws.amazon.com/neuron"}
+ENV_MAP_OF_LISTS = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+
+
+def _family(instance_type: str) -> str:
+    return instance_type.split(".", 1)[0].lower()
+
+
+def _accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
+    types = [t for t in as_list(get(props, "instanceTypes")) if isinstance(t, str)]
+    return types, {k for k in (accelerator_of(t) for t in types) if k}
+
+
+@resource_rule(
+    "gpu-instance-families", category="cost", level="mandatory", types={NODE_GROUP},
+    description="Accelerated instance families are limited per environment.",
+    why="A p5 node costs ~100x a g4dn; development and staging get the small single-GPU families.",
+    params={"allowed_families": Param(
+        {"dev": ["g4dn", "g5", "g6", "inf2"],
+         "staging": ["g4dn", "g5", "g6", "g6e", "inf2"],
+         "prod": ["g4dn", "g5", "g6", "g6e", "inf2", "p4d", "p5"]},
+        ENV_MAP_OF_LISTS, "Allowed accelerated instance families, keyed by environment.")},
+)
+def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    env = ctx.env_of(props)
+    types, kinds = _accelerated(props)
+    if not kinds or env is None:
+        return
+    allowed = ctx["allowed_families"].get(env)
+    if allowed is None:
+        yield f"no accelerated instance families are allowed in environment {env!r}"
+        return
+    for t in types:
+        if accelerator_of(t) and _family(t) not in allowed:
+            yield f"instance type {t} (family {_family(t)}) is not allowed in {env}; allowed: {', '.join(allowed)}"
+
+
+@resource_rule(
+    "max-nodes-per-group", category="cost", level="mandatory", types={NODE_GROUP},
+    description="A node group's maxSize stays under the environment's cap.",
+    why="maxSize is the bill's upper bound when an autoscaler or a traffic spike runs away.",
+    params={"max_nodes": Param(
+        {"dev": 10, "staging": 20, "prod": 100, "default": 20},
+        {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
+        "Largest maxSize per environment; `default` applies to environments not listed.")},
+)
+def max_nodes_per_group(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    size = get(props, "scalingConfig.maxSize")
+    if not isinstance(size, (int, float)):
+        return
+    env = ctx.env_of(props)
+    caps = ctx["max_nodes"]
+    cap = caps.get(env, caps.get("default")) if env else caps.get("default")
+    if cap is not None and size > cap:
+        yield f"scalingConfig.maxSize is {size:g}; at most {cap} in {env or 'this environment'}"
+
+
+@resource_rule(
+    "spot-in-non-prod", category="cost", level="advisory", types={NODE_GROUP},
+    description="Node groups outside production use spot capacity.",
+    why="Spot is 60-90% cheaper; outside production an interruption costs a retry, not an outage.",
+    params={"on_demand_environments": Param(["prod"], {"type": "array", "items": {"type": "string"}},
+                                            "Environments allowed to buy on-demand capacity."),
+            "exempt_node_groups": Param(["system"], {"type": "array", "items": {"type": "string"}},
+                                        "Node groups (label modelstack.io/node-group) that stay on-demand.")},
+)
+def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    env = ctx.env_of(props)
+    if env is None or in_envs(env, ctx["on_demand_environments"]):
+        return
+    if key(get(props, "labels"), NODE_GROUP_LABEL) in ctx["exempt_node_groups"]:
+        return
+    capacity = get(props, "capacityType", "ON_DEMAND")
+    if not is_unknown(capacity) and capacity != "SPOT":
+        yield f"capacityType is {capacity} in {env}; use SPOT"
+
+
+@resource_rule(
+    "gpu-node-taint", category="cost", level="mandatory", types={NODE_GROUP},
+    description="Accelerated node groups carry the accelerator NoSchedule taint.",
+    why="Without it, CPU-only pods fill expensive GPU nodes and keep them from scaling down.",
+)
+def gpu_node_taint(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    _, kinds = _accelerated(props)
+    taints = get(props, "taints")
+    if is_unknown(taints):
+        return
+    if any(is_unknown(t) or is_unknown(key(t, "key")) or is_unknown(key(t, "effect")) for t in as_list(taints)):
+        return
+    for kind in sorted(kinds):
+        wanted = ACCELERATOR_TAINTS[kind]
+        if not any(key(t, "key") == wanted and key(t, "effect") == "NO_SCHEDULE" for t in as_list(taints)):
+            yield f"no {wanted} NO_SCHEDULE taint"
+
+
+@resource_rule(
+    "gpu-scale-to-zero", category="cost", level="advisory", types={NODE_GROUP},
+    description="Accelerated node groups outside production scale to zero when idle (minSize 0).",
+    why="An idle GPU node left running over a weekend costs more than the week's experiments.",
+    params={"environments": Param(["dev", "staging"], {"type": "array", "items": {"type": "string"}},
+                                  "Environments whose accelerated groups must allow zero nodes.")},
+)
+def gpu_scale_to_zero(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if not in_envs(ctx.env_of(props), ctx["environments"]):
+        return
+    _, kinds = _accelerated(props)
+    size = get(props, "scalingConfig.minSize")
+    if kinds and isinstance(size, (int, float)) and size > 0:
+        yield f"scalingConfig.minSize is {size:g}; set it to 0"
+
+
+# Taggability comes from the installed provider SDKs: a resource type is taggable when its Python class
+# takes a `tags` argument. An explicit list would silently miss every type a component adds later.
+_SDK_PACKAGES = {"aws": "pulumi_aws", "eks": "pulumi_eks"}
+_MODULES_RE = re.compile(r'resource_modules="""(.*?)"""', re.S)
+
+
+@functools.lru_cache(maxsize=None)
+def _sdk_classes(package: str) -> Mapping[str, tuple[str, str]]:
+    """Type token -> (module, class) from the SDK's own registration table, without importing it all."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return {}
+    with open(spec.origin, encoding="utf-8") as f:
+        match = _MODULES_RE.search(f.read())
+    if not match:
+        return {}
+    table = {}
+    for entry in json.loads(match.group(1)):
+        for token, cls in entry.get("classes", {}).items():
+            table[token] = (entry["fqn"], cls)
+    return table
+
+
+@functools.lru_cache(maxsize=None)
+def sdk_taggable(resource_type: str) -> bool | None:
+    """True/False from the provider SDK, None when the SDK does not know the type."""
+    package = _SDK_PACKAGES.get(resource_type.split(":", 1)[0])
+    if package is None:
+        return False
+    entry = _sdk_classes(package).get(resource_type)
+    if entry is None:
+        return None
+    with warnings.catch_warnings():  # SDK modules warn about their own deprecated resources on import
+        warnings.simplefilter("ignore")
+        cls = getattr(importlib.import_module(entry[0]), entry[1], None)
+    init = getattr(cls, "_internal_init", None) or getattr(cls, "__init__", None)
+    return init is not None and "tags" in inspect.signature(init).parameters
+
+
+def taggable(resource_type: str, props: Mapping[str, Any]) -> bool:
+    known = sdk_taggable(resource_type)
+    return ("tags" in props and resource_type.split(":", 1)[0] in _SDK_PACKAGES) if known is None else known
+
+
+def _owner_types(urn: str) -> list[str]:
+    """Component types above a resource, read from its URN (``...::parent$child::name``)."""
+    parts = urn.split("::")
+    return parts[2].split("$")[:-1] if len(parts) >= 4 else []
+
+
+def _missing(tags: Any, required: list[str]) -> list[str]:
+    """Required keys absent or empty; unknown values (preview) count as present."""
+    if is_unknown(tags):
+        return []
+    return [t for t in required if not is_unknown(key(tags, t)) and not (isinstance(key(tags, t), str) and key(tags, t))]
+
+
+@resource_rule(
+    "cost-allocation-tags", category="cost", level="mandatory",
+    applies=lambda t: t.split(":", 1)[0] in _SDK_PACKAGES,
+    description="Every taggable AWS resource carries team and environment tags, plus model when it belongs "
+                "to one model; launch templates pass them on to instances and volumes.",
+    why="Cost Explorer can only split the bill by tags that exist; EKS managed node groups do not copy "
+        "their tags to instances, so the launch template has to.",
+    params={"required_tags": Param(["team", "environment"], {"type": "array", "items": {"type": "string"}},
+                                   "Tags every taggable resource carries."),
+            "model_tag": Param("model", {"type": "string"}, "Tag naming the model a resource belongs to."),
+            "model_component_types": Param(["modelstack:index:ModelAPI"],
+                                           {"type": "array", "items": {"type": "string"}},
+                                           "Component types whose children belong to one model.")},
+)
+def cost_allocation_tags(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if not taggable(resource_type, props):
+        return
+    tags = get(props, "tags")
+    if is_unknown(tags):
+        return
+    required = list(ctx["required_tags"])
+    if any(t in ctx["model_component_types"] for t in _owner_types(ctx.urn)):
+        required.append(ctx["model_tag"])
+    missing = _missing(tags, required)
+    if missing:
+        yield f"missing tags: {', '.join(missing)}"
+    env_tag = key(tags, "environment")
+    if ctx.environment and isinstance(env_tag, str) and env_tag and env_tag != ctx.environment:
+        yield f"tag environment={env_tag} but the stack is {ctx.environment}"
+    if resource_type == "aws:ec2/launchTemplate:LaunchTemplate":
+        specs = get(props, "tagSpecifications")
+        if is_unknown(specs) or any(is_unknown(s) or is_unknown(key(s, "resourceType")) for s in as_list(specs)):
+            return
+        for kind in ("instance", "volume"):
+            spec = next((s for s in as_list(specs) if key(s, "resourceType") == kind), None)
+            if spec is None:
+                yield f"no tagSpecifications for {kind}: its cost is not attributable"
+            elif _missing(key(spec, "tags"), required):
+                yield f"tagSpecifications for {kind} miss: {', '.join(_missing(key(spec, 'tags'), required))}"
+
+
+K8S_COST_LABELS = ["modelstack.io/team", "modelstack.io/model", "modelstack.io/environment"]
+
+
+@resource_rule(
+    "k8s-cost-labels", category="cost", level="mandatory", types=POD_TEMPLATE_TYPES,
+    description="Workloads and their pods carry team, model and environment labels.",
+    why="In-cluster cost tools (Kubecost, OpenCost, Container Insights) split shared nodes by pod labels.",
+    params={"required_labels": Param(K8S_COST_LABELS, {"type": "array", "items": {"type": "string"}},
+                                     "Labels required on the workload and on its pod template.")},
+)
+def k8s_cost_labels(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    for where, found in (("metadata.labels", labels(props)),
+                         ("spec.template.metadata.labels", get(props, "spec.template.metadata.labels", {}))):
+        if is_unknown(found):
+            continue
+        missing = _missing(found, list(ctx["required_labels"]))
+        if missing:
+            yield f"{where} miss: {', '.join(missing)}"

@@ -1,0 +1,214 @@
+"""Run the policy rules offline over recorded resources, with the same config format as CrossGuard.
+
+``evaluate(resources, config, environment)`` is what ``modelstack plan`` calls. ``config`` has the shape
+of a ``pulumi preview --policy-pack-config`` file, so one JSON file drives both::
+
+    {"all": "advisory",                                   # optional: level of every policy
+     "min-replicas": "mandatory",                         # a level
+     "max-nodes-per-group": {"enforcementLevel": "mandatory", "max_nodes": {"prod": 40}}}
+
+Resolution follows the Pulumi CLI (``ReconcilePolicyPackConfig``): rule defaults, then ``all``, then the
+per-policy entry; properties are merged over the rule's defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import jsonschema
+
+from . import cost, reliability, security  # noqa: F401  (importing registers the rules)
+from .rule import LEVELS, RULES, Context, Resource, Rule
+
+CATEGORIES = ("security", "reliability", "cost")
+
+
+def rules() -> list[Rule]:
+    """Every registered rule, in a stable order (category, then definition order)."""
+    return sorted(RULES, key=lambda r: CATEGORIES.index(r.category))
+
+
+def rule(rule_id: str) -> Rule:
+    for r in RULES:
+        if r.id == rule_id:
+            return r
+    raise KeyError(rule_id)
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    resource: str
+    """URN of the resource in violation; empty for a stack-wide violation."""
+    message: str
+    level: str
+    """``advisory`` or ``mandatory``."""
+    category: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"policy": self.policy, "resource": self.resource, "message": self.message,
+                "level": self.level, "category": self.category}
+
+    def __str__(self) -> str:
+        return f"[{self.level}] {self.policy}: {self.resource or '(stack)'}: {self.message}"
+
+
+class PolicyConfigError(ValueError):
+    """Policy config that does not match the schema; ``errors`` lists every problem with its path."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("invalid policy config:\n  " + "\n  ".join(errors))
+        self.errors = errors
+
+
+def policy_schema(r: Rule) -> dict[str, Any]:
+    """The JSON schema Pulumi validates one policy's config against (``convertSchema`` + enforcementLevel)."""
+    return {
+        "type": "object",
+        "properties": {**r.config_properties(),
+                       "enforcementLevel": {"type": "string", "enum": list(LEVELS)}},
+    }
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON schema of a whole policy-pack config file."""
+    level = {"type": "string", "enum": list(LEVELS)}
+    props: dict[str, Any] = {"all": level}
+    for r in rules():
+        props[r.id] = {"oneOf": [level, {**policy_schema(r), "additionalProperties": False}]}
+    return {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "properties": props, "additionalProperties": False}
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Resolved policy-pack config: a level override and property overrides per policy."""
+
+    all_level: str | None = None
+    levels: Mapping[str, str] = field(default_factory=dict)
+    properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> "PolicyConfig":
+        data = dict(data or {})
+        errors = [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
+                  for e in sorted(jsonschema.Draft7Validator(config_schema()).iter_errors(data),
+                                  key=lambda e: list(map(str, e.absolute_path)))]
+        if errors:
+            raise PolicyConfigError(errors)
+        levels: dict[str, str] = {}
+        properties: dict[str, dict[str, Any]] = {}
+        for name, value in data.items():
+            if name == "all":
+                continue
+            if isinstance(value, str):
+                levels[name] = value
+            else:
+                value = dict(value)
+                if "enforcementLevel" in value:
+                    levels[name] = value.pop("enforcementLevel")
+                properties[name] = value
+        return cls(all_level=data.get("all"), levels=levels, properties=properties)
+
+    @classmethod
+    def coerce(cls, config: "PolicyConfig | Mapping[str, Any] | None") -> "PolicyConfig":
+        return config if isinstance(config, PolicyConfig) else cls.from_mapping(config)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PolicyConfig":
+        return cls.from_mapping(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def level(self, r: Rule) -> str:
+        level = self.levels.get(r.id) or self.all_level or r.level
+        return "mandatory" if level == "remediate" else level  # as the SDK does: no remediations here
+
+    def params(self, r: Rule) -> dict[str, Any]:
+        given = self.properties.get(r.id, {})
+        return {**r.defaults(), **{k: v for k, v in given.items() if k in r.params}}
+
+    def environment(self, r: Rule) -> str | None:
+        return self.properties.get(r.id, {}).get("environment")
+
+
+def _resource(record: Resource | Mapping[str, Any]) -> Resource:
+    return record if isinstance(record, Resource) else Resource.from_record(record)
+
+
+def evaluate(resources: Iterable[Resource | Mapping[str, Any]],
+             config: PolicyConfig | Mapping[str, Any] | None = None,
+             environment: str | None = None) -> list[Violation]:
+    """Every violation of every enabled rule over the recorded resources.
+
+    ``resources``: dicts ``{"urn", "type", "name", "parent", "inputs"}`` with inputs as the engine sees
+    them (camelCase); ``environment`` is the stack's environment and wins over config and tags.
+    """
+    cfg = PolicyConfig.coerce(config)
+    recorded: Sequence[Resource] = [_resource(r) for r in resources]
+    out: list[Violation] = []
+    for r in rules():
+        level = cfg.level(r)
+        if level == "disabled":
+            continue
+        env = environment or cfg.environment(r)
+        params = cfg.params(r)
+        try:
+            if r.scope == "stack":
+                for urn, message in r.check(recorded, Context(env, params)):
+                    out.append(Violation(r.id, urn or "", message, level, r.category))
+                continue
+            for res in recorded:
+                if not r.applies_to(res.type):
+                    continue
+                ctx = Context(env, params, urn=res.urn, name=res.name)
+                for message in r.check(res.type, res.props, ctx):
+                    out.append(Violation(r.id, res.urn, message, level, r.category))
+        except Exception as exc:  # a rule bug must name the rule, not surface as a bare KeyError
+            raise RuntimeError(f"policy {r.id!r} failed: {exc!r}") from exc
+    return out
+
+
+def has_mandatory(violations: Iterable[Violation]) -> bool:
+    return any(v.level == "mandatory" for v in violations)
+
+
+def pack_config(environment: str) -> dict[str, Any]:
+    """The shipped ``policies/config.<env>.json``: the environment for every policy, defaults otherwise.
+
+    Pulumi hands each policy only its own config, so the environment is repeated per policy.
+    """
+    return {r.id: {"environment": environment} for r in rules()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modelstack.policies.engine",
+                                     description="Policy config tools.")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    gen = sub.add_parser("config", help="print the policy-pack config file for an environment")
+    gen.add_argument("environment")
+    sub.add_parser("schema", help="print the JSON schema of a policy-pack config file")
+    check = sub.add_parser("check", help="evaluate a JSON list of recorded resources")
+    check.add_argument("resources")
+    check.add_argument("--environment", required=True)
+    check.add_argument("--config")
+    args = parser.parse_args(argv)
+    if args.cmd == "config":
+        print(json.dumps(pack_config(args.environment), indent=2))
+        return 0
+    if args.cmd == "schema":
+        print(json.dumps(config_schema(), indent=2))
+        return 0
+    resources = json.loads(Path(args.resources).read_text(encoding="utf-8"))
+    config = PolicyConfig.load(args.config) if args.config else None
+    violations = evaluate(resources, config, args.environment)
+    for v in violations:
+        print(v)
+    return 1 if has_mandatory(violations) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

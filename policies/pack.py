@@ -1,0 +1,66 @@
+"""The CrossGuard side: each registered rule wrapped as a pulumi_policy policy.
+
+Importing this module builds policy objects only; the gRPC server starts when ``PolicyPack`` is
+constructed, which happens in ``__main__.py`` alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pulumi_policy import (
+    EnforcementLevel, Policy, PolicyConfigSchema, ReportViolation, ResourceValidationArgs,
+    ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
+)
+
+from .engine import rules
+from .rule import Context, Resource, Rule, plain
+
+PACK_NAME = "modelstack"
+
+
+def _context(r: Rule, config: Mapping[str, Any] | None, urn: str = "", name: str = "") -> Context:
+    config = plain(config or {})
+    params = {**r.defaults(), **{k: v for k, v in config.items() if k in r.params}}
+    env = config.get("environment")
+    return Context(env if isinstance(env, str) and env else None, params, urn=urn, name=name)
+
+
+def _resource_policy(r: Rule) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if not r.applies_to(args.resource_type):
+            return
+        ctx = _context(r, args.get_config(), urn=args.urn, name=args.name)
+        for message in r.check(args.resource_type, plain(args.props), ctx):
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(
+        name=r.id, description=r.description, validate=validate,
+        enforcement_level=EnforcementLevel(r.level),
+        config_schema=PolicyConfigSchema(properties=r.config_properties()),
+        tags=[r.category], remediation_steps=r.why,
+    )
+
+
+def _stack_policy(r: Rule) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [
+            Resource(urn=p.urn, type=p.resource_type, name=p.name,
+                     parent=p.parent.urn if p.parent is not None else p.opts.parent,
+                     props=plain(p.props))
+            for p in args.resources
+        ]
+        for urn, message in r.check(resources, _context(r, args.get_config())):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(
+        name=r.id, description=r.description, validate=validate,
+        enforcement_level=EnforcementLevel(r.level),
+        config_schema=PolicyConfigSchema(properties=r.config_properties()),
+        tags=[r.category], remediation_steps=r.why,
+    )
+
+
+def build_policies() -> list[Policy]:
+    """One pulumi_policy policy per rule, in the engine's order."""
+    return [_stack_policy(r) if r.scope == "stack" else _resource_policy(r) for r in rules()]

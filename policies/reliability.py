@@ -1,0 +1,296 @@
+"""Reliability rules: a model API keeps serving through deploys, node drains, zone loss and spot reclaims."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+from .rule import (
+    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, POD_TEMPLATE_TYPES, Context, Param,
+    Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec, resource_rule,
+    stack_rule,
+)
+
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+PROD_ONLY = Param(["prod"], {"type": "array", "items": {"type": "string"}},
+                  "Environments in which the rule applies.")
+
+
+def is_on_demand_floor(props: Mapping[str, Any]) -> bool:
+    """The companion Deployment that keeps a spot model's on-demand minimum."""
+    return key(labels(props), CAPACITY_LABEL) == "on-demand"
+
+
+@resource_rule(
+    "readiness-probe", category="reliability", level="mandatory", types=POD_TEMPLATE_TYPES,
+    description="Every serving container has a readiness probe.",
+    why="Without one, a replica still loading weights receives traffic during scale-up and rollouts.",
+)
+def readiness_probe(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    spec = pod_spec(resource_type, props)
+    for label, c in containers(spec, include_init=False):
+        probe = key(c, "readinessProbe")
+        if not is_unknown(probe) and not probe:
+            yield f"{label}: no readinessProbe"
+
+
+@resource_rule(
+    "liveness-probe", category="reliability", level="advisory", types=POD_TEMPLATE_TYPES,
+    description="Every serving container has a liveness probe.",
+    why="A wedged model server (deadlocked worker, lost GPU) is only restarted if something checks it.",
+)
+def liveness_probe(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    spec = pod_spec(resource_type, props)
+    for label, c in containers(spec, include_init=False):
+        probe = key(c, "livenessProbe")
+        if not is_unknown(probe) and not probe:
+            yield f"{label}: no livenessProbe"
+
+
+@resource_rule(
+    "resource-requests", category="reliability", level="mandatory", types=POD_TEMPLATE_TYPES,
+    description="Containers request CPU and memory; GPU requests equal GPU limits.",
+    why="The scheduler, cluster-autoscaler and bin-packing all work from requests; a pod without them "
+        "lands anywhere and is evicted first.",
+    params={"extended_resources": Param(["nvidia.com/gpu", "aws.amazon.com/neuron"],
+                                        {"type": "array", "items": {"type": "string"}},
+                                        "Extended resources whose request must equal the limit.")},
+)
+def resource_requests(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    spec = pod_spec(resource_type, props)
+    for label, c in containers(spec, include_init=False):
+        resources = key(c, "resources", {})
+        if is_unknown(resources):
+            continue
+        requests, limits = key(resources, "requests", {}), key(resources, "limits", {})
+        for name in ("cpu", "memory"):
+            if not is_unknown(requests) and key(requests, name) is None:
+                yield f"{label}: no {name} request"
+        for name in ctx["extended_resources"]:
+            lim, req = key(limits, name), key(requests, name)
+            if lim is not None and req is not None and not is_unknown(lim) and not is_unknown(req) \
+                    and str(lim) != str(req):
+                yield f"{label}: {name} request {req} differs from limit {lim}"
+
+
+def _min_replicas(resource_type: str, props: Mapping[str, Any]) -> tuple[str, Any]:
+    if resource_type == DEPLOYMENT:
+        return "spec.replicas", get(props, "spec.replicas")
+    if resource_type == HPA:
+        return "spec.minReplicas", get(props, "spec.minReplicas", 1)
+    return "spec.minReplicaCount", get(props, "spec.minReplicaCount", 0)
+
+
+@resource_rule(
+    "min-replicas", category="reliability", level="mandatory", types={DEPLOYMENT, HPA, SCALED_OBJECT},
+    description="Production models keep at least two replicas (Deployment, HPA and KEDA minimums).",
+    why="One replica means every rollout, node drain or spot reclaim is an outage; production does not "
+        "scale to zero.",
+    params={"environments": PROD_ONLY,
+            "min_replicas": Param(2, {"type": "integer", "minimum": 1}, "Minimum replicas in those environments.")},
+)
+def min_replicas(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if not in_envs(ctx.env_of(props), ctx["environments"]):
+        return
+    if resource_type == DEPLOYMENT and is_on_demand_floor(props):
+        return  # counted together with the main Deployment; its size is checked by spot-on-demand-floor
+    field, value = _min_replicas(resource_type, props)
+    if isinstance(value, (int, float)) and value < ctx["min_replicas"]:
+        yield f"{field} is {value:g}; at least {ctx['min_replicas']} in {ctx.env_of(props)}"
+
+
+@resource_rule(
+    "zone-spread", category="reliability", level="mandatory", types={DEPLOYMENT},
+    description="Production Deployments spread their replicas across availability zones.",
+    why="Replicas packed into one zone go down together with it.",
+    params={"environments": PROD_ONLY,
+            "topology_key": Param(ZONE_KEY, {"type": "string"}, "Node label that identifies a zone.")},
+)
+def zone_spread(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if not in_envs(ctx.env_of(props), ctx["environments"]):
+        return
+    spec = pod_spec(resource_type, props)
+    constraints = key(spec, "topologySpreadConstraints")
+    if is_unknown(spec) or is_unknown(constraints):
+        return
+    found = [key(c, "topologyKey") for c in as_list(constraints)]
+    if any(is_unknown(k) for k in found):
+        return
+    if ctx["topology_key"] not in found:
+        yield f"no topologySpreadConstraints on {ctx['topology_key']}"
+
+
+def _is_zero(value: Any) -> bool:
+    return str(value).strip() in ("0", "0%")
+
+
+@resource_rule(
+    "max-unavailable-zero", category="reliability", level="mandatory", types={DEPLOYMENT},
+    description="Production rollouts surge new replicas before removing old ones (maxUnavailable 0).",
+    why="With the default 25% a rollout removes serving capacity before the new replicas have loaded "
+        "their model, which for GPU models takes minutes.",
+    params={"environments": PROD_ONLY},
+)
+def max_unavailable_zero(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if not in_envs(ctx.env_of(props), ctx["environments"]):
+        return
+    strategy = get(props, "spec.strategy", {})
+    if is_unknown(strategy):
+        return
+    if key(strategy, "type") == "Recreate":
+        yield "strategy is Recreate"
+        return
+    value = get(strategy, "rollingUpdate.maxUnavailable")
+    if is_unknown(value):
+        return
+    if value is None or not _is_zero(value):
+        shown = "unset (defaults to 25%)" if value is None else repr(value)
+        yield f"strategy.rollingUpdate.maxUnavailable is {shown}; set it to 0"
+
+
+def _match_labels(selector: Any) -> dict[str, Any] | None:
+    ml = key(selector, "matchLabels")
+    return dict(ml) if isinstance(ml, Mapping) and ml else None
+
+
+def _namespace(props: Mapping[str, Any]) -> Any:
+    return get(props, "metadata.namespace", "default")
+
+
+@stack_rule(
+    "pdb-required", category="reliability", level="mandatory",
+    description="Every Deployment is covered by a PodDisruptionBudget that still allows evictions.",
+    why="Node drains (upgrades, consolidation, spot) evict every replica at once without a PDB; a PDB "
+        "that allows no eviction blocks upgrades instead.",
+)
+def pdb_required(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
+    pdbs = [r for r in resources if r.type == PDB]
+    for pdb in pdbs:
+        spec = get(pdb.props, "spec", {})
+        if _is_zero(key(spec, "maxUnavailable", "")) or str(key(spec, "minAvailable", "")).strip() == "100%":
+            yield pdb.urn, "PodDisruptionBudget allows no voluntary eviction; node drains will hang"
+    for d in resources:
+        if d.type != DEPLOYMENT:
+            continue
+        pod_labels = get(d.props, "spec.template.metadata.labels")
+        if is_unknown(pod_labels) or not isinstance(pod_labels, Mapping):
+            continue
+        covered = False
+        for pdb in pdbs:
+            if _namespace(pdb.props) != _namespace(d.props):
+                continue
+            selector = get(pdb.props, "spec.selector")
+            if is_unknown(selector) or is_unknown(key(selector, "matchLabels")):
+                covered = True  # cannot tell during preview; give it the benefit of the doubt
+                break
+            wanted = _match_labels(selector)
+            if wanted is not None and all(pod_labels.get(k) == v for k, v in wanted.items()):
+                covered = True
+                break
+        if not covered:
+            yield d.urn, "no PodDisruptionBudget selects this Deployment's pods"
+
+
+def _required_node_terms(spec: Any) -> list[Mapping[str, Any]]:
+    terms = get(spec, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
+    exprs = []
+    for term in as_list(terms):
+        exprs.extend(e for e in as_list(key(term, "matchExpressions")) if isinstance(e, Mapping))
+    return exprs
+
+
+def _required_values(spec: Any, label: str) -> set[str] | None:
+    """Values a pod spec requires for a node label (nodeSelector or required In-affinity), None if free."""
+    selector = key(spec, "nodeSelector")
+    if isinstance(selector, Mapping) and label in selector:
+        return {str(selector[label])}
+    for expr in _required_node_terms(spec):
+        if expr.get("key") == label and expr.get("operator") == "In":
+            return {str(v) for v in as_list(expr.get("values"))}
+    return None
+
+
+def _on_spot(d: Resource, group_capacity: Mapping[str, str]) -> bool:
+    if key(annotations(d.props), CAPACITY_LABEL) == "spot":
+        return True
+    spec = pod_spec(d.type, d.props)
+    if _required_values(spec, CAPACITY_TYPE_LABEL) == {"SPOT"}:
+        return True
+    groups = _required_values(spec, NODE_GROUP_LABEL) or set()
+    return any(group_capacity.get(g) == "SPOT" for g in groups)
+
+
+@stack_rule(
+    "spot-on-demand-floor", category="reliability", level="mandatory",
+    description="Production models on spot keep an on-demand floor: a companion Deployment pinned to "
+                "ON_DEMAND nodes with at least the configured replicas.",
+    why="Spot capacity can be reclaimed for a whole instance family at once; the floor keeps the API up "
+        "while cluster-autoscaler replaces the spot nodes.",
+    params={"environments": PROD_ONLY,
+            "min_on_demand_replicas": Param(1, {"type": "integer", "minimum": 1},
+                                            "Replicas the on-demand companion keeps at least.")},
+)
+def spot_on_demand_floor(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
+    group_capacity = {}
+    for g in resources:
+        if g.type == NODE_GROUP:
+            name = key(get(g.props, "labels"), NODE_GROUP_LABEL)
+            if isinstance(name, str):
+                group_capacity[name] = get(g.props, "capacityType", "ON_DEMAND")
+    deployments = [r for r in resources if r.type == DEPLOYMENT]
+    for d in deployments:
+        if is_on_demand_floor(d.props) or not in_envs(ctx.env_of(d.props), ctx["environments"]):
+            continue
+        if not _on_spot(d, group_capacity):
+            continue
+        model = key(labels(d.props), MODEL_LABEL)
+        floors = [f for f in deployments if is_on_demand_floor(f.props)
+                  and key(labels(f.props), MODEL_LABEL) == model and _namespace(f.props) == _namespace(d.props)]
+        if not floors:
+            yield d.urn, f"model {model!r} runs on spot without an on-demand companion Deployment " \
+                         f"(label {CAPACITY_LABEL}=on-demand)"
+            continue
+        for f in floors:
+            replicas = get(f.props, "spec.replicas")
+            if isinstance(replicas, (int, float)) and replicas < ctx["min_on_demand_replicas"]:
+                yield f.urn, f"on-demand floor has {replicas:g} replicas; at least {ctx['min_on_demand_replicas']}"
+            pinned = _required_values(pod_spec(f.type, f.props), CAPACITY_TYPE_LABEL)
+            if pinned != {"ON_DEMAND"}:
+                yield f.urn, f"on-demand floor pods do not require node label {CAPACITY_TYPE_LABEL}=ON_DEMAND"
+
+
+ACCELERATED_AMI_MARKERS = {"gpu": ("NVIDIA", "GPU"), "neuron": ("NEURON",)}
+
+
+def accelerator_of(instance_type: str) -> str | None:
+    """``gpu`` for g*/p* families, ``neuron`` for inf*/trn*, else None."""
+    family = instance_type.split(".", 1)[0].lower()
+    if family.startswith(("inf", "trn")):
+        return "neuron"
+    if family[:1] in ("g", "p") and len(family) > 1 and (family[1].isdigit() or family.startswith("gr")):
+        return "gpu"
+    return None
+
+
+@resource_rule(
+    "gpu-ami-type", category="reliability", level="mandatory", types={NODE_GROUP},
+    description="Accelerated node groups use an accelerated AMI (NVIDIA or Neuron drivers).",
+    why="A GPU instance on the standard AMI boots, joins, and then cannot run a single GPU pod.",
+)
+def gpu_ami_type(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    types = get(props, "instanceTypes")
+    ami = get(props, "amiType")
+    if is_unknown(types) or is_unknown(ami):
+        return
+    kinds = {accelerator_of(t) for t in as_list(types) if isinstance(t, str)} - {None}
+    if len(kinds) != 1:
+        return
+    kind = kinds.pop()
+    if ami is None and get(props, "launchTemplate"):
+        return  # a custom AMI in the launch template; its drivers are not visible here
+    if ami is None or not any(m in str(ami).upper() for m in ACCELERATED_AMI_MARKERS[kind]):
+        yield f"{kind} instance types {as_list(types)} with amiType {ami!r}; use an accelerated AMI type"
