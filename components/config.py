@@ -476,7 +476,7 @@ def _allowed(err: Mapping[str, Any]) -> str:
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[t]
         bound = next(iter(ctx.values()))
         kind = "an integer" if isinstance(bound, int) else "a number"
-        return f"{kind} {op} {bound}"
+        return f"{kind} {op} {bound:g}" if isinstance(bound, float) else f"{kind} {op} {bound}"
     if t == "literal_error":
         return f"one of {ctx.get('expected')}"
     if t == "string_pattern_mismatch":

@@ -1,0 +1,126 @@
+"""`modelstack plan STACK`: the offline plan of a stack.
+
+Runs the same program `pulumi up` runs (stacks/__main__.py -> modelstack.program.main) under Pulumi's
+in-process mocks, with the stack's config file, then prints what it would create, where each model runs,
+what it costs and which guardrails it breaks. Exit codes: 0 planned, 1 a mandatory policy violation,
+2 bad input (config errors, unknown stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import yaml
+
+from . import config as cfg
+from . import cost as cost_mod
+from .capacity import plan_capacity
+from .plan import report
+from .plan.runner import run_program
+
+
+class UsageError(Exception):
+    pass
+
+
+def find_project(start: Path) -> Path:
+    for d in [start, *start.parents]:
+        if (d / "Pulumi.yaml").is_file():
+            return d
+    raise UsageError(f"no Pulumi.yaml in {start} or any parent folder; run from the project or pass --project-dir")
+
+
+def stack_file(project: Path, stack: str) -> Path:
+    meta = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
+    folder = project / meta.get("stackConfigDir", ".")
+    path = folder / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+        raise UsageError(f"stack '{stack}': no config file {path}; stacks here: {', '.join(known) or 'none'}")
+    return path
+
+
+def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise cfg.ConfigError(stack, [cfg.ConfigIssue(path="(file)", given="text that is not valid YAML",
+                                                      allowed=f"a YAML stack file ({str(e).splitlines()[0]})")], str(path))
+    values = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(values, dict):
+        raise cfg.ConfigError(stack, [cfg.ConfigIssue(path="config", given="nothing" if values is None else repr(type(values).__name__),
+                                                      allowed="a `config:` mapping of keys to values")], str(path))
+    return values
+
+
+def policy_config(project: Path, stack: str) -> Optional[dict]:
+    path = project / "policies" / f"config.{stack}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None) -> dict:
+    """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
+    plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input."""
+    from . import program
+    from .policies.engine import evaluate
+
+    platform = cfg.load_platform(stack, values, source)
+    capacity = plan_capacity(platform, today)
+    estimate = cost_mod.estimate(capacity.cost_inputs)
+    run = run_program(program.main, stack, values, region=platform.region)
+    violations = evaluate([r.to_json() for r in run.resources],
+                          policy_config(project, stack) if project else None, platform.config.environment)
+    reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit}
+               for g in capacity.groups}
+    doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons)
+    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations)
+    doc["_run"] = run
+    return doc
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="modelstack", description="Models as autoscaling APIs on AWS EKS, with Pulumi.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="offline plan of a stack (Pulumi mocks; nothing is sent to the cloud)")
+    p.add_argument("stack", help="stack name: its config is <stackConfigDir>/Pulumi.<stack>.yaml")
+    p.add_argument("--json", metavar="FILE", help="write plan.json here")
+    p.add_argument("--out", metavar="DIR", help="write every Kubernetes object as YAML (one file per component) and plan.json")
+    p.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
+    p.add_argument("--stack-file", metavar="FILE", help="use this stack config file instead of the project's")
+    args = ap.parse_args(argv)
+
+    try:
+        project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
+        path = Path(args.stack_file) if args.stack_file else stack_file(project, args.stack)
+        values = read_stack_values(path, args.stack)
+        doc = plan(args.stack, values, str(path), project)
+    except cfg.ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        print("nothing was planned: fix the configuration above.", file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"modelstack: {e}", file=sys.stderr)
+        return 2
+    run = doc.pop("_run")
+    print(doc.pop("_summary"))
+    if args.out:
+        out = Path(args.out)
+        written = report.write_manifests(run.resources, out)
+        report.dump_json(doc, out / "plan.json")
+        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}")
+    if args.json:
+        report.dump_json(doc, Path(args.json))
+        print(f"wrote {args.json}")
+    if doc["policy"]["mandatory"]:
+        print(f"\n{doc['policy']['mandatory']} mandatory policy violation(s): the plan is rejected.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
