@@ -14,9 +14,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date
-from typing import Any, Literal, Mapping, Optional, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from . import sizing
 
@@ -76,6 +76,10 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Name = Annotated[str, StringConstraints(pattern=_NAME_RE)]
+"""A key that names something (model, node group, split, access entry): a DNS label."""
 
 
 def _name_field(default: Any = ..., **kw: Any) -> Any:
@@ -196,7 +200,7 @@ class ClusterConfig(_Strict):
     log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
         default_factory=lambda: ["api", "audit", "authenticator"]
     )
-    access_entries: dict[str, AccessEntry] = Field(default_factory=dict)
+    access_entries: dict[Name, AccessEntry] = Field(default_factory=dict)
     addons: ManagedAddons = Field(default_factory=ManagedAddons)
     charts: Charts = Field(default_factory=Charts)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
@@ -403,9 +407,9 @@ class PlatformConfig(_Strict):
     team: str = _name_field()
     tags: dict[str, str] = Field(default_factory=dict)
     cluster: ClusterConfig
-    node_groups: dict[str, NodeGroupConfig] = Field(min_length=1)
-    models: dict[str, ModelConfig] = Field(default_factory=dict)
-    traffic_splits: dict[str, TrafficSplit] = Field(default_factory=dict)
+    node_groups: dict[Name, NodeGroupConfig] = Field(min_length=1)
+    models: dict[Name, ModelConfig] = Field(default_factory=dict)
+    traffic_splits: dict[Name, TrafficSplit] = Field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -463,9 +467,8 @@ def _model_at(loc: tuple) -> Any:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _allowed(err: Mapping[str, Any]) -> str:
+def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
     t, ctx = err["type"], err.get("ctx") or {}
-    loc = tuple(err["loc"])
     if t == "extra_forbidden":
         model = _model_at(loc[:-1])
         keys = ", ".join(model.model_fields) if model else "none"
@@ -481,7 +484,8 @@ def _allowed(err: Mapping[str, Any]) -> str:
         return f"one of {ctx.get('expected')}"
     if t == "string_pattern_mismatch":
         leaf = loc[-1] if loc else ""
-        if leaf in ("environment", "team", "name", "node_group", "namespace") or (len(loc) >= 2 and loc[-2] in ("node_groups", "models")):
+        if leaf in ("environment", "team", "name", "node_group", "namespace") or (
+                len(loc) >= 2 and loc[-2] in ("node_groups", "models", "traffic_splits", "access_entries")):
             return _NAME_RULE
         if leaf == "image":
             return "an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2"
@@ -515,7 +519,7 @@ def _issues_from_pydantic(e: ValidationError) -> list[ConfigIssue]:
             given = "nothing"
         else:
             given = _fmt_value(err.get("input"))
-        out.append(ConfigIssue(path=_path(loc), given=given, allowed=_allowed(err)))
+        out.append(ConfigIssue(path=_path(loc), given=given, allowed=_allowed(err, loc)))
     # A union (e.g. cpu: str | int | float) reports one error per branch; keep the first per path.
     seen: dict[str, ConfigIssue] = {}
     for i in out:

@@ -189,7 +189,7 @@ def requests_of(compute: Compute) -> "sizing.Requests":
         cpu_millicores=sizing.parse_cpu(compute.cpu),
         memory_mib=sizing.parse_memory(compute.memory) if compute.memory else 0,
         gpu=compute.gpu,
-        min_gpu_memory_gib=compute.min_gpu_memory_gib,
+        min_gpu_memory_gib=compute.min_gpu_memory_gib if compute.gpu else None,
         inferentia=compute.inferentia,
     )
 
