@@ -16,7 +16,8 @@ For a portfolio of model shapes it prints, at min and at max replicas (USD per h
 5. the expected spot cost of the optimizer's spot plan, prod-style: every model keeps its ``on_demand_base``
    (here 1 replica, 2 for the CPU front-line models) on an on-demand floor.
 
-Verdicts are computed: optimizer within 5% of the optimum at min and at max; spot plan at least 40% below
+Verdicts are computed: optimizer within 5% of the optimum for its objective (cost at min + cost at max, against
+the sum of the two optima) and in each scenario on its own; spot plan at least 40% below
 the all-on-demand baseline at max replicas (where capacity is bought; at min the on-demand floor is most of
 the cluster, and that figure is printed too). The script exits 0 either way and prints PASS/FAIL lines.
 """
@@ -242,6 +243,12 @@ class BenchResult:
         return tuple(o / e.lower_bound if e.lower_bound else 1.0 for o, e in zip(self.optimizer_od, self.exact_od))
 
     @property
+    def objective_ratio(self) -> float:
+        """Optimizer's objective (cost at min + cost at max) over its lower bound, the sum of the two optima."""
+        bound = sum(e.lower_bound for e in self.exact_od)
+        return sum(self.optimizer_od) / bound if bound else 1.0
+
+    @property
     def spot_savings(self) -> tuple[float, float]:
         return tuple(1.0 - s / o if o else 0.0 for s, o in zip(self.spot_with_floor, self.optimizer_od))
 
@@ -306,14 +313,18 @@ def main(argv: Sequence[str] = ()) -> int:
     for scenario, e in zip(("min", "max"), res.exact_od):
         if not e.optimal:
             print(f"note: ILP at {scenario} stopped at the time limit; ratio uses its proven lower bound {e.lower_bound:.4f}")
+    ok_objective = res.objective_ratio <= 1.05
     ok_ratio = all(r <= 1.05 for r in res.ratio)
     ok_spot = res.spot_savings[1] >= 0.40
     ok_floor = all(
         d.on_demand_base <= 0 or any(
             p.capacity_type == "ON_DEMAND" and d.name in p.models for g in res.groups_spot for p in g.pools)
         for d in demands)
-    print(f"\n{'PASS' if ok_ratio else 'FAIL'}: optimizer within 5% of the optimum (ratio {res.ratio[0]:.4f} at min, "
-          f"{res.ratio[1]:.4f} at max)")
+    print(f"\n{'PASS' if ok_objective else 'FAIL'}: optimizer's objective (cost at min + cost at max) within 5% of the "
+          f"optimum (ratio {res.objective_ratio:.4f})")
+    print(f"{'PASS' if ok_ratio else 'FAIL'}: optimizer within 5% of the optimum in each scenario on its own (ratio "
+          f"{res.ratio[0]:.4f} at min, {res.ratio[1]:.4f} at max; the optimum may use other types at min than at max, "
+          "a node group may not)")
     print(f"{'PASS' if ok_spot else 'FAIL'}: expected spot cost {res.spot_savings[1] * 100:.1f}% below all-on-demand at max "
           f"replicas (target >= 40%; at min {res.spot_savings[0] * 100:.1f}%, where the on-demand floor dominates)")
     print(f"{'PASS' if ok_floor else 'FAIL'}: every model keeps on-demand capacity for its on_demand_base in the spot plan")
