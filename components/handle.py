@@ -1,0 +1,87 @@
+"""The typed handle to a cluster that node groups, the autoscaler, add-ons and model APIs take.
+
+Built from our `Cluster` (`ClusterHandle.of(cluster)`) or from an existing cluster's values
+(`ClusterHandle.existing(...)`), for teams whose cluster modelstack did not build (Cortex #817).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """What other components need from a cluster; every field an Output except the provider."""
+
+    cluster_name: pulumi.Output[str]
+    kubernetes_version: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[list[str]]
+    cluster_security_group_id: pulumi.Output[str]
+
+    @classmethod
+    def of(cls, cluster: "Cluster") -> "ClusterHandle":
+        return cls(
+            cluster_name=cluster.cluster_name,
+            kubernetes_version=cluster.kubernetes_version,
+            kubeconfig=cluster.kubeconfig,
+            provider=cluster.provider,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_provider_url=cluster.oidc_provider_url,
+            node_role_arn=cluster.node_role_arn,
+            node_role_name=cluster.node_role_name,
+            vpc_id=cluster.vpc_id,
+            private_subnet_ids=cluster.private_subnet_ids,
+            public_subnet_ids=cluster.public_subnet_ids,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+        )
+
+    @classmethod
+    def existing(
+        cls,
+        resource_name: str,
+        *,
+        cluster_name: pulumi.Input[str],
+        kubernetes_version: pulumi.Input[str],
+        kubeconfig: pulumi.Input[str],
+        oidc_provider_arn: pulumi.Input[str],
+        oidc_provider_url: pulumi.Input[str],
+        node_role_arn: pulumi.Input[str],
+        node_role_name: pulumi.Input[str],
+        vpc_id: pulumi.Input[str],
+        private_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]],
+        public_subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] = (),
+        cluster_security_group_id: pulumi.Input[str] = "",
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ) -> "ClusterHandle":
+        """A handle on a cluster built elsewhere; registers only a Kubernetes provider for its kubeconfig."""
+        provider = k8s.Provider(resource_name, kubeconfig=kubeconfig, opts=opts)
+        o = pulumi.Output.from_input
+        return cls(
+            cluster_name=o(cluster_name),
+            kubernetes_version=o(kubernetes_version),
+            kubeconfig=o(kubeconfig),
+            provider=provider,
+            oidc_provider_arn=o(oidc_provider_arn),
+            oidc_provider_url=o(oidc_provider_url),
+            node_role_arn=o(node_role_arn),
+            node_role_name=o(node_role_name),
+            vpc_id=o(vpc_id),
+            private_subnet_ids=o(list(private_subnet_ids) if isinstance(private_subnet_ids, (list, tuple)) else private_subnet_ids),
+            public_subnet_ids=o(list(public_subnet_ids) if isinstance(public_subnet_ids, (list, tuple)) else public_subnet_ids),
+            cluster_security_group_id=o(cluster_security_group_id),
+        )
