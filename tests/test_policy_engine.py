@@ -149,3 +149,11 @@ def test_importing_the_pack_does_not_start_a_server() -> None:
     assert len(pack.build_policies()) == len(engine.rules())
     main = (POLICIES_DIR / "__main__.py").read_text()
     assert "PolicyPack(" in main and "def " not in main
+
+
+def test_readme_documents_every_rule_with_its_level() -> None:
+    readme = (POLICIES_DIR / "README.md").read_text()
+    for rule in engine.rules():
+        assert f"| `{rule.id}` | {rule.level} |" in readme, rule.id
+    for action in engine.rule("iam-no-wildcard-actions").defaults()["exceptions"]:
+        assert f"`{action}`" in readme
