@@ -85,3 +85,14 @@ class ClusterHandle:
             public_subnet_ids=o(list(public_subnet_ids) if isinstance(public_subnet_ids, (list, tuple)) else public_subnet_ids),
             cluster_security_group_id=o(cluster_security_group_id),
         )
+
+
+def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list:
+    """The component's own `depends_on`, to hand to children that talk to the cluster (Pulumi does not pass a
+    component's dependencies on to its children)."""
+    deps = opts.depends_on if opts else None
+    if deps is None:
+        return []
+    if isinstance(deps, pulumi.Resource):
+        return [deps]
+    return list(deps)
