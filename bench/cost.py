@@ -35,7 +35,7 @@ from modelstack.optimizer import (
     ModelDemand,
     allowed_types,
     plan_groups,
-    shape_key,
+    packing_key,
 )
 from modelstack.pricing import InstanceType, PriceBook, catalog, price_book
 from modelstack.sizing import Requests, node_capacity, replicas_per_node
@@ -210,7 +210,7 @@ def exact_optimum(demands: Sequence[ModelDemand], scenario: str, selection: Grou
     # Equal shapes are interchangeable for packing; keep the cheapest of each (exactness-preserving).
     best: dict[tuple, InstanceType] = {}
     for t in allowed_types(selection, cat):
-        k = shape_key(t)
+        k = packing_key(t)
         if k not in best or (prices.on_demand(t), t.name) < (prices.on_demand(best[k]), best[k].name):
             best[k] = t
     types = list(best.values())

@@ -4,9 +4,12 @@ The problem, per node group whose instance types are left to modelstack:
 
 * Each model has a per-replica request (plus sidecars), ``min_replicas``, ``max_replicas`` and an
   ``on_demand_base`` (replicas that must run on on-demand capacity even when the group is spot).
-* A node group holds one instance *shape* (cluster-autoscaler builds its node template from one type, so
-  every type in a group must have equal CPU, memory, pods and accelerators). A spot group may list several
-  equal-shape types; an on-demand group uses one type.
+* A node group holds one instance *shape*: cluster-autoscaler builds its node template from the first type
+  of the group (nominal vCPU, nominal memory, GPU count; pods fixed at 110 by its AWS provider), so every
+  type in a group must agree on those (:func:`shape_key`). A spot group lists several equal-shape types
+  (at least ``min_types`` when the selection has that many: each type is another spot capacity pool); an
+  on-demand group uses one type. Node counts of a multi-type group are packed on the *minimum* allocatable
+  CPU, memory and max pods over its types, so they hold whichever type EC2 launches.
 * Several models may share a group when packing them together is cheaper; :func:`plan_groups` decides
   which models share by exact set-partition search over small portfolios (≤ 8 models per selection) and by
   greedy pairwise merging beyond that.
@@ -19,11 +22,15 @@ single model, first-fit-decreasing with a lower-bound check for several: ``Pool.
 count is proven optimal).
 
 **Spot price.** A spot pool's unit price is the mean over its chosen types of on-demand × (1 − Spot
-Advisor savings/100): price-capacity-optimized allocation spreads capacity across the pools, so the mean
-is the honest expectation, not the cheapest member. Members are the equal-shape types with known spot data,
+Advisor savings/100). This is a conservative expectation: price-capacity-optimized allocation (what managed
+node groups use for spot) favours the cheaper pools among those with capacity, so the bill is usually at or
+below the mean. Members are the equal-shape types with known spot data that fit every model of the group,
 ordered by interruption bucket then price, dropping types priced more than ``max_spot_price_premium_pct``
-above the cheapest member, at most ``max_types`` of them. In spot mode a block may still end on on-demand
-when that is cheaper or when no fitting shape has spot data (the reason says so).
+above the cheapest member, at most ``max_types`` of them. When that leaves fewer than ``min_types``, the
+premium cap is relaxed: the next types by interruption bucket then price are added until ``min_types``
+(the reason names them). Shapes that reach ``min_types`` are preferred over shapes that cannot; when no
+fitting shape can, the choice says so in ``notes`` and ``reason``. In spot mode a block may still end on
+on-demand when that is cheaper or when no fitting shape has spot data (the reason says so).
 
 Pure module: standard library only.
 """
@@ -32,7 +39,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from modelstack.pricing import InstanceType, PriceBook, catalog as _default_catalog, interruption_rank, price_book
@@ -59,6 +66,8 @@ __all__ = [
     "estimate_explicit",
     "pack_nodes",
     "shape_key",
+    "packing_key",
+    "group_capacity",
     "allowed_types",
 ]
 
@@ -83,8 +92,11 @@ class GroupSelection:
     primary). Otherwise types are filtered by ``families`` (None: every non-burstable family; t* families
     only when named), ``gpu_models`` / ``min_gpu_memory_gib`` (either makes the group GPU-only) and
     ``arch`` (default amd64: an amd64-only image crashes on Graviton; None allows arm64 too, for multi-arch
-    images). ``spot`` picks up to ``max_types`` equal-shape spot types. ``mix_gpu_models`` lets one spot
-    group mix equal-shape types whose GPU models differ (e.g. g5.xlarge A10G with g6.xlarge L4).
+    images). ``spot`` picks between ``min_types`` (default 3) and ``max_types`` (default 4) equal-shape spot
+    types; ``min_types`` above ``max_types`` is read as ``max_types``. ``max_spot_price_premium_pct`` (default
+    20) drops types priced that much above the cheapest member, but never below ``min_types``.
+    ``mix_gpu_models`` lets one spot group mix equal-shape types whose GPU models differ (e.g. g4dn.xlarge T4,
+    g5.xlarge A10G and g6.xlarge L4).
     """
 
     families: tuple[str, ...] | None = None
@@ -96,10 +108,13 @@ class GroupSelection:
     instance_types: tuple[str, ...] | None = None
     max_spot_price_premium_pct: float = 20.0
     mix_gpu_models: bool = False
+    min_types: int = 3
 
     def __post_init__(self) -> None:
         if self.max_types < 1:
             raise ValueError(f"GroupSelection.max_types must be >= 1, got {self.max_types}")
+        if self.min_types < 1:
+            raise ValueError(f"GroupSelection.min_types must be >= 1, got {self.min_types}")
         if self.instance_types is not None and not self.instance_types:
             raise ValueError("GroupSelection.instance_types must be None or name at least one type")
         if self.gpu_models is not None:
@@ -119,6 +134,11 @@ class GroupSelection:
         if self.arch is not None and itype.arch != self.arch:
             return False
         return True
+
+    @property
+    def spot_types_wanted(self) -> int:
+        """The fewest types a spot group should list: ``min_types``, capped by ``max_types``."""
+        return min(self.min_types, self.max_types)
 
     def describe(self) -> str:
         parts = []
@@ -181,6 +201,7 @@ class Pool:
     models: tuple[str, ...]
     exact: bool
     interruption: tuple[str | None, ...] = ()
+    notes: tuple[str, ...] = ()  # how the spot types were chosen when the plain rule was not enough
 
     @property
     def usd_per_hour_min(self) -> float:
@@ -299,14 +320,43 @@ def pack_nodes(items: Sequence[tuple[Requests, int]], cap: NodeCapacity) -> tupl
 # --------------------------------------------------------------------------------------------------
 
 def shape_key(itype: InstanceType, *, mix_gpu_models: bool = False) -> tuple:
-    """Types with equal keys may share one cluster-autoscaler node group: same arch, nominal and allocatable
-    CPU/memory, max pods and accelerators (and GPU model unless ``mix_gpu_models``). Graviton allocatable
-    memory differs from x86 (6.684 vs 6.741 GiB at 2 vCPU/8 GiB) and t3 max pods differ, so those never mix.
+    """Types with equal keys may share one cluster-autoscaler node group.
+
+    cluster-autoscaler's AWS provider builds a group's node template from the first instance type of the
+    group: capacity = nominal vCPU, nominal memory and GPU count, pods fixed at 110, allocatable = capacity
+    (``buildNodeFromTemplate`` in ``cloudprovider/aws/aws_manager.go``; its README asks for "the same amount
+    of RAM and number of CPU cores"). So the key is arch (one AMI per group), nominal vCPU and memory, GPU
+    count (and GPU model unless ``mix_gpu_models``), Inferentia, and burstable or not (a t3 "vCPU" runs on
+    credits). Allocatable memory and max pods may differ within a key (g4dn.xlarge 14.14 GiB and 29 pods,
+    g5.xlarge 13.83 GiB and 58 pods): :func:`group_capacity` packs on the minimum, which holds on any member.
+    Graviton never shares with x86 (arch).
     """
     return (
-        itype.arch, itype.vcpu, itype.memory_gib, itype.alloc_cpu_millicores, itype.alloc_memory_gib,
-        itype.max_pods, itype.gpu_count, itype.gpu_memory_gib,
+        itype.arch, itype.vcpu, itype.memory_gib, itype.gpu_count,
         None if mix_gpu_models else itype.gpu_model, itype.accelerator_count, itype.neuroncores,
+        itype.family in BURSTABLE_FAMILIES,
+    )
+
+
+def packing_key(itype: InstanceType) -> tuple:
+    """Types with equal keys are interchangeable for fitting and packing replicas (same allocatable, pods,
+    GPU model and memory): keeping the cheapest of each key loses nothing for a one-type group."""
+    return (
+        itype.arch, itype.vcpu, itype.memory_gib, itype.alloc_cpu_millicores, itype.alloc_memory_gib,
+        itype.max_pods, itype.gpu_count, itype.gpu_memory_gib, itype.gpu_model, itype.accelerator_count,
+        itype.neuroncores, itype.family in BURSTABLE_FAMILIES,
+    )
+
+
+def group_capacity(members: Sequence[InstanceType], reserve: NodeReserve | None = None) -> NodeCapacity:
+    """What every node of a multi-type group offers for sure: the minimum over its types, per resource."""
+    caps = [node_capacity(t, reserve) for t in members]
+    if not caps or any(c is None for c in caps):
+        raise SizingError(f"no allocatable figures for {', '.join(t.name for t in members)}")
+    return NodeCapacity(
+        cpu_millicores=min(c.cpu_millicores for c in caps), memory_mib=min(c.memory_mib for c in caps),
+        pods=min(c.pods for c in caps), gpus=min(c.gpus for c in caps),
+        neuron_devices=min(c.neuron_devices for c in caps),
     )
 
 
@@ -324,6 +374,7 @@ class _Candidate:
     unit_price: float
     unit_on_demand: float
     interruption: tuple[str | None, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def primary(self) -> InstanceType:
@@ -339,28 +390,46 @@ class _Candidate:
 def _on_demand_candidates(types: Iterable[InstanceType], prices: PriceBook) -> list[_Candidate]:
     best: dict[tuple, InstanceType] = {}
     for t in types:
-        key = shape_key(t)
+        key = packing_key(t)
         if key not in best or (prices.on_demand(t), t.name) < (prices.on_demand(best[key]), best[key].name):
             best[key] = t
     return [_Candidate(ON_DEMAND, (t,), prices.on_demand(t), prices.on_demand(t), ()) for t in best.values()]
 
 
-def _spot_candidates(types: Iterable[InstanceType], prices: PriceBook, selection: GroupSelection) -> list[_Candidate]:
+def _spot_shapes(types: Iterable[InstanceType], prices: PriceBook, selection: GroupSelection) -> list[list[InstanceType]]:
+    """The selection's types with spot data, grouped by equal shape."""
     shapes: dict[tuple, list[InstanceType]] = {}
     for t in types:
         if prices.spot(t) is not None:
             shapes.setdefault(shape_key(t, mix_gpu_models=selection.mix_gpu_models), []).append(t)
-    out = []
-    for members in shapes.values():
-        cheapest = min(prices.spot(t) for t in members)
-        ceiling = cheapest * (1.0 + selection.max_spot_price_premium_pct / 100.0) + 1e-12
-        ranked = sorted((t for t in members if prices.spot(t) <= ceiling),
-                        key=lambda t: (interruption_rank(prices.interruption(t)), prices.spot(t), t.name))
-        chosen = tuple(ranked[: selection.max_types])
-        unit = sum(prices.spot(t) for t in chosen) / len(chosen)
-        out.append(_Candidate(SPOT, chosen, unit, prices.on_demand(chosen[0]),
-                              tuple(prices.interruption(t) for t in chosen)))
-    return out
+    return list(shapes.values())
+
+
+def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selection: GroupSelection) -> _Candidate:
+    """The spot types to list for one shape, out of ``members`` (equal shape, all fitting the models)."""
+    order = lambda t: (interruption_rank(prices.interruption(t)), prices.spot(t), t.name)  # noqa: E731
+    ranked = sorted(members, key=order)
+    cheapest = min(prices.spot(t) for t in members)
+    cap_pct = selection.max_spot_price_premium_pct
+    ceiling = cheapest * (1.0 + cap_pct / 100.0) + 1e-12
+    chosen = [t for t in ranked if prices.spot(t) <= ceiling][: selection.max_types]
+    wanted = selection.spot_types_wanted
+    notes = []
+    if len(chosen) < wanted:
+        # Diversification first: relax the premium cap, lowest interruption bucket then price first.
+        extra = [t for t in ranked if t not in chosen][: wanted - len(chosen)]
+        if extra:
+            worst = max(prices.spot(t) / cheapest - 1.0 for t in extra) * 100.0
+            notes.append(f"{', '.join(t.name for t in extra)} added above the {cap_pct:g}% spot price premium cap "
+                         f"(up to {worst:.0f}% above the cheapest member) to reach min_types={wanted} spot pools")
+            chosen = sorted(chosen + extra, key=order)
+    if len(chosen) < wanted:
+        notes.append(f"only {len(chosen)} equal-shape type(s) with spot data fit these models within the selection "
+                     f"({', '.join(t.name for t in chosen)}), fewer than min_types={wanted}: fewer spot pools means more "
+                     "interruptions and failed launches; widen families or gpu_models (and allow mix_gpu_models)")
+    unit = sum(prices.spot(t) for t in chosen) / len(chosen)
+    return _Candidate(SPOT, tuple(chosen), unit, prices.on_demand(chosen[0]),
+                      tuple(prices.interruption(t) for t in chosen), tuple(notes))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -420,12 +489,31 @@ class _Evaluator:
             self.fits.append(ok)
         self.types = {t.name: t for t in types}
         self.od_candidates = _on_demand_candidates(types, prices)
-        self.spot_candidates = _spot_candidates(types, prices, selection) if selection.spot else []
-        self.caps = {t.name: node_capacity(t, reserve) for t in types}
+        self.spot_shapes = _spot_shapes(types, prices, selection) if selection.spot else []
+        self._caps: dict[tuple[str, ...], NodeCapacity] = {}
+        self._spot_memo: dict[frozenset, list[_Candidate]] = {}
         self._memo: dict[tuple, tuple[float, Pool] | None] = {}
 
-    def _best(self, idx: tuple[int, ...], candidates: list[_Candidate], counts_min: Sequence[int],
+    def capacity(self, members: Sequence[InstanceType]) -> NodeCapacity:
+        names = tuple(t.name for t in members)
+        if names not in self._caps:
+            self._caps[names] = group_capacity(members, self.reserve)
+        return self._caps[names]
+
+    def spot_candidates(self, common: set[str]) -> list[_Candidate]:
+        """One spot candidate per shape, built from the types that fit every model in the block. Shapes that
+        reach min_types come first in line: when any does, the others are not offered."""
+        key = frozenset(common)
+        if key not in self._spot_memo:
+            cands = [_spot_candidate(members, self.prices, self.selection)
+                     for members in ([t for t in shape if t.name in common] for shape in self.spot_shapes) if members]
+            full = [c for c in cands if len(c.members) >= self.selection.spot_types_wanted]
+            self._spot_memo[key] = full or cands
+        return self._spot_memo[key]
+
+    def _best(self, idx: tuple[int, ...], candidates: list[_Candidate] | None, counts_min: Sequence[int],
               counts_max: Sequence[int], key: tuple) -> tuple[float, Pool] | None:
+        """Cheapest pool among ``candidates`` (None: the spot candidates for these models)."""
         if key in self._memo:
             return self._memo[key]
         common = set.intersection(*(self.fits[i] for i in idx))
@@ -433,10 +521,12 @@ class _Evaluator:
         if sum(counts_max) == 0:
             self._memo[key] = None
             return None
+        if candidates is None:
+            candidates = self.spot_candidates(common)
         for cand in candidates:
             if not all(m.name in common for m in cand.members):
                 continue
-            cap = self.caps[cand.primary.name]
+            cap = self.capacity(cand.members)
             pods = [self.demands[i].pod for i in idx]
             n_min, ex_min = pack_nodes(list(zip(pods, counts_min)), cap)
             n_max, ex_max = pack_nodes(list(zip(pods, counts_max)), cap)
@@ -445,7 +535,7 @@ class _Evaluator:
             if best is None or rank < best[0]:
                 pool = Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
                             cand.unit_on_demand, cand.unit_price, tuple(self.demands[i].name for i in idx),
-                            ex_min and ex_max, cand.interruption)
+                            ex_min and ex_max, cand.interruption, cand.notes)
                 best = (rank, pool)
         result = None if best is None else (best[0][0], best[1])
         self._memo[key] = result
@@ -467,7 +557,7 @@ class _Evaluator:
         rest_max = [d.max_replicas - b for d, b in zip(ds, base_max)]
         floor = self._best(idx, self.od_candidates, base_min, base_max, (idx, "floor"))
         options = []
-        for mode, cands in (("spot", self.spot_candidates), ("rest-od", self.od_candidates)):
+        for mode, cands in (("spot", None), ("rest-od", self.od_candidates)):
             r = self._best(idx, cands, rest_min, rest_max, (idx, mode))
             if r is not None:
                 options.append(r)
@@ -498,7 +588,11 @@ def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelecti
     if main.capacity_type == SPOT:
         buckets = ", ".join(f"{n} {b or 'unknown'}" for n, b in zip(main.instance_types, main.interruption))
         words.append(f"spot across {len(main.instance_types)} equal-shape type(s), interruption {buckets}; "
-                     f"expected ${main.unit_usd_per_hour:.4f}/h per node (mean of on-demand × (1 − savings))")
+                     f"expected ${main.unit_usd_per_hour:.4f}/h per node (mean of on-demand × (1 − savings); "
+                     "price-capacity-optimized allocation usually does better)")
+        words.extend(main.notes)
+        if len(main.instance_types) > 1:
+            words.append("nodes packed on the smallest allocatable CPU, memory and pods among these types")
     elif selection.spot:
         words.append("on-demand: cheaper than any spot shape with data for these models")
     if floor is not None:
@@ -509,7 +603,7 @@ def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelecti
         instance_types=main.instance_types, primary=main.primary, capacity_type=main.capacity_type,
         nodes_min=main.nodes_min, nodes_max=main.nodes_max, usd_per_hour_min=usd_min, usd_per_hour_max=usd_max,
         reason="; ".join(words), models=tuple(dict.fromkeys(main.models + (floor.models if floor else ()))),
-        main=main, on_demand_floor=floor, notes=prices.notes,
+        main=main, on_demand_floor=floor, notes=prices.notes + (main.notes if main.capacity_type == SPOT else ()),
     )
 
 
@@ -526,8 +620,13 @@ def choose_group(selection: GroupSelection, demands: Sequence[ModelDemand], regi
     cat = catalog if catalog is not None else _default_catalog()
     prices = _resolve_prices(region)
     if selection.instance_types is not None:
-        return estimate_explicit(selection.instance_types, SPOT if selection.spot else ON_DEMAND, demands, prices,
-                                 cat, reserve=reserve)
+        choice = estimate_explicit(selection.instance_types, SPOT if selection.spot else ON_DEMAND, demands, prices,
+                                   cat, reserve=reserve)
+        if selection.spot and len(selection.instance_types) < selection.spot_types_wanted:
+            note = (f"spot group lists {len(selection.instance_types)} instance type(s), fewer than "
+                    f"min_types={selection.spot_types_wanted}: fewer spot pools means more interruptions")
+            choice = replace(choice, notes=choice.notes + (note,))
+        return choice
     ev = _Evaluator(selection, demands, prices, cat, reserve, weights)
     block = ev.block(tuple(range(len(demands))))
     if block is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from modelstack.optimizer import (
     SizingError,
     choose_group,
     estimate_explicit,
+    group_capacity,
     pack_nodes,
     plan_groups,
     shape_key,
@@ -58,9 +60,69 @@ def test_spot_group_mixes_only_equal_shapes_and_favours_low_interruption():
 
 
 def test_graviton_and_x86_never_share_a_spot_group():
-    assert shape_key(CAT["m6g.large"]) != shape_key(CAT["m6i.large"])  # 6.684 vs 6.741 GiB allocatable
+    assert shape_key(CAT["m6g.large"]) != shape_key(CAT["m6i.large"])  # arm64 vs amd64: one AMI per group
     assert shape_key(CAT["m6i.large"]) == shape_key(CAT["m7i.large"])
-    assert shape_key(CAT["t3.large"]) != shape_key(CAT["m6i.large"])  # 35 vs 29 max pods
+    assert shape_key(CAT["t3.large"]) != shape_key(CAT["m6i.large"])  # burstable CPU credits (max pods 35 vs 29 alone would not split them)
+
+
+DEV_CPU = GroupSelection(families=("m6i", "m7i", "m6a", "m7a", "m5"), spot=True, max_types=4)
+DEV_GPU = GroupSelection(gpu_models=("a10g", "l4", "t4"), spot=True, max_types=4, mix_gpu_models=True)
+
+
+def test_dev_cpu_spot_group_lists_at_least_three_equal_shape_types():
+    c = choose_group(DEV_CPU, [ModelDemand("sentiment", R("1", "2Gi"), 1, 6)])
+    assert c.capacity_type == SPOT
+    assert 3 <= len(c.instance_types) <= 4
+    assert {CAT[n].size for n in c.instance_types} == {"xlarge"}
+    assert len({shape_key(CAT[n]) for n in c.instance_types}) == 1
+    # m5 and m6a are within the 20% premium cap; the third type came from relaxing it, lowest bucket first.
+    assert {"m5.xlarge", "m6a.xlarge", "m6i.xlarge"} <= set(c.instance_types)
+    assert any("above the 20% spot price premium cap" in n and "min_types=3" in n for n in c.notes)
+    assert "min_types=3" in c.reason
+
+
+def test_dev_gpu_group_mixes_t4_a10g_and_l4_xlarge():
+    c = choose_group(DEV_GPU, [ModelDemand("image-classifier", R("3", "12Gi", gpu=1), 0, 3)])
+    assert c.capacity_type == SPOT
+    assert set(c.instance_types) == {"g4dn.xlarge", "g5.xlarge", "g6.xlarge"}
+    # Packed on the smallest allocatable of the three: g5/g6 memory (13.83 GiB), g4dn pods (29).
+    cap = group_capacity([CAT[n] for n in c.instance_types])
+    assert cap.memory_mib == min(node_capacity(CAT[n]).memory_mib for n in c.instance_types)
+    assert cap.pods == node_capacity(CAT["g4dn.xlarge"]).pods
+    assert c.main.unit_usd_per_hour == pytest.approx(
+        sum(CAT[n].on_demand_usd_per_hour * (1 - CAT[n].spot_savings_pct["us-east-1"] / 100)
+            for n in c.instance_types) / 3)
+
+
+def test_gpu_model_memory_need_keeps_t4_out_of_a_mixed_group():
+    d = ModelDemand("llm", R("3", "12Gi", gpu=1, min_gpu_memory_gib=20), 1, 3)
+    c = choose_group(DEV_GPU, [d])
+    assert "g4dn.xlarge" not in c.instance_types and len(c.instance_types) == 2
+    assert any("fewer than min_types=3" in n for n in c.notes)
+
+
+def test_only_two_equal_shape_types_gives_two_and_says_so():
+    c = choose_group(GroupSelection(families=("m6i", "m7i"), spot=True), [ModelDemand("api", R("1", "2Gi"), 1, 6)])
+    assert c.capacity_type == SPOT and len(c.instance_types) == 2
+    assert {CAT[n].family for n in c.instance_types} == {"m6i", "m7i"}
+    assert any("only 2 equal-shape type(s)" in n and "fewer than min_types=3" in n for n in c.notes)
+    assert "fewer than min_types=3" in c.reason
+
+
+def test_min_types_is_capped_by_max_types_and_validated():
+    c = choose_group(replace(DEV_CPU, max_types=2), [ModelDemand("api", R("1", "2Gi"), 1, 6)])
+    assert len(c.instance_types) == 2 and not any("min_types" in n for n in c.notes)
+    c = choose_group(replace(DEV_CPU, min_types=1), [ModelDemand("api", R("1", "2Gi"), 1, 6)])
+    assert set(c.instance_types) == {"m5.xlarge", "m6a.xlarge"}  # the 20% premium cap alone
+    with pytest.raises(ValueError, match="min_types must be >= 1"):
+        GroupSelection(min_types=0)
+
+
+def test_explicit_spot_group_with_one_type_gets_a_note():
+    d = ModelDemand("llm", R("3", "12Gi", gpu=1), 1, 2)
+    c = choose_group(GroupSelection(instance_types=("g5.xlarge",), spot=True), [d])
+    assert c.instance_types == ("g5.xlarge",)
+    assert any("fewer than min_types=3" in n for n in c.notes)
 
 
 def test_on_demand_base_gets_an_on_demand_floor_pool():
