@@ -322,6 +322,8 @@ class ModelAPI(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelAPIArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         plan = resolve(name, args)  # every check before anything registers
+        if plan.ingress_settings is not None:
+            ingress.registry().claim(plan.ingress_settings, plan.path, f"ModelAPI {name!r}")
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args.get("kubeconfig") is not None:
@@ -403,8 +405,9 @@ class Plan:
     """A ModelAPI's resolved spec and rendered objects (pure: built before any resource registers)."""
 
     def __init__(self, spec: manifests.ModelSpec, knobs: autoscaling.Knobs, objects: dict[str, dict[str, Any]],
-                 path: str, tls: bool) -> None:
+                 path: str, tls: bool, ingress_settings: Optional[ingress.IngressSettings] = None) -> None:
         self.spec, self.knobs, self.objects, self.path, self.tls = spec, knobs, objects, path, tls
+        self.ingress_settings = ingress_settings
 
 
 def _plain(value: Any, what: str) -> Any:
@@ -571,6 +574,7 @@ def resolve(name: str, args: ModelAPIArgs) -> Plan:
     ing_args = a.get("ingress")
     path = f"/{model}"
     tls = False
+    settings = None
     if ing_args:
         path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress"))
         settings = ingress.IngressSettings(
@@ -592,7 +596,6 @@ def resolve(name: str, args: ModelAPIArgs) -> Plan:
             objects["ingress"] = ingress.ingress(
                 name=model, namespace=ns, labels=spec.labels(), path=path, service=model, port=port, settings=settings,
                 annotations=ingress.health_annotations(readiness.http_path))
-        ingress.registry().claim(settings, path, f"ModelAPI {name!r}")
     if in_flight:
         objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base if spot else 0)
-    return Plan(spec, knobs, objects, path, tls)
+    return Plan(spec, knobs, objects, path, tls, settings)

@@ -62,7 +62,9 @@ class TrafficSplitter(pulumi.ComponentResource):
     """The split's path on the shared ALB."""
 
     def __init__(self, name: str, args: TrafficSplitterArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        rendered, path, tls = render(name, args)  # every check before anything registers
+        rendered, path, settings = render(name, args)  # every check before anything registers
+        ingress.registry().claim(settings, path, f"traffic split {name!r}")
+        tls = settings.certificate_arn is not None
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args.get("kubeconfig") is not None:
@@ -76,7 +78,7 @@ class TrafficSplitter(pulumi.ComponentResource):
         self.register_outputs({"endpoint": self.endpoint, "path": self.path})
 
 
-def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, bool]:
+def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, ingress.IngressSettings]:
     """Validate and render the split's Ingress; raises ValueError before anything registers."""
     a = dict(args)
     raw = list(a.get("backends") or [])
@@ -102,5 +104,4 @@ def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, b
     lab = {"app.kubernetes.io/name": name, **labels.MANAGED_BY,
            labels.TEAM_LABEL: a.get("team") or "unassigned", labels.ENVIRONMENT_LABEL: a.get("environment") or "unassigned"}
     rendered = ingress.weighted_ingress(name=name, namespace=ns, labels=lab, path=path, backends=backends, settings=settings)
-    ingress.registry().claim(settings, path, f"traffic split {name!r}")
-    return rendered, path, settings.certificate_arn is not None
+    return rendered, path, settings
