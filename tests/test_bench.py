@@ -1,0 +1,63 @@
+"""The cost benchmark's core on small portfolios: verdicts computed from figures, the addendum's reasons."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from modelstack.optimizer import ModelDemand
+from modelstack.sizing import Requests
+
+R = Requests.parse
+pytest.importorskip("highspy")
+
+
+@pytest.fixture(scope="module")
+def bench():
+    path = Path(__file__).resolve().parents[1] / "bench" / "cost.py"
+    spec = importlib.util.spec_from_file_location("modelstack_bench_cost_t", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_portfolio_is_what_modelstack_targets_and_the_addendum_holds_a100_h100(bench):
+    assert len(bench.PORTFOLIO) >= 10
+    gpu_models = {m for d in bench.PORTFOLIO for m in (d.requests.gpu_models or ())}
+    assert gpu_models == {"t4", "a10g", "l4", "l40s"}
+    assert {m for d in bench.ADDENDUM for m in d.requests.gpu_models} == {"a100", "h100"}
+    assert all(d.on_demand_base >= 1 for d in bench.PORTFOLIO + bench.ADDENDUM)
+
+
+def test_small_portfolio_verdicts_follow_the_figures(bench):
+    portfolio = (
+        ModelDemand("api", R("500m", "1Gi"), 2, 16, on_demand_base=1),
+        ModelDemand("llm", R("3", "12Gi", gpu=1, gpu_models=("l4",)), 1, 6, on_demand_base=1),
+    )
+    res = bench.run(portfolio, time_limit=30)
+    assert all(e.optimal for e in res.exact_od)
+    # The CPU model's spot pool is diversified; the L4-only model cannot be (one family).
+    cpu = next(g for g in res.groups_spot if g.models == ("api",))
+    assert cpu.capacity_type == "SPOT" and len(cpu.instance_types) >= 3
+    verdicts = bench.verdicts(res, portfolio)
+    assert [ok for ok, _ in verdicts] == [res.objective_ratio <= 1.05, all(r <= 1.05 for r in res.ratio),
+                                          res.spot_savings[1] >= 0.40, True]
+    no_spot = replace(res, spot_with_floor=res.optimizer_od)
+    assert bench.verdicts(no_spot, portfolio)[2][0] is False
+    assert "0.0% below all-on-demand" in bench.verdicts(no_spot, portfolio)[2][1]
+    assert bench.why_no_spot_saving(res, portfolio) == []
+
+
+def test_addendum_explains_why_spot_cannot_save(bench):
+    res = bench.run(bench.ADDENDUM, time_limit=30)
+    assert res.spot_savings == pytest.approx((0.0, 0.0))
+    why = bench.why_no_spot_saving(res, bench.ADDENDUM)
+    assert len(why) == 2
+    assert why[0].startswith("llama-70b-a100: 2 replica(s) per p4d.24xlarge node") and "nothing is left" in why[0]
+    assert why[1].startswith("llama-70b-fp8-h100: no Spot Advisor data for p5.4xlarge")
+    assert "p5.48xlarge" in why[1]
