@@ -7,7 +7,8 @@ includes provisioned IOPS above 3,000 and throughput above 125 MB/s.
 
 Formulas (all per hour; monthly items divided by ``hours_per_month``, 730 by default):
 
-* node: on-demand price, or for SPOT the mean over the group's types of on-demand × (1 − savings/100);
+* node: on-demand price, or for SPOT the mean over the group's types of on-demand × (1 − savings/100), a
+  conservative expectation: price-capacity-optimized allocation favours the cheaper pools with capacity;
 * gp3 root volume: (size × 0.08 + max(0, iops − 3000) × 0.005 + max(0, MB/s − 125) × 0.04) / 730;
   gp2: size × 0.10 / 730;
 * fixed: EKS control plane, NAT gateways, public IPv4 addresses, ALB/NLB hours, KMS keys (constants and
