@@ -444,7 +444,7 @@ def _container(name: str, a: dict, where: str, extra_env: tuple = ()) -> manifes
     c = a.get("compute") or {}
     gpu, inf = int(_get(c, "gpu", 0, where)), int(_get(c, "inferentia", 0, where))
     if gpu and inf:
-        raise ValueError(f"{where}.compute: gpu ({gpu}) and inferentia ({inf}) are mutually exclusive")
+        raise ValueError(f"{where + '.' if where else ''}compute: gpu ({gpu}) and inferentia ({inf}) are mutually exclusive")
     env = a.get("env") or {}
     _plain(env, f"{where}.env")
     return manifests.ContainerSpec(
@@ -481,6 +481,15 @@ def _count_or_percent(v: Any, what: str) -> str:
 
 def resolve(name: str, args: ModelAPIArgs) -> Plan:
     """Validate the args and render every object; raises ValueError/TypeError before anything registers."""
+    prefix = f"ModelAPI {name!r}: "
+    try:
+        return _resolve(name, args)
+    except (ValueError, TypeError) as e:
+        msg = str(e)
+        raise type(e)(msg if msg.startswith(prefix) else prefix + msg) from None
+
+
+def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     a: dict[str, Any] = dict(args)  # never mutate the caller's dict
     if "image" not in a or a["image"] is None:
         raise ValueError(f"ModelAPI {name!r}: image is required")
