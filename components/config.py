@@ -175,6 +175,7 @@ class Charts(_Strict):
     aws_load_balancer_controller: str = "1.13.3"
     keda: str = "2.17.2"
     nvidia_device_plugin: str = "0.17.1"
+    keda_http_add_on: str = "0.10.0"
 
 
 class LoadBalancerConfig(_Strict):

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping
 
 from .reliability import accelerator_of
 from .rule import (
-    NODE_GROUP, NODE_GROUP_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
+    NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
     labels, resource_rule,
 )
 
@@ -35,7 +35,7 @@ def _accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     description="Accelerated instance families are limited per environment.",
     why="A p5 node costs ~100x a g4dn; development and staging get the small single-GPU families.",
     params={"allowed_families": Param(
-        {"dev": ["g4dn", "g5", "g6", "inf2"],
+        {"dev": ["g4dn", "g5", "g6", "g6e", "inf2"],
          "staging": ["g4dn", "g5", "g6", "g6e", "inf2"],
          "prod": ["g4dn", "g5", "g6", "g6e", "inf2", "p4d", "p5"]},
         ENV_MAP_OF_LISTS, "Allowed accelerated instance families, keyed by environment.")},
@@ -81,13 +81,14 @@ def max_nodes_per_group(resource_type: str, props: Mapping[str, Any], ctx: Conte
     params={"on_demand_environments": Param(["prod"], {"type": "array", "items": {"type": "string"}},
                                             "Environments allowed to buy on-demand capacity."),
             "exempt_node_groups": Param(["system"], {"type": "array", "items": {"type": "string"}},
-                                        "Node groups (label modelstack.io/node-group) that stay on-demand.")},
+                                        "Node groups or pools (label modelstack.io/node-group or modelstack.io/node-pool) that stay on-demand.")},
 )
 def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
     env = ctx.env_of(props)
     if env is None or in_envs(env, ctx["on_demand_environments"]):
         return
-    if key(get(props, "labels"), NODE_GROUP_LABEL) in ctx["exempt_node_groups"]:
+    node_labels = get(props, "labels")
+    if {key(node_labels, NODE_GROUP_LABEL), key(node_labels, NODE_POOL_LABEL)} & set(ctx["exempt_node_groups"]):
         return
     capacity = get(props, "capacityType", "ON_DEMAND")
     if not is_unknown(capacity) and capacity != "SPOT":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping, Sequence
 
 from .rule import (
-    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, POD_TEMPLATE_TYPES, Context, Param,
+    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param,
     Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec, resource_rule,
     stack_rule,
 )
@@ -85,22 +85,47 @@ def _min_replicas(resource_type: str, props: Mapping[str, Any]) -> tuple[str, An
     return "spec.minReplicaCount", get(props, "spec.minReplicaCount", 0)
 
 
-@resource_rule(
-    "min-replicas", category="reliability", level="mandatory", types={DEPLOYMENT, HPA, SCALED_OBJECT},
-    description="Production models keep at least two replicas (Deployment, HPA and KEDA minimums).",
+@stack_rule(
+    "min-replicas", category="reliability", level="mandatory",
+    description="Production models keep at least two replicas: the autoscaler's minimum (or the Deployment's "
+                "replicas when nothing scales it) plus any on-demand floor.",
     why="One replica means every rollout, node drain or spot reclaim is an outage; production does not "
         "scale to zero.",
     params={"environments": PROD_ONLY,
             "min_replicas": Param(2, {"type": "integer", "minimum": 1}, "Minimum replicas in those environments.")},
 )
-def min_replicas(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    if not in_envs(ctx.env_of(props), ctx["environments"]):
-        return
-    if resource_type == DEPLOYMENT and is_on_demand_floor(props):
-        return  # counted together with the main Deployment; its size is checked by spot-on-demand-floor
-    field, value = _min_replicas(resource_type, props)
-    if isinstance(value, (int, float)) and value < ctx["min_replicas"]:
-        yield f"{field} is {value:g}; at least {ctx['min_replicas']} in {ctx.env_of(props)}"
+def min_replicas(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
+    scalers = {}
+    for r in resources:
+        if r.type in (HPA, SCALED_OBJECT):
+            target = get(r.props, "spec.scaleTargetRef.name")
+            if isinstance(target, str):
+                scalers[target] = r
+    models: dict[Any, list[Resource]] = {}
+    for d in resources:
+        if d.type != DEPLOYMENT or not in_envs(ctx.env_of(d.props), ctx["environments"]):
+            continue
+        model = key(labels(d.props), MODEL_LABEL)
+        models.setdefault(model if isinstance(model, str) else d.urn, []).append(d)
+    for model, deployments in models.items():
+        total, parts, blame = 0.0, [], None
+        for d in deployments:
+            floor = is_on_demand_floor(d.props)
+            scaler = None if floor else scalers.get(get(d.props, "metadata.name"))
+            source = scaler or d
+            field, value = _min_replicas(source.type, source.props) if scaler else ("spec.replicas", get(d.props, "spec.replicas", 1))
+            if is_unknown(value) or not isinstance(value, (int, float)):
+                break
+            total += value
+            parts.append(f"{source.name} {field} {value:g}")
+            if not floor:
+                blame = source
+        else:
+            if total < ctx["min_replicas"]:
+                what = f"model {model}" if isinstance(model, str) and not model.startswith("urn:") else "deployment"
+                yield ((blame or deployments[0]).urn,
+                       f"{what} keeps at least {total:g} replica(s) ({'; '.join(parts)}); "
+                       f"at least {ctx['min_replicas']} in {ctx.env_of(deployments[0].props)}")
 
 
 @resource_rule(
@@ -220,7 +245,7 @@ def _on_spot(d: Resource, group_capacity: Mapping[str, str]) -> bool:
     spec = pod_spec(d.type, d.props)
     if _required_values(spec, CAPACITY_TYPE_LABEL) == {"SPOT"}:
         return True
-    groups = _required_values(spec, NODE_GROUP_LABEL) or set()
+    groups = (_required_values(spec, NODE_GROUP_LABEL) or set()) | (_required_values(spec, NODE_POOL_LABEL) or set())
     return any(group_capacity.get(g) == "SPOT" for g in groups)
 
 
@@ -238,9 +263,11 @@ def spot_on_demand_floor(resources: Sequence[Resource], ctx: Context) -> Iterato
     group_capacity = {}
     for g in resources:
         if g.type == NODE_GROUP:
-            name = key(get(g.props, "labels"), NODE_GROUP_LABEL)
-            if isinstance(name, str):
-                group_capacity[name] = get(g.props, "capacityType", "ON_DEMAND")
+            capacity = get(g.props, "capacityType", "ON_DEMAND")
+            for label in (NODE_GROUP_LABEL, NODE_POOL_LABEL):  # a pool is spot when any of its groups is
+                name = key(get(g.props, "labels"), label)
+                if isinstance(name, str) and group_capacity.get(name) != "SPOT":
+                    group_capacity[name] = capacity
     deployments = [r for r in resources if r.type == DEPLOYMENT]
     for d in deployments:
         if is_on_demand_floor(d.props) or not in_envs(ctx.env_of(d.props), ctx["environments"]):

@@ -15,12 +15,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
+from modelstack import labels as _labels
+
 Category = Literal["security", "reliability", "cost"]
 Level = Literal["advisory", "mandatory", "disabled"]
 LEVELS: tuple[str, ...] = ("advisory", "mandatory", "remediate", "disabled")
 
-ENV_TAG = "environment"
-ENV_LABEL = "modelstack.io/environment"
+ENV_TAG = _labels.TAG_ENVIRONMENT
+ENV_LABEL = _labels.ENVIRONMENT_LABEL
 
 # The sentinels pulumi_policy leaves in place of values unknown during preview (pulumi_policy/proxy.py).
 _UNKNOWN_SENTINELS = frozenset({
@@ -290,9 +292,11 @@ POD_TEMPLATE_TYPES = frozenset({
 POD_TYPES = frozenset({"kubernetes:core/v1:Pod"})
 WORKLOAD_TYPES = POD_TEMPLATE_TYPES | POD_TYPES
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-CAPACITY_LABEL = "modelstack.io/capacity"
-MODEL_LABEL = "modelstack.io/model"
-NODE_GROUP_LABEL = "modelstack.io/node-group"
+# The label keys the components write: one definition, in modelstack.labels.
+CAPACITY_LABEL = _labels.CAPACITY_LABEL
+MODEL_LABEL = _labels.MODEL_LABEL
+NODE_GROUP_LABEL = _labels.NODE_GROUP_LABEL
+NODE_POOL_LABEL = _labels.NODE_POOL_LABEL
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Any:

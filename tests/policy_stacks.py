@@ -199,7 +199,8 @@ def bad_stack() -> list[dict[str, Any]]:
     find(stack, "ms-node-role")["inputs"]["inlinePolicies"] = [
         {"name": "everything", "policy": json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})}]                 # security
-    find(stack, "sentiment", "Deployment")["inputs"]["spec"]["replicas"] = 1            # reliability
+    find(stack, "sentiment", "HorizontalPodAutoscaler")["inputs"]["spec"]["minReplicas"] = 1  # reliability
+    find(stack, "sentiment-on-demand", "Deployment")["inputs"]["spec"]["replicas"] = 0        # (no floor to add)
     del pod(find(stack, "sentiment", "Deployment"))["containers"][0]["readinessProbe"]  # reliability
     gpu = find(stack, "ms-gpu-a10g")["inputs"]
     gpu["instanceTypes"] = ["p3.2xlarge"]                                               # cost

@@ -124,8 +124,13 @@ CASES: list[tuple[str, str, str, Callable[[Stack], None]]] = [
     ("resource-requests", "dev", "no cpu request", lambda s: server(s)["resources"]["requests"].pop("cpu")),
     ("resource-requests", "dev", "gpu request != limit",
      lambda s: server(s)["resources"]["limits"].update({"nvidia.com/gpu": "2"})),
-    ("min-replicas", "prod", "one replica", at("sentiment", "spec.replicas", 1, "Deployment")),
-    ("min-replicas", "prod", "HPA minimum 1", at("sentiment", "spec.minReplicas", 1, "HorizontalPodAutoscaler")),
+    ("min-replicas", "prod", "one replica, nothing scales it, no floor", lambda s: (
+        at("sentiment", "spec.replicas", 1, "Deployment")(s),
+        at("sentiment-on-demand", "spec.replicas", 0, "Deployment")(s),
+        s.remove(find(s, "sentiment", "HorizontalPodAutoscaler")))),
+    ("min-replicas", "prod", "HPA minimum 1 and no floor", lambda s: (
+        at("sentiment", "spec.minReplicas", 1, "HorizontalPodAutoscaler")(s),
+        at("sentiment-on-demand", "spec.replicas", 0, "Deployment")(s))),
     ("min-replicas", "prod", "KEDA scale to zero", lambda s: s.append({
         "urn": "urn:pulumi:prod::modelstack::keda.sh:ScaledObject::sentiment", "name": "sentiment", "parent": None,
         "type": "kubernetes:keda.sh/v1alpha1:ScaledObject",

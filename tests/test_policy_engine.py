@@ -62,9 +62,12 @@ def test_thresholds_merge_over_defaults() -> None:
 def test_min_replicas_threshold_and_environments() -> None:
     stack = good_stack("staging")
     assert evaluate(stack, None, "staging") == []
-    cfg = {"min-replicas": {"environments": ["staging", "prod"], "min_replicas": 3}}
+    assert not [v for v in evaluate(stack, {"min-replicas": {"environments": ["staging"], "min_replicas": 3}}, "staging")
+                if v.policy == "min-replicas"]  # 2 autoscaled + 1 on-demand floor
+    cfg = {"min-replicas": {"environments": ["staging", "prod"], "min_replicas": 4}}
     hits = {v.message for v in evaluate(stack, cfg, "staging") if v.policy == "min-replicas"}
-    assert hits == {"spec.replicas is 2; at least 3 in staging", "spec.minReplicas is 2; at least 3 in staging"}
+    assert hits == {"model sentiment keeps at least 3 replica(s) (sentiment spec.minReplicas 2; "
+                    "sentiment-on-demand spec.replicas 1); at least 4 in staging"}
 
 
 def test_wildcard_exceptions_are_configurable() -> None:

@@ -8,6 +8,7 @@ their URN strings, secrets are masked, unknowns are dropped. It also rejects dup
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -106,6 +107,13 @@ def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1"
         out.update(resources=[{"autoscalingGroups": [{"name": f"eks-{inputs.get('nodeGroupName', name)}-asg"}]}], status="ACTIVE")
     elif typ == "aws:ec2/subnet:Subnet":
         out.update(availabilityZone=inputs.get("availabilityZone"))
+    elif typ == "eks:index:Cluster":
+        oidc = f"oidc.eks.{region}.amazonaws.com/id/{name.upper()}"
+        out.update(kubeconfigJson=json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [{"name": name}]}),
+                   oidcProviderArn=f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{oidc}", oidcProviderUrl=f"https://{oidc}",
+                   oidcIssuer=oidc, clusterSecurityGroupId="sg-" + hashlib.sha256(name.encode()).hexdigest()[:17])
+    elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        out.update(latestVersion=1)
     elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
         out.update(url=inputs.get("url"))
     return out
@@ -132,6 +140,10 @@ class RecordingMocks(mocks.Mocks):
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": self.region}, None
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline", "userId": "offline"}, None
+        if args.token == "aws:eks/getAddonVersion:getAddonVersion":
+            # EKS answers with a build tied to the Kubernetes version, so an upgrade shows as a version change.
+            k, addon = args.args.get("kubernetesVersion"), args.args.get("addonName")
+            return {"addonName": addon, "kubernetesVersion": k, "id": addon, "version": f"v{k}-{addon}-eksbuild.1"}, None
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
         return {}, None

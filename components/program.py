@@ -1,0 +1,243 @@
+"""The stack program: one validated config in, the whole platform out.
+
+`stacks/__main__.py` calls :func:`main` under `pulumi up`; `modelstack plan` calls the same function under
+Pulumi's mocks. Only this module reads Pulumi config; components take typed args.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.runtime import config as runtime_config
+
+from . import config as cfg
+from . import labels
+from .addons import PlatformAddons
+from .capacity import CapacityPlan, NodeGroupPlan, plan_capacity
+from .cluster import Cluster
+from .cluster_autoscaler import ClusterAutoscaler
+from .config import ConfigError, Platform, duration_seconds, load_platform
+from .handle import ClusterHandle
+from .model_api import ModelAPI
+from .network import Network
+from .node_group import NodeGroup
+from .traffic_splitter import TrafficSplitter
+from .validation import model_path
+
+#: Where the Prometheus that KEDA queries for signal gpu/prometheus runs (not installed by modelstack).
+PROMETHEUS_ADDRESS = "http://prometheus-server.monitoring.svc:80"
+
+
+@dataclass
+class PlatformResources:
+    network: Network
+    cluster: Cluster
+    handle: ClusterHandle
+    node_groups: dict[str, NodeGroup]
+    autoscaler: ClusterAutoscaler
+    addons: PlatformAddons
+    models: dict[str, ModelAPI]
+    splits: dict[str, TrafficSplitter]
+
+
+def read_config() -> dict[str, Any]:
+    """Every config value this stack has, as the engine handed it to the program."""
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+    values: dict[str, Any] = {}
+    for k in sorted(keys):
+        if k == cfg.CONFIG_KEY or (k.startswith(f"{cfg.NAMESPACE}:") or k == cfg.REGION_KEY):
+            v = runtime_config.get_config(k)
+            values[k] = pulumi.Config(k.split(":")[0]).get_object(k.split(":", 1)[1]) if k == cfg.CONFIG_KEY else v
+    return values
+
+
+def load() -> tuple[Platform, CapacityPlan]:
+    stack = pulumi.get_stack()
+    try:
+        platform = load_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
+        return platform, plan_capacity(platform)
+    except ConfigError as e:
+        # RunError prints the message without a Python traceback.
+        raise pulumi.RunError(e.render()) from None
+
+
+def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:
+    c = g.config
+    primary = g.primary
+    args = {
+        "cluster_name": cluster.cluster_name,
+        "node_role_arn": cluster.node_role_arn,
+        "subnet_ids": cluster.private_subnet_ids,
+        "instance_types": list(g.instance_types),
+        "kubernetes_version": cluster.kubernetes_version,
+        "kind": g.kind,
+        "arch": primary.arch or "amd64",
+        "capacity_type": g.capacity_type,
+        "node_group_name": f"{p.config.cluster.name}-{g.name}",
+        "node_pool": g.pool,
+        "priority": g.priority,
+        "min_size": g.min_size,
+        "max_size": g.max_size,
+        "accelerator_count": primary.gpu_count if g.kind == "gpu" else (primary.accelerator_count or 0) if g.kind == "inferentia" else 0,
+        "root_volume_size_gib": c.root_volume.size_gib,
+        "root_volume_type": c.root_volume.type,
+        "max_unavailable_percentage": c.max_unavailable_percentage,
+        "labels": dict(c.labels),
+        "taints": [t.model_dump() for t in c.taints],
+        "tags": tags,
+    }
+    if c.root_volume.type == "gp3":
+        args.update(root_volume_iops=c.root_volume.iops, root_volume_throughput=c.root_volume.throughput)
+    return args
+
+
+def _probe(probe: Optional[cfg.Probe]) -> Optional[dict]:
+    return probe.model_dump(exclude_none=True) if probe else None
+
+
+def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
+    """A model's config as ModelAPI args: the one place config meets the component."""
+    c = p.config
+    a = m.autoscaling
+    placement = capacity.placements[name]
+    lb = c.cluster.load_balancer
+    max_unavailable = m.update_strategy.max_unavailable
+    if max_unavailable is None:
+        max_unavailable = 0 if p.is_prod else "25%"
+    autoscaling: dict[str, Any] = {
+        "min_replicas": a.min_replicas,
+        "max_replicas": a.max_replicas,
+        "window_seconds": duration_seconds(a.window),
+        "downscale_stabilization_seconds": duration_seconds(a.downscale_stabilization),
+        "upscale_stabilization_seconds": duration_seconds(a.upscale_stabilization),
+        "max_downscale_factor": a.max_downscale_factor,
+        "max_upscale_factor": a.max_upscale_factor,
+        "downscale_tolerance": a.downscale_tolerance,
+        "upscale_tolerance": a.upscale_tolerance,
+        "signal": a.signal,
+        "scale_to_zero": a.scale_to_zero,
+        "target_in_flight": a.target_in_flight if a.target_in_flight is not None else float(m.max_concurrency),
+    }
+    for k in ("init_replicas", "target_utilization", "prometheus_query", "prometheus_threshold"):
+        if getattr(a, k) is not None:
+            autoscaling[k] = getattr(a, k)
+    args: dict[str, Any] = {
+        "image": m.image,
+        "port": m.port,
+        "compute": {"cpu": str(m.compute.cpu), "memory": m.compute.memory, "gpu": m.compute.gpu,
+                    "inferentia": m.compute.inferentia},
+        "model_name": name,
+        "namespace": m.namespace,
+        "team": m.team or c.team,
+        "environment": c.environment,
+        "max_concurrency": m.max_concurrency,
+        "max_queue_length": m.max_queue_length,
+        "autoscaling": autoscaling,
+        "update_strategy": {"max_surge": str(m.update_strategy.max_surge), "max_unavailable": str(max_unavailable)},
+        "pre_stop": m.pre_stop.model_dump(exclude_none=True),
+        "termination_grace_period_seconds": m.termination_grace_period_seconds,
+        "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
+                      "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod},
+        "ingress": {"group_name": f"{c.cluster.name}-models", "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
+                    "certificate_arn": lb.certificate_arn, "path": model_path(name, m)},
+        "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
+    }
+    for k in ("command", "args", "env"):
+        if getattr(m, k):
+            args[k] = getattr(m, k) if k != "env" else dict(m.env)
+    if m.compute.shm:
+        args["shm"] = m.compute.shm
+    for k in ("readiness_probe", "liveness_probe", "startup_probe"):
+        if getattr(m, k) is not None:
+            args[k] = _probe(getattr(m, k))
+    if a.signal in ("gpu", "prometheus"):
+        args["prometheus_address"] = PROMETHEUS_ADDRESS
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
+    """Register every resource of the platform described by `p`."""
+    c = p.config
+    cl = c.cluster
+    tags = labels.base_tags(c.environment, c.team, c.tags)
+    vpc = cl.vpc
+    network_args: dict[str, Any] = {"cidr": vpc.cidr, "az_count": vpc.az_count, "nat": vpc.nat, "tags": tags}
+    if vpc.existing:
+        network_args.update(existing_vpc_id=vpc.existing.vpc_id,
+                            existing_private_subnet_ids=vpc.existing.private_subnet_ids,
+                            existing_public_subnet_ids=vpc.existing.public_subnet_ids)
+    network = Network(f"{cl.name}-network", network_args)
+    cluster = Cluster(cl.name, {
+        "cluster_name": cl.name,
+        "kubernetes_version": cl.kubernetes_version,
+        "vpc_id": network.vpc_id,
+        "private_subnet_ids": network.private_subnet_ids,
+        "public_subnet_ids": network.public_subnet_ids,
+        "endpoint_private_access": cl.endpoint.private,
+        "endpoint_public_access": cl.endpoint.public,
+        "public_access_cidrs": list(cl.endpoint.public_access_cidrs),
+        "secrets_encryption": cl.secrets_encryption,
+        "deletion_protection": cl.deletion_protection,
+        "log_types": list(cl.log_types),
+        "access_entries": {k: e.model_dump() for k, e in cl.access_entries.items()},
+        **({"vpc_cni_version": cl.addons.vpc_cni} if cl.addons.vpc_cni else {}),
+        **({"kube_proxy_version": cl.addons.kube_proxy} if cl.addons.kube_proxy else {}),
+        "tags": tags,
+    })
+    handle = ClusterHandle.of(cluster)
+    groups = {g.name: NodeGroup(g.name, _node_group_args(p, g, cluster, tags)) for g in capacity.groups}
+    system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
+    ranks = [{"name": f"{cl.name}-{g.name}", "priority": g.priority, "capacity_type": g.capacity_type,
+              "vcpu": float(g.primary.vcpu)} for g in capacity.groups]
+    autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
+        "handle": handle, "region": p.region, "node_groups": ranks, "chart_version": cl.charts.cluster_autoscaler,
+        "image_tag": f"v{cl.kubernetes_version}.0", "system_node_pool": system_pool, "tags": tags,
+    }, pulumi.ResourceOptions(depends_on=list(groups.values())))
+    addons = PlatformAddons(f"{cl.name}-addons", {
+        "handle": handle, "region": p.region, "system_node_pool": system_pool,
+        **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
+        **({"pod_identity_agent_version": cl.addons.pod_identity_agent} if cl.addons.pod_identity_agent else {}),
+        "metrics_server_version": cl.charts.metrics_server,
+        "load_balancer_controller": bool(c.models),
+        "load_balancer_controller_version": cl.charts.aws_load_balancer_controller,
+        "keda_version": cl.charts.keda,
+        "keda_http_add_on_version": cl.charts.keda_http_add_on,
+        "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
+        "nvidia_device_plugin_version": cl.charts.nvidia_device_plugin,
+        "tags": tags,
+    }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
+    namespaces = {}
+    for ns in sorted({m.namespace for m in c.models.values()}):
+        namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
+            "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
+                                   "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
+    models = {}
+    for name, m in c.models.items():
+        models[name] = ModelAPI(name, model_args(p, name, m, capacity),
+                                pulumi.ResourceOptions(providers={"kubernetes": handle.provider},
+                                                       depends_on=[addons, namespaces[m.namespace]]))
+    splits = {}
+    lb = cl.load_balancer
+    for name, s in c.traffic_splits.items():
+        namespace = {c.models[b].namespace for b in s.backends}
+        splits[name] = TrafficSplitter(name, {
+            "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
+            "ingress": {"group_name": f"{cl.name}-models", "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
+                        "certificate_arn": lb.certificate_arn, "path": s.path or f"/{name}"},
+            "namespace": sorted(namespace)[0],
+            "team": c.team, "environment": c.environment,
+        }, pulumi.ResourceOptions(providers={"kubernetes": handle.provider}, depends_on=list(models.values())))
+    pulumi.export("cluster_name", cluster.cluster_name)
+    pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
+    pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()})
+    pulumi.export("node_groups", {n: g.node_group_name for n, g in groups.items()})
+    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits)
+
+
+def main() -> PlatformResources:
+    platform, capacity = load()
+    return build(platform, capacity)
