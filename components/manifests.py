@@ -73,6 +73,7 @@ class ModelSpec:
     pre_stop_sleep_seconds: int = 15
     pre_stop_exec: Optional[tuple[str, ...]] = None
     pre_stop_http_path: Optional[str] = None
+    pre_stop_http_port: Optional[int] = None
     termination_grace_period_seconds: int = 60
     max_surge: str = "25%"
     max_unavailable: str = "25%"
@@ -220,7 +221,7 @@ def pre_stop_handler(spec: ModelSpec) -> Optional[dict[str, Any]]:
     if spec.pre_stop_exec:
         return {"exec": {"command": list(spec.pre_stop_exec)}}
     if spec.pre_stop_http_path:
-        return {"httpGet": {"path": spec.pre_stop_http_path, "port": spec.port}}
+        return {"httpGet": {"path": spec.pre_stop_http_path, "port": spec.pre_stop_http_port or spec.port}}
     if spec.pre_stop_sleep_seconds > 0:
         return {"sleep": {"seconds": spec.pre_stop_sleep_seconds}}
     return None

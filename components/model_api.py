@@ -551,6 +551,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         pre_stop_sleep_seconds=sleep,
         pre_stop_exec=tuple(_plain(pre_exec["command"], "pre_stop.exec.command")) if pre_exec else None,
         pre_stop_http_path=_get(pre_http, "path", "/", "pre_stop.http_get") if pre_http else None,
+        pre_stop_http_port=_get(pre_http, "port", None, "pre_stop.http_get") if pre_http else None,
         termination_grace_period_seconds=grace,
         max_surge=surge, max_unavailable=unavail,
         min_ready_seconds=int(_get(us, "min_ready_seconds", 0, "update_strategy")),

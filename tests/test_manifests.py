@@ -133,6 +133,8 @@ def test_probes_and_pre_stop_as_given() -> None:
     assert c["livenessProbe"]["exec"] == {"command": ["true"]}
     assert c["lifecycle"] == {"preStop": {"httpGet": {"path": "/drain", "port": 8080}}}
     assert "lifecycle" not in pod(manifests.deployment(spec(pre_stop_sleep_seconds=0)))["containers"][0]
+    c = pod(manifests.deployment(spec(pre_stop_http_path="/drain", pre_stop_http_port=9000)))["containers"][0]
+    assert c["lifecycle"] == {"preStop": {"httpGet": {"path": "/drain", "port": 9000}}}
 
 
 def test_labels_on_every_object() -> None:
