@@ -147,6 +147,13 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
             for b in backends:
                 if b not in models:
                     add(f"{p}.backends.{b}", repr(b), "a model of this stack: " + (", ".join(sorted(models)) or "none defined"))
+                elif cfg is not None:
+                    a = cfg.models[b].autoscaling
+                    if a.signal == "in_flight" or a.scale_to_zero:
+                        add(f"{p}.backends.{b}", f"model {b!r} with signal {a.signal}" + (" and scale_to_zero" if a.scale_to_zero else ""),
+                            "backends that autoscale on cpu, gpu or prometheus without scale_to_zero: the load balancer "
+                            "splits straight to the models' Services, past the in-flight counter that drives in_flight "
+                            "scaling and wakes a model from zero")
             weights = [w for w in backends.values() if isinstance(w, int) and not isinstance(w, bool)]
             if len(weights) == len(backends) and sum(weights) != 100:
                 add(f"{p}.backends", f"weights summing to {sum(weights)}", "weights summing to exactly 100")
@@ -214,7 +221,7 @@ def _autoscaling_issues(add: Any, p: str, a: Autoscaling, compute: Optional[Comp
         add(f"{q}.signal", "'gpu' on a model without GPUs", "in_flight, cpu or prometheus")
     if a.on_demand_base and a.scale_to_zero:
         add(f"{q}.on_demand_base", repr(a.on_demand_base), "0 with scale_to_zero (a floor of replicas never scales to zero)")
-    if a.on_demand_base is not None and a.on_demand_base > a.max_replicas:
-        add(f"{q}.on_demand_base", repr(a.on_demand_base), f"at most max_replicas ({a.max_replicas})")
+    if a.on_demand_base is not None and a.on_demand_base >= a.max_replicas:
+        add(f"{q}.on_demand_base", repr(a.on_demand_base), f"less than max_replicas ({a.max_replicas}): the rest autoscales on spot")
     if duration_seconds(a.window) < 10:
         add(f"{q}.window", repr(a.window), "at least 10 seconds (the autoscaler samples every 10 s)")

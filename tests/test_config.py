@@ -107,6 +107,10 @@ CASES = [
      f"{P}.models.llm-chat.networking.path: got '/sentiment'; allowed: a path no other model or traffic split uses (model 'sentiment' has it)"),
     ("split weights", _set("traffic_splits", {"live": {"backends": {"sentiment": 60, "llm-chat": 30}}}),
      f"{P}.traffic_splits.live.backends: got weights summing to 90; allowed: weights summing to exactly 100"),
+    ("split backend on in-flight signal", _set("traffic_splits", {"live": {"backends": {"sentiment": 50, "llm-chat": 50}}}),
+     f"{P}.traffic_splits.live.backends.sentiment: got model 'sentiment' with signal in_flight; allowed: backends that "
+     "autoscale on cpu, gpu or prometheus without scale_to_zero: the load balancer splits straight to the models' "
+     "Services, past the in-flight counter that drives in_flight scaling and wakes a model from zero"),
     ("split unknown backend", _set("traffic_splits", {"live": {"backends": {"sentiment": 50, "nope": 50}}}),
      f"{P}.traffic_splits.live.backends.nope: got 'nope'; allowed: a model of this stack: image-classifier, llm-chat, sentiment"),
     ("split weight range", _set("traffic_splits", {"live": {"backends": {"sentiment": 150}}}),

@@ -117,7 +117,9 @@ def models(resources: list[Recorded]) -> list[dict]:
 
 
 def resources_json(resources: list[Recorded]) -> list[dict]:
-    return [r.to_json() for r in resources]
+    """Sorted by URN: registration order depends on how async registrations interleave, and a plan that
+    reorders itself between runs makes useless PR diffs."""
+    return [r.to_json() for r in sorted(resources, key=lambda r: r.urn)]
 
 
 def manifests_by_component(resources: list[Recorded]) -> dict[str, list[dict]]:
