@@ -1,6 +1,6 @@
 """Rendered model API objects against the official Kubernetes schemas (strict), KEDA's CRD models, and checkov.
 
-- Built-in kinds: kubernetes-validate, strict (unknown fields fail), every supported version 1.30-1.34.
+- Built-in kinds: kubernetes-validate, strict (unknown fields fail), every supported version (config.KUBERNETES_VERSIONS).
 - KEDA ScaledObject: not in the official schemas. Validated against cloudcoil-models-keda (pydantic models generated
   from KEDA's CRD OpenAPI schema) with unknown fields forbidden; skipped when that dev dependency is absent.
 - HTTPScaledObject (KEDA HTTP add-on): no package ships its CRD schema; its fields are pinned by exact-value tests
