@@ -80,6 +80,8 @@ class ModelSpec:
     min_ready_seconds: int = 0
     progress_deadline_seconds: int = 600
     node_pool: Optional[str] = None
+    node_groups: tuple[str, ...] = ()
+    instance_types: tuple[str, ...] = ()
     accelerator: str = "none"
     spot: bool = False
     on_demand_base: int = 0
@@ -237,10 +239,15 @@ def tolerations(spec: ModelSpec) -> list[dict[str, Any]]:
 
 
 def affinity(spec: ModelSpec, on_demand_floor: bool = False) -> Optional[dict[str, Any]]:
-    """Required: the model's node pool (and ON_DEMAND capacity for the floor). Preferred: SPOT capacity when spot."""
+    """Required: the model's node pool, EKS node groups and instance types when given (and ON_DEMAND capacity for
+    the floor). Preferred: SPOT capacity when spot."""
     terms: list[dict[str, Any]] = []
     if spec.node_pool:
         terms.append({"key": labels.NODE_POOL_LABEL, "operator": "In", "values": [spec.node_pool]})
+    if spec.node_groups:
+        terms.append({"key": labels.EKS_NODEGROUP_LABEL, "operator": "In", "values": list(spec.node_groups)})
+    if spec.instance_types:
+        terms.append({"key": labels.INSTANCE_TYPE_LABEL, "operator": "In", "values": list(spec.instance_types)})
     if on_demand_floor:
         terms.append({"key": labels.CAPACITY_TYPE_LABEL, "operator": "In", "values": ["ON_DEMAND"]})
     node: dict[str, Any] = {}

@@ -155,6 +155,12 @@ class PlacementArgs(TypedDict):
 
     node_pool: NotRequired[Optional[pulumi.Input[str]]]
     """Required node label modelstack.io/node-pool value. Default none (any node)."""
+    node_groups: NotRequired[Optional[list[str]]]
+    """EKS managed node group names (node label eks.amazonaws.com/nodegroup): placement on a cluster modelstack
+    did not build. Default none."""
+    instance_types: NotRequired[Optional[list[str]]]
+    """Only these instance types (node.kubernetes.io/instance-type), e.g. the GPUs with enough memory in a mixed
+    pool. Default none (any type in the pool)."""
     accelerator: NotRequired[pulumi.Input[str]]
     """"none" (default), "gpu" or "inferentia": adds the matching toleration."""
     spot: NotRequired[pulumi.Input[bool]]
@@ -556,7 +562,10 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         max_surge=surge, max_unavailable=unavail,
         min_ready_seconds=int(_get(us, "min_ready_seconds", 0, "update_strategy")),
         progress_deadline_seconds=int(_get(us, "progress_deadline_seconds", 600, "update_strategy")),
-        node_pool=_get(place, "node_pool", None, "placement"), accelerator=accel, spot=spot, on_demand_base=base,
+        node_pool=_get(place, "node_pool", None, "placement"),
+        node_groups=tuple(_plain(place.get("node_groups") or (), "placement.node_groups")),
+        instance_types=tuple(_plain(place.get("instance_types") or (), "placement.instance_types")),
+        accelerator=accel, spot=spot, on_demand_base=base,
         strict_zone_spread=bool(_get(place, "strict_zone_spread", False, "placement")),
         run_as_user=uid, read_only_root_filesystem=bool(_get(a, "read_only_root_filesystem", True, "")),
         replicas=max(0, init - (base if spot else 0)),

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from . import config as cfg
-from . import labels
+from . import labels, pricing, sizing
 from .addons import PlatformAddons
 from .capacity import CapacityPlan, NodeGroupPlan, plan_capacity
 from .cluster import Cluster
@@ -25,7 +25,7 @@ from .model_api import ModelAPI
 from .network import Network
 from .node_group import NodeGroup
 from .traffic_splitter import TrafficSplitter
-from .validation import model_path
+from .validation import model_path, requests_of
 
 #: Where the Prometheus that KEDA queries for signal gpu/prometheus runs (not installed by modelstack).
 PROMETHEUS_ADDRESS = "http://prometheus-server.monitoring.svc:80"
@@ -98,6 +98,16 @@ def _probe(probe: Optional[cfg.Probe]) -> Optional[dict]:
     return probe.model_dump(exclude_none=True) if probe else None
 
 
+def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list[str]:
+    """The pool's instance types one replica fits on, when that is not all of them (e.g. GPU memory in a mixed
+    pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type)."""
+    cat = pricing.catalog()
+    types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types})
+    req = requests_of(m.compute)
+    fit = [t for t in types if sizing.replicas_per_node(req, cat[t]) > 0]
+    return fit if len(fit) < len(types) else []
+
+
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
@@ -140,7 +150,8 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "pre_stop": m.pre_stop.model_dump(exclude_none=True),
         "termination_grace_period_seconds": m.termination_grace_period_seconds,
         "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
-                      "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod},
+                      "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
+                      **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {"group_name": f"{c.cluster.name}-models", "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
                     "certificate_arn": lb.certificate_arn, "path": model_path(name, m)},
         "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,

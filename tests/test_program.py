@@ -1,0 +1,79 @@
+"""The stack program's mapping from config to component args (modelstack.program)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import pytest
+
+from modelstack import labels, manifests, program
+from modelstack.capacity import plan_capacity
+from modelstack.config import CONFIG_KEY, load_platform
+from test_config import stack_values
+
+
+def _platform(env: str, mutate=None):
+    vals = copy.deepcopy(stack_values(env))
+    if mutate:
+        mutate(vals[CONFIG_KEY])
+    p = load_platform(env, vals)
+    return p, plan_capacity(p, date(2026, 11, 22))
+
+
+def test_prod_defaults_never_drop_below_ready_and_spread_strictly():
+    p, cap = _platform("prod")
+    args = program.model_args(p, "image-classifier", p.config.models["image-classifier"], cap)
+    assert args["update_strategy"] == {"max_surge": "25%", "max_unavailable": "0"}
+    assert args["placement"]["strict_zone_spread"] is True
+    assert args["placement"]["on_demand_base"] == 1 and args["placement"]["spot"] is True
+
+
+def test_dev_keeps_cortex_rollout_defaults_and_no_floor():
+    p, cap = _platform("dev")
+    args = program.model_args(p, "sentiment", p.config.models["sentiment"], cap)
+    assert args["update_strategy"] == {"max_surge": "25%", "max_unavailable": "25%"}
+    assert args["placement"]["on_demand_base"] == 0 and args["placement"]["strict_zone_spread"] is False
+    assert args["autoscaling"]["target_in_flight"] == 4
+    assert args["autoscaling"]["downscale_stabilization_seconds"] == 300  # Cortex default "5m"
+    assert args["ingress"]["path"] == "/sentiment" and args["ingress"]["group_name"] == "models-dev-models"
+
+
+def test_target_in_flight_defaults_to_max_concurrency():
+    p, cap = _platform("dev", lambda c: c["models"]["sentiment"]["autoscaling"].pop("target_in_flight"))
+    assert program.model_args(p, "sentiment", p.config.models["sentiment"], cap)["autoscaling"]["target_in_flight"] == 4.0
+
+
+def test_gpu_memory_keeps_pods_off_smaller_gpus_in_a_mixed_pool():
+    def mutate(c):
+        c["node_groups"]["gpu"].pop("selection")
+        c["node_groups"]["gpu"]["instance_types"] = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"]
+        c["models"]["image-classifier"]["compute"]["min_gpu_memory_gib"] = 20
+
+    p, cap = _platform("dev", mutate)
+    args = program.model_args(p, "image-classifier", p.config.models["image-classifier"], cap)
+    assert args["placement"]["instance_types"] == ["g5.xlarge", "g6.xlarge"]  # T4 has 16 GiB
+    spec = manifests.ModelSpec(name="m", namespace="models", containers=(), instance_types=("g5.xlarge",))
+    terms = manifests.affinity(spec)["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert {"key": labels.INSTANCE_TYPE_LABEL, "operator": "In", "values": ["g5.xlarge"]} in terms[0]["matchExpressions"]
+
+
+def test_no_type_restriction_when_every_type_fits():
+    p, cap = _platform("dev")
+    assert "instance_types" not in program.model_args(p, "image-classifier", p.config.models["image-classifier"], cap)["placement"]
+
+
+def test_node_groups_of_a_foreign_cluster_become_an_eks_nodegroup_affinity():
+    spec = manifests.ModelSpec(name="m", namespace="models", containers=(), node_groups=("ng-a", "ng-b"))
+    terms = manifests.affinity(spec)["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms[0]["matchExpressions"] == [{"key": "eks.amazonaws.com/nodegroup", "operator": "In", "values": ["ng-a", "ng-b"]}]
+
+
+def test_config_errors_become_a_run_error_without_traceback(run):
+    import pulumi
+
+    vals = copy.deepcopy(stack_values("dev"))
+    vals[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]["min_replicas"] = -1
+    with pytest.raises(pulumi.RunError) as e:
+        run(program.main, "dev", vals)
+    assert str(e.value).startswith("stack 'dev' (stacks/Pulumi.dev.yaml): 1 configuration error")
