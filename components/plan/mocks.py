@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks
+from pulumi.runtime.settings import get_project, get_stack
 from pulumi.runtime.proto import resource_pb2
 
 _SIG = "4dabf18193072939515e22adb298388d"
@@ -89,6 +90,17 @@ class Recorded:
 
 
 OutputsFn = Callable[[str, str, dict], dict]
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def urn_of(parent: str, typ: str, name: str, stack: str, project: str) -> str:
+    """The URN the Pulumi engine gives a resource of `typ` named `name` under `parent` ("" for none)."""
+    qualified = typ
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != ROOT_STACK_TYPE:
+            qualified = f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
 def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1") -> dict:
@@ -155,6 +167,13 @@ class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, mocks_: RecordingMocks):
         super().__init__(mocks_)
         self.recorded: list[Recorded] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine builds them: the parent's whole qualified type chain, except the root stack's.
+
+        (The stock mock keeps only the parent's last type and includes the stack's, so its URNs differ from
+        the ones `pulumi up` records, and URN stability checks need the real ones.)"""
+        return urn_of(parent, type_, name, get_stack(), get_project())
 
     def _register_child(self, parent_urn: str, typ: str, name: str, state: dict) -> dict:
         """A resource a remote component creates (e.g. the aws.eks.Cluster inside eks.Cluster), as a reference."""
