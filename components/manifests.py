@@ -307,45 +307,37 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
     return {"metadata": {"labels": pl}, "spec": pod}
 
 
-def deployment(spec: ModelSpec) -> dict[str, Any]:
-    """The autoscaled Deployment: rolling, readiness-gated updates; spot-preferring when the pool has spot."""
-    capacity = "spot" if spec.spot else None
-    annotations = {labels.CAPACITY_LABEL: "spot"} if spec.has_floor else None
-    pl = pod_labels(spec, capacity)
+def _deployment(spec: ModelSpec, meta: dict[str, Any], replicas: int, capacity: Optional[str],
+                instance: Optional[str] = None, on_demand_floor: bool = False) -> dict[str, Any]:
+    """A rolling, readiness-gated Deployment of the model's pod template."""
+    pl = pod_labels(spec, capacity, instance)
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": metadata(spec, annotations=annotations),
+        "metadata": meta,
         "spec": {
-            "replicas": spec.replicas,
+            "replicas": replicas,
             "selector": {"matchLabels": _selector_labels(pl)},
             "strategy": {"type": "RollingUpdate",
                          "rollingUpdate": {"maxSurge": _int_or_str(spec.max_surge), "maxUnavailable": _int_or_str(spec.max_unavailable)}},
             "minReadySeconds": spec.min_ready_seconds,
             "progressDeadlineSeconds": spec.progress_deadline_seconds,
             "revisionHistoryLimit": 5,
-            "template": pod_template(spec, capacity),
+            "template": pod_template(spec, capacity, on_demand_floor=on_demand_floor),
         },
     }
+
+
+def deployment(spec: ModelSpec) -> dict[str, Any]:
+    """The autoscaled Deployment: spot-preferring when the pool has spot."""
+    annotations = {labels.CAPACITY_LABEL: "spot"} if spec.has_floor else None
+    return _deployment(spec, metadata(spec, annotations=annotations), spec.replicas, "spot" if spec.spot else None)
 
 
 def on_demand_deployment(spec: ModelSpec) -> dict[str, Any]:
     """The fixed on-demand floor of a spot model: `on_demand_base` replicas that a spot reclaim cannot take."""
     name = f"{spec.name}-on-demand"
-    pl = pod_labels(spec, "on-demand", name)
-    return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": metadata(spec, name=name, extra_labels={labels.CAPACITY_LABEL: "on-demand"}),
-        "spec": {
-            "replicas": spec.on_demand_base,
-            "selector": {"matchLabels": _selector_labels(pl)},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxSurge": _int_or_str(spec.max_surge), "maxUnavailable": _int_or_str(spec.max_unavailable)}},
-            "minReadySeconds": spec.min_ready_seconds,
-            "progressDeadlineSeconds": spec.progress_deadline_seconds,
-            "revisionHistoryLimit": 5,
-            "template": pod_template(spec, "on-demand", on_demand_floor=True),
-        },
-    }
+    meta = metadata(spec, name=name, extra_labels={labels.CAPACITY_LABEL: "on-demand"})
+    return _deployment(spec, meta, spec.on_demand_base, "on-demand", name, on_demand_floor=True)
 
 
 def _selector_labels(pl: dict[str, str]) -> dict[str, str]:
