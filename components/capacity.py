@@ -191,7 +191,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
                                       accelerator="gpu" if mc.compute.gpu else "inferentia" if mc.compute.inferentia else "none",
                                       spot=g.spot, on_demand_base=bases[m])
     if issues:
-        raise cfg.ConfigError(platform.stack, issues)
+        raise cfg.ConfigError(platform.stack, issues, platform.source)
     vpc = c.cluster.vpc
     nat = 0 if vpc.existing else {"none": 0, "single": 1, "per_az": vpc.az_count}[vpc.nat]
     cost_inputs = cost.CostInputs(

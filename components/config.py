@@ -423,6 +423,8 @@ class Platform(BaseModel):
     stack: str
     region: str
     config: PlatformConfig
+    source: Optional[str] = None
+    """Where the config came from (the stack file), for error reports."""
 
     @property
     def is_prod(self) -> bool:
@@ -510,12 +512,28 @@ def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
     return err["msg"]
 
 
-def _issues_from_pydantic(e: ValidationError) -> list[ConfigIssue]:
+def _real_loc(loc: tuple, raw: Any, missing: bool) -> tuple:
+    """The key path of an error in the user's input: pydantic also puts validator and union-branch tags
+    ("function-after[...]", "str", "[key]") in `loc`; those are not keys of the input and are dropped."""
+    out, node = [], raw
+    for i, part in enumerate(loc):
+        if isinstance(node, Mapping) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif missing and i == len(loc) - 1:
+            out.append(part)
+    return tuple(out)
+
+
+def _issues_from_pydantic(e: ValidationError, raw: Any) -> list[ConfigIssue]:
     out = []
     for err in e.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))  # drop union-branch markers
+        loc = _real_loc(tuple(err["loc"]), raw, err["type"] == "missing")
         if err["type"] == "extra_forbidden":
-            given = f"unknown key {loc[-1]!r}"
+            given = f"unknown key {loc[-1]!r}" if loc else "an unknown key"
         elif err["type"] == "missing":
             given = "nothing"
         else:
@@ -540,9 +558,9 @@ def load_platform(stack: str, values: Mapping[str, Any], source: str | None = No
     if region not in REGIONS:
         issues.append(ConfigIssue(path=REGION_KEY, given=_fmt_value(region) if region is not None else "nothing",
                                   allowed=f"one of {', '.join(REGIONS)} (regions with spot data in the price table)"))
-    unknown = sorted(k for k in values if k.startswith(f"{NAMESPACE}:") and k != CONFIG_KEY)
+    unknown = sorted((k for k in values if not isinstance(k, str) or (k.startswith(f"{NAMESPACE}:") and k != CONFIG_KEY)), key=str)
     for k in unknown:
-        issues.append(ConfigIssue(path=k, given=f"unknown key {k!r}", allowed=f"only {CONFIG_KEY} in the {NAMESPACE} namespace"))
+        issues.append(ConfigIssue(path=str(k), given=f"unknown key {k!r}", allowed=f"only {CONFIG_KEY} in the {NAMESPACE} namespace"))
     raw = values.get(CONFIG_KEY)
     cfg: Optional[PlatformConfig] = None
     if raw is None:
@@ -553,9 +571,9 @@ def load_platform(stack: str, values: Mapping[str, Any], source: str | None = No
         try:
             cfg = PlatformConfig.model_validate(raw)
         except ValidationError as e:
-            issues.extend(_issues_from_pydantic(e))
+            issues.extend(_issues_from_pydantic(e, raw))
         issues.extend(validation.semantic_issues(raw, cfg))
     if issues:
         raise ConfigError(stack, issues, source)
     assert cfg is not None
-    return Platform(stack=stack, region=str(region), config=cfg)
+    return Platform(stack=stack, region=str(region), config=cfg, source=source)
