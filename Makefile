@@ -42,6 +42,7 @@ test: $(STAMP) tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/plan.py
 
 clean:
 	rm -rf $(VENV) .venv-checkov .tools out
