@@ -198,7 +198,8 @@ class HttpAddOnArgs(TypedDict):
     interceptor_port: NotRequired[pulumi.Input[int]]
     """Default 8080."""
     interceptor_admin_port: NotRequired[pulumi.Input[int]]
-    """Health port the ALB checks (/readyz). Default 9090."""
+    """Not used: kept so existing callers still type-check. In add-on 0.10.0 the interceptor's admin port
+    serves only /queue; /readyz is answered on the proxy port, which is where the ALB health-checks it."""
     external_scaler_address: NotRequired[pulumi.Input[str]]
     """Default "keda-add-ons-http-external-scaler.keda:9090"."""
 
@@ -282,7 +283,8 @@ class ModelAPI(pulumi.ComponentResource):
     in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
     Ingress lives in the add-on's namespace with the interceptor as its backend (an Ingress can only name Services
     of its own namespace), joined to the shared IngressGroup; the interceptor routes by path prefix to the model's
-    Service. The ALB health-checks the interceptor's /readyz on its admin port. With other signals the Ingress is in
+    Service. The ALB health-checks the interceptor's /readyz on the proxy port it sends traffic to (the
+    interceptor answers ELB-HealthChecker requests that match no route with its own readiness). With other signals the Ingress is in
     the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
     model receives the full path (the ALB and the interceptor do not strip the prefix); serve under it, or catch all.
 
@@ -609,7 +611,9 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 name=f"{ns}-{model}", namespace=add_on_ns, labels=spec.labels(), path=path,
                 service=_get(add_on, "interceptor_service", "keda-add-ons-http-interceptor-proxy", "http_add_on"),
                 port=int(_get(add_on, "interceptor_port", 8080, "http_add_on")), settings=settings,
-                annotations=ingress.health_annotations("/readyz", int(_get(add_on, "interceptor_admin_port", 9090, "http_add_on"))))
+                # /readyz on the traffic port: the interceptor's admin port (9090) only serves /queue, so a check
+                # there gets 404 and every target is unhealthy (http-add-on v0.10.0 interceptor/main.go).
+                annotations=ingress.health_annotations("/readyz"))
         else:
             readiness = spec.readiness or manifests.default_readiness(port)
             objects["ingress"] = ingress.ingress(

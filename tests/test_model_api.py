@@ -105,7 +105,6 @@ def test_in_flight_ingress_goes_through_the_interceptor(run) -> None:
         "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
         "alb.ingress.kubernetes.io/ssl-redirect": "443",
         "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
-        "alb.ingress.kubernetes.io/healthcheck-port": "9090",
         "alb.ingress.kubernetes.io/success-codes": "200",
     }
 
