@@ -68,9 +68,16 @@ def metrics_server(system_pool: str) -> dict[str, Any]:
 
 def load_balancer_controller(cluster_name: str, region: str, vpc_id: str, role_arn: str, system_pool: str,
                              service_account: str = "aws-load-balancer-controller") -> dict[str, Any]:
-    """Region and VPC are given explicitly: with IMDS hop limit 1 the controller cannot look them up."""
+    """Region and VPC are given explicitly: with IMDS hop limit 1 the controller cannot look them up.
+
+    The Service mutator webhook is off. The chart (1.13.3) registers `mservice.elbv2.k8s.aws` on every Service
+    CREATE with failurePolicy Fail; it only matters for type LoadBalancer Services, which modelstack does not make.
+    Left on, every Service in the cluster fails to create while the controller's pods are not ready: the KEDA,
+    metrics-server and cluster-autoscaler releases install in parallel with this one and race it.
+    """
     return {
         "clusterName": cluster_name,
+        "enableServiceMutatorWebhook": False,
         "region": region,
         "vpcId": vpc_id,
         "replicaCount": 2,

@@ -67,6 +67,8 @@ def test_load_balancer_controller_irsa_and_values(run):
     r = _run(run)
     v = r.named("addons-aws-load-balancer-controller").inputs["values"]
     assert (v["clusterName"], v["region"], v["vpcId"]) == ("models-prod", "us-east-1", "vpc-1")
+    # No cluster-wide Service webhook with failurePolicy Fail racing the parallel chart installs.
+    assert v["enableServiceMutatorWebhook"] is False
     assert v["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/addons-lbc"}
     trust = json.loads(r.named("addons-lbc", "aws:iam/role:Role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Condition"]["StringEquals"][
