@@ -392,12 +392,14 @@ def scaled_object(spec: ModelSpec, knobs: autoscaling.Knobs, target: autoscaling
             "spec": autoscaling.scaled_object_spec(knobs, target)}
 
 
-def http_scaled_object(spec: ModelSpec, knobs: autoscaling.Knobs, path: str, offset: int = 0) -> dict[str, Any]:
+def http_scaled_object(spec: ModelSpec, knobs: autoscaling.Knobs, path: str, offset: int = 0,
+                       hosts: Optional[list[str]] = None) -> dict[str, Any]:
+    """The add-on route. `hosts` are the static ones; ModelAPI adds the ALB's DNS name once it is known."""
     return {
         "apiVersion": "http.keda.sh/v1alpha1", "kind": "HTTPScaledObject",
         "metadata": metadata(spec, annotations={autoscaling.HTTP_SCALED_OBJECT_SKIP_ANNOTATION: "true"}),
         "spec": autoscaling.http_scaled_object_spec(knobs, deployment=spec.name, service=spec.name, port=spec.port,
-                                                    path=path, offset=offset),
+                                                    path=path, hosts=hosts, offset=offset),
     }
 
 

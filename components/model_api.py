@@ -184,6 +184,10 @@ class IngressArgs(TypedDict):
     """ACM certificate: HTTPS 443 and an HTTP->HTTPS redirect. Default none (HTTP 80)."""
     path: NotRequired[Optional[pulumi.Input[str]]]
     """URL path prefix. Default "/<model name>"; unique within the group."""
+    hosts: NotRequired[Optional[list[str]]]
+    """Signal in_flight only: Host names besides the ALB's own DNS name that clients use (a custom domain pointing
+    at the ALB). The KEDA interceptor routes on Host + path, so a request with any other Host gets a 404.
+    Default none (the ALB's DNS name only)."""
     class_name: NotRequired[pulumi.Input[str]]
     """IngressClass of the AWS Load Balancer Controller. Default "alb"."""
 
@@ -282,10 +286,10 @@ class ModelAPI(pulumi.ComponentResource):
     Routing. With signal in_flight every request must pass the KEDA HTTP add-on's interceptor, which counts
     in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
     Ingress lives in the add-on's namespace with the interceptor as its backend (an Ingress can only name Services
-    of its own namespace), joined to the shared IngressGroup; the interceptor routes by path prefix to the model's
-    Service. The ALB health-checks the interceptor's /readyz on the proxy port it sends traffic to (the
-    interceptor answers ELB-HealthChecker requests that match no route with its own readiness). With other signals the Ingress is in
-    the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
+    of its own namespace), joined to the shared IngressGroup; the interceptor routes by Host (the ALB's DNS name plus
+    `ingress.hosts`) and path prefix to the model's Service. The ALB health-checks the interceptor's /readyz on the
+    proxy port it sends traffic to (the interceptor answers ELB-HealthChecker requests that match no route with its
+    own readiness). With other signals the Ingress is in the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
     model receives the full path (the ALB and the interceptor do not strip the prefix); serve under it, or catch all.
 
     Knob mapping (Cortex knob, Cortex default, where it lands)::
@@ -355,20 +359,30 @@ class ModelAPI(pulumi.ComponentResource):
                                           opts=child)
         k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=objs["network_policy"]["metadata"],
                                         spec=objs["network_policy"]["spec"], opts=child)
+        ingress_res: Optional[k8s.networking.v1.Ingress] = None
+        if "ingress" in objs:
+            ing = objs["ingress"]
+            ingress_res = k8s.networking.v1.Ingress(f"{name}-ingress", metadata=ing["metadata"], spec=ing["spec"],
+                                                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])))
+
         depends: list[pulumi.Resource] = [deployment]
         if "http_scaled_object" in objs:
             hso = objs["http_scaled_object"]
+            hso_spec: dict[str, Any] = dict(hso["spec"])
+            if ingress_res is not None:
+                # The add-on (0.10.0) routes on Host + path, and an HTTPScaledObject without `hosts` only matches
+                # requests with an empty Host header: behind the ALB every request would get a 404. Route the ALB's
+                # own DNS name (known once the controller has provisioned it) plus any extra hosts given.
+                extra = list(hso_spec.get("hosts") or [])
+                hso_spec["hosts"] = ingress_res.status.apply(lambda st: _route_hosts(st, extra))
             depends.append(CustomResource(f"{name}-http-route", api_version=hso["apiVersion"], kind=hso["kind"],
-                                          metadata=hso["metadata"], spec=hso["spec"],
+                                          metadata=hso["metadata"], spec=hso_spec,
                                           opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service]))))
         so = objs["scaled_object"]
         CustomResource(f"{name}-scaled-object", api_version=so["apiVersion"], kind=so["kind"], metadata=so["metadata"],
                        spec=so["spec"], opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)))
 
-        if "ingress" in objs:
-            ing = objs["ingress"]
-            ingress_res = k8s.networking.v1.Ingress(f"{name}-ingress", metadata=ing["metadata"], spec=ing["spec"],
-                                                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])))
+        if ingress_res is not None:
             scheme = "https" if plan.tls else "http"
             path = plan.path
             self.endpoint = ingress_res.status.apply(lambda st: f"{scheme}://{_lb_host(st)}{path}")
@@ -404,6 +418,12 @@ def _lb_host(status: Any) -> str:
     found = (_field(lb, "ingress") or []) if lb is not None else []
     host = _field(found[0], "hostname", "ip") if found else None
     return host or LB_PLACEHOLDER
+
+
+def _route_hosts(status: Any, extra: list[str]) -> list[str]:
+    """Hosts the interceptor routes for a model behind the ALB: the ALB's DNS name, then the extra ones."""
+    first = _lb_host(status)
+    return [first, *[h for h in extra if h != first]]
 
 
 # ---------------------------------------------------------------------------------------------- resolve
@@ -620,5 +640,6 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 name=model, namespace=ns, labels=spec.labels(), path=path, service=model, port=port, settings=settings,
                 annotations=ingress.health_annotations(readiness.http_path))
     if in_flight:
-        objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base if spot else 0)
+        hosts = [str(h) for h in _plain((ing_args or {}).get("hosts") or (), "ingress.hosts")]
+        objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base if spot else 0, hosts=hosts)
     return Plan(spec, knobs, objects, path, tls, settings)

@@ -68,6 +68,29 @@ def test_endpoint_from_the_ingress_status(run) -> None:
     assert r.exports["endpoint"] == "https://k8s-c1models-abc.us-east-1.elb.amazonaws.com/llm"
 
 
+def test_http_route_hosts_are_the_alb_name_and_extra_hosts(run) -> None:
+    # KEDA HTTP add-on 0.10.0 routes on Host + path; an HTTPScaledObject without hosts matches only an empty Host,
+    # so behind the ALB it must list the ALB's DNS name (and any custom domain).
+    alb = "k8s-c1models-abc.us-east-1.elb.amazonaws.com"
+
+    def outputs(typ: str, name: str, inputs: dict) -> dict:
+        if typ.endswith("Ingress"):
+            return {"status": {"loadBalancer": {"ingress": [{"hostname": alb}]}}}
+        return {}
+    args = gpu_args()
+    args["ingress"] = {**args["ingress"], "hosts": ["llm.example.com", alb]}
+    r = run(one(args), outputs=outputs)
+    hso = r.named("llm-http-route")
+    assert hso.inputs["spec"]["hosts"] == [alb, "llm.example.com"]
+    assert hso.inputs["spec"]["pathPrefixes"] == ["/llm"]
+    assert r.named("llm-ingress").urn in hso.dependencies
+
+
+def test_http_route_without_ingress_has_no_hosts(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1"}))
+    assert "hosts" not in r.named("llm-http-route").inputs["spec"]
+
+
 def test_in_cluster_endpoint_without_ingress(run) -> None:
     r = run(one({"image": "ghcr.io/acme/m:1", "port": 9000}))
     assert r.exports["endpoint"] == "http://llm.models.svc.cluster.local:9000"
