@@ -54,6 +54,9 @@ class ClusterArgs(TypedDict):
     access_entries: NotRequired[Mapping[str, AccessEntryArgs]]
     """IAM principals granted EKS access policies, keyed by a logical name. Default: none (the deployer's own
     identity is admin through the cluster creator's implicit access)."""
+    network_policy: NotRequired[bool]
+    """Enforce Kubernetes NetworkPolicies with the VPC CNI's network policy agent. Default False (the CNI's
+    default): model APIs render NetworkPolicies, but they are only enforced with this on."""
     vpc_cni_version: NotRequired[pulumi.Input[str]]
     """vpc-cni managed add-on version. Default: the newest EKS offers for the cluster version (follows upgrades)."""
     kube_proxy_version: NotRequired[pulumi.Input[str]]
@@ -154,7 +157,8 @@ class Cluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(args.get("log_types", ["api", "audit", "authenticator"])),
             deletion_protection=args.get("deletion_protection", False),
             instance_roles=[node_role],
-            vpc_cni_options=eks.VpcCniOptionsArgs(addon_version=args.get("vpc_cni_version")),
+            vpc_cni_options=eks.VpcCniOptionsArgs(addon_version=args.get("vpc_cni_version"),
+                                                  enable_network_policy=args.get("network_policy", False)),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(version=args.get("kube_proxy_version")),
             coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=args.get("support_type", "STANDARD")),

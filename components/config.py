@@ -184,6 +184,16 @@ class LoadBalancerConfig(_Strict):
     scheme: Literal["internet-facing", "internal"] = "internal"
     allowed_cidrs: list[str] = Field(default_factory=list)
     certificate_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
+    hosts: list[str] = Field(default_factory=list)
+    """DNS names (yours, pointing at the load balancer) that models answer to besides the ALB's own name."""
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not re.match(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", h):
+                raise ValueError(f"DNS names such as models.example.com (bad: {h!r})")
+        return v
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -197,6 +207,7 @@ class ClusterConfig(_Strict):
     vpc: VpcConfig = Field(default_factory=VpcConfig)
     endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
     secrets_encryption: bool = True
+    network_policy: bool = False
     deletion_protection: bool = False
     log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
         default_factory=lambda: ["api", "audit", "authenticator"]

@@ -153,7 +153,8 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
                       "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {"group_name": f"{c.cluster.name}-models", "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
-                    "certificate_arn": lb.certificate_arn, "path": model_path(name, m)},
+                    "certificate_arn": lb.certificate_arn, "path": model_path(name, m),
+                    **({"hosts": list(lb.hosts)} if lb.hosts else {})},
         "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
     }
     for k in ("command", "args", "env"):
@@ -191,6 +192,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "endpoint_public_access": cl.endpoint.public,
         "public_access_cidrs": list(cl.endpoint.public_access_cidrs),
         "secrets_encryption": cl.secrets_encryption,
+        "network_policy": cl.network_policy,
         "deletion_protection": cl.deletion_protection,
         "log_types": list(cl.log_types),
         "access_entries": {k: e.model_dump() for k, e in cl.access_entries.items()},

@@ -149,6 +149,8 @@ CASES = [
      f"{P}.cluster.name: got nothing; allowed: a value (this key is required)"),
     ("endpoint cidr", _set("cluster.endpoint.public_access_cidrs", ["everyone"]),
      f"{P}.cluster.endpoint.public_access_cidrs: got a list; allowed: a CIDR block such as 10.0.0.0/16 ('everyone' does not appear to be an IPv4 or IPv6 network)"),
+    ("lb host", _set("cluster.load_balancer.hosts", ["https://models.example.com"]),
+     f"{P}.cluster.load_balancer.hosts: got a list; allowed: DNS names such as models.example.com (bad: 'https://models.example.com')"),
     ("lb scheme", _set("cluster.load_balancer.scheme", "public"),
      f"{P}.cluster.load_balancer.scheme: got 'public'; allowed: one of 'internet-facing' or 'internal'"),
     ("update strategy both zero", _set("models.sentiment.update_strategy", {"max_surge": 0, "max_unavailable": 0}),

@@ -77,3 +77,19 @@ def test_config_errors_become_a_run_error_without_traceback(run):
     with pytest.raises(pulumi.RunError) as e:
         run(program.main, "dev", vals)
     assert str(e.value).startswith("stack 'dev' (stacks/Pulumi.dev.yaml): 1 configuration error")
+
+
+def test_custom_hosts_reach_the_model_route_and_network_policy_reaches_the_cni(run):
+    def mutate(c):
+        c["cluster"]["load_balancer"]["hosts"] = ["models.example.com"]
+        c["cluster"]["network_policy"] = True
+
+    p, cap = _platform("dev", mutate)
+    assert program.model_args(p, "sentiment", p.config.models["sentiment"], cap)["ingress"]["hosts"] == ["models.example.com"]
+    vals = copy.deepcopy(stack_values("dev"))
+    mutate(vals[CONFIG_KEY])
+    result = run(program.main, "dev", vals)
+    eks = result.named("models-dev-eks", "eks:index:Cluster")
+    assert eks.inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
+    route = next(r for r in result.resources if r.inputs.get("kind") == "HTTPScaledObject" and r.name.startswith("sentiment"))
+    assert "models.example.com" in route.inputs["spec"]["hosts"]
