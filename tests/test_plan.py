@@ -243,6 +243,16 @@ def test_out_manifests_pass_strict_schema_validation(tmp_path, env):
     assert plan["stack"] == env
 
 
+def test_json_flag_writes_the_plan_document(plans, tmp_path, capsys):
+    target = tmp_path / "dev.json"
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--json", str(target)]) == 0
+    assert capsys.readouterr().out.endswith(f"wrote {target}\n")
+    doc = json.loads(target.read_text())
+    assert doc["stack"] == "dev" and doc["kind"] == "offline-plan"
+    assert [r["urn"] for r in doc["resources"]] == [r["urn"] for r in plans["dev"]["resources"]]
+    assert not [k for k in doc if k.startswith("_")]
+
+
 # ------------------------------------------------------------------ cost issue: done means
 
 @pytest.mark.parametrize("env", ENVS)
@@ -296,8 +306,20 @@ def test_bad_config_exits_2_with_one_report_and_no_traceback(tmp_path, capsys):
 
 def test_unknown_stack_exits_2(capsys):
     assert cli.main(["plan", "qa", "--project-dir", str(ROOT)]) == 2
-    assert "stack 'qa': no config file" in capsys.readouterr().err
-    assert "stacks here: dev, prod, staging" in capsys.readouterr().err or True
+    err = capsys.readouterr().err  # read once: a second readouterr() returns only what was printed since
+    assert err == (f"modelstack: stack 'qa': no config file {ROOT / 'stacks' / 'Pulumi.qa.yaml'}; "
+                   "stacks here: dev, prod, staging\n")
+
+
+def test_project_is_found_from_a_subfolder():
+    assert cli.find_project(ROOT / "tests" / "fixtures" / "urns") == ROOT
+
+
+def test_no_project_exits_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["plan", "dev"]) == 2
+    assert capsys.readouterr().err == (f"modelstack: no Pulumi.yaml in {tmp_path} or any parent folder; "
+                                       "run from the project or pass --project-dir\n")
 
 
 def test_sizing_problem_is_a_config_error(tmp_path, capsys):
