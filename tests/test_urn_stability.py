@@ -25,9 +25,11 @@ def test_no_existing_resource_is_renamed_without_an_alias(env):
     resources = plan_of(env)["_resources"]
     path = URNS / f"{env}.txt"
     current = sorted(r.urn for r in resources)
-    if os.environ.get("MODELSTACK_UPDATE_URNS") == "1" or not path.exists():
+    if os.environ.get("MODELSTACK_UPDATE_URNS") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(current) + "\n")
+    # A missing record must fail, not be written on the spot: that would pass against whatever the code does now.
+    assert path.is_file(), f"{path} is missing: record it with MODELSTACK_UPDATE_URNS=1 and commit it"
     recorded = path.read_text().split()
     removed = unaliased_removals(recorded, resources)
     assert not removed, (
@@ -61,10 +63,34 @@ def test_aliases_by_urn_or_by_name_cover_a_rename():
 
 
 def test_a_child_that_keeps_its_name_under_an_aliased_parent_is_covered():
-    child_old = "urn:pulumi:prod::modelstack::modelstack:index:ModelAPI$kubernetes:core/v1:Service::svc"
+    # A child's URN carries its parent's *type*, not its name: only a parent type change moves the child's URN.
+    # (With the same type the old and new child URNs are equal, and the test would pass without any alias logic.)
+    old_parent = "urn:pulumi:prod::modelstack::modelstack:index:Model::sentiment"
+    child_old = "urn:pulumi:prod::modelstack::modelstack:index:Model$kubernetes:core/v1:Service::svc"
     child_new = "urn:pulumi:prod::modelstack::modelstack:index:ModelAPI$kubernetes:core/v1:Service::svc"
-    now = [_rec(NEW_API, STACK, [OLD_API]), _rec(child_new, NEW_API)]
-    assert unaliased_removals([OLD_API, child_old], now) == []
+    assert child_old != child_new
+    now = [_rec(OLD_API, STACK, [old_parent]), _rec(child_new, OLD_API)]
+    assert unaliased_removals([old_parent, child_old], now) == []
+    # Without the parent's alias both old URNs are reported.
+    bare = [_rec(OLD_API, STACK), _rec(child_new, OLD_API)]
+    assert unaliased_removals([old_parent, child_old], bare) == sorted([old_parent, child_old])
+
+
+def test_an_alias_by_name_without_parent_keeps_the_resources_own_parent():
+    old = "urn:pulumi:prod::modelstack::modelstack:index:ModelAPI$kubernetes:apps/v1:Deployment::old-deployment"
+    now = [_rec(NEW_API, STACK), _rec(NEW_DEP, NEW_API, ["alias:name=old-deployment"])]
+    assert unaliased_removals([old], now) == []
+
+
+def test_an_alias_by_type_covers_a_retyped_component():
+    old = "urn:pulumi:prod::modelstack::modelstack:index:Model::sentiment"
+    now = [_rec(OLD_API, STACK, ["alias:type=modelstack:index:Model"])]
+    assert unaliased_removals([old], now) == []
+
+
+def test_ignored_urns_are_not_reported():
+    now = [_rec(NEW_API, STACK)]
+    assert unaliased_removals([OLD_API, OLD_DEP], now, ignore={OLD_DEP}) == [OLD_API]
 
 
 def test_the_sdk_records_aliases_from_resource_options(run):
