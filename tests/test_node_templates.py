@@ -46,6 +46,28 @@ def test_neuron_and_system_taints():
     assert nt.node_taints("cpu", [{"key": "team", "value": "a"}]) == [{"key": "team", "value": "a", "effect": "NoSchedule"}]
 
 
+def test_kind_labels_and_extra_labels():
+    assert nt.node_labels("inf", "inf-pool", "inferentia", {"team": "a"}) == {
+        "modelstack.io/node-group": "inf", "modelstack.io/node-pool": "inf-pool", "aws.amazon.com/neuron": "true", "team": "a"}
+    assert nt.node_labels("cpu", "cpu", "cpu") == {"modelstack.io/node-group": "cpu", "modelstack.io/node-pool": "cpu"}
+
+
+def test_user_taints_default_to_an_empty_value_and_do_not_repeat_a_kind_taint():
+    # Same key and effect as the GPU kind taint: the kind's wins and it appears once.
+    assert nt.node_taints("gpu", [{"key": "nvidia.com/gpu", "value": "other"}, {"key": "dedicated"}]) == [
+        {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"},
+        {"key": "dedicated", "value": "", "effect": "NoSchedule"}]
+    # Same key, another effect: both stay.
+    assert nt.node_taints("cpu", [{"key": "k", "effect": "NoSchedule"}, {"key": "k", "effect": "NoExecute"}]) == [
+        {"key": "k", "value": "", "effect": "NoSchedule"}, {"key": "k", "value": "", "effect": "NoExecute"}]
+
+
+@pytest.mark.parametrize("capacity", ["spot", "on-demand", ""])
+def test_template_tags_reject_unknown_capacity_types(capacity):
+    with pytest.raises(ValueError, match="capacity_type must be ON_DEMAND or SPOT"):
+        nt.template_tags({}, [], capacity, "cpu")
+
+
 def test_accelerators_on_a_cpu_group_are_rejected():
     with pytest.raises(ValueError, match="gpu or inferentia"):
         nt.template_tags({}, [], "SPOT", "cpu", accelerator_count=1)
@@ -72,10 +94,33 @@ def test_expander_ranks_priority_then_spot_then_small():
     assert pr[1] == [".*"]
 
 
+# priority * 1000 + (500 if spot) + (499 - vCPUs, floored at 0), computed by hand.
+@pytest.mark.parametrize("priority,capacity,vcpu,score", [
+    (50, "SPOT", 4, 50995), (50, "ON_DEMAND", 4, 50495), (100, "SPOT", 2, 100997),
+    (1, "ON_DEMAND", 499, 1000), (1, "ON_DEMAND", 768, 1000), (60, "SPOT", 3.6, 60995),
+])
+def test_expander_score_values(priority, capacity, vcpu, score):
+    assert nt.expander_score(priority, capacity, vcpu) == score
+
+
+def test_config_priority_outranks_spot_and_size():
+    assert nt.expander_score(51, "ON_DEMAND", 499) > nt.expander_score(50, "SPOT", 1)
+    assert nt.expander_score(50, "SPOT", 499) > nt.expander_score(50, "ON_DEMAND", 1)
+
+
+@pytest.mark.parametrize("priority,capacity,message", [
+    (0, "SPOT", "priority must be 1-100, got 0"), (101, "SPOT", "priority must be 1-100, got 101"),
+    (50, "spot", "capacity_type must be ON_DEMAND or SPOT, got 'spot'"),
+])
+def test_expander_score_rejects(priority, capacity, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        nt.expander_score(priority, capacity, 4)
+
+
 def test_equal_rank_groups_share_a_tier():
     pr = nt.expander_priorities([{"name": "a", "priority": 10, "capacity_type": "SPOT", "vcpu": 2},
                                  {"name": "b", "priority": 10, "capacity_type": "SPOT", "vcpu": 2}])
-    assert pr[nt.expander_score(10, "SPOT", 2)] == [nt.asg_name_regex("a"), nt.asg_name_regex("b")]
+    assert pr == {10997: [nt.asg_name_regex("a"), nt.asg_name_regex("b")], 1: [".*"]}  # 10*1000 + 500 + (499-2)
 
 
 def test_asg_regex_matches_only_its_own_group():
