@@ -155,6 +155,18 @@ CASES: list[tuple[str, str, str, Callable[[Stack], None]]] = [
     ("spot-on-demand-floor", "prod", "companion at zero", at("sentiment-on-demand", "spec.replicas", 0, "Deployment")),
     ("spot-on-demand-floor", "prod", "companion not pinned to on-demand",
      lambda s: pod(find(s, "sentiment-on-demand", "Deployment")).pop("affinity")),
+    ("spot-on-demand-floor", "prod", "companion pinned to spot", lambda s: [
+        e.update(values=["SPOT"]) for e in pod(find(s, "sentiment-on-demand", "Deployment"))["affinity"]["nodeAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]
+        if e["key"] == "eks.amazonaws.com/capacityType"]),
+    ("pdb-required", "dev", "PDB minAvailable 100%", lambda s: (
+        inputs(s, "sentiment", "PodDisruptionBudget")["spec"].pop("maxUnavailable"),
+        inputs(s, "sentiment", "PodDisruptionBudget")["spec"].update(minAvailable="100%"))),
+    ("pdb-required", "dev", "PDB in another namespace", at("sentiment", "metadata.namespace", "other", "PodDisruptionBudget")),
+    ("pod-no-privilege-escalation", "dev", "drops some capabilities but not ALL",
+     lambda s: server(s)["securityContext"].update(capabilities={"drop": ["NET_RAW"]})),
+    ("allowed-image-registries", "dev", "local registry", lambda s: server(s).update(image="localhost/sentiment:1.4.2")),
+    ("allowed-image-registries", "dev", "registry host with a port", lambda s: server(s).update(image="registry:5000/sentiment:1.4.2")),
     ("gpu-ami-type", "dev", "standard AMI on g5", at("ms-gpu-a10g", "amiType", "AL2023_x86_64_STANDARD")),
     ("gpu-instance-families", "dev", "p4d in dev", at("ms-gpu-a10g", "instanceTypes", ["p4d.24xlarge"])),
     ("gpu-instance-families", "prod", "p3 in prod", at("ms-gpu-a10g", "instanceTypes", ["p3.2xlarge"])),

@@ -59,6 +59,34 @@ def test_thresholds_merge_over_defaults() -> None:
     assert "at most 3 in dev" in hits[0].message
 
 
+def test_max_nodes_default_applies_to_environments_not_listed() -> None:
+    hits = evaluate(good_stack("dev"), {"max-nodes-per-group": {"max_nodes": {"prod": 100, "default": 3}}}, "dev")
+    assert [(v.policy, v.message) for v in hits] == [("max-nodes-per-group", "scalingConfig.maxSize is 4; at most 3 in dev")]
+
+
+def test_gpu_families_of_an_environment_without_a_list_are_refused() -> None:
+    hits = evaluate(good_stack("dev"), {"gpu-instance-families": {"allowed_families": {"prod": ["g5"]}}}, "dev")
+    assert [(v.policy, v.message) for v in hits] == [
+        ("gpu-instance-families", "no accelerated instance families are allowed in environment 'dev'")]
+
+
+def test_require_digest_reports_tagged_images() -> None:
+    assert not [v for v in evaluate(good_stack("dev"), None, "dev") if v.policy == "image-pinned"]
+    hits = [v for v in evaluate(good_stack("dev"), {"image-pinned": {"require_digest": True}}, "dev") if v.policy == "image-pinned"]
+    assert hits and all("is not pinned to a digest" in v.message for v in hits)
+
+
+@pytest.mark.parametrize("image, registry", [
+    ("localhost/m:1", "localhost"), ("registry:5000/m:1", "registry:5000"), ("pytorch/torchserve:0.12", "docker.io"),
+    ("ubuntu:24.04", "docker.io"), ("Public.ECR.aws/m/x:1", "public.ecr.aws"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1", "123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+])
+def test_image_registry_is_the_host_docker_would_use(image: str, registry: str) -> None:
+    from modelstack.policies.security import image_registry
+
+    assert image_registry(image) == registry
+
+
 def test_min_replicas_threshold_and_environments() -> None:
     stack = good_stack("staging")
     assert evaluate(stack, None, "staging") == []
