@@ -116,6 +116,8 @@ def test_min_types_is_capped_by_max_types_and_validated():
     assert set(c.instance_types) == {"m5.xlarge", "m6a.xlarge"}  # the 20% premium cap alone
     with pytest.raises(ValueError, match="min_types must be >= 1"):
         GroupSelection(min_types=0)
+    with pytest.raises(ValueError, match="max_types must be >= 1, got 0"):
+        GroupSelection(max_types=0)
 
 
 def test_explicit_spot_group_with_one_type_gets_a_note():

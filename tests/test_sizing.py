@@ -139,3 +139,15 @@ def test_fitting_types_filters_and_sorts_by_price_per_replica():
     assert names[0] == "g6.xlarge"  # 0.8048 per replica
     assert "g5.xlarge" in names and all(n.startswith(("g5.", "g6.")) for n in names)
     assert [t.name for t in fitting_types(req, allowed=["g5.xlarge", "m6i.large"])] == ["g5.xlarge"]
+
+
+@pytest.mark.parametrize("name, reserve", [
+    # 150m / 300 MiB / 4 pods on every node; + 100m / 256 MiB / 2 pods for the GPU add-ons; + 50m / 128 MiB / 1 pod
+    # for the Neuron device plugin (the figures in sizing.py's reserve docstrings).
+    ("m6i.large", (150, 300, 4)), ("g5.xlarge", (250, 556, 6)), ("inf2.xlarge", (200, 428, 5)),
+])
+def test_per_node_reserve_by_device(name: str, reserve: tuple[int, int, int]) -> None:
+    from modelstack.sizing import reserve_for
+
+    r = reserve_for(catalog()[name])
+    assert (r.cpu_millicores, r.memory_mib, r.pods) == reserve
