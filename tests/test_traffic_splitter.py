@@ -77,3 +77,22 @@ def test_default_path_and_tls_endpoint(run) -> None:
 def test_default_namespace_is_rejected(run) -> None:
     with pytest.raises(ValueError, match="namespace 'default' is not allowed"):
         run(lambda: TrafficSplitter("s", dict(split_args({"a": 100}), namespace="default")))
+
+
+@pytest.mark.parametrize("backends, message", [
+    ([("a", 50), ("a", 50)], "traffic split 's': each backend service at most once (got a, a)"),
+    ([("a", True), ("b", 99)], "traffic split 's': weights must be whole numbers from 0 to 100 (got a=True, b=99)"),
+    ([("a", 50.0), ("b", 50)], "traffic split 's': weights must be whole numbers from 0 to 100 (got a=50.0, b=50)"),
+])
+def test_weights_checked_beyond_the_sum(backends, message) -> None:
+    from modelstack.ingress import WeightedBackend, check_weights
+
+    with pytest.raises(ValueError) as e:
+        check_weights("s", [WeightedBackend(name, 8080, w) for name, w in backends])
+    assert str(e.value) == message
+
+
+def test_five_backends_with_a_zero_weight_are_accepted() -> None:
+    from modelstack.ingress import WeightedBackend, check_weights
+
+    check_weights("s", [WeightedBackend(f"m{i}", 8080, w) for i, w in enumerate([40, 30, 20, 10, 0])])
