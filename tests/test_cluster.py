@@ -132,11 +132,12 @@ def test_done_means_per_environment(run, env):
     spot = r.named("cpu-spot-ng", "aws:eks/nodeGroup:NodeGroup").inputs
     assert spot["capacityType"] == "SPOT" and len(spot["instanceTypes"]) >= 3
     tags = r.of_type("aws:autoscaling/tag:Tag")
-    for ng in r.of_type("aws:eks/nodeGroup:NodeGroup"):
-        if ng.inputs["scalingConfig"]["minSize"] == 0:
-            asg = f"eks-{ng.inputs['nodeGroupName']}-asg"
-            keys = {t.inputs["tag"]["key"] for t in tags if t.inputs["autoscalingGroupName"] == asg}
-            assert "k8s.io/cluster-autoscaler/node-template/label/modelstack.io/node-pool" in keys, ng.name
+    from_zero = [ng for ng in r.of_type("aws:eks/nodeGroup:NodeGroup") if ng.inputs["scalingConfig"]["minSize"] == 0]
+    assert {ng.name for ng in from_zero} >= {"gpu-ng", "cpu-spot-ng"}  # else the loop below checks nothing
+    for ng in from_zero:
+        asg = f"eks-{ng.inputs['nodeGroupName']}-asg"
+        keys = {t.inputs["tag"]["key"] for t in tags if t.inputs["autoscalingGroupName"] == asg}
+        assert "k8s.io/cluster-autoscaler/node-template/label/modelstack.io/node-pool" in keys, ng.name
     ca = r.named("autoscaler-release", "kubernetes:helm.sh/v3:Release").inputs
     assert ca["chart"] == "cluster-autoscaler" and ca["values"]["extraArgs"]["expander"].startswith("priority")
     assert ca["values"]["expanderPriorities"]

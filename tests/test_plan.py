@@ -113,9 +113,10 @@ def test_cluster_done_means(plans, env):
     assert spot["capacityType"] == "SPOT" and len(spot["instanceTypes"]) >= 3
     # scale from zero: every group with min 0 tells cluster-autoscaler its labels, taints and GPUs
     tags = of_type(doc, "aws:autoscaling/tag:Tag")
-    for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup"):
-        if r["inputs"]["scalingConfig"]["minSize"] != 0:
-            continue
+    from_zero = [r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup") if r["inputs"]["scalingConfig"]["minSize"] == 0]
+    # min_size 0 in both stacks' config: cpu, gpu, gpu-large (and, in prod, their on-demand fallbacks)
+    assert {f"models-{env}-{g}" for g in ("cpu", "gpu", "gpu-large")} <= {r["inputs"]["nodeGroupName"] for r in from_zero}
+    for r in from_zero:
         asg = f"eks-{r['inputs']['nodeGroupName']}-asg"
         keys = {t["inputs"]["tag"]["key"]: t["inputs"]["tag"]["value"] for t in tags if t["inputs"]["autoscalingGroupName"] == asg}
         pool = r["inputs"]["labels"][labels.NODE_POOL_LABEL]
