@@ -92,13 +92,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--out", metavar="DIR", help="write every Kubernetes object as YAML (one file per component) and plan.json")
     p.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
     p.add_argument("--stack-file", metavar="FILE", help="use this stack config file instead of the project's")
+    p.add_argument("--as-of", metavar="YYYY-MM-DD", type=date.fromisoformat,
+                   help="price the plan as on this day (EKS extended support starts on a date); default today")
     args = ap.parse_args(argv)
 
     try:
         project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
         path = Path(args.stack_file) if args.stack_file else stack_file(project, args.stack)
         values = read_stack_values(path, args.stack)
-        doc = plan(args.stack, values, str(path), project)
+        doc = plan(args.stack, values, str(path), project, today=args.as_of)
     except cfg.ConfigError as e:
         print(e.render(), file=sys.stderr)
         print("nothing was planned: fix the configuration above.", file=sys.stderr)

@@ -121,7 +121,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 what = {"gpu": "a GPU model", "inferentia": "an Inferentia model", "none": "a CPU-only model"}[need]
                 there = {"gpu": "a GPU node group", "inferentia": "an Inferentia node group", "none": "a node group with no GPUs"}[have]
                 add(f"{p}.node_group", f"{group_name!r} ({there}) for {what}", _groups_of(groups, need))
-            else:
+            elif not (compute.gpu and compute.inferentia):  # reported above; no replica shape to size
                 issues_fit = _fit_issue(compute, group, cat)
                 if issues_fit:
                     add(f"{p}.compute", issues_fit[0], issues_fit[1])

@@ -215,8 +215,6 @@ def test_values_on_a_limit_are_accepted(name, mutate):
     assert isinstance(load_platform("dev", values, "stacks/Pulumi.dev.yaml"), Platform)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validation reports 'gpu or inferentia, not both' and then calls _fit_issue -> "
-                                       "sizing.Requests, which raises ValueError: the user gets a traceback, not a config report")
 def test_gpu_and_inferentia_together_is_a_config_error():
     got = issues_of(_set("models.image-classifier.compute.inferentia", 1))
     assert f"{P}.models.image-classifier.compute: got gpu: 1 and inferentia: 1; allowed: gpu or inferentia, not both" in got

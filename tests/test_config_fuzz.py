@@ -42,11 +42,17 @@ def _mutate(cfg: dict, path: tuple, op: str, value) -> None:
         del parent[last]
     elif op == "extra" and isinstance(parent[last], dict):
         parent[last]["x-unknown"] = value
+    elif op == "compute" and isinstance(parent[last], dict):
+        # values the schema accepts one by one but that may clash together (gpu with inferentia, ...)
+        parent[last].update(value)
     else:
         parent[last] = value
 
 
-mutation = st.tuples(st.integers(0, 10**6), st.sampled_from(["replace", "delete", "extra"]), values)
+compute_values = st.dictionaries(st.sampled_from(["gpu", "inferentia", "min_gpu_memory_gib", "cpu", "memory"]),
+                                 st.one_of(st.integers(0, 4), st.sampled_from(["1", "64", "1Gi", "900Gi"])), max_size=3)
+mutation = st.one_of(st.tuples(st.integers(0, 10**6), st.sampled_from(["replace", "delete", "extra"]), values),
+                     st.tuples(st.integers(0, 10**6), st.just("compute"), compute_values))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

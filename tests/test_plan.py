@@ -331,3 +331,14 @@ def test_sizing_problem_is_a_config_error(tmp_path, capsys):
     assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "modelstack:platform.node_groups.cpu.max_size: got 1; allowed: at least 2: the max_replicas of sentiment need 2" in err
+
+
+def test_as_of_prices_extended_support_from_the_day_it_starts(tmp_path):
+    def control_plane(day: str) -> float:
+        out = tmp_path / f"{day}.json"
+        assert cli.main(["plan", "prod", "--project-dir", str(ROOT), "--json", str(out), "--as-of", day]) == 0
+        rows = json.loads(out.read_text())["cost"]["rows"]
+        return next(r["usd_per_hour"]["min"] for r in rows if r["resource"] == "eks control plane")
+
+    # prod runs Kubernetes 1.34, whose EKS standard support ends on 2026-12-02
+    assert (control_plane("2026-12-02"), control_plane("2026-12-03")) == (0.1, 0.6)
