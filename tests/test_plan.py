@@ -149,7 +149,9 @@ def test_priority_expander_prefers_spot_then_on_demand_fallback(plans):
 
 
 def test_kubernetes_version_bump_changes_versions_only():
-    before = plan_of("prod")
+    old = copy.deepcopy(values("prod"))
+    old[CONFIG_KEY]["cluster"]["kubernetes_version"] = "1.34"
+    before = plan_of("prod", old)
     vals = copy.deepcopy(values("prod"))
     vals[CONFIG_KEY]["cluster"]["kubernetes_version"] = "1.35"
     after = plan_of("prod", vals)
@@ -336,9 +338,14 @@ def test_sizing_problem_is_a_config_error(tmp_path, capsys):
 def test_as_of_prices_extended_support_from_the_day_it_starts(tmp_path):
     def control_plane(day: str) -> float:
         out = tmp_path / f"{day}.json"
-        assert cli.main(["plan", "prod", "--project-dir", str(ROOT), "--json", str(out), "--as-of", day]) == 0
+        stack = tmp_path / "Pulumi.prod.yaml"
+        vals = copy.deepcopy(values("prod"))
+        vals[CONFIG_KEY]["cluster"]["kubernetes_version"] = "1.34"
+        stack.write_text(yaml.safe_dump({"config": vals}))
+        assert cli.main(["plan", "prod", "--project-dir", str(ROOT), "--stack-file", str(stack), "--json", str(out),
+                         "--as-of", day]) == 0
         rows = json.loads(out.read_text())["cost"]["rows"]
         return next(r["usd_per_hour"]["min"] for r in rows if r["resource"] == "eks control plane")
 
-    # prod runs Kubernetes 1.34, whose EKS standard support ends on 2026-12-02
+    # Kubernetes 1.34's EKS standard support ends on 2026-12-02
     assert (control_plane("2026-12-02"), control_plane("2026-12-03")) == (0.1, 0.6)

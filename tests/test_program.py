@@ -146,8 +146,8 @@ def test_nat_gateways_and_kms_keys_follow_the_vpc_and_encryption_config(nat, sec
 
 @pytest.mark.parametrize("day, extended", [(date(2026, 12, 2), False), (date(2026, 12, 3), True)])
 def test_control_plane_is_billed_at_the_extended_rate_after_standard_support_ends(day, extended):
-    # prod runs 1.34, whose EKS standard support ends on 2026-12-02 (endoflife.date/amazon-eks).
-    p = load_platform("prod", copy.deepcopy(stack_values("prod")))
+    # 1.34's EKS standard support ends on 2026-12-02 (endoflife.date/amazon-eks).
+    p, _ = _platform("prod", lambda c: c["cluster"].update(kubernetes_version="1.34"))
     cap = plan_capacity(p, day)
     assert cap.cost_inputs.extended_support is extended
     from modelstack.cost import estimate
