@@ -31,11 +31,7 @@ def is_on_demand_floor(props: Mapping[str, Any]) -> bool:
     why="Without one, a replica still loading weights receives traffic during scale-up and rollouts.",
 )
 def readiness_probe(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    spec = pod_spec(resource_type, props)
-    for label, c in containers(spec, include_init=False):
-        probe = key(c, "readinessProbe")
-        if not is_unknown(probe) and not probe:
-            yield f"{label}: no readinessProbe"
+    yield from _missing_probe(resource_type, props, "readinessProbe")
 
 
 @resource_rule(
@@ -44,11 +40,15 @@ def readiness_probe(resource_type: str, props: Mapping[str, Any], ctx: Context) 
     why="A wedged model server (deadlocked worker, lost GPU) is only restarted if something checks it.",
 )
 def liveness_probe(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    spec = pod_spec(resource_type, props)
-    for label, c in containers(spec, include_init=False):
-        probe = key(c, "livenessProbe")
+    yield from _missing_probe(resource_type, props, "livenessProbe")
+
+
+def _missing_probe(resource_type: str, props: Mapping[str, Any], field: str) -> Iterator[str]:
+    """Serving containers (not init containers) without the probe `field`; unknown at preview is not missing."""
+    for label, c in containers(pod_spec(resource_type, props), include_init=False):
+        probe = key(c, field)
         if not is_unknown(probe) and not probe:
-            yield f"{label}: no livenessProbe"
+            yield f"{label}: no {field}"
 
 
 @resource_rule(
