@@ -38,6 +38,8 @@ class NodeGroupPlan:
     reason: str
     models: tuple[str, ...]
     config: NodeGroupConfig
+    notes: tuple[str, ...] = ()
+    """What the optimizer wants the user to know (e.g. fewer spot pools than wanted)."""
 
     @property
     def primary(self) -> pricing.InstanceType:
@@ -147,10 +149,10 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         try:
             if demands:
                 choice: Optional[GroupChoice] = optimizer.choose_group(sel, demands, platform.region, cat)
-                types, reason = choice.instance_types, choice.reason
+                types, reason, notes = choice.instance_types, choice.reason, tuple(dict.fromkeys(choice.notes))
                 nodes_min, nodes_max = choice.main.nodes_min, choice.main.nodes_max
             else:
-                choice = None
+                choice, notes = None, ()
                 types, reason = _idle_choice(sel, cat)
                 nodes_min = nodes_max = g.min_size
         except (SizingError, pricing.PricingError) as e:
@@ -164,7 +166,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         groups.append(NodeGroupPlan(name=gname, pool=gname, kind=g.kind, capacity_type=capacity, instance_types=types,
                                     min_size=g.min_size, max_size=g.max_size, priority=g.priority,
                                     nodes_min=nodes_min, nodes_max=nodes_max, explicit=bool(g.instance_types),
-                                    reason=reason, models=tuple(models), config=g))
+                                    reason=reason, models=tuple(models), config=g, notes=notes))
         costs.append(cost.NodeGroupCost(name=gname, instance_type=types[0], capacity_type=capacity, nodes_min=nodes_min,
                                         nodes_max=nodes_max, root_volume=volume,
                                         spot_instance_types=types if capacity == SPOT else ()))

@@ -75,10 +75,11 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
     run = run_program(program.main, stack, values, region=platform.region)
     violations = evaluate([r.to_json() for r in run.resources],
                           policy_config(project, stack) if project else None, platform.config.environment)
-    reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit}
-               for g in capacity.groups}
+    reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
+                        "notes": list(g.notes)} for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons)
-    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations)
+    notes = {g.name: g.notes for g in capacity.groups if g.notes}
+    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes)
     doc["_run"] = run
     return doc
 

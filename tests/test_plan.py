@@ -349,3 +349,11 @@ def test_as_of_prices_extended_support_from_the_day_it_starts(tmp_path):
 
     # Kubernetes 1.34's EKS standard support ends on 2026-12-02
     assert (control_plane("2026-12-02"), control_plane("2026-12-03")) == (0.1, 0.6)
+
+
+def test_capacity_notes_reach_plan_json_and_the_summary(plans, capsys):
+    notes = plans["prod"]["capacity"]["gpu-large"]["notes"]
+    assert notes and "fewer than min_types=3" in notes[0] and "g6e.xlarge" in notes[0]
+    assert plans["prod"]["capacity"]["system"]["notes"] == []
+    assert cli.main(["plan", "prod", "--project-dir", str(ROOT)]) == 0
+    assert f"  note on gpu-large: {notes[0]}" in capsys.readouterr().out

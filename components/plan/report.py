@@ -152,7 +152,8 @@ def _table(rows: list[list[Any]], head: list[str]) -> str:
     return "\n".join(lines)
 
 
-def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any]) -> str:
+def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
+            capacity_notes: Optional[dict[str, Iterable[str]]] = None) -> str:
     by_urn = {r.urn: r for r in resources}
     per_component: Counter = Counter()
     for r in resources:
@@ -164,6 +165,8 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     parts += ["", "node groups:", _table(
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["gpu"] or "-", g["ami_type"]]
          for g in ngs], ["name", "capacity", "instance types", "nodes", "gpus", "ami"])]
+    for group, lines in (capacity_notes or {}).items():
+        parts += [f"  note on {group}: {line}" for line in lines]
     ms = models(resources)
     parts += ["", "models:", _table(
         [[m["name"], m["node_group"], f"{m['replicas']['min']}-{m['replicas']['max']}", m["replicas"]["on_demand_base"] or "-",
