@@ -87,6 +87,13 @@ class ClusterHandle:
         )
 
 
+    def options(self, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.ResourceOptions:
+        """Resource options that put a component on this cluster: its Kubernetes provider, merged into `opts`.
+
+        `ModelAPI("fraud-scorer", args, handle.options())` is how a Python stack hands a model our cluster."""
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"kubernetes": self.provider}))
+
+
 def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list:
     """The component's own `depends_on`, to hand to children that talk to the cluster (Pulumi does not pass a
     component's dependencies on to its children)."""

@@ -231,8 +231,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     models = {}
     for name, m in c.models.items():
         models[name] = ModelAPI(name, model_args(p, name, m, capacity),
-                                pulumi.ResourceOptions(providers={"kubernetes": handle.provider},
-                                                       depends_on=[addons, namespaces[m.namespace]]))
+                                handle.options(pulumi.ResourceOptions(depends_on=[addons, namespaces[m.namespace]])))
     splits = {}
     lb = cl.load_balancer
     for name, s in c.traffic_splits.items():
@@ -243,7 +242,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
                         "certificate_arn": lb.certificate_arn, "path": s.path or f"/{name}"},
             "namespace": sorted(namespace)[0],
             "team": c.team, "environment": c.environment,
-        }, pulumi.ResourceOptions(providers={"kubernetes": handle.provider}, depends_on=list(models.values())))
+        }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
     pulumi.export("cluster_name", cluster.cluster_name)
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
     pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()})

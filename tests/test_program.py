@@ -154,3 +154,21 @@ def test_control_plane_is_billed_at_the_extended_rate_after_standard_support_end
 
     row = next(r for r in estimate(cap.cost_inputs).rows if r.resource == "eks control plane")
     assert row.unit_usd_per_hour_on_demand == (0.60 if extended else 0.10)
+
+
+def test_a_cluster_handle_puts_a_model_api_on_its_cluster(run):
+    from modelstack.handle import ClusterHandle
+    from modelstack.model_api import ModelAPI
+
+    def stack():
+        handle = ClusterHandle.existing(
+            "payments", cluster_name="payments", kubernetes_version="1.35", kubeconfig='{"apiVersion": "v1"}',
+            oidc_provider_arn="arn:aws:iam::123456789012:oidc-provider/x", oidc_provider_url="https://x",
+            node_role_arn="arn:aws:iam::123456789012:role/nodes", node_role_name="nodes", vpc_id="vpc-0123456789abcdef0",
+            private_subnet_ids=["subnet-0123456789abcdef0"])
+        ModelAPI("scorer", {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/scorer:1.0.0"}, handle.options())
+
+    result = run(stack)
+    provider = result.named("payments", "pulumi:providers:kubernetes")
+    deployment = next(r for r in result.resources if r.type == "kubernetes:apps/v1:Deployment")
+    assert deployment.provider.startswith(provider.urn + "::")
