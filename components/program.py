@@ -6,6 +6,7 @@ Pulumi's mocks. Only this module reads Pulumi config; components take typed args
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -44,13 +45,19 @@ class PlatformResources:
 
 
 def read_config() -> dict[str, Any]:
-    """Every config value this stack has, as the engine handed it to the program."""
+    """This stack's config values in the modelstack namespace and aws:region, as the engine handed them to the
+    program (structured values arrive as JSON text; text that is not JSON is left for validation to report)."""
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
     values: dict[str, Any] = {}
     for k in sorted(keys):
-        if k == cfg.CONFIG_KEY or (k.startswith(f"{cfg.NAMESPACE}:") or k == cfg.REGION_KEY):
+        if k.startswith(f"{cfg.NAMESPACE}:") or k == cfg.REGION_KEY:
             v = runtime_config.get_config(k)
-            values[k] = pulumi.Config(k.split(":")[0]).get_object(k.split(":", 1)[1]) if k == cfg.CONFIG_KEY else v
+            if k == cfg.CONFIG_KEY and isinstance(v, str):
+                try:
+                    v = json.loads(v)
+                except ValueError:
+                    pass
+            values[k] = v
     return values
 
 

@@ -172,3 +172,11 @@ def test_a_cluster_handle_puts_a_model_api_on_its_cluster(run):
     provider = result.named("payments", "pulumi:providers:kubernetes")
     deployment = next(r for r in result.resources if r.type == "kubernetes:apps/v1:Deployment")
     assert deployment.provider.startswith(provider.urn + "::")
+
+
+def test_platform_config_that_is_not_json_is_reported_not_a_traceback(run):
+    import pulumi
+
+    with pytest.raises(pulumi.RunError) as e:
+        run(program.main, "dev", {"aws:region": "us-east-1", CONFIG_KEY: "not a mapping"})
+    assert "modelstack:platform: got 'not a mapping'; allowed: a mapping with environment, team, cluster" in str(e.value)
