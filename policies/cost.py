@@ -11,13 +11,15 @@ import re
 import warnings
 from typing import Any, Iterator, Mapping
 
+from modelstack import labels as _labels
+
 from .reliability import accelerator_of
 from .rule import (
     NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
     labels, resource_rule,
 )
 
-ACCELERATOR_TAINTS = {"gpu": "nvidia.com/gpu", "neuron": "aws.amazon.com/neuron"}
+ACCELERATOR_TAINTS = {"gpu": _labels.GPU_TAINT["key"], "neuron": _labels.NEURON_TAINT["key"]}
 ENV_MAP_OF_LISTS = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
 
 
@@ -227,7 +229,7 @@ def cost_allocation_tags(resource_type: str, props: Mapping[str, Any], ctx: Cont
                 yield f"tagSpecifications for {kind} miss: {', '.join(_missing(key(spec, 'tags'), required))}"
 
 
-K8S_COST_LABELS = ["modelstack.io/team", "modelstack.io/model", "modelstack.io/environment"]
+K8S_COST_LABELS = [_labels.TEAM_LABEL, _labels.MODEL_LABEL, _labels.ENVIRONMENT_LABEL]
 
 
 @resource_rule(

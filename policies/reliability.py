@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Sequence
 
+from modelstack import labels as _labels
+
 from .rule import (
     CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param,
     Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec, resource_rule,
@@ -13,8 +15,8 @@ from .rule import (
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
-CAPACITY_TYPE_LABEL = "eks.amazonaws.com/capacityType"
-ZONE_KEY = "topology.kubernetes.io/zone"
+CAPACITY_TYPE_LABEL = _labels.CAPACITY_TYPE_LABEL
+ZONE_KEY = _labels.ZONE_LABEL
 
 PROD_ONLY = Param(["prod"], {"type": "array", "items": {"type": "string"}},
                   "Environments in which the rule applies.")
@@ -56,7 +58,7 @@ def _missing_probe(resource_type: str, props: Mapping[str, Any], field: str) -> 
     description="Containers request CPU and memory; GPU requests equal GPU limits.",
     why="The scheduler, cluster-autoscaler and bin-packing all work from requests; a pod without them "
         "lands anywhere and is evicted first.",
-    params={"extended_resources": Param(["nvidia.com/gpu", "aws.amazon.com/neuron"],
+    params={"extended_resources": Param([_labels.GPU_RESOURCE, _labels.NEURON_RESOURCE],
                                         {"type": "array", "items": {"type": "string"}},
                                         "Extended resources whose request must equal the limit.")},
 )
