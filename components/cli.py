@@ -95,7 +95,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--stack-file", metavar="FILE", help="use this stack config file instead of the project's")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", type=date.fromisoformat,
                    help="price the plan as on this day (EKS extended support starts on a date); default today")
+    d = sub.add_parser("diff", help="what a change does, from two plan.json files (offline)")
+    d.add_argument("old", help="plan.json before the change")
+    d.add_argument("new", help="plan.json after the change")
+    d.add_argument("--json", metavar="FILE", help="write the diff as JSON here")
+    d.add_argument("--fail-on-replace", action="store_true",
+                   help="exit 1 when a resource would be replaced or deleted")
     args = ap.parse_args(argv)
+    if args.command == "diff":
+        return _diff(args)
 
     try:
         project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
@@ -121,6 +129,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {args.json}")
     if doc["policy"]["mandatory"]:
         print(f"\n{doc['policy']['mandatory']} mandatory policy violation(s): the plan is rejected.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from .plan import diff as plan_diff
+
+    try:
+        d = plan_diff.summarize(args.old, args.new, args.json)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"modelstack diff: cannot read the plans: {e}", file=sys.stderr)
+        return 2
+    print(plan_diff.render(d))
+    if args.fail_on_replace and (d.count("replace") or d.count("delete")):
+        print(f"{d.count('replace')} replacement(s) and {d.count('delete')} deletion(s): review before applying.",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -86,7 +86,7 @@ class Recorded:
 
     def to_json(self) -> dict:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-                "inputs": self.inputs, "provider": self.provider, "options": self.options}
+                "inputs": self.inputs, "provider": self.provider, "options": self.options, "aliases": self.aliases}
 
 
 OutputsFn = Callable[[str, str, dict], dict]
