@@ -73,6 +73,8 @@ def test_models_run_where_config_says_with_their_replicas(plans, env):
         assert got[name]["replicas"]["max"] == m["autoscaling"]["max_replicas"]
         assert got[name]["requests"]["gpu"] == m["compute"].get("gpu", 0)
         assert got[name]["image"] == m["image"]
+        assert got[name]["path"] == f"/{name}"
+        assert got[name]["signal"] == m["autoscaling"].get("signal", "in_flight")
 
 
 def test_every_resource_is_parented_to_a_component_except_stack_level_namespaces(plans):

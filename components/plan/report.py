@@ -72,10 +72,15 @@ def _pools(spec: dict) -> list[str]:
     return [sel] if sel else []
 
 
+#: KEDA trigger types as the config's autoscaling signal names them.
+_SIGNALS = {"external-push": "in_flight", "prometheus": "prometheus"}
+
+
 def models(resources: list[Recorded]) -> list[dict]:
     """Each model's placement, replica range and per-replica requests, read from its registered objects."""
     deployments: dict[str, list[dict]] = defaultdict(list)
     scalers: dict[str, dict] = {}
+    paths: dict[str, str] = {}
     for r in resources:
         body = r.inputs
         kind = body.get("kind")
@@ -83,12 +88,19 @@ def models(resources: list[Recorded]) -> list[dict]:
         model = (meta.get("labels") or {}).get(labels.MODEL_LABEL)
         if kind == "Deployment" and model:
             deployments[model].append(body)
+        elif kind == "Ingress" and model:
+            rules = (body.get("spec") or {}).get("rules") or [{}]
+            found = [p.get("path") for p in ((rules[0].get("http") or {}).get("paths") or [])]
+            if found:
+                paths[model] = found[0]
         elif kind in ("ScaledObject", "HorizontalPodAutoscaler"):
             spec = body.get("spec") or {}
             target = (spec.get("scaleTargetRef") or {}).get("name")
+            triggers = [t.get("type") for t in spec.get("triggers") or []]
             if target:
                 scalers[target] = {"kind": kind, "min": spec.get("minReplicaCount", spec.get("minReplicas")),
-                                   "max": spec.get("maxReplicaCount", spec.get("maxReplicas"))}
+                                   "max": spec.get("maxReplicaCount", spec.get("maxReplicas")),
+                                   "signal": ", ".join(_SIGNALS.get(t, t) for t in triggers) or "cpu (HPA)"}
     out = []
     for model, deps in deployments.items():
         floor = [d for d in deps if ((d.get("metadata") or {}).get("labels") or {}).get(labels.CAPACITY_LABEL) == "on-demand"]
@@ -112,6 +124,8 @@ def models(resources: list[Recorded]) -> list[dict]:
                          "gpu": int(lim.get(labels.GPU_RESOURCE, req.get(labels.GPU_RESOURCE, 0)) or 0)},
             "image": container.get("image"),
             "autoscaler": sc.get("kind"),
+            "signal": sc.get("signal"),
+            "path": paths.get(model),
         })
     return sorted(out, key=lambda m: m["name"])
 
@@ -170,8 +184,8 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     ms = models(resources)
     parts += ["", "models:", _table(
         [[m["name"], m["node_group"], f"{m['replicas']['min']}-{m['replicas']['max']}", m["replicas"]["on_demand_base"] or "-",
-          m["requests"]["cpu"], m["requests"]["memory"], m["requests"]["gpu"] or "-", m["autoscaler"]] for m in ms],
-        ["model", "node pool", "replicas", "on-demand floor", "cpu", "memory", "gpus", "autoscaler"])]
+          m["requests"]["cpu"], m["requests"]["memory"], m["requests"]["gpu"] or "-", m["signal"], m["path"]] for m in ms],
+        ["model", "node pool", "replicas", "on-demand floor", "cpu", "memory", "gpus", "scales on", "path"])]
     if cost_table:
         parts += ["", "cost:", cost_table]
     vs = list(violations)
