@@ -100,7 +100,7 @@ def nvidia_device_plugin() -> dict[str, Any]:
     """Runs on GPU nodes only: the chart's default affinity matches `nvidia.com/gpu.present=true`, which our GPU
     node groups set (no node-feature-discovery needed); tolerates the GPU taint."""
     return {
-        "nodeSelector": {"nvidia.com/gpu.present": "true"},
+        "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
         "tolerations": [CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)],
     }
 

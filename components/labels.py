@@ -13,6 +13,9 @@ ZONE_LABEL = "topology.kubernetes.io/zone"
 EKS_NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 """Set by EKS on nodes of a managed node group: its name (also on clusters modelstack did not build)."""
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
+"""On GPU nodes, so the nvidia-device-plugin chart's default node affinity selects them (the label is normally set by
+node-feature-discovery, which modelstack does not run)."""
 
 GPU_RESOURCE = "nvidia.com/gpu"
 NEURON_RESOURCE = "aws.amazon.com/neuron"

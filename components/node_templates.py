@@ -17,9 +17,6 @@ GROUP_KINDS = ("system", "cpu", "gpu", "inferentia")
 CAPACITY_TYPES = ("ON_DEMAND", "SPOT")
 ARCHES = ("amd64", "arm64")
 
-#: A GPU node also carries this label so the nvidia-device-plugin chart's default node affinity
-#: (`nvidia.com/gpu.present=true`, normally set by node-feature-discovery, which we do not run) selects it.
-GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 
 
 def ami_type(kind: str, arch: str = "amd64") -> str:
@@ -41,7 +38,7 @@ def ami_type(kind: str, arch: str = "amd64") -> str:
 def kind_labels(kind: str) -> dict[str, str]:
     """Labels a node group kind implies (GPU / Neuron nodes are labelled like Cortex did)."""
     if kind == "gpu":
-        return {labels.GPU_RESOURCE: "true", GPU_PRESENT_LABEL: "true"}
+        return {labels.GPU_RESOURCE: "true", labels.GPU_PRESENT_LABEL: "true"}
     if kind == "inferentia":
         return {labels.NEURON_RESOURCE: "true"}
     return {}
