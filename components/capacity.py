@@ -13,7 +13,7 @@ from datetime import date
 from typing import Optional
 
 from . import config as cfg
-from . import cost, optimizer, pricing, sizing
+from . import cost, optimizer, pricing, subnets
 from .config import ConfigIssue, NodeGroupConfig, Platform
 from .optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 
@@ -182,7 +182,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
                 fb_types, fb_min, fb_max = types[:1], 0, 0
             groups.append(NodeGroupPlan(name=fb_name, pool=gname, kind=g.kind, capacity_type=ON_DEMAND,
                                         instance_types=fb_types, min_size=0, max_size=g.max_size,
-                                        priority=max(1, g.priority - 1) if g.priority > 1 else 1,
+                                        priority=max(1, g.priority - 1),
                                         nodes_min=fb_min, nodes_max=fb_max, explicit=bool(g.instance_types),
                                         reason="on-demand fallback and floor for spot pool " + gname,
                                         models=tuple(models), config=g))
@@ -195,7 +195,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     vpc = c.cluster.vpc
-    nat = 0 if vpc.existing else {"none": 0, "single": 1, "per_az": vpc.az_count}[vpc.nat]
+    nat = 0 if vpc.existing else subnets.nat_count(vpc.nat, vpc.az_count)
     cost_inputs = cost.CostInputs(
         region=platform.region,
         node_groups=tuple(costs),

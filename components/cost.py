@@ -23,7 +23,7 @@ Pure module: standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from modelstack import pricing
