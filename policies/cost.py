@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping
 
 from modelstack import labels as _labels
 
-from .reliability import accelerator_of
+from .reliability import accelerated, accelerator_of, instance_family
 from .rule import (
     NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
     labels, resource_rule,
@@ -21,15 +21,6 @@ from .rule import (
 
 ACCELERATOR_TAINTS = {"gpu": _labels.GPU_TAINT["key"], "neuron": _labels.NEURON_TAINT["key"]}
 ENV_MAP_OF_LISTS = {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
-
-
-def _family(instance_type: str) -> str:
-    return instance_type.split(".", 1)[0].lower()
-
-
-def _accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
-    types = [t for t in as_list(get(props, "instanceTypes")) if isinstance(t, str)]
-    return types, {k for k in (accelerator_of(t) for t in types) if k}
 
 
 @resource_rule(
@@ -44,7 +35,7 @@ def _accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
 )
 def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
     env = ctx.env_of(props)
-    types, kinds = _accelerated(props)
+    types, kinds = accelerated(props)
     if not kinds or env is None:
         return
     allowed = ctx["allowed_families"].get(env)
@@ -52,8 +43,8 @@ def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Con
         yield f"no accelerated instance families are allowed in environment {env!r}"
         return
     for t in types:
-        if accelerator_of(t) and _family(t) not in allowed:
-            yield f"instance type {t} (family {_family(t)}) is not allowed in {env}; allowed: {', '.join(allowed)}"
+        if accelerator_of(t) and instance_family(t) not in allowed:
+            yield f"instance type {t} (family {instance_family(t)}) is not allowed in {env}; allowed: {', '.join(allowed)}"
 
 
 @resource_rule(
@@ -103,7 +94,7 @@ def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context)
     why="Without it, CPU-only pods fill expensive GPU nodes and keep them from scaling down.",
 )
 def gpu_node_taint(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    _, kinds = _accelerated(props)
+    _, kinds = accelerated(props)
     taints = get(props, "taints")
     if is_unknown(taints):
         return
@@ -125,7 +116,7 @@ def gpu_node_taint(resource_type: str, props: Mapping[str, Any], ctx: Context) -
 def gpu_scale_to_zero(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
     if not in_envs(ctx.env_of(props), ctx["environments"]):
         return
-    _, kinds = _accelerated(props)
+    _, kinds = accelerated(props)
     size = get(props, "scalingConfig.minSize")
     if kinds and isinstance(size, (int, float)) and size > 0:
         yield f"scalingConfig.minSize is {size:g}; set it to 0"
@@ -195,9 +186,9 @@ def _missing(tags: Any, required: list[str]) -> list[str]:
                 "to one model; launch templates pass them on to instances and volumes.",
     why="Cost Explorer can only split the bill by tags that exist; EKS managed node groups do not copy "
         "their tags to instances, so the launch template has to.",
-    params={"required_tags": Param(["team", "environment"], {"type": "array", "items": {"type": "string"}},
+    params={"required_tags": Param([_labels.TAG_TEAM, _labels.TAG_ENVIRONMENT], {"type": "array", "items": {"type": "string"}},
                                    "Tags every taggable resource carries."),
-            "model_tag": Param("model", {"type": "string"}, "Tag naming the model a resource belongs to."),
+            "model_tag": Param(_labels.TAG_MODEL, {"type": "string"}, "Tag naming the model a resource belongs to."),
             "model_component_types": Param(["modelstack:index:ModelAPI"],
                                            {"type": "array", "items": {"type": "string"}},
                                            "Component types whose children belong to one model.")},
@@ -214,7 +205,7 @@ def cost_allocation_tags(resource_type: str, props: Mapping[str, Any], ctx: Cont
     missing = _missing(tags, required)
     if missing:
         yield f"missing tags: {', '.join(missing)}"
-    env_tag = key(tags, "environment")
+    env_tag = key(tags, _labels.TAG_ENVIRONMENT)
     if ctx.environment and isinstance(env_tag, str) and env_tag and env_tag != ctx.environment:
         yield f"tag environment={env_tag} but the stack is {ctx.environment}"
     if resource_type == "aws:ec2/launchTemplate:LaunchTemplate":

@@ -128,8 +128,7 @@ class PolicyConfig:
         return "mandatory" if level == "remediate" else level  # as the SDK does: no remediations here
 
     def params(self, r: Rule) -> dict[str, Any]:
-        given = self.properties.get(r.id, {})
-        return {**r.defaults(), **{k: v for k, v in given.items() if k in r.params}}
+        return r.params_from(self.properties.get(r.id, {}))
 
     def environment(self, r: Rule) -> str | None:
         return self.properties.get(r.id, {}).get("environment")

@@ -21,9 +21,15 @@ PACK_NAME = "modelstack"
 
 def _context(r: Rule, config: Mapping[str, Any] | None, urn: str = "", name: str = "") -> Context:
     config = plain(config or {})
-    params = {**r.defaults(), **{k: v for k, v in config.items() if k in r.params}}
     env = config.get("environment")
-    return Context(env if isinstance(env, str) and env else None, params, urn=urn, name=name)
+    return Context(env if isinstance(env, str) and env else None, r.params_from(config), urn=urn, name=name)
+
+
+def _policy_fields(r: Rule) -> dict[str, Any]:
+    """What the resource and the stack policy of a rule share: its metadata, level and config schema."""
+    return dict(name=r.id, description=r.description, enforcement_level=EnforcementLevel(r.level),
+                config_schema=PolicyConfigSchema(properties=r.config_properties()),
+                tags=[r.category], remediation_steps=r.why)
 
 
 def _resource_policy(r: Rule) -> ResourceValidationPolicy:
@@ -34,12 +40,7 @@ def _resource_policy(r: Rule) -> ResourceValidationPolicy:
         for message in r.check(args.resource_type, plain(args.props), ctx):
             report_violation(message, None)
 
-    return ResourceValidationPolicy(
-        name=r.id, description=r.description, validate=validate,
-        enforcement_level=EnforcementLevel(r.level),
-        config_schema=PolicyConfigSchema(properties=r.config_properties()),
-        tags=[r.category], remediation_steps=r.why,
-    )
+    return ResourceValidationPolicy(validate=validate, **_policy_fields(r))
 
 
 def _stack_policy(r: Rule) -> StackValidationPolicy:
@@ -53,12 +54,7 @@ def _stack_policy(r: Rule) -> StackValidationPolicy:
         for urn, message in r.check(resources, _context(r, args.get_config())):
             report_violation(message, urn)
 
-    return StackValidationPolicy(
-        name=r.id, description=r.description, validate=validate,
-        enforcement_level=EnforcementLevel(r.level),
-        config_schema=PolicyConfigSchema(properties=r.config_properties()),
-        tags=[r.category], remediation_steps=r.why,
-    )
+    return StackValidationPolicy(validate=validate, **_policy_fields(r))
 
 
 def build_policies() -> list[Policy]:

@@ -7,9 +7,9 @@ from typing import Any, Iterator, Mapping, Sequence
 from modelstack import labels as _labels
 
 from .rule import (
-    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param,
-    Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec, resource_rule,
-    stack_rule,
+    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, PROD_ONLY,
+    Context, Param, Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec,
+    resource_rule, stack_rule,
 )
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -17,9 +17,6 @@ SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 CAPACITY_TYPE_LABEL = _labels.CAPACITY_TYPE_LABEL
 ZONE_KEY = _labels.ZONE_LABEL
-
-PROD_ONLY = Param(["prod"], {"type": "array", "items": {"type": "string"}},
-                  "Environments in which the rule applies.")
 
 
 def is_on_demand_floor(props: Mapping[str, Any]) -> bool:
@@ -295,14 +292,24 @@ def spot_on_demand_floor(resources: Sequence[Resource], ctx: Context) -> Iterato
 ACCELERATED_AMI_MARKERS = {"gpu": ("NVIDIA", "GPU"), "neuron": ("NEURON",)}
 
 
+def instance_family(instance_type: str) -> str:
+    return instance_type.split(".", 1)[0].lower()
+
+
 def accelerator_of(instance_type: str) -> str | None:
     """``gpu`` for g*/p* families, ``neuron`` for inf*/trn*, else None."""
-    family = instance_type.split(".", 1)[0].lower()
+    family = instance_family(instance_type)
     if family.startswith(("inf", "trn")):
         return "neuron"
     if family[:1] in ("g", "p") and len(family) > 1 and (family[1].isdigit() or family.startswith("gr")):
         return "gpu"
     return None
+
+
+def accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
+    """A node group's instance types (the known ones) and the accelerator kinds among them."""
+    types = [t for t in as_list(get(props, "instanceTypes")) if isinstance(t, str)]
+    return types, {k for k in (accelerator_of(t) for t in types) if k}
 
 
 @resource_rule(
@@ -315,7 +322,7 @@ def gpu_ami_type(resource_type: str, props: Mapping[str, Any], ctx: Context) -> 
     ami = get(props, "amiType")
     if is_unknown(types) or is_unknown(ami):
         return
-    kinds = {accelerator_of(t) for t in as_list(types) if isinstance(t, str)} - {None}
+    _, kinds = accelerated(props)
     if len(kinds) != 1:
         return
     kind = kinds.pop()

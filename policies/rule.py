@@ -235,6 +235,10 @@ class Rule:
     def defaults(self) -> dict[str, Any]:
         return {name: p.default for name, p in self.params.items()}
 
+    def params_from(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The rule's defaults overridden by `given` (policy config); keys that are not its params are ignored."""
+        return {**self.defaults(), **{k: v for k, v in given.items() if k in self.params}}
+
     def config_properties(self) -> dict[str, dict[str, Any]]:
         """The rule's policy-config JSON schema properties (``enforcementLevel`` is added by Pulumi)."""
         props: dict[str, dict[str, Any]] = {
@@ -278,6 +282,10 @@ def stack_rule(id: str, *, category: Category, level: Level, description: str, w
         return fn
     return register
 
+
+PROD_ONLY = Param(["prod"], {"type": "array", "items": {"type": "string"}},
+                  "Environments in which the rule applies.")
+"""The `environments` param of rules that hold in production only."""
 
 # Kubernetes workload helpers shared by the rule modules.
 

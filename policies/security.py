@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from .rule import (
-    NODE_GROUP, WORKLOAD_TYPES, Context, Param, annotations, as_list, containers, get, glob_any,
+    NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations, as_list, containers, get, glob_any,
     in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
 )
 
@@ -21,9 +21,6 @@ ALB_CERT = "alb.ingress.kubernetes.io/certificate-arn"
 NLB_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 NLB_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
 NLB_CERT = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
-
-PROD_ONLY = Param(["prod"], {"type": "array", "items": {"type": "string"}},
-                  "Environments in which the rule applies.")
 
 
 @resource_rule(
