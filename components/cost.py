@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 from modelstack import pricing
 from modelstack.optimizer import ON_DEMAND, SPOT, GroupChoice, Pool
-from modelstack.pricing import PriceBook, PricingError
+from modelstack.pricing import PricingError
 
 __all__ = [
     "RootVolume",
@@ -262,11 +262,6 @@ class CostEstimate:
         return "\n".join(out)
 
 
-def _spot_unit(names: Sequence[str], prices: PriceBook, cat: Mapping[str, pricing.InstanceType]) -> float | None:
-    known = [prices.spot(cat[n]) for n in names if prices.spot(cat[n]) is not None]
-    return sum(known) / len(known) if known else None
-
-
 def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | None = None) -> CostEstimate:
     """Rows and totals for ``inputs``. Raises PricingError for unknown types/regions, naming what is missing."""
     cat = catalog if catalog is not None else pricing.catalog()
@@ -311,7 +306,7 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         for n in spot_names:
             if n not in cat:
                 raise PricingError(f"node group {g.name!r}: instance type {n!r} is not in the pricing data")
-        spot = _spot_unit(spot_names, prices, cat) if g.capacity_type == SPOT else None
+        spot = prices.mean_spot(cat[n] for n in spot_names) if g.capacity_type == SPOT else None
         if g.capacity_type == SPOT and spot is None:
             assumptions.append(f"node group {g.name!r}: no spot data for {', '.join(spot_names)}; priced at on-demand")
         unit = spot if spot is not None else od

@@ -427,7 +427,7 @@ def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selectio
         notes.append(f"only {len(chosen)} equal-shape type(s) with spot data fit these models within the selection "
                      f"({', '.join(t.name for t in chosen)}), fewer than min_types={wanted}: fewer spot pools means more "
                      "interruptions and failed launches; widen families or gpu_models (and allow mix_gpu_models)")
-    unit = sum(prices.spot(t) for t in chosen) / len(chosen)
+    unit = prices.mean_spot(chosen)
     return _Candidate(SPOT, tuple(chosen), unit, prices.on_demand(chosen[0]),
                       tuple(prices.interruption(t) for t in chosen), tuple(notes))
 
@@ -741,10 +741,8 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
     pods = [d.pod for d in demands]
     floor = None
     if capacity_type == SPOT:
-        priced = [t for t in types if prices.spot(t) is not None]
-        if priced:
-            unit = sum(prices.spot(t) for t in priced) / len(priced)
-        else:
+        unit = prices.mean_spot(types)
+        if unit is None:
             unit = od_unit
             notes.append("no spot data for the configured types; estimated at the on-demand price")
         base_min = [d.base(d.min_replicas) for d in demands]

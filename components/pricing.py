@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 __all__ = [
     "PricingError",
@@ -340,7 +340,11 @@ def spot_usd_per_hour(itype: InstanceType, region: str = "us-east-1") -> float |
     savings = itype.spot_savings_pct.get(region)
     if savings is None:
         return None
-    return od * (1.0 - savings / 100.0)
+    return _expected_spot(od, savings)
+
+
+def _expected_spot(on_demand: float, savings_pct: float) -> float:
+    return on_demand * (1.0 - savings_pct / 100.0)
 
 
 @dataclass(frozen=True)
@@ -378,7 +382,12 @@ class PriceBook:
         savings = self.savings_pct(itype)
         if od is None or savings is None:
             return None
-        return od * (1.0 - savings / 100.0)
+        return _expected_spot(od, savings)
+
+    def mean_spot(self, itypes: Iterable[InstanceType]) -> float | None:
+        """Mean expected spot $/h over the types that have one (a spot group's unit price); None when none has."""
+        known = [p for p in (self.spot(t) for t in itypes) if p is not None]
+        return sum(known) / len(known) if known else None
 
     def interruption(self, itype: InstanceType) -> str | None:
         return itype.spot_interruption.get(self._spot_region())
