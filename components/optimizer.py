@@ -48,6 +48,7 @@ from modelstack.sizing import (
     NodeReserve,
     Requests,
     fit_report,
+    fits_count,
     node_capacity,
     replica_total,
     replicas_per_node,
@@ -243,19 +244,6 @@ class GroupChoice:
 # Packing
 # --------------------------------------------------------------------------------------------------
 
-def _fits_count(pod: Requests, cpu: float, mem: float, pods: float, gpus: float, neuron: float) -> int:
-    limits = [pods]
-    if pod.cpu_millicores:
-        limits.append(cpu // pod.cpu_millicores)
-    if pod.memory_mib:
-        limits.append(math.floor(mem / pod.memory_mib + 1e-9))
-    if pod.gpu:
-        limits.append(gpus // pod.gpu)
-    if pod.inferentia:
-        limits.append(neuron // pod.inferentia)
-    return max(0, int(min(limits)))
-
-
 def pack_nodes(items: Sequence[tuple[Requests, int]], cap: NodeCapacity) -> tuple[int, bool]:
     """Nodes of capacity ``cap`` needed for ``items`` = (pod, count) pairs, and whether that is proven minimal.
 
@@ -266,7 +254,7 @@ def pack_nodes(items: Sequence[tuple[Requests, int]], cap: NodeCapacity) -> tupl
     live = [(pod, n) for pod, n in items if n > 0]
     if not live:
         return 0, True
-    per_empty = {id(pod): _fits_count(pod, cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
+    per_empty = {id(pod): fits_count(pod, cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
                  for pod, _ in live}
     if any(v <= 0 for v in per_empty.values()):
         raise SizingError("pack_nodes: a replica does not fit on an empty node of this type")
@@ -290,7 +278,7 @@ def pack_nodes(items: Sequence[tuple[Requests, int]], cap: NodeCapacity) -> tupl
     for pod, n in sorted(live, key=lambda item: size(item[0]), reverse=True):
         remaining = n
         for b in bins:
-            k = min(remaining, _fits_count(pod, *b))
+            k = min(remaining, fits_count(pod, *b))
             if k:
                 b[0] -= k * pod.cpu_millicores
                 b[1] -= k * pod.memory_mib

@@ -30,6 +30,7 @@ __all__ = [
     "node_capacity",
     "replica_total",
     "replicas_per_node",
+    "fits_count",
     "fit_report",
     "fitting_types",
 ]
@@ -341,16 +342,22 @@ def replicas_per_node(req: Requests, itype: InstanceType, reserve: NodeReserve |
         return 0
     cap = node_capacity(itype, reserve)
     assert cap is not None  # _placement_reasons rejects types without allocatable data
-    limits = [cap.pods]
-    if total.cpu_millicores:
-        limits.append(cap.cpu_millicores // total.cpu_millicores)
-    if total.memory_mib:
-        limits.append(math.floor(cap.memory_mib / total.memory_mib + 1e-9))
-    if total.gpu:
-        limits.append(cap.gpus // total.gpu)
-    if total.inferentia:
-        limits.append(cap.neuron_devices // total.inferentia)
-    return max(0, min(limits))
+    return fits_count(total, cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
+
+
+def fits_count(pod: Requests, cpu_millicores: float, memory_mib: float, pods: float, gpus: float,
+               neuron_devices: float) -> int:
+    """How many ``pod`` replicas fit in these free resources: the tightest resource the pod asks for."""
+    limits = [pods]
+    if pod.cpu_millicores:
+        limits.append(cpu_millicores // pod.cpu_millicores)
+    if pod.memory_mib:
+        limits.append(math.floor(memory_mib / pod.memory_mib + 1e-9))
+    if pod.gpu:
+        limits.append(gpus // pod.gpu)
+    if pod.inferentia:
+        limits.append(neuron_devices // pod.inferentia)
+    return max(0, int(min(limits)))
 
 
 def fitting_types(
