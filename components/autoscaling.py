@@ -15,7 +15,7 @@ windows and step limits.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 SIGNALS = ("in_flight", "cpu", "gpu", "prometheus")
@@ -199,7 +199,6 @@ class Target:
     prometheus_address: Optional[str] = None
     replicas_offset: int = 0
     """Replicas served elsewhere (the on-demand floor), subtracted from min and max."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:

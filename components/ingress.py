@@ -138,13 +138,13 @@ def forward_action(backends: list[WeightedBackend]) -> str:
 
 def weighted_ingress(*, name: str, namespace: str, labels: dict[str, str], path: str, backends: list[WeightedBackend],
                      settings: IngressSettings) -> dict[str, Any]:
-    """An Ingress whose rule forwards `path` to several Services by weight (the ALB does the split)."""
-    check_weights(name, backends)
+    """An Ingress whose rule forwards `path` to several Services by weight (the ALB does the split).
+
+    `backends` are checked already (:func:`check_weights`, which TrafficSplitter runs before anything else)."""
     action = name
-    ing = ingress(name=name, namespace=namespace, labels=labels, path=path, service=action, port="use-annotation",
-                  settings=settings, annotations={ANN + f"actions.{action}": forward_action(backends),
-                                                  **health_annotations(None)})
-    return ing
+    return ingress(name=name, namespace=namespace, labels=labels, path=path, service=action, port="use-annotation",
+                   settings=settings, annotations={ANN + f"actions.{action}": forward_action(backends),
+                                                   **health_annotations(None)})
 
 
 class PathRegistry:

@@ -217,7 +217,7 @@ def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any
 def pre_stop_handler(spec: ModelSpec) -> Optional[dict[str, Any]]:
     """The preStop hook: the user's exec/http hook, else a kubelet `sleep` (no shell needed in the image).
 
-    `lifecycle.preStop.sleep` is beta and on by default from Kubernetes 1.30, the oldest version we support; it lets
+    `lifecycle.preStop.sleep` is beta and on by default from Kubernetes 1.30, older than every version we support; it lets
     the load balancer deregister the pod before the server gets SIGTERM, so in-flight requests are not cut.
     """
     if spec.pre_stop_exec:

@@ -590,13 +590,13 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         accelerator=accel, spot=spot, on_demand_base=base,
         strict_zone_spread=bool(_get(place, "strict_zone_spread", False, "placement")),
         run_as_user=uid, read_only_root_filesystem=bool(_get(a, "read_only_root_filesystem", True, "")),
-        replicas=max(0, init - (base if spot else 0)),
+        replicas=max(0, init - base),
         allowed_ingress_cidrs=tuple(_plain(a.get("network_policy_cidrs") or (), "network_policy_cidrs")),
     )
     target = autoscaling.Target(
         deployment=model, namespace=ns, container="model", http_scaled_object=model,
         external_scaler_address=_get(add_on, "external_scaler_address", autoscaling.DEFAULT_EXTERNAL_SCALER, "http_add_on"),
-        prometheus_address=_get(a, "prometheus_address", None, ""), replicas_offset=base if spot else 0)
+        prometheus_address=_get(a, "prometheus_address", None, ""), replicas_offset=base)
     try:
         objects: dict[str, dict[str, Any]] = {
             "service_account": manifests.service_account(spec),
@@ -641,5 +641,5 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 annotations=ingress.health_annotations(readiness.http_path))
     if in_flight:
         hosts = [str(h) for h in _plain((ing_args or {}).get("hosts") or (), "ingress.hosts")]
-        objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base if spot else 0, hosts=hosts)
+        objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base, hosts=hosts)
     return Plan(spec, knobs, objects, path, tls, settings)
