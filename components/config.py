@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, 
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from . import sizing
+from . import autoscaling, iam, node_templates, sizing, subnets
 
 NAMESPACE = "modelstack"
 CONFIG_KEY = f"{NAMESPACE}:platform"
@@ -131,7 +131,7 @@ class VpcConfig(_Strict):
 
     cidr: str = "10.0.0.0/16"
     az_count: int = Field(2, ge=2, le=3)
-    nat: Literal["none", "single", "per_az"] = "single"
+    nat: Literal[subnets.NAT_MODES] = "single"  # type: ignore[valid-type]
     existing: Optional[ExistingVpc] = None
 
     _cidr = field_validator("cidr")(classmethod(lambda cls, v: _cidr(v)))
@@ -154,7 +154,7 @@ class AccessEntry(_Strict):
     """An IAM principal granted an EKS access policy, cluster-wide or in `namespaces`."""
 
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
-    access: Literal["cluster-admin", "admin", "edit", "view"] = "view"
+    access: Literal[tuple(iam.ACCESS_POLICIES)] = "view"  # type: ignore[valid-type]
     namespaces: list[str] = Field(default_factory=list)
 
 
@@ -236,7 +236,7 @@ class InstanceSelection(_Strict):
     gpu_models: list[str] = Field(default_factory=list)
     min_gpu_memory_gib: Optional[float] = Field(None, gt=0)
     families: list[str] = Field(default_factory=list)
-    arch: Literal["amd64", "arm64"] = "amd64"
+    arch: Literal[node_templates.ARCHES] = "amd64"  # type: ignore[valid-type]
     max_types: int = Field(4, ge=1, le=20)
 
 
@@ -249,7 +249,7 @@ class Taint(_Strict):
 class NodeGroupConfig(_Strict):
     """An EKS managed node group. Give `instance_types`, or leave them to the optimizer via `selection`."""
 
-    kind: Literal["system", "cpu", "gpu", "inferentia"] = "cpu"
+    kind: Literal[node_templates.GROUP_KINDS] = "cpu"  # type: ignore[valid-type]
     instance_types: list[str] = Field(default_factory=list)
     selection: InstanceSelection = Field(default_factory=InstanceSelection)
     spot: bool = False
@@ -339,7 +339,7 @@ class Autoscaling(_Strict):
     max_upscale_factor: float = Field(1.5, gt=1, le=100)
     downscale_tolerance: float = Field(0.05, ge=0, lt=1)
     upscale_tolerance: float = Field(0.05, ge=0, lt=1)
-    signal: Literal["in_flight", "cpu", "gpu", "prometheus"] = "in_flight"
+    signal: Literal[autoscaling.SIGNALS] = "in_flight"  # type: ignore[valid-type]
     target_utilization: Optional[int] = Field(None, ge=1, le=100)
     prometheus_query: Optional[str] = None
     prometheus_threshold: Optional[float] = Field(None, gt=0)
