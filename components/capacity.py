@@ -16,6 +16,7 @@ from . import config as cfg
 from . import cost, optimizer, pricing, subnets
 from .config import ConfigIssue, NodeGroupConfig, Platform
 from .optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
+from .validation import compute_accelerator, kind_accepts, requests_of
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -74,9 +75,8 @@ def selection_of(group: NodeGroupConfig, catalog=None) -> GroupSelection:
     cat = catalog or pricing.catalog()
     families = tuple(sel.families) or None
     if families is None and not sel.gpu_models and sel.min_gpu_memory_gib is None:
-        want = {"gpu": lambda t: t.is_gpu, "inferentia": lambda t: t.is_inferentia}.get(
-            group.kind, lambda t: not t.is_gpu and not t.is_inferentia)
-        families = tuple(sorted({t.family for t in cat.values() if want(t)} - set(optimizer.BURSTABLE_FAMILIES)))
+        families = tuple(sorted({t.family for t in cat.values() if kind_accepts(group.kind, t)}
+                                - set(optimizer.BURSTABLE_FAMILIES)))
     return GroupSelection(
         families=families,
         gpu_models=tuple(sel.gpu_models) or None,
@@ -102,8 +102,6 @@ def on_demand_base(platform: Platform, model: cfg.ModelConfig) -> int:
 
 
 def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
-    from .validation import requests_of
-
     a = model.autoscaling
     return ModelDemand(name=name, requests=requests_of(model.compute), min_replicas=a.min_replicas,
                        max_replicas=a.max_replicas, on_demand_base=base)
@@ -190,7 +188,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
                                             nodes_min=fb_min, nodes_max=fb_max, root_volume=volume))
         for m, mc in models.items():
             placements[m] = Placement(pool=gname, node_group=gname,
-                                      accelerator="gpu" if mc.compute.gpu else "inferentia" if mc.compute.inferentia else "none",
+                                      accelerator=compute_accelerator(mc.compute),
                                       spot=g.spot, on_demand_base=bases[m])
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)

@@ -45,6 +45,17 @@ def group_accelerator(group: NodeGroupConfig) -> str:
     return {"gpu": "gpu", "inferentia": "inferentia"}.get(group.kind, "none")
 
 
+def compute_accelerator(compute: Compute) -> str:
+    """The accelerator a model's replicas ask for: "gpu", "inferentia" or "none"."""
+    return "gpu" if compute.gpu else "inferentia" if compute.inferentia else "none"
+
+
+def kind_accepts(kind: str, itype: Any) -> bool:
+    """Whether a node group of `kind` may use an instance type: GPU types for gpu, Inferentia types for
+    inferentia, types with neither for system and cpu."""
+    return {"gpu": itype.is_gpu, "inferentia": itype.is_inferentia}.get(kind, not itype.is_gpu and not itype.is_inferentia)
+
+
 def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
 
@@ -72,9 +83,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 + (", e.g. " + ", ".join(close) if close else ""))
         known = [cat[t] for t in g.instance_types if t in cat]
         for it in known:
-            has_gpu, has_inf = it.gpu_count > 0, (it.accelerator_count or 0) > 0
-            want = {"gpu": has_gpu, "inferentia": has_inf}.get(g.kind, not has_gpu and not has_inf)
-            if not want:
+            if not kind_accepts(g.kind, it):
                 kinds = {"gpu": "GPU instance types (g*, p*)", "inferentia": "Inferentia instance types (inf2)"}
                 add(f"{p}.instance_types", repr(it.name), f"{kinds.get(g.kind, 'instance types without accelerators')} for a {g.kind} node group")
         if g.spot and len({(it.vcpu, it.memory_gib, it.gpu_count) for it in known}) > 1:
@@ -113,7 +122,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
         if isinstance(group_name, str) and group_name not in groups:
             add(f"{p}.node_group", repr(group_name), "one of the node groups " + ", ".join(sorted(groups)))
         if compute is not None and group is not None:
-            need = "gpu" if compute.gpu else "inferentia" if compute.inferentia else "none"
+            need = compute_accelerator(compute)
             have = group_accelerator(group)
             if group.kind == "system":
                 add(f"{p}.node_group", f"{group_name!r} (the system group)", "a cpu, gpu or inferentia group; the system group runs only platform add-ons: " + _groups_of(groups, need))
