@@ -6,7 +6,7 @@ Built from our `Cluster` (`ClusterHandle.of(cluster)`) or from an existing clust
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Optional, Sequence
 
 import pulumi
@@ -35,20 +35,8 @@ class ClusterHandle:
 
     @classmethod
     def of(cls, cluster: "Cluster") -> "ClusterHandle":
-        return cls(
-            cluster_name=cluster.cluster_name,
-            kubernetes_version=cluster.kubernetes_version,
-            kubeconfig=cluster.kubeconfig,
-            provider=cluster.provider,
-            oidc_provider_arn=cluster.oidc_provider_arn,
-            oidc_provider_url=cluster.oidc_provider_url,
-            node_role_arn=cluster.node_role_arn,
-            node_role_name=cluster.node_role_name,
-            vpc_id=cluster.vpc_id,
-            private_subnet_ids=cluster.private_subnet_ids,
-            public_subnet_ids=cluster.public_subnet_ids,
-            cluster_security_group_id=cluster.cluster_security_group_id,
-        )
+        """The handle on our Cluster: every field is the Cluster attribute of the same name."""
+        return cls(**{f.name: getattr(cluster, f.name) for f in fields(cls)})
 
     @classmethod
     def existing(
