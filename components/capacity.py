@@ -200,7 +200,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         control_planes=1,
         extended_support=cfg.in_extended_support(c.cluster.kubernetes_version, today or date.today()),
         nat_gateways=nat,
-        load_balancers=(cost.LoadBalancer("alb", f"{c.cluster.name}-models"),) if c.models else (),
+        load_balancers=(cost.LoadBalancer("alb", c.cluster.ingress_group),) if c.models else (),
         kms_keys=1 if c.cluster.secrets_encryption else 0,
     )
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs)

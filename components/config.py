@@ -217,6 +217,15 @@ class ClusterConfig(_Strict):
     charts: Charts = Field(default_factory=Charts)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
 
+    @property
+    def ingress_group(self) -> str:
+        """The AWS Load Balancer Controller IngressGroup (one shared ALB) of this cluster's models."""
+        return f"{self.name}-models"
+
+    def node_group_name(self, group: str) -> str:
+        """The EKS managed node group name of config group `group` (its ASG is `eks-<name>-<uuid>`)."""
+        return f"{self.name}-{group}"
+
 
 # ------------------------------------------------------------------------------------------ node groups
 

@@ -83,7 +83,7 @@ def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict
         "kind": g.kind,
         "arch": primary.arch or "amd64",
         "capacity_type": g.capacity_type,
-        "node_group_name": f"{p.config.cluster.name}-{g.name}",
+        "node_group_name": p.config.cluster.node_group_name(g.name),
         "node_pool": g.pool,
         "priority": g.priority,
         "min_size": g.min_size,
@@ -113,6 +113,13 @@ def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list
     req = requests_of(m.compute)
     fit = [t for t in types if sizing.replicas_per_node(req, cat[t]) > 0]
     return fit if len(fit) < len(types) else []
+
+
+def ingress_args(cluster: cfg.ClusterConfig, path: str) -> dict:
+    """A route on the cluster's one shared load balancer."""
+    lb = cluster.load_balancer
+    return {"group_name": cluster.ingress_group, "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
+            "certificate_arn": lb.certificate_arn, "path": path}
 
 
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
@@ -159,9 +166,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
                       "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
-        "ingress": {"group_name": f"{c.cluster.name}-models", "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
-                    "certificate_arn": lb.certificate_arn, "path": model_path(name, m),
-                    **({"hosts": list(lb.hosts)} if lb.hosts else {})},
+        "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
         "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
     }
     for k in ("command", "args", "env"):
@@ -210,7 +215,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     handle = ClusterHandle.of(cluster)
     groups = {g.name: NodeGroup(g.name, _node_group_args(p, g, cluster, tags)) for g in capacity.groups}
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
-    ranks = [{"name": f"{cl.name}-{g.name}", "priority": g.priority, "capacity_type": g.capacity_type,
+    ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
               "vcpu": float(g.primary.vcpu)} for g in capacity.groups]
     autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
         "handle": handle, "region": p.region, "node_groups": ranks, "chart_version": cl.charts.cluster_autoscaler,
@@ -240,14 +245,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         models[name] = ModelAPI(name, model_args(p, name, m, capacity),
                                 handle.options(pulumi.ResourceOptions(depends_on=[addons, namespaces[m.namespace]])))
     splits = {}
-    lb = cl.load_balancer
     for name, s in c.traffic_splits.items():
-        namespace = {c.models[b].namespace for b in s.backends}
+        namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace
         splits[name] = TrafficSplitter(name, {
             "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
-            "ingress": {"group_name": f"{cl.name}-models", "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
-                        "certificate_arn": lb.certificate_arn, "path": s.path or f"/{name}"},
-            "namespace": sorted(namespace)[0],
+            "ingress": ingress_args(cl, s.path or f"/{name}"),
+            "namespace": namespace,
             "team": c.team, "environment": c.environment,
         }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
     pulumi.export("cluster_name", cluster.cluster_name)

@@ -163,6 +163,11 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                             "backends that autoscale on cpu, gpu or prometheus without scale_to_zero: the load balancer "
                             "splits straight to the models' Services, past the in-flight counter that drives in_flight "
                             "scaling and wakes a model from zero")
+            if cfg is not None:
+                spaces = sorted({cfg.models[b].namespace for b in backends if b in cfg.models})
+                if len(spaces) > 1:
+                    add(f"{p}.backends", f"backends in namespaces {', '.join(spaces)}",
+                        "backends in one namespace (a load balancer rule forwards to Services of its Ingress's namespace)")
             weights = [w for w in backends.values() if isinstance(w, int) and not isinstance(w, bool)]
             if len(weights) == len(backends) and sum(weights) != 100:
                 add(f"{p}.backends", f"weights summing to {sum(weights)}", "weights summing to exactly 100")

@@ -111,6 +111,8 @@ CASES = [
      f"{P}.traffic_splits.live.backends.sentiment: got model 'sentiment' with signal in_flight; allowed: backends that "
      "autoscale on cpu, gpu or prometheus without scale_to_zero: the load balancer splits straight to the models' "
      "Services, past the in-flight counter that drives in_flight scaling and wakes a model from zero"),
+    ("split across namespaces", lambda v, p: (p["models"]["sentiment"].update(namespace="nlp"), p["models"]["sentiment"]["autoscaling"].update(signal="cpu", target_utilization=60), p["models"]["llm-chat"]["autoscaling"].update(signal="cpu", target_utilization=60), p.update(traffic_splits={"live": {"backends": {"sentiment": 50, "llm-chat": 50}}})),
+     f"{P}.traffic_splits.live.backends: got backends in namespaces models, nlp; allowed: backends in one namespace (a load balancer rule forwards to Services of its Ingress's namespace)"),
     ("split unknown backend", _set("traffic_splits", {"live": {"backends": {"sentiment": 50, "nope": 50}}}),
      f"{P}.traffic_splits.live.backends.nope: got 'nope'; allowed: a model of this stack: image-classifier, llm-chat, sentiment"),
     ("split weight range", _set("traffic_splits", {"live": {"backends": {"sentiment": 150}}}),
