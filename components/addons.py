@@ -12,18 +12,11 @@ import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
 from . import addon_values, iam
+from .charts import CHARTS
 from .handle import ClusterHandle, inherited_depends_on
 
 TYPE = "modelstack:index:PlatformAddons"
 
-#: chart -> (repository, namespace, default version). Versions are defaults only: the stack config pins them.
-CHARTS = {
-    "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server/", "kube-system", "3.12.2"),
-    "aws-load-balancer-controller": ("https://aws.github.io/eks-charts", "kube-system", "1.13.3"),
-    "keda": ("https://kedacore.github.io/charts", "keda", "2.17.2"),
-    "keda-add-ons-http": ("https://kedacore.github.io/charts", "keda", "0.10.0"),
-    "nvidia-device-plugin": ("https://nvidia.github.io/k8s-device-plugin", "kube-system", "0.17.1"),
-}
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 
 

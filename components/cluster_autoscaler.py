@@ -11,12 +11,12 @@ import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
 from . import addon_values, iam, node_templates
+from .charts import CHARTS
 from .handle import ClusterHandle, inherited_depends_on
 
 TYPE = "modelstack:index:ClusterAutoscaler"
 CHART = "cluster-autoscaler"
-REPO = "https://kubernetes.github.io/autoscaler"
-NAMESPACE = "kube-system"
+REPO, NAMESPACE, DEFAULT_VERSION = CHARTS[CHART]
 SERVICE_ACCOUNT = "cluster-autoscaler"
 
 
@@ -84,7 +84,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             f"{name}-release",
             name="cluster-autoscaler",
             chart=CHART,
-            version=args.get("chart_version", "9.46.6"),
+            version=args.get("chart_version", DEFAULT_VERSION),
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPO),
             namespace=NAMESPACE,
             values=values,

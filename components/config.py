@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from . import autoscaling, iam, node_templates, sizing, subnets
+from .charts import CHARTS
 
 NAMESPACE = "modelstack"
 CONFIG_KEY = f"{NAMESPACE}:platform"
@@ -170,12 +171,12 @@ class ManagedAddons(_Strict):
 class Charts(_Strict):
     """Helm chart versions, pinned per stack so an upgrade is a reviewed config change."""
 
-    cluster_autoscaler: str = "9.46.6"
-    metrics_server: str = "3.12.2"
-    aws_load_balancer_controller: str = "1.13.3"
-    keda: str = "2.17.2"
-    nvidia_device_plugin: str = "0.17.1"
-    keda_http_add_on: str = "0.10.0"
+    cluster_autoscaler: str = CHARTS["cluster-autoscaler"].version
+    metrics_server: str = CHARTS["metrics-server"].version
+    aws_load_balancer_controller: str = CHARTS["aws-load-balancer-controller"].version
+    keda: str = CHARTS["keda"].version
+    nvidia_device_plugin: str = CHARTS["nvidia-device-plugin"].version
+    keda_http_add_on: str = CHARTS["keda-add-ons-http"].version
 
 
 class LoadBalancerConfig(_Strict):
