@@ -127,6 +127,9 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     """Node groups, placements and cost inputs; raises ConfigError with every sizing problem found."""
     c = platform.config
     cat = pricing.catalog()
+    # Only us-east-1 has on-demand prices in the data: other regions are sized and priced at us-east-1 prices
+    # (with that region's spot savings where the data has them), and every plan and cost table says so.
+    prices = pricing.price_book(platform.region, fallback_to_us_east_1=True)
     issues: list[ConfigIssue] = []
     groups: list[NodeGroupPlan] = []
     placements: dict[str, Placement] = {}
@@ -146,8 +149,10 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
                                  throughput_mbps=g.root_volume.throughput if g.root_volume.type == "gp3" else None)
         try:
             if demands:
-                choice: Optional[GroupChoice] = optimizer.choose_group(sel, demands, platform.region, cat)
-                types, reason, notes = choice.instance_types, choice.reason, tuple(dict.fromkeys(choice.notes))
+                choice: Optional[GroupChoice] = optimizer.choose_group(sel, demands, prices, cat)
+                types, reason = choice.instance_types, choice.reason
+                # the price book's own notes are the whole plan's (the cost table says them once)
+                notes = tuple(n for n in dict.fromkeys(choice.notes) if n not in prices.notes)
                 nodes_min, nodes_max = choice.main.nodes_min, choice.main.nodes_max
             else:
                 choice, notes = None, ()
@@ -174,7 +179,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
             if floor is not None:
                 fb_types, fb_min, fb_max = floor.instance_types, floor.nodes_min, floor.nodes_max
             elif demands:
-                od = optimizer.choose_group(GroupSelection(**{**sel.__dict__, "spot": False}), demands, platform.region, cat)
+                od = optimizer.choose_group(GroupSelection(**{**sel.__dict__, "spot": False}), demands, prices, cat)
                 fb_types, fb_min, fb_max = od.instance_types, 0, 0
             else:
                 fb_types, fb_min, fb_max = types[:1], 0, 0
@@ -196,6 +201,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     nat = 0 if vpc.existing else subnets.nat_count(vpc.nat, vpc.az_count)
     cost_inputs = cost.CostInputs(
         region=platform.region,
+        fallback_to_us_east_1=prices.is_fallback,
         node_groups=tuple(costs),
         control_planes=1,
         extended_support=cfg.in_extended_support(c.cluster.kubernetes_version, today or date.today()),

@@ -359,3 +359,16 @@ def test_capacity_notes_reach_plan_json_and_the_summary(plans, capsys):
     assert plans["prod"]["capacity"]["system"]["notes"] == []
     assert cli.main(["plan", "prod", "--project-dir", str(ROOT)]) == 0
     assert f"  note on gpu-large: {notes[0]}" in capsys.readouterr().out
+
+
+def test_a_region_without_price_data_plans_at_us_east_1_prices_and_says_so(capsys, tmp_path):
+    vals = copy.deepcopy(values("dev"))
+    vals["aws:region"] = "eu-west-1"
+    doc = plan_of("dev", vals)
+    assert doc["cost"]["region"] == "eu-west-1"
+    assert any("us-east-1 price, not a price for this region" in a for a in doc["cost"]["assumptions"])
+    assert any("eu-west-1's (Spot Advisor)" in a for a in doc["cost"]["assumptions"])
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": vals}))
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
+    assert "in eu-west-1 (at us-east-1 prices: this region's prices are not in the data)" in capsys.readouterr().out
