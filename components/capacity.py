@@ -67,6 +67,27 @@ class CapacityPlan:
     groups: tuple[NodeGroupPlan, ...]
     placements: dict[str, Placement]
     cost_inputs: cost.CostInputs
+    notes: tuple[str, ...] = ()
+    """Cluster-wide notes for whoever reviews the plan (e.g. the Kubernetes version leaving standard support)."""
+
+
+#: Warn this many days before a Kubernetes version leaves EKS standard support.
+SUPPORT_WARNING_DAYS = 60
+
+
+def support_note(version: str, today: date) -> Optional[str]:
+    """A note when `version` is in EKS extended support, or enters it within SUPPORT_WARNING_DAYS."""
+    end = cfg.EKS_STANDARD_SUPPORT_END[version]
+    newer = [v for v in cfg.KUBERNETES_VERSIONS if cfg.EKS_STANDARD_SUPPORT_END[v] > end]
+    upgrade = f"; upgrade to {newer[0]} (cluster.kubernetes_version, one minor at a time)" if newer else ""
+    if today > end:
+        return (f"Kubernetes {version} left EKS standard support on {end.isoformat()}: the control plane is billed "
+                f"at the extended-support rate{upgrade}")
+    days = (end - today).days
+    if days <= SUPPORT_WARNING_DAYS:
+        return (f"Kubernetes {version} leaves EKS standard support on {end.isoformat()} ({days} days): the control "
+                f"plane's price rises to the extended-support rate then{upgrade}")
+    return None
 
 
 def selection_of(group: NodeGroupConfig, catalog=None) -> GroupSelection:
@@ -130,6 +151,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     # Only us-east-1 has on-demand prices in the data: other regions are sized and priced at us-east-1 prices
     # (with that region's spot savings where the data has them), and every plan and cost table says so.
     prices = pricing.price_book(platform.region, fallback_to_us_east_1=True)
+    day = today or date.today()
     issues: list[ConfigIssue] = []
     groups: list[NodeGroupPlan] = []
     placements: dict[str, Placement] = {}
@@ -204,9 +226,11 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         fallback_to_us_east_1=prices.is_fallback,
         node_groups=tuple(costs),
         control_planes=1,
-        extended_support=cfg.in_extended_support(c.cluster.kubernetes_version, today or date.today()),
+        extended_support=cfg.in_extended_support(c.cluster.kubernetes_version, day),
         nat_gateways=nat,
         load_balancers=(cost.LoadBalancer("alb", c.cluster.ingress_group),) if c.models else (),
         kms_keys=1 if c.cluster.secrets_encryption else 0,
     )
-    return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs)
+    note = support_note(c.cluster.kubernetes_version, day)
+    return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
+                        notes=(note,) if note else ())

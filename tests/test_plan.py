@@ -372,3 +372,10 @@ def test_a_region_without_price_data_plans_at_us_east_1_prices_and_says_so(capsy
     stack.write_text(yaml.safe_dump({"config": vals}))
     assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
     assert "in eu-west-1 (at us-east-1 prices: this region's prices are not in the data)" in capsys.readouterr().out
+
+
+def test_plan_json_carries_cluster_notes(plans):
+    assert plans["prod"]["notes"] == []  # 1.35 is far from the end of its standard support on TODAY
+    vals = copy.deepcopy(values("prod"))
+    vals[CONFIG_KEY]["cluster"]["kubernetes_version"] = "1.34"
+    assert plan_of("prod", vals)["notes"][0].startswith("Kubernetes 1.34 leaves EKS standard support on 2026-12-02")

@@ -180,3 +180,31 @@ def test_platform_config_that_is_not_json_is_reported_not_a_traceback(run):
     with pytest.raises(pulumi.RunError) as e:
         run(program.main, "dev", {"aws:region": "us-east-1", CONFIG_KEY: "not a mapping"})
     assert "modelstack:platform: got 'not a mapping'; allowed: a mapping with environment, team, cluster" in str(e.value)
+
+
+@pytest.mark.parametrize("version, day, expected", [
+    ("1.35", date(2026, 11, 22), None),
+    ("1.34", date(2026, 10, 2), None),  # 61 days before the end
+    ("1.34", date(2026, 10, 3), "Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (60 days): the control "
+                                "plane's price rises to the extended-support rate then; upgrade to 1.35 "
+                                "(cluster.kubernetes_version, one minor at a time)"),
+    ("1.34", date(2026, 12, 2), "Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (0 days): the control "
+                                "plane's price rises to the extended-support rate then; upgrade to 1.35 "
+                                "(cluster.kubernetes_version, one minor at a time)"),
+    ("1.32", date(2026, 12, 3), "Kubernetes 1.32 left EKS standard support on 2026-03-23: the control plane is billed "
+                                "at the extended-support rate; upgrade to 1.33 (cluster.kubernetes_version, one minor "
+                                "at a time)"),
+    ("1.35", date(2027, 3, 28), "Kubernetes 1.35 left EKS standard support on 2027-03-27: the control plane is billed "
+                                "at the extended-support rate"),
+])
+def test_support_note_warns_before_and_after_standard_support_ends(version, day, expected):
+    from modelstack.capacity import support_note
+
+    assert support_note(version, day) == expected
+
+
+def test_support_note_reaches_the_capacity_plan():
+    _, cap = _platform("prod", lambda c: c["cluster"].update(kubernetes_version="1.34"))
+    assert cap.notes and cap.notes[0].startswith("Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (10 days)")
+    _, cap = _platform("prod")
+    assert cap.notes == ()
