@@ -181,9 +181,15 @@ def concurrency_target(target_in_flight: float) -> int:
     return max(1, int(math.floor(target_in_flight + 0.5)))
 
 
-def gpu_query(namespace: str, model: str, window_seconds: int) -> str:
-    """Average GPU utilization (0-100) of the model's containers over the window, from the DCGM exporter."""
-    sel = f'namespace="{namespace}",container="{model}"'
+def gpu_query(namespace: str, deployment: str, container: str, window_seconds: int) -> str:
+    """Average GPU utilization (0-100) of the Deployment's pods over the window, from the DCGM exporter.
+
+    dcgm-exporter (Kubernetes mode) labels each GPU's series with the `namespace`, `pod` and `container` using it;
+    the prometheus chart's service-endpoints job honors them (honor_labels). Every model's server container is
+    named alike, so the pod name (`<deployment>-<replicaset hash>-<suffix>`, neither part holding a dash) is what
+    keeps two GPU models in one namespace apart.
+    """
+    sel = f'namespace="{namespace}",pod=~"{deployment}-[a-z0-9]+-[a-z0-9]+",container="{container}"'
     return f"avg(avg_over_time({GPU_UTIL_METRIC}{{{sel}}}[{window_seconds}s]))"
 
 
@@ -213,7 +219,7 @@ def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:
         raise ValueError(f"signal {k.signal!r} needs prometheus_address (the Prometheus server KEDA queries)")
     if k.signal == "gpu":
         return [{"type": "prometheus", "name": "gpu-utilization", "metricType": "Value", "metadata": {
-            "serverAddress": t.prometheus_address, "query": gpu_query(t.namespace, t.container, k.window_seconds),
+            "serverAddress": t.prometheus_address, "query": gpu_query(t.namespace, t.deployment, t.container, k.window_seconds),
             "threshold": str(k.target_utilization)}}]
     return [{"type": "prometheus", "name": "prometheus", "metricType": "AverageValue", "metadata": {
         "serverAddress": t.prometheus_address, "query": k.prometheus_query, "threshold": _num(k.prometheus_threshold)}}]

@@ -118,7 +118,8 @@ def test_gpu_trigger_averages_dcgm_over_the_window() -> None:
     assert autoscaling.triggers(Knobs(signal="gpu", target_utilization=80, window_seconds=120), t) == [
         {"type": "prometheus", "name": "gpu-utilization", "metricType": "Value", "metadata": {
             "serverAddress": "http://prom:9090",
-            "query": 'avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="models",container="model"}[120s]))',
+            "query": 'avg(avg_over_time(DCGM_FI_DEV_GPU_UTIL{namespace="models",pod=~"vision-[a-z0-9]+-[a-z0-9]+",'
+                     'container="model"}[120s]))',
             "threshold": "80"}}]
 
 
@@ -143,3 +144,12 @@ def test_on_demand_floor_reduces_bounds() -> None:
     with pytest.raises(ValueError, match="use on_demand_base < max_replicas"):
         autoscaling.scaled_object_spec(Knobs(min_replicas=2, max_replicas=3),
                                        Target(deployment="m", namespace="models", container="model", replicas_offset=3))
+
+
+def test_gpu_query_selects_only_the_deployments_own_pods() -> None:
+    import re
+    q = autoscaling.gpu_query("models", "vision", "model", 60)
+    pod_re = re.search(r'pod=~"([^"]+)"', q).group(1)  # Prometheus anchors regex matchers: fullmatch
+    assert re.fullmatch(pod_re, "vision-7d4b9c8f5b-x2x7k")
+    for other in ("vision-v2-7d4b9c8f5b-x2x7k", "vision-on-demand-7d4b9c8f5b-x2x7k", "xvision-7d4b9c8f5b-x2x7k"):
+        assert not re.fullmatch(pod_re, other), other
