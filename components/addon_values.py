@@ -2,7 +2,9 @@
 
 Charts: cluster-autoscaler 9.46.6 (kubernetes/autoscaler), metrics-server 3.12.2 (kubernetes-sigs/metrics-server),
 aws-load-balancer-controller 1.13.3 (aws/eks-charts), keda 2.17.2 and keda-add-ons-http 0.10.0 (kedacore/charts),
-nvidia-device-plugin 0.17.1 (NVIDIA/k8s-device-plugin).
+nvidia-device-plugin 0.17.1 (NVIDIA/k8s-device-plugin), prometheus 29.27.0 (prometheus-community/helm-charts, with
+its alertmanager 1.42.* and prometheus-pushgateway 3.8.* subcharts), dcgm-exporter 4.8.2 (NVIDIA/dcgm-exporter,
+`deployment/`).
 """
 
 from __future__ import annotations
@@ -102,6 +104,64 @@ def nvidia_device_plugin() -> dict[str, Any]:
     return {
         "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
         "tolerations": [CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)],
+    }
+
+
+PROMETHEUS_SERVER = "prometheus-server"
+"""The Prometheus server's Service name (set as `server.fullnameOverride`, so it does not hang on the release name)."""
+PROMETHEUS_PORT = 80
+"""The server Service's port (`server.service.servicePort`; the chart's default, set explicitly)."""
+DCGM_EXPORTER_PORT = 9400
+"""dcgm-exporter's metrics port (the chart's `service.port`)."""
+TOLERATE_EVERYTHING = {"operator": "Exists"}
+"""A toleration with no key matches every taint: GPU, Neuron, system and any taint a node group's config adds."""
+
+
+def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[str] = None,
+               scrape_interval: str = "15s", alertmanager: bool = False, pushgateway: bool = False) -> dict[str, Any]:
+    """The Prometheus server KEDA queries for the gpu and prometheus signals, on the system pool.
+
+    - `volume_size` None keeps the TSDB on an emptyDir: a PersistentVolumeClaim needs the EBS CSI driver and a
+      default StorageClass, which modelstack does not install (EKS sets no default class from 1.30), and would stay
+      Pending. KEDA's queries look back one window, so losing history on a restart is acceptable by default.
+    - Scrape every 15 s (the chart's 1m would leave a 60 s `avg_over_time` window with zero or one sample).
+    - node-exporter and kube-state-metrics are off: no KEDA query reads them, and node-exporter is one more
+      DaemonSet on every (GPU) node. Container CPU/memory still come from the kubelet's cAdvisor job.
+    """
+    server: dict[str, Any] = {
+        "fullnameOverride": PROMETHEUS_SERVER,
+        "service": {"servicePort": PROMETHEUS_PORT},
+        "retention": retention,
+        "global": {"scrape_interval": scrape_interval},
+        "persistentVolume": {"enabled": True, "size": volume_size} if volume_size else {"enabled": False},
+        **system_placement(system_pool),
+    }
+    values: dict[str, Any] = {
+        "server": server,
+        "alertmanager": {"enabled": alertmanager},
+        "prometheus-pushgateway": {"enabled": pushgateway},
+        "kube-state-metrics": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+    }
+    for key, on in (("alertmanager", alertmanager), ("prometheus-pushgateway", pushgateway)):
+        if on:
+            values[key].update(system_placement(system_pool))
+    return values
+
+
+def dcgm_exporter() -> dict[str, Any]:
+    """GPU metrics from every GPU node, with the `pod`, `namespace` and `container` of the pod using each GPU.
+
+    The chart always runs the exporter in Kubernetes mode (DCGM_EXPORTER_KUBERNETES=true) with the 2.x label names.
+    Prometheus finds it by the Service annotation (the prometheus chart's `kubernetes-service-endpoints` job, which
+    has `honor_labels: true`: the exporter's `namespace`/`pod` win over the target's, no `exported_` prefix).
+    The chart's ServiceMonitor is off: it needs the prometheus-operator CRDs, which are not installed.
+    """
+    return {
+        "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
+        "tolerations": [TOLERATE_EVERYTHING],
+        "service": {"annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(DCGM_EXPORTER_PORT)}},
+        "serviceMonitor": {"enabled": False},
     }
 
 

@@ -1,5 +1,6 @@
 """Platform add-ons every model API relies on: cluster DNS, metrics, the load balancer controller, KEDA and its
-HTTP add-on (in-flight request scaling, scale to zero), and the NVIDIA device plugin when GPU nodes exist."""
+HTTP add-on (in-flight request scaling, scale to zero), the NVIDIA device plugin when GPU nodes exist, and the
+Prometheus KEDA queries for the gpu and prometheus signals (with the DCGM exporter's GPU metrics on GPU nodes)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from .handle import ClusterHandle, inherited_depends_on
 TYPE = "modelstack:index:PlatformAddons"
 
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+PROMETHEUS_ADDRESS = (f"http://{addon_values.PROMETHEUS_SERVER}.{CHARTS['prometheus'].namespace}.svc:"
+                      f"{addon_values.PROMETHEUS_PORT}")
+"""The in-cluster URL of the Prometheus server this component installs (what ModelAPI's prometheus_address takes)."""
 
 
 class PlatformAddonsArgs(TypedDict):
@@ -50,6 +55,25 @@ class PlatformAddonsArgs(TypedDict):
     set it when any GPU node group exists."""
     nvidia_device_plugin_version: NotRequired[str]
     """nvidia-device-plugin chart version. Default "0.17.1"."""
+    prometheus: NotRequired[bool]
+    """Install Prometheus (prometheus-community/prometheus) at PROMETHEUS_ADDRESS, server on the system pool. Default
+    True; alertmanager, pushgateway, node-exporter and kube-state-metrics off."""
+    prometheus_version: NotRequired[str]
+    """prometheus chart version. Default "29.27.0"."""
+    prometheus_retention: NotRequired[str]
+    """How long Prometheus keeps samples. Default "1d" (KEDA's queries look back one window)."""
+    prometheus_volume_size: NotRequired[Optional[str]]
+    """Size of a PersistentVolumeClaim for the TSDB, e.g. "20Gi" (needs the EBS CSI driver and a default
+    StorageClass, not installed by modelstack). Default None: an emptyDir, lost when the pod moves."""
+    prometheus_alertmanager: NotRequired[bool]
+    """Also install the chart's alertmanager (on the system pool). Default False."""
+    prometheus_pushgateway: NotRequired[bool]
+    """Also install the chart's pushgateway (on the system pool). Default False."""
+    dcgm_exporter: NotRequired[bool]
+    """Install NVIDIA's DCGM exporter on GPU nodes (GPU utilization for signal gpu), scraped by that Prometheus.
+    Default False; set it when any GPU node group exists. Only installed with `prometheus`."""
+    dcgm_exporter_version: NotRequired[str]
+    """dcgm-exporter chart version. Default "4.8.2"."""
     tags: NotRequired[dict[str, str]]
     """AWS tags on IAM resources and managed add-ons. Default: none."""
 
@@ -65,6 +89,8 @@ class PlatformAddons(pulumi.ComponentResource):
     """Helm releases by chart name (Python attribute)."""
     load_balancer_controller_role_arn: pulumi.Output[Optional[str]]
     """IRSA role of the load balancer controller (None when not installed)."""
+    prometheus_address: pulumi.Output[Optional[str]]
+    """PROMETHEUS_ADDRESS when Prometheus is installed, else None."""
 
     def __init__(self, name: str, args: PlatformAddonsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, None, opts)
@@ -130,4 +156,17 @@ class PlatformAddons(pulumi.ComponentResource):
             release("nvidia-device-plugin", "nvidia-device-plugin", args.get("nvidia_device_plugin_version"),
                     addon_values.nvidia_device_plugin())
 
-        self.register_outputs({"load_balancer_controller_role_arn": self.load_balancer_controller_role_arn})
+        self.prometheus_address = pulumi.Output.from_input(None)
+        if args.get("prometheus", True):
+            prometheus = release("prometheus", "prometheus", args.get("prometheus_version"), addon_values.prometheus(
+                pool, retention=args.get("prometheus_retention", "1d"), volume_size=args.get("prometheus_volume_size"),
+                alertmanager=args.get("prometheus_alertmanager", False),
+                pushgateway=args.get("prometheus_pushgateway", False)))
+            self.prometheus_address = pulumi.Output.from_input(PROMETHEUS_ADDRESS)
+            if args.get("dcgm_exporter", False):
+                # After the prometheus release: both create the namespace.
+                release("dcgm-exporter", "dcgm-exporter", args.get("dcgm_exporter_version"),
+                        addon_values.dcgm_exporter(), extra_deps=[prometheus])
+
+        self.register_outputs({"load_balancer_controller_role_arn": self.load_balancer_controller_role_arn,
+                               "prometheus_address": self.prometheus_address})

@@ -22,4 +22,6 @@ CHARTS: dict[str, Chart] = {
     "keda": Chart("https://kedacore.github.io/charts", "keda", "2.17.2"),
     "keda-add-ons-http": Chart("https://kedacore.github.io/charts", "keda", "0.10.0"),
     "nvidia-device-plugin": Chart("https://nvidia.github.io/k8s-device-plugin", "kube-system", "0.17.1"),
+    "prometheus": Chart("https://prometheus-community.github.io/helm-charts", "monitoring", "29.27.0"),
+    "dcgm-exporter": Chart("https://nvidia.github.io/dcgm-exporter/helm-charts", "monitoring", "4.8.2"),
 }

@@ -177,6 +177,24 @@ class Charts(_Strict):
     keda: str = CHARTS["keda"].version
     nvidia_device_plugin: str = CHARTS["nvidia-device-plugin"].version
     keda_http_add_on: str = CHARTS["keda-add-ons-http"].version
+    prometheus: str = CHARTS["prometheus"].version
+    dcgm_exporter: str = CHARTS["dcgm-exporter"].version
+
+
+class ObservabilityConfig(_Strict):
+    """The Prometheus that KEDA queries for signal gpu and prometheus, and the DCGM exporter's GPU metrics.
+
+    With `prometheus: false`, models with those signals still query http://prometheus-server.monitoring.svc:80:
+    bring your own Prometheus at that address.
+    """
+
+    prometheus: bool = True
+    """Install Prometheus (server only, on the system pool) and, when GPU node groups exist, the DCGM exporter."""
+    retention: str = Field("1d", pattern=r"^[1-9][0-9]*(h|d|w)$")
+    """How long samples are kept (Prometheus duration: 12h, 1d, 2w)."""
+    volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
+    """A PersistentVolumeClaim of this size for the TSDB (needs the EBS CSI driver and a default StorageClass,
+    which modelstack does not install); unset keeps it on an emptyDir."""
 
 
 class LoadBalancerConfig(_Strict):
@@ -216,6 +234,7 @@ class ClusterConfig(_Strict):
     access_entries: dict[Name, AccessEntry] = Field(default_factory=dict)
     addons: ManagedAddons = Field(default_factory=ManagedAddons)
     charts: Charts = Field(default_factory=Charts)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
 
     @property

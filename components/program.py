@@ -16,7 +16,7 @@ from pulumi.runtime import config as runtime_config
 
 from . import config as cfg
 from . import labels, pricing, sizing
-from .addons import PlatformAddons
+from .addons import PROMETHEUS_ADDRESS, PlatformAddons
 from .capacity import CapacityPlan, NodeGroupPlan, plan_capacity
 from .cluster import Cluster
 from .cluster_autoscaler import ClusterAutoscaler
@@ -27,9 +27,6 @@ from .network import Network
 from .node_group import NodeGroup
 from .traffic_splitter import TrafficSplitter
 from .validation import model_path, requests_of
-
-#: Where the Prometheus that KEDA queries for signal gpu/prometheus runs (not installed by modelstack).
-PROMETHEUS_ADDRESS = "http://prometheus-server.monitoring.svc:80"
 
 
 @dataclass
@@ -232,6 +229,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "keda_http_add_on_version": cl.charts.keda_http_add_on,
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
         "nvidia_device_plugin_version": cl.charts.nvidia_device_plugin,
+        "prometheus": cl.observability.prometheus,
+        "prometheus_version": cl.charts.prometheus,
+        "prometheus_retention": cl.observability.retention,
+        "prometheus_volume_size": cl.observability.volume_size,
+        "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
+        "dcgm_exporter_version": cl.charts.dcgm_exporter,
         "tags": tags,
     }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])

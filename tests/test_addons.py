@@ -38,6 +38,7 @@ def test_default_inventory(run):
         ("kubernetes:helm.sh/v3:Release", "addons-aws-load-balancer-controller"),
         ("kubernetes:helm.sh/v3:Release", "addons-keda"),
         ("kubernetes:helm.sh/v3:Release", "addons-keda-http"),
+        ("kubernetes:helm.sh/v3:Release", "addons-prometheus"),
     ])
     marker = r.named("system-ready").urn
     for x in r.children(comp):
@@ -53,6 +54,7 @@ def test_charts_pinned_and_on_the_system_pool(run):
         "aws-load-balancer-controller": ("1.13.3", "https://aws.github.io/eks-charts", "kube-system"),
         "keda": ("2.17.1", "https://kedacore.github.io/charts", "keda"),
         "keda-add-ons-http": ("0.10.0", "https://kedacore.github.io/charts", "keda"),
+        "prometheus": ("29.27.0", "https://prometheus-community.github.io/helm-charts", "monitoring"),
     }
     for c in ("metrics-server", "aws-load-balancer-controller", "keda"):
         assert SYSTEM_TOLERATION in charts[c]["values"]["tolerations"], c
@@ -96,3 +98,64 @@ def test_nvidia_device_plugin_only_when_asked_and_only_on_gpu_nodes(run):
     assert i["values"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in i["values"]["tolerations"]
     assert r.of_type("aws:iam/role:Role") == []
+
+
+PROMETHEUS_DAEMONSETS_OFF = {"kube-state-metrics": {"enabled": False}, "prometheus-node-exporter": {"enabled": False}}
+
+
+def _releases(r) -> dict:
+    return {x.inputs["chart"]: x for x in r.of_type("kubernetes:helm.sh/v3:Release")}
+
+
+def test_prometheus_by_default_at_the_address_models_query(run):
+    from modelstack.addons import PROMETHEUS_ADDRESS
+    r = _run(run)
+    rel = r.named("addons-prometheus")
+    i = rel.inputs
+    assert (i["chart"], i["name"], i["version"], i["repositoryOpts"]["repo"], i["namespace"]) == (
+        "prometheus", "prometheus", "29.27.0", "https://prometheus-community.github.io/helm-charts", "monitoring")
+    v = i["values"]
+    # The Service is named by server.fullnameOverride and listens on server.service.servicePort: the address.
+    assert (v["server"]["fullnameOverride"], i["namespace"], v["server"]["service"]["servicePort"]) == (
+        "prometheus-server", "monitoring", 80)
+    assert PROMETHEUS_ADDRESS == "http://prometheus-server.monitoring.svc:80"
+    assert v["server"]["nodeSelector"] == {"modelstack.io/node-pool": "system"}
+    assert SYSTEM_TOLERATION in v["server"]["tolerations"]
+    assert (v["server"]["retention"], v["server"]["persistentVolume"], v["server"]["global"]) == (
+        "1d", {"enabled": False}, {"scrape_interval": "15s"})
+    assert v["alertmanager"] == {"enabled": False} and v["prometheus-pushgateway"] == {"enabled": False}
+    assert {k: v[k] for k in PROMETHEUS_DAEMONSETS_OFF} == PROMETHEUS_DAEMONSETS_OFF
+    assert "dcgm-exporter" not in _releases(r)
+    assert r.named("system-ready").urn in rel.dependencies
+
+
+def test_prometheus_options_and_opt_out(run):
+    r = _run(run, {"prometheus_retention": "7d", "prometheus_volume_size": "20Gi", "prometheus_alertmanager": True,
+                   "prometheus_version": "29.26.0"})
+    i = r.named("addons-prometheus").inputs
+    v = i["values"]
+    assert i["version"] == "29.26.0"
+    assert (v["server"]["retention"], v["server"]["persistentVolume"]) == ("7d", {"enabled": True, "size": "20Gi"})
+    assert v["alertmanager"]["enabled"] is True and SYSTEM_TOLERATION in v["alertmanager"]["tolerations"]
+    assert v["alertmanager"]["nodeSelector"] == {"modelstack.io/node-pool": "system"}
+    r = _run(run, {"prometheus": False, "dcgm_exporter": True})
+    assert not {"prometheus", "dcgm-exporter"} & set(_releases(r))
+
+
+def test_dcgm_exporter_on_gpu_nodes_scraped_by_prometheus(run):
+    r = _run(run, {"nvidia_device_plugin": True, "dcgm_exporter": True})
+    comp = r.named("addons", "modelstack:index:PlatformAddons")
+    assert {x.name for x in r.children(comp) if x.type == "kubernetes:helm.sh/v3:Release"} >= {
+        "addons-prometheus", "addons-dcgm-exporter", "addons-nvidia-device-plugin"}
+    rel = r.named("addons-dcgm-exporter")
+    i = rel.inputs
+    assert (i["chart"], i["name"], i["version"], i["repositoryOpts"]["repo"], i["namespace"]) == (
+        "dcgm-exporter", "dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts", "monitoring")
+    v = i["values"]
+    assert v["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    # No key and operator Exists: tolerates the GPU taint and any other a GPU node group carries.
+    assert v["tolerations"] == [{"operator": "Exists"}]
+    # The prometheus chart's kubernetes-service-endpoints job keeps Services annotated prometheus.io/scrape.
+    assert v["service"]["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "9400"}
+    assert v["serviceMonitor"] == {"enabled": False}  # no prometheus-operator CRDs
+    assert r.named("addons-prometheus").urn in rel.dependencies

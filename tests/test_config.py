@@ -287,3 +287,23 @@ def test_three_example_models_cpu_gpu_and_large_gpu():
     assert c.models["sentiment"].compute.gpu == 0
     assert c.models["image-classifier"].compute.gpu == 1
     assert c.models["llm-chat"].compute.min_gpu_memory_gib == 40
+
+
+def test_observability_defaults_install_a_small_prometheus():
+    o = load_platform("dev", stack_values("dev")).config.cluster.observability
+    assert (o.prometheus, o.retention, o.volume_size) == (True, "1d", None)
+    c = load_platform("dev", stack_values("dev")).config.cluster.charts
+    assert (c.prometheus, c.dcgm_exporter) == ("29.27.0", "4.8.2")
+
+
+def test_observability_can_be_turned_off_and_sized():
+    values = copy.deepcopy(stack_values("dev"))
+    values[CONFIG_KEY]["cluster"]["observability"] = {"prometheus": False, "retention": "2w", "volume_size": "50Gi"}
+    o = load_platform("dev", values).config.cluster.observability
+    assert (o.prometheus, o.retention, o.volume_size) == (False, "2w", "50Gi")
+
+
+@pytest.mark.parametrize("key,value", [("retention", "15 days"), ("volume_size", "20GB"), ("promethues", True)])
+def test_bad_observability_is_reported_with_its_path(key, value):
+    issues = issues_of(_set(f"cluster.observability.{key}", value))
+    assert len(issues) == 1 and issues[0].startswith(f"{P}.cluster.observability.{key}: got "), issues

@@ -379,3 +379,27 @@ def test_plan_json_carries_cluster_notes(plans):
     vals = copy.deepcopy(values("prod"))
     vals[CONFIG_KEY]["cluster"]["kubernetes_version"] = "1.34"
     assert plan_of("prod", vals)["notes"][0].startswith("Kubernetes 1.34 leaves EKS standard support on 2026-12-02")
+
+
+def test_dev_installs_prometheus_and_the_dcgm_exporter_that_gpu_signals_query(plans):
+    from modelstack.addons import PROMETHEUS_ADDRESS
+    releases = {r["inputs"]["chart"]: r for r in of_type(plans["dev"], "kubernetes:helm.sh/v3:Release")}
+    prom, dcgm = releases["prometheus"], releases["dcgm-exporter"]  # dev has GPU node groups
+    assert (prom["inputs"]["namespace"], prom["inputs"]["values"]["server"]["fullnameOverride"],
+            prom["inputs"]["values"]["server"]["service"]["servicePort"]) == ("monitoring", "prometheus-server", 80)
+    assert dcgm["inputs"]["values"]["nodeSelector"] == {labels.GPU_PRESENT_LABEL: "true"}
+    vals = copy.deepcopy(values("dev"))
+    vals[CONFIG_KEY]["models"]["image-classifier"]["autoscaling"] = {
+        "min_replicas": 1, "max_replicas": 3, "signal": "gpu", "target_utilization": 70}
+    so = one(plan_of("dev", vals), "kubernetes:keda.sh/v1alpha1:ScaledObject",
+             "image-classifier-scaled-object")["inputs"]["spec"]
+    (trigger,) = so["triggers"]
+    assert trigger["metadata"]["serverAddress"] == PROMETHEUS_ADDRESS == "http://prometheus-server.monitoring.svc:80"
+    assert 'pod=~"image-classifier-[a-z0-9]+-[a-z0-9]+"' in trigger["metadata"]["query"]
+
+
+def test_observability_off_installs_neither(plans):
+    vals = copy.deepcopy(values("dev"))
+    vals[CONFIG_KEY]["cluster"]["observability"] = {"prometheus": False}
+    charts = {r["inputs"]["chart"] for r in of_type(plan_of("dev", vals), "kubernetes:helm.sh/v3:Release")}
+    assert not {"prometheus", "dcgm-exporter"} & charts and "keda" in charts
