@@ -43,7 +43,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
-from modelstack.optimizer import (
+from modelstack.capacity.optimizer import (
     GroupChoice,
     GroupSelection,
     ModelDemand,
@@ -51,8 +51,8 @@ from modelstack.optimizer import (
     plan_groups,
     packing_key,
 )
-from modelstack.pricing import InstanceType, PriceBook, catalog, price_book
-from modelstack.sizing import Requests, node_capacity, replicas_per_node
+from modelstack.capacity.pricing import InstanceType, PriceBook, catalog, price_book
+from modelstack.capacity.sizing import Requests, node_capacity, replicas_per_node
 
 R = Requests.parse
 

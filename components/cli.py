@@ -17,11 +17,12 @@ from typing import Any, Optional, Sequence
 
 import yaml
 
-from . import config as cfg
-from . import cost as cost_mod
-from .capacity import plan_capacity
-from .plan import report
-from .plan.runner import run_program
+from modelstack.config import schema as cfg
+from modelstack.config.load import load_platform
+from modelstack.capacity import cost as cost_mod
+from modelstack.planner.capacity import plan_capacity
+from modelstack.plan import report
+from modelstack.plan.runner import run_program
 
 
 class UsageError(Exception):
@@ -66,10 +67,10 @@ def policy_config(project: Path, stack: str) -> Optional[dict]:
 def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None) -> dict:
     """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
     plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input."""
-    from . import program
-    from .policies.engine import evaluate
+    from modelstack import program
+    from modelstack.policies.engine import evaluate
 
-    platform = cfg.load_platform(stack, values, source)
+    platform = load_platform(stack, values, source)
     capacity = plan_capacity(platform, today)
     estimate = cost_mod.estimate(capacity.cost_inputs)
     run = run_program(program.main, stack, values, region=platform.region)
@@ -137,7 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .plan import diff as plan_diff
+    from modelstack.plan import diff as plan_diff
 
     try:
         d = plan_diff.summarize(args.old, args.new, args.json)

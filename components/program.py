@@ -14,19 +14,21 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
-from . import config as cfg
-from . import labels, pricing, sizing
-from .addons import PROMETHEUS_ADDRESS, PlatformAddons
-from .capacity import CapacityPlan, NodeGroupPlan, plan_capacity
-from .cluster import Cluster
-from .cluster_autoscaler import ClusterAutoscaler
-from .config import ConfigError, Platform, duration_seconds, load_platform
-from .handle import ClusterHandle
-from .model_api import ModelAPI
-from .network import Network
-from .node_group import NodeGroup
-from .traffic_splitter import TrafficSplitter
-from .validation import model_path, requests_of
+from modelstack.config import schema as cfg
+from modelstack.render import labels
+from modelstack.capacity import pricing, sizing
+from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
+from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_capacity
+from modelstack.cluster.control_plane import Cluster
+from modelstack.cluster.autoscaler import ClusterAutoscaler
+from modelstack.config.load import load_platform
+from modelstack.config.schema import ConfigError, Platform, duration_seconds
+from modelstack.cluster.handle import ClusterHandle
+from modelstack.serving.model_api import ModelAPI
+from modelstack.cluster.network import Network
+from modelstack.cluster.node_group import NodeGroup
+from modelstack.serving.traffic_splitter import TrafficSplitter
+from modelstack.config.checks import model_path, requests_of
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 import warnings
 from typing import Any, Iterator, Mapping
 
-from modelstack import labels as _labels
+from modelstack.render import labels as _labels
 
 from .reliability import accelerated, accelerator_of, instance_family
 from .rule import (

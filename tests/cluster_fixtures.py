@@ -5,13 +5,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from modelstack import labels
-from modelstack.addons import PlatformAddons
-from modelstack.cluster import Cluster
-from modelstack.cluster_autoscaler import ClusterAutoscaler
-from modelstack.handle import ClusterHandle
-from modelstack.network import Network
-from modelstack.node_group import NodeGroup
+from modelstack.render import labels
+from modelstack.cluster.addons import PlatformAddons
+from modelstack.cluster.control_plane import Cluster
+from modelstack.cluster.autoscaler import ClusterAutoscaler
+from modelstack.cluster.handle import ClusterHandle
+from modelstack.cluster.network import Network
+from modelstack.cluster.node_group import NodeGroup
 from modelstack.plan import mocks
 
 OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"

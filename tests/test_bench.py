@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modelstack.optimizer import ModelDemand
-from modelstack.sizing import Requests
+from modelstack.capacity.optimizer import ModelDemand
+from modelstack.capacity.sizing import Requests
 
 R = Requests.parse
 pytest.importorskip("highspy")

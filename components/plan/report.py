@@ -14,7 +14,8 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from .. import labels, pricing
+from modelstack.render import labels
+from modelstack.capacity import pricing
 from .mocks import Recorded
 
 BANNER = ("OFFLINE PLAN: the stack program ran under Pulumi's in-process mocks. Nothing was sent to AWS or "

@@ -1,0 +1,645 @@
+"""ModelAPI: a trained model served as an autoscaling HTTP API (Cortex's RealtimeAPI as one Pulumi component)."""
+
+import sys
+from typing import Any, Optional, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apiextensions import CustomResource
+
+from modelstack.render import autoscaling, ingress, manifests
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # pragma: no cover
+    from typing_extensions import NotRequired
+
+TYPE_TOKEN = "modelstack:index:ModelAPI"
+DEFAULT_NAMESPACE = "models"
+ACCELERATORS = ("none", "gpu", "inferentia")
+
+
+class ComputeArgs(TypedDict):
+    """Per-container resources. `gpu` and `inferentia` are mutually exclusive."""
+
+    cpu: NotRequired[pulumi.Input[str]]
+    """CPU request, e.g. "500m" or "2". Default "200m" (Cortex's). No CPU limit unless `cpu_limit`."""
+    cpu_limit: NotRequired[Optional[pulumi.Input[str]]]
+    """CPU limit. Default none: throttling adds tail latency (see CHECKOV_EXCEPTIONS.md)."""
+    memory: NotRequired[Optional[pulumi.Input[str]]]
+    """Memory request and limit, e.g. "2Gi". Default none."""
+    gpu: NotRequired[pulumi.Input[int]]
+    """NVIDIA GPUs, requested and limited (nvidia.com/gpu). Default 0. Excludes `inferentia`."""
+    inferentia: NotRequired[pulumi.Input[int]]
+    """Neuron devices, requested and limited (aws.amazon.com/neuron). Default 0. Excludes `gpu`."""
+
+
+class ContainerArgs(TypedDict):
+    """A sidecar container next to the model server (same pod, no port exposed)."""
+
+    name: pulumi.Input[str]
+    """Container name, a DNS label; not "model" (the server's name)."""
+    image: pulumi.Input[str]
+    """Image reference; pin a digest (@sha256:...) for immutable rollouts."""
+    command: NotRequired[Optional[pulumi.Input[list[str]]]]
+    """Entrypoint override. Default: the image's."""
+    args: NotRequired[Optional[pulumi.Input[list[str]]]]
+    """Arguments. Default: the image's."""
+    env: NotRequired[Optional[pulumi.Input[dict[str, pulumi.Input[str]]]]]
+    """Environment variables. Default none."""
+    compute: NotRequired[Optional[ComputeArgs]]
+    """Resources. Default cpu "200m"."""
+
+
+class HttpGetArgs(TypedDict):
+    path: NotRequired[pulumi.Input[str]]
+    """HTTP path. Default "/"."""
+    port: NotRequired[Optional[pulumi.Input[int]]]
+    """Port. Default: the model's port."""
+
+
+class TcpSocketArgs(TypedDict):
+    port: NotRequired[Optional[pulumi.Input[int]]]
+    """Port. Default: the model's port."""
+
+
+class ExecArgs(TypedDict):
+    command: pulumi.Input[list[str]]
+    """Command run in the container; exit 0 is success."""
+
+
+class ProbeArgs(TypedDict):
+    """A probe: exactly one of `http_get`, `tcp_socket`, `exec` (the same shape as the stack config's)."""
+
+    http_get: NotRequired[Optional[HttpGetArgs]]
+    """HTTP GET check. Default none."""
+    tcp_socket: NotRequired[Optional[TcpSocketArgs]]
+    """TCP connect check. Default none."""
+    exec: NotRequired[Optional[ExecArgs]]
+    """Command check. Default none."""
+    initial_delay_seconds: NotRequired[pulumi.Input[int]]
+    """Default 0."""
+    period_seconds: NotRequired[pulumi.Input[int]]
+    """Default 10."""
+    timeout_seconds: NotRequired[pulumi.Input[int]]
+    """Default 1."""
+    success_threshold: NotRequired[pulumi.Input[int]]
+    """Default 1."""
+    failure_threshold: NotRequired[pulumi.Input[int]]
+    """Default 3."""
+
+
+class PreStopArgs(TypedDict):
+    """Runs before SIGTERM. Default: the kubelet sleeps `sleep_seconds` so the load balancer stops routing first."""
+
+    sleep_seconds: NotRequired[pulumi.Input[int]]
+    """Default 15; 0 for no hook. Ignored when `exec` or `http_get` is set."""
+    exec: NotRequired[Optional[ExecArgs]]
+    """A command instead of the sleep. Default none."""
+    http_get: NotRequired[Optional[HttpGetArgs]]
+    """An HTTP call instead of the sleep. Default none."""
+
+
+class AutoscalingArgs(TypedDict):
+    """Cortex's autoscaling knobs with Cortex's defaults; the ModelAPI docstring maps each onto KEDA/HPA."""
+
+    min_replicas: NotRequired[pulumi.Input[int]]
+    """Default 1. 0 only with `scale_to_zero`."""
+    max_replicas: NotRequired[pulumi.Input[int]]
+    """Default 100."""
+    init_replicas: NotRequired[Optional[pulumi.Input[int]]]
+    """Replicas at creation. Default `min_replicas` (at least 1 unless scaling to zero)."""
+    target_in_flight: NotRequired[Optional[pulumi.Input[float]]]
+    """In-flight requests per replica to aim for. Default `max_concurrency`."""
+    window_seconds: NotRequired[pulumi.Input[int]]
+    """Averaging window. Default 60."""
+    downscale_stabilization_seconds: NotRequired[pulumi.Input[int]]
+    """Scale down only to the highest recommendation of this period. Default 300."""
+    upscale_stabilization_seconds: NotRequired[pulumi.Input[int]]
+    """Scale up only to the lowest recommendation of this period. Default 60."""
+    max_downscale_factor: NotRequired[pulumi.Input[float]]
+    """Smallest fraction of replicas kept per step. Default 0.75."""
+    max_upscale_factor: NotRequired[pulumi.Input[float]]
+    """Largest growth factor per step. Default 1.5."""
+    downscale_tolerance: NotRequired[pulumi.Input[float]]
+    """Default 0.05 (not rendered: the cluster's 0.1 HPA tolerance applies)."""
+    upscale_tolerance: NotRequired[pulumi.Input[float]]
+    """Default 0.05 (not rendered: the cluster's 0.1 HPA tolerance applies)."""
+    signal: NotRequired[pulumi.Input[str]]
+    """One of "in_flight" (default), "cpu", "gpu", "prometheus"."""
+    target_utilization: NotRequired[Optional[pulumi.Input[int]]]
+    """Percent, 1-100; required for signal cpu or gpu."""
+    prometheus_query: NotRequired[Optional[pulumi.Input[str]]]
+    """PromQL whose value, divided by `prometheus_threshold`, is the replica count; required for signal prometheus."""
+    prometheus_threshold: NotRequired[Optional[pulumi.Input[float]]]
+    """Per-replica target of `prometheus_query`; required for signal prometheus."""
+    scale_to_zero: NotRequired[pulumi.Input[bool]]
+    """Opt in to zero replicas when idle (needs min_replicas 0; signal in_flight or prometheus). Default false."""
+
+
+class UpdateStrategyArgs(TypedDict):
+    """Rolling update bounds: counts ("1") or percentages ("25%"); not both zero."""
+
+    max_surge: NotRequired[pulumi.Input[str]]
+    """Default "25%" (Cortex's)."""
+    max_unavailable: NotRequired[pulumi.Input[str]]
+    """Default "25%" (Cortex's); "0" never drops below the ready count (the prod choice)."""
+    min_ready_seconds: NotRequired[pulumi.Input[int]]
+    """Seconds a new pod must stay ready before it counts. Default 0."""
+    progress_deadline_seconds: NotRequired[pulumi.Input[int]]
+    """A rollout that makes no progress for this long is marked failed. Default 600."""
+
+
+class PlacementArgs(TypedDict):
+    """Where pods run: a node pool, its accelerator and capacity type."""
+
+    node_pool: NotRequired[Optional[pulumi.Input[str]]]
+    """Required node label modelstack.io/node-pool value. Default none (any node)."""
+    node_groups: NotRequired[Optional[list[str]]]
+    """EKS managed node group names (node label eks.amazonaws.com/nodegroup): placement on a cluster modelstack
+    did not build. Default none."""
+    instance_types: NotRequired[Optional[list[str]]]
+    """Only these instance types (node.kubernetes.io/instance-type), e.g. the GPUs with enough memory in a mixed
+    pool. Default none (any type in the pool)."""
+    accelerator: NotRequired[pulumi.Input[str]]
+    """"none" (default), "gpu" or "inferentia": adds the matching toleration."""
+    spot: NotRequired[pulumi.Input[bool]]
+    """The pool has spot capacity: prefer SPOT nodes (weight 100). Default false."""
+    on_demand_base: NotRequired[pulumi.Input[int]]
+    """With spot: replicas always kept on ON_DEMAND nodes by a second Deployment. Default 0."""
+    strict_zone_spread: NotRequired[pulumi.Input[bool]]
+    """Zone spread as DoNotSchedule (prod) instead of ScheduleAnyway. Default false."""
+
+
+class IngressArgs(TypedDict):
+    """The model's route on the cluster's shared ALB (an IngressGroup)."""
+
+    group_name: pulumi.Input[str]
+    """IngressGroup name shared by every model of the cluster, e.g. "<cluster>-models"."""
+    scheme: NotRequired[pulumi.Input[str]]
+    """"internal" (default) or "internet-facing" (needs inbound_cidrs)."""
+    inbound_cidrs: NotRequired[Optional[pulumi.Input[list[str]]]]
+    """Client CIDR allow-list. Default none (the VPC for internal; required for internet-facing)."""
+    certificate_arn: NotRequired[Optional[pulumi.Input[str]]]
+    """ACM certificate: HTTPS 443 and an HTTP->HTTPS redirect. Default none (HTTP 80)."""
+    path: NotRequired[Optional[pulumi.Input[str]]]
+    """URL path prefix. Default "/<model name>"; unique within the group."""
+    hosts: NotRequired[Optional[list[str]]]
+    """Signal in_flight only: Host names besides the ALB's own DNS name that clients use (a custom domain pointing
+    at the ALB). The KEDA interceptor routes on Host + path, so a request with any other Host gets a 404.
+    Default none (the ALB's DNS name only)."""
+    class_name: NotRequired[pulumi.Input[str]]
+    """IngressClass of the AWS Load Balancer Controller. Default "alb"."""
+
+
+class HttpAddOnArgs(TypedDict):
+    """Where the KEDA HTTP add-on runs (defaults match its Helm chart installed in namespace "keda")."""
+
+    namespace: NotRequired[pulumi.Input[str]]
+    """Default "keda"."""
+    interceptor_service: NotRequired[pulumi.Input[str]]
+    """Default "keda-add-ons-http-interceptor-proxy"."""
+    interceptor_port: NotRequired[pulumi.Input[int]]
+    """Default 8080."""
+    interceptor_admin_port: NotRequired[pulumi.Input[int]]
+    """Not used: kept so existing callers still type-check. In add-on 0.10.0 the interceptor's admin port
+    serves only /queue; /readyz is answered on the proxy port, which is where the ALB health-checks it."""
+    external_scaler_address: NotRequired[pulumi.Input[str]]
+    """Default "keda-add-ons-http-external-scaler.keda:9090"."""
+
+
+class ModelAPIArgs(TypedDict):
+    """Inputs of a ModelAPI. Fields that decide structure (names, counts, paths, knobs) must be known values;
+    `image`, `env` values, `certificate_arn` and `kubeconfig` may be Outputs."""
+
+    image: pulumi.Input[str]
+    """The model server image; pin a digest (@sha256:...) for immutable rollouts."""
+    command: NotRequired[Optional[pulumi.Input[list[str]]]]
+    """Entrypoint override. Default: the image's."""
+    args: NotRequired[Optional[pulumi.Input[list[str]]]]
+    """Arguments. Default: the image's."""
+    env: NotRequired[Optional[pulumi.Input[dict[str, pulumi.Input[str]]]]]
+    """Environment variables. Default none (MODELSTACK_* are added, see the class docstring)."""
+    port: NotRequired[pulumi.Input[int]]
+    """The server's HTTP port. Default 8080."""
+    compute: NotRequired[Optional[ComputeArgs]]
+    """Model server resources. Default cpu "200m"."""
+    shm: NotRequired[Optional[pulumi.Input[str]]]
+    """Size of a memory-backed /dev/shm (e.g. "1Gi", for PyTorch data loaders). Default none."""
+    sidecars: NotRequired[Optional[list[ContainerArgs]]]
+    """More containers in the pod. Default none."""
+    model_name: NotRequired[Optional[pulumi.Input[str]]]
+    """Kubernetes name of every object. Default: the component's name."""
+    namespace: NotRequired[pulumi.Input[str]]
+    """Existing namespace (not "default"). Default "models"."""
+    team: NotRequired[pulumi.Input[str]]
+    """Owner label value. Default "unassigned"."""
+    environment: NotRequired[pulumi.Input[str]]
+    """Environment label value. Default "unassigned"."""
+    max_concurrency: NotRequired[pulumi.Input[int]]
+    """Requests one replica serves at once (MODELSTACK_MAX_CONCURRENCY). Default 1."""
+    max_queue_length: NotRequired[pulumi.Input[int]]
+    """Requests one replica may queue (MODELSTACK_MAX_QUEUE_LENGTH). Default 100."""
+    autoscaling: NotRequired[Optional[AutoscalingArgs]]
+    """Request-based autoscaling. Default: Cortex's defaults on in-flight requests."""
+    update_strategy: NotRequired[Optional[UpdateStrategyArgs]]
+    """Rolling update bounds. Default 25% / 25%."""
+    readiness_probe: NotRequired[Optional[ProbeArgs]]
+    """Default: TCP on the port every 5 s (as Cortex)."""
+    liveness_probe: NotRequired[Optional[ProbeArgs]]
+    """Default none."""
+    startup_probe: NotRequired[Optional[ProbeArgs]]
+    """Default none (add one for models that load for minutes)."""
+    pre_stop: NotRequired[Optional[PreStopArgs]]
+    """Default: sleep 15 s."""
+    termination_grace_period_seconds: NotRequired[pulumi.Input[int]]
+    """Default 60; must exceed the pre-stop sleep (the rest is drain time)."""
+    placement: NotRequired[Optional[PlacementArgs]]
+    """Default: any node, on-demand, soft zone spread."""
+    ingress: NotRequired[Optional[IngressArgs]]
+    """Route on the shared ALB. Default none (in-cluster only)."""
+    http_add_on: NotRequired[Optional[HttpAddOnArgs]]
+    """KEDA HTTP add-on location (signal in_flight). Default: its chart's names in namespace "keda"."""
+    prometheus_address: NotRequired[Optional[pulumi.Input[str]]]
+    """Prometheus URL KEDA queries; required for signal gpu or prometheus."""
+    network_policy_cidrs: NotRequired[Optional[pulumi.Input[list[str]]]]
+    """Sources allowed to the model port (e.g. the VPC CIDR). Default none: any source, model port only."""
+    run_as_user: NotRequired[pulumi.Input[int]]
+    """UID (and GID, fsGroup) of the containers; never 0. Default 10001."""
+    read_only_root_filesystem: NotRequired[pulumi.Input[bool]]
+    """Default true (writable /tmp is mounted); false for servers that write elsewhere."""
+    kubeconfig: NotRequired[Optional[pulumi.Input[str]]]
+    """Cluster credentials: the component creates its own Kubernetes provider. Default: the provider in opts."""
+
+
+_DOC_TABLE_MARK = "Knob mapping (Cortex knob, Cortex default, where it lands)::"
+
+
+class ModelAPI(pulumi.ComponentResource):
+    """A model served as an autoscaling HTTP API on Kubernetes: Cortex's RealtimeAPI, as typed Kubernetes objects.
+
+    Objects (all named after the model, so an image or env change is an in-place rolling update, never a replace):
+    ServiceAccount, Deployment (+ `<model>-on-demand` floor Deployment for spot pools with on_demand_base),
+    Service, PodDisruptionBudget (maxUnavailable 1), NetworkPolicy, KEDA ScaledObject, and for signal in_flight an
+    HTTP add-on HTTPScaledObject, plus an Ingress when `ingress` is given.
+
+    Routing. With signal in_flight every request must pass the KEDA HTTP add-on's interceptor, which counts
+    in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
+    Ingress lives in the add-on's namespace with the interceptor as its backend (an Ingress can only name Services
+    of its own namespace), joined to the shared IngressGroup; the interceptor routes by Host (the ALB's DNS name plus
+    `ingress.hosts`) and path prefix to the model's Service. The ALB health-checks the interceptor's /readyz on the
+    proxy port it sends traffic to (the interceptor answers ELB-HealthChecker requests that match no route with its
+    own readiness). With other signals the Ingress is in the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
+    model receives the full path (the ALB and the interceptor do not strip the prefix); serve under it, or catch all.
+
+    Knob mapping (Cortex knob, Cortex default, where it lands)::
+
+{table}
+
+    Where the semantics differ from Cortex:
+    - window: the add-on reports current concurrency, not a 60 s average. The HPA's stabilization windows smooth
+      instead (up: lowest recommendation over 60 s, down: highest over 5 min, Cortex's rule). For signal gpu the
+      window is the avg_over_time range; a user prometheus_query carries its own range.
+    - step limits: Percent policies (1.5 -> 50 %, 0.75 -> 25 %) plus a Pods 1 policy with selectPolicy Max, per HPA
+      sync (15 s) instead of Cortex's 10 s step.
+    - tolerances: not rendered. The HPA v2 `behavior.*.tolerance` field is feature-gated (HPAConfigurableTolerance,
+      alpha in 1.33) and absent before, and KEDA's CRD does not carry it; the cluster-wide 10 % applies both ways.
+    - target_in_flight is rounded to an integer >= 1 (the add-on's concurrency target is an integer).
+    - max_concurrency / max_queue_length are not enforced by a proxy (Cortex's sidecar returned 503 when full); they
+      reach the server as MODELSTACK_MAX_CONCURRENCY / MODELSTACK_MAX_QUEUE_LENGTH so it can enforce them.
+
+    Scale to zero (opt in: scale_to_zero with min_replicas 0, signal in_flight or prometheus): KEDA scales 1 -> 0
+    after cooldownPeriod (= downscale_stabilization) without requests, and 0 -> 1 when the interceptor sees one; the
+    interceptor holds the request meanwhile. Cold start: seconds for a pod on a warm node; minutes for a GPU model
+    whose node group is at zero (node launch + driver + a multi-GB image pull). Clients need timeouts that long.
+
+    On-demand floor (placement spot with on_demand_base N): `<model>-on-demand` keeps N replicas on ON_DEMAND
+    nodes; the autoscaled Deployment's min and max are reduced by N (min never below 0, so with min <= N the spot
+    part idles at zero while the floor serves). The in-flight count covers the whole model, so the spot part sizes
+    itself for all the load: up to N replicas of headroom, by design (a spot reclaim never drops capacity below
+    target). scale_to_zero with a floor is rejected: the floor never sleeps.
+    """
+
+    endpoint: pulumi.Output[str]
+    """URL of the API: https://<ALB host><path> (http:// without a certificate); the in-cluster URL without ingress.
+    Offline plans show a placeholder host: the ALB name exists only after deploy."""
+    service_name: pulumi.Output[str]
+    """The model's Service (ClusterIP), e.g. for another team's in-cluster clients or a TrafficSplitter."""
+    namespace: pulumi.Output[str]
+    """Namespace of the model's objects."""
+    deployment_name: pulumi.Output[str]
+    """The autoscaled Deployment."""
+    autoscaler_kind: pulumi.Output[str]
+    """"ScaledObject" (KEDA)."""
+
+    def __init__(self, name: str, args: ModelAPIArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        plan = resolve(name, args)  # every check before anything registers
+        if plan.ingress_settings is not None:
+            ingress.registry().claim(plan.ingress_settings, plan.path, f"ModelAPI {name!r}")
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.get("kubeconfig") is not None:
+            provider = k8s.Provider(f"{name}-provider", kubeconfig=args["kubeconfig"], opts=child)
+            child = pulumi.ResourceOptions(parent=self, provider=provider)
+        spec = plan.spec
+        objs = plan.objects
+
+        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=objs["service_account"]["metadata"],
+                                   automount_service_account_token=False, opts=child)
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment", metadata=objs["deployment"]["metadata"], spec=objs["deployment"]["spec"],
+            # After creation the autoscaler owns the replica count; re-applying init_replicas would fight it.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))
+        if "on_demand" in objs:
+            k8s.apps.v1.Deployment(f"{name}-on-demand", metadata=objs["on_demand"]["metadata"],
+                                   spec=objs["on_demand"]["spec"], opts=child)
+        service = k8s.core.v1.Service(f"{name}-service", metadata=objs["service"]["metadata"],
+                                      spec=objs["service"]["spec"], opts=child)
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=objs["pdb"]["metadata"], spec=objs["pdb"]["spec"],
+                                          opts=child)
+        k8s.networking.v1.NetworkPolicy(f"{name}-network-policy", metadata=objs["network_policy"]["metadata"],
+                                        spec=objs["network_policy"]["spec"], opts=child)
+        ingress_res: Optional[k8s.networking.v1.Ingress] = None
+        if "ingress" in objs:
+            ing = objs["ingress"]
+            ingress_res = k8s.networking.v1.Ingress(f"{name}-ingress", metadata=ing["metadata"], spec=ing["spec"],
+                                                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])))
+
+        depends: list[pulumi.Resource] = [deployment]
+        if "http_scaled_object" in objs:
+            hso = objs["http_scaled_object"]
+            hso_spec: dict[str, Any] = dict(hso["spec"])
+            if ingress_res is not None:
+                # The add-on (0.10.0) routes on Host + path, and an HTTPScaledObject without `hosts` only matches
+                # requests with an empty Host header: behind the ALB every request would get a 404. Route the ALB's
+                # own DNS name (known once the controller has provisioned it) plus any extra hosts given.
+                extra = list(hso_spec.get("hosts") or [])
+                hso_spec["hosts"] = ingress_res.status.apply(lambda st: _route_hosts(st, extra))
+            depends.append(CustomResource(f"{name}-http-route", api_version=hso["apiVersion"], kind=hso["kind"],
+                                          metadata=hso["metadata"], spec=hso_spec,
+                                          opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service]))))
+        so = objs["scaled_object"]
+        CustomResource(f"{name}-scaled-object", api_version=so["apiVersion"], kind=so["kind"], metadata=so["metadata"],
+                       spec=so["spec"], opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)))
+
+        if ingress_res is not None:
+            scheme = "https" if plan.tls else "http"
+            path = plan.path
+            self.endpoint = ingress_res.status.apply(lambda st: f"{scheme}://{_lb_host(st)}{path}")
+        else:
+            self.endpoint = pulumi.Output.from_input(
+                f"http://{spec.name}.{spec.namespace}.svc.cluster.local:{spec.port}")
+        self.service_name = pulumi.Output.from_input(spec.name)
+        self.namespace = pulumi.Output.from_input(spec.namespace)
+        self.deployment_name = pulumi.Output.from_input(spec.name)
+        self.autoscaler_kind = pulumi.Output.from_input("ScaledObject")
+        self.register_outputs({"endpoint": self.endpoint, "service_name": self.service_name, "namespace": self.namespace,
+                               "deployment_name": self.deployment_name, "autoscaler_kind": self.autoscaler_kind})
+
+
+ModelAPI.__doc__ = (ModelAPI.__doc__ or "").replace(
+    "{table}", "\n".join("        " + line for line in autoscaling.mapping_table().splitlines()))
+
+LB_PLACEHOLDER = "pending-load-balancer.invalid"
+
+
+def _field(obj: Any, *names: str) -> Any:
+    """A field of a typed output object or of a plain dict (mocks and older SDKs hand back dicts)."""
+    for n in names:
+        v = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
+        if v is not None:
+            return v
+    return None
+
+
+def _lb_host(status: Any) -> str:
+    """The ALB hostname from the Ingress status, or a placeholder until the controller has provisioned it."""
+    lb = _field(status, "load_balancer", "loadBalancer") if status is not None else None
+    found = (_field(lb, "ingress") or []) if lb is not None else []
+    host = _field(found[0], "hostname", "ip") if found else None
+    return host or LB_PLACEHOLDER
+
+
+def _route_hosts(status: Any, extra: list[str]) -> list[str]:
+    """Hosts the interceptor routes for a model behind the ALB: the ALB's DNS name, then the extra ones."""
+    first = _lb_host(status)
+    return [first, *[h for h in extra if h != first]]
+
+
+# ---------------------------------------------------------------------------------------------- resolve
+
+
+class Plan:
+    """A ModelAPI's resolved spec and rendered objects (pure: built before any resource registers)."""
+
+    def __init__(self, spec: manifests.ModelSpec, knobs: autoscaling.Knobs, objects: dict[str, dict[str, Any]],
+                 path: str, tls: bool, ingress_settings: Optional[ingress.IngressSettings] = None) -> None:
+        self.spec, self.knobs, self.objects, self.path, self.tls = spec, knobs, objects, path, tls
+        self.ingress_settings = ingress_settings
+
+
+def _plain(value: Any, what: str) -> Any:
+    if isinstance(value, pulumi.Output) or hasattr(value, "__await__"):
+        raise TypeError(f"{what} must be a known value (it decides the objects' names or structure), not an Output")
+    return value
+
+
+def _get(d: Optional[dict], key: str, default: Any, where: str) -> Any:
+    if not d:
+        return default
+    v = d.get(key)
+    return default if v is None else _plain(v, f"{where}.{key}" if where else key)
+
+
+def _probe(p: Optional[dict], where: str) -> Optional[manifests.ProbeSpec]:
+    if not p:
+        return None
+    http, tcp, ex = p.get("http_get"), p.get("tcp_socket"), p.get("exec")
+    n = sum(x is not None for x in (http, tcp, ex))
+    if n != 1:
+        raise ValueError(f"{where}: exactly one of http_get, tcp_socket, exec (got {n})")
+    common = {k: _get(p, k, d, where) for k, d in (("initial_delay_seconds", 0), ("period_seconds", 10),
+                                                    ("timeout_seconds", 1), ("success_threshold", 1),
+                                                    ("failure_threshold", 3))}
+    if http is not None:
+        return manifests.ProbeSpec(http_path=_get(http, "path", "/", where), port=_get(http, "port", None, where), **common)
+    if tcp is not None:
+        return manifests.ProbeSpec(tcp=True, port=_get(tcp, "port", None, where), **common)
+    return manifests.ProbeSpec(exec_command=tuple(_plain(ex["command"], f"{where}.exec.command")), **common)
+
+
+def _container(name: str, a: dict, where: str, extra_env: tuple = ()) -> manifests.ContainerSpec:
+    c = a.get("compute") or {}
+    gpu, inf = int(_get(c, "gpu", 0, where)), int(_get(c, "inferentia", 0, where))
+    if gpu and inf:
+        raise ValueError(f"{where + '.' if where else ''}compute: gpu ({gpu}) and inferentia ({inf}) are mutually exclusive")
+    env = a.get("env") or {}
+    _plain(env, f"{where}.env")
+    return manifests.ContainerSpec(
+        name=name, image=a["image"],
+        command=tuple(_plain(a.get("command") or (), f"{where}.command")),
+        args=tuple(_plain(a.get("args") or (), f"{where}.args")),
+        env=tuple(sorted(env.items())) + extra_env,
+        cpu=str(_get(c, "cpu", "200m", where)), cpu_limit=_get(c, "cpu_limit", None, where),
+        memory=_get(c, "memory", None, where), gpu=gpu, inferentia=inf)
+
+
+def knobs_of(a: Optional[dict], max_concurrency: int) -> autoscaling.Knobs:
+    """The autoscaling args as Knobs with Cortex's defaults filled in."""
+    a = a or {}
+    g = lambda k, d: _get(a, k, d, "autoscaling")  # noqa: E731
+    return autoscaling.Knobs(
+        min_replicas=g("min_replicas", 1), max_replicas=g("max_replicas", 100), init_replicas=g("init_replicas", None),
+        target_in_flight=float(g("target_in_flight", max_concurrency)), window_seconds=g("window_seconds", 60),
+        downscale_stabilization_seconds=g("downscale_stabilization_seconds", 300),
+        upscale_stabilization_seconds=g("upscale_stabilization_seconds", 60),
+        max_downscale_factor=g("max_downscale_factor", 0.75), max_upscale_factor=g("max_upscale_factor", 1.5),
+        downscale_tolerance=g("downscale_tolerance", 0.05), upscale_tolerance=g("upscale_tolerance", 0.05),
+        signal=g("signal", "in_flight"), target_utilization=g("target_utilization", None),
+        prometheus_query=g("prometheus_query", None), prometheus_threshold=g("prometheus_threshold", None),
+        scale_to_zero=bool(g("scale_to_zero", False)))
+
+
+def _count_or_percent(v: Any, what: str) -> str:
+    s = str(v)
+    if not (s.isdigit() or (s.endswith("%") and s[:-1].isdigit() and int(s[:-1]) <= 100)):
+        raise ValueError(f"{what} {v!r}: a count such as \"1\" or a percentage such as \"25%\"")
+    return s
+
+
+def resolve(name: str, args: ModelAPIArgs) -> Plan:
+    """Validate the args and render every object; raises ValueError/TypeError before anything registers."""
+    prefix = f"ModelAPI {name!r}: "
+    try:
+        return _resolve(name, args)
+    except (ValueError, TypeError) as e:
+        msg = str(e)
+        raise type(e)(msg if msg.startswith(prefix) else prefix + msg) from None
+
+
+def _resolve(name: str, args: ModelAPIArgs) -> Plan:
+    a: dict[str, Any] = dict(args)  # never mutate the caller's dict
+    if "image" not in a or a["image"] is None:
+        raise ValueError(f"ModelAPI {name!r}: image is required")
+    model = _get(a, "model_name", name, "")
+    ns = _get(a, "namespace", DEFAULT_NAMESPACE, "")
+    if ns == "default":
+        raise ValueError(f"ModelAPI {name!r}: namespace 'default' is not allowed; use a namespace per team or 'models'")
+    port = int(_get(a, "port", 8080, ""))
+    max_conc = int(_get(a, "max_concurrency", 1, ""))
+    max_queue = int(_get(a, "max_queue_length", 100, ""))
+    knobs = knobs_of(a.get("autoscaling"), max_conc)
+    place = a.get("placement") or {}
+    accel = _get(place, "accelerator", "none", "placement")
+    if accel not in ACCELERATORS:
+        raise ValueError(f"ModelAPI {name!r}: placement.accelerator {accel!r}: allowed {', '.join(ACCELERATORS)}")
+    spot = bool(_get(place, "spot", False, "placement"))
+    base = int(_get(place, "on_demand_base", 0, "placement"))
+    if base and not spot:
+        raise ValueError(f"ModelAPI {name!r}: placement.on_demand_base {base} only applies to a spot pool (spot: true)")
+    if base and knobs.scale_to_zero:
+        raise ValueError(f"ModelAPI {name!r}: scale_to_zero with on_demand_base {base}: the on-demand floor keeps "
+                         f"{base} replicas running, so the model would never reach zero")
+    us = a.get("update_strategy") or {}
+    surge = _count_or_percent(_get(us, "max_surge", "25%", "update_strategy"), "update_strategy.max_surge")
+    unavail = _count_or_percent(_get(us, "max_unavailable", "25%", "update_strategy"), "update_strategy.max_unavailable")
+    if surge in ("0", "0%") and unavail in ("0", "0%"):
+        raise ValueError(f"ModelAPI {name!r}: update_strategy max_surge and max_unavailable are both 0; a rollout could never progress")
+    ps = a.get("pre_stop") or {}
+    pre_exec = ps.get("exec")
+    pre_http = ps.get("http_get")
+    sleep = int(_get(ps, "sleep_seconds", 15, "pre_stop"))
+    grace = int(_get(a, "termination_grace_period_seconds", 60, ""))
+    if pre_exec is None and pre_http is None and sleep >= grace:
+        raise ValueError(f"ModelAPI {name!r}: termination_grace_period_seconds {grace} must exceed the pre-stop sleep "
+                         f"({sleep} s) to leave time to drain in-flight requests")
+    uid = int(_get(a, "run_as_user", 10001, ""))
+    if uid <= 0:
+        raise ValueError(f"ModelAPI {name!r}: run_as_user {uid}: a non-root UID (> 0)")
+    env_extra = (("MODELSTACK_MAX_CONCURRENCY", str(max_conc)), ("MODELSTACK_MAX_QUEUE_LENGTH", str(max_queue)))
+    server = _container("model", a, "", env_extra)
+    sidecars = tuple(_container(_plain(s["name"], "sidecars.name"), s, f"sidecars[{i}]")
+                     for i, s in enumerate(a.get("sidecars") or []))
+    if any(s.name == "model" for s in sidecars):
+        raise ValueError(f"ModelAPI {name!r}: a sidecar may not be named 'model' (the server's container)")
+    if accel == "none" and any(c.gpu for c in (server, *sidecars)):
+        accel = "gpu"
+    if accel == "none" and any(c.inferentia for c in (server, *sidecars)):
+        accel = "inferentia"
+    init = knobs.init_replicas if knobs.init_replicas is not None else knobs.min_replicas
+    add_on = a.get("http_add_on") or {}
+    add_on_ns = _get(add_on, "namespace", "keda", "http_add_on")
+    spec = manifests.ModelSpec(
+        name=model, namespace=ns, containers=(server, *sidecars), port=port,
+        team=_get(a, "team", "unassigned", ""), environment=_get(a, "environment", "unassigned", ""),
+        shm=_get(a, "shm", None, ""),
+        readiness=_probe(a.get("readiness_probe"), "readiness_probe"),
+        liveness=_probe(a.get("liveness_probe"), "liveness_probe"),
+        startup=_probe(a.get("startup_probe"), "startup_probe"),
+        pre_stop_sleep_seconds=sleep,
+        pre_stop_exec=tuple(_plain(pre_exec["command"], "pre_stop.exec.command")) if pre_exec else None,
+        pre_stop_http_path=_get(pre_http, "path", "/", "pre_stop.http_get") if pre_http else None,
+        pre_stop_http_port=_get(pre_http, "port", None, "pre_stop.http_get") if pre_http else None,
+        termination_grace_period_seconds=grace,
+        max_surge=surge, max_unavailable=unavail,
+        min_ready_seconds=int(_get(us, "min_ready_seconds", 0, "update_strategy")),
+        progress_deadline_seconds=int(_get(us, "progress_deadline_seconds", 600, "update_strategy")),
+        node_pool=_get(place, "node_pool", None, "placement"),
+        node_groups=tuple(_plain(place.get("node_groups") or (), "placement.node_groups")),
+        instance_types=tuple(_plain(place.get("instance_types") or (), "placement.instance_types")),
+        accelerator=accel, spot=spot, on_demand_base=base,
+        strict_zone_spread=bool(_get(place, "strict_zone_spread", False, "placement")),
+        run_as_user=uid, read_only_root_filesystem=bool(_get(a, "read_only_root_filesystem", True, "")),
+        replicas=max(0, init - base),
+        allowed_ingress_cidrs=tuple(_plain(a.get("network_policy_cidrs") or (), "network_policy_cidrs")),
+    )
+    target = autoscaling.Target(
+        deployment=model, namespace=ns, container="model", http_scaled_object=model,
+        external_scaler_address=_get(add_on, "external_scaler_address", autoscaling.DEFAULT_EXTERNAL_SCALER, "http_add_on"),
+        prometheus_address=_get(a, "prometheus_address", None, ""), replicas_offset=base)
+    try:
+        objects: dict[str, dict[str, Any]] = {
+            "service_account": manifests.service_account(spec),
+            "deployment": manifests.deployment(spec),
+            "service": manifests.service(spec),
+            "pdb": manifests.pod_disruption_budget(spec),
+            "scaled_object": manifests.scaled_object(spec, knobs, target),
+        }
+    except ValueError as e:
+        raise ValueError(f"ModelAPI {name!r}: {e}") from None
+    in_flight = knobs.signal == "in_flight"
+    objects["network_policy"] = manifests.network_policy(spec, (add_on_ns,) if in_flight else ())
+    if spec.has_floor:
+        objects["on_demand"] = manifests.on_demand_deployment(spec)
+
+    ing_args = a.get("ingress")
+    path = f"/{model}"
+    tls = False
+    settings = None
+    if ing_args:
+        path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress"))
+        settings = ingress.IngressSettings(
+            group_name=_get(ing_args, "group_name", "", "ingress"), scheme=_get(ing_args, "scheme", "internal", "ingress"),
+            inbound_cidrs=tuple(_plain(ing_args.get("inbound_cidrs") or (), "ingress.inbound_cidrs")),
+            certificate_arn=ing_args.get("certificate_arn"), class_name=_get(ing_args, "class_name", "alb", "ingress"))
+        problems = settings.problems()
+        if problems:
+            raise ValueError(f"ModelAPI {name!r}: ingress: " + "; ".join(problems))
+        tls = settings.certificate_arn is not None
+        if in_flight:
+            objects["ingress"] = ingress.ingress(
+                name=f"{ns}-{model}", namespace=add_on_ns, labels=spec.labels(), path=path,
+                service=_get(add_on, "interceptor_service", "keda-add-ons-http-interceptor-proxy", "http_add_on"),
+                port=int(_get(add_on, "interceptor_port", 8080, "http_add_on")), settings=settings,
+                # /readyz on the traffic port: the interceptor's admin port (9090) only serves /queue, so a check
+                # there gets 404 and every target is unhealthy (http-add-on v0.10.0 interceptor/main.go).
+                annotations=ingress.health_annotations("/readyz"))
+        else:
+            readiness = spec.readiness or manifests.default_readiness(port)
+            objects["ingress"] = ingress.ingress(
+                name=model, namespace=ns, labels=spec.labels(), path=path, service=model, port=port, settings=settings,
+                annotations=ingress.health_annotations(readiness.http_path))
+    if in_flight:
+        hosts = [str(h) for h in _plain((ing_args or {}).get("hosts") or (), "ingress.hosts")]
+        objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base, hosts=hosts)
+    return Plan(spec, knobs, objects, path, tls, settings)

@@ -1,0 +1,105 @@
+"""`modelstack diff`: what a change does, read from two offline plans."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from modelstack import cli
+from modelstack.config.schema import CONFIG_KEY
+from modelstack.plan import diff as plan_diff
+from test_plan import ROOT, TODAY, values
+
+
+def _plan(env: str, mutate=None) -> dict:
+    vals = copy.deepcopy(values(env))
+    if mutate:
+        mutate(vals[CONFIG_KEY])
+    doc = cli.plan(env, vals, f"stacks/Pulumi.{env}.yaml", ROOT, today=TODAY)
+    doc.pop("_summary"), doc.pop("_run")
+    return json.loads(json.dumps(doc, default=str))
+
+
+@pytest.fixture(scope="module")
+def prod() -> dict:
+    return _plan("prod")
+
+
+def _image(model: str, tag: str):
+    def mutate(c):
+        c["models"][model]["image"] = c["models"][model]["image"].rsplit(":", 1)[0] + ":" + tag
+    return mutate
+
+
+def test_a_new_image_is_an_in_place_rolling_update_that_drops_no_request(prod):
+    d = plan_diff.diff(prod, _plan("prod", _image("sentiment", "1.5.0")))
+    assert [(c.action, c.name) for c in d.changes] == [("update", "sentiment-deployment"), ("update", "sentiment-on-demand")]
+    for c in d.changes:
+        assert [p for p, _, _ in c.fields] == ["spec.template.spec.containers[0].image"]
+        assert c.rollout == ("rolling update, maxSurge 25%, maxUnavailable 0, readiness-gated, old pods drain on a "
+                             "preStop hook; capacity never drops below the ready count")
+    assert d.cost["usd_per_hour"]["old"] == d.cost["usd_per_hour"]["new"]
+    assert "0 to create, 2 to update, 0 to replace, 0 to delete" in plan_diff.render(d)
+
+
+def test_dev_rollouts_say_how_much_capacity_they_may_take_down():
+    d = plan_diff.diff(_plan("dev"), _plan("dev", _image("llm-chat", "1.0.0")))
+    (c,) = d.changes
+    assert c.rollout.endswith("up to 25% of replicas may be unavailable during the rollout")
+
+
+def test_new_instance_types_replace_the_node_group_and_change_the_cost(prod, tmp_path, capsys):
+    new = _plan("prod", lambda c: c["node_groups"]["system"].update(instance_types=["m7i.xlarge"]))
+    d = plan_diff.diff(prod, new)
+    replaced = [c for c in d.changes if c.action == "replace"]
+    assert [(c.type, c.name) for c in replaced] == [("aws:eks/nodeGroup:NodeGroup", "system-ng")]
+    assert replaced[0].why == "changes instanceTypes[0], which cannot be updated in place"
+    assert d.cost["usd_per_hour"]["new"]["min"] > d.cost["usd_per_hour"]["old"]["min"]
+    old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
+    old_path.write_text(json.dumps(prod))
+    new_path.write_text(json.dumps(new))
+    assert cli.main(["diff", str(old_path), str(new_path)]) == 0
+    assert cli.main(["diff", str(old_path), str(new_path), "--fail-on-replace", "--json", str(tmp_path / "d.json")]) == 1
+    assert "1 replacement(s) and 0 deletion(s)" in capsys.readouterr().err
+    assert json.loads((tmp_path / "d.json").read_text())["changes"][-1]["action"] in ("replace", "update")
+
+
+def test_a_renamed_model_is_deleted_and_created_unless_aliased(prod):
+    def rename(c):
+        c["models"]["fraud"] = c["models"].pop("llm-chat")
+    new = _plan("prod", rename)
+    d = plan_diff.diff(prod, new)
+    assert d.count("delete") > 0 and d.count("create") == d.count("delete")
+    assert all(c.why == "URN gone without an alias" for c in d.changes if c.action == "delete")
+    # the same rename with an alias on the new component claims the old URN
+    old_api = next(r["urn"] for r in prod["resources"] if r["type"] == "modelstack:index:ModelAPI" and r["name"] == "llm-chat")
+    for r in new["resources"]:
+        if r["type"] == "modelstack:index:ModelAPI" and r["name"] == "fraud":
+            r["aliases"] = [old_api]
+    renamed = [c for c in plan_diff.diff(prod, new).changes if c.action == "rename"]
+    assert [c.urn for c in renamed] == [old_api]
+
+
+def test_rollout_without_readiness_probe_or_with_recreate_drops_requests():
+    old = {"spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}}
+    new = {"spec": {"template": {"spec": {"containers": [{"image": "b"}]}}}}
+    assert plan_diff.rollout(old, new).endswith("no readiness probe: new pods get traffic before they are ready, requests can fail")
+    new["spec"]["strategy"] = {"type": "Recreate"}
+    assert plan_diff.rollout(old, new) == "Recreate: every pod stops before new ones start; requests are dropped"
+    assert plan_diff.rollout(new, new) == "no pod change: nothing restarts"
+
+
+def test_new_and_resolved_policy_violations_are_listed(prod):
+    v = {"policy": "min-replicas", "resource": "urn:x", "message": "one replica", "level": "mandatory"}
+    broken = dict(prod, policy={"violations": [v]})
+    assert plan_diff.diff(prod, broken).new_violations == [v]
+    assert plan_diff.diff(broken, prod).resolved_violations == [v]
+    assert "new policy violation [mandatory] min-replicas: one replica" in plan_diff.render(plan_diff.diff(prod, broken))
+
+
+def test_unreadable_plans_exit_2(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{")
+    assert cli.main(["diff", str(tmp_path / "bad.json"), str(tmp_path / "missing.json")]) == 2
+    assert capsys.readouterr().err.startswith("modelstack diff: cannot read the plans:")
