@@ -87,3 +87,13 @@ def test_the_http_add_on_pin_is_past_the_changes_we_depend_on():
     ("cluster-autoscaler", "1.34", "9.53.0"), ("cluster-autoscaler", "1.35", "9.59.0"), ("keda", "1.34", "2.20.2")])
 def test_chart_for_a_minor(name, minor, expected):
     assert charts.chart(name, minor).version == expected
+
+
+def test_the_load_balancer_controller_policy_is_the_one_of_the_pinned_app_version():
+    import hashlib
+
+    data = ROOT / "components" / "data"
+    digest = hashlib.sha256((data / "aws_load_balancer_controller_iam_policy.json").read_bytes()).hexdigest()
+    note = (data / "aws_load_balancer_controller_iam_policy.md").read_text()
+    assert f"sha256 `{digest}`" in note and digest in UPSTREAM
+    assert f"tag: `{CHARTS['aws-load-balancer-controller'].app_version}`" in note
