@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, 
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from modelstack.render import autoscaling, iam, node_templates, subnets
+from modelstack.render import autoscaling, iam, karpenter, node_templates, subnets
 from modelstack.capacity import sizing
 from modelstack.render.charts import CHARTS
 
@@ -180,6 +180,7 @@ class Charts(_Strict):
     keda_http_add_on: str = CHARTS["keda-add-ons-http"].version
     prometheus: str = CHARTS["prometheus"].version
     dcgm_exporter: str = CHARTS["dcgm-exporter"].version
+    karpenter: str = CHARTS["karpenter"].version
 
 
 class ObservabilityConfig(_Strict):
@@ -221,6 +222,30 @@ class LoadBalancerConfig(_Strict):
         return [_cidr(c) for c in v]
 
 
+PROVISIONERS = ("karpenter", "cluster-autoscaler")
+_KARPENTER_DURATION = r"^([0-9]+(s|m|h))+$"
+
+
+class KarpenterConfig(_Strict):
+    """Karpenter options (`cluster.provisioner: karpenter`); unset disruption keys take the environment's defaults
+    (render/karpenter.py DISRUPTION_DEFAULTS: dev 1m/50%, staging 5m/20%, prod 15m/10%, nodes replaced after 720h)."""
+
+    controller_identity: Literal["pod-identity", "irsa"] = "pod-identity"
+    """How the controller gets AWS credentials: EKS Pod Identity (the agent add-on is installed) or IRSA."""
+    consolidation_policy: Optional[Literal[karpenter.CONSOLIDATION_POLICIES]] = None  # type: ignore[valid-type]
+    consolidate_after: Optional[str] = Field(None, pattern=_KARPENTER_DURATION)
+    """How long a node stays empty or underused before Karpenter consolidates it (e.g. 5m)."""
+    disruption_budget: Optional[str] = Field(None, pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$")
+    """Nodes of one NodePool disrupted at once, a share ('10%') or a count ('2')."""
+    expire_after: Optional[str] = Field(None, pattern=r"^(([0-9]+(s|m|h))+|Never)$")
+    """Node lifetime before replacement (720h), or Never."""
+    ami_version: str = Field("latest", pattern=r"^(latest|v[0-9]{8})$")
+    """AL2023 EKS AMI release (v20251016) or latest; a pinned release makes AMI updates a reviewed change."""
+    keep_node_groups: bool = False
+    """Migration from cluster-autoscaler: keep the managed node groups and cluster-autoscaler running beside
+    Karpenter until their nodes drain, then set this back to false to remove them."""
+
+
 class ClusterConfig(_Strict):
     name: str = _name_field()
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.35"  # type: ignore[valid-type]
@@ -237,6 +262,10 @@ class ClusterConfig(_Strict):
     charts: Charts = Field(default_factory=Charts)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    provisioner: Literal[PROVISIONERS] = "karpenter"  # type: ignore[valid-type]
+    """Who launches model nodes: Karpenter NodePools (default) or managed node groups scaled by cluster-autoscaler.
+    The system node group is a managed node group either way."""
+    karpenter: KarpenterConfig = Field(default_factory=KarpenterConfig)
 
     @property
     def ingress_group(self) -> str:
