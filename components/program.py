@@ -258,7 +258,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     # (and cluster-autoscaler) running beside the NodePools until they drain.
     managed = [g for g in capacity.groups
                if not use_karpenter or g.kind == "system" or cl.karpenter.keep_node_groups]
-    groups = {g.name: NodeGroup(g.name, _node_group_args(p, g, cluster, tags)) for g in managed}
+    groups = {}
+    for g in managed:
+        ng_args = _node_group_args(p, g, cluster, tags)
+        if use_karpenter and g.kind != "system":
+            ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
+        groups[g.name] = NodeGroup(g.name, ng_args)
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
     autoscaler = None
     if not use_karpenter or cl.karpenter.keep_node_groups:
