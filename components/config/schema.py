@@ -223,7 +223,15 @@ class LoadBalancerConfig(_Strict):
 
 
 PROVISIONERS = ("karpenter", "cluster-autoscaler")
-_KARPENTER_DURATION = r"^([0-9]+(s|m|h))+$"
+
+
+def _matching(pattern: str, what: str):
+    """A validator with a readable message (the default names the regular expression)."""
+    def check(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.fullmatch(pattern, v):
+            raise ValueError(what)
+        return v
+    return classmethod(check)
 
 
 class KarpenterConfig(_Strict):
@@ -233,17 +241,25 @@ class KarpenterConfig(_Strict):
     controller_identity: Literal["pod-identity", "irsa"] = "pod-identity"
     """How the controller gets AWS credentials: EKS Pod Identity (the agent add-on is installed) or IRSA."""
     consolidation_policy: Optional[Literal[karpenter.CONSOLIDATION_POLICIES]] = None  # type: ignore[valid-type]
-    consolidate_after: Optional[str] = Field(None, pattern=_KARPENTER_DURATION)
+    consolidate_after: Optional[str] = None
     """How long a node stays empty or underused before Karpenter consolidates it (e.g. 5m)."""
-    disruption_budget: Optional[str] = Field(None, pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$")
+    disruption_budget: Optional[str] = None
     """Nodes of one NodePool disrupted at once, a share ('10%') or a count ('2')."""
-    expire_after: Optional[str] = Field(None, pattern=r"^(([0-9]+(s|m|h))+|Never)$")
+    expire_after: Optional[str] = None
     """Node lifetime before replacement (720h), or Never."""
-    ami_version: str = Field("latest", pattern=r"^(latest|v[0-9]{8})$")
+    ami_version: str = "latest"
     """AL2023 EKS AMI release (v20251016) or latest; a pinned release makes AMI updates a reviewed change."""
     keep_node_groups: bool = False
     """Migration from cluster-autoscaler: keep the managed node groups and cluster-autoscaler running beside
     Karpenter until their nodes drain, then set this back to false to remove them."""
+
+    _after = field_validator("consolidate_after")(_matching(r"([0-9]+(s|m|h))+", "a duration such as 30s, 5m or 1h30m"))
+    _budget = field_validator("disruption_budget")(_matching(
+        r"(100|[0-9]{1,2})%|[0-9]+", "a share of nodes such as '10%' or a node count such as '2'"))
+    _expire = field_validator("expire_after")(_matching(r"([0-9]+(s|m|h))+|Never",
+                                                        "a duration in hours such as 720h (30 days), or Never"))
+    _ami = field_validator("ami_version")(_matching(r"latest|v[0-9]{8}",
+                                                    "latest or an AL2023 EKS AMI release such as v20251016"))
 
 
 class ClusterConfig(_Strict):
