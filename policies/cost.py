@@ -24,7 +24,7 @@ ENV_MAP_OF_LISTS = {"type": "object", "additionalProperties": {"type": "array", 
 
 
 @resource_rule(
-    "gpu-instance-families", category="cost", level="mandatory", types={NODE_GROUP},
+    "gpu-instance-families", category="cost", level="mandatory", types={NODE_GROUP, NODE_POOL},
     description="Accelerated instance families are limited per environment.",
     why="A p5 node costs ~100x a g4dn; development and staging get the small single-GPU families.",
     params={"allowed_families": Param(

@@ -307,8 +307,11 @@ def accelerator_of(instance_type: str) -> str | None:
 
 
 def accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
-    """A node group's instance types (the known ones) and the accelerator kinds among them."""
-    types = [t for t in as_list(get(props, "instanceTypes")) if isinstance(t, str)]
+    """A node group's (or Karpenter NodePool's) instance types (the known ones) and the accelerator kinds among them."""
+    listed = get(props, "instanceTypes")
+    if listed is None:
+        listed = node_pool_requirement(props, _labels.INSTANCE_TYPE_LABEL)
+    types = [t for t in as_list(listed) if isinstance(t, str)]
     return types, {k for k in (accelerator_of(t) for t in types) if k}
 
 

@@ -201,6 +201,8 @@ CASES += [
         s, "ms-karpenter-release")["values"]["settings"].update(interruptionQueue=""))),
     ("karpenter-interruption-queue", "prod", "no spot warning rule",
      with_karpenter("prod", lambda s: s.remove(find(s, "ms-karpenter-spot-interruption")))),
+    ("gpu-instance-families", "dev", "p5 in a dev NodePool", with_karpenter("dev", lambda s: pool(s)["spec"]["template"][
+        "spec"]["requirements"][0].update(values=["g5.xlarge", "p5.48xlarge"]))),
     ("nodepool-limits", "dev", "no limits", with_karpenter("dev", lambda s: pool(s)["spec"].pop("limits"))),
     ("nodepool-limits", "dev", "GPU pool without a GPU limit",
      with_karpenter("dev", lambda s: pool(s)["spec"]["limits"].pop("nvidia.com/gpu"))),
