@@ -22,7 +22,7 @@ from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_capaci
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
-from modelstack.planner.karpenter import node_class_volume, plan_karpenter
+from modelstack.planner.karpenter import node_classes, plan_karpenter
 from modelstack.config.load import load_platform
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
@@ -192,13 +192,13 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
     k = c.cluster.karpenter
     vpc = c.cluster.vpc
     system = next(g for g in capacity.groups if g.kind == "system")
-    volume = node_class_volume(p)
     args: dict[str, Any] = {
         "handle": handle,
         "region": p.region,
         "node_pools": [{"name": s.name, "pool": s.pool, "kind": s.kind, "capacity_types": list(s.capacity_types),
                         "instance_types": list(s.instance_types), "arch": s.arch, "weight": s.weight,
-                        "limits": dict(s.limits), "labels": dict(s.labels), "taints": [dict(t) for t in s.taints]}
+                        "limits": dict(s.limits), "labels": dict(s.labels), "taints": [dict(t) for t in s.taints],
+                        "node_class": s.node_class}
                        for s in plan_karpenter(p, capacity).node_pools],
         "subnet_count": len(vpc.existing.private_subnet_ids) if vpc.existing else vpc.az_count,
         "zones": network.availability_zones,
@@ -209,13 +209,12 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         "replicas": 2 if system.nodes_min >= 2 else 1,
         "controller_identity": k.controller_identity,
         "ami_version": k.ami_version,
-        "root_volume_size_gib": volume.size_gib,
-        "root_volume_type": volume.type,
+        "node_classes": [{"name": n, "root_volume_size_gib": v.size_gib, "root_volume_type": v.type,
+                          **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {})}
+                         for n, v in node_classes(p).items()],
         "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
         "tags": tags,
     }
-    if volume.type == "gp3":
-        args.update(root_volume_iops=volume.iops, root_volume_throughput=volume.throughput)
     for key in ("consolidation_policy", "consolidate_after", "disruption_budget", "expire_after"):
         if getattr(k, key) is not None:
             args[key] = getattr(k, key)

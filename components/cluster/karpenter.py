@@ -43,6 +43,21 @@ class NodePoolArgs(TypedDict):
     """Extra node labels. Default: none."""
     taints: NotRequired[Sequence[Mapping[str, str]]]
     """Node taints (Kubernetes spelling). Default: none."""
+    node_class: NotRequired[str]
+    """Name of the EC2NodeClass (in `node_classes`) its nodes launch from. Default "default"."""
+
+
+class NodeClassArgs(TypedDict):
+    name: str
+    """EC2NodeClass name. Required."""
+    root_volume_size_gib: NotRequired[int]
+    """Root volume size. Default 100."""
+    root_volume_type: NotRequired[str]
+    """"gp3" or "gp2". Default "gp3"."""
+    root_volume_iops: NotRequired[int]
+    """gp3 IOPS. Default 3000."""
+    root_volume_throughput: NotRequired[int]
+    """gp3 MB/s. Default 125."""
 
 
 class KarpenterArgs(TypedDict):
@@ -76,14 +91,8 @@ class KarpenterArgs(TypedDict):
     """Node lifetime. Default "720h"."""
     ami_version: NotRequired[str]
     """AL2023 AMI release for the alias (v20251016) or "latest". Default "latest"."""
-    root_volume_size_gib: NotRequired[int]
-    """Root volume size. Default 100."""
-    root_volume_type: NotRequired[str]
-    """"gp3" or "gp2". Default "gp3"."""
-    root_volume_iops: NotRequired[int]
-    """gp3 IOPS. Default 3000."""
-    root_volume_throughput: NotRequired[int]
-    """gp3 MB/s. Default 125."""
+    node_classes: NotRequired[Sequence[NodeClassArgs]]
+    """EC2NodeClasses, one per distinct root volume. Default: one named "default" (gp3 100 GiB)."""
     imds_hop_limit: NotRequired[int]
     """IMDSv2 hop limit, as NodeGroup. Default 1."""
     labels: NotRequired[Mapping[str, str]]
@@ -99,7 +108,8 @@ class Karpenter(pulumi.ComponentResource):
     (Pod Identity association, or IRSA); `karpenter.sh/discovery` tags on the private subnets and the cluster
     security group; an SQS queue (SSE, 300 s retention) with a TLS-only policy and EventBridge rules for spot
     interruptions, rebalance recommendations, instance state changes, AWS Health events and capacity reservation
-    interruptions; the Helm release (OCI); the EC2NodeClass; a NodePool per entry of `node_pools`.
+    interruptions; the Helm release (OCI); an EC2NodeClass per entry of `node_classes`; a NodePool per entry of
+    `node_pools`.
     Create it with `depends_on` the system node group (and the Pod Identity agent): children inherit it.
     """
 
@@ -130,11 +140,19 @@ class Karpenter(pulumi.ComponentResource):
         specs = [karpenter.NodePoolSpec(
             name=p["name"], pool=p["pool"], kind=p["kind"], capacity_types=tuple(p["capacity_types"]),
             instance_types=tuple(p["instance_types"]), arch=p.get("arch", "amd64"), weight=p.get("weight", 50),
-            limits=dict(p.get("limits") or {}), labels=dict(p.get("labels") or {}), taints=tuple(p.get("taints") or ()))
+            limits=dict(p.get("limits") or {}), labels=dict(p.get("labels") or {}), taints=tuple(p.get("taints") or ()),
+            node_class=p.get("node_class", karpenter.NODECLASS_NAME))
             for p in args["node_pools"]]
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"{name}: NodePool names must be unique, got {names}")
+        classes = list(args.get("node_classes") or [{"name": karpenter.NODECLASS_NAME}])
+        class_names = [c["name"] for c in classes]
+        if len(set(class_names)) != len(class_names):
+            raise ValueError(f"{name}: EC2NodeClass names must be unique, got {class_names}")
+        missing = sorted({s.node_class for s in specs} - set(class_names))
+        if missing:
+            raise ValueError(f"{name}: NodePools refer to EC2NodeClasses {missing} not in node_classes {class_names}")
         identity_info = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
 
@@ -205,16 +223,20 @@ class Karpenter(pulumi.ComponentResource):
         )
 
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, release])
-        node_class = k8s.apiextensions.CustomResource(
-            f"{name}-nodeclass",
-            **_object(karpenter.NODECLASS_API, "EC2NodeClass", pulumi.Output.all(h.cluster_name, node_role.name).apply(lambda a: karpenter.ec2_node_class(
-                a[0], a[1], ami_version=args.get("ami_version", "latest"),
-                volume_size_gib=args.get("root_volume_size_gib", 100), volume_type=args.get("root_volume_type", "gp3"),
-                iops=args.get("root_volume_iops", 3000), throughput=args.get("root_volume_throughput", 125),
-                imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels))),
-            opts=k8s_opts)
+        node_class_resources = []
+        for c in classes:
+            suffix = "" if c["name"] == karpenter.NODECLASS_NAME else f"-{c['name']}"
+            node_class_resources.append(k8s.apiextensions.CustomResource(
+                f"{name}-nodeclass{suffix}",
+                **_object(karpenter.NODECLASS_API, "EC2NodeClass", pulumi.Output.all(h.cluster_name, node_role.name).apply(
+                    lambda a, c=c: karpenter.ec2_node_class(
+                        a[0], a[1], name=c["name"], ami_version=args.get("ami_version", "latest"),
+                        volume_size_gib=c.get("root_volume_size_gib", 100), volume_type=c.get("root_volume_type", "gp3"),
+                        iops=c.get("root_volume_iops", 3000), throughput=c.get("root_volume_throughput", 125),
+                        imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels))),
+                opts=k8s_opts))
         zones = pulumi.Output.from_input(args.get("zones") or [])
-        pool_opts = pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, release, node_class])
+        pool_opts = pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, release, *node_class_resources])
         for s in specs:
             k8s.apiextensions.CustomResource(
                 f"{name}-{s.name}",

@@ -16,7 +16,7 @@ from typing import Optional
 from modelstack.config.schema import RootVolume
 
 from modelstack.capacity import cost, optimizer, pricing
-from modelstack.capacity.optimizer import SPOT, SizingError
+from modelstack.capacity.optimizer import SPOT, GroupChoice, SizingError
 from modelstack.config.checks import selection_of
 from modelstack.config.schema import Platform
 from modelstack.planner.capacity import FALLBACK_SUFFIX, CapacityPlan, NodeGroupPlan, demand_of, on_demand_base
@@ -62,10 +62,16 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
         demands = [demand_of(m, mc, on_demand_base(platform, mc)) for m, mc in models.items()]
         sel = selection_of(g, cat)
         try:
+            both = optimizer.choose_group(sel, demands, prices, cat)
             lo = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MIN)
             hi = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MAX)
         except (SizingError, pricing.PricingError):
             continue  # plan_capacity has reported it already; the plan never gets here
+        # The optimizer prices instances only; with root volumes counted, the one-shape pick can still win an end
+        # (e.g. two small nodes at min cost less in EC2 but more in EBS than one larger node).
+        volume = cost.root_volume_usd_per_month(_cost_volume(g.root_volume)) / pricing.HOURS_PER_MONTH
+        lo = min((lo, both), key=lambda ch: _usd(ch, volume, at_max=False))
+        hi = min((hi, both), key=lambda ch: _usd(ch, volume, at_max=True))
         for name, a, b in ((gname, lo.main, hi.main), (f"{gname}{FALLBACK_SUFFIX}", lo.on_demand_floor, hi.on_demand_floor)):
             if a is None and b is None:
                 continue
@@ -81,6 +87,22 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
     return out
 
 
+def _cost_volume(v: RootVolume) -> cost.RootVolume:
+    gp3 = v.type == "gp3"
+    return cost.RootVolume(size_gib=v.size_gib, volume_type=v.type, iops=v.iops if gp3 else None,
+                           throughput_mbps=v.throughput if gp3 else None)
+
+
+def _usd(choice: GroupChoice, volume_usd_per_hour: float, *, at_max: bool) -> float:
+    """A choice's cost per hour at one end of the replica range, instances and root volumes."""
+    total = 0.0
+    for pool in (choice.main, choice.on_demand_floor):
+        if pool is not None:
+            nodes = pool.nodes_max if at_max else pool.nodes_min
+            total += nodes * (pool.unit_usd_per_hour + volume_usd_per_hour)
+    return total
+
+
 def _limits(kind: str, types: list[pricing.InstanceType], nodes: int) -> dict[str, str]:
     """Totals the NodePool may launch: `nodes` of its largest type (cpu, memory, and GPUs or Neuron devices)."""
     out = {"cpu": str(nodes * max(t.vcpu for t in types)),
@@ -92,7 +114,7 @@ def _limits(kind: str, types: list[pricing.InstanceType], nodes: int) -> dict[st
     return out
 
 
-def _node_pool(g: NodeGroupPlan, sim: Optional[PoolSimulation], main_nodes: int) -> karpenter.NodePoolSpec:
+def _node_pool(g: NodeGroupPlan, sim: Optional[PoolSimulation], main_nodes: int, node_class: str) -> karpenter.NodePoolSpec:
     cat = pricing.catalog()
     types = list(g.instance_types)
     nodes = g.nodes_max if g.models else g.max_size
@@ -112,15 +134,26 @@ def _node_pool(g: NodeGroupPlan, sim: Optional[PoolSimulation], main_nodes: int)
         limits=_limits(g.kind, [cat[t] for t in types], nodes),
         labels={**node_templates.kind_labels(g.kind), **c.labels},
         taints=tuple(node_templates.node_taints(g.kind, [t.model_dump() for t in c.taints])),
+        node_class=node_class,
     )
 
 
-def node_class_volume(platform: Platform) -> RootVolume:
-    """The one EC2NodeClass's root volume: the largest any non-system group asks for (GPU images need the room)."""
-    vols = [g.root_volume for g in platform.config.node_groups.values() if g.kind != "system"]
-    if not vols:
-        return RootVolume()
-    return max(vols, key=lambda v: (v.size_gib, v.iops, v.throughput))
+def node_classes(platform: Platform) -> dict[str, RootVolume]:
+    """EC2NodeClasses by name, one per distinct root volume of the non-system groups: "default" for the schema's
+    default volume, else named after the first group that asks for it (a CPU pool does not pay for a GPU pool's
+    300 GiB). Names follow the volumes, so reordering groups renames nothing."""
+    out: dict[str, RootVolume] = {}
+    for name, g in platform.config.node_groups.items():
+        if g.kind == "system" or g.root_volume in out.values():
+            continue
+        out[karpenter.NODECLASS_NAME if g.root_volume == RootVolume() else name] = g.root_volume
+    return out
+
+
+def node_class_of(platform: Platform, group: str) -> str:
+    """The EC2NodeClass a config group's NodePools launch from."""
+    volume = platform.config.node_groups[group].root_volume
+    return next(n for n, v in node_classes(platform).items() if v == volume)
 
 
 def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
@@ -131,17 +164,15 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
         if g.name == g.pool:
             s = sims.get(g.name)
             main_nodes[g.pool] = max(g.nodes_max if g.models else g.max_size, s.nodes_at_max if s else 0)
-    pools = tuple(_node_pool(g, sims.get(g.name), main_nodes.get(g.pool, 0))
+    pools = tuple(_node_pool(g, sims.get(g.name), main_nodes.get(g.pool, 0), node_class_of(platform, g.pool))
                   for g in capacity.groups if g.kind != "system")
     managed = {g.name for g in capacity.groups if g.kind == "system"}
-    v = node_class_volume(platform)
-    volume = cost.RootVolume(size_gib=v.size_gib, volume_type=v.type, iops=v.iops if v.type == "gp3" else None,
-                             throughput_mbps=v.throughput if v.type == "gp3" else None)
+    volumes = {ng.name: ng.root_volume for ng in capacity.cost_inputs.node_groups}  # each pool's own, as planned
     groups = [ng for ng in capacity.cost_inputs.node_groups if ng.name in managed]
     for s in sims.values():
         groups.append(cost.NodeGroupCost(
             name=s.name, instance_type=s.type_at_min, capacity_type=s.capacity_type, nodes_min=s.nodes_at_min,
-            nodes_max=max(s.nodes_at_min, s.nodes_at_max), root_volume=volume,
+            nodes_max=max(s.nodes_at_min, s.nodes_at_max), root_volume=volumes.get(s.name, cost.RootVolume()),
             spot_instance_types=s.spot_types_at_min, max_instance_type=s.type_at_max,
             max_spot_instance_types=s.spot_types_at_max))
     return KarpenterPlan(node_pools=pools, simulations=sims,

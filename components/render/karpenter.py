@@ -110,6 +110,8 @@ class NodePoolSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: Sequence[Mapping[str, str]] = ()
     """Every taint (kind taints and user taints) in Kubernetes spelling."""
+    node_class: str = NODECLASS_NAME
+    """The EC2NodeClass its nodes launch from (one per distinct root volume)."""
 
 
 def _taint(t: Mapping[str, str]) -> dict[str, str]:
@@ -144,7 +146,7 @@ def node_pool(spec: NodePoolSpec, disruption: Disruption, zones: Sequence[str] =
     if len(spec.capacity_types) == 1:
         node_labels[labels.CAPACITY_TYPE_LABEL] = EKS_CAPACITY[spec.capacity_types[0]]
     template_spec: dict[str, Any] = {
-        "nodeClassRef": {"group": NODECLASS_GROUP, "kind": "EC2NodeClass", "name": NODECLASS_NAME},
+        "nodeClassRef": {"group": NODECLASS_GROUP, "kind": "EC2NodeClass", "name": spec.node_class},
         "requirements": requirements,
         "expireAfter": disruption.expire_after,
     }
@@ -165,12 +167,13 @@ def node_pool(spec: NodePoolSpec, disruption: Disruption, zones: Sequence[str] =
     return out
 
 
-def ec2_node_class(cluster_name: str, role_name: str, *, ami_version: str = "latest", volume_size_gib: int = 100,
+def ec2_node_class(cluster_name: str, role_name: str, *, name: str = NODECLASS_NAME, ami_version: str = "latest",
+                   volume_size_gib: int = 100,
                    volume_type: str = "gp3", iops: Optional[int] = 3000, throughput: Optional[int] = 125,
                    imds_hop_limit: int = 1, tags: Optional[Mapping[str, str]] = None,
                    metadata_labels: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
-    """The one EC2NodeClass: AL2023 (Karpenter picks the NVIDIA/Neuron variant per instance type), IMDSv2 only with
-    hop limit 1 like NodeGroup, an encrypted root volume, discovery-tagged subnets and security group, cost tags."""
+    """An EC2NodeClass: AL2023 (Karpenter picks the NVIDIA/Neuron variant per instance type), IMDSv2 only with hop
+    limit 1 like NodeGroup, an encrypted root volume, discovery-tagged subnets and security group, cost tags."""
     ebs: dict[str, Any] = {"volumeSize": f"{volume_size_gib}Gi", "volumeType": volume_type, "encrypted": True,
                            "deleteOnTermination": True}
     if volume_type == "gp3":
@@ -179,7 +182,7 @@ def ec2_node_class(cluster_name: str, role_name: str, *, ami_version: str = "lat
     return {
         "apiVersion": NODECLASS_API,
         "kind": "EC2NodeClass",
-        "metadata": {"name": NODECLASS_NAME, "labels": {**labels.MANAGED_BY, **(metadata_labels or {})}},
+        "metadata": {"name": name, "labels": {**labels.MANAGED_BY, **(metadata_labels or {})}},
         "spec": {
             "role": role_name,
             "amiSelectorTerms": [{"alias": f"al2023@{ami_version}"}],

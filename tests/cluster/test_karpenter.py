@@ -20,7 +20,8 @@ CRDS = {"NodePool": crd_schema.crd_path("karpenter", "v1.14.1", "karpenter.sh_no
 POOLS = [
     {"name": "gpu", "pool": "gpu", "kind": "gpu", "capacity_types": ["spot"], "instance_types": ["g5.xlarge", "g6.xlarge"],
      "weight": 50, "limits": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "2"},
-     "labels": {"nvidia.com/gpu": "true"}, "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]},
+     "labels": {"nvidia.com/gpu": "true"}, "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+     "node_class": "gpu"},
     {"name": "gpu-on-demand", "pool": "gpu", "kind": "gpu", "capacity_types": ["on-demand"],
      "instance_types": ["g5.xlarge"], "weight": 49, "limits": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": "2"}},
 ]
@@ -39,7 +40,8 @@ def _program(**extra):
         marker = pulumi.CustomResource("test:index:Marker", "system-ready")
         Karpenter("kp", {"handle": _handle(), "region": "us-east-1", "node_pools": POOLS, "subnet_count": 3,
                          "environment": "prod", "zones": ["us-east-1a", "us-east-1b", "us-east-1c"],
-                         "tags": {"team": "ml", "environment": "prod"}, **extra},
+                         "tags": {"team": "ml", "environment": "prod"},
+                         "node_classes": [{"name": "default"}, {"name": "gpu", "root_volume_size_gib": 200}], **extra},
                   opts=pulumi.ResourceOptions(depends_on=[marker]))
     return prog
 
@@ -63,6 +65,7 @@ def test_inventory_with_pod_identity(run):
          ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "kp-controller"),
          ("kubernetes:helm.sh/v3:Release", "kp-release"),
          ("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "kp-nodeclass"),
+         ("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "kp-nodeclass-gpu"),
          ("kubernetes:karpenter.sh/v1:NodePool", "kp-gpu"), ("kubernetes:karpenter.sh/v1:NodePool", "kp-gpu-on-demand")])
     assert children == expected
 
@@ -109,7 +112,7 @@ def test_discovery_tags_name_the_cluster_on_every_private_subnet_and_the_node_se
 def test_objects_are_crd_valid_and_wait_for_the_chart(run):
     r = run(_program(), outputs=outputs)
     release = r.named("kp-release").urn
-    for name in ("kp-nodeclass", "kp-gpu", "kp-gpu-on-demand"):
+    for name in ("kp-nodeclass", "kp-nodeclass-gpu", "kp-gpu", "kp-gpu-on-demand"):
         obj = r.named(name)
         body = obj.inputs
         assert crd_schema.errors(body, CRDS[body["kind"]]) == [], name
@@ -119,6 +122,12 @@ def test_objects_are_crd_valid_and_wait_for_the_chart(run):
     assert {"key": "topology.kubernetes.io/zone", "operator": "In",
             "values": ["us-east-1a", "us-east-1b", "us-east-1c"]} in pool["spec"]["template"]["spec"]["requirements"]
     assert r.named("kp-nodeclass").inputs["spec"]["role"] == "kp-node"
+    assert pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "gpu"
+    assert r.named("kp-gpu-on-demand").inputs["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "default"
+    gpu_class = r.named("kp-nodeclass-gpu").inputs
+    assert gpu_class["metadata"]["name"] == "gpu"
+    assert gpu_class["spec"]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == "200Gi"
+    assert r.named("kp-nodeclass-gpu").urn in r.named("kp-gpu").dependencies
 
 
 def test_children_inherit_the_components_dependencies(run):
@@ -152,6 +161,7 @@ def test_disruption_overrides_reach_every_node_pool(run):
 @pytest.mark.parametrize("extra,message", [
     ({"controller_identity": "kiam"}, "controller_identity must be pod-identity or irsa"),
     ({"node_pools": POOLS + POOLS[:1]}, "NodePool names must be unique"),
+    ({"node_classes": [{"name": "default"}]}, r"NodePools refer to EC2NodeClasses \['gpu'\] not in node_classes \['default'\]"),
 ])
 def test_bad_args_are_refused(run, extra, message):
     with pytest.raises(Exception, match=message):

@@ -6,13 +6,16 @@ import pytest
 
 from modelstack.capacity import pricing
 from modelstack.capacity.cost import estimate
-from modelstack.planner.karpenter import node_class_volume, plan_karpenter
+from modelstack.planner.karpenter import node_class_of, node_classes, plan_karpenter
 from modelstack.render import labels
 from test_program import _platform
 
 
-def _rows(est, prefix="nodegroup "):
-    return {r.resource.removeprefix(prefix): r for r in est.rows if r.resource.startswith(prefix)}
+def _usd(est, pool: str) -> tuple[float, float]:
+    """A pool's instances plus root volumes, per hour at min and at max."""
+    rows = [r for r in est.rows if r.resource in (f"nodegroup {pool}", f"ebs root volumes, nodegroup {pool}")]
+    assert len(rows) == 2
+    return sum(r.usd_per_hour_min for r in rows), sum(r.usd_per_hour_max for r in rows)
 
 
 def test_one_node_pool_per_planned_group_except_system_with_the_groups_weights_and_taints():
@@ -57,11 +60,11 @@ def test_karpenter_may_pick_another_type_at_min_than_at_max_and_never_pays_more_
     sims = kp.simulations
     assert set(sims) == {"cpu", "gpu", "gpu-large"}
     assert any(s.type_at_min != s.type_at_max for s in sims.values())  # the point of the simulation
-    one_shape = _rows(estimate(cap.cost_inputs))
-    karpenter = _rows(estimate(kp.cost_inputs))
+    one_shape, karpenter = estimate(cap.cost_inputs), estimate(kp.cost_inputs)
     for name in sims:
-        assert karpenter[name].usd_per_hour_min <= one_shape[name].usd_per_hour_min + 1e-9, name
-        assert karpenter[name].usd_per_hour_max <= one_shape[name].usd_per_hour_max + 1e-9, name
+        (k_min, k_max), (o_min, o_max) = _usd(karpenter, name), _usd(one_shape, name)
+        assert k_min <= o_min + 1e-9 and k_max <= o_max + 1e-9, name
+    assert karpenter.usd_per_hour_min < one_shape.usd_per_hour_min  # dev's cpu pool: smaller nodes at min
     # every type the estimate assumes Karpenter buys is one its NodePool allows
     pools = {s.name: s for s in kp.node_pools}
     for s in sims.values():
@@ -79,10 +82,18 @@ def test_karpenter_keeps_no_idle_nodes_min_size_does_not_apply():
     assert "system" in {g.name for g in kp.cost_inputs.node_groups}  # the managed system group is as planned
 
 
-def test_the_node_class_volume_is_the_largest_any_pool_asks_for():
-    p, _ = _platform("dev")
-    v = node_class_volume(p)
-    assert (v.size_gib, v.iops, v.throughput) == (300, 6000, 500)  # gpu-large's
+def test_one_node_class_per_distinct_root_volume_so_cpu_nodes_do_not_pay_for_gpu_disks():
+    p, cap = _platform("dev")
+    classes = node_classes(p)
+    assert {n: (v.size_gib, v.iops, v.throughput) for n, v in classes.items()} == {
+        "default": (100, 3000, 125), "gpu": (200, 3000, 125), "gpu-large": (300, 6000, 500)}
+    assert {s.name: s.node_class for s in plan_karpenter(p, cap).node_pools} == {
+        "cpu": "default", "gpu": "gpu", "gpu-large": "gpu-large"}
+    # groups that share a volume share a class, fallbacks use their pool's, and the names do not follow the order
+    p, cap = _platform("prod")
+    assert {s.name: s.node_class for s in plan_karpenter(p, cap).node_pools}["cpu-on-demand"] == node_class_of(p, "cpu")
+    p2, _ = _platform("dev", lambda c: c.update(node_groups=dict(reversed(list(c["node_groups"].items())))))
+    assert node_classes(p2) == classes
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])

@@ -83,7 +83,9 @@ def test_node_pool_carries_the_plan_placement_and_the_labels_models_select():
 
 
 def test_on_demand_pool_labels_its_nodes_on_demand_and_no_zones_means_no_zone_requirement():
-    pool = k.node_pool(gpu_spec(name="gpu-on-demand", capacity_types=("on-demand",), weight=49), k.disruption_for("prod"))
+    pool = k.node_pool(gpu_spec(name="gpu-on-demand", capacity_types=("on-demand",), weight=49, node_class="gpu"),
+                       k.disruption_for("prod"))
+    assert pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] == "gpu"
     assert pool["spec"]["template"]["metadata"]["labels"][labels.CAPACITY_TYPE_LABEL] == "ON_DEMAND"
     assert requirement(pool, labels.ZONE_LABEL) is None
     assert crd_schema.errors(pool, NODEPOOL_CRD) == []
@@ -154,7 +156,8 @@ def test_node_class_is_valid_and_hardened():
 
 
 def test_node_class_pins_an_ami_release_and_gp2_has_no_iops():
-    nc = k.ec2_node_class("c", "r", ami_version="v20251016", volume_type="gp2")
+    nc = k.ec2_node_class("c", "r", name="gpu", ami_version="v20251016", volume_type="gp2")
+    assert nc["metadata"]["name"] == "gpu"
     assert nc["spec"]["amiSelectorTerms"] == [{"alias": "al2023@v20251016"}]
     assert set(nc["spec"]["blockDeviceMappings"][0]["ebs"]) == {"volumeSize", "volumeType", "encrypted", "deleteOnTermination"}
     assert crd_schema.errors(nc, NODECLASS_CRD) == []
