@@ -13,12 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from modelstack.config.schema import RootVolume
-
 from modelstack.capacity import cost, optimizer, pricing
 from modelstack.capacity.optimizer import SPOT, GroupChoice, SizingError
 from modelstack.config.checks import selection_of
-from modelstack.config.schema import Platform
+from modelstack.config.schema import Platform, RootVolume
 from modelstack.planner.capacity import FALLBACK_SUFFIX, CapacityPlan, NodeGroupPlan, demand_of, on_demand_base
 from modelstack.render import karpenter, labels, node_templates
 
@@ -146,7 +144,10 @@ def node_classes(platform: Platform) -> dict[str, RootVolume]:
     for name, g in platform.config.node_groups.items():
         if g.kind == "system" or g.root_volume in out.values():
             continue
-        out[karpenter.NODECLASS_NAME if g.root_volume == RootVolume() else name] = g.root_volume
+        if g.root_volume == RootVolume():
+            out[karpenter.NODECLASS_NAME] = g.root_volume
+        else:  # a group called "default" with its own volume must not take the default class's name
+            out[f"{name}-group" if name == karpenter.NODECLASS_NAME else name] = g.root_volume
     return out
 
 

@@ -101,3 +101,12 @@ def test_every_shipped_stack_has_a_karpenter_plan(env):
     p, cap = _platform(env, lambda c: c["cluster"].update(provisioner="karpenter"))
     kp = plan_karpenter(p, cap)
     assert kp.node_pools and all(s.limits.get("cpu") for s in kp.node_pools)
+
+
+def test_a_group_called_default_with_its_own_volume_does_not_take_the_default_class():
+    def mutate(c):
+        c["node_groups"]["default"] = {"kind": "cpu", "root_volume": {"size_gib": 60}}
+    p, _ = _platform("dev", mutate)
+    classes = node_classes(p)
+    assert classes["default"].size_gib == 100 and classes["default-group"].size_gib == 60
+    assert node_class_of(p, "default") == "default-group" and node_class_of(p, "cpu") == "default"
