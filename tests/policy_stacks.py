@@ -200,7 +200,19 @@ def karpenter_resources(env: str) -> list[dict[str, Any]]:
                            "budgets": [{"nodes": "10%"}]},
         },
     }
+    node_class = {
+        "apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass",
+        "metadata": {"name": "default", "labels": {"modelstack.io/environment": env}},
+        "spec": {"role": "ms-karpenter-node", "amiSelectorTerms": [{"alias": "al2023@latest"}],
+                 "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": "ms"}}],
+                 "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "ms"}}],
+                 "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
+                 "blockDeviceMappings": [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": {
+                     "volumeSize": "100Gi", "volumeType": "gp3", "encrypted": True}}],
+                 "tags": tags(env)},
+    }
     return [
+        record(env, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "ms-karpenter-nodeclass", node_class, c, owner),
         record(env, "kubernetes:karpenter.sh/v1:NodePool", "ms-karpenter-gpu-a10g", node_pool, c, owner),
         record(env, "kubernetes:helm.sh/v3:Release", "ms-karpenter-release", {
             "chart": "oci://public.ecr.aws/karpenter/karpenter", "version": "1.14.1",

@@ -102,6 +102,8 @@ class NodeGroupCost:
     node group has one shape). Default: ``instance_type``."""
     max_spot_instance_types: tuple[str, ...] = ()
     """The spot types priced at max replicas when ``max_instance_type`` is set. Default: ``(max_instance_type,)``."""
+    kind: str = "nodegroup"
+    """What the rows call it: "nodegroup" (managed node group) or "nodepool" (Karpenter)."""
 
     def __post_init__(self) -> None:
         if self.capacity_type not in (SPOT, ON_DEMAND):
@@ -327,10 +329,10 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         if g.max_instance_type and g.max_instance_type != g.instance_type:
             od_max, spot_max, unit_max, detail_max = priced(g.max_instance_type, g.max_spot_instance_types)
             detail = f"{detail} at min; {detail_max} at max"
-        rows.append(CostRow(f"nodegroup {g.name}", detail, g.nodes_min, g.nodes_max, od_max, spot_max,
+        rows.append(CostRow(f"{g.kind} {g.name}", detail, g.nodes_min, g.nodes_max, od_max, spot_max,
                             g.nodes_min * unit, g.nodes_max * unit_max))
         vol_unit = root_volume_usd_per_month(g.root_volume) / hpm
-        rows.append(CostRow(f"ebs root volumes, nodegroup {g.name}", g.root_volume.describe(), g.nodes_min,
+        rows.append(CostRow(f"ebs root volumes, {g.kind} {g.name}", g.root_volume.describe(), g.nodes_min,
                             g.nodes_max, vol_unit, None, g.nodes_min * vol_unit, g.nodes_max * vol_unit))
         groups.append(NodeGroupEstimate(g.name, g.instance_type, g.capacity_type, g.nodes_min, g.nodes_max,
                                         g.nodes_min * (unit + vol_unit), g.nodes_max * (unit_max + vol_unit),

@@ -175,7 +175,7 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
             name=s.name, instance_type=s.type_at_min, capacity_type=s.capacity_type, nodes_min=s.nodes_at_min,
             nodes_max=max(s.nodes_at_min, s.nodes_at_max), root_volume=volumes.get(s.name, cost.RootVolume()),
             spot_instance_types=s.spot_types_at_min, max_instance_type=s.type_at_max,
-            max_spot_instance_types=s.spot_types_at_max))
+            max_spot_instance_types=s.spot_types_at_max, kind="nodepool"))
     return KarpenterPlan(node_pools=pools, simulations=sims,
                          cost_inputs=replace(capacity.cost_inputs, node_groups=tuple(groups)))
 

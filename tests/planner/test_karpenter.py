@@ -12,8 +12,9 @@ from test_program import _platform
 
 
 def _usd(est, pool: str) -> tuple[float, float]:
-    """A pool's instances plus root volumes, per hour at min and at max."""
-    rows = [r for r in est.rows if r.resource in (f"nodegroup {pool}", f"ebs root volumes, nodegroup {pool}")]
+    """A pool's instances plus root volumes, per hour at min and at max (managed node group or NodePool rows)."""
+    rows = [r for r in est.rows for kind in ("nodegroup", "nodepool")
+            if r.resource in (f"{kind} {pool}", f"ebs root volumes, {kind} {pool}")]
     assert len(rows) == 2
     return sum(r.usd_per_hour_min for r in rows), sum(r.usd_per_hour_max for r in rows)
 
@@ -65,6 +66,7 @@ def test_karpenter_may_pick_another_type_at_min_than_at_max_and_never_pays_more_
         (k_min, k_max), (o_min, o_max) = _usd(karpenter, name), _usd(one_shape, name)
         assert k_min <= o_min + 1e-9 and k_max <= o_max + 1e-9, name
     assert karpenter.usd_per_hour_min < one_shape.usd_per_hour_min  # dev's cpu pool: smaller nodes at min
+    assert {r.resource for r in karpenter.rows} >= {"nodepool cpu", "ebs root volumes, nodepool cpu", "nodegroup system"}
     # every type the estimate assumes Karpenter buys is one its NodePool allows
     pools = {s.name: s for s in kp.node_pools}
     for s in sims.values():

@@ -203,6 +203,12 @@ CASES += [
      with_karpenter("prod", lambda s: s.remove(find(s, "ms-karpenter-spot-interruption")))),
     ("gpu-instance-families", "dev", "p5 in a dev NodePool", with_karpenter("dev", lambda s: pool(s)["spec"]["template"][
         "spec"]["requirements"][0].update(values=["g5.xlarge", "p5.48xlarge"]))),
+    ("nodes-imdsv2", "dev", "EC2NodeClass allows IMDSv1", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"]["metadataOptions"].update(httpTokens="optional"))),
+    ("nodes-imdsv2", "dev", "EC2NodeClass hop limit 3", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"]["metadataOptions"].update(httpPutResponseHopLimit=3))),
+    ("ebs-encryption", "dev", "EC2NodeClass root volume unencrypted", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"]["blockDeviceMappings"][0]["ebs"].update(encrypted=False))),
     ("nodepool-limits", "dev", "no limits", with_karpenter("dev", lambda s: pool(s)["spec"].pop("limits"))),
     ("nodepool-limits", "dev", "GPU pool without a GPU limit",
      with_karpenter("dev", lambda s: pool(s)["spec"]["limits"].pop("nvidia.com/gpu"))),
@@ -391,3 +397,9 @@ def test_engine_cli_exits_1_on_the_bad_fixture(capsys: pytest.CaptureFixture[str
     assert engine.main(["check", str(FIXTURE), "--environment", "prod"]) == 1
     out = capsys.readouterr().out
     assert "[mandatory] eks-private-endpoint" in out
+
+
+def test_an_ec2_node_class_without_metadata_options_gets_karpenters_imdsv2_default():
+    stack = good_stack("dev") + karpenter_resources("dev")
+    inputs(stack, "ms-karpenter-nodeclass")["spec"].pop("metadataOptions")
+    assert run_plain(RULES_BY_ID["nodes-imdsv2"], stack, "dev") == []
