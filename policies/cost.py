@@ -89,21 +89,23 @@ def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context)
 
 
 @resource_rule(
-    "gpu-node-taint", category="cost", level="mandatory", types={NODE_GROUP},
+    "gpu-node-taint", category="cost", level="mandatory", types={NODE_GROUP, NODE_POOL},
     description="Accelerated node groups carry the accelerator NoSchedule taint.",
     why="Without it, CPU-only pods fill expensive GPU nodes and keep them from scaling down.",
 )
 def gpu_node_taint(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
     _, kinds = accelerated(props)
-    taints = get(props, "taints")
+    pool = resource_type == NODE_POOL  # Kubernetes spelling (NoSchedule) under spec.template.spec
+    taints = get(props, "spec.template.spec.taints" if pool else "taints")
+    effect = "NoSchedule" if pool else "NO_SCHEDULE"
     if is_unknown(taints):
         return
     if any(is_unknown(t) or is_unknown(key(t, "key")) or is_unknown(key(t, "effect")) for t in as_list(taints)):
         return
     for kind in sorted(kinds):
         wanted = ACCELERATOR_TAINTS[kind]
-        if not any(key(t, "key") == wanted and key(t, "effect") == "NO_SCHEDULE" for t in as_list(taints)):
-            yield f"no {wanted} NO_SCHEDULE taint"
+        if not any(key(t, "key") == wanted and key(t, "effect") == effect for t in as_list(taints)):
+            yield f"no {wanted} {effect} taint"
 
 
 @resource_rule(

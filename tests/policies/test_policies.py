@@ -209,6 +209,8 @@ CASES += [
         s, "ms-karpenter-nodeclass")["spec"]["metadataOptions"].update(httpPutResponseHopLimit=3))),
     ("ebs-encryption", "dev", "EC2NodeClass root volume unencrypted", with_karpenter("dev", lambda s: inputs(
         s, "ms-karpenter-nodeclass")["spec"]["blockDeviceMappings"][0]["ebs"].update(encrypted=False))),
+    ("gpu-node-taint", "dev", "untainted GPU NodePool",
+     with_karpenter("dev", lambda s: pool(s)["spec"]["template"]["spec"].pop("taints"))),
     ("nodepool-limits", "dev", "no limits", with_karpenter("dev", lambda s: pool(s)["spec"].pop("limits"))),
     ("nodepool-limits", "dev", "GPU pool without a GPU limit",
      with_karpenter("dev", lambda s: pool(s)["spec"]["limits"].pop("nvidia.com/gpu"))),
