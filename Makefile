@@ -43,6 +43,7 @@ test: $(STAMP) tools
 bench: $(STAMP)
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/karpenter.py
 
 clean:
 	rm -rf $(VENV) .venv-checkov .tools out

@@ -21,6 +21,7 @@ _EXPORTS = {
     "Cluster": "modelstack.cluster.control_plane",
     "NodeGroup": "modelstack.cluster.node_group",
     "ClusterAutoscaler": "modelstack.cluster.autoscaler",
+    "Karpenter": "modelstack.cluster.karpenter",
     "PlatformAddons": "modelstack.cluster.addons",
     "ClusterHandle": "modelstack.cluster.handle",
     "ModelAPI": "modelstack.serving.model_api",
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from modelstack.cluster.autoscaler import ClusterAutoscaler
     from modelstack.cluster.control_plane import Cluster
     from modelstack.cluster.handle import ClusterHandle
+    from modelstack.cluster.karpenter import Karpenter
     from modelstack.cluster.network import Network
     from modelstack.cluster.node_group import NodeGroup
     from modelstack.serving.model_api import ModelAPI

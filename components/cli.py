@@ -21,6 +21,7 @@ from modelstack.config import schema as cfg
 from modelstack.config.load import load_platform
 from modelstack.capacity import cost as cost_mod
 from modelstack.planner.capacity import plan_capacity
+from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
 from modelstack.plan.runner import run_program
 
@@ -72,7 +73,10 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
 
     platform = load_platform(stack, values, source)
     capacity = plan_capacity(platform, today)
-    estimate = cost_mod.estimate(capacity.cost_inputs)
+    inputs = capacity.cost_inputs
+    if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
+        inputs = plan_karpenter(platform, capacity).cost_inputs
+    estimate = cost_mod.estimate(inputs)
     run = run_program(program.main, stack, values, region=platform.region)
     violations = evaluate([r.to_json() for r in run.resources],
                           policy_config(project, stack) if project else None, platform.config.environment)

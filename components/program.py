@@ -21,6 +21,8 @@ from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_capacity
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.autoscaler import ClusterAutoscaler
+from modelstack.cluster.karpenter import Karpenter
+from modelstack.planner.karpenter import node_classes, plan_karpenter
 from modelstack.config.load import load_platform
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
@@ -38,10 +40,12 @@ class PlatformResources:
     cluster: Cluster
     handle: ClusterHandle
     node_groups: dict[str, NodeGroup]
-    autoscaler: ClusterAutoscaler
+    autoscaler: Optional[ClusterAutoscaler]
+    """cluster-autoscaler (provisioner cluster-autoscaler, or karpenter while keep_node_groups migrates)."""
     addons: PlatformAddons
     models: dict[str, ModelAPI]
     splits: dict[str, TrafficSplitter]
+    karpenter: Optional[Karpenter] = None
 
 
 def read_config() -> dict[str, Any]:
@@ -192,6 +196,42 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     return {k: v for k, v in args.items() if v is not None}
 
 
+def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
+                   tags: dict[str, str]) -> dict:
+    """The Karpenter component's args: NodePools from the capacity plan, options from `cluster.karpenter`."""
+    c = p.config
+    k = c.cluster.karpenter
+    vpc = c.cluster.vpc
+    system = next(g for g in capacity.groups if g.kind == "system")
+    args: dict[str, Any] = {
+        "handle": handle,
+        "region": p.region,
+        "node_pools": [{"name": s.name, "pool": s.pool, "kind": s.kind, "capacity_types": list(s.capacity_types),
+                        "instance_types": list(s.instance_types), "arch": s.arch, "weight": s.weight,
+                        "limits": dict(s.limits), "labels": dict(s.labels), "taints": [dict(t) for t in s.taints],
+                        "node_class": s.node_class}
+                       for s in plan_karpenter(p, capacity).node_pools],
+        "subnet_count": len(vpc.existing.private_subnet_ids) if vpc.existing else vpc.az_count,
+        "zones": network.availability_zones,
+        "environment": c.environment,
+        "chart_version": c.cluster.charts.version("karpenter", c.cluster.kubernetes_version),
+        "system_node_pool": system.pool,
+        # the chart's required hostname anti-affinity puts each replica on its own system node
+        "replicas": 2 if system.nodes_min >= 2 else 1,
+        "controller_identity": k.controller_identity,
+        "ami_version": k.ami_version,
+        "node_classes": [{"name": n, "root_volume_size_gib": v.size_gib, "root_volume_type": v.type,
+                          **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {})}
+                         for n, v in node_classes(p).items()],
+        "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
+        "tags": tags,
+    }
+    for key in ("consolidation_policy", "consolidate_after", "disruption_budget", "expire_after"):
+        if getattr(k, key) is not None:
+            args[key] = getattr(k, key)
+    return args
+
+
 def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     """Register every resource of the platform described by `p`."""
     c = p.config
@@ -223,15 +263,27 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "tags": tags,
     })
     handle = ClusterHandle.of(cluster)
-    groups = {g.name: NodeGroup(g.name, _node_group_args(p, g, cluster, tags)) for g in capacity.groups}
+    use_karpenter = cl.provisioner == "karpenter"
+    # With Karpenter only the system group stays a managed node group, unless a migration keeps the old groups
+    # (and cluster-autoscaler) running beside the NodePools until they drain.
+    managed = [g for g in capacity.groups
+               if not use_karpenter or g.kind == "system" or cl.karpenter.keep_node_groups]
+    groups = {}
+    for g in managed:
+        ng_args = _node_group_args(p, g, cluster, tags)
+        if use_karpenter and g.kind != "system":
+            ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
+        groups[g.name] = NodeGroup(g.name, ng_args)
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
-    ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
-              "vcpu": float(g.primary.vcpu)} for g in capacity.groups]
-    autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
-        "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
-        "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
-        "system_node_pool": system_pool, "tags": tags,
-    }, pulumi.ResourceOptions(depends_on=list(groups.values())))
+    autoscaler = None
+    if not use_karpenter or cl.karpenter.keep_node_groups:
+        ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
+                  "vcpu": float(g.primary.vcpu)} for g in managed]
+        autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
+            "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
+            "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
+            "system_node_pool": system_pool, "tags": tags,
+        }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
@@ -251,6 +303,10 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
     }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    provisioner = None
+    if use_karpenter:
+        provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags),
+                                pulumi.ResourceOptions(depends_on=[groups[system_pool], addons]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}
     for ns in sorted({m.namespace for m in c.models.values()}):
@@ -261,8 +317,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
     models = {}
     for name, m in c.models.items():
-        models[name] = ModelAPI(name, all_args[name],
-                                handle.options(pulumi.ResourceOptions(depends_on=[addons, namespaces[m.namespace]])))
+        deps = [addons, namespaces[m.namespace]] + ([provisioner] if provisioner is not None else [])
+        models[name] = ModelAPI(name, all_args[name], handle.options(pulumi.ResourceOptions(depends_on=deps)))
     splits = {}
     for name, s in c.traffic_splits.items():
         namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace
@@ -276,7 +332,9 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
     pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()})
     pulumi.export("node_groups", {n: g.node_group_name for n, g in groups.items()})
-    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits)
+    if provisioner is not None:
+        pulumi.export("node_pools", provisioner.node_pools)
+    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
 
 
 def main() -> PlatformResources:

@@ -25,7 +25,7 @@ LAYERS = [
     ["modelstack.cli", "modelstack.__main__"],
 ]
 
-PUBLIC = ["ModelAPI", "TrafficSplitter", "Cluster", "NodeGroup", "Network", "ClusterAutoscaler", "PlatformAddons",
+PUBLIC = ["ModelAPI", "TrafficSplitter", "Cluster", "NodeGroup", "Network", "ClusterAutoscaler", "Karpenter", "PlatformAddons",
           "ClusterHandle"]
 
 

@@ -97,6 +97,13 @@ class NodeGroupCost:
     nodes_max: int
     root_volume: RootVolume = RootVolume()
     spot_instance_types: tuple[str, ...] = ()
+    max_instance_type: str = ""
+    """What runs at max replicas when that differs from ``instance_type`` (Karpenter picks per demand; a managed
+    node group has one shape). Default: ``instance_type``."""
+    max_spot_instance_types: tuple[str, ...] = ()
+    """The spot types priced at max replicas when ``max_instance_type`` is set. Default: ``(max_instance_type,)``."""
+    kind: str = "nodegroup"
+    """What the rows call it: "nodegroup" (managed node group) or "nodepool" (Karpenter)."""
 
     def __post_init__(self) -> None:
         if self.capacity_type not in (SPOT, ON_DEMAND):
@@ -178,6 +185,7 @@ class NodeGroupEstimate:
     nodes_max: int
     usd_per_hour_min: float  # instances + root volumes
     usd_per_hour_max: float
+    max_instance_type: str = ""  # what runs at max replicas (the same as instance_type for a node group)
 
 
 def _r(x: float) -> float:
@@ -214,6 +222,8 @@ class CostEstimate:
                 g.name: {
                     "nodes": {"min": g.nodes_min, "max": g.nodes_max},
                     "instance_type": g.instance_type,
+                    **({"instance_type_at_max": g.max_instance_type}
+                       if g.max_instance_type and g.max_instance_type != g.instance_type else {}),
                     "capacity_type": g.capacity_type,
                     "usd_per_hour": {"min": _r(g.usd_per_hour_min), "max": _r(g.usd_per_hour_max)},
                 }
@@ -296,30 +306,38 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         if g.name in names_seen:
             raise ValueError(f"node group name {g.name!r} appears twice")
         names_seen.add(g.name)
-        if g.instance_type not in cat:
-            raise PricingError(f"node group {g.name!r}: instance type {g.instance_type!r} is not in the pricing data")
-        itype = cat[g.instance_type]
-        od = prices.on_demand(itype)
-        if od is None:
-            raise PricingError(f"node group {g.name!r}: {itype.name} has no on-demand price in the pricing data")
-        spot_names = g.spot_instance_types or (g.instance_type,)
-        for n in spot_names:
-            if n not in cat:
-                raise PricingError(f"node group {g.name!r}: instance type {n!r} is not in the pricing data")
-        spot = prices.mean_spot(cat[n] for n in spot_names) if g.capacity_type == SPOT else None
-        if g.capacity_type == SPOT and spot is None:
-            assumptions.append(f"node group {g.name!r}: no spot data for {', '.join(spot_names)}; priced at on-demand")
-        unit = spot if spot is not None else od
-        types_text = ", ".join(spot_names) if g.capacity_type == SPOT else g.instance_type
         label = "spot" if g.capacity_type == SPOT else "on-demand"
-        rows.append(CostRow(f"nodegroup {g.name}", f"{types_text} ({label})", g.nodes_min, g.nodes_max, od, spot,
-                            g.nodes_min * unit, g.nodes_max * unit))
+
+        def priced(instance_type: str, spot_types: tuple[str, ...]) -> tuple[float, float | None, float, str]:
+            if instance_type not in cat:
+                raise PricingError(f"node group {g.name!r}: instance type {instance_type!r} is not in the pricing data")
+            od = prices.on_demand(cat[instance_type])
+            if od is None:
+                raise PricingError(f"node group {g.name!r}: {instance_type} has no on-demand price in the pricing data")
+            spot_names = spot_types or (instance_type,)
+            for n in spot_names:
+                if n not in cat:
+                    raise PricingError(f"node group {g.name!r}: instance type {n!r} is not in the pricing data")
+            spot = prices.mean_spot(cat[n] for n in spot_names) if g.capacity_type == SPOT else None
+            if g.capacity_type == SPOT and spot is None:
+                assumptions.append(f"node group {g.name!r}: no spot data for {', '.join(spot_names)}; priced at on-demand")
+            text = ", ".join(spot_names) if g.capacity_type == SPOT else instance_type
+            return od, spot, spot if spot is not None else od, f"{text} ({label})"
+
+        od, spot, unit, detail = priced(g.instance_type, g.spot_instance_types)
+        od_max, spot_max, unit_max = od, spot, unit
+        if g.max_instance_type and g.max_instance_type != g.instance_type:
+            od_max, spot_max, unit_max, detail_max = priced(g.max_instance_type, g.max_spot_instance_types)
+            detail = f"{detail} at min; {detail_max} at max"
+        rows.append(CostRow(f"{g.kind} {g.name}", detail, g.nodes_min, g.nodes_max, od_max, spot_max,
+                            g.nodes_min * unit, g.nodes_max * unit_max))
         vol_unit = root_volume_usd_per_month(g.root_volume) / hpm
-        rows.append(CostRow(f"ebs root volumes, nodegroup {g.name}", g.root_volume.describe(), g.nodes_min,
+        rows.append(CostRow(f"ebs root volumes, {g.kind} {g.name}", g.root_volume.describe(), g.nodes_min,
                             g.nodes_max, vol_unit, None, g.nodes_min * vol_unit, g.nodes_max * vol_unit))
         groups.append(NodeGroupEstimate(g.name, g.instance_type, g.capacity_type, g.nodes_min, g.nodes_max,
-                                        g.nodes_min * (unit + vol_unit), g.nodes_max * (unit + vol_unit)))
-        spot_as_od_max += g.nodes_max * (od - unit)
+                                        g.nodes_min * (unit + vol_unit), g.nodes_max * (unit_max + vol_unit),
+                                        g.max_instance_type or g.instance_type))
+        spot_as_od_max += g.nodes_max * (od_max - unit_max)
 
     fixed("nat gateways", "", inputs.nat_gateways, pricing.NAT_GATEWAY_USD_PER_HOUR)
     ipv4 = inputs.nat_gateways if inputs.public_ipv4_addresses is None else inputs.public_ipv4_addresses

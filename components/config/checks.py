@@ -69,6 +69,10 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
         groups[name] = cfg.node_groups[name] if cfg else _try(NodeGroupConfig, g)
     models: dict[str, Any] = _entries(raw, "models")
 
+    if cfg is not None and cfg.cluster.provisioner != "karpenter" and cfg.cluster.karpenter.keep_node_groups:
+        add("cluster.karpenter.keep_node_groups", "true with provisioner cluster-autoscaler",
+            "true only with cluster.provisioner karpenter (it keeps the old node groups during the migration to it)")
+
     cat = pricing.catalog()
     for name, g in groups.items():
         if g is None:

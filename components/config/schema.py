@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, 
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from modelstack.render import autoscaling, iam, node_templates, subnets
+from modelstack.render import autoscaling, iam, karpenter, node_templates, subnets
 from modelstack.capacity import sizing
 from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
 
@@ -186,6 +186,7 @@ class Charts(_Strict):
     keda_http_add_on: _pinned("keda-add-ons-http") = None
     prometheus: _pinned("prometheus") = None
     dcgm_exporter: _pinned("dcgm-exporter") = None
+    karpenter: _pinned("karpenter") = None
 
     def version(self, chart_name: str, kubernetes_version: str) -> str:
         """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
@@ -196,7 +197,7 @@ class Charts(_Strict):
 CHART_FIELDS = {"cluster-autoscaler": "cluster_autoscaler", "metrics-server": "metrics_server",
                 "aws-load-balancer-controller": "aws_load_balancer_controller", "keda": "keda",
                 "nvidia-device-plugin": "nvidia_device_plugin", "keda-add-ons-http": "keda_http_add_on",
-                "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter"}
+                "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter", "karpenter": "karpenter"}
 
 
 class ObservabilityConfig(_Strict):
@@ -238,6 +239,46 @@ class LoadBalancerConfig(_Strict):
         return [_cidr(c) for c in v]
 
 
+PROVISIONERS = ("karpenter", "cluster-autoscaler")
+
+
+def _matching(pattern: str, what: str):
+    """A validator with a readable message (the default names the regular expression)."""
+    def check(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.fullmatch(pattern, v):
+            raise ValueError(what)
+        return v
+    return classmethod(check)
+
+
+class KarpenterConfig(_Strict):
+    """Karpenter options (`cluster.provisioner: karpenter`); unset disruption keys take the environment's defaults
+    (render/karpenter.py DISRUPTION_DEFAULTS: dev 1m/50%, staging 5m/20%, prod 15m/10%, nodes replaced after 720h)."""
+
+    controller_identity: Literal["pod-identity", "irsa"] = "pod-identity"
+    """How the controller gets AWS credentials: EKS Pod Identity (the agent add-on is installed) or IRSA."""
+    consolidation_policy: Optional[Literal[karpenter.CONSOLIDATION_POLICIES]] = None  # type: ignore[valid-type]
+    consolidate_after: Optional[str] = None
+    """How long a node stays empty or underused before Karpenter consolidates it (e.g. 5m)."""
+    disruption_budget: Optional[str] = None
+    """Nodes of one NodePool disrupted at once, a share ('10%') or a count ('2')."""
+    expire_after: Optional[str] = None
+    """Node lifetime before replacement (720h), or Never."""
+    ami_version: str = "latest"
+    """AL2023 EKS AMI release (v20251016) or latest; a pinned release makes AMI updates a reviewed change."""
+    keep_node_groups: bool = False
+    """Migration from cluster-autoscaler: keep the managed node groups and cluster-autoscaler running beside
+    Karpenter until their nodes drain, then set this back to false to remove them."""
+
+    _after = field_validator("consolidate_after")(_matching(r"([0-9]+(s|m|h))+", "a duration such as 30s, 5m or 1h30m"))
+    _budget = field_validator("disruption_budget")(_matching(
+        r"(100|[0-9]{1,2})%|[0-9]+", "a share of nodes such as '10%' or a node count such as '2'"))
+    _expire = field_validator("expire_after")(_matching(r"([0-9]+(s|m|h))+|Never",
+                                                        "a duration in hours such as 720h (30 days), or Never"))
+    _ami = field_validator("ami_version")(_matching(r"latest|v[0-9]{8}",
+                                                    "latest or an AL2023 EKS AMI release such as v20251016"))
+
+
 class ClusterConfig(_Strict):
     name: str = _name_field()
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.35"  # type: ignore[valid-type]
@@ -254,6 +295,10 @@ class ClusterConfig(_Strict):
     charts: Charts = Field(default_factory=Charts)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    provisioner: Literal[PROVISIONERS] = "karpenter"  # type: ignore[valid-type]
+    """Who launches model nodes: Karpenter NodePools (default) or managed node groups scaled by cluster-autoscaler.
+    The system node group is a managed node group either way."""
+    karpenter: KarpenterConfig = Field(default_factory=KarpenterConfig)
 
     @property
     def ingress_group(self) -> str:

@@ -62,6 +62,39 @@ def node_groups(resources: list[Recorded]) -> list[dict]:
     return out
 
 
+NODEPOOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
+
+
+def node_pools(resources: list[Recorded]) -> list[dict]:
+    """Karpenter NodePools as registered: what each may launch, its limits and how it is disrupted."""
+    out = []
+    for r in resources:
+        if r.type != NODEPOOL_TYPE:
+            continue
+        spec = r.inputs.get("spec") or {}
+        tmpl = spec.get("template") or {}
+        reqs = {q.get("key"): list(q.get("values") or []) for q in (tmpl.get("spec") or {}).get("requirements") or []}
+        dis = spec.get("disruption") or {}
+        out.append({
+            "name": (r.inputs.get("metadata") or {}).get("name") or r.name,
+            "pool": ((tmpl.get("metadata") or {}).get("labels") or {}).get(labels.NODE_POOL_LABEL),
+            "capacity_types": reqs.get("karpenter.sh/capacity-type", []),
+            "instance_types": reqs.get(labels.INSTANCE_TYPE_LABEL, []),
+            "zones": reqs.get(labels.ZONE_LABEL, []),
+            "weight": spec.get("weight"),
+            "limits": dict(spec.get("limits") or {}),
+            "consolidation_policy": dis.get("consolidationPolicy"),
+            "consolidate_after": dis.get("consolidateAfter"),
+            "budgets": [b.get("nodes") for b in dis.get("budgets") or []],
+            "expire_after": (tmpl.get("spec") or {}).get("expireAfter"),
+        })
+    return sorted(out, key=lambda p: (-(p["weight"] or 0), p["name"]))
+
+
+def _limits_text(limits: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in limits.items()) or "none"
+
+
 def _pools(spec: dict) -> list[str]:
     terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
@@ -180,6 +213,13 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     parts += ["", "node groups:", _table(
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["gpu"] or "-", g["ami_type"]]
          for g in ngs], ["name", "capacity", "instance types", "nodes", "gpus", "ami"])]
+    nps = node_pools(resources)
+    if nps:
+        parts += ["", "node pools (karpenter):", _table(
+            [[p["name"], p["pool"], ", ".join(p["capacity_types"]), ", ".join(p["instance_types"]), p["weight"],
+              _limits_text(p["limits"]), f"{p['consolidation_policy']} after {p['consolidate_after']}",
+              ", ".join(p["budgets"]) or "-", p["expire_after"]] for p in nps],
+            ["name", "pool", "capacity", "instance types", "weight", "limits", "consolidation", "budget", "expire"])]
     for group, lines in (capacity_notes or {}).items():
         parts += [f"  note on {group}: {line}" for line in lines]
     ms = models(resources)
@@ -205,6 +245,7 @@ def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], viola
         "note": BANNER,
         "resources": resources_json(resources),
         "node_groups": node_groups(resources),
+        "node_pools": node_pools(resources),
         "models": models(resources),
         "capacity": capacity_reasons or {},
         "cost": cost,

@@ -82,6 +82,10 @@ CHARTS: dict[str, Chart] = {
         "https://nvidia.github.io/dcgm-exporter/helm-charts", "monitoring", "4.8.2", "4.8.2",
         ("nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless",), ("1.19", None),
         "NVIDIA/dcgm-exporter@4.5.3-4.8.2:deployment/"),
+    "karpenter": Chart(
+        "oci://public.ecr.aws/karpenter", "kube-system", "1.14.1", "1.14.1",
+        ("public.ecr.aws/karpenter/controller:1.14.1",), ("1.26", "1.36"),
+        "aws/karpenter-provider-aws@v1.14.1:charts/karpenter/, pkg/providers/version/version.go"),
 }
 
 #: Registries that stopped serving images, and since when (a pull from them fails: ImagePullBackOff).

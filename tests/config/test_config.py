@@ -318,3 +318,52 @@ def test_observability_can_be_turned_off_and_sized():
 def test_bad_observability_is_reported_with_its_path(key, value):
     issues = issues_of(_set(f"cluster.observability.{key}", value))
     assert len(issues) == 1 and issues[0].startswith(f"{P}.cluster.observability.{key}: got "), issues
+
+
+# ------------------------------------------------------------------ provisioner (Karpenter issue)
+
+KARPENTER_CASES = [
+    ("cluster.provisioner", "fargate", "one of 'karpenter' or 'cluster-autoscaler'"),
+    ("cluster.karpenter.controller_identity", "kiam", "one of 'pod-identity' or 'irsa'"),
+    ("cluster.karpenter.consolidation_policy", "Always", "one of 'WhenEmpty' or 'WhenEmptyOrUnderutilized'"),
+    ("cluster.karpenter.consolidate_after", "5 minutes", "a duration such as 30s, 5m or 1h30m"),
+    ("cluster.karpenter.disruption_budget", "150%", "a share of nodes such as '10%' or a node count such as '2'"),
+    ("cluster.karpenter.expire_after", "30d", "a duration in hours such as 720h (30 days), or Never"),
+    ("cluster.karpenter.ami_version", "2025.10", "latest or an AL2023 EKS AMI release such as v20251016"),
+]
+
+
+@pytest.mark.parametrize("path,value,allowed", KARPENTER_CASES, ids=[c[0] for c in KARPENTER_CASES])
+def test_bad_provisioner_options_are_reported_exactly(path, value, allowed):
+    assert issues_of(_set(path, value)) == [f"{P}.{path}: got {value!r}; allowed: {allowed}"]
+
+
+def test_unknown_karpenter_key_lists_the_keys():
+    assert issues_of(_set("cluster.karpenter.keep_groups", True)) == [
+        f"{P}.cluster.karpenter.keep_groups: got unknown key 'keep_groups'; allowed: one of the keys controller_identity, "
+        "consolidation_policy, consolidate_after, disruption_budget, expire_after, ami_version, keep_node_groups"]
+
+
+def test_keeping_node_groups_is_a_karpenter_migration_step():
+    assert issues_of(_set("cluster.provisioner", "cluster-autoscaler")) == [
+        f"{P}.cluster.karpenter.keep_node_groups: got true with provisioner cluster-autoscaler; allowed: true only with "
+        "cluster.provisioner karpenter (it keeps the old node groups during the migration to it)"]
+
+
+def test_new_stacks_default_to_karpenter_and_shipped_stacks_choose():
+    values = copy.deepcopy(stack_values("dev"))
+    values[CONFIG_KEY]["cluster"].pop("provisioner")
+    values[CONFIG_KEY]["cluster"].pop("karpenter")
+    c = load_platform("dev", values).config.cluster
+    assert (c.provisioner, c.karpenter.controller_identity, c.karpenter.keep_node_groups) == ("karpenter", "pod-identity", False)
+    assert c.charts.karpenter is None and c.charts.version("karpenter", c.kubernetes_version) == "1.14.1"
+    chosen = {env: load_platform(env, stack_values(env)).config.cluster.provisioner for env in ("dev", "staging", "prod")}
+    assert chosen == {"dev": "karpenter", "staging": "cluster-autoscaler", "prod": "cluster-autoscaler"}
+
+
+def test_edge_values_of_karpenter_options_are_accepted():
+    values = copy.deepcopy(stack_values("dev"))
+    values[CONFIG_KEY]["cluster"]["karpenter"] = {"consolidate_after": "1h30m", "disruption_budget": "0",
+                                                  "expire_after": "Never", "ami_version": "v20251016"}
+    k = load_platform("dev", values).config.cluster.karpenter
+    assert (k.consolidate_after, k.disruption_budget, k.expire_after, k.ami_version) == ("1h30m", "0", "Never", "v20251016")

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from modelstack import cli
+
+import crd_schema
 from modelstack.render import labels
 from modelstack.config.schema import CONFIG_KEY
 
@@ -242,6 +244,11 @@ def test_out_manifests_pass_strict_schema_validation(tmp_path, env):
         for doc in yaml.safe_load_all(f.read_text()):
             if doc["apiVersion"].startswith(("keda.sh/", "http.keda.sh/")):
                 continue  # CRDs: not in the official schemas
+            if doc["apiVersion"].startswith(("karpenter.sh/", "karpenter.k8s.aws/")):
+                crd = {"NodePool": "karpenter.sh_nodepools.yaml", "EC2NodeClass": "karpenter.k8s.aws_ec2nodeclasses.yaml"}
+                assert crd_schema.errors(doc, crd_schema.crd_path("karpenter", "v1.14.1", crd[doc["kind"]])) == []
+                checked += 1
+                continue
             kv.validate(doc, f"{version}.0", strict=True)
             checked += 1
     assert checked >= 15
@@ -444,3 +451,71 @@ def test_timeouts_cover_the_slowest_path_we_plan(plans, env):
             assert idle_s >= _seconds(t["readiness"]) + _seconds(t["responseHeader"])
         checked += 1
     assert checked == len(values(env)[CONFIG_KEY]["models"]) > 0
+
+
+# ------------------------------------------------------------------ Karpenter issue: done means
+
+def _with(env: str, **cluster) -> dict:
+    vals = copy.deepcopy(values(env))
+    vals[CONFIG_KEY]["cluster"].update(cluster)
+    return vals
+
+
+def _required(pod_spec: dict, key: str) -> list:
+    terms = pod_spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    return [v for t in terms for e in t["matchExpressions"] if e["key"] == key for v in e["values"]]
+
+
+def test_dev_plans_with_karpenter_and_every_model_lands_on_a_node_pool(plans):
+    doc = plans["dev"]
+    assert doc["policy"]["mandatory"] == 0
+    pools = {p["name"]: p for p in doc["node_pools"]}
+    assert set(pools) == {"cpu", "gpu", "gpu-large"}
+    assert all(p["limits"].get("cpu") and p["budgets"] == ["50%"] for p in pools.values())
+    templates = {r.inputs["metadata"]["name"]: r.inputs["spec"]["template"]["metadata"]["labels"]
+                 for r in doc["_resources"] if r.type == "kubernetes:karpenter.sh/v1:NodePool"}
+    for r in doc["_resources"]:
+        if r.type == "kubernetes:apps/v1:Deployment" and r.inputs["metadata"]["namespace"] == "models":
+            wanted = _required(r.inputs["spec"]["template"]["spec"], labels.NODE_POOL_LABEL)
+            assert any(t[labels.NODE_POOL_LABEL] in wanted for t in templates.values()), r.name
+    kinds = {r.type for r in doc["_resources"]}
+    assert {"aws:sqs/queue:Queue", "aws:eks/podIdentityAssociation:PodIdentityAssociation",
+            "aws:eks/accessEntry:AccessEntry", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"} <= kinds
+
+
+def test_prod_on_karpenter_keeps_its_on_demand_floors_schedulable_and_budgets_small():
+    doc = plan_of("prod", _with("prod", provisioner="karpenter"))
+    assert doc["policy"]["mandatory"] == 0, doc["policy"]["violations"]
+    pools = [r.inputs for r in doc["_resources"] if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+    on_demand = {p["spec"]["template"]["metadata"]["labels"][labels.NODE_POOL_LABEL] for p in pools
+                 if p["spec"]["template"]["metadata"]["labels"].get(labels.CAPACITY_TYPE_LABEL) == "ON_DEMAND"}
+    floors = [r for r in doc["_resources"] if r.type == "kubernetes:apps/v1:Deployment"
+              and r.inputs["metadata"]["labels"].get(labels.CAPACITY_LABEL) == "on-demand"]
+    assert floors
+    for f in floors:
+        spec = f.inputs["spec"]["template"]["spec"]
+        assert _required(spec, labels.CAPACITY_TYPE_LABEL) == ["ON_DEMAND"]
+        assert set(_required(spec, labels.NODE_POOL_LABEL)) <= on_demand, f.name
+    assert all(p["spec"]["disruption"]["budgets"] == [{"nodes": "10%"}] for p in pools)
+    assert not [r for r in doc["_resources"] if r.type == "modelstack:index:ClusterAutoscaler"]
+    assert {r.inputs["nodeGroupName"] for r in doc["_resources"] if r.type == "aws:eks/nodeGroup:NodeGroup"} == {
+        "models-prod-system"}
+    # three system nodes: both controller replicas get a node of their own
+    release = next(r for r in doc["_resources"] if r.name == "models-prod-karpenter-release")
+    assert release.inputs["values"]["replicas"] == 2
+
+
+def test_keeping_node_groups_drops_their_floor_so_they_can_drain():
+    doc = plan_of("prod", _with("prod", provisioner="karpenter", karpenter={"keep_node_groups": True}))
+    sizes = {r.inputs["nodeGroupName"]: r.inputs["scalingConfig"]["minSize"] for r in doc["_resources"]
+             if r.type == "aws:eks/nodeGroup:NodeGroup"}
+    assert sizes["models-prod-system"] == 3 and sizes["models-prod-cpu"] == 0
+    assert len(sizes) == 7
+    assert [r for r in doc["_resources"] if r.type == "modelstack:index:ClusterAutoscaler"]
+
+
+def test_irsa_controller_identity_from_config():
+    doc = plan_of("dev", _with("dev", karpenter={"controller_identity": "irsa"}))
+    assert not [r for r in doc["_resources"] if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"]
+    release = next(r for r in doc["_resources"] if r.name == "models-dev-karpenter-release")
+    assert "eks.amazonaws.com/role-arn" in release.inputs["values"]["serviceAccount"]["annotations"]

@@ -103,3 +103,44 @@ def test_unreadable_plans_exit_2(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{")
     assert cli.main(["diff", str(tmp_path / "bad.json"), str(tmp_path / "missing.json")]) == 2
     assert capsys.readouterr().err.startswith("modelstack diff: cannot read the plans:")
+
+
+# ------------------------------------------------------------------ migrating to Karpenter
+
+
+def _provisioner(name: str, keep: bool | None = None):
+    def mutate(c):
+        c["cluster"]["provisioner"] = name
+        if keep is None:
+            c["cluster"].pop("karpenter", None)
+        else:
+            c["cluster"]["karpenter"] = {"keep_node_groups": keep}
+    return mutate
+
+
+def test_migrating_to_karpenter_adds_beside_the_node_groups_then_removes_only_them():
+    before = _plan("dev", _provisioner("cluster-autoscaler"))
+    during = _plan("dev", _provisioner("karpenter", keep=True))
+    after = _plan("dev", _provisioner("karpenter", keep=False))
+    assert during["cost"] == after["cost"]  # the estimate prices the target: what Karpenter buys
+
+    step1 = plan_diff.diff(before, during)
+    assert not [c for c in step1.changes if c.action in ("delete", "replace")]
+    created = {c.type for c in step1.changes if c.action == "create"}
+    assert {"kubernetes:karpenter.sh/v1:NodePool", "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+            "aws:sqs/queue:Queue", "kubernetes:helm.sh/v3:Release"} <= created
+    # at most the old groups lose their floor (dev's are 0 already), so their nodes can drain away; models unchanged
+    for c in step1.changes:
+        if c.action == "update":
+            assert c.type == "aws:eks/nodeGroup:NodeGroup" and {p for p, _, _ in c.fields} <= {
+                "scalingConfig.minSize", "scalingConfig.desiredSize"}, c
+    assert not [c for c in step1.changes if "ModelAPI" in c.urn.split("::")[2]]
+
+    step2 = plan_diff.diff(during, after)
+    assert not [c for c in step2.changes if c.action in ("create", "replace", "update")]
+    deleted = {(c.type, c.name) for c in step2.changes if c.action == "delete"}
+    assert ("modelstack:index:ClusterAutoscaler", "models-dev-autoscaler") in deleted
+    assert {n for t, n in deleted if t == "aws:eks/nodeGroup:NodeGroup"} == {"cpu-ng", "gpu-ng", "gpu-large-ng"}
+    owners = {"modelstack:index:NodeGroup", "modelstack:index:ClusterAutoscaler"}
+    for c in step2.changes:
+        assert c.urn.split("::")[2].split("$")[0] in owners, c.urn  # nothing outside the old groups and CAS goes

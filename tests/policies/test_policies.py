@@ -18,7 +18,7 @@ from modelstack.policies import engine
 from modelstack.policies.engine import evaluate, has_mandatory
 from modelstack.policies.pack import build_policies
 from modelstack.policies.rule import Context, Resource, Rule
-from policy_stacks import bad_stack, find, good_stack, pod
+from policy_stacks import bad_stack, find, good_stack, karpenter_resources, pod
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bad_resources.json"
 Stack = list[dict[str, Any]]
@@ -187,6 +187,41 @@ CASES: list[tuple[str, str, str, Callable[[Stack], None]]] = [
         "labels"].pop("modelstack.io/team")),
 ]
 
+def with_karpenter(env: str, mutate: Callable[[Stack], None]) -> Callable[[Stack], None]:
+    """Add the Karpenter resources (compliant), then break them."""
+    return lambda s: (s.extend(karpenter_resources(env)), mutate(s))
+
+
+def pool(s: Stack) -> dict[str, Any]:
+    return inputs(s, "ms-karpenter-gpu-a10g", "NodePool")
+
+
+CASES += [
+    ("karpenter-interruption-queue", "dev", "no queue in the chart values", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-release")["values"]["settings"].update(interruptionQueue=""))),
+    ("karpenter-interruption-queue", "prod", "no spot warning rule",
+     with_karpenter("prod", lambda s: s.remove(find(s, "ms-karpenter-spot-interruption")))),
+    ("gpu-instance-families", "dev", "p5 in a dev NodePool", with_karpenter("dev", lambda s: pool(s)["spec"]["template"][
+        "spec"]["requirements"][0].update(values=["g5.xlarge", "p5.48xlarge"]))),
+    ("nodes-imdsv2", "dev", "EC2NodeClass allows IMDSv1", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"]["metadataOptions"].update(httpTokens="optional"))),
+    ("nodes-imdsv2", "dev", "EC2NodeClass hop limit 3", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"]["metadataOptions"].update(httpPutResponseHopLimit=3))),
+    ("ebs-encryption", "dev", "EC2NodeClass root volume unencrypted", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"]["blockDeviceMappings"][0]["ebs"].update(encrypted=False))),
+    ("gpu-node-taint", "dev", "untainted GPU NodePool",
+     with_karpenter("dev", lambda s: pool(s)["spec"]["template"]["spec"].pop("taints"))),
+    ("nodepool-limits", "dev", "no limits", with_karpenter("dev", lambda s: pool(s)["spec"].pop("limits"))),
+    ("nodepool-limits", "dev", "GPU pool without a GPU limit",
+     with_karpenter("dev", lambda s: pool(s)["spec"]["limits"].pop("nvidia.com/gpu"))),
+    ("nodepool-disruption-budget", "prod", "no budgets",
+     with_karpenter("prod", lambda s: pool(s)["spec"]["disruption"].pop("budgets"))),
+    ("nodepool-disruption-budget", "prod", "half the pool at once",
+     with_karpenter("prod", lambda s: pool(s)["spec"]["disruption"].update(budgets=[{"nodes": "50%"}]))),
+    ("nodepool-disruption-budget", "prod", "five nodes at once",
+     with_karpenter("prod", lambda s: pool(s)["spec"]["disruption"].update(budgets=[{"nodes": "5"}]))),
+]
+
 RULES_BY_ID = {r.id: r for r in engine.rules()}
 POLICIES_BY_ID = {p.name: p for p in build_policies()}
 
@@ -250,6 +285,28 @@ def test_compliant_stack_passes_every_rule(env: str) -> None:
     for rule in engine.rules():
         assert run_plain(rule, stack, env) == [], rule.id
         assert run_pack(rule, stack, env) == [], rule.id
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_compliant_stack_with_karpenter_passes_every_rule(env: str) -> None:
+    stack = good_stack(env) + karpenter_resources(env)
+    assert evaluate(stack, None, env) == []
+    for rule in engine.rules():
+        assert run_plain(rule, stack, env) == [], rule.id
+        assert run_pack(rule, stack, env) == [], rule.id
+
+
+def test_interruption_queue_is_not_required_without_spot() -> None:
+    stack = good_stack("dev") + karpenter_resources("dev")
+    pool(stack)["spec"]["template"]["spec"]["requirements"][1]["values"] = ["on-demand"]
+    stack.remove(find(stack, "ms-karpenter-spot-interruption"))
+    assert run_plain(RULES_BY_ID["karpenter-interruption-queue"], stack, "dev") == []
+
+
+def test_disruption_budget_is_a_prod_rule() -> None:
+    stack = good_stack("dev") + karpenter_resources("dev")
+    pool(stack)["spec"]["disruption"]["budgets"] = [{"nodes": "50%"}]
+    assert run_plain(RULES_BY_ID["nodepool-disruption-budget"], stack, "dev") == []
 
 
 @pytest.mark.parametrize("rule_id,env,case,mutate", CASES, ids=[f"{c[0]}: {c[2]}" for c in CASES])
@@ -342,3 +399,9 @@ def test_engine_cli_exits_1_on_the_bad_fixture(capsys: pytest.CaptureFixture[str
     assert engine.main(["check", str(FIXTURE), "--environment", "prod"]) == 1
     out = capsys.readouterr().out
     assert "[mandatory] eks-private-endpoint" in out
+
+
+def test_an_ec2_node_class_without_metadata_options_gets_karpenters_imdsv2_default():
+    stack = good_stack("dev") + karpenter_resources("dev")
+    inputs(stack, "ms-karpenter-nodeclass")["spec"].pop("metadataOptions")
+    assert run_plain(RULES_BY_ID["nodes-imdsv2"], stack, "dev") == []

@@ -16,7 +16,7 @@ from crd_schema import SHARED_CRDS, errors
 from modelstack import cli
 from modelstack.render.charts import CHARTS
 
-from test_manifest_schemas import rendered
+from model_variants import rendered
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
