@@ -82,7 +82,7 @@ def test_builtin_kinds_are_valid_in_strict_mode(version: str) -> None:
 
 def test_every_kind_is_covered() -> None:
     kinds = {o["kind"] for objs in rendered().values() for o in objs}
-    assert kinds == {"ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "Ingress",
+    assert kinds == {"ServiceAccount", "ConfigMap", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "Ingress",
                      "ScaledObject", "HTTPScaledObject"}
 
 

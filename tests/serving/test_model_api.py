@@ -41,6 +41,7 @@ def test_child_inventory(run) -> None:
     comp = r.named("llm", "modelstack:index:ModelAPI")
     assert sorted((c.type, c.name) for c in r.children(comp)) == sorted([
         ("kubernetes:core/v1:ServiceAccount", "llm-service-account"),
+        ("kubernetes:core/v1:ConfigMap", "llm-proxy-config"),
         (T_DEP, "llm-deployment"),
         (T_DEP, "llm-on-demand"),
         ("kubernetes:core/v1:Service", "llm-service"),
@@ -50,7 +51,7 @@ def test_child_inventory(run) -> None:
         ("kubernetes:keda.sh/v1alpha1:ScaledObject", "llm-scaled-object"),
         ("kubernetes:networking.k8s.io/v1:Ingress", "llm-ingress"),
     ])
-    assert len(r.resources) == 10  # nothing outside the component
+    assert len(r.resources) == 11  # nothing outside the component
 
 
 def test_outputs(run) -> None:
@@ -292,9 +293,9 @@ def test_sidecars_and_concurrency_env(run) -> None:
     r = run(one({"image": "ghcr.io/acme/m:1", "max_concurrency": 4, "sidecars": [
         {"name": "log-shipper", "image": "ghcr.io/acme/fb:1", "compute": {"cpu": "50m", "memory": "64Mi"}}]}))
     cs = r.named("llm-deployment", T_DEP).inputs["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in cs] == ["model", "log-shipper"]
+    assert [c["name"] for c in cs] == ["model", "proxy", "log-shipper"]
     assert {"name": "MODELSTACK_MAX_CONCURRENCY", "value": "4"} in cs[0]["env"]
-    assert "ports" not in cs[1] and cs[1]["resources"]["limits"] == {"memory": "64Mi"}
+    assert "ports" not in cs[2] and cs[2]["resources"]["limits"] == {"memory": "64Mi"}
     assert r.named("llm-http-route").inputs["spec"]["scalingMetric"]["concurrency"]["targetValue"] == 4
 
 
@@ -305,7 +306,7 @@ def test_args_satisfy_the_component_provider_analyzer() -> None:
 
     result = Analyzer("modelstack").analyze([ModelAPI, TrafficSplitter])
     comp = result["component_definitions"]["ModelAPI"]
-    assert set(comp.outputs) == {"endpoint", "serviceName", "namespace", "deploymentName", "autoscalerKind"}
+    assert set(comp.outputs) == {"endpoint", "serviceName", "namespace", "deploymentName", "autoscalerKind", "roleArn"}
     assert "image" in comp.inputs and not comp.inputs["image"].optional
     assert {"autoscaling", "placement", "ingress", "updateStrategy", "readinessProbe", "preStop", "kubeconfig"} <= set(comp.inputs)
     assert set(result["component_definitions"]["TrafficSplitter"].outputs) == {"endpoint", "path"}
