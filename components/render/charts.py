@@ -24,4 +24,6 @@ CHARTS: dict[str, Chart] = {
     "nvidia-device-plugin": Chart("https://nvidia.github.io/k8s-device-plugin", "kube-system", "0.17.1"),
     "prometheus": Chart("https://prometheus-community.github.io/helm-charts", "monitoring", "29.27.0"),
     "dcgm-exporter": Chart("https://nvidia.github.io/dcgm-exporter/helm-charts", "monitoring", "4.8.2"),
+    "aws-for-fluent-bit": Chart("https://aws.github.io/eks-charts", "logging", "0.2.0"),
+    "neuron-helm-chart": Chart("oci://public.ecr.aws/neuron", "kube-system", "1.9.0"),
 }

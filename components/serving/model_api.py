@@ -8,7 +8,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apiextensions import CustomResource
 
-from modelstack.render import autoscaling, iam, ingress, manifests
+from modelstack.render import autoscaling, iam, ingress, labels, manifests
 from modelstack.render import proxy as proxy_config
 from modelstack.render.charts import CHARTS
 
@@ -476,7 +476,7 @@ class ModelAPI(pulumi.ComponentResource):
         assert plan.aws is not None
         spec = plan.spec
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(a.get("tags") or {})
+        tags = {**dict(a.get("tags") or {}), labels.TAG_MODEL: spec.name}
         if plan.aws.mode == "irsa":
             trust: pulumi.Input[str] = pulumi.Output.all(a["oidc_provider_arn"], a["oidc_provider_url"]).apply(
                 lambda v: iam.to_json(iam.irsa_trust_policy(v[0], v[1], spec.namespace, spec.name)))
