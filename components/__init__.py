@@ -22,6 +22,7 @@ _EXPORTS = {
     "NodeGroup": "modelstack.cluster.node_group",
     "ClusterAutoscaler": "modelstack.cluster.autoscaler",
     "PlatformAddons": "modelstack.cluster.addons",
+    "ClusterLogging": "modelstack.cluster.logging",
     "ClusterHandle": "modelstack.cluster.handle",
     "ModelAPI": "modelstack.serving.model_api",
     "TrafficSplitter": "modelstack.serving.traffic_splitter",
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from modelstack.cluster.autoscaler import ClusterAutoscaler
     from modelstack.cluster.control_plane import Cluster
     from modelstack.cluster.handle import ClusterHandle
+    from modelstack.cluster.logging import ClusterLogging
     from modelstack.cluster.network import Network
     from modelstack.cluster.node_group import NodeGroup
     from modelstack.serving.model_api import ModelAPI

@@ -165,3 +165,10 @@ def test_http_scaled_object_skips_the_add_ons_scaled_object() -> None:
     assert o["apiVersion"] == "http.keda.sh/v1alpha1"
     assert o["metadata"]["annotations"] == {"httpscaledobject.keda.sh/skip-scaledobject-creation": "true"}
     assert o["spec"]["pathPrefixes"] == ["/llm"] and "hosts" not in o["spec"]
+
+
+def test_hugepages_are_requested_and_limited() -> None:
+    c = ContainerSpec(name="model", image="r.io/llm:1", memory="8Gi", inferentia=1, hugepages="256Mi")
+    res = manifests.resources(c)
+    assert res["requests"]["hugepages-2Mi"] == "256Mi" and res["limits"]["hugepages-2Mi"] == "256Mi"
+    assert res["limits"]["aws.amazon.com/neuron"] == "1"

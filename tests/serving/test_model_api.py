@@ -310,3 +310,74 @@ def test_args_satisfy_the_component_provider_analyzer() -> None:
     assert "image" in comp.inputs and not comp.inputs["image"].optional
     assert {"autoscaling", "placement", "ingress", "updateStrategy", "readinessProbe", "preStop", "kubeconfig"} <= set(comp.inputs)
     assert set(result["component_definitions"]["TrafficSplitter"].outputs) == {"endpoint", "path"}
+
+
+def test_proxy_fronts_the_server(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1", "port": 9000, "max_concurrency": 3, "max_queue_length": 7}))
+    tpl = r.named("llm-deployment", T_DEP).inputs["spec"]["template"]
+    proxy = next(c for c in tpl["spec"]["containers"] if c["name"] == "proxy")
+    assert proxy["image"] == "public.ecr.aws/docker/library/haproxy:3.2.21-alpine"
+    assert proxy["ports"][0] == {"name": "http", "containerPort": 8888, "protocol": "TCP"}
+    assert proxy["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
+    assert tpl["spec"]["containers"][0]["ports"] == [{"name": "model", "containerPort": 9000, "protocol": "TCP"}]
+    assert tpl["metadata"]["annotations"]["prometheus.io/port"] == "8404"
+    cfg = r.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
+    assert "server model 127.0.0.1:9000 maxconn 3" in cfg and "be_conn(model) ge 10" in cfg
+    svc = r.named("llm-service").inputs["spec"]["ports"][0]
+    assert (svc["port"], svc["targetPort"]) == (9000, "http")  # the HTTP add-on still routes to port 9000
+    assert tpl["spec"]["automountServiceAccountToken"] is False
+
+
+def test_aws_access_through_pod_identity(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1", "aws": {
+        "cluster_name": "models-dev", "policy_arns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+        "statements": [{"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::w/llm/*"]}]}}))
+    comp = r.named("llm", "modelstack:index:ModelAPI")
+    kinds = {(c.type, c.name) for c in r.children(comp)}
+    assert {("aws:iam/role:Role", "llm-role"), ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "llm-policy-0"),
+            ("aws:iam/rolePolicy:RolePolicy", "llm-inline-policy"),
+            ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "llm-pod-identity")} <= kinds
+    assoc = r.named("llm-pod-identity").inputs
+    assert (assoc["clusterName"], assoc["namespace"], assoc["serviceAccount"]) == ("models-dev", "models", "llm")
+    trust = __import__("json").loads(r.named("llm-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert r.named("llm-service-account").inputs["automountServiceAccountToken"] is True
+    assert r.named("llm-deployment", T_DEP).inputs["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+
+
+@pytest.mark.parametrize("aws, message", [
+    ({"cluster_name": "c"}, "ModelAPI 'llm': aws: give policy_arns and/or statements (a role with no permissions is not AWS access)"),
+    ({"cluster_name": "c", "statements": [{"actions": ["s3:*"], "resources": ["*"]}]},
+     "ModelAPI 'llm': aws.statements: wildcard actions s3:* need allow_wildcard_actions: true (name the actions the model uses instead)"),
+    ({"cluster_name": "c", "mode": "irsa", "policy_arns": ["arn:aws:iam::aws:policy/X"]},
+     "ModelAPI 'llm': aws.mode irsa needs aws.oidc_provider_arn and aws.oidc_provider_url"),
+])
+def test_bad_aws_access_is_refused(aws, message) -> None:
+    from modelstack.serving.model_api import resolve
+    with pytest.raises(ValueError) as e:
+        resolve("llm", {"image": "ghcr.io/acme/m:1", "aws": aws})
+    assert str(e.value) == message
+
+
+def test_sidecar_probes_and_ports(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1", "sidecars": [
+        {"name": "tfs", "image": "ghcr.io/acme/tfs:2", "port": 8500,
+         "readiness_probe": {"tcp_socket": {}}, "liveness_probe": {"http_get": {"path": "/v1/models/m"}}}]}))
+    cs = r.named("llm-deployment", T_DEP).inputs["spec"]["template"]["spec"]["containers"]
+    tfs = cs[2]
+    assert tfs["ports"] == [{"containerPort": 8500, "protocol": "TCP"}]
+    assert tfs["readinessProbe"]["tcpSocket"] == {"port": 8500}
+    assert tfs["livenessProbe"]["httpGet"] == {"path": "/v1/models/m", "port": 8500}
+
+
+@pytest.mark.parametrize("sidecar, message", [
+    ({"name": "proxy", "image": "r.io/x:1"}, "ModelAPI 'llm': a sidecar may not be named 'proxy' (modelstack's own container)"),
+    ({"name": "x", "image": "r.io/x:1", "port": 8888}, "ModelAPI 'llm': sidecar 'x' port 8888 is taken by the proxy"),
+    ({"name": "x", "image": "r.io/x:1", "readiness_probe": {"tcp_socket": {}}},
+     "ModelAPI 'llm': sidecars[0].readiness_probe: an http_get or tcp_socket probe needs a port (the sidecar has none)"),
+])
+def test_bad_sidecars_are_refused(sidecar, message) -> None:
+    from modelstack.serving.model_api import resolve
+    with pytest.raises(ValueError) as e:
+        resolve("llm", {"image": "ghcr.io/acme/m:1", "sidecars": [sidecar]})
+    assert str(e.value) == message
