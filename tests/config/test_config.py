@@ -339,3 +339,10 @@ def test_observability_can_be_turned_off_and_sized():
 def test_bad_observability_is_reported_with_its_path(key, value):
     issues = issues_of(_set(f"cluster.observability.{key}", value))
     assert len(issues) == 1 and issues[0].startswith(f"{P}.cluster.observability.{key}: got "), issues
+
+
+def test_a_neuron_type_that_does_not_exist_is_still_refused():
+    # The suggestions follow the price table (inf1/trn1/trn2 rows arrive with it); the refusal does not.
+    (line,) = issues_of(_set("node_groups.neuron", {"kind": "inferentia", "instance_types": ["inf.xlarge"]}))
+    assert line.startswith(f"{P}.node_groups.neuron.instance_types: got 'inf.xlarge'; allowed: an instance type "
+                           "from the price table (data/ec2_instances.csv), e.g. inf")

@@ -186,6 +186,7 @@ def test_real_haproxy_enforces_the_limits(tmp_path: Path, concurrency: int, queu
         assert metric(metrics, "haproxy_server_current_sessions", proxy="model", server="model") == concurrency
         assert metric(metrics, "haproxy_backend_current_queue", proxy="model") == queue
         assert metric(metrics, "haproxy_frontend_http_responses_total", proxy="model", code="5xx") == extra
+        assert metric(metrics, "haproxy_frontend_intercepted_requests_total", proxy="model") == extra
         assert not any(f.done() for f in held), "admitted requests wait for the server"
         model.gate.set()
         results = [f.result() for f in held]
