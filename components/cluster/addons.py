@@ -1,5 +1,6 @@
 """Platform add-ons every model API relies on: cluster DNS, metrics, the load balancer controller, KEDA and its
-HTTP add-on (in-flight request scaling, scale to zero), the NVIDIA device plugin when GPU nodes exist, and the
+HTTP add-on (in-flight request scaling, scale to zero), the NVIDIA device plugin when GPU nodes exist, the AWS
+Neuron device plugin when Inferentia/Trainium nodes exist, and the
 Prometheus KEDA queries for the gpu and prometheus signals (with the DCGM exporter's GPU metrics on GPU nodes)."""
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Optional
 
 CONTAINER = "proxy"
 """Name of the proxy container in every model pod."""
@@ -70,6 +71,10 @@ class ProxySettings:
     request_timeout_seconds: int = REQUEST_TIMEOUT_SECONDS
     hard_stop_after_seconds: int = 45
     """After a stop signal, in-flight requests get this long before the proxy exits (keep under the pod's grace)."""
+    health_path: Optional[str] = None
+    """The load balancer's health-check path when it checks pods through the proxy (models not behind the KEDA
+    interceptor). Its checks (GET/HEAD from ELB-HealthChecker) skip the queue and the 503 rule: a saturated but
+    healthy replica must not be taken out of the target group, which would only push its load onto the others."""
 
     def problems(self) -> list[str]:
         out = []
@@ -77,6 +82,9 @@ class ProxySettings:
             out.append(f"max_concurrency {self.max_concurrency}: at least 1")
         if self.max_queue_length < 0:
             out.append(f"max_queue_length {self.max_queue_length}: at least 0")
+        if self.health_path is not None and (not self.health_path.startswith("/") or any(
+                ch.isspace() or ch in "{}#\\\"'" for ch in self.health_path)):
+            out.append(f"health_path {self.health_path!r}: a URL path such as /healthz")
         if self.upstream_port in (self.listen_port, self.metrics_port):
             out.append(f"port {self.upstream_port}: the proxy uses {self.listen_port} and {self.metrics_port}; "
                        "give the model server another port")
@@ -119,12 +127,19 @@ def config(s: ProxySettings) -> str:
         "",
         "frontend model",
         f"    bind {bind}:{s.listen_port}",
-        f"    http-request return status 503 content-type text/plain string \"over capacity\" if {{ be_conn(model) ge {s.limit} }}",
+        *([f"    http-request set-var(txn.lb_health_check) bool(true) if {{ path {s.health_path} }} "
+           "{ method GET HEAD } { hdr_beg(user-agent) ELB-HealthChecker }"] if s.health_path else []),
+        f"    http-request return status 503 content-type text/plain string \"over capacity\" if {{ be_conn(model) ge {s.limit} }}"
+        + (" !{ var(txn.lb_health_check) -m bool }" if s.health_path else ""),
+        *(["    use_backend health if { var(txn.lb_health_check) -m bool }"] if s.health_path else []),
         "    default_backend model",
         "",
         "backend model",
         f"    server model {s.upstream_host}:{s.upstream_port} maxconn {s.max_concurrency}",
         "",
+        *(["backend health",
+           f"    server model {s.upstream_host}:{s.upstream_port}",
+           ""] if s.health_path else []),
         "frontend metrics",
         f"    bind {bind}:{s.metrics_port}",
         "    option dontlognull",

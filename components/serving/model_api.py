@@ -717,12 +717,16 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         if s.port is not None:
             taken[s.port] = f"sidecar {s.name!r}"
     px = a.get("proxy") or {}
+    readiness = _probe(a.get("readiness_probe"), "readiness_probe")
+    # The ALB checks pods through the proxy only when it targets the model's Service (not the KEDA interceptor).
+    alb_checks_pods = bool(a.get("ingress")) and knobs.signal != "in_flight"
     proxy = manifests.ProxySpec(
         settings=proxy_config.ProxySettings(
             max_concurrency=max_conc, max_queue_length=max_queue, upstream_port=port,
             queue_timeout_seconds=int(_get(px, "queue_timeout_seconds", proxy_config.QUEUE_TIMEOUT_SECONDS, "proxy")),
             request_timeout_seconds=int(_get(px, "request_timeout_seconds", proxy_config.REQUEST_TIMEOUT_SECONDS, "proxy")),
-            hard_stop_after_seconds=max(1, grace - sleep - 2)),
+            hard_stop_after_seconds=max(1, grace - sleep - 2),
+            health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None),
         image=px.get("image") or proxy_config.IMAGE, cpu=str(_get(px, "cpu", proxy_config.CPU, "proxy")),
         memory=str(_get(px, "memory", proxy_config.MEMORY, "proxy")))
     problems = proxy.settings.problems()
@@ -740,7 +744,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         name=model, namespace=ns, containers=(server, *sidecars), port=port,
         team=_get(a, "team", "unassigned", ""), environment=_get(a, "environment", "unassigned", ""),
         shm=_get(a, "shm", None, ""),
-        readiness=_probe(a.get("readiness_probe"), "readiness_probe"),
+        readiness=readiness,
         liveness=_probe(a.get("liveness_probe"), "liveness_probe"),
         startup=_probe(a.get("startup_probe"), "startup_probe"),
         pre_stop_sleep_seconds=sleep,

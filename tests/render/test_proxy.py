@@ -100,6 +100,11 @@ class Held:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802
+                if self.path == "/healthz":  # answers at once, like a model's health endpoint
+                    self.send_response(200)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with held.lock:
                     held.current += 1
                     held.peak = max(held.peak, held.current)
@@ -132,11 +137,11 @@ class Held:
         self.server.server_close()
 
 
-def get(port: int, path: str, timeout: float = 35) -> tuple[int, float, str]:
+def get(port: int, path: str, timeout: float = 35, headers: dict | None = None) -> tuple[int, float, str]:
     start = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         r = conn.getresponse()
         return r.status, time.monotonic() - start, r.read().decode()
     finally:
@@ -217,3 +222,38 @@ def test_debian_haproxy_has_the_prometheus_exporter() -> None:
     assert HAPROXY
     out = subprocess.run([HAPROXY, "-vv"], capture_output=True, text=True).stdout
     assert "Built with the Prometheus exporter as a service" in out
+
+
+@needs_haproxy
+def test_load_balancer_health_checks_skip_the_queue(tmp_path: Path) -> None:
+    # A saturated replica is still healthy: the ALB's check must not queue behind requests or get the 503.
+    assert HAPROXY
+    model = Held()
+    s = settings(max_concurrency=1, max_queue_length=1, upstream_port=model.port, listen_port=free_port(),
+                 metrics_port=free_port(), bind_address="127.0.0.1", health_path="/healthz")
+    cfg = tmp_path / proxy.CONFIG_FILE
+    cfg.write_text(proxy.config(s))
+    haproxy = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _up(s.metrics_port), "the proxy's /healthz")
+        pool = ThreadPoolExecutor(2)
+        held = [pool.submit(get, s.listen_port, f"/predict/{i}") for i in range(2)]
+        wait_for(lambda: model.current == 1 and _queued(s.metrics_port) == 1, "a full server and queue")
+        elb = {"User-Agent": "ELB-HealthChecker/2.0"}
+        code, seconds, _ = get(s.listen_port, "/healthz", 5, elb)
+        assert code == 200 and seconds < 1.0
+        assert get(s.listen_port, "/healthz", 5)[0] == 503, "only the load balancer's checks skip the limits"
+        assert get(s.listen_port, "/predict/x", 5, elb)[0] == 503, "only the health path skips the limits"
+        model.gate.set()
+        assert [f.result()[0] for f in held] == [200, 200]
+        pool.shutdown()
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+        model.close()
+
+
+def test_health_path_must_be_a_plain_path() -> None:
+    with pytest.raises(ValueError) as e:
+        proxy.config(settings(health_path="/x } || { always_true"))
+    assert str(e.value) == "proxy: health_path '/x } || { always_true': a URL path such as /healthz"

@@ -381,3 +381,12 @@ def test_bad_sidecars_are_refused(sidecar, message) -> None:
     with pytest.raises(ValueError) as e:
         resolve("llm", {"image": "ghcr.io/acme/m:1", "sidecars": [sidecar]})
     assert str(e.value) == message
+
+
+def test_alb_health_checks_skip_the_proxy_limits_only_when_the_alb_checks_pods(run) -> None:
+    base = {"image": "ghcr.io/acme/m:1", "readiness_probe": {"http_get": {"path": "/ready"}},
+            "ingress": {"group_name": "c1-models"}}
+    cpu = run(one({**base, "autoscaling": {"signal": "cpu", "target_utilization": 70}}))
+    assert "set-var(txn.lb_health_check) bool(true) if { path /ready }" in cpu.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
+    in_flight = run(one(base))  # the ALB checks the interceptor, not the pods
+    assert "lb_health_check" not in in_flight.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
