@@ -38,8 +38,10 @@ plan: $(STAMP)
 	$(BIN)/modelstack plan $(STACK) --out out/$(STACK)
 
 # The request-limit proxy test runs the real HAProxy (Debian's package) with the rendered config.
+# (root on a fresh machine; sudo on CI runners that are not root)
 haproxy:
-	@command -v haproxy >/dev/null 2>&1 || (apt-get update && apt-get install -y haproxy)
+	@command -v haproxy >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
 test: $(STAMP) tools haproxy
 	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest

@@ -342,9 +342,14 @@ class ModelAPI(pulumi.ComponentResource):
     """A model served as an autoscaling HTTP API on Kubernetes: Cortex's RealtimeAPI, as typed Kubernetes objects.
 
     Objects (all named after the model, so an image or env change is an in-place rolling update, never a replace):
-    ServiceAccount, Deployment (+ `<model>-on-demand` floor Deployment for spot pools with on_demand_base),
-    Service, PodDisruptionBudget (maxUnavailable 1), NetworkPolicy, KEDA ScaledObject, and for signal in_flight an
-    HTTP add-on HTTPScaledObject, plus an Ingress when `ingress` is given.
+    ServiceAccount, ConfigMap `<model>-proxy` (the proxy's haproxy.cfg), Deployment (+ `<model>-on-demand` floor
+    Deployment for spot pools with on_demand_base), Service, PodDisruptionBudget (maxUnavailable 1), NetworkPolicy,
+    KEDA ScaledObject, and for signal in_flight an HTTP add-on HTTPScaledObject, plus an Ingress when `ingress` is
+    given. With `aws`: an IAM role `<name>-role`, its policy attachments / inline policy, and a Pod Identity
+    association (IRSA instead: the role ARN annotated on the ServiceAccount).
+
+    Pod: the server (container "model", the model's port and probes), the request-limit proxy ("proxy", HAProxy,
+    the Service's target port), then the sidecars; all share localhost, /tmp and /dev/shm.
 
     Routing. With signal in_flight every request must pass the KEDA HTTP add-on's interceptor, which counts
     in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
