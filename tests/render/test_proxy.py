@@ -257,3 +257,19 @@ def test_health_path_must_be_a_plain_path() -> None:
     with pytest.raises(ValueError) as e:
         proxy.config(settings(health_path="/x } || { always_true"))
     assert str(e.value) == "proxy: health_path '/x } || { always_true': a URL path such as /healthz"
+
+
+@needs_haproxy
+def test_the_config_a_model_api_ships_is_valid_haproxy(tmp_path: Path) -> None:
+    # The exact ConfigMap text (binding every address on 8888/8404), checked by HAProxy's own parser.
+    from modelstack.serving.model_api import resolve
+    assert HAPROXY
+    plan = resolve("llm", {"image": "ghcr.io/acme/m:1", "max_concurrency": 4, "max_queue_length": 0,
+                           "readiness_probe": {"http_get": {"path": "/ready"}},
+                           "autoscaling": {"signal": "cpu", "target_utilization": 70},
+                           "ingress": {"group_name": "c1-models"}})
+    cfg = tmp_path / proxy.CONFIG_FILE
+    cfg.write_text(plan.objects["proxy_config"]["data"][proxy.CONFIG_FILE])
+    check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "be_conn(model) ge 4 }" in cfg.read_text()
