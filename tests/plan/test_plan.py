@@ -404,3 +404,11 @@ def test_observability_off_installs_neither(plans):
     vals[CONFIG_KEY]["cluster"]["observability"] = {"prometheus": False}
     charts = {r["inputs"]["chart"] for r in of_type(plan_of("dev", vals), "kubernetes:helm.sh/v3:Release")}
     assert not {"prometheus", "dcgm-exporter"} & charts and "keda" in charts
+
+
+def test_models_table_counts_every_container_of_the_pod() -> None:
+    from modelstack.plan.report import _pod_requests
+    got = _pod_requests([{"name": "model", "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}},
+                         {"name": "proxy", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}},
+                         {"name": "tfs", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}])
+    assert got == {"cpu": "1600m", "memory": "3200Mi", "containers": ["model", "proxy", "tfs"]}
