@@ -276,7 +276,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
             "handle": handle, "region": p.region, "namespaces": sorted({m.namespace for m in c.models.values()}),
             "retention_days": log_retention_days(p),
             **({"log_group_name": cl.logging.log_group} if cl.logging.log_group else {}),
-            "chart_version": cl.charts.aws_for_fluent_bit, "tags": tags,
+            "chart_version": cl.charts.aws_for_fluent_bit, "credentials": cl.logging.credentials, "tags": tags,
         }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}

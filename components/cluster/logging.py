@@ -18,6 +18,7 @@ from modelstack.render.charts import CHARTS
 
 TYPE = "modelstack:index:ClusterLogging"
 CHART = "aws-for-fluent-bit"
+CREDENTIALS = ("pod_identity", "irsa")
 
 
 class ClusterLoggingArgs(TypedDict):
@@ -33,17 +34,21 @@ class ClusterLoggingArgs(TypedDict):
     """CloudWatch retention. Default 30 (the stack program picks dev 7, staging 30, prod 90)."""
     chart_version: NotRequired[str]
     """aws-for-fluent-bit chart version. Default "0.2.0" (image aws-for-fluent-bit 3.2.1)."""
+    credentials: NotRequired[str]
+    """"pod_identity" (default: an EKS Pod Identity association, needs the eks-pod-identity-agent add-on) or
+    "irsa" (the role ARN on the ServiceAccount, trusted through the cluster's OIDC provider)."""
     tags: NotRequired[dict[str, str]]
     """AWS tags on the log group and the role. Default none."""
 
 
 class ClusterLogging(pulumi.ComponentResource):
-    """A log group with a retention, a role that may only write to it (IRSA, bound to fluent-bit's ServiceAccount),
-    and the aws-for-fluent-bit DaemonSet on every node (it tolerates every taint).
+    """A log group with a retention, a role of its own that may only write to it, bound to fluent-bit's
+    ServiceAccount (EKS Pod Identity by default), and the aws-for-fluent-bit DaemonSet on every node (it tolerates
+    every taint).
 
-    Why IRSA and not Pod Identity: Fluent Bit's AWS credential chain learnt EKS Pod Identity only in
-    fluent/fluent-bit#10115 (merged 2025-03); whether aws-for-fluent-bit 3.2.1 carries it was not verified, while
-    web-identity (IRSA) credentials have long been in the chain. Model roles use Pod Identity (AWS SDKs have it).
+    Fluent Bit's AWS credential chain learnt EKS Pod Identity in fluent/fluent-bit#10115 (merged 2025-03-21);
+    aws-for-fluent-bit 3.x is built from upstream Fluent Bit 4+ (see data/UPSTREAM.md for how far that was
+    verified). `credentials: "irsa"` is the fallback that Fluent Bit has supported for years.
     """
 
     log_group_name: pulumi.Output[str]
@@ -57,24 +62,36 @@ class ClusterLogging(pulumi.ComponentResource):
         deps = inherited_depends_on(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=deps)
         tags = dict(args.get("tags") or {})
+        credentials = args.get("credentials", "pod_identity")
+        if credentials not in CREDENTIALS:
+            raise ValueError(f"ClusterLogging {name!r}: credentials {credentials!r}: allowed {', '.join(CREDENTIALS)}")
         repo, namespace, default_version = CHARTS[CHART]
         group_name = args.get("log_group_name") or h.cluster_name.apply(log_values.default_log_group)
         group = aws.cloudwatch.LogGroup(f"{name}-log-group", name=group_name,
                                         retention_in_days=args.get("retention_days", 30), tags=tags, opts=child)
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=pulumi.Output.all(h.oidc_provider_arn, h.oidc_provider_url).apply(
-                lambda a: json.dumps(iam.irsa_trust_policy(a[0], a[1], namespace, log_values.SERVICE_ACCOUNT))),
-            description="aws-for-fluent-bit: write model logs (IRSA)", tags=tags, opts=child)
+        if credentials == "irsa":
+            trust: pulumi.Input[str] = pulumi.Output.all(h.oidc_provider_arn, h.oidc_provider_url).apply(
+                lambda a: json.dumps(iam.irsa_trust_policy(a[0], a[1], namespace, log_values.SERVICE_ACCOUNT)))
+        else:
+            trust = iam.to_json(iam.pod_identity_trust_policy())
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=trust,
+                            description=f"aws-for-fluent-bit: write model logs ({credentials})", tags=tags, opts=child)
         policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id,
                                     policy=group.arn.apply(lambda arn: iam.to_json(log_values.fluent_bit_policy(arn))),
                                     opts=child)
+        before_pods: list[pulumi.Resource] = [policy]
+        if credentials == "pod_identity":
+            # Before the DaemonSet: the webhook injects credentials only into pods created after the association.
+            before_pods.append(aws.eks.PodIdentityAssociation(
+                f"{name}-pod-identity", cluster_name=h.cluster_name, namespace=namespace,
+                service_account=log_values.SERVICE_ACCOUNT, role_arn=role.arn, tags=tags, opts=child))
         values = pulumi.Output.all(group.name, role.arn).apply(
-            lambda a: log_values.fluent_bit_values(args["region"], a[0], list(args["namespaces"]), a[1]))
+            lambda a: log_values.fluent_bit_values(args["region"], a[0], list(args["namespaces"]),
+                                                   a[1] if credentials == "irsa" else None))
         k8s.helm.v3.Release(
             f"{name}-fluent-bit", name=CHART, chart=CHART, version=args.get("chart_version") or default_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo), namespace=namespace, create_namespace=True,
-            values=values, opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, policy]))
+            values=values, opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, *before_pods]))
         self.log_group_name = group.name
         self.role_arn = role.arn
         self.register_outputs({"log_group_name": self.log_group_name, "role_arn": self.role_arn})

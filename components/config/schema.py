@@ -215,6 +215,8 @@ class LoggingConfig(_Strict):
     """Unset: LOG_RETENTION_DAYS of the environment (dev 7, staging 30, prod 90; others 30)."""
     log_group: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_#/.-]+$", max_length=512)
     """Unset: /aws/eks/<cluster name>/models."""
+    credentials: Literal["pod_identity", "irsa"] = "pod_identity"
+    """How Fluent Bit gets its role: EKS Pod Identity (the agent is installed), or IRSA as a fallback."""
 
     @field_validator("retention_days")
     @classmethod

@@ -30,8 +30,9 @@ def container_log_paths(namespaces: list[str]) -> str:
     return ",".join(f"/var/log/containers/*_{ns}_*.log" for ns in sorted(set(namespaces)))
 
 
-def fluent_bit_values(region: str, log_group: str, namespaces: list[str], role_arn: str) -> dict[str, Any]:
-    """aws-for-fluent-bit values: model containers' logs, JSON lines parsed, one stream per model container."""
+def fluent_bit_values(region: str, log_group: str, namespaces: list[str], irsa_role_arn: str | None = None) -> dict[str, Any]:
+    """aws-for-fluent-bit values: model containers' logs, JSON lines parsed, one stream per model container.
+    `irsa_role_arn` annotates the ServiceAccount for IRSA; None with EKS Pod Identity (the association binds it)."""
     return {
         "input": {"path": container_log_paths(namespaces)},
         "filter": {"mergeLog": "On", "mergeLogKey": "data", "keepLog": "Off"},
@@ -43,7 +44,7 @@ def fluent_bit_values(region: str, log_group: str, namespaces: list[str], role_a
             "autoCreateGroup": False,
         },
         "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT,
-                           "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+                           "annotations": {"eks.amazonaws.com/role-arn": irsa_role_arn} if irsa_role_arn else {}},
         # On every node that runs models: GPU, Neuron and spot nodes carry taints.
         "tolerations": [{"operator": "Exists"}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "250Mi"}},

@@ -1,5 +1,7 @@
 """ClusterLogging: a log group with retention, a write-only role bound to fluent-bit's ServiceAccount, the chart."""
 
+import pytest
+
 import json
 
 import pulumi
@@ -30,6 +32,7 @@ def test_inventory_and_values(run):
         ("aws:cloudwatch/logGroup:LogGroup", "logs-log-group"),
         ("aws:iam/role:Role", "logs-role"),
         ("aws:iam/rolePolicy:RolePolicy", "logs-policy"),
+        ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "logs-pod-identity"),
         ("kubernetes:helm.sh/v3:Release", "logs-fluent-bit"),
     ])
     group = r.named("logs-log-group").inputs
@@ -44,9 +47,28 @@ def test_inventory_and_values(run):
     assert cw["logStreamTemplate"] == "$kubernetes['labels']['modelstack.io/model'].$kubernetes['pod_name'].$kubernetes['container_name']"
     assert values["tolerations"] == [{"operator": "Exists"}]
     trust = json.loads(r.named("logs-role").inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assoc = r.named("logs-pod-identity").inputs
+    assert (assoc["namespace"], assoc["serviceAccount"], assoc["clusterName"]) == ("logging", "aws-for-fluent-bit", "models-prod")
+    assert values["serviceAccount"] == {"create": True, "name": log_values.SERVICE_ACCOUNT, "annotations": {}}
+    # Pods created before the association would get no credentials.
+    assert {d.split("::")[-1] for d in r.named("logs-fluent-bit").dependencies} >= {"logs-pod-identity", "logs-policy"}
+
+
+def test_irsa_fallback(run):
+    r = _run(run, {"credentials": "irsa"})
+    assert not [x for x in r.resources if x.name == "logs-pod-identity"]
+    trust = json.loads(r.named("logs-role").inputs["assumeRolePolicy"])["Statement"][0]
     sub = next(v for k, v in trust["Condition"]["StringEquals"].items() if k.endswith(":sub"))
     assert sub == "system:serviceaccount:logging:aws-for-fluent-bit"
-    assert values["serviceAccount"]["name"] == log_values.SERVICE_ACCOUNT
+    sa = r.named("logs-fluent-bit").inputs["values"]["serviceAccount"]
+    assert list(sa["annotations"]) == ["eks.amazonaws.com/role-arn"]
+
+
+def test_unknown_credentials_are_refused(run):
+    with pytest.raises(Exception) as e:
+        _run(run, {"credentials": "keys"})
+    assert "ClusterLogging 'logs': credentials 'keys': allowed pod_identity, irsa" in str(e.value)
 
 
 def test_role_may_only_write_to_its_group():
