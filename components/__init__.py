@@ -23,6 +23,7 @@ _EXPORTS = {
     "ClusterAutoscaler": "modelstack.cluster.autoscaler",
     "Karpenter": "modelstack.cluster.karpenter",
     "PlatformAddons": "modelstack.cluster.addons",
+    "ClusterLogging": "modelstack.cluster.logging",
     "ClusterHandle": "modelstack.cluster.handle",
     "ModelAPI": "modelstack.serving.model_api",
     "TrafficSplitter": "modelstack.serving.traffic_splitter",
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports
     from modelstack.cluster.control_plane import Cluster
     from modelstack.cluster.handle import ClusterHandle
     from modelstack.cluster.karpenter import Karpenter
+    from modelstack.cluster.logging import ClusterLogging
     from modelstack.cluster.network import Network
     from modelstack.cluster.node_group import NodeGroup
     from modelstack.serving.model_api import ModelAPI

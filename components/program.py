@@ -20,6 +20,7 @@ from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_capacity
 from modelstack.cluster.control_plane import Cluster
+from modelstack.cluster.logging import ClusterLogging
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
 from modelstack.planner.karpenter import node_classes, plan_karpenter
@@ -31,7 +32,7 @@ from modelstack.serving.model_api import ModelAPI
 from modelstack.cluster.network import Network
 from modelstack.cluster.node_group import NodeGroup
 from modelstack.serving.traffic_splitter import TrafficSplitter
-from modelstack.config.checks import model_path, requests_of
+from modelstack.config.checks import model_path, pod_requests
 
 
 @dataclass
@@ -114,7 +115,7 @@ def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list
     pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type)."""
     cat = pricing.catalog()
     types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types})
-    req = requests_of(m.compute)
+    req = pod_requests(m)
     fit = [t for t in types if sizing.replicas_per_node(req, cat[t]) > 0]
     return fit if len(fit) < len(types) else []
 
@@ -164,7 +165,8 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "image": m.image,
         "port": m.port,
         "compute": {"cpu": str(m.compute.cpu), "memory": m.compute.memory, "gpu": m.compute.gpu,
-                    "inferentia": m.compute.inferentia},
+                    "inferentia": m.compute.inferentia,
+                    **({"hugepages": m.compute.hugepages} if m.compute.hugepages else {})},
         "model_name": name,
         "namespace": m.namespace,
         "team": m.team or c.team,
@@ -193,6 +195,13 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
             args[k] = _probe(getattr(m, k))
     if a.signal in ("gpu", "prometheus"):
         args["prometheus_address"] = PROMETHEUS_ADDRESS
+    if m.sidecars:
+        args["sidecars"] = [sidecar_args(n, sc) for n, sc in m.sidecars.items()]
+    if m.aws is not None:
+        args["aws"] = {"cluster_name": c.cluster.name, "policy_arns": list(m.aws.policy_arns),
+                       "statements": [st.model_dump() for st in m.aws.statements],
+                       "allow_wildcard_actions": m.aws.allow_wildcard_actions,
+                       "tags": labels.base_tags(c.environment, c.team, c.tags)}
     return {k: v for k, v in args.items() if v is not None}
 
 
@@ -230,6 +239,26 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         if getattr(k, key) is not None:
             args[key] = getattr(k, key)
     return args
+
+
+def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
+    """A sidecar's config as ModelAPI ContainerArgs."""
+    out: dict[str, Any] = {"name": name, "image": sc.image,
+                           "compute": {"cpu": str(sc.compute.cpu), "memory": sc.compute.memory}}
+    for k in ("command", "args", "env"):
+        if getattr(sc, k):
+            out[k] = list(getattr(sc, k)) if k != "env" else dict(sc.env)
+    if sc.port is not None:
+        out["port"] = sc.port
+    for k in ("readiness_probe", "liveness_probe", "startup_probe"):
+        if getattr(sc, k) is not None:
+            out[k] = _probe(getattr(sc, k))
+    return out
+
+
+def log_retention_days(p: Platform) -> int:
+    """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
+    return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
 
 
 def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
@@ -295,6 +324,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
         "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
+        "neuron_device_plugin": any(g.kind == "inferentia" for g in capacity.groups),
+        "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),
         "prometheus": cl.observability.prometheus,
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
@@ -307,6 +338,14 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     if use_karpenter:
         provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags),
                                 pulumi.ResourceOptions(depends_on=[groups[system_pool], addons]))
+    logging: Optional[ClusterLogging] = None
+    if cl.logging.enabled and c.models:
+        logging = ClusterLogging(f"{cl.name}-logging", {
+            "handle": handle, "region": p.region, "namespaces": sorted({m.namespace for m in c.models.values()}),
+            "retention_days": log_retention_days(p),
+            **({"log_group_name": cl.logging.log_group} if cl.logging.log_group else {}),
+            "chart_version": cl.charts.version("aws-for-fluent-bit", cl.kubernetes_version), "credentials": cl.logging.credentials, "tags": tags,
+        }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}
     for ns in sorted({m.namespace for m in c.models.values()}):
@@ -332,6 +371,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
     pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()})
     pulumi.export("node_groups", {n: g.node_group_name for n, g in groups.items()})
+    if logging is not None:
+        pulumi.export("log_group", logging.log_group_name)
     if provisioner is not None:
         pulumi.export("node_pools", provisioner.node_pools)
     return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)

@@ -161,12 +161,17 @@ def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[
 @resource_rule(
     "iam-no-wildcard-actions", category="security", level="mandatory",
     types=set(IAM_DOC_TYPES) | {"aws:iam/role:Role"},
-    description="IAM policies allow no wildcard actions outside the documented exceptions.",
-    why="`s3:*` or `*` grants every future action of a service too; least privilege is written down.",
+    description="IAM policies allow no wildcard actions outside the documented exceptions (and outside dev).",
+    why="`s3:*` or `*` grants every future action of a service too; least privilege is written down. A model's "
+        "`aws.statements` may opt in to wildcards (`allow_wildcard_actions`) to explore in dev; elsewhere they are flagged.",
     params={"exceptions": Param(WILDCARD_EXCEPTIONS, {"type": "array", "items": {"type": "string"}},
-                                "Wildcard actions that are allowed (exact, case-insensitive).")},
+                                "Wildcard actions that are allowed (exact, case-insensitive)."),
+            "allowed_environments": Param(["dev"], {"type": "array", "items": {"type": "string"}},
+                                          "Environments where wildcard actions pass (opted in per model in config).")},
 )
 def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if in_envs(ctx.env_of(props), ctx["allowed_environments"]):
+        return
     allowed = {a.lower() for a in ctx["exceptions"]}
     for where, raw in _policy_documents(resource_type, props):
         document = parse_json_document(raw)

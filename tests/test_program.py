@@ -121,3 +121,63 @@ def test_platform_config_that_is_not_json_is_reported_not_a_traceback(run):
     with pytest.raises(pulumi.RunError) as e:
         run(program.main, "dev", {"aws:region": "us-east-1", CONFIG_KEY: "not a mapping"})
     assert "modelstack:platform: got 'not a mapping'; allowed: a mapping with environment, team, cluster" in str(e.value)
+
+
+def _neuron(c):
+    c["node_groups"]["neuron"] = {"kind": "inferentia", "instance_types": ["inf2.xlarge"], "min_size": 0, "max_size": 2}
+    c["models"]["translate"] = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/translate:1.0.0",
+                                "node_group": "neuron", "autoscaling": {"min_replicas": 1, "max_replicas": 2},
+                                "compute": {"cpu": "2", "memory": "8Gi", "inferentia": 1, "hugepages": "256Mi"},
+                                "sidecars": {"tokenizer": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tok:2",
+                                                           "port": 9000, "compute": {"cpu": "500m", "memory": "1Gi"},
+                                                           "readiness_probe": {"http_get": {"path": "/ready"}}}}}
+
+
+def test_inferentia_groups_bring_the_neuron_device_plugin_and_models_ask_for_devices(run):
+    vals = copy.deepcopy(stack_values("staging"))
+    _neuron(vals[CONFIG_KEY])
+    result = run(program.main, "staging", vals)
+    plugin = result.named("models-staging-addons-neuron-device-plugin")
+    assert plugin.inputs["chart"] == "oci://public.ecr.aws/neuron/neuron-helm-chart"
+    dep = next(r for r in result.resources if r.name == "translate-deployment")
+    pod = dep.inputs["spec"]["template"]["spec"]
+    server = pod["containers"][0]
+    assert server["resources"]["limits"]["aws.amazon.com/neuron"] == "1"
+    assert server["resources"]["limits"]["hugepages-2Mi"] == "256Mi"
+    assert {"key": "aws.amazon.com/neuron", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod["tolerations"]
+    assert [c["name"] for c in pod["containers"]] == ["model", "proxy", "tokenizer"]
+    assert pod["containers"][2]["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 9000}
+    without = run(program.main, "staging", copy.deepcopy(stack_values("staging")))
+    assert not [r for r in without.resources if r.name.endswith("neuron-device-plugin")]
+
+
+def test_every_container_counts_in_sizing():
+    from modelstack.config.checks import pod_requests
+    p, _ = _platform("staging", _neuron)
+    req = pod_requests(p.config.models["translate"])
+    # server 2 CPU / 8 GiB + proxy 100m / 128 MiB + tokenizer 500m / 1 GiB
+    assert (req.cpu_millicores, req.memory_mib, req.inferentia) == (2600, 8192 + 128 + 1024, 1)
+
+
+def test_logging_retention_defaults_per_environment(run):
+    for env, days in (("dev", 7), ("staging", 30), ("prod", 90)):
+        p, _ = _platform(env)
+        assert program.log_retention_days(p) == days
+    p, _ = _platform("prod", lambda c: c["cluster"].__setitem__("logging", {"retention_days": 365}))
+    assert program.log_retention_days(p) == 365
+    result = run(program.main, "dev", copy.deepcopy(stack_values("dev")))
+    group = result.named("models-dev-logging-log-group")
+    assert group.inputs["retentionInDays"] == 7 and group.inputs["name"] == "/aws/eks/models-dev/models"
+
+
+def test_dev_llm_chat_reads_its_weights_with_a_role_of_its_own(run):
+    result = run(program.main, "dev", copy.deepcopy(stack_values("dev")))
+    assoc = result.named("llm-chat-pod-identity")
+    assert (assoc.inputs["clusterName"], assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == (
+        "models-dev", "models", "llm-chat")
+    policy = __import__("json").loads(result.named("llm-chat-inline-policy").inputs["policy"])
+    assert [s["Action"] for s in policy["Statement"]] == [["s3:GetObject"], ["s3:ListBucket"]]
+    others = [r for r in result.resources if r.name in ("sentiment-pod-identity", "sentiment-role")]
+    assert others == []
+    sa = result.named("sentiment-service-account")
+    assert sa.inputs["automountServiceAccountToken"] is False

@@ -1,5 +1,6 @@
 """Platform add-ons every model API relies on: cluster DNS, metrics, the load balancer controller, KEDA and its
-HTTP add-on (in-flight request scaling, scale to zero), the NVIDIA device plugin when GPU nodes exist, and the
+HTTP add-on (in-flight request scaling, scale to zero), the NVIDIA device plugin when GPU nodes exist, the AWS
+Neuron device plugin when Inferentia/Trainium nodes exist, and the
 Prometheus KEDA queries for the gpu and prometheus signals (with the DCGM exporter's GPU metrics on GPU nodes)."""
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ class PlatformAddonsArgs(TypedDict):
     set it when any GPU node group exists."""
     nvidia_device_plugin_version: NotRequired[str]
     """nvidia-device-plugin chart version. Default "0.17.1"."""
+    neuron_device_plugin: NotRequired[bool]
+    """Install the AWS Neuron device plugin (aws.amazon.com/neuron and neuroncore on inf/trn nodes; without it
+    Neuron pods never schedule). Default False; set it when any inferentia node group exists."""
+    neuron_version: NotRequired[str]
+    """neuron-helm-chart (oci://public.ecr.aws/neuron) version. Default "1.9.0" (device plugin 2.31.0.0)."""
     prometheus: NotRequired[bool]
     """Install Prometheus (prometheus-community/prometheus) at PROMETHEUS_ADDRESS, server on the system pool. Default
     True; alertmanager, pushgateway, node-exporter and kube-state-metrics off."""
@@ -157,6 +163,15 @@ class PlatformAddons(pulumi.ComponentResource):
         if args.get("nvidia_device_plugin", False):
             release("nvidia-device-plugin", "nvidia-device-plugin", args.get("nvidia_device_plugin_version"),
                     addon_values.nvidia_device_plugin())
+
+        if args.get("neuron_device_plugin", False):
+            pin = CHARTS["neuron-helm-chart"]
+            # An OCI chart: the reference is the chart, there is no repository index.
+            self.releases["neuron-helm-chart"] = k8s.helm.v3.Release(
+                f"{name}-neuron-device-plugin", name="neuron", chart=f"{pin.repo}/neuron-helm-chart",
+                version=args.get("neuron_version") or pin.version, namespace=pin.namespace,
+                values=addon_values.neuron_device_plugin(), timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
+                opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=deps))
 
         self.prometheus_address = pulumi.Output.from_input(None)
         if args.get("prometheus", True):

@@ -12,6 +12,8 @@ from typing import Any, Mapping, Optional
 from pydantic import BaseModel, ValidationError
 
 from modelstack.capacity import optimizer, pricing, sizing
+from modelstack.render import iam
+from modelstack.render import proxy as proxy_config
 from modelstack.capacity.optimizer import GroupSelection, allowed_types
 from modelstack.render.charts import CLUSTER_AUTOSCALER
 from modelstack.config.schema import (
@@ -135,7 +137,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 there = {"gpu": "a GPU node group", "inferentia": "an Inferentia node group", "none": "a node group with no GPUs"}[have]
                 add(f"{p}.node_group", f"{group_name!r} ({there}) for {what}", _groups_of(groups, need))
             elif not (compute.gpu and compute.inferentia):  # reported above; no replica shape to size
-                issues_fit = _fit_issue(compute, group, cat)
+                issues_fit = _fit_issue(pod_requests(m) if m else requests_of(compute), group, cat)
                 if issues_fit:
                     add(f"{p}.compute", issues_fit[0], issues_fit[1])
         if auto is not None:
@@ -144,6 +146,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 add(f"{p}.autoscaling.on_demand_base", repr(auto.on_demand_base),
                     f"on_demand_base only on a spot node group with on_demand_fallback: true ({group_name!r} is not)")
         if m is not None:
+            _pod_issues(add, p, m)
             us = m.update_strategy
             if us.max_unavailable is not None and _is_zero(us.max_surge) and _is_zero(us.max_unavailable):
                 add(f"{p}.update_strategy", "max_surge 0 and max_unavailable 0", "at least one of them above 0, or a rollout cannot progress")
@@ -188,6 +191,45 @@ def _chart_issues(add: Any, cluster: Any) -> None:
         add("cluster.charts.cluster_autoscaler", repr(ca),
             f"{pinned.version!r}, the chart of app {pinned.app_version} for Kubernetes {cluster.kubernetes_version} "
             "(the autoscaler's minor must equal the cluster's), or unset")
+def _pod_issues(add: Any, p: str, m: ModelConfig) -> None:
+    """The proxy's limits against autoscaling, ports shared by the pod's containers, sidecar probes, AWS access."""
+    target = m.autoscaling.target_in_flight
+    if target is not None and target > m.max_concurrency + m.max_queue_length:
+        add(f"{p}.autoscaling.target_in_flight", repr(target),
+            f"at most max_concurrency + max_queue_length ({m.max_concurrency} + {m.max_queue_length} = "
+            f"{m.max_concurrency + m.max_queue_length}): the proxy answers 503 beyond that, so a replica never holds more")
+    reserved = {proxy_config.PORT: "the proxy", proxy_config.METRICS_PORT: "the proxy's metrics"}
+    if m.port in reserved:
+        add(f"{p}.port", repr(m.port), f"a port other than {proxy_config.PORT} and {proxy_config.METRICS_PORT} (the proxy's)")
+    taken = {**reserved, m.port: "the model server"}
+    for name, sc in m.sidecars.items():
+        q = f"{p}.sidecars.{name}"
+        if name in ("model", proxy_config.CONTAINER):
+            add(q, repr(name), "a sidecar name other than model and proxy (modelstack's own containers)")
+        if sc.port is not None:
+            if sc.port in taken:
+                add(f"{q}.port", repr(sc.port), f"a port no other container of the pod uses ({taken[sc.port]} has it)")
+            else:
+                taken[sc.port] = f"sidecar {name!r}"
+        for k in ("readiness_probe", "liveness_probe", "startup_probe"):
+            pr = getattr(sc, k)
+            if pr is not None and sc.port is None and (
+                    (pr.http_get and pr.http_get.port is None) or (pr.tcp_socket and pr.tcp_socket.port is None)):
+                add(f"{q}.{k}", "a probe without a port on a sidecar without a port", "a probe port, or the sidecar's port")
+    if m.aws is not None:
+        if not m.aws.policy_arns and not m.aws.statements:
+            add(f"{p}.aws", "no policy_arns and no statements", "policy_arns and/or statements (what the model may do)")
+        wild = iam.wildcard_actions(iam.statements_policy([st.model_dump() for st in m.aws.statements])) if m.aws.statements else []
+        if wild and not m.aws.allow_wildcard_actions:
+            add(f"{p}.aws.statements", "wildcard actions " + ", ".join(wild),
+                "named actions (s3:GetObject), or allow_wildcard_actions: true to opt in (flagged outside dev)")
+
+
+def pod_requests(m: ModelConfig) -> "sizing.Requests":
+    """One replica's pod: the server, the proxy and every sidecar (what sizing and cost count)."""
+    parts = [sizing.Requests.parse(proxy_config.CPU, proxy_config.MEMORY)]
+    parts += [sizing.Requests.parse(sc.compute.cpu, sc.compute.memory) for sc in m.sidecars.values()]
+    return sizing.replica_total(requests_of(m.compute), parts)
 
 
 def _groups_of(groups: Mapping[str, Optional[NodeGroupConfig]], need: str) -> str:
@@ -200,9 +242,8 @@ def _is_zero(v: Any) -> bool:
     return v in (0, "0%")
 
 
-def _fit_issue(compute: Compute, group: NodeGroupConfig, cat: Mapping[str, Any]) -> Optional[tuple[str, str]]:
-    """Whether one replica fits on the group's types (explicit, or any the selection allows)."""
-    req = requests_of(compute)
+def _fit_issue(req: "sizing.Requests", group: NodeGroupConfig, cat: Mapping[str, Any]) -> Optional[tuple[str, str]]:
+    """Whether one replica (all its containers) fits on the group's types (explicit, or any the selection allows)."""
     if group.instance_types:
         types = [cat[t] for t in group.instance_types if t in cat]
     else:

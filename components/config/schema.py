@@ -187,6 +187,8 @@ class Charts(_Strict):
     prometheus: _pinned("prometheus") = None
     dcgm_exporter: _pinned("dcgm-exporter") = None
     karpenter: _pinned("karpenter") = None
+    aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
+    neuron: _pinned("neuron-helm-chart") = None
 
     def version(self, chart_name: str, kubernetes_version: str) -> str:
         """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
@@ -197,7 +199,8 @@ class Charts(_Strict):
 CHART_FIELDS = {"cluster-autoscaler": "cluster_autoscaler", "metrics-server": "metrics_server",
                 "aws-load-balancer-controller": "aws_load_balancer_controller", "keda": "keda",
                 "nvidia-device-plugin": "nvidia_device_plugin", "keda-add-ons-http": "keda_http_add_on",
-                "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter", "karpenter": "karpenter"}
+                "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter", "karpenter": "karpenter",
+                "aws-for-fluent-bit": "aws_for_fluent_bit", "neuron-helm-chart": "neuron"}
 
 
 class ObservabilityConfig(_Strict):
@@ -214,6 +217,32 @@ class ObservabilityConfig(_Strict):
     volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
     """A PersistentVolumeClaim of this size for the TSDB (needs the EBS CSI driver and a default StorageClass,
     which modelstack does not install); unset keeps it on an emptyDir."""
+
+
+#: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
+LOG_RETENTION_DAYS = {"dev": 7, "staging": 30, "prod": 90}
+#: Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                             2557, 2922, 3288, 3653)
+
+
+class LoggingConfig(_Strict):
+    """Container logs to CloudWatch Logs through aws-for-fluent-bit (its own Pod Identity role)."""
+
+    enabled: bool = True
+    retention_days: Optional[int] = None
+    """Unset: LOG_RETENTION_DAYS of the environment (dev 7, staging 30, prod 90; others 30)."""
+    log_group: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_#/.-]+$", max_length=512)
+    """Unset: /aws/eks/<cluster name>/models."""
+    credentials: Literal["pod_identity", "irsa"] = "pod_identity"
+    """How Fluent Bit gets its role: EKS Pod Identity (the agent is installed), or IRSA as a fallback."""
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and v not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError("a CloudWatch retention: " + ", ".join(map(str, CLOUDWATCH_RETENTION_DAYS)))
+        return v
 
 
 class LoadBalancerConfig(_Strict):
@@ -294,6 +323,7 @@ class ClusterConfig(_Strict):
     addons: ManagedAddons = Field(default_factory=ManagedAddons)
     charts: Charts = Field(default_factory=Charts)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     provisioner: Literal[PROVISIONERS] = "karpenter"  # type: ignore[valid-type]
     """Who launches model nodes: Karpenter NodePools (default) or managed node groups scaled by cluster-autoscaler.
@@ -401,6 +431,9 @@ class Compute(_Strict):
     inferentia: int = Field(0, ge=0, le=16)
     shm: Optional[str] = None
     min_gpu_memory_gib: Optional[float] = Field(None, gt=0)
+    hugepages: Optional[str] = None
+    """hugepages-2Mi per replica, e.g. "256Mi" (Cortex gave each Inferentia chip 256Mi); the nodes must have them
+    preallocated. Default none."""
 
     @field_validator("cpu")
     @classmethod
@@ -409,7 +442,7 @@ class Compute(_Strict):
             raise ValueError("a CPU quantity > 0 such as '500m' or 2")
         return v
 
-    @field_validator("memory", "shm")
+    @field_validator("memory", "shm", "hugepages")
     @classmethod
     def _mem(cls, v: Any) -> Any:
         if v is not None:
@@ -469,8 +502,78 @@ class Networking(_Strict):
     path: Optional[str] = Field(None, pattern=r"^/[A-Za-z0-9._~/-]*$")
 
 
+class SidecarCompute(_Strict):
+    """A sidecar's requests (memory also its limit); they count in sizing and cost."""
+
+    cpu: Union[str, int, float] = "100m"
+    memory: str = "128Mi"
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: Any) -> Any:
+        if sizing.parse_cpu(v) <= 0:
+            raise ValueError("a CPU quantity > 0 such as '500m' or 2")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _mem(cls, v: Any) -> Any:
+        sizing.parse_memory(v)
+        return v
+
+
+IMAGE_PATTERN = r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
+
+
+class Sidecar(_Strict):
+    """Another container of the model's pod: same localhost, /tmp and /dev/shm; the server keeps the model's port
+    and probes, and the Service reaches only the server (through the proxy)."""
+
+    image: str = Field(pattern=IMAGE_PATTERN)
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    compute: SidecarCompute = Field(default_factory=SidecarCompute)
+    readiness_probe: Optional[Probe] = None
+    liveness_probe: Optional[Probe] = None
+    startup_probe: Optional[Probe] = None
+
+
+class AwsStatement(_Strict):
+    """One Allow statement of the model's inline policy."""
+
+    actions: list[str] = Field(min_length=1)
+    resources: list[str] = Field(min_length=1)
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a != "*" and not re.match(r"^[a-z0-9-]+:[A-Za-z0-9*]+$", a):
+                raise ValueError(f"IAM actions such as s3:GetObject (bad: {a!r})")
+        return v
+
+
+class AwsAccess(_Strict):
+    """AWS access for the model's pods: a role of its own (EKS Pod Identity), least privilege."""
+
+    policy_arns: list[str] = Field(default_factory=list)
+    statements: list[AwsStatement] = Field(default_factory=list)
+    allow_wildcard_actions: bool = False
+    """Opt in to actions such as "s3:*" in `statements` (the policy pack flags them outside dev)."""
+
+    @field_validator("policy_arns")
+    @classmethod
+    def _arns(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.match(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", a):
+                raise ValueError(f"IAM policy ARNs such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess (bad: {a!r})")
+        return v
+
+
 class ModelConfig(_Strict):
-    image: str = Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$")
+    image: str = Field(pattern=IMAGE_PATTERN)
     command: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
@@ -500,6 +603,8 @@ class ModelConfig(_Strict):
         if v is not None and duration_seconds(v) < 1:
             raise ValueError("a duration of at least 1 s, such as '90s' or '10m'")
         return v
+    sidecars: dict[Name, Sidecar] = Field(default_factory=dict)
+    aws: Optional[AwsAccess] = None
 
 
 class TrafficSplit(_Strict):

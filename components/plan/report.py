@@ -15,7 +15,7 @@ from typing import Any, Iterable, Optional
 import yaml
 
 from modelstack.render import labels
-from modelstack.capacity import pricing
+from modelstack.capacity import pricing, sizing
 from .mocks import Recorded
 
 BANNER = ("OFFLINE PLAN: the stack program ran under Pulumi's in-process mocks. Nothing was sent to AWS or "
@@ -156,12 +156,25 @@ def models(resources: list[Recorded]) -> list[dict]:
             "replicas": {"min": (lo or 0) + base, "max": (hi or 0) + base, "on_demand_base": base},
             "requests": {"cpu": req.get("cpu"), "memory": req.get("memory"),
                          "gpu": int(lim.get(labels.GPU_RESOURCE, req.get(labels.GPU_RESOURCE, 0)) or 0)},
+            "pod_requests": _pod_requests(pod.get("containers") or []),
             "image": container.get("image"),
             "autoscaler": sc.get("kind"),
             "signal": sc.get("signal"),
             "path": paths.get(model),
         })
     return sorted(out, key=lambda m: m["name"])
+
+
+def _pod_requests(containers: list[dict]) -> dict:
+    """What one replica's pod asks of a node: the server, the request-limit proxy and every sidecar together."""
+    cpu = mem = 0
+    for c in containers:
+        req = (c.get("resources") or {}).get("requests") or {}
+        if isinstance(req.get("cpu"), (str, int, float)):
+            cpu += sizing.parse_cpu(req["cpu"])
+        if isinstance(req.get("memory"), (str, int)):
+            mem += sizing.parse_memory(req["memory"])
+    return {"cpu": f"{cpu}m", "memory": f"{mem}Mi", "containers": [c.get("name") for c in containers]}
 
 
 def resources_json(resources: list[Recorded]) -> list[dict]:
@@ -225,8 +238,8 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     ms = models(resources)
     parts += ["", "models:", _table(
         [[m["name"], m["node_group"], f"{m['replicas']['min']}-{m['replicas']['max']}", m["replicas"]["on_demand_base"] or "-",
-          m["requests"]["cpu"], m["requests"]["memory"], m["requests"]["gpu"] or "-", m["signal"], m["path"]] for m in ms],
-        ["model", "node pool", "replicas", "on-demand floor", "cpu", "memory", "gpus", "scales on", "path"])]
+          m["pod_requests"]["cpu"], m["pod_requests"]["memory"], m["requests"]["gpu"] or "-", m["signal"], m["path"]] for m in ms],
+        ["model", "node pool", "replicas", "on-demand floor", "pod cpu", "pod memory", "gpus", "scales on", "path"])]
     if cost_table:
         parts += ["", "cost:", cost_table]
     vs = list(violations)

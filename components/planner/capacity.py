@@ -17,7 +17,7 @@ from modelstack.capacity import cost, optimizer, pricing
 from modelstack.render import subnets
 from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
-from modelstack.config.checks import compute_accelerator, requests_of, selection_of
+from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -104,7 +104,7 @@ def on_demand_base(platform: Platform, model: cfg.ModelConfig) -> int:
 
 def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
     a = model.autoscaling
-    return ModelDemand(name=name, requests=requests_of(model.compute), min_replicas=a.min_replicas,
+    return ModelDemand(name=name, requests=pod_requests(model), min_replicas=a.min_replicas,
                        max_replicas=a.max_replicas, on_demand_base=base)
 
 

@@ -171,3 +171,20 @@ def dcgm_exporter() -> dict[str, Any]:
 def coredns_configuration(system_pool: str) -> dict[str, Any]:
     """coredns managed add-on configuration: on the system pool, or it would stay Pending while model groups are at 0."""
     return {"replicaCount": 2, **system_placement(system_pool)}
+
+
+def neuron_device_plugin() -> dict[str, Any]:
+    """neuron-helm-chart values (chart 1.9.0, aws-neuron/neuron-helm-charts b77a6f9): the device plugin only.
+
+    The chart's device plugin DaemonSet already tolerates `aws.amazon.com/neuron:NoSchedule` (our Inferentia taint)
+    and selects Neuron instance types by node affinity; the toleration is restated here so a chart default change
+    cannot strand it. node-problem-detector (`npd`, on by default, on every node) is turned off: modelstack does not
+    act on its conditions.
+    """
+    return {
+        "devicePlugin": {"enabled": True, "tolerations": [
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"key": labels.NEURON_TAINT["key"], "operator": "Exists", "effect": labels.NEURON_TAINT["effect"]}]},
+        "npd": {"enabled": False},
+        "scheduler": {"enabled": False},
+    }

@@ -24,8 +24,8 @@ class Chart(NamedTuple):
     """The chart's appVersion: the version of what it runs."""
     images: tuple[str, ...]
     """Images the chart runs with our values, `registry/repository:tag`."""
-    kubernetes: tuple[str, Optional[str]]
-    """Kubernetes minors upstream supports or tests it on, (lowest, highest or None when open-ended)."""
+    kubernetes: tuple[Optional[str], Optional[str]]
+    """Kubernetes minors upstream supports or tests it on, (lowest, highest); None where upstream states no bound."""
     source: str
     """Where the facts were read: `owner/repo@tag:path` (details in data/UPSTREAM.md)."""
 
@@ -86,6 +86,14 @@ CHARTS: dict[str, Chart] = {
         "oci://public.ecr.aws/karpenter", "kube-system", "1.14.1", "1.14.1",
         ("public.ecr.aws/karpenter/controller:1.14.1",), ("1.26", "1.36"),
         "aws/karpenter-provider-aws@v1.14.1:charts/karpenter/, pkg/providers/version/version.go"),
+    "aws-for-fluent-bit": Chart(
+        "https://aws.github.io/eks-charts", "logging", "0.2.0", "3.2.1",
+        ("public.ecr.aws/aws-observability/aws-for-fluent-bit:3.2.1",), (None, None),
+        "aws/eks-charts@2942cdce:stable/aws-for-fluent-bit/ (Chart.yaml states no kubeVersion)"),
+    "neuron-helm-chart": Chart(
+        "oci://public.ecr.aws/neuron", "kube-system", "1.9.0", "1.9.0",
+        ("public.ecr.aws/neuron/neuron-device-plugin:2.31.0.0",), (None, None),
+        "aws-neuron/neuron-helm-charts@b77a6f90:charts/neuron-helm-chart/ (no kubeVersion read)"),
 }
 
 #: Registries that stopped serving images, and since when (a pull from them fails: ImagePullBackOff).

@@ -84,6 +84,42 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_url: str, namespace: str, ser
     }
 
 
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+
+
+def pod_identity_trust_policy() -> dict[str, Any]:
+    """Trust policy of a role used through EKS Pod Identity: the agent assumes it and tags the session with the
+    pod's cluster, namespace and ServiceAccount (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html)."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": POD_IDENTITY_SERVICE},
+                       "Action": ["sts:AssumeRole", "sts:TagSession"]}],
+    }
+
+
+def statements_policy(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """An inline policy from `{actions, resources}` entries (Allow only: a model's role grants, never denies)."""
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [{"Effect": "Allow", "Action": list(st["actions"]), "Resource": list(st["resources"])}
+                      for st in statements],
+    }
+
+
+def wildcard_actions(doc: dict[str, Any]) -> list[str]:
+    """Actions of a policy document that grant more than one named action: "*", "s3:*", "s3:Get*"."""
+    out: list[str] = []
+    statements = doc.get("Statement") or []
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
+            continue
+        actions = st.get("Action") or []
+        for a in [actions] if isinstance(actions, str) else actions:
+            if isinstance(a, str) and "*" in a:
+                out.append(a)
+    return out
+
+
 def cluster_autoscaler_policy(cluster_name: str) -> dict[str, Any]:
     """Least privilege for cluster-autoscaler with ASG auto-discovery on EKS managed node groups.
 

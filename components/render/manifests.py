@@ -13,11 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from modelstack.render import autoscaling, labels
+from modelstack.render import autoscaling, labels, proxy as proxy_config
 
 POOL_AFFINITY_WEIGHT = 100
 SHM_VOLUME = "dshm"
 TMP_VOLUME = "tmp"
+PROXY_VOLUME = "proxy-config"
+MODEL_PORT_NAME = "model"
+"""Name of the model server's port when the proxy owns the "http" port the Service targets."""
+PROXY_CONFIG_ANNOTATION = "modelstack.io/proxy-config"
+HUGEPAGES_RESOURCE = "hugepages-2Mi"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 """Tells the autoscaled Deployment's pods from the on-demand floor's (both carry the model label)."""
 
@@ -54,6 +59,31 @@ class ContainerSpec:
     memory: Optional[str] = None
     gpu: int = 0
     inferentia: int = 0
+    hugepages: Optional[str] = None
+    """hugepages-2Mi, requested = limited (Neuron runtimes need them), e.g. "256Mi". Default none."""
+    port: Optional[int] = None
+    """Sidecars only: a port the container listens on (probes default to it). The server's is ModelSpec.port."""
+    readiness: Optional[ProbeSpec] = None
+    """Sidecars only: the server's probes are ModelSpec's."""
+    liveness: Optional[ProbeSpec] = None
+    startup: Optional[ProbeSpec] = None
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    """The `proxy` container in front of the model server (render/proxy.py renders its config)."""
+
+    settings: proxy_config.ProxySettings
+    image: Any = proxy_config.IMAGE
+    cpu: str = proxy_config.CPU
+    memory: str = proxy_config.MEMORY
+
+    @property
+    def config(self) -> str:
+        return proxy_config.config(self.settings)
+
+    def container(self) -> ContainerSpec:
+        return ContainerSpec(name=proxy_config.CONTAINER, image=self.image, cpu=self.cpu, memory=self.memory)
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,15 @@ class ModelSpec:
     replicas: int = 1
     allowed_ingress_cidrs: tuple[str, ...] = ()
     extra_pod_labels: dict[str, str] = field(default_factory=dict)
+    proxy: Optional[ProxySpec] = None
+    """The request-limit proxy. None: the Service targets the server directly (no limits enforced)."""
+    aws_access: bool = False
+    """The model has an AWS role: mount the ServiceAccount token (Pod Identity / IRSA need it). Default false."""
+
+    @property
+    def traffic_port(self) -> int:
+        """Where the Service sends requests: the proxy's port, else the server's."""
+        return self.proxy.settings.listen_port if self.proxy else self.port
 
     @property
     def server(self) -> ContainerSpec:
@@ -166,6 +205,9 @@ def resources(c: ContainerSpec) -> dict[str, Any]:
     if c.inferentia:
         req[labels.NEURON_RESOURCE] = str(c.inferentia)
         lim[labels.NEURON_RESOURCE] = str(c.inferentia)
+    if c.hugepages:
+        req[HUGEPAGES_RESOURCE] = c.hugepages
+        lim[HUGEPAGES_RESOURCE] = c.hugepages
     out: dict[str, Any] = {"requests": req}
     if lim:
         out["limits"] = lim
@@ -180,7 +222,19 @@ def image_pull_policy(image: Any) -> str:
     return "IfNotPresent" if isinstance(image, str) and "@sha256:" in image else "Always"
 
 
+def _probes(out: dict[str, Any], readiness: Optional[ProbeSpec], liveness: Optional[ProbeSpec],
+            startup: Optional[ProbeSpec], port: Optional[int]) -> None:
+    for key, p in (("readinessProbe", readiness), ("livenessProbe", liveness), ("startupProbe", startup)):
+        if p is None:
+            continue
+        if p.port is None and port is None and p.exec_command is None:
+            raise ValueError(f"{key}: an http or tcp probe needs a port (the container declares none)")
+        out[key] = probe(p, port or 0)
+
+
 def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any]:
+    """The server (first container: the model's port, probes and preStop hook) or a sidecar (its own port and
+    probes). Every container shares the pod's localhost, /tmp and /dev/shm."""
     out: dict[str, Any] = {"name": c.name, "image": c.image, "imagePullPolicy": image_pull_policy(c.image)}
     if c.command:
         out["command"] = list(c.command)
@@ -189,17 +243,26 @@ def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any
     if c.env:
         out["env"] = [{"name": k, "value": v} for k, v in c.env]
     if serving:
-        out["ports"] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
-        out["readinessProbe"] = probe(spec.readiness or default_readiness(spec.port), spec.port)
-        if spec.liveness:
-            out["livenessProbe"] = probe(spec.liveness, spec.port)
-        if spec.startup:
-            out["startupProbe"] = probe(spec.startup, spec.port)
+        out["ports"] = [{"name": MODEL_PORT_NAME if spec.proxy else "http", "containerPort": spec.port, "protocol": "TCP"}]
+        _probes(out, spec.readiness or default_readiness(spec.port), spec.liveness, spec.startup, spec.port)
         pre_stop = pre_stop_handler(spec)
         if pre_stop:
             out["lifecycle"] = {"preStop": pre_stop}
+    else:
+        if c.port:
+            out["ports"] = [{"containerPort": c.port, "protocol": "TCP"}]
+        _probes(out, c.readiness, c.liveness, c.startup, c.port)
     out["resources"] = resources(c)
-    out["securityContext"] = {
+    out["securityContext"] = _security_context(spec)
+    mounts = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    if spec.shm:
+        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+    out["volumeMounts"] = mounts
+    return out
+
+
+def _security_context(spec: ModelSpec) -> dict[str, Any]:
+    return {
         "allowPrivilegeEscalation": False,
         "privileged": False,
         "readOnlyRootFilesystem": spec.read_only_root_filesystem,
@@ -207,11 +270,43 @@ def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any
         "runAsUser": spec.run_as_user,
         "capabilities": {"drop": ["ALL"]},
     }
-    mounts = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
-    if spec.shm:
-        mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
-    out["volumeMounts"] = mounts
+
+
+def proxy_container(spec: ModelSpec) -> dict[str, Any]:
+    """HAProxy in front of the server: the Service's "http" port, /metrics for Prometheus, /healthz for readiness.
+
+    It gets the server's preStop sleep, so it keeps accepting while the load balancer deregisters the pod; then the
+    image's stop signal (SIGUSR1) makes it stop listening and finish what is in flight (hard-stop-after bounds it).
+    """
+    assert spec.proxy is not None
+    p = spec.proxy
+    s = p.settings
+    health = ProbeSpec(http_path="/healthz", port=s.metrics_port, period_seconds=5, failure_threshold=2)
+    out: dict[str, Any] = {
+        "name": proxy_config.CONTAINER, "image": p.image, "imagePullPolicy": image_pull_policy(p.image),
+        "ports": [{"name": "http", "containerPort": s.listen_port, "protocol": "TCP"},
+                  {"name": "metrics", "containerPort": s.metrics_port, "protocol": "TCP"}],
+        "readinessProbe": probe(health, s.metrics_port),
+        "livenessProbe": probe(ProbeSpec(http_path="/healthz", port=s.metrics_port, period_seconds=10,
+                                         failure_threshold=3), s.metrics_port),
+    }
+    if spec.pre_stop_sleep_seconds > 0:
+        out["lifecycle"] = {"preStop": {"sleep": {"seconds": spec.pre_stop_sleep_seconds}}}
+    out["resources"] = resources(p.container())
+    out["securityContext"] = {**_security_context(spec), "readOnlyRootFilesystem": True}
+    out["volumeMounts"] = [{"name": PROXY_VOLUME, "mountPath": proxy_config.CONFIG_DIR, "readOnly": True}]
     return out
+
+
+def proxy_config_map(spec: ModelSpec) -> dict[str, Any]:
+    """The proxy's haproxy.cfg (`<model>-proxy`); the pod template carries its hash, so a change rolls the pods."""
+    assert spec.proxy is not None
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(spec, name=proxy_config_map_name(spec)),
+            "data": {proxy_config.CONFIG_FILE: spec.proxy.config}}
+
+
+def proxy_config_map_name(spec: ModelSpec) -> str:
+    return f"{spec.name}-proxy"
 
 
 def pre_stop_handler(spec: ModelSpec) -> Optional[dict[str, Any]]:
@@ -283,9 +378,22 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
     volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
     if spec.shm:
         volumes.append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": spec.shm}})
+    containers = [container(spec, c, i == 0) for i, c in enumerate(spec.containers)]
+    meta: dict[str, Any] = {"labels": pl}
+    if spec.proxy:
+        containers.insert(1, proxy_container(spec))
+        volumes.append({"name": PROXY_VOLUME, "configMap": {"name": proxy_config_map_name(spec)}})
+        meta["annotations"] = {
+            PROXY_CONFIG_ANNOTATION: proxy_config.config_hash(spec.proxy.config),
+            # The prometheus chart's kubernetes-pods job scrapes pods that carry these.
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(spec.proxy.settings.metrics_port),
+            "prometheus.io/path": "/metrics",
+        }
     pod: dict[str, Any] = {
         "serviceAccountName": spec.name,
-        "automountServiceAccountToken": False,
+        # Only models with an AWS role get a token (Pod Identity and IRSA exchange it for credentials).
+        "automountServiceAccountToken": spec.aws_access,
         "terminationGracePeriodSeconds": spec.termination_grace_period_seconds,
         "securityContext": {
             "runAsNonRoot": True,
@@ -294,7 +402,7 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
             "fsGroup": spec.run_as_user,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container(spec, c, i == 0) for i, c in enumerate(spec.containers)],
+        "containers": containers,
         "volumes": volumes,
         "topologySpreadConstraints": topology_spread(spec, {labels.MODEL_LABEL: spec.name}),
     }
@@ -304,7 +412,7 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
     tol = tolerations(spec)
     if tol:
         pod["tolerations"] = tol
-    return {"metadata": {"labels": pl}, "spec": pod}
+    return {"metadata": meta, "spec": pod}
 
 
 def _deployment(spec: ModelSpec, meta: dict[str, Any], replicas: int, capacity: Optional[str],
@@ -357,7 +465,9 @@ def service(spec: ModelSpec) -> dict[str, Any]:
 
 
 def service_account(spec: ModelSpec) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(spec), "automountServiceAccountToken": False}
+    """The model's own identity; its token is mounted only when the model has AWS access."""
+    return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(spec),
+            "automountServiceAccountToken": spec.aws_access}
 
 
 def pod_disruption_budget(spec: ModelSpec) -> dict[str, Any]:
@@ -373,17 +483,28 @@ def pod_disruption_budget(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def network_policy(spec: ModelSpec, from_namespaces: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Only the model port is reachable: from the VPC (the ALB targets pod IPs) and from the add-on's namespace."""
+def _namespaces(names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in names]
+
+
+def network_policy(spec: ModelSpec, from_namespaces: tuple[str, ...] = (),
+                   metrics_namespaces: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Only the traffic port (the proxy's) and the server's port (kubelet probes) are reachable: from the VPC (the
+    ALB targets pod IPs) and from the add-on's namespace; the proxy's metrics port from `metrics_namespaces`."""
     peers: list[dict[str, Any]] = [{"ipBlock": {"cidr": c}} for c in spec.allowed_ingress_cidrs]
-    peers += [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}} for ns in from_namespaces]
-    rule: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": spec.port}]}
+    peers += _namespaces(from_namespaces)
+    ports = sorted({spec.traffic_port, spec.port})
+    rule: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": p} for p in ports]}
     if peers:
         rule["from"] = peers
+    rules = [rule]
+    if spec.proxy and metrics_namespaces:
+        rules.append({"ports": [{"protocol": "TCP", "port": spec.proxy.settings.metrics_port}],
+                      "from": _namespaces(metrics_namespaces)})
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": metadata(spec),
-        "spec": {"podSelector": {"matchLabels": spec.selector()}, "policyTypes": ["Ingress"], "ingress": [rule]},
+        "spec": {"podSelector": {"matchLabels": spec.selector()}, "policyTypes": ["Ingress"], "ingress": rules},
     }
 
 

@@ -4,10 +4,13 @@ import sys
 from typing import Any, Optional, TypedDict
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apiextensions import CustomResource
 
-from modelstack.render import autoscaling, ingress, manifests, timeouts
+from modelstack.render import autoscaling, iam, ingress, labels, manifests, timeouts
+from modelstack.render import proxy as proxy_config
+from modelstack.render.charts import CHARTS
 
 if sys.version_info >= (3, 11):
     from typing import NotRequired
@@ -32,13 +35,16 @@ class ComputeArgs(TypedDict):
     """NVIDIA GPUs, requested and limited (nvidia.com/gpu). Default 0. Excludes `inferentia`."""
     inferentia: NotRequired[pulumi.Input[int]]
     """Neuron devices, requested and limited (aws.amazon.com/neuron). Default 0. Excludes `gpu`."""
+    hugepages: NotRequired[Optional[pulumi.Input[str]]]
+    """hugepages-2Mi requested and limited, e.g. "256Mi" (Cortex gave each Inferentia chip 256Mi); the nodes must
+    have them preallocated. Default none."""
 
 
 class ContainerArgs(TypedDict):
-    """A sidecar container next to the model server (same pod, no port exposed)."""
+    """A sidecar container next to the model server: same pod, same localhost, /tmp and /dev/shm."""
 
     name: pulumi.Input[str]
-    """Container name, a DNS label; not "model" (the server's name)."""
+    """Container name, a DNS label; not "model" or "proxy"."""
     image: pulumi.Input[str]
     """Image reference; pin a digest (@sha256:...) for immutable rollouts."""
     command: NotRequired[Optional[pulumi.Input[list[str]]]]
@@ -49,6 +55,57 @@ class ContainerArgs(TypedDict):
     """Environment variables. Default none."""
     compute: NotRequired[Optional[ComputeArgs]]
     """Resources. Default cpu "200m"."""
+    port: NotRequired[Optional[pulumi.Input[int]]]
+    """A port it listens on (in-pod only: the Service reaches the server through the proxy). Default none."""
+    readiness_probe: NotRequired[Optional["ProbeArgs"]]
+    """Default none. http/tcp probes default to `port`."""
+    liveness_probe: NotRequired[Optional["ProbeArgs"]]
+    """Default none."""
+    startup_probe: NotRequired[Optional["ProbeArgs"]]
+    """Default none."""
+
+
+class ProxyArgs(TypedDict):
+    """The `proxy` container (HAProxy) that enforces max_concurrency / max_queue_length in every pod."""
+
+    image: NotRequired[pulumi.Input[str]]
+    """Default public.ecr.aws/docker/library/haproxy:3.2.21-alpine (the official image's ECR Public mirror)."""
+    cpu: NotRequired[pulumi.Input[str]]
+    """CPU request. Default "100m"."""
+    memory: NotRequired[pulumi.Input[str]]
+    """Memory request and limit. Default "128Mi"."""
+    queue_timeout_seconds: NotRequired[pulumi.Input[int]]
+    """Longest wait in the queue before a 503. Default 60."""
+    request_timeout_seconds: NotRequired[pulumi.Input[int]]
+    """Longest a request may take at the server. Default 600."""
+
+
+class StatementArgs(TypedDict):
+    actions: list[str]
+    """IAM actions, e.g. ["s3:GetObject"]; wildcards ("s3:*") only with `allow_wildcard_actions`."""
+    resources: list[pulumi.Input[str]]
+    """Resource ARNs, e.g. ["arn:aws:s3:::weights/llm-chat/*"]."""
+
+
+class AwsArgs(TypedDict):
+    """AWS access for the model's pods: a role of its own, bound to the model's ServiceAccount."""
+
+    cluster_name: pulumi.Input[str]
+    """EKS cluster (Pod Identity association). Required."""
+    policy_arns: NotRequired[list[pulumi.Input[str]]]
+    """Managed policies attached to the role. Default none."""
+    statements: NotRequired[list[StatementArgs]]
+    """Inline Allow statements. Default none. At least one of `policy_arns`, `statements`."""
+    allow_wildcard_actions: NotRequired[bool]
+    """Opt in to wildcard actions in `statements` (the policy pack flags them outside dev). Default false."""
+    mode: NotRequired[str]
+    """"pod_identity" (default: needs the eks-pod-identity-agent add-on) or "irsa" (needs `oidc_provider_arn/url`)."""
+    oidc_provider_arn: NotRequired[Optional[pulumi.Input[str]]]
+    """IRSA only: the cluster's OIDC provider ARN."""
+    oidc_provider_url: NotRequired[Optional[pulumi.Input[str]]]
+    """IRSA only: the cluster's OIDC issuer URL."""
+    tags: NotRequired[dict[str, str]]
+    """Tags on the role. Default none."""
 
 
 class HttpGetArgs(TypedDict):
@@ -233,6 +290,11 @@ class ModelAPIArgs(TypedDict):
     """Size of a memory-backed /dev/shm (e.g. "1Gi", for PyTorch data loaders). Default none."""
     sidecars: NotRequired[Optional[list[ContainerArgs]]]
     """More containers in the pod. Default none."""
+    proxy: NotRequired[Optional[ProxyArgs]]
+    """The request-limit proxy in front of the server (always present). Default: see ProxyArgs."""
+    aws: NotRequired[Optional[AwsArgs]]
+    """A per-model IAM role through Pod Identity (or IRSA); the ServiceAccount token is mounted only then.
+    Default none: no AWS credentials (nodes keep IMDS hop limit 1, so pods cannot borrow the node role)."""
     model_name: NotRequired[Optional[pulumi.Input[str]]]
     """Kubernetes name of every object. Default: the component's name."""
     namespace: NotRequired[pulumi.Input[str]]
@@ -242,9 +304,10 @@ class ModelAPIArgs(TypedDict):
     environment: NotRequired[pulumi.Input[str]]
     """Environment label value. Default "unassigned"."""
     max_concurrency: NotRequired[pulumi.Input[int]]
-    """Requests one replica serves at once (MODELSTACK_MAX_CONCURRENCY). Default 1."""
+    """Requests at one replica's server at once, enforced by the proxy (also MODELSTACK_MAX_CONCURRENCY). Default 1."""
     max_queue_length: NotRequired[pulumi.Input[int]]
-    """Requests one replica may queue (MODELSTACK_MAX_QUEUE_LENGTH). Default 100."""
+    """Requests one replica's proxy queues beyond that; the next gets a 503 (also MODELSTACK_MAX_QUEUE_LENGTH).
+    Default 100."""
     autoscaling: NotRequired[Optional[AutoscalingArgs]]
     """Request-based autoscaling. Default: Cortex's defaults on in-flight requests."""
     update_strategy: NotRequired[Optional[UpdateStrategyArgs]]
@@ -274,8 +337,8 @@ class ModelAPIArgs(TypedDict):
     read_only_root_filesystem: NotRequired[pulumi.Input[bool]]
     """Default true (writable /tmp is mounted); false for servers that write elsewhere."""
     response_timeout_seconds: NotRequired[int]
-    """How long the model may take to send response headers (the interceptor's per-route responseHeader timeout;
-    signal in_flight). Default 600."""
+    """How long the model may take to send response headers. Default 600. The interceptor's per-route
+    responseHeader timeout and the proxy's client/server timeouts add the proxy's queue timeout to it."""
     cold_start_seconds: NotRequired[Optional[int]]
     """Worst seconds from no replica to a Ready one. Default: node launch + image pull for the accelerator
     (render/timeouts.py) + the container's start-up probe budget. Sets the interceptor's readiness timeout, the
@@ -291,9 +354,14 @@ class ModelAPI(pulumi.ComponentResource):
     """A model served as an autoscaling HTTP API on Kubernetes: Cortex's RealtimeAPI, as typed Kubernetes objects.
 
     Objects (all named after the model, so an image or env change is an in-place rolling update, never a replace):
-    ServiceAccount, Deployment (+ `<model>-on-demand` floor Deployment for spot pools with on_demand_base),
-    Service, PodDisruptionBudget (maxUnavailable 1), NetworkPolicy, KEDA ScaledObject, and for signal in_flight an
-    HTTP add-on InterceptorRoute, plus an Ingress when `ingress` is given.
+    ServiceAccount, ConfigMap `<model>-proxy` (the proxy's haproxy.cfg), Deployment (+ `<model>-on-demand` floor
+    Deployment for spot pools with on_demand_base), Service, PodDisruptionBudget (maxUnavailable 1), NetworkPolicy,
+    KEDA ScaledObject, and for signal in_flight an HTTP add-on InterceptorRoute, plus an Ingress when `ingress` is
+    given. With `aws`: an IAM role `<name>-role`, its policy attachments / inline policy, and a Pod Identity
+    association (IRSA instead: the role ARN annotated on the ServiceAccount).
+
+    Pod: the server (container "model", the model's port and probes), the request-limit proxy ("proxy", HAProxy,
+    the Service's target port), then the sidecars; all share localhost, /tmp and /dev/shm.
 
     Routing. With signal in_flight every request must pass the KEDA HTTP add-on's interceptor, which counts
     in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
@@ -316,8 +384,10 @@ class ModelAPI(pulumi.ComponentResource):
     - tolerances: not rendered. The HPA v2 `behavior.*.tolerance` field is feature-gated (HPAConfigurableTolerance,
       alpha in 1.33) and absent before, and KEDA's CRD does not carry it; the cluster-wide 10 % applies both ways.
     - target_in_flight is rounded to an integer >= 1 (the add-on's concurrency target is an integer).
-    - max_concurrency / max_queue_length are not enforced by a proxy (Cortex's sidecar returned 503 when full); they
-      reach the server as MODELSTACK_MAX_CONCURRENCY / MODELSTACK_MAX_QUEUE_LENGTH so it can enforce them.
+    - max_concurrency / max_queue_length are enforced per replica by the `proxy` container (HAProxy, see
+      render/proxy.py): the Service targets it, it lets max_concurrency requests reach the server, queues
+      max_queue_length more and answers 503 beyond, as Cortex's proxy did; its /metrics (port 8404) carry the
+      in-flight, queued and overflow counts for Prometheus. The server also gets them as MODELSTACK_* variables.
 
     Scale to zero (opt in: scale_to_zero with min_replicas 0, signal in_flight or prometheus): KEDA scales 1 -> 0
     after cooldownPeriod (= downscale_stabilization) without requests, and 0 -> 1 when the interceptor sees one; the
@@ -344,6 +414,8 @@ class ModelAPI(pulumi.ComponentResource):
     """The autoscaled Deployment."""
     autoscaler_kind: pulumi.Output[str]
     """"ScaledObject" (KEDA)."""
+    role_arn: pulumi.Output[Optional[str]]
+    """The model's IAM role (None without `aws`)."""
 
     def __init__(self, name: str, args: ModelAPIArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         plan = resolve(name, args)  # every check before anything registers
@@ -357,8 +429,14 @@ class ModelAPI(pulumi.ComponentResource):
         spec = plan.spec
         objs = plan.objects
 
-        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=objs["service_account"]["metadata"],
-                                   automount_service_account_token=False, opts=child)
+        sa_meta: dict[str, Any] = dict(objs["service_account"]["metadata"])
+        role = self._aws_role(name, plan, args.get("aws") or {}) if plan.aws else None
+        if role is not None and plan.aws and plan.aws.mode == "irsa":
+            sa_meta["annotations"] = {"eks.amazonaws.com/role-arn": role.arn}
+        k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=sa_meta,
+                                   automount_service_account_token=spec.aws_access, opts=child)
+        k8s.core.v1.ConfigMap(f"{name}-proxy-config", metadata=objs["proxy_config"]["metadata"],
+                              data=objs["proxy_config"]["data"], opts=child)
         # A first rollout onto a group at size 0 waits for a node, a pull and the start-up probe: longer than the
         # provider's 10-minute default on GPU groups, which would fail `pulumi up` while the rollout goes on.
         wait = f"{plan.await_seconds}s"
@@ -412,8 +490,33 @@ class ModelAPI(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(spec.namespace)
         self.deployment_name = pulumi.Output.from_input(spec.name)
         self.autoscaler_kind = pulumi.Output.from_input("ScaledObject")
+        self.role_arn = role.arn if role is not None else pulumi.Output.from_input(None)
         self.register_outputs({"endpoint": self.endpoint, "service_name": self.service_name, "namespace": self.namespace,
-                               "deployment_name": self.deployment_name, "autoscaler_kind": self.autoscaler_kind})
+                               "deployment_name": self.deployment_name, "autoscaler_kind": self.autoscaler_kind,
+                               "role_arn": self.role_arn})
+
+    def _aws_role(self, name: str, plan: "Plan", a: dict) -> aws.iam.Role:
+        """The model's own role, its policies, and its binding to the model's ServiceAccount."""
+        assert plan.aws is not None
+        spec = plan.spec
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**dict(a.get("tags") or {}), labels.TAG_MODEL: spec.name}
+        if plan.aws.mode == "irsa":
+            trust: pulumi.Input[str] = pulumi.Output.all(a["oidc_provider_arn"], a["oidc_provider_url"]).apply(
+                lambda v: iam.to_json(iam.irsa_trust_policy(v[0], v[1], spec.namespace, spec.name)))
+        else:
+            trust = iam.to_json(iam.pod_identity_trust_policy())
+        role = aws.iam.Role(f"{name}-role", assume_role_policy=trust,
+                            description=f"model {spec.namespace}/{spec.name} ({plan.aws.mode})", tags=tags, opts=child)
+        for i, arn in enumerate(plan.aws.policy_arns):
+            aws.iam.RolePolicyAttachment(f"{name}-policy-{i}", role=role.name, policy_arn=arn, opts=child)
+        if plan.aws.inline is not None:
+            aws.iam.RolePolicy(f"{name}-inline-policy", role=role.id, policy=iam.to_json(plan.aws.inline), opts=child)
+        if plan.aws.mode == "pod_identity":
+            aws.eks.PodIdentityAssociation(f"{name}-pod-identity", cluster_name=a["cluster_name"],
+                                           namespace=spec.namespace, service_account=spec.name, role_arn=role.arn,
+                                           tags=tags, opts=child)
+        return role
 
 
 ModelAPI.__doc__ = (ModelAPI.__doc__ or "").replace(
@@ -453,11 +556,13 @@ class Plan:
 
     def __init__(self, spec: manifests.ModelSpec, knobs: autoscaling.Knobs, objects: dict[str, dict[str, Any]],
                  path: str, tls: bool, ingress_settings: Optional[ingress.IngressSettings] = None,
-                 cold_start: Optional[timeouts.ColdStart] = None, response_seconds: int = timeouts.DEFAULT_RESPONSE_SECONDS) -> None:
+                 cold_start: Optional[timeouts.ColdStart] = None, response_seconds: int = timeouts.DEFAULT_RESPONSE_SECONDS,
+                 aws: Optional["AwsPlan"] = None) -> None:
         self.spec, self.knobs, self.objects, self.path, self.tls = spec, knobs, objects, path, tls
         self.ingress_settings = ingress_settings
         self.cold_start = cold_start or timeouts.cold_start(spec.accelerator, 0)
-        self.response_seconds = response_seconds
+        self.response_seconds = response_seconds  # behind the interceptor: proxy queue + model response
+        self.aws = aws
 
     @property
     def await_seconds(self) -> int:
@@ -495,20 +600,64 @@ def _probe(p: Optional[dict], where: str) -> Optional[manifests.ProbeSpec]:
     return manifests.ProbeSpec(exec_command=tuple(_plain(ex["command"], f"{where}.exec.command")), **common)
 
 
-def _container(name: str, a: dict, where: str, extra_env: tuple = ()) -> manifests.ContainerSpec:
+def _container(name: str, a: dict, where: str, extra_env: tuple = (), sidecar: bool = False) -> manifests.ContainerSpec:
     c = a.get("compute") or {}
     gpu, inf = int(_get(c, "gpu", 0, where)), int(_get(c, "inferentia", 0, where))
     if gpu and inf:
         raise ValueError(f"{where + '.' if where else ''}compute: gpu ({gpu}) and inferentia ({inf}) are mutually exclusive")
     env = a.get("env") or {}
     _plain(env, f"{where}.env")
+    probes: dict[str, Any] = {}
+    port = None
+    if sidecar:
+        port = _get(a, "port", None, where)
+        probes = {k: _probe(a.get(f"{k}_probe"), f"{where}.{k}_probe") for k in ("readiness", "liveness", "startup")}
+        for k, p in probes.items():
+            if p is not None and p.exec_command is None and p.port is None and port is None:
+                raise ValueError(f"{where}.{k}_probe: an http_get or tcp_socket probe needs a port (the sidecar has none)")
     return manifests.ContainerSpec(
         name=name, image=a["image"],
         command=tuple(_plain(a.get("command") or (), f"{where}.command")),
         args=tuple(_plain(a.get("args") or (), f"{where}.args")),
         env=tuple(sorted(env.items())) + extra_env,
         cpu=str(_get(c, "cpu", "200m", where)), cpu_limit=_get(c, "cpu_limit", None, where),
-        memory=_get(c, "memory", None, where), gpu=gpu, inferentia=inf)
+        memory=_get(c, "memory", None, where), gpu=gpu, inferentia=inf, hugepages=_get(c, "hugepages", None, where),
+        port=int(port) if port is not None else None, **probes)
+
+
+AWS_MODES = ("pod_identity", "irsa")
+
+
+class AwsPlan:
+    """A model's resolved AWS access: the role's policies and how pods get it."""
+
+    def __init__(self, mode: str, policy_arns: list[Any], inline: Optional[dict[str, Any]]) -> None:
+        self.mode, self.policy_arns, self.inline = mode, policy_arns, inline
+
+
+def _aws(a: Optional[dict]) -> Optional[AwsPlan]:
+    if not a:
+        return None
+    mode = _get(a, "mode", "pod_identity", "aws")
+    if mode not in AWS_MODES:
+        raise ValueError(f"aws.mode {mode!r}: allowed {', '.join(AWS_MODES)}")
+    if a.get("cluster_name") is None:
+        raise ValueError("aws.cluster_name is required (the Pod Identity association or IRSA trust names it)")
+    if mode == "irsa" and (a.get("oidc_provider_arn") is None or a.get("oidc_provider_url") is None):
+        raise ValueError("aws.mode irsa needs aws.oidc_provider_arn and aws.oidc_provider_url")
+    arns = list(_plain(a.get("policy_arns") or [], "aws.policy_arns"))
+    statements = list(_plain(a.get("statements") or [], "aws.statements"))
+    if not arns and not statements:
+        raise ValueError("aws: give policy_arns and/or statements (a role with no permissions is not AWS access)")
+    for i, st in enumerate(statements):
+        if not st.get("actions") or not st.get("resources"):
+            raise ValueError(f"aws.statements[{i}]: actions and resources, each a non-empty list")
+    inline = iam.statements_policy(statements) if statements else None
+    wild = iam.wildcard_actions(inline) if inline else []
+    if wild and not _get(a, "allow_wildcard_actions", False, "aws"):
+        raise ValueError(f"aws.statements: wildcard actions {', '.join(wild)} need allow_wildcard_actions: true "
+                         "(name the actions the model uses instead)")
+    return AwsPlan(mode, arns, inline)
 
 
 def knobs_of(a: Optional[dict], max_concurrency: int) -> autoscaling.Knobs:
@@ -585,10 +734,43 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         raise ValueError(f"ModelAPI {name!r}: run_as_user {uid}: a non-root UID (> 0)")
     env_extra = (("MODELSTACK_MAX_CONCURRENCY", str(max_conc)), ("MODELSTACK_MAX_QUEUE_LENGTH", str(max_queue)))
     server = _container("model", a, "", env_extra)
-    sidecars = tuple(_container(_plain(s["name"], "sidecars.name"), s, f"sidecars[{i}]")
+    sidecars = tuple(_container(_plain(s["name"], "sidecars.name"), s, f"sidecars[{i}]", sidecar=True)
                      for i, s in enumerate(a.get("sidecars") or []))
-    if any(s.name == "model" for s in sidecars):
-        raise ValueError(f"ModelAPI {name!r}: a sidecar may not be named 'model' (the server's container)")
+    names = [s.name for s in sidecars]
+    for reserved in ("model", proxy_config.CONTAINER):
+        if reserved in names:
+            raise ValueError(f"ModelAPI {name!r}: a sidecar may not be named {reserved!r} (modelstack's own container)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"ModelAPI {name!r}: sidecar names must be unique, got {', '.join(names)}")
+    taken = {proxy_config.PORT: "the proxy", proxy_config.METRICS_PORT: "the proxy's metrics", port: "the model server"}
+    for s in sidecars:
+        if s.port is not None and s.port in taken:
+            raise ValueError(f"ModelAPI {name!r}: sidecar {s.name!r} port {s.port} is taken by {taken[s.port]}")
+        if s.port is not None:
+            taken[s.port] = f"sidecar {s.name!r}"
+    px = a.get("proxy") or {}
+    readiness = _probe(a.get("readiness_probe"), "readiness_probe")
+    response = int(_get(a, "response_timeout_seconds", timeouts.DEFAULT_RESPONSE_SECONDS, ""))
+    if response < 1:
+        raise ValueError(f"ModelAPI {name!r}: response_timeout_seconds {response}: at least 1")
+    queue_timeout = int(_get(px, "queue_timeout_seconds", proxy_config.QUEUE_TIMEOUT_SECONDS, "proxy"))
+    # Behind the proxy a request may wait its queue timeout, then the model's response time.
+    upstream = queue_timeout + response
+    # The ALB checks pods through the proxy only when it targets the model's Service (not the KEDA interceptor).
+    alb_checks_pods = bool(a.get("ingress")) and knobs.signal != "in_flight"
+    proxy = manifests.ProxySpec(
+        settings=proxy_config.ProxySettings(
+            max_concurrency=max_conc, max_queue_length=max_queue, upstream_port=port,
+            queue_timeout_seconds=queue_timeout,
+            request_timeout_seconds=int(_get(px, "request_timeout_seconds", upstream, "proxy")),
+            hard_stop_after_seconds=max(1, grace - sleep - 2),
+            health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None),
+        image=px.get("image") or proxy_config.IMAGE, cpu=str(_get(px, "cpu", proxy_config.CPU, "proxy")),
+        memory=str(_get(px, "memory", proxy_config.MEMORY, "proxy")))
+    problems = proxy.settings.problems()
+    if problems:
+        raise ValueError(f"ModelAPI {name!r}: proxy: " + "; ".join(problems))
+    aws_plan = _aws(a.get("aws"))
     if accel == "none" and any(c.gpu for c in (server, *sidecars)):
         accel = "gpu"
     if accel == "none" and any(c.inferentia for c in (server, *sidecars)):
@@ -600,9 +782,6 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     if progress < cold.total:
         raise ValueError(f"ModelAPI {name!r}: update_strategy.progress_deadline_seconds {progress} is shorter than the "
                          f"cold-start budget ({cold.total} s): a rollout onto a new node would be marked failed")
-    response = int(_get(a, "response_timeout_seconds", timeouts.DEFAULT_RESPONSE_SECONDS, ""))
-    if response < 1:
-        raise ValueError(f"ModelAPI {name!r}: response_timeout_seconds {response}: at least 1")
     add_on = a.get("http_add_on") or {}
     add_on_ns = _get(add_on, "namespace", "keda", "http_add_on")
     spec = manifests.ModelSpec(
@@ -626,6 +805,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         run_as_user=uid, read_only_root_filesystem=bool(_get(a, "read_only_root_filesystem", True, "")),
         replicas=max(0, init - base),
         allowed_ingress_cidrs=tuple(_plain(a.get("network_policy_cidrs") or (), "network_policy_cidrs")),
+        proxy=proxy, aws_access=aws_plan is not None,
     )
     target = autoscaling.Target(
         deployment=model, namespace=ns, container="model", interceptor_route=model,
@@ -634,6 +814,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     try:
         objects: dict[str, dict[str, Any]] = {
             "service_account": manifests.service_account(spec),
+            "proxy_config": manifests.proxy_config_map(spec),
             "deployment": manifests.deployment(spec),
             "service": manifests.service(spec),
             "pdb": manifests.pod_disruption_budget(spec),
@@ -642,7 +823,8 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     except ValueError as e:
         raise ValueError(f"ModelAPI {name!r}: {e}") from None
     in_flight = knobs.signal == "in_flight"
-    objects["network_policy"] = manifests.network_policy(spec, (add_on_ns,) if in_flight else ())
+    objects["network_policy"] = manifests.network_policy(spec, (add_on_ns,) if in_flight else (),
+                                                         metrics_namespaces=(CHARTS["prometheus"].namespace,))
     if spec.has_floor:
         objects["on_demand"] = manifests.on_demand_deployment(spec)
 
@@ -652,11 +834,12 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     settings = None
     if ing_args:
         path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress"))
-        need = timeouts.alb_idle_timeout([(cold.total, response)])
+        need = timeouts.alb_idle_timeout([(cold.total, upstream)])
         idle = int(_get(ing_args, "idle_timeout_seconds", need, "ingress"))
         if idle < need:
             raise ValueError(f"ModelAPI {name!r}: ingress.idle_timeout_seconds {idle} is shorter than this model's longest "
-                             f"silent wait ({cold.total} s cold start + {response} s response = {need} s)")
+                             f"silent wait ({cold.total} s cold start + {queue_timeout} s in the proxy's queue + {response} s response = "
+                             f"{need} s)")
         settings = ingress.IngressSettings(
             group_name=_get(ing_args, "group_name", "", "ingress"), scheme=_get(ing_args, "scheme", "internal", "ingress"),
             inbound_cidrs=tuple(_plain(ing_args.get("inbound_cidrs") or (), "ingress.inbound_cidrs")),
@@ -683,8 +866,8 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     if in_flight:
         hosts = [str(h) for h in _plain((ing_args or {}).get("hosts") or (), "ingress.hosts")]
         objects["interceptor_route"] = manifests.interceptor_route(
-            spec, knobs, path, hosts=hosts, readiness_seconds=cold.total, response_seconds=response)
-    return Plan(spec, knobs, objects, path, tls, settings, cold, response)
+            spec, knobs, path, hosts=hosts, readiness_seconds=cold.total, response_seconds=upstream)
+    return Plan(spec, knobs, objects, path, tls, settings, cold, upstream, aws_plan)
 
 
 def _startup_seconds(probes: dict[str, Optional[manifests.ProbeSpec]], port: int) -> int:

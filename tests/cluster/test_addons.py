@@ -159,3 +159,13 @@ def test_dcgm_exporter_on_gpu_nodes_scraped_by_prometheus(run):
     assert v["service"]["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "9400"}
     assert v["serviceMonitor"] == {"enabled": False}  # no prometheus-operator CRDs
     assert r.named("addons-prometheus").urn in rel.dependencies
+
+
+def test_neuron_device_plugin_when_asked(run):
+    r = _run(run, {"neuron_device_plugin": True})
+    rel = r.named("addons-neuron-device-plugin").inputs
+    assert (rel["chart"], rel["version"], rel["namespace"]) == (
+        "oci://public.ecr.aws/neuron/neuron-helm-chart", "1.9.0", "kube-system")
+    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in rel["values"]["devicePlugin"]["tolerations"]
+    assert rel["values"]["npd"] == {"enabled": False}
+    assert not [x for x in _run(run).resources if x.name == "addons-neuron-device-plugin"]

@@ -49,9 +49,39 @@ def _del(path: str):
 
 MODEL_KEYS = ("image, command, args, env, port, compute, node_group, namespace, team, max_concurrency, max_queue_length, "
               "autoscaling, update_strategy, readiness_probe, liveness_probe, startup_probe, pre_stop, "
-              "termination_grace_period_seconds, networking, response_timeout, cold_start")
+              "termination_grace_period_seconds, networking, response_timeout, cold_start, sidecars, aws")
 
 CASES = [
+    ("target_in_flight beyond what the proxy admits", _set("models.sentiment.autoscaling.target_in_flight", 200),
+     f"{P}.models.sentiment.autoscaling.target_in_flight: got 200.0; allowed: at most max_concurrency + max_queue_length "
+     "(4 + 100 = 104): the proxy answers 503 beyond that, so a replica never holds more"),
+    ("model port taken by the proxy", _set("models.sentiment.port", 8888),
+     f"{P}.models.sentiment.port: got 8888; allowed: a port other than 8888 and 8404 (the proxy's)"),
+    ("sidecar named proxy", _set("models.sentiment.sidecars", {"proxy": {"image": "r.io/x:1"}}),
+     f"{P}.models.sentiment.sidecars.proxy: got 'proxy'; allowed: a sidecar name other than model and proxy "
+     "(modelstack's own containers)"),
+    ("sidecar port taken by the server", _set("models.sentiment.sidecars", {"tfs": {"image": "r.io/x:1", "port": 8080}}),
+     f"{P}.models.sentiment.sidecars.tfs.port: got 8080; allowed: a port no other container of the pod uses "
+     "(the model server has it)"),
+    ("sidecar probe without a port", _set("models.sentiment.sidecars", {"tfs": {"image": "r.io/x:1",
+                                                                                "readiness_probe": {"tcp_socket": {}}}}),
+     f"{P}.models.sentiment.sidecars.tfs.readiness_probe: got a probe without a port on a sidecar without a port; "
+     "allowed: a probe port, or the sidecar's port"),
+    ("aws access without permissions", _set("models.sentiment.aws", {}),
+     f"{P}.models.sentiment.aws: got no policy_arns and no statements; allowed: policy_arns and/or statements "
+     "(what the model may do)"),
+    ("aws wildcard without opt-in", _set("models.sentiment.aws", {"statements": [
+        {"actions": ["s3:*"], "resources": ["arn:aws:s3:::b/*"]}]}),
+     f"{P}.models.sentiment.aws.statements: got wildcard actions s3:*; allowed: named actions (s3:GetObject), or "
+     "allow_wildcard_actions: true to opt in (flagged outside dev)"),
+    ("aws bad action", _set("models.sentiment.aws", {"statements": [{"actions": ["GetObject"], "resources": ["*"]}]}),
+     f"{P}.models.sentiment.aws.statements[0].actions: got a list; allowed: IAM actions such as s3:GetObject (bad: 'GetObject')"),
+    ("aws bad policy arn", _set("models.sentiment.aws", {"policy_arns": ["AmazonS3ReadOnlyAccess"]}),
+     f"{P}.models.sentiment.aws.policy_arns: got a list; allowed: IAM policy ARNs such as "
+     "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess (bad: 'AmazonS3ReadOnlyAccess')"),
+    ("log retention CloudWatch refuses", _set("cluster.logging.retention_days", 10),
+     f"{P}.cluster.logging.retention_days: got 10; allowed: a CloudWatch retention: 1, 3, 5, 7, 14, 30, 60, 90, 120, "
+     "150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
     ("unknown model key", _set("models.sentiment.autoscalling", {}),
      f"{P}.models.sentiment.autoscalling: got unknown key 'autoscalling'; allowed: one of the keys {MODEL_KEYS}"),
     ("unknown top key", _set("clusters", {}),
@@ -239,7 +269,8 @@ def test_table_has_at_least_thirty_cases():
 def test_replica_that_fits_no_instance_type_names_the_reason():
     got = issues_of(_set("models.image-classifier.compute.cpu", "256"))
     line = next(g for g in got if ".models.image-classifier.compute:" in g)
-    assert "a replica that fits none of" in line and "256000m" in line.replace(",", ""), line
+    # 256 CPUs for the server plus the proxy's 100m: every container of the pod counts.
+    assert "a replica that fits none of" in line and "256100m" in line.replace(",", ""), line
     assert line.endswith("allowed: requests within the allocatable capacity of at least one of the group's instance types")
 
 
@@ -367,3 +398,10 @@ def test_edge_values_of_karpenter_options_are_accepted():
                                                   "expire_after": "Never", "ami_version": "v20251016"}
     k = load_platform("dev", values).config.cluster.karpenter
     assert (k.consolidate_after, k.disruption_budget, k.expire_after, k.ami_version) == ("1h30m", "0", "Never", "v20251016")
+
+
+def test_a_neuron_type_that_does_not_exist_is_still_refused():
+    # The suggestions follow the price table (inf1/trn1/trn2 rows arrive with it); the refusal does not.
+    (line,) = issues_of(_set("node_groups.neuron", {"kind": "inferentia", "instance_types": ["inf.xlarge"]}))
+    assert line.startswith(f"{P}.node_groups.neuron.instance_types: got 'inf.xlarge'; allowed: an instance type "
+                           "from the price table (data/ec2_instances.csv), e.g. inf")

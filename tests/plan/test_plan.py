@@ -516,6 +516,16 @@ def test_keeping_node_groups_drops_their_floor_so_they_can_drain():
 
 def test_irsa_controller_identity_from_config():
     doc = plan_of("dev", _with("dev", karpenter={"controller_identity": "irsa"}))
-    assert not [r for r in doc["_resources"] if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"]
+    # The Karpenter controller's association is gone; logging and model roles keep theirs.
+    assert not [r for r in doc["_resources"] if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+                and "karpenter" in r.name]
     release = next(r for r in doc["_resources"] if r.name == "models-dev-karpenter-release")
     assert "eks.amazonaws.com/role-arn" in release.inputs["values"]["serviceAccount"]["annotations"]
+
+
+def test_models_table_counts_every_container_of_the_pod() -> None:
+    from modelstack.plan.report import _pod_requests
+    got = _pod_requests([{"name": "model", "resources": {"requests": {"cpu": "1", "memory": "2Gi"}}},
+                         {"name": "proxy", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}},
+                         {"name": "tfs", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}])
+    assert got == {"cpu": "1600m", "memory": "3200Mi", "containers": ["model", "proxy", "tfs"]}

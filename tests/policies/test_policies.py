@@ -79,11 +79,11 @@ CASES: list[tuple[str, str, str, Callable[[Stack], None]]] = [
     ("ebs-encryption", "dev", "unencrypted root volume",
      at("ms-gpu-a10g-lt", "blockDeviceMappings", [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}])),
     ("ebs-encryption", "dev", "no block devices", at("ms-gpu-a10g-lt", "blockDeviceMappings", [])),
-    ("iam-no-wildcard-actions", "dev", "s3:*", lambda s: policy_doc(s, "ms-autoscaler", allow("s3:*"))),
-    ("iam-no-wildcard-actions", "dev", "star", lambda s: policy_doc(s, "ms-autoscaler", allow("*"))),
-    ("iam-no-wildcard-actions", "dev", "NotAction", lambda s: policy_doc(s, "ms-autoscaler", {
+    ("iam-no-wildcard-actions", "staging", "s3:*", lambda s: policy_doc(s, "ms-autoscaler", allow("s3:*"))),
+    ("iam-no-wildcard-actions", "staging", "star", lambda s: policy_doc(s, "ms-autoscaler", allow("*"))),
+    ("iam-no-wildcard-actions", "staging", "NotAction", lambda s: policy_doc(s, "ms-autoscaler", {
         "Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]})),
-    ("iam-no-wildcard-actions", "dev", "inline role policy",
+    ("iam-no-wildcard-actions", "staging", "inline role policy",
      at("ms-node-role", "inlinePolicies", [{"name": "x", "policy": json.dumps(allow("ec2:*"))}])),
     ("iam-no-admin-policies", "dev", "AdministratorAccess",
      at("ms-node-worker", "policyArn", "arn:aws:iam::aws:policy/AdministratorAccess")),
@@ -405,3 +405,14 @@ def test_an_ec2_node_class_without_metadata_options_gets_karpenters_imdsv2_defau
     stack = good_stack("dev") + karpenter_resources("dev")
     inputs(stack, "ms-karpenter-nodeclass")["spec"].pop("metadataOptions")
     assert run_plain(RULES_BY_ID["nodes-imdsv2"], stack, "dev") == []
+
+
+def test_wildcard_actions_pass_in_dev_where_models_opt_in() -> None:
+    # A model's `aws.allow_wildcard_actions` is for exploring in dev; staging and prod flag the same document.
+    from modelstack.policies.security import iam_no_wildcard_actions
+    from modelstack.policies.rule import Context
+    props = {"policy": json.dumps(allow("s3:*")), "tags": {}}
+    ctx = lambda env: Context(env, {"exceptions": [], "allowed_environments": ["dev"]})  # noqa: E731
+    assert list(iam_no_wildcard_actions("aws:iam/rolePolicy:RolePolicy", props, ctx("dev"))) == []
+    assert list(iam_no_wildcard_actions("aws:iam/rolePolicy:RolePolicy", props, ctx("staging"))) == [
+        "policy statement 0 allows wildcard action 's3:*'"]

@@ -99,8 +99,8 @@ def test_min_replicas_threshold_and_environments() -> None:
 
 
 def test_wildcard_exceptions_are_configurable() -> None:
-    stack = good_stack("dev")
-    hits = evaluate(stack, {"iam-no-wildcard-actions": {"exceptions": ["ec2:Describe*"]}}, "dev")
+    stack = good_stack("staging")
+    hits = evaluate(stack, {"iam-no-wildcard-actions": {"exceptions": ["ec2:Describe*"]}}, "staging")
     assert [v.message for v in hits] == ["policy statement Discover allows wildcard action 'autoscaling:Describe*'"]
 
 

@@ -38,7 +38,7 @@ def test_cluster_autoscaler_1_35_has_the_dra_rbac_chart():
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_every_supported_kubernetes_minor_is_in_the_charts_range(name):
     low, high = ALL[name].kubernetes
-    lo_ok = [v for v in KUBERNETES_VERSIONS if _minor(v) >= _minor(low)]
+    lo_ok = [v for v in KUBERNETES_VERSIONS if low is None or _minor(v) >= _minor(low)]
     hi_ok = [v for v in KUBERNETES_VERSIONS if high is None or _minor(v) <= _minor(high)]
     if name.startswith("cluster-autoscaler@"):
         assert (low, high) == (name.split("@")[1],) * 2

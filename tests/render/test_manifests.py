@@ -166,3 +166,37 @@ def test_interceptor_route_routes_any_host_on_the_path_without_hosts() -> None:
     assert o["metadata"]["name"] == "llm" and "annotations" not in o["metadata"]
     assert o["spec"]["rules"] == [{"paths": [{"value": "/llm"}]}]  # no hosts: the add-on's catch-all
     assert o["spec"]["timeouts"] == {"readiness": "900s", "responseHeader": "600s"}
+
+
+def test_hugepages_are_requested_and_limited() -> None:
+    c = ContainerSpec(name="model", image="r.io/llm:1", memory="8Gi", inferentia=1, hugepages="256Mi")
+    res = manifests.resources(c)
+    assert res["requests"]["hugepages-2Mi"] == "256Mi" and res["limits"]["hugepages-2Mi"] == "256Mi"
+    assert res["limits"]["aws.amazon.com/neuron"] == "1"
+
+
+def _proxied(**kw) -> ModelSpec:
+    from modelstack.render import proxy
+    return spec(proxy=manifests.ProxySpec(proxy.ProxySettings(max_concurrency=2, max_queue_length=5, upstream_port=8080)),
+                allowed_ingress_cidrs=("10.0.0.0/16",), **kw)
+
+
+def test_network_policy_opens_the_proxy_and_its_metrics_to_prometheus_only() -> None:
+    np = manifests.network_policy(_proxied(), ("keda",), metrics_namespaces=("monitoring",))
+    traffic, metrics = np["spec"]["ingress"]
+    assert traffic["ports"] == [{"protocol": "TCP", "port": 8080}, {"protocol": "TCP", "port": 8888}]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in traffic["from"]
+    assert metrics == {"ports": [{"protocol": "TCP", "port": 8404}],
+                       "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]}
+
+
+def test_proxy_container_drains_like_the_server_and_rolls_on_a_limit_change() -> None:
+    from modelstack.render import proxy
+    tpl = manifests.deployment(_proxied(pre_stop_sleep_seconds=20))["spec"]["template"]
+    p = tpl["spec"]["containers"][1]
+    assert p["name"] == "proxy" and p["lifecycle"] == {"preStop": {"sleep": {"seconds": 20}}}
+    assert p["volumeMounts"] == [{"name": "proxy-config", "mountPath": "/usr/local/etc/haproxy", "readOnly": True}]
+    assert p["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8404}
+    other = manifests.ProxySpec(proxy.ProxySettings(max_concurrency=3, max_queue_length=5, upstream_port=8080))
+    changed = manifests.deployment(spec(proxy=other))["spec"]["template"]["metadata"]["annotations"]
+    assert changed["modelstack.io/proxy-config"] != tpl["metadata"]["annotations"]["modelstack.io/proxy-config"]

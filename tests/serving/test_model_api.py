@@ -41,6 +41,7 @@ def test_child_inventory(run) -> None:
     comp = r.named("llm", "modelstack:index:ModelAPI")
     assert sorted((c.type, c.name) for c in r.children(comp)) == sorted([
         ("kubernetes:core/v1:ServiceAccount", "llm-service-account"),
+        ("kubernetes:core/v1:ConfigMap", "llm-proxy-config"),
         (T_DEP, "llm-deployment"),
         (T_DEP, "llm-on-demand"),
         ("kubernetes:core/v1:Service", "llm-service"),
@@ -50,7 +51,7 @@ def test_child_inventory(run) -> None:
         ("kubernetes:keda.sh/v1alpha1:ScaledObject", "llm-scaled-object"),
         ("kubernetes:networking.k8s.io/v1:Ingress", "llm-ingress"),
     ])
-    assert len(r.resources) == 10  # nothing outside the component
+    assert len(r.resources) == 11  # nothing outside the component
 
 
 def test_outputs(run) -> None:
@@ -130,8 +131,8 @@ def test_in_flight_ingress_goes_through_the_interceptor(run) -> None:
         # add-on >= 0.12.2 answers /readyz on its admin port only
         "alb.ingress.kubernetes.io/healthcheck-port": "9090",
         "alb.ingress.kubernetes.io/success-codes": "200",
-        # GPU node 420 s + pull 420 s + default TCP readiness 5 s x 2 + response 600 s
-        "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1450",
+        # GPU node 420 s + pull 420 s + default TCP readiness 5 s x 2 + proxy queue 60 s + response 600 s
+        "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1510",
     }
 
 
@@ -158,8 +159,9 @@ def test_scale_to_zero(run) -> None:
     assert (so["minReplicaCount"], so["maxReplicaCount"], so["cooldownPeriod"]) == (0, 4, 120)
     assert so["triggers"][0]["type"] == "external-push"
     assert r.named("rare-deployment", T_DEP).inputs["spec"]["replicas"] == 0
-    # The route holds a request through a whole cold start: CPU node 180 s + pull 120 s + TCP readiness 10 s.
-    assert r.named("rare-http-route").inputs["spec"]["timeouts"] == {"readiness": "310s", "responseHeader": "600s"}
+    # The route holds a request through a whole cold start: CPU node 180 s + pull 120 s + TCP readiness 10 s; then
+    # waits the proxy's queue (60 s) plus the model's response (600 s) for headers.
+    assert r.named("rare-http-route").inputs["spec"]["timeouts"] == {"readiness": "310s", "responseHeader": "660s"}
     assert "replicas" not in r.named("rare-http-route").inputs["spec"]  # min/max live on the ScaledObject
 
 
@@ -297,9 +299,9 @@ def test_sidecars_and_concurrency_env(run) -> None:
     r = run(one({"image": "ghcr.io/acme/m:1", "max_concurrency": 4, "sidecars": [
         {"name": "log-shipper", "image": "ghcr.io/acme/fb:1", "compute": {"cpu": "50m", "memory": "64Mi"}}]}))
     cs = r.named("llm-deployment", T_DEP).inputs["spec"]["template"]["spec"]["containers"]
-    assert [c["name"] for c in cs] == ["model", "log-shipper"]
+    assert [c["name"] for c in cs] == ["model", "proxy", "log-shipper"]
     assert {"name": "MODELSTACK_MAX_CONCURRENCY", "value": "4"} in cs[0]["env"]
-    assert "ports" not in cs[1] and cs[1]["resources"]["limits"] == {"memory": "64Mi"}
+    assert "ports" not in cs[2] and cs[2]["resources"]["limits"] == {"memory": "64Mi"}
     assert r.named("llm-http-route").inputs["spec"]["scalingMetric"]["concurrency"]["targetValue"] == 4
 
 
@@ -310,7 +312,87 @@ def test_args_satisfy_the_component_provider_analyzer() -> None:
 
     result = Analyzer("modelstack").analyze([ModelAPI, TrafficSplitter])
     comp = result["component_definitions"]["ModelAPI"]
-    assert set(comp.outputs) == {"endpoint", "serviceName", "namespace", "deploymentName", "autoscalerKind"}
+    assert set(comp.outputs) == {"endpoint", "serviceName", "namespace", "deploymentName", "autoscalerKind", "roleArn"}
     assert "image" in comp.inputs and not comp.inputs["image"].optional
     assert {"autoscaling", "placement", "ingress", "updateStrategy", "readinessProbe", "preStop", "kubeconfig"} <= set(comp.inputs)
     assert set(result["component_definitions"]["TrafficSplitter"].outputs) == {"endpoint", "path"}
+
+
+def test_proxy_fronts_the_server(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1", "port": 9000, "max_concurrency": 3, "max_queue_length": 7}))
+    tpl = r.named("llm-deployment", T_DEP).inputs["spec"]["template"]
+    proxy = next(c for c in tpl["spec"]["containers"] if c["name"] == "proxy")
+    assert proxy["image"] == "public.ecr.aws/docker/library/haproxy:3.2.21-alpine"
+    assert proxy["ports"][0] == {"name": "http", "containerPort": 8888, "protocol": "TCP"}
+    assert proxy["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}
+    assert tpl["spec"]["containers"][0]["ports"] == [{"name": "model", "containerPort": 9000, "protocol": "TCP"}]
+    assert tpl["metadata"]["annotations"]["prometheus.io/port"] == "8404"
+    cfg = r.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
+    assert "server model 127.0.0.1:9000 maxconn 3" in cfg and "be_conn(model) ge 10" in cfg
+    svc = r.named("llm-service").inputs["spec"]["ports"][0]
+    assert (svc["port"], svc["targetPort"]) == (9000, "http")  # the HTTP add-on still routes to port 9000
+    assert tpl["spec"]["automountServiceAccountToken"] is False
+
+
+def test_aws_access_through_pod_identity(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1", "aws": {
+        "cluster_name": "models-dev", "policy_arns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+        "statements": [{"actions": ["s3:GetObject"], "resources": ["arn:aws:s3:::w/llm/*"]}]}}))
+    comp = r.named("llm", "modelstack:index:ModelAPI")
+    kinds = {(c.type, c.name) for c in r.children(comp)}
+    assert {("aws:iam/role:Role", "llm-role"), ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "llm-policy-0"),
+            ("aws:iam/rolePolicy:RolePolicy", "llm-inline-policy"),
+            ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "llm-pod-identity")} <= kinds
+    assoc = r.named("llm-pod-identity").inputs
+    assert (assoc["clusterName"], assoc["namespace"], assoc["serviceAccount"]) == ("models-dev", "models", "llm")
+    trust = __import__("json").loads(r.named("llm-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert r.named("llm-service-account").inputs["automountServiceAccountToken"] is True
+    assert r.named("llm-deployment", T_DEP).inputs["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
+
+
+@pytest.mark.parametrize("aws, message", [
+    ({"cluster_name": "c"}, "ModelAPI 'llm': aws: give policy_arns and/or statements (a role with no permissions is not AWS access)"),
+    ({"cluster_name": "c", "statements": [{"actions": ["s3:*"], "resources": ["*"]}]},
+     "ModelAPI 'llm': aws.statements: wildcard actions s3:* need allow_wildcard_actions: true (name the actions the model uses instead)"),
+    ({"cluster_name": "c", "mode": "irsa", "policy_arns": ["arn:aws:iam::aws:policy/X"]},
+     "ModelAPI 'llm': aws.mode irsa needs aws.oidc_provider_arn and aws.oidc_provider_url"),
+])
+def test_bad_aws_access_is_refused(aws, message) -> None:
+    from modelstack.serving.model_api import resolve
+    with pytest.raises(ValueError) as e:
+        resolve("llm", {"image": "ghcr.io/acme/m:1", "aws": aws})
+    assert str(e.value) == message
+
+
+def test_sidecar_probes_and_ports(run) -> None:
+    r = run(one({"image": "ghcr.io/acme/m:1", "sidecars": [
+        {"name": "tfs", "image": "ghcr.io/acme/tfs:2", "port": 8500,
+         "readiness_probe": {"tcp_socket": {}}, "liveness_probe": {"http_get": {"path": "/v1/models/m"}}}]}))
+    cs = r.named("llm-deployment", T_DEP).inputs["spec"]["template"]["spec"]["containers"]
+    tfs = cs[2]
+    assert tfs["ports"] == [{"containerPort": 8500, "protocol": "TCP"}]
+    assert tfs["readinessProbe"]["tcpSocket"] == {"port": 8500}
+    assert tfs["livenessProbe"]["httpGet"] == {"path": "/v1/models/m", "port": 8500}
+
+
+@pytest.mark.parametrize("sidecar, message", [
+    ({"name": "proxy", "image": "r.io/x:1"}, "ModelAPI 'llm': a sidecar may not be named 'proxy' (modelstack's own container)"),
+    ({"name": "x", "image": "r.io/x:1", "port": 8888}, "ModelAPI 'llm': sidecar 'x' port 8888 is taken by the proxy"),
+    ({"name": "x", "image": "r.io/x:1", "readiness_probe": {"tcp_socket": {}}},
+     "ModelAPI 'llm': sidecars[0].readiness_probe: an http_get or tcp_socket probe needs a port (the sidecar has none)"),
+])
+def test_bad_sidecars_are_refused(sidecar, message) -> None:
+    from modelstack.serving.model_api import resolve
+    with pytest.raises(ValueError) as e:
+        resolve("llm", {"image": "ghcr.io/acme/m:1", "sidecars": [sidecar]})
+    assert str(e.value) == message
+
+
+def test_alb_health_checks_skip_the_proxy_limits_only_when_the_alb_checks_pods(run) -> None:
+    base = {"image": "ghcr.io/acme/m:1", "readiness_probe": {"http_get": {"path": "/ready"}},
+            "ingress": {"group_name": "c1-models"}}
+    cpu = run(one({**base, "autoscaling": {"signal": "cpu", "target_utilization": 70}}))
+    assert "set-var(txn.lb_health_check) bool(true) if { path /ready }" in cpu.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
+    in_flight = run(one(base))  # the ALB checks the interceptor, not the pods
+    assert "lb_health_check" not in in_flight.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
