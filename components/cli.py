@@ -18,9 +18,8 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from modelstack.config import schema as cfg
-from modelstack.config.load import load_platform
 from modelstack.capacity import cost as cost_mod
-from modelstack.planner.capacity import plan_capacity
+from modelstack.planner.capacity import plan_platform
 from modelstack.plan import report
 from modelstack.plan.runner import run_program
 
@@ -70,8 +69,7 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
-    platform = load_platform(stack, values, source)
-    capacity = plan_capacity(platform, today)
+    platform, capacity = plan_platform(stack, values, source, today)
     estimate = cost_mod.estimate(capacity.cost_inputs)
     run = run_program(program.main, stack, values, region=platform.region)
     violations = evaluate([r.to_json() for r in run.resources],

@@ -18,10 +18,9 @@ from modelstack.config import schema as cfg
 from modelstack.render import labels
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
-from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_capacity
+from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.autoscaler import ClusterAutoscaler
-from modelstack.config.load import load_platform
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.serving.model_api import ModelAPI
@@ -63,8 +62,7 @@ def read_config() -> dict[str, Any]:
 def load() -> tuple[Platform, CapacityPlan]:
     stack = pulumi.get_stack()
     try:
-        platform = load_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
-        return platform, plan_capacity(platform)
+        return plan_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
     except ConfigError as e:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(e.render()) from None

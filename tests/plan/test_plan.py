@@ -313,8 +313,10 @@ def test_bad_config_exits_2_with_one_report_and_no_traceback(tmp_path, capsys):
 def test_unknown_stack_exits_2(capsys):
     assert cli.main(["plan", "qa", "--project-dir", str(ROOT)]) == 2
     err = capsys.readouterr().err  # read once: a second readouterr() returns only what was printed since
+    present = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert {"dev", "staging", "prod"} <= set(present)
     assert err == (f"modelstack: stack 'qa': no config file {ROOT / 'stacks' / 'Pulumi.qa.yaml'}; "
-                   "stacks here: dev, prod, staging\n")
+                   f"stacks here: {', '.join(present)}\n")
 
 
 def test_project_is_found_from_a_subfolder():
