@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from modelstack.config import schema as cfg
+from modelstack.config.load import read_stack_file
 from modelstack.capacity import cost as cost_mod
 from modelstack.planner.capacity import plan_platform
 from modelstack.plan import report
@@ -46,16 +47,8 @@ def stack_file(project: Path, stack: str) -> Path:
 
 
 def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise cfg.ConfigError(stack, [cfg.ConfigIssue(path="(file)", given="text that is not valid YAML",
-                                                      allowed=f"a YAML stack file ({str(e).splitlines()[0]})")], str(path))
-    values = doc.get("config") if isinstance(doc, dict) else None
-    if not isinstance(values, dict):
-        raise cfg.ConfigError(stack, [cfg.ConfigIssue(path="config", given="nothing" if values is None else repr(type(values).__name__),
-                                                      allowed="a `config:` mapping of keys to values")], str(path))
-    return values
+    """The `config:` mapping of a stack file; ConfigError (with file, line and column) when it cannot be read."""
+    return read_stack_file(path.read_text(), stack, str(path))
 
 
 def policy_config(project: Path, stack: str) -> Optional[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+import yaml
 from pydantic import ValidationError
 
 from modelstack.config import checks as validation
@@ -98,3 +99,52 @@ def validate_platform(stack: str, values: Mapping[str, Any],
     partial = _valid_part(raw, issues) if isinstance(raw, Mapping) and region in REGIONS else None
     platform = Platform(stack=stack, region=str(region), config=partial, source=source) if partial else None
     return platform, issues
+
+
+def _duplicate_keys(node: yaml.Node, path: str, source: str) -> list[ConfigIssue]:
+    """Keys written twice in one mapping, each with the lines of both (YAML loaders keep the last silently)."""
+    out: list[ConfigIssue] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, yaml.Node] = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else None
+            child = f"{path}.{key}" if path and path != "config" else str(key)
+            if key is not None and key in seen:
+                first = seen[key].start_mark.line + 1
+                out.append(ConfigIssue(path=f"{source}:{k.start_mark.line + 1}:{k.start_mark.column + 1}",
+                                       given=f"key {child!r} again (first on line {first})",
+                                       allowed="each key once in a mapping: YAML would keep only the last one"))
+            elif key is not None:
+                seen[key] = k
+            out.extend(_duplicate_keys(v, child, source))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out.extend(_duplicate_keys(v, f"{path}[{i}]", source))
+    return out
+
+
+def read_stack_file(text: str, stack: str, source: str) -> dict[str, Any]:
+    """The `config:` mapping of a stack file. Raises ConfigError for text that is not YAML (with its line and
+    column), for keys written twice (with both lines) and for a file without a `config:` mapping."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        doc = yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        what = e.problem or "unreadable text"
+        if e.context and e.context_mark:
+            what = f"{e.context} started on line {e.context_mark.line + 1}, column {e.context_mark.column + 1}: {what}"
+        raise ConfigError(stack, [ConfigIssue(path=where, given=f"text that is not valid YAML ({what})",
+                                              allowed="a YAML stack file")], source) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(stack, [ConfigIssue(path=source, given="text that is not valid YAML",
+                                              allowed=f"a YAML stack file ({str(e).splitlines()[0]})")], source) from None
+    dups = _duplicate_keys(node, "", source) if node is not None else []
+    if dups:
+        raise ConfigError(stack, dups, source)
+    values = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(values, dict):
+        raise ConfigError(stack, [ConfigIssue(path="config", given="nothing" if values is None else repr(type(values).__name__),
+                                              allowed="a `config:` mapping of keys to values")], source)
+    return values

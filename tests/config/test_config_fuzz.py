@@ -110,4 +110,4 @@ def test_non_string_keys_and_broken_yaml_are_reported(tmp_path):
         cli.read_stack_values(path, "dev")
         raise AssertionError("accepted")
     except ConfigError as e:
-        assert e.issues[0].given == "text that is not valid YAML"
+        assert e.issues[0].given.startswith("text that is not valid YAML (") and e.issues[0].path.endswith(":2:1")
