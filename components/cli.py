@@ -69,12 +69,12 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
                           policy_config(project, stack) if project else None, platform.config.environment)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
                         "notes": list(g.notes)} for g in capacity.groups}
-    doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons)
+    doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons, platform.warnings)
     doc["notes"] = list(capacity.notes)
     notes = {g.name: g.notes for g in capacity.groups if g.notes}
     if capacity.notes:
         notes["cluster"] = capacity.notes
-    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes)
+    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, platform.warnings)
     doc["_run"] = run
     return doc
 
