@@ -29,6 +29,17 @@ class UsageError(Exception):
     pass
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's `version`)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("modelstack")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def find_project(start: Path) -> Path:
     for d in [start, *start.parents]:
         if (d / "Pulumi.yaml").is_file():
@@ -81,6 +92,7 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="modelstack", description="Models as autoscaling APIs on AWS EKS, with Pulumi.")
+    ap.add_argument("--version", action="version", version=f"modelstack {version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="offline plan of a stack (Pulumi mocks; nothing is sent to the cloud)")
     p.add_argument("stack", help="stack name: its config is <stackConfigDir>/Pulumi.<stack>.yaml")
@@ -133,8 +145,11 @@ def _diff(args: argparse.Namespace) -> int:
 
     try:
         d = plan_diff.summarize(args.old, args.new, args.json)
-    except (OSError, ValueError, KeyError) as e:
+    except plan_diff.PlanReadError as e:
         print(f"modelstack diff: cannot read the plans: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"modelstack diff: cannot write {args.json}: {e.strerror or e}", file=sys.stderr)
         return 2
     print(plan_diff.render(d))
     if args.fail_on_replace and (d.count("replace") or d.count("delete")):
