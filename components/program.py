@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from modelstack.config import schema as cfg
-from modelstack.render import labels
+from modelstack.render import labels, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
@@ -23,6 +23,7 @@ from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
+from modelstack.serving import model_api
 from modelstack.serving.model_api import ModelAPI
 from modelstack.cluster.network import Network
 from modelstack.cluster.node_group import NodeGroup
@@ -119,6 +120,14 @@ def ingress_args(cluster: cfg.ClusterConfig, path: str) -> dict:
             "certificate_arn": lb.certificate_arn, "path": path}
 
 
+def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
+    """Every model's args with the shared ALB's idle timeout: the longest silent wait of any model behind it (an
+    attribute of the one load balancer, so every Ingress of the group must carry the same value)."""
+    plans = {name: model_api.resolve(name, a) for name, a in all_args.items()}
+    idle = timeouts.alb_idle_timeout((pl.cold_start.total, pl.response_seconds) for pl in plans.values())
+    return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
+
+
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
@@ -165,6 +174,8 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
         "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
+        "response_timeout_seconds": duration_seconds(m.response_timeout),
+        "cold_start_seconds": duration_seconds(m.cold_start) if m.cold_start is not None else None,
     }
     for k in ("command", "args", "env"):
         if getattr(m, k):
@@ -215,26 +226,27 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
               "vcpu": float(g.primary.vcpu)} for g in capacity.groups]
     autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
-        "handle": handle, "region": p.region, "node_groups": ranks, "chart_version": cl.charts.cluster_autoscaler,
-        "image_tag": f"v{cl.kubernetes_version}.0", "system_node_pool": system_pool, "tags": tags,
+        "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
+        "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
+        "system_node_pool": system_pool, "tags": tags,
     }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
         **({"pod_identity_agent_version": cl.addons.pod_identity_agent} if cl.addons.pod_identity_agent else {}),
-        "metrics_server_version": cl.charts.metrics_server,
+        "metrics_server_version": cl.charts.version("metrics-server", cl.kubernetes_version),
         "load_balancer_controller": bool(c.models),
-        "load_balancer_controller_version": cl.charts.aws_load_balancer_controller,
-        "keda_version": cl.charts.keda,
-        "keda_http_add_on_version": cl.charts.keda_http_add_on,
+        "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
+        "keda_version": cl.charts.version("keda", cl.kubernetes_version),
+        "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
-        "nvidia_device_plugin_version": cl.charts.nvidia_device_plugin,
+        "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
         "prometheus": cl.observability.prometheus,
-        "prometheus_version": cl.charts.prometheus,
+        "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         "prometheus_volume_size": cl.observability.volume_size,
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
-        "dcgm_exporter_version": cl.charts.dcgm_exporter,
+        "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
     }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
@@ -243,16 +255,18 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
     models = {}
     for name, m in c.models.items():
-        models[name] = ModelAPI(name, model_args(p, name, m, capacity),
+        models[name] = ModelAPI(name, all_args[name],
                                 handle.options(pulumi.ResourceOptions(depends_on=[addons, namespaces[m.namespace]])))
     splits = {}
     for name, s in c.traffic_splits.items():
         namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace
         splits[name] = TrafficSplitter(name, {
             "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
-            "ingress": ingress_args(cl, s.path or f"/{name}"),
+            "ingress": {**ingress_args(cl, s.path or f"/{name}"), "idle_timeout_seconds": idle},
             "namespace": namespace,
             "team": c.team, "environment": c.environment,
         }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))

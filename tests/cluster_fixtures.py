@@ -57,7 +57,7 @@ GROUPS = [
 ]
 
 
-def platform(env: str, version: str = "1.33"):
+def platform(env: str, version: str = "1.35"):
     """The whole cluster of one environment, as the stack program will wire it."""
     e = ENVS[env]
 
@@ -81,7 +81,7 @@ def platform(env: str, version: str = "1.33"):
             })
         after_system = pulumi.ResourceOptions(depends_on=[groups["system"]])
         ClusterAutoscaler("autoscaler", {
-            "handle": h, "region": "us-east-1",
+            "handle": h, "region": "us-east-1", "kubernetes_version": version,
             "node_groups": [{"name": n, "priority": p, "capacity_type": "SPOT" if s else "ON_DEMAND", "vcpu": v}
                             for n, _k, _t, s, _pool, p, v, _a, _m in GROUPS],
         }, opts=after_system)

@@ -93,8 +93,8 @@ def test_custom_hosts_reach_the_model_route_and_network_policy_reaches_the_cni(r
     result = run(program.main, "dev", vals)
     eks = result.named("models-dev-eks", "eks:index:Cluster")
     assert eks.inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
-    route = next(r for r in result.resources if r.inputs.get("kind") == "HTTPScaledObject" and r.name.startswith("sentiment"))
-    assert "models.example.com" in route.inputs["spec"]["hosts"]
+    route = next(r for r in result.resources if r.inputs.get("kind") == "InterceptorRoute" and r.name.startswith("sentiment"))
+    assert "models.example.com" in route.inputs["spec"]["rules"][0]["hosts"]
 
 
 def test_a_cluster_handle_puts_a_model_api_on_its_cluster(run):

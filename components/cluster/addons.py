@@ -12,7 +12,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
-from modelstack.render import addon_values, iam
+from modelstack.render import addon_values, iam, timeouts
 from modelstack.render.charts import CHARTS
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
 
@@ -120,11 +120,13 @@ class PlatformAddons(pulumi.ComponentResource):
         self.releases = {}
 
         def release(key: str, chart: str, version: Optional[str], values: pulumi.Input[dict], extra_deps=()) -> k8s.helm.v3.Release:
-            repo, namespace, default = CHARTS[chart]
+            pin = CHARTS[chart]
             r = k8s.helm.v3.Release(
-                f"{name}-{key}", name=chart, chart=chart, version=version or default,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo), namespace=namespace,
-                create_namespace=namespace != "kube-system", values=values,
+                f"{name}-{key}", name=chart, chart=chart, version=version or pin.version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repo), namespace=pin.namespace,
+                create_namespace=pin.namespace != "kube-system", values=values,
+                # The pods may wait for cluster-autoscaler to add a system node: longer than Helm's 300 s default.
+                timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
                 opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, *extra_deps]))
             self.releases[chart] = r
             return r

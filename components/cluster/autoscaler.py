@@ -10,13 +10,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
-from modelstack.render import addon_values, iam, node_templates
-from modelstack.render.charts import CHARTS
+from modelstack.render import addon_values, iam, node_templates, timeouts
+from modelstack.render.charts import CHARTS, CLUSTER_AUTOSCALER, Chart
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
 
 TYPE = "modelstack:index:ClusterAutoscaler"
 CHART = "cluster-autoscaler"
-REPO, NAMESPACE, DEFAULT_VERSION = CHARTS[CHART]
+NAMESPACE = CHARTS[CHART].namespace
 SERVICE_ACCOUNT = "cluster-autoscaler"
 
 
@@ -27,10 +27,11 @@ class ClusterAutoscalerArgs(TypedDict):
     """AWS region of the cluster. Required."""
     node_groups: Sequence[node_templates.GroupRank]
     """Every autoscaled node group: name, priority, capacity_type, vcpu, for the priority expander. Required."""
+    kubernetes_version: str
+    """The cluster's Kubernetes minor ("1.35"). Required: the autoscaler's minor must equal it."""
     chart_version: NotRequired[str]
-    """cluster-autoscaler chart version. Default "9.46.6" (app 1.32.0)."""
-    image_tag: NotRequired[str]
-    """Autoscaler image tag; keep its minor equal to the cluster's ("v1.33.0" for 1.33). Default: the chart's."""
+    """cluster-autoscaler chart version; its app minor must be `kubernetes_version`. Default: the chart pinned for
+    that minor (render/charts.CLUSTER_AUTOSCALER; 9.59.0, app 1.35.0, for 1.35). The image is the chart's own."""
     system_node_pool: NotRequired[str]
     """Pool the autoscaler runs on (tolerating SYSTEM_TAINT). Default "system"."""
     scale_down_unneeded_time: NotRequired[str]
@@ -63,6 +64,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         deps = inherited_depends_on(opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=deps)
         tags = dict(args.get("tags") or {})
+        pinned = _pinned_chart(args["kubernetes_version"], args.get("chart_version"))
         self.expander_priorities = node_templates.expander_priorities(list(args["node_groups"]))
 
         role = aws.iam.Role(
@@ -76,7 +78,6 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         values = pulumi.Output.all(h.cluster_name, role.arn).apply(lambda a: addon_values.cluster_autoscaler(
             cluster_name=a[0], region=args["region"], role_arn=a[1], priorities=self.expander_priorities,
             system_pool=args.get("system_node_pool", "system"), service_account=SERVICE_ACCOUNT,
-            image_tag=args.get("image_tag"),
             scale_down_unneeded_time=args.get("scale_down_unneeded_time", "10m"),
             scale_down_delay_after_add=args.get("scale_down_delay_after_add", "10m"),
             expendable_pods_priority_cutoff=args.get("expendable_pods_priority_cutoff", -10)))
@@ -84,12 +85,25 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             f"{name}-release",
             name="cluster-autoscaler",
             chart=CHART,
-            version=args.get("chart_version", DEFAULT_VERSION),
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=REPO),
+            version=pinned.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repo),
             namespace=NAMESPACE,
             values=values,
+            timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, role]),
         )
         self.role_arn = role.arn
         self.release_name = release.name
         self.register_outputs({"role_arn": self.role_arn, "release_name": self.release_name})
+
+
+def _pinned_chart(kubernetes_version: str, version: Optional[str]) -> Chart:
+    """The chart for the cluster's minor; a given version must be one whose app minor is that minor."""
+    if kubernetes_version not in CLUSTER_AUTOSCALER:
+        raise ValueError(f"cluster-autoscaler: no chart pinned for Kubernetes {kubernetes_version!r} "
+                         f"(pinned: {', '.join(CLUSTER_AUTOSCALER)})")
+    pinned = CLUSTER_AUTOSCALER[kubernetes_version]
+    if version is not None and version != pinned.version:
+        raise ValueError(f"cluster-autoscaler: chart {version} is not the one pinned for Kubernetes {kubernetes_version} "
+                         f"({pinned.version}, app {pinned.app_version}); its minor must equal the cluster's")
+    return pinned

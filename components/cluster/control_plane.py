@@ -147,6 +147,8 @@ class Cluster(pulumi.ComponentResource):
             node_associate_public_ip_address=False,
             skip_default_node_group=True,
             skip_default_security_groups=True,
+            # Access entries only. Nodes join through the EC2_LINUX entry EKS creates for a managed node group's role;
+            # pulumi-eks refuses `instance_roles` under API mode (data/UPSTREAM.md, pulumi-eks).
             authentication_mode=eks.AuthenticationMode.API,
             access_entries=_access_entries(args.get("access_entries") or {}, tags),
             create_oidc_provider=True,
@@ -156,7 +158,6 @@ class Cluster(pulumi.ComponentResource):
             public_access_cidrs=cidrs or None,
             enabled_cluster_log_types=list(args.get("log_types", ["api", "audit", "authenticator"])),
             deletion_protection=args.get("deletion_protection", False),
-            instance_roles=[node_role],
             vpc_cni_options=eks.VpcCniOptionsArgs(addon_version=args.get("vpc_cni_version"),
                                                   enable_network_policy=args.get("network_policy", False)),
             kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(version=args.get("kube_proxy_version")),

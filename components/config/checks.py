@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from modelstack.capacity import optimizer, pricing, sizing
 from modelstack.capacity.optimizer import GroupSelection, allowed_types
+from modelstack.render.charts import CLUSTER_AUTOSCALER
 from modelstack.config.schema import (
     CONFIG_KEY,
     Autoscaling,
@@ -344,6 +345,8 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
             weights = [w for w in backends.values() if isinstance(w, int) and not isinstance(w, bool)]
             if len(weights) == len(backends) and sum(weights) != 100:
                 add(f"{p}.backends", f"weights summing to {sum(weights)}", "weights summing to exactly 100")
+    if cfg is not None:
+        _chart_issues(add, cfg.cluster)
     return issues
 
 
@@ -358,6 +361,16 @@ def unknown_type_allowed(name: str, cat: Mapping[str, Any]) -> str:
     close = difflib.get_close_matches(name, list(cat), n=3, cutoff=0.6)
     return ("an instance type from the price table (data/ec2_instances.csv)" + (", e.g. " + ", ".join(close) if close else "")
             + f"; {name!r} is not an EC2 instance type")
+
+
+def _chart_issues(add: Any, cluster: Any) -> None:
+    """cluster-autoscaler's minor must equal the cluster's: a chart pinned for another minor is refused."""
+    ca = cluster.charts.cluster_autoscaler
+    pinned = CLUSTER_AUTOSCALER.get(cluster.kubernetes_version)
+    if ca is not None and pinned is not None and ca != pinned.version:
+        add("cluster.charts.cluster_autoscaler", repr(ca),
+            f"{pinned.version!r}, the chart of app {pinned.app_version} for Kubernetes {cluster.kubernetes_version} "
+            "(the autoscaler's minor must equal the cluster's), or unset")
 
 
 def _groups_of(groups: Mapping[str, Optional[NodeGroupConfig]], need: str) -> str:

@@ -21,7 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from modelstack.render import autoscaling, iam, ingress, node_templates, subnets
 from modelstack.capacity import sizing
-from modelstack.render.charts import CHARTS
+from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
 
 NAMESPACE = "modelstack"
 CONFIG_KEY = f"{NAMESPACE}:platform"
@@ -35,8 +35,8 @@ EKS_STANDARD_SUPPORT_END = {
     "1.34": date(2026, 12, 2),
     "1.35": date(2027, 3, 27),
 }
-#: Kubernetes versions this release is tested against (manifests validated against each version's schema).
-KUBERNETES_VERSIONS = tuple(EKS_STANDARD_SUPPORT_END)
+#: The minors modelstack deploys: those every pinned chart supports (render/charts.py).
+KUBERNETES_VERSIONS = SUPPORTED_KUBERNETES
 
 
 def in_extended_support(version: str, on: date) -> bool:
@@ -193,17 +193,34 @@ class ManagedAddons(_Strict):
     pod_identity_agent: Optional[str] = None
 
 
-class Charts(_Strict):
-    """Helm chart versions, pinned per stack so an upgrade is a reviewed config change."""
+def _pinned(chart_name: str) -> Any:
+    return Optional[Literal[known_versions(chart_name)]]  # type: ignore[valid-type]
 
-    cluster_autoscaler: str = CHARTS["cluster-autoscaler"].version
-    metrics_server: str = CHARTS["metrics-server"].version
-    aws_load_balancer_controller: str = CHARTS["aws-load-balancer-controller"].version
-    keda: str = CHARTS["keda"].version
-    nvidia_device_plugin: str = CHARTS["nvidia-device-plugin"].version
-    keda_http_add_on: str = CHARTS["keda-add-ons-http"].version
-    prometheus: str = CHARTS["prometheus"].version
-    dcgm_exporter: str = CHARTS["dcgm-exporter"].version
+
+class Charts(_Strict):
+    """Helm chart versions. Unset (the default) takes modelstack's pin, read upstream at that version
+    (render/charts.py, data/UPSTREAM.md); a stack may pin only a version we hold facts for, so an upgrade is a
+    reviewed change here and there. cluster-autoscaler's default follows the cluster's Kubernetes minor."""
+
+    cluster_autoscaler: _pinned("cluster-autoscaler") = None
+    metrics_server: _pinned("metrics-server") = None
+    aws_load_balancer_controller: _pinned("aws-load-balancer-controller") = None
+    keda: _pinned("keda") = None
+    nvidia_device_plugin: _pinned("nvidia-device-plugin") = None
+    keda_http_add_on: _pinned("keda-add-ons-http") = None
+    prometheus: _pinned("prometheus") = None
+    dcgm_exporter: _pinned("dcgm-exporter") = None
+
+    def version(self, chart_name: str, kubernetes_version: str) -> str:
+        """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
+        return getattr(self, CHART_FIELDS[chart_name]) or chart(chart_name, kubernetes_version).version
+
+
+#: Helm chart name -> its key under `cluster.charts`.
+CHART_FIELDS = {"cluster-autoscaler": "cluster_autoscaler", "metrics-server": "metrics_server",
+                "aws-load-balancer-controller": "aws_load_balancer_controller", "keda": "keda",
+                "nvidia-device-plugin": "nvidia_device_plugin", "keda-add-ons-http": "keda_http_add_on",
+                "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter"}
 
 
 class ObservabilityConfig(_Strict):
@@ -463,6 +480,17 @@ class ModelConfig(_Strict):
     pre_stop: PreStop = Field(default_factory=PreStop)
     termination_grace_period_seconds: int = Field(60, ge=1, le=3600)
     networking: Networking = Field(default_factory=Networking)
+    response_timeout: Union[int, str] = "10m"
+    """How long the model may take to send response headers before the interceptor answers 504."""
+    cold_start: Optional[Union[int, str]] = None
+    """Worst time from no replica to a Ready one. Default: node launch + image pull + the start-up probe's budget."""
+
+    @field_validator("response_timeout", "cold_start")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        if v is not None and duration_seconds(v) < 1:
+            raise ValueError("a duration of at least 1 s, such as '90s' or '10m'")
+        return v
 
 
 class TrafficSplit(_Strict):

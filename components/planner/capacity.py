@@ -80,7 +80,7 @@ SUPPORT_WARNING_DAYS = 60
 def support_note(version: str, today: date) -> Optional[str]:
     """A note when `version` is in EKS extended support, or enters it within SUPPORT_WARNING_DAYS."""
     end = cfg.EKS_STANDARD_SUPPORT_END[version]
-    newer = [v for v in cfg.KUBERNETES_VERSIONS if cfg.EKS_STANDARD_SUPPORT_END[v] > end]
+    newer = [v for v, e in cfg.EKS_STANDARD_SUPPORT_END.items() if e > end]
     upgrade = f"; upgrade to {newer[0]} (cluster.kubernetes_version, one minor at a time)" if newer else ""
     if today > end:
         return (f"Kubernetes {version} left EKS standard support on {end.isoformat()}: the control plane is billed "

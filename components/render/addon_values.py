@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
-from modelstack.render import labels
+from modelstack.render import labels, timeouts
 
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 CRITICAL_ADDONS_ONLY = {"key": "CriticalAddonsOnly", "operator": "Exists"}
@@ -32,7 +32,6 @@ def cluster_autoscaler(
     priorities: Mapping[int, Sequence[str]],
     system_pool: str,
     service_account: str = "cluster-autoscaler",
-    image_tag: Optional[str] = None,
     scale_down_unneeded_time: str = "10m",
     scale_down_delay_after_add: str = "10m",
     expendable_pods_priority_cutoff: int = -10,
@@ -59,8 +58,6 @@ def cluster_autoscaler(
         "priorityClassName": "system-cluster-critical",
         **system_placement(system_pool),
     }
-    if image_tag:
-        values["image"] = {"tag": image_tag}
     return values
 
 
@@ -93,9 +90,15 @@ def keda(system_pool: str) -> dict[str, Any]:
 
 
 def keda_http_add_on(system_pool: str) -> dict[str, Any]:
-    """The operator, scaler and interceptor (the proxy counting in-flight requests) all on the system pool."""
+    """The operator, scaler and interceptor (the proxy counting in-flight requests) all on the system pool.
+
+    Interceptor-wide timeouts for routes that set none (each model's InterceptorRoute sets its own): hold a request
+    up to INTERCEPTOR_READINESS_SECONDS for a replica (the 0.15.0 default, 0, waits forever) and wait
+    INTERCEPTOR_RESPONSE_HEADER_SECONDS for response headers (default 300 s)."""
     p = system_placement(system_pool)
-    return {"operator": dict(p), "scaler": dict(p), "interceptor": dict(p)}
+    interceptor = {**p, "readinessTimeout": timeouts.duration(timeouts.INTERCEPTOR_READINESS_SECONDS),
+                   "responseHeaderTimeout": timeouts.duration(timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS)}
+    return {"operator": dict(p), "scaler": dict(p), "interceptor": interceptor}
 
 
 def nvidia_device_plugin() -> dict[str, Any]:

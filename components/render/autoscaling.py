@@ -1,15 +1,15 @@
 """Cortex's autoscaling knobs, mapped onto KEDA (ScaledObject + the HTTP add-on) and the HPA v2 `behavior` it drives.
 
-Pure functions, no Pulumi: :func:`scaled_object_spec` renders the ScaledObject `spec`, :func:`http_scaled_object_spec`
+Pure functions, no Pulumi: :func:`scaled_object_spec` renders the ScaledObject `spec`, :func:`interceptor_route_spec`
 the HTTP add-on's route. :data:`MAPPING` is the knob table the ModelAPI docstring and the tests are built from;
 :func:`mapping_table` renders it as text.
 
 Why KEDA + the HTTP add-on for `in_flight`: Cortex counted in-flight requests in a proxy in front of every replica
 and held the first request while a replica started (its activator). The HTTP add-on's interceptor does both: it
-counts concurrent requests per route and holds a request while a workload scales from zero. We keep the add-on's
-route object (`HTTPScaledObject`) for routing and counting only (annotation `skip-scaledobject-creation`) and own
-the `ScaledObject`, because only the ScaledObject exposes the HPA `behavior` that carries Cortex's stabilization
-windows and step limits.
+counts concurrent requests per route and holds a request while a workload scales from zero. The route is an
+`InterceptorRoute` (http.keda.sh/v1beta1, add-on >= 0.14): routing, the concurrency target and per-route timeouts
+only; we own the `ScaledObject`, because only it exposes the HPA `behavior` that carries Cortex's stabilization
+windows and step limits. (The older `HTTPScaledObject` made its own ScaledObject and is deprecated in 0.15.0.)
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from modelstack.render import timeouts
+
 SIGNALS = ("in_flight", "cpu", "gpu", "prometheus")
 #: Cortex re-evaluated every 10 s; KEDA's polling interval (activation checks and trigger sampling) matches it.
 POLLING_INTERVAL_SECONDS = 10
@@ -25,7 +27,6 @@ POLLING_INTERVAL_SECONDS = 10
 POLICY_PERIOD_SECONDS = 15
 #: Cluster-wide HPA tolerance (kube-controller-manager default; EKS does not let you change it).
 HPA_DEFAULT_TOLERANCE = 0.1
-HTTP_SCALED_OBJECT_SKIP_ANNOTATION = "httpscaledobject.keda.sh/skip-scaledobject-creation"
 DEFAULT_EXTERNAL_SCALER = "keda-add-ons-http-external-scaler.keda:9090"
 GPU_UTIL_METRIC = "DCGM_FI_DEV_GPU_UTIL"
 
@@ -107,7 +108,7 @@ MAPPING: tuple[Mapping, ...] = (
             "copied (less the on-demand floor)"),
     Mapping("init_replicas", "min_replicas", "Deployment.spec.replicas",
             "replicas at creation; later updates leave spec.replicas to the autoscaler (ignore_changes)"),
-    Mapping("target_in_flight", "max_concurrency", "HTTPScaledObject.spec.scalingMetric.concurrency.targetValue",
+    Mapping("target_in_flight", "max_concurrency", "InterceptorRoute.spec.scalingMetric.concurrency.targetValue",
             "rounded to an integer >= 1; KEDA's AverageValue target gives ceil(sum in-flight / target)",
             "the add-on takes integer targets, Cortex took fractions"),
     Mapping("window", "60s", "prometheus/gpu queries: avg_over_time(...[window])",
@@ -200,7 +201,8 @@ class Target:
     deployment: str
     namespace: str
     container: str
-    http_scaled_object: str = ""
+    interceptor_route: str = ""
+    """Name of the model's InterceptorRoute (signal in_flight), in the model's namespace."""
     external_scaler_address: str = DEFAULT_EXTERNAL_SCALER
     prometheus_address: Optional[str] = None
     replicas_offset: int = 0
@@ -211,7 +213,7 @@ def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:
     """The ScaledObject triggers for the chosen signal."""
     if k.signal == "in_flight":
         return [{"type": "external-push", "name": "in-flight", "metadata": {
-            "scalerAddress": t.external_scaler_address, "httpScaledObject": t.http_scaled_object}}]
+            "scalerAddress": t.external_scaler_address, "interceptorRoute": t.interceptor_route}}]
     if k.signal == "cpu":
         return [{"type": "cpu", "name": "cpu", "metricType": "Utilization",
                  "metadata": {"value": str(k.target_utilization), "containerName": t.container}}]
@@ -250,24 +252,21 @@ def scaled_object_spec(k: Knobs, t: Target) -> dict[str, Any]:
     }
 
 
-def http_scaled_object_spec(k: Knobs, *, deployment: str, service: str, port: int, path: str,
-                            hosts: Optional[list[str]] = None, offset: int = 0) -> dict[str, Any]:
-    """The HTTP add-on route: the interceptor forwards `path` to the Service and counts concurrent requests.
-
-    KEDA scaling itself is ours (the annotation stops the add-on from creating a ScaledObject), so `replicas` and
-    `scaledownPeriod` only document the intent and keep the object valid.
-    """
-    lo, hi = replica_bounds(k, offset)
-    spec: dict[str, Any] = {
-        "pathPrefixes": [path],
-        "scaleTargetRef": {"name": deployment, "kind": "Deployment", "apiVersion": "apps/v1", "service": service, "port": port},
-        "replicas": {"min": lo, "max": max(hi, 1)},
-        "scaledownPeriod": k.downscale_stabilization_seconds,
-        "scalingMetric": {"concurrency": {"targetValue": concurrency_target(k.target_in_flight)}},
-    }
+def interceptor_route_spec(k: Knobs, *, service: str, port: int, path: str, hosts: Optional[list[str]] = None,
+                           readiness_seconds: int, response_seconds: int) -> dict[str, Any]:
+    """The HTTP add-on route: the interceptor forwards `path` (a prefix) to the Service, counts concurrent requests,
+    holds a request up to `readiness_seconds` for a replica (scale from zero) and waits up to `response_seconds`
+    for the response headers. Without `hosts` the route matches any Host."""
+    rule: dict[str, Any] = {"paths": [{"value": path}]}
     if hosts:
-        spec["hosts"] = list(hosts)
-    return spec
+        rule["hosts"] = list(hosts)
+    return {
+        "target": {"service": service, "port": port},
+        "rules": [rule],
+        "scalingMetric": {"concurrency": {"targetValue": concurrency_target(k.target_in_flight)}},
+        "timeouts": {"readiness": timeouts.duration(readiness_seconds),
+                     "responseHeader": timeouts.duration(response_seconds)},
+    }
 
 
 def _num(v: Optional[float]) -> str:

@@ -34,6 +34,8 @@ class IngressSettings:
     inbound_cidrs: tuple[str, ...] = ()
     certificate_arn: Any = None
     class_name: str = "alb"
+    idle_timeout_seconds: Optional[int] = None
+    """The ALB's idle timeout (load balancer attribute); None leaves the ALB's default (60 s)."""
 
     def problems(self) -> list[str]:
         out = []
@@ -52,7 +54,8 @@ class IngressSettings:
 
     def exclusive(self) -> tuple:
         """What must agree across the group (the certificate merges, the rest does not)."""
-        return (self.scheme, tuple(sorted(self.inbound_cidrs)), self.certificate_arn is not None, self.class_name)
+        return (self.scheme, tuple(sorted(self.inbound_cidrs)), self.certificate_arn is not None, self.class_name,
+                self.idle_timeout_seconds)
 
 
 def validate_path(path: str) -> str:
@@ -77,6 +80,8 @@ def group_annotations(s: IngressSettings) -> dict[str, Any]:
         ann[ANN + "ssl-redirect"] = "443"
     else:
         ann[ANN + "listen-ports"] = json.dumps([{"HTTP": 80}])
+    if s.idle_timeout_seconds is not None:
+        ann[ANN + "load-balancer-attributes"] = f"idle_timeout.timeout_seconds={int(s.idle_timeout_seconds)}"
     return ann
 
 
@@ -163,7 +168,7 @@ class PathRegistry:
         prior = self.settings.get(settings.group_name)
         if prior and prior[0] != settings.exclusive():
             raise ValueError(f"{owner}: load balancer group {settings.group_name!r} settings (scheme, inbound_cidrs, "
-                             f"TLS, class) differ from those of {prior[1]}; every Ingress of a group must agree")
+                             f"TLS, class, idle timeout) differ from those of {prior[1]}; every Ingress of a group must agree")
         self.paths[key] = owner
         self.settings.setdefault(settings.group_name, (settings.exclusive(), owner))
 

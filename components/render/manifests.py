@@ -392,14 +392,16 @@ def scaled_object(spec: ModelSpec, knobs: autoscaling.Knobs, target: autoscaling
             "spec": autoscaling.scaled_object_spec(knobs, target)}
 
 
-def http_scaled_object(spec: ModelSpec, knobs: autoscaling.Knobs, path: str, offset: int = 0,
-                       hosts: Optional[list[str]] = None) -> dict[str, Any]:
-    """The add-on route. `hosts` are the static ones; ModelAPI adds the ALB's DNS name once it is known."""
+def interceptor_route(spec: ModelSpec, knobs: autoscaling.Knobs, path: str, *, readiness_seconds: int,
+                      response_seconds: int, hosts: Optional[list[str]] = None) -> dict[str, Any]:
+    """The add-on route (InterceptorRoute). `hosts` are the static ones; ModelAPI adds the ALB's DNS name once it is
+    known. No hosts: any Host (in-cluster clients through the interceptor)."""
     return {
-        "apiVersion": "http.keda.sh/v1alpha1", "kind": "HTTPScaledObject",
-        "metadata": metadata(spec, annotations={autoscaling.HTTP_SCALED_OBJECT_SKIP_ANNOTATION: "true"}),
-        "spec": autoscaling.http_scaled_object_spec(knobs, deployment=spec.name, service=spec.name, port=spec.port,
-                                                    path=path, hosts=hosts, offset=offset),
+        "apiVersion": "http.keda.sh/v1beta1", "kind": "InterceptorRoute",
+        "metadata": metadata(spec),
+        "spec": autoscaling.interceptor_route_spec(knobs, service=spec.name, port=spec.port, path=path, hosts=hosts,
+                                                   readiness_seconds=readiness_seconds,
+                                                   response_seconds=response_seconds),
     }
 
 

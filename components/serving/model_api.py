@@ -7,7 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apiextensions import CustomResource
 
-from modelstack.render import autoscaling, ingress, manifests
+from modelstack.render import autoscaling, ingress, manifests, timeouts
 
 if sys.version_info >= (3, 11):
     from typing import NotRequired
@@ -147,7 +147,8 @@ class UpdateStrategyArgs(TypedDict):
     min_ready_seconds: NotRequired[pulumi.Input[int]]
     """Seconds a new pod must stay ready before it counts. Default 0."""
     progress_deadline_seconds: NotRequired[pulumi.Input[int]]
-    """A rollout that makes no progress for this long is marked failed. Default 600."""
+    """A rollout that makes no progress for this long is marked failed (and `pulumi up` with it). Default: the
+    cold-start budget plus a minute, at least 600; a shorter value than the cold-start budget is refused."""
 
 
 class PlacementArgs(TypedDict):
@@ -190,6 +191,10 @@ class IngressArgs(TypedDict):
     Default none (the ALB's DNS name only)."""
     class_name: NotRequired[pulumi.Input[str]]
     """IngressClass of the AWS Load Balancer Controller. Default "alb"."""
+    idle_timeout_seconds: NotRequired[int]
+    """The shared ALB's idle timeout, group-wide: give every Ingress of the group the same value. Default: this
+    model's longest silent wait (cold start + response_timeout_seconds, at least the ALB's 60); a value below
+    that is refused, since the ALB would cut a request the interceptor is still holding."""
 
 
 class HttpAddOnArgs(TypedDict):
@@ -202,8 +207,8 @@ class HttpAddOnArgs(TypedDict):
     interceptor_port: NotRequired[pulumi.Input[int]]
     """Default 8080."""
     interceptor_admin_port: NotRequired[pulumi.Input[int]]
-    """Not used: kept so existing callers still type-check. In add-on 0.10.0 the interceptor's admin port
-    serves only /queue; /readyz is answered on the proxy port, which is where the ALB health-checks it."""
+    """The interceptor's admin port, where it answers /readyz (add-on >= 0.12.2; the ALB health-checks it there).
+    Default 9090."""
     external_scaler_address: NotRequired[pulumi.Input[str]]
     """Default "keda-add-ons-http-external-scaler.keda:9090"."""
 
@@ -268,6 +273,13 @@ class ModelAPIArgs(TypedDict):
     """UID (and GID, fsGroup) of the containers; never 0. Default 10001."""
     read_only_root_filesystem: NotRequired[pulumi.Input[bool]]
     """Default true (writable /tmp is mounted); false for servers that write elsewhere."""
+    response_timeout_seconds: NotRequired[int]
+    """How long the model may take to send response headers (the interceptor's per-route responseHeader timeout;
+    signal in_flight). Default 600."""
+    cold_start_seconds: NotRequired[Optional[int]]
+    """Worst seconds from no replica to a Ready one. Default: node launch + image pull for the accelerator
+    (render/timeouts.py) + the container's start-up probe budget. Sets the interceptor's readiness timeout, the
+    Deployment's progress deadline and how long `pulumi up` waits for it."""
     kubeconfig: NotRequired[Optional[pulumi.Input[str]]]
     """Cluster credentials: the component creates its own Kubernetes provider. Default: the provider in opts."""
 
@@ -281,15 +293,14 @@ class ModelAPI(pulumi.ComponentResource):
     Objects (all named after the model, so an image or env change is an in-place rolling update, never a replace):
     ServiceAccount, Deployment (+ `<model>-on-demand` floor Deployment for spot pools with on_demand_base),
     Service, PodDisruptionBudget (maxUnavailable 1), NetworkPolicy, KEDA ScaledObject, and for signal in_flight an
-    HTTP add-on HTTPScaledObject, plus an Ingress when `ingress` is given.
+    HTTP add-on InterceptorRoute, plus an Ingress when `ingress` is given.
 
     Routing. With signal in_flight every request must pass the KEDA HTTP add-on's interceptor, which counts
     in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
     Ingress lives in the add-on's namespace with the interceptor as its backend (an Ingress can only name Services
     of its own namespace), joined to the shared IngressGroup; the interceptor routes by Host (the ALB's DNS name plus
-    `ingress.hosts`) and path prefix to the model's Service. The ALB health-checks the interceptor's /readyz on the
-    proxy port it sends traffic to (the interceptor answers ELB-HealthChecker requests that match no route with its
-    own readiness). With other signals the Ingress is in the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
+    `ingress.hosts`; any Host without an ingress) and path prefix to the model's Service. The ALB health-checks the
+    interceptor's /readyz on its admin port (9090). With other signals the Ingress is in the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
     model receives the full path (the ALB and the interceptor do not strip the prefix); serve under it, or catch all.
 
     Knob mapping (Cortex knob, Cortex default, where it lands)::
@@ -311,7 +322,9 @@ class ModelAPI(pulumi.ComponentResource):
     Scale to zero (opt in: scale_to_zero with min_replicas 0, signal in_flight or prometheus): KEDA scales 1 -> 0
     after cooldownPeriod (= downscale_stabilization) without requests, and 0 -> 1 when the interceptor sees one; the
     interceptor holds the request meanwhile. Cold start: seconds for a pod on a warm node; minutes for a GPU model
-    whose node group is at zero (node launch + driver + a multi-GB image pull). Clients need timeouts that long.
+    whose node group is at zero (node launch + driver + a multi-GB image pull). The cold-start budget
+    (`cold_start_seconds`, render/timeouts.py) sets the route's readiness timeout, the ALB idle timeout (with the
+    response timeout), the progress deadline and how long `pulumi up` waits. Clients need timeouts that long.
 
     On-demand floor (placement spot with on_demand_base N): `<model>-on-demand` keeps N replicas on ON_DEMAND
     nodes; the autoscaled Deployment's min and max are reduced by N (min never below 0, so with min <= N the spot
@@ -346,13 +359,18 @@ class ModelAPI(pulumi.ComponentResource):
 
         k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=objs["service_account"]["metadata"],
                                    automount_service_account_token=False, opts=child)
+        # A first rollout onto a group at size 0 waits for a node, a pull and the start-up probe: longer than the
+        # provider's 10-minute default on GPU groups, which would fail `pulumi up` while the rollout goes on.
+        wait = f"{plan.await_seconds}s"
+        awaited = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+            custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait)))
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=objs["deployment"]["metadata"], spec=objs["deployment"]["spec"],
             # After creation the autoscaler owns the replica count; re-applying init_replicas would fight it.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))
+            opts=pulumi.ResourceOptions.merge(awaited, pulumi.ResourceOptions(ignore_changes=["spec.replicas"])))
         if "on_demand" in objs:
             k8s.apps.v1.Deployment(f"{name}-on-demand", metadata=objs["on_demand"]["metadata"],
-                                   spec=objs["on_demand"]["spec"], opts=child)
+                                   spec=objs["on_demand"]["spec"], opts=awaited)
         service = k8s.core.v1.Service(f"{name}-service", metadata=objs["service"]["metadata"],
                                       spec=objs["service"]["spec"], opts=child)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=objs["pdb"]["metadata"], spec=objs["pdb"]["spec"],
@@ -366,17 +384,18 @@ class ModelAPI(pulumi.ComponentResource):
                                                     opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service])))
 
         depends: list[pulumi.Resource] = [deployment]
-        if "http_scaled_object" in objs:
-            hso = objs["http_scaled_object"]
-            hso_spec: dict[str, Any] = dict(hso["spec"])
+        if "interceptor_route" in objs:
+            route = objs["interceptor_route"]
+            route_spec: dict[str, Any] = dict(route["spec"])
             if ingress_res is not None:
-                # The add-on (0.10.0) routes on Host + path, and an HTTPScaledObject without `hosts` only matches
-                # requests with an empty Host header: behind the ALB every request would get a 404. Route the ALB's
-                # own DNS name (known once the controller has provisioned it) plus any extra hosts given.
-                extra = list(hso_spec.get("hosts") or [])
-                hso_spec["hosts"] = ingress_res.status.apply(lambda st: _route_hosts(st, extra))
-            depends.append(CustomResource(f"{name}-http-route", api_version=hso["apiVersion"], kind=hso["kind"],
-                                          metadata=hso["metadata"], spec=hso_spec,
+                # Behind the ALB, route the ALB's own DNS name (known once the controller has provisioned it) plus
+                # the extra hosts given, so that two groups' models on one path stay apart.
+                rule = dict(route_spec["rules"][0])
+                extra = list(rule.get("hosts") or [])
+                rule["hosts"] = ingress_res.status.apply(lambda st: _route_hosts(st, extra))
+                route_spec["rules"] = [rule]
+            depends.append(CustomResource(f"{name}-http-route", api_version=route["apiVersion"], kind=route["kind"],
+                                          metadata=route["metadata"], spec=route_spec,
                                           opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[service]))))
         so = objs["scaled_object"]
         CustomResource(f"{name}-scaled-object", api_version=so["apiVersion"], kind=so["kind"], metadata=so["metadata"],
@@ -433,9 +452,17 @@ class Plan:
     """A ModelAPI's resolved spec and rendered objects (pure: built before any resource registers)."""
 
     def __init__(self, spec: manifests.ModelSpec, knobs: autoscaling.Knobs, objects: dict[str, dict[str, Any]],
-                 path: str, tls: bool, ingress_settings: Optional[ingress.IngressSettings] = None) -> None:
+                 path: str, tls: bool, ingress_settings: Optional[ingress.IngressSettings] = None,
+                 cold_start: Optional[timeouts.ColdStart] = None, response_seconds: int = timeouts.DEFAULT_RESPONSE_SECONDS) -> None:
         self.spec, self.knobs, self.objects, self.path, self.tls = spec, knobs, objects, path, tls
         self.ingress_settings = ingress_settings
+        self.cold_start = cold_start or timeouts.cold_start(spec.accelerator, 0)
+        self.response_seconds = response_seconds
+
+    @property
+    def await_seconds(self) -> int:
+        """How long `pulumi up` waits for the Deployments to be ready."""
+        return timeouts.deployment_await_seconds(self.cold_start)
 
 
 def _plain(value: Any, what: str) -> Any:
@@ -567,15 +594,22 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     if accel == "none" and any(c.inferentia for c in (server, *sidecars)):
         accel = "inferentia"
     init = knobs.init_replicas if knobs.init_replicas is not None else knobs.min_replicas
+    probes = {k: _probe(a.get(k), k) for k in ("readiness_probe", "liveness_probe", "startup_probe")}
+    cold = timeouts.cold_start(accel, _startup_seconds(probes, port), a.get("cold_start_seconds"))
+    progress = int(_get(us, "progress_deadline_seconds", timeouts.deployment_await_seconds(cold), "update_strategy"))
+    if progress < cold.total:
+        raise ValueError(f"ModelAPI {name!r}: update_strategy.progress_deadline_seconds {progress} is shorter than the "
+                         f"cold-start budget ({cold.total} s): a rollout onto a new node would be marked failed")
+    response = int(_get(a, "response_timeout_seconds", timeouts.DEFAULT_RESPONSE_SECONDS, ""))
+    if response < 1:
+        raise ValueError(f"ModelAPI {name!r}: response_timeout_seconds {response}: at least 1")
     add_on = a.get("http_add_on") or {}
     add_on_ns = _get(add_on, "namespace", "keda", "http_add_on")
     spec = manifests.ModelSpec(
         name=model, namespace=ns, containers=(server, *sidecars), port=port,
         team=_get(a, "team", "unassigned", ""), environment=_get(a, "environment", "unassigned", ""),
         shm=_get(a, "shm", None, ""),
-        readiness=_probe(a.get("readiness_probe"), "readiness_probe"),
-        liveness=_probe(a.get("liveness_probe"), "liveness_probe"),
-        startup=_probe(a.get("startup_probe"), "startup_probe"),
+        readiness=probes["readiness_probe"], liveness=probes["liveness_probe"], startup=probes["startup_probe"],
         pre_stop_sleep_seconds=sleep,
         pre_stop_exec=tuple(_plain(pre_exec["command"], "pre_stop.exec.command")) if pre_exec else None,
         pre_stop_http_path=_get(pre_http, "path", "/", "pre_stop.http_get") if pre_http else None,
@@ -583,7 +617,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         termination_grace_period_seconds=grace,
         max_surge=surge, max_unavailable=unavail,
         min_ready_seconds=int(_get(us, "min_ready_seconds", 0, "update_strategy")),
-        progress_deadline_seconds=int(_get(us, "progress_deadline_seconds", 600, "update_strategy")),
+        progress_deadline_seconds=progress,
         node_pool=_get(place, "node_pool", None, "placement"),
         node_groups=tuple(_plain(place.get("node_groups") or (), "placement.node_groups")),
         instance_types=tuple(_plain(place.get("instance_types") or (), "placement.instance_types")),
@@ -594,7 +628,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         allowed_ingress_cidrs=tuple(_plain(a.get("network_policy_cidrs") or (), "network_policy_cidrs")),
     )
     target = autoscaling.Target(
-        deployment=model, namespace=ns, container="model", http_scaled_object=model,
+        deployment=model, namespace=ns, container="model", interceptor_route=model,
         external_scaler_address=_get(add_on, "external_scaler_address", autoscaling.DEFAULT_EXTERNAL_SCALER, "http_add_on"),
         prometheus_address=_get(a, "prometheus_address", None, ""), replicas_offset=base)
     try:
@@ -618,10 +652,16 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     settings = None
     if ing_args:
         path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress"))
+        need = timeouts.alb_idle_timeout([(cold.total, response)])
+        idle = int(_get(ing_args, "idle_timeout_seconds", need, "ingress"))
+        if idle < need:
+            raise ValueError(f"ModelAPI {name!r}: ingress.idle_timeout_seconds {idle} is shorter than this model's longest "
+                             f"silent wait ({cold.total} s cold start + {response} s response = {need} s)")
         settings = ingress.IngressSettings(
             group_name=_get(ing_args, "group_name", "", "ingress"), scheme=_get(ing_args, "scheme", "internal", "ingress"),
             inbound_cidrs=tuple(_plain(ing_args.get("inbound_cidrs") or (), "ingress.inbound_cidrs")),
-            certificate_arn=ing_args.get("certificate_arn"), class_name=_get(ing_args, "class_name", "alb", "ingress"))
+            certificate_arn=ing_args.get("certificate_arn"), class_name=_get(ing_args, "class_name", "alb", "ingress"),
+            idle_timeout_seconds=idle)
         problems = settings.problems()
         if problems:
             raise ValueError(f"ModelAPI {name!r}: ingress: " + "; ".join(problems))
@@ -631,9 +671,10 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 name=f"{ns}-{model}", namespace=add_on_ns, labels=spec.labels(), path=path,
                 service=_get(add_on, "interceptor_service", "keda-add-ons-http-interceptor-proxy", "http_add_on"),
                 port=int(_get(add_on, "interceptor_port", 8080, "http_add_on")), settings=settings,
-                # /readyz on the traffic port: the interceptor's admin port (9090) only serves /queue, so a check
-                # there gets 404 and every target is unhealthy (http-add-on v0.10.0 interceptor/main.go).
-                annotations=ingress.health_annotations("/readyz"))
+                # From add-on 0.12.2 the interceptor answers /readyz only on its admin port; on the proxy port the
+                # health check would match no route and every target would be unhealthy (data/UPSTREAM.md).
+                annotations=ingress.health_annotations(
+                    "/readyz", port=int(_get(add_on, "interceptor_admin_port", 9090, "http_add_on"))))
         else:
             readiness = spec.readiness or manifests.default_readiness(port)
             objects["ingress"] = ingress.ingress(
@@ -641,5 +682,13 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 annotations=ingress.health_annotations(readiness.http_path))
     if in_flight:
         hosts = [str(h) for h in _plain((ing_args or {}).get("hosts") or (), "ingress.hosts")]
-        objects["http_scaled_object"] = manifests.http_scaled_object(spec, knobs, path, base, hosts=hosts)
-    return Plan(spec, knobs, objects, path, tls, settings)
+        objects["interceptor_route"] = manifests.interceptor_route(
+            spec, knobs, path, hosts=hosts, readiness_seconds=cold.total, response_seconds=response)
+    return Plan(spec, knobs, objects, path, tls, settings, cold, response)
+
+
+def _startup_seconds(probes: dict[str, Optional[manifests.ProbeSpec]], port: int) -> int:
+    """The longest the container may take to become ready: the start-up probe's budget; else the liveness probe's
+    (it restarts a container that has not started by then); else the readiness probe's (default: TCP)."""
+    p = probes["startup_probe"] or probes["liveness_probe"] or probes["readiness_probe"] or manifests.default_readiness(port)
+    return timeouts.probe_budget(p.initial_delay_seconds, p.period_seconds, p.failure_threshold)

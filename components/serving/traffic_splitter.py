@@ -96,7 +96,8 @@ def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, i
         raise ValueError(f"traffic split {name!r}: ingress.group_name is required (the shared ALB's IngressGroup)")
     settings = ingress.IngressSettings(group_name=ia["group_name"], scheme=ia.get("scheme") or "internal",
                                        inbound_cidrs=tuple(ia.get("inbound_cidrs") or ()),
-                                       certificate_arn=ia.get("certificate_arn"), class_name=ia.get("class_name") or "alb")
+                                       certificate_arn=ia.get("certificate_arn"), class_name=ia.get("class_name") or "alb",
+                                       idle_timeout_seconds=ia.get("idle_timeout_seconds"))
     problems = settings.problems()
     if problems:
         raise ValueError(f"traffic split {name!r}: ingress: " + "; ".join(problems))

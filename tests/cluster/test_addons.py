@@ -50,10 +50,10 @@ def test_charts_pinned_and_on_the_system_pool(run):
     r = _run(run, {"keda_version": "2.17.1"})
     charts = {x.inputs["chart"]: x.inputs for x in r.of_type("kubernetes:helm.sh/v3:Release")}
     assert {c: (i["version"], i["repositoryOpts"]["repo"], i["namespace"]) for c, i in charts.items()} == {
-        "metrics-server": ("3.12.2", "https://kubernetes-sigs.github.io/metrics-server/", "kube-system"),
-        "aws-load-balancer-controller": ("1.13.3", "https://aws.github.io/eks-charts", "kube-system"),
+        "metrics-server": ("3.13.1", "https://kubernetes-sigs.github.io/metrics-server/", "kube-system"),
+        "aws-load-balancer-controller": ("3.5.0", "https://aws.github.io/eks-charts", "kube-system"),
         "keda": ("2.17.1", "https://kedacore.github.io/charts", "keda"),
-        "keda-add-ons-http": ("0.10.0", "https://kedacore.github.io/charts", "keda"),
+        "keda-add-ons-http": ("0.15.0", "https://kedacore.github.io/charts", "keda"),
         "prometheus": ("29.27.0", "https://prometheus-community.github.io/helm-charts", "monitoring"),
     }
     for c in ("metrics-server", "aws-load-balancer-controller", "keda"):
@@ -94,7 +94,7 @@ def test_nvidia_device_plugin_only_when_asked_and_only_on_gpu_nodes(run):
     r = _run(run, {"nvidia_device_plugin": True, "load_balancer_controller": False, "keda": False})
     i = r.named("addons-nvidia-device-plugin").inputs
     assert (i["chart"], i["version"], i["repositoryOpts"]["repo"]) == (
-        "nvidia-device-plugin", "0.17.1", "https://nvidia.github.io/k8s-device-plugin")
+        "nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
     assert i["values"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
     assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in i["values"]["tolerations"]
     assert r.of_type("aws:iam/role:Role") == []

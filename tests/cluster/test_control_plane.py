@@ -59,7 +59,10 @@ def test_eks_inputs_secure_defaults(run):
     assert i["enabledClusterLogTypes"] == ["api", "audit", "authenticator"]
     assert i["upgradePolicy"] == {"supportType": "STANDARD"}
     assert i["corednsAddonOptions"]["enabled"] is False  # PlatformAddons installs it once nodes exist
-    assert i["instanceRoles"] == [r.named("main-node", "aws:iam/role:Role").urn]
+    # pulumi-eks refuses instanceRoles (and role/user mappings) under API mode; nodes join through the EC2_LINUX
+    # access entry EKS creates for a managed node group's role (data/UPSTREAM.md, pulumi-eks).
+    assert not i.get("instanceRoles") and not i.get("roleMappings") and not i.get("userMappings")
+    assert not i.get("instanceRole")
     assert r.named("main-secrets", "aws:kms/key:Key").inputs["enableKeyRotation"] is True
 
 

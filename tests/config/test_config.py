@@ -50,7 +50,7 @@ def _del(path: str):
 
 MODEL_KEYS = ("image, command, args, env, port, compute, node_group, namespace, team, max_concurrency, max_queue_length, "
               "autoscaling, update_strategy, readiness_probe, liveness_probe, startup_probe, pre_stop, "
-              "termination_grace_period_seconds, networking")
+              "termination_grace_period_seconds, networking, response_timeout, cold_start")
 
 CASES = [
     ("unknown model key", _set("models.sentiment.autoscalling", {}),
@@ -140,7 +140,16 @@ CASES = [
     ("gp3 iops range", _set("node_groups.gpu.root_volume.iops", 100),
      f"{P}.node_groups.gpu.root_volume.iops: got 100; allowed: an integer >= 3000"),
     ("kubernetes version", _set("cluster.kubernetes_version", "1.20"),
-     f"{P}.cluster.kubernetes_version: got '1.20'; allowed: one of '1.32', '1.33', '1.34' or '1.35'"),
+     f"{P}.cluster.kubernetes_version: got '1.20'; allowed: one of '1.34' or '1.35'"),
+    ("chart without upstream facts", _set("cluster.charts.keda", "2.17.2"),
+     f"{P}.cluster.charts.keda: got '2.17.2'; allowed: one of '2.20.2'"),
+    ("autoscaler chart of another minor", _set("cluster.charts.cluster_autoscaler", "9.53.0"),
+     f"{P}.cluster.charts.cluster_autoscaler: got '9.53.0'; allowed: '9.59.0', the chart of app 1.35.0 for Kubernetes 1.35 "
+     "(the autoscaler's minor must equal the cluster's), or unset"),
+    ("http add-on chart with a stopped registry", _set("cluster.charts.keda_http_add_on", "0.10.0"),
+     f"{P}.cluster.charts.keda_http_add_on: got '0.10.0'; allowed: one of '0.15.0'"),
+    ("response timeout", _set("models.sentiment.response_timeout", "0s"),
+     f"{P}.models.sentiment.response_timeout: got '0s'; allowed: a duration of at least 1 s, such as '90s' or '10m'"),
     ("bad vpc cidr", _set("cluster.vpc.cidr", "10.0.0.1/16"),
      f"{P}.cluster.vpc.cidr: got '10.0.0.1/16'; allowed: a CIDR block such as 10.0.0.0/16 (10.0.0.1/16 has host bits set)"),
     ("az count", _set("cluster.vpc.az_count", 4),
@@ -369,7 +378,8 @@ def test_observability_defaults_install_a_small_prometheus():
     o = load_platform("dev", stack_values("dev")).config.cluster.observability
     assert (o.prometheus, o.retention, o.volume_size) == (True, "1d", None)
     c = load_platform("dev", stack_values("dev")).config.cluster.charts
-    assert (c.prometheus, c.dcgm_exporter) == ("29.27.0", "4.8.2")
+    assert (c.prometheus, c.dcgm_exporter) == (None, None)  # unset: modelstack's pins
+    assert (c.version("prometheus", "1.35"), c.version("dcgm-exporter", "1.35")) == ("29.27.0", "4.8.2")
 
 
 def test_observability_can_be_turned_off_and_sized():

@@ -203,7 +203,7 @@ def test_autoscaler_carries_target_and_behaviour(plans):
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 600  # downscale_stabilization: 10m
     assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 60
     assert so["minReplicaCount"] == 1 and so["maxReplicaCount"] == 2
-    http = one(plans["dev"], "kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject", "llm-chat-http-route")["inputs"]["spec"]
+    http = one(plans["dev"], "kubernetes:http.keda.sh/v1beta1:InterceptorRoute", "llm-chat-http-route")["inputs"]["spec"]
     assert json.dumps(http).count('"targetValue": 8') == 1  # target_in_flight: 8
 
 
@@ -475,3 +475,43 @@ def test_config_warnings_reach_plan_json_and_the_summary(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "config warnings: 1 setting(s) without effect" in out
     assert f"  {CONFIG_KEY}.models.sentiment.autoscaling.downscale_tolerance: got 0.2; allowed: has no effect" in out
+
+
+# ------------------------------------------------------------------ time budgets on the slowest path (issue 11)
+
+def _seconds(text: str) -> int:
+    assert text.endswith("s"), text
+    return int(text[:-1])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_timeouts_cover_the_slowest_path_we_plan(plans, env):
+    """Scale from zero onto a node group at size 0: node + pull + start-up probe, then the response."""
+    from modelstack.render import timeouts
+    doc = plans[env]
+    routes = {r["name"]: r for r in of_type(doc, "kubernetes:http.keda.sh/v1beta1:InterceptorRoute")}
+    ingresses = of_type(doc, "kubernetes:networking.k8s.io/v1:Ingress")
+    idle = {r["inputs"]["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"] for r in ingresses}
+    assert len(idle) == 1, idle  # one load balancer: one value on every Ingress of the group
+    idle_s = int(idle.pop().split("=")[1])
+    checked = 0
+    for name, m in values(env)[CONFIG_KEY]["models"].items():
+        probe = m.get("startup_probe") or m.get("liveness_probe") or m.get("readiness_probe") or {}
+        startup = timeouts.probe_budget(probe.get("initial_delay_seconds", 0), probe.get("period_seconds", 10 if probe else 5),
+                                        probe.get("failure_threshold", 3))
+        accel = "gpu" if m.get("compute", {}).get("gpu") else "none"
+        slowest = timeouts.NODE_READY_SECONDS[accel] + timeouts.IMAGE_PULL_SECONDS[accel] + startup
+        dep = one(doc, "kubernetes:apps/v1:Deployment", f"{name}-deployment")
+        assert _seconds(dep["options"]["custom_timeouts"]["create"]) >= slowest
+        assert _seconds(dep["options"]["custom_timeouts"]["update"]) >= slowest
+        assert dep["inputs"]["spec"]["progressDeadlineSeconds"] >= slowest
+        route = routes.get(f"{name}-http-route")
+        if route is None:  # not signal in_flight: no interceptor on the path, the model answers the ALB itself
+            assert m["autoscaling"]["signal"] != "in_flight"
+            assert idle_s >= slowest
+        else:
+            t = route["inputs"]["spec"]["timeouts"]
+            assert _seconds(t["readiness"]) >= slowest
+            assert idle_s >= _seconds(t["readiness"]) + _seconds(t["responseHeader"])
+        checked += 1
+    assert checked == len(values(env)[CONFIG_KEY]["models"]) > 0

@@ -8,7 +8,7 @@ from modelstack.render import autoscaling
 from modelstack.render.autoscaling import Knobs, Target
 from modelstack.serving.model_api import ModelAPI
 
-T = Target(deployment="sentiment", namespace="models", container="model", http_scaled_object="sentiment")
+T = Target(deployment="sentiment", namespace="models", container="model", interceptor_route="sentiment")
 
 
 def test_cortex_defaults_map_to_this_behavior() -> None:
@@ -29,7 +29,7 @@ def test_default_scaled_object_spec() -> None:
         "maxReplicaCount": 100,
         "advanced": {"horizontalPodAutoscalerConfig": {"behavior": autoscaling.behavior(Knobs())}},
         "triggers": [{"type": "external-push", "name": "in-flight", "metadata": {
-            "scalerAddress": "keda-add-ons-http-external-scaler.keda:9090", "httpScaledObject": "sentiment"}}],
+            "scalerAddress": "keda-add-ons-http-external-scaler.keda:9090", "interceptorRoute": "sentiment"}}],
     }
 
 
@@ -59,13 +59,14 @@ def test_knobs_land_where_the_table_says() -> None:
     assert b["scaleUp"]["policies"][0] == {"type": "Percent", "value": 100, "periodSeconds": 15}
     assert b["scaleDown"]["policies"][0] == {"type": "Percent", "value": 50, "periodSeconds": 15}
     assert "tolerance" not in b["scaleUp"] and "tolerance" not in b["scaleDown"]
-    route = autoscaling.http_scaled_object_spec(k, deployment="sentiment", service="sentiment", port=8080, path="/sentiment")
+    route = autoscaling.interceptor_route_spec(k, service="sentiment", port=8080, path="/sentiment",
+                                               readiness_seconds=360, response_seconds=600)
+    # Routing, the concurrency target and timeouts only: replicas and cooldown live on our ScaledObject.
     assert route == {
-        "pathPrefixes": ["/sentiment"],
-        "scaleTargetRef": {"name": "sentiment", "kind": "Deployment", "apiVersion": "apps/v1", "service": "sentiment", "port": 8080},
-        "replicas": {"min": 2, "max": 20},
-        "scaledownPeriod": 600,
+        "target": {"service": "sentiment", "port": 8080},
+        "rules": [{"paths": [{"value": "/sentiment"}]}],
         "scalingMetric": {"concurrency": {"targetValue": 8}},
+        "timeouts": {"readiness": "360s", "responseHeader": "600s"},
     }
 
 
@@ -138,7 +139,7 @@ def test_prometheus_signals_need_an_address() -> None:
 
 def test_on_demand_floor_reduces_bounds() -> None:
     k = Knobs(min_replicas=2, max_replicas=10)
-    t = Target(deployment="m", namespace="models", container="model", http_scaled_object="m", replicas_offset=3)
+    t = Target(deployment="m", namespace="models", container="model", interceptor_route="m", replicas_offset=3)
     spec = autoscaling.scaled_object_spec(k, t)
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 7)
     with pytest.raises(ValueError, match="use on_demand_base < max_replicas"):

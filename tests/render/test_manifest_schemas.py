@@ -3,8 +3,8 @@
 - Built-in kinds: kubernetes-validate, strict (unknown fields fail), every supported version (config.KUBERNETES_VERSIONS).
 - KEDA ScaledObject: not in the official schemas. Validated against cloudcoil-models-keda (pydantic models generated
   from KEDA's CRD OpenAPI schema) with unknown fields forbidden; skipped when that dev dependency is absent.
-- HTTPScaledObject (KEDA HTTP add-on): no package ships its CRD schema; its fields are pinned by exact-value tests
-  in tests/test_autoscaling.py, written against the add-on's CRD reference.
+- Custom resources (ScaledObject, InterceptorRoute): strictly against the upstream CRDs at the pinned versions, in
+  tests/render/test_custom_resources.py.
 - checkov: failures must be a subset of components/CHECKOV_EXCEPTIONS.md.
 """
 
@@ -83,7 +83,7 @@ def test_builtin_kinds_are_valid_in_strict_mode(version: str) -> None:
 def test_every_kind_is_covered() -> None:
     kinds = {o["kind"] for objs in rendered().values() for o in objs}
     assert kinds == {"ServiceAccount", "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "Ingress",
-                     "ScaledObject", "HTTPScaledObject"}
+                     "ScaledObject", "InterceptorRoute"}
 
 
 def _strict_keda():

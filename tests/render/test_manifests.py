@@ -158,10 +158,11 @@ def test_pdb_and_network_policy() -> None:
             {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}]}]}
 
 
-def test_http_scaled_object_skips_the_add_ons_scaled_object() -> None:
+def test_interceptor_route_routes_any_host_on_the_path_without_hosts() -> None:
     from modelstack.render.autoscaling import Knobs
 
-    o = manifests.http_scaled_object(spec(), Knobs(), "/llm")
-    assert o["apiVersion"] == "http.keda.sh/v1alpha1"
-    assert o["metadata"]["annotations"] == {"httpscaledobject.keda.sh/skip-scaledobject-creation": "true"}
-    assert o["spec"]["pathPrefixes"] == ["/llm"] and "hosts" not in o["spec"]
+    o = manifests.interceptor_route(spec(), Knobs(), "/llm", readiness_seconds=900, response_seconds=600)
+    assert (o["apiVersion"], o["kind"]) == ("http.keda.sh/v1beta1", "InterceptorRoute")
+    assert o["metadata"]["name"] == "llm" and "annotations" not in o["metadata"]
+    assert o["spec"]["rules"] == [{"paths": [{"value": "/llm"}]}]  # no hosts: the add-on's catch-all
+    assert o["spec"]["timeouts"] == {"readiness": "900s", "responseHeader": "600s"}

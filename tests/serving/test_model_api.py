@@ -46,7 +46,7 @@ def test_child_inventory(run) -> None:
         ("kubernetes:core/v1:Service", "llm-service"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "llm-pdb"),
         ("kubernetes:networking.k8s.io/v1:NetworkPolicy", "llm-network-policy"),
-        ("kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject", "llm-http-route"),
+        ("kubernetes:http.keda.sh/v1beta1:InterceptorRoute", "llm-http-route"),
         ("kubernetes:keda.sh/v1alpha1:ScaledObject", "llm-scaled-object"),
         ("kubernetes:networking.k8s.io/v1:Ingress", "llm-ingress"),
     ])
@@ -69,8 +69,8 @@ def test_endpoint_from_the_ingress_status(run) -> None:
 
 
 def test_http_route_hosts_are_the_alb_name_and_extra_hosts(run) -> None:
-    # KEDA HTTP add-on 0.10.0 routes on Host + path; an HTTPScaledObject without hosts matches only an empty Host,
-    # so behind the ALB it must list the ALB's DNS name (and any custom domain).
+    # Behind the ALB the route lists the ALB's DNS name (and any custom domain), so that two load balancer groups
+    # with a model on the same path stay apart; without hosts a route is the add-on's catch-all.
     alb = "k8s-c1models-abc.us-east-1.elb.amazonaws.com"
 
     def outputs(typ: str, name: str, inputs: dict) -> dict:
@@ -80,15 +80,14 @@ def test_http_route_hosts_are_the_alb_name_and_extra_hosts(run) -> None:
     args = gpu_args()
     args["ingress"] = {**args["ingress"], "hosts": ["llm.example.com", alb]}
     r = run(one(args), outputs=outputs)
-    hso = r.named("llm-http-route")
-    assert hso.inputs["spec"]["hosts"] == [alb, "llm.example.com"]
-    assert hso.inputs["spec"]["pathPrefixes"] == ["/llm"]
-    assert r.named("llm-ingress").urn in hso.dependencies
+    route = r.named("llm-http-route")
+    assert route.inputs["spec"]["rules"] == [{"paths": [{"value": "/llm"}], "hosts": [alb, "llm.example.com"]}]
+    assert r.named("llm-ingress").urn in route.dependencies
 
 
 def test_http_route_without_ingress_has_no_hosts(run) -> None:
     r = run(one({"image": "ghcr.io/acme/m:1"}))
-    assert "hosts" not in r.named("llm-http-route").inputs["spec"]
+    assert "hosts" not in r.named("llm-http-route").inputs["spec"]["rules"][0]
 
 
 def test_in_cluster_endpoint_without_ingress(run) -> None:
@@ -128,7 +127,11 @@ def test_in_flight_ingress_goes_through_the_interceptor(run) -> None:
         "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
         "alb.ingress.kubernetes.io/ssl-redirect": "443",
         "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+        # add-on >= 0.12.2 answers /readyz on its admin port only
+        "alb.ingress.kubernetes.io/healthcheck-port": "9090",
         "alb.ingress.kubernetes.io/success-codes": "200",
+        # GPU node 420 s + pull 420 s + default TCP readiness 5 s x 2 + response 600 s
+        "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1450",
     }
 
 
@@ -142,7 +145,7 @@ def test_cpu_signal_ingress_goes_to_the_model(run) -> None:
     assert ing["spec"]["rules"][0]["http"]["paths"][0]["backend"] == {"service": {"name": "m", "port": {"number": 8080}}}
     assert ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/inbound-cidrs"] == "203.0.113.0/24"
     assert ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == "/ready"
-    assert not r.of_type("kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject")
+    assert not r.of_type("kubernetes:http.keda.sh/v1beta1:InterceptorRoute")
     assert r.named("m-scaled-object").inputs["spec"]["triggers"][0]["type"] == "cpu"
     assert r.exports["endpoint"] == f"http://{LB_PLACEHOLDER}/v1/m"
 
@@ -155,7 +158,9 @@ def test_scale_to_zero(run) -> None:
     assert (so["minReplicaCount"], so["maxReplicaCount"], so["cooldownPeriod"]) == (0, 4, 120)
     assert so["triggers"][0]["type"] == "external-push"
     assert r.named("rare-deployment", T_DEP).inputs["spec"]["replicas"] == 0
-    assert r.named("rare-http-route").inputs["spec"]["replicas"] == {"min": 0, "max": 4}
+    # The route holds a request through a whole cold start: CPU node 180 s + pull 120 s + TCP readiness 10 s.
+    assert r.named("rare-http-route").inputs["spec"]["timeouts"] == {"readiness": "310s", "responseHeader": "600s"}
+    assert "replicas" not in r.named("rare-http-route").inputs["spec"]  # min/max live on the ScaledObject
 
 
 def _names(r) -> set[tuple[str, str, str]]:
