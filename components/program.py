@@ -63,10 +63,13 @@ def read_config() -> dict[str, Any]:
 def load() -> tuple[Platform, CapacityPlan]:
     stack = pulumi.get_stack()
     try:
-        return plan_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
+        platform, capacity = plan_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
     except ConfigError as e:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(e.render()) from None
+    for w in platform.warnings:  # valid settings that do nothing: `pulumi up` shows them as the plan does
+        pulumi.log.warn(w.render())
+    return platform, capacity
 
 
 def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:
