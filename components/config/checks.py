@@ -27,6 +27,7 @@ from modelstack.config.schema import (
     duration_seconds,
 )
 from modelstack.render import autoscaling as autoscaling_render
+from modelstack.render import manifests, timeouts
 from modelstack.render import labels as labels_render
 from modelstack.render.charts import CHARTS
 
@@ -195,11 +196,27 @@ def _model_issues(add: Add, p: str, m: ModelConfig, environment: Any) -> None:
     if ps.exec is None and ps.http_get is None and ps.sleep_seconds >= m.termination_grace_period_seconds:
         add(f"{p}.termination_grace_period_seconds", f"{m.termination_grace_period_seconds} with a pre_stop sleep of {ps.sleep_seconds} s",
             "more than pre_stop.sleep_seconds: the grace period must leave time to drain in-flight requests")
+    cold = cold_start_seconds(m)
+    response = duration_seconds(m.response_timeout)
+    longest = timeouts.ALB_IDLE_RANGE[1]
+    if cold + response > longest:
+        add(f"{p}.response_timeout", f"{m.response_timeout!r} after a cold start of {cold} s ({cold + response} s in all)",
+            f"a cold start plus response_timeout of at most {longest} s (the load balancer's maximum idle timeout): "
+            "shorten response_timeout, cold_start or the start-up probe")
     us = m.update_strategy
     unavailable = us.max_unavailable if us.max_unavailable is not None else (0 if environment == "prod" else "25%")
     if us.max_unavailable is None and _is_zero(us.max_surge) and _is_zero(unavailable):
         add(f"{p}.update_strategy.max_surge", f"{us.max_surge!r} in prod, where max_unavailable defaults to 0",
             "max_surge above 0, or max_unavailable above 0, or a rollout cannot progress")
+
+
+def cold_start_seconds(m: ModelConfig) -> int:
+    """A model's planned worst seconds from no replica to a Ready one, as its ModelAPI computes them (node launch,
+    image pull and the start-up probe's budget by render.timeouts; or the model's own `cold_start`)."""
+    probe: Any = m.startup_probe or m.liveness_probe or m.readiness_probe or manifests.default_readiness(m.port)
+    budget = timeouts.probe_budget(probe.initial_delay_seconds, probe.period_seconds, probe.failure_threshold)
+    override = duration_seconds(m.cold_start) if m.cold_start is not None else None
+    return timeouts.cold_start(compute_accelerator(m.compute), budget, override).total
 
 
 def semantic_warnings(cfg: PlatformConfig) -> list[ConfigIssue]:

@@ -258,6 +258,8 @@ CASES = [
      f"{P}.node_groups.system.instance_types: got 'm5d.metal'; allowed: a type from the price table: m5d.metal is a real EC2 type that the table does not price (data/ec2_known_unpriced.txt; no sourced price or allocatable figures); priced m5d types: m5d.large, m5d.xlarge, m5d.2xlarge, m5d.4xlarge, m5d.8xlarge"),
     ("real type of a family the table does not price", _set("node_groups.system.instance_types", ["trn2.48xlarge"]),
      f"{P}.node_groups.system.instance_types: got 'trn2.48xlarge'; allowed: a type from the price table: trn2.48xlarge is a real EC2 type that the table does not price (data/ec2_known_unpriced.txt; no sourced price or allocatable figures)"),
+    ("response timeout beyond the load balancer's idle maximum", _set("models.sentiment.response_timeout", "500m"),
+     f"{P}.models.sentiment.response_timeout: got '500m' after a cold start of 360 s (30360 s in all); allowed: a cold start plus response_timeout of at most 4000 s (the load balancer's maximum idle timeout): shorten response_timeout, cold_start or the start-up probe"),
     # A capacity problem in the same report as the schema's
     ("max_size too small", _set("node_groups.cpu.max_size", 1),
      f"{P}.node_groups.cpu.max_size: got 1; allowed: at least 2: the max_replicas of sentiment need 2 m6i.xlarge nodes"),
