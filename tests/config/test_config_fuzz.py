@@ -64,10 +64,21 @@ def test_mangled_config_is_accepted_or_reported(env, mutations):
         paths = list(_paths(vals[CONFIG_KEY]))[1:]
         _mutate(vals[CONFIG_KEY], paths[index % len(paths)], op, value)
     try:
-        plan_platform(env, vals, "fuzz", date(2026, 11, 22))
+        platform, capacity = plan_platform(env, vals, "fuzz", date(2026, 11, 22))
     except ConfigError as e:
         assert e.issues and all(i.path and i.allowed for i in e.issues)
         assert e.render().startswith(f"stack '{env}' (fuzz): ")
+        return
+    resolve_models(platform, capacity)
+
+
+def resolve_models(platform, capacity) -> None:
+    """Each model through its ModelAPI's own validation and rendering, as the stack program would build it."""
+    from modelstack import program
+    from modelstack.serving import model_api
+
+    for name, m in platform.config.models.items():
+        model_api.resolve(name, program.model_args(platform, name, m, capacity))
 
 
 @settings(max_examples=100, deadline=None)
@@ -240,10 +251,6 @@ def test_model_strategy_reaches_every_field_of_the_schema():
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(model=st.sampled_from(["sentiment", "image-classifier", "llm-chat"]), patch=model_patches)
 def test_any_model_field_is_planned_or_reported_never_a_traceback(model, patch):
-    from modelstack import program
-    from modelstack.planner.capacity import plan_platform
-    from modelstack.serving import model_api
-
     vals = copy.deepcopy(BASE["dev"])
     models = vals[CONFIG_KEY]["models"]
     models[model] = _deep_merge(models[model], patch)
@@ -252,5 +259,4 @@ def test_any_model_field_is_planned_or_reported_never_a_traceback(model, patch):
     except ConfigError as e:
         assert e.issues and all(i.path and i.allowed for i in e.issues)
         return
-    for name, m in platform.config.models.items():
-        model_api.resolve(name, program.model_args(platform, name, m, capacity))
+    resolve_models(platform, capacity)
