@@ -18,13 +18,12 @@ from modelstack.config import schema as cfg
 from modelstack.render import labels, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
-from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_capacity
+from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
 from modelstack.planner.karpenter import node_classes, plan_karpenter
-from modelstack.config.load import load_platform
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.serving import model_api
@@ -69,11 +68,13 @@ def read_config() -> dict[str, Any]:
 def load() -> tuple[Platform, CapacityPlan]:
     stack = pulumi.get_stack()
     try:
-        platform = load_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
-        return platform, plan_capacity(platform)
+        platform, capacity = plan_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
     except ConfigError as e:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(e.render()) from None
+    for w in platform.warnings:  # valid settings that do nothing: `pulumi up` shows them as the plan does
+        pulumi.log.warn(w.render())
+    return platform, capacity
 
 
 def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:

@@ -81,6 +81,34 @@ def test_config_errors_become_a_run_error_without_traceback(run):
     assert str(e.value).startswith("stack 'dev' (stacks/Pulumi.dev.yaml): 1 configuration error")
 
 
+def test_schema_and_capacity_errors_reach_pulumi_in_one_report(run):
+    import pulumi
+
+    vals = copy.deepcopy(stack_values("dev"))
+    vals[CONFIG_KEY]["models"]["llm-chat"]["autoscaling"]["min_replicas"] = -1
+    vals[CONFIG_KEY]["node_groups"]["cpu"]["max_size"] = 1  # found by the capacity planner, not the schema
+    with pytest.raises(pulumi.RunError) as e:
+        run(program.main, "dev", vals)
+    lines = str(e.value).splitlines()
+    assert lines[0] == "stack 'dev' (stacks/Pulumi.dev.yaml): 2 configuration errors"
+    assert lines[1].startswith(f"  - {CONFIG_KEY}.models.llm-chat.autoscaling.min_replicas: got -1")
+    assert lines[2].startswith(f"  - {CONFIG_KEY}.node_groups.cpu.max_size: got 1; allowed: at least 2")
+
+
+def test_config_warnings_are_pulumi_warnings(run, monkeypatch):
+    import pulumi
+
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: said.append(msg))
+    vals = copy.deepcopy(stack_values("dev"))
+    vals[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]["upscale_tolerance"] = 0.01
+    run(program.main, "dev", vals)
+    assert [m for m in said if m.startswith(CONFIG_KEY)] == [
+        f"{CONFIG_KEY}.models.sentiment.autoscaling.upscale_tolerance: got 0.01; allowed: has no effect: the "
+        "cluster-wide HPA tolerance (0.1) applies (behavior.*.tolerance is feature-gated on EKS and KEDA's "
+        "ScaledObject does not carry it); remove it"]
+
+
 def test_custom_hosts_reach_the_model_route_and_network_policy_reaches_the_cni(run):
     def mutate(c):
         c["cluster"]["load_balancer"]["hosts"] = ["models.example.com"]

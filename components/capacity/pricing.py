@@ -28,6 +28,7 @@ __all__ = [
     "InstanceType",
     "PriceBook",
     "catalog",
+    "known_unpriced",
     "price_book",
     "on_demand_usd_per_hour",
     "spot_usd_per_hour",
@@ -290,6 +291,15 @@ def load_catalog(text: str) -> Mapping[str, InstanceType]:
 def catalog() -> Mapping[str, InstanceType]:
     """Every instance type in ``modelstack/data/ec2_instances.csv``, keyed by name (read once)."""
     return load_catalog(read_text("ec2_instances.csv"))
+
+
+@functools.lru_cache(maxsize=1)
+def known_unpriced() -> frozenset[str]:
+    """Real EC2 instance types that are not rows of the price table (``data/ec2_known_unpriced.txt``: every type
+    named in the pinned Karpenter instance-type reference or us-east-1 price table that the CSV does not hold,
+    e.g. `*.metal`, sizes above the table's largest, types with a source column missing such as trn2.48xlarge)."""
+    lines = read_text("ec2_known_unpriced.txt").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def interruption_rank(bucket: str | None) -> int:

@@ -16,9 +16,10 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from modelstack.render import autoscaling, iam, karpenter, node_templates, subnets
+from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets
 from modelstack.capacity import sizing
 from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
 
@@ -80,6 +81,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def rule_error(given: str, allowed: str) -> PydanticCustomError:
+    """A validator's error that carries its own 'got ...' text (not the whole mapping it was raised on)."""
+    return PydanticCustomError("config_rule", "{allowed}", {"given": given, "allowed": allowed})
+
+
+def _one_handler(obj: BaseModel, handlers: tuple[str, ...], allow_none: bool) -> None:
+    set_ = [h for h in handlers if getattr(obj, h) is not None]
+    if len(set_) > 1 or (not set_ and not allow_none):
+        given = " and ".join(set_) if set_ else "no handler"
+        what = "exactly one of " if not allow_none else "at most one of "
+        raise rule_error(given, what + ", ".join(handlers))
+
+
 Name = Annotated[str, StringConstraints(pattern=_NAME_RE)]
 """A key that names something (model, node group, split, access entry): a DNS label."""
 
@@ -93,6 +107,16 @@ def _cidr(value: str) -> str:
         return str(ipaddress.ip_network(value, strict=True))
     except ValueError as e:
         raise ValueError(f"a CIDR block such as 10.0.0.0/16 ({e})") from None
+
+
+def _url_path(value: Optional[str]) -> Optional[str]:
+    """A load balancer path, by the rule the Ingress renderer applies (render.ingress.validate_path)."""
+    if value is None:
+        return None
+    try:
+        return ingress.validate_path(value)
+    except ValueError:
+        raise ValueError("a URL path such as /sentiment (starts with '/', no trailing '/', characters A-Z a-z 0-9 . _ ~ / -)") from None
 
 
 def duration_seconds(value: Union[int, str]) -> int:
@@ -413,6 +437,11 @@ class Probe(_Strict):
     success_threshold: int = Field(1, ge=1, le=100)
     failure_threshold: int = Field(3, ge=1, le=100)
 
+    @model_validator(mode="after")
+    def _handler(self) -> "Probe":
+        _one_handler(self, ("http_get", "tcp_socket", "exec"), allow_none=False)
+        return self
+
 
 class PreStop(_Strict):
     """Runs before SIGTERM; default: sleep `sleep_seconds` so the load balancer stops routing first."""
@@ -420,6 +449,11 @@ class PreStop(_Strict):
     exec: Optional[ExecAction] = None
     http_get: Optional[HttpGet] = None
     sleep_seconds: int = Field(15, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _handler(self) -> "PreStop":
+        _one_handler(self, ("exec", "http_get"), allow_none=True)
+        return self
 
 
 class Compute(_Strict):
@@ -499,7 +533,9 @@ class UpdateStrategy(_Strict):
 class Networking(_Strict):
     """Where the model is served on the shared load balancer. Default path: `/<model name>`."""
 
-    path: Optional[str] = Field(None, pattern=r"^/[A-Za-z0-9._~/-]*$")
+    path: Optional[str] = None
+
+    _path = field_validator("path")(classmethod(lambda cls, v: _url_path(v)))
 
 
 class SidecarCompute(_Strict):
@@ -610,8 +646,10 @@ class ModelConfig(_Strict):
 class TrafficSplit(_Strict):
     """Weighted routing across models at one path (canaries); weights are percentages summing to 100."""
 
-    path: Optional[str] = Field(None, pattern=r"^/[A-Za-z0-9._~/-]*$")
+    path: Optional[str] = None
     backends: dict[str, int] = Field(min_length=1)
+
+    _path = field_validator("path")(classmethod(lambda cls, v: _url_path(v)))
 
     @field_validator("backends")
     @classmethod
@@ -644,6 +682,8 @@ class Platform(BaseModel):
     config: PlatformConfig
     source: Optional[str] = None
     """Where the config came from (the stack file), for error reports."""
+    warnings: tuple[ConfigIssue, ...] = ()
+    """Settings that are valid but do not do what they say (config.checks.semantic_warnings); the plan shows them."""
 
     @property
     def is_prod(self) -> bool:
@@ -728,6 +768,8 @@ def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
         return "a list"
     if t == "value_error":
         return str(ctx.get("error", err["msg"]))
+    if t == "config_rule":
+        return str(ctx["allowed"])
     return err["msg"]
 
 
@@ -755,6 +797,8 @@ def _issues_from_pydantic(e: ValidationError, raw: Any) -> list[ConfigIssue]:
             given = f"unknown key {loc[-1]!r}" if loc else "an unknown key"
         elif err["type"] == "missing":
             given = "nothing"
+        elif err["type"] == "config_rule":
+            given = str(err["ctx"]["given"])
         else:
             given = _fmt_value(err.get("input"))
         out.append(ConfigIssue(path=_path(loc), given=given, allowed=_allowed(err, loc)))

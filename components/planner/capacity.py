@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from modelstack.config import schema as cfg
 from modelstack.capacity import cost, optimizer, pricing
@@ -18,6 +18,7 @@ from modelstack.render import subnets
 from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
+from modelstack.config.load import validate_platform
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -214,3 +215,21 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     note = support_note(c.cluster.kubernetes_version, day)
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
                         notes=(note,) if note else ())
+
+
+def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] = None,
+                  today: Optional[date] = None) -> tuple[Platform, CapacityPlan]:
+    """The one report path (the CLI's and the stack program's): the schema, the cross-key checks and the capacity
+    checks together. Capacity runs on what is valid so far, so a `max_size` too small is reported in the same
+    ConfigError as a typo elsewhere, not in the next run."""
+    platform, issues = validate_platform(stack, values, source)
+    capacity: Optional[CapacityPlan] = None
+    if platform is not None:
+        try:
+            capacity = plan_capacity(platform, today)
+        except cfg.ConfigError as e:
+            issues = issues + e.issues
+    if issues:
+        raise cfg.ConfigError(stack, issues, source)
+    assert platform is not None and capacity is not None
+    return platform, capacity

@@ -10,8 +10,29 @@ from modelstack.capacity.pricing import PricingError, catalog, interruption_rank
 
 def test_catalog_has_every_csv_row_and_is_cached():
     cat = catalog()
-    assert len(cat) == 160
+    rows = pricing.read_text("ec2_instances.csv").strip().splitlines()[1:]
+    assert len(cat) == len(rows) and [r.split(",", 1)[0] for r in rows] == list(cat)
     assert catalog() is cat
+
+
+def test_the_wider_table_prices_the_families_cortex_users_name():
+    cat = catalog()
+    for t in ("m5d.large", "m5n.xlarge", "c5n.2xlarge", "t3a.medium", "r5.large", "i4i.xlarge", "c7gn.large",
+              "inf1.xlarge", "inf2.xlarge", "trn1.2xlarge", "trn1n.32xlarge"):
+        assert cat[t].on_demand_usd_per_hour and cat[t].alloc_cpu_millicores and cat[t].max_pods, t
+    # Literal values from the inf1.6xlarge and trn1.2xlarge rows (Karpenter reference page, price table).
+    inf1 = cat["inf1.6xlarge"]
+    assert (inf1.accelerator_count, inf1.accelerator_model, inf1.neuroncores, inf1.on_demand_usd_per_hour) == (
+        4, "inferentia", 16, 1.18)
+    trn1 = cat["trn1.2xlarge"]
+    assert (trn1.accelerator_count, trn1.accelerator_model, trn1.neuroncores, trn1.gpu_count) == (1, "trainium", 2, 0)
+
+
+def test_known_unpriced_types_are_real_types_the_table_lacks():
+    known = pricing.known_unpriced()
+    assert {"trn2.48xlarge", "m5d.metal", "c5n.9xlarge", "x2gd.4xlarge"} <= known
+    assert not known & set(catalog())
+    assert "m7i.lage" not in known
 
 
 def test_g5_xlarge_row_is_read_as_written():

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from modelstack.config.load import load_platform
+from modelstack.planner.capacity import plan_platform
 from modelstack.config.schema import CONFIG_KEY, ConfigError, Platform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ def issues_of(mutate, env: str = "dev") -> list[str]:
     values = copy.deepcopy(stack_values(env))
     mutate(values, values[CONFIG_KEY])
     with pytest.raises(ConfigError) as e:
-        load_platform(env, values, f"stacks/Pulumi.{env}.yaml")
+        plan_platform(env, values, f"stacks/Pulumi.{env}.yaml")
     return [i.render() for i in e.value.issues]
 
 
@@ -52,9 +53,6 @@ MODEL_KEYS = ("image, command, args, env, port, compute, node_group, namespace, 
               "termination_grace_period_seconds, networking, response_timeout, cold_start, sidecars, aws")
 
 CASES = [
-    ("target_in_flight beyond what the proxy admits", _set("models.sentiment.autoscaling.target_in_flight", 200),
-     f"{P}.models.sentiment.autoscaling.target_in_flight: got 200.0; allowed: at most max_concurrency + max_queue_length "
-     "(4 + 100 = 104): the proxy answers 503 beyond that, so a replica never holds more"),
     ("model port taken by the proxy", _set("models.sentiment.port", 8888),
      f"{P}.models.sentiment.port: got 8888; allowed: a port other than 8888 and 8404 (the proxy's)"),
     ("sidecar named proxy", _set("models.sentiment.sidecars", {"proxy": {"image": "r.io/x:1"}}),
@@ -151,7 +149,7 @@ CASES = [
     ("node group min above max", _set("node_groups.cpu.min_size", 11),
      f"{P}.node_groups.cpu.min_size: got 11; allowed: at most max_size (10)"),
     ("unknown instance type", _set("node_groups.system.instance_types", ["m7i.lage"]),
-     f"{P}.node_groups.system.instance_types: got 'm7i.lage'; allowed: an instance type from the price table (data/ec2_instances.csv), e.g. m7i.large, m7i.xlarge, m7i.8xlarge"),
+     f"{P}.node_groups.system.instance_types: got 'm7i.lage'; allowed: an instance type from the price table (data/ec2_instances.csv), e.g. m7i.large, m7i.xlarge, m7i.8xlarge; 'm7i.lage' is not an EC2 instance type"),
     ("gpu type in cpu group", _set("node_groups.system.instance_types", ["g5.xlarge"]),
      f"{P}.node_groups.system.instance_types: got 'g5.xlarge'; allowed: instance types without accelerators for a system node group"),
     ("unequal spot shapes", lambda v, p: (p["node_groups"]["cpu"].pop("selection"), p["node_groups"]["cpu"].update(instance_types=["m6i.xlarge", "c6i.2xlarge"])),
@@ -227,6 +225,71 @@ CASES = [
      "Services, past the in-flight counter that drives in_flight scaling and wakes a model from zero"),
     ("update strategy both zero percent", _set("models.sentiment.update_strategy", {"max_surge": "0%", "max_unavailable": "0%"}),
      f"{P}.models.sentiment.update_strategy: got max_surge 0 and max_unavailable 0; allowed: at least one of them above 0, or a rollout cannot progress"),
+    # Inputs that crashed with a traceback before (issue 16)
+    ("probe without handler", _set("models.sentiment.liveness_probe", {}),
+     f"{P}.models.sentiment.liveness_probe: got no handler; allowed: exactly one of http_get, tcp_socket, exec"),
+    ("probe with two handlers", _set("models.sentiment.readiness_probe", {"http_get": {"path": "/h"}, "tcp_socket": {}}),
+     f"{P}.models.sentiment.readiness_probe: got http_get and tcp_socket; allowed: exactly one of http_get, tcp_socket, exec"),
+    ("pre_stop with two handlers", _set("models.sentiment.pre_stop", {"exec": {"command": ["drain"]}, "http_get": {"path": "/quit"}}),
+     f"{P}.models.sentiment.pre_stop: got exec and http_get; allowed: at most one of exec, http_get"),
+    ("pre_stop null", _set("models.sentiment.pre_stop", None),
+     f"{P}.models.sentiment.pre_stop: got None; allowed: a mapping of keys to values"),
+    ("pre_stop sleep not below grace", _set("models.sentiment.pre_stop", {"sleep_seconds": 60}),
+     f"{P}.models.sentiment.termination_grace_period_seconds: got 60 with a pre_stop sleep of 60 s; allowed: more than pre_stop.sleep_seconds: the grace period must leave time to drain in-flight requests"),
+    ("path with trailing slash", _set("models.sentiment.networking", {"path": "/sentiment/"}),
+     f"{P}.models.sentiment.networking.path: got '/sentiment/'; allowed: a URL path such as /sentiment (starts with '/', no trailing '/', characters A-Z a-z 0-9 . _ ~ / -)"),
+    ("model in default namespace", _set("models.sentiment.namespace", "default"),
+     f"{P}.models.sentiment.namespace: got 'default'; allowed: a namespace of your own, not default, a kube-* namespace (reserved for Kubernetes) or keda, logging, monitoring (modelstack's add-ons)"),
+    ("internet-facing without allow-list", _set("cluster.load_balancer.allowed_cidrs", []),
+     f"{P}.cluster.load_balancer.allowed_cidrs: got nothing for an internet-facing load balancer; allowed: an allow-list of CIDR blocks (0.0.0.0/0 must be written out to open it to everyone)"),
+    # Values that were accepted silently and would fail in AWS or Kubernetes, or not apply (issue 16)
+    ("shm above memory", _set("models.sentiment.compute.shm", "4Gi"),
+     f"{P}.models.sentiment.compute.shm: got '4Gi' with memory '2Gi'; allowed: at most memory (2Gi): /dev/shm is a memory-backed volume counted against the container's memory limit"),
+    ("tag key with aws prefix", _set("tags", {"AWS:owner": "me"}),
+     f"{P}.tags.AWS:owner: got 'AWS:owner'; allowed: a key that does not start with 'aws:' (reserved for AWS in any case)"),
+    ("tag key too long", _set("tags", {"k" * 129: "v"}),
+     f"{P}.tags.{'k' * 129}: got '{'k' * 129}'; allowed: a tag key of 1 to 128 characters: letters, digits, spaces and + - = . _ : / @"),
+    ("tag key with a bad character", _set("tags", {"cost*center": "v"}),
+     f"{P}.tags.cost*center: got 'cost*center'; allowed: a tag key of 1 to 128 characters: letters, digits, spaces and + - = . _ : / @"),
+    ("tag value too long", _set("tags", {"owner": "v" * 257}),
+     f"{P}.tags.owner: got a value of 257 characters; allowed: a tag value of at most 256 characters: letters, digits, spaces and + - = . _ : / @"),
+    ("tag modelstack sets", _set("tags", {"team": "other"}),
+     f"{P}.tags.team: got 'team'; allowed: a key modelstack does not set itself (environment, team, managed-by, model come from the config)"),
+    ("too many tags", _set("tags", {f"t{i}": "v" for i in range(47)}),
+     f"{P}.tags: got 47 tags; allowed: at most 46: AWS allows 50 tags per resource and modelstack sets 4 (environment, team, managed-by, model)"),
+    ("label key syntax", _set("node_groups.cpu.labels", {"team name": "nlp"}),
+     f"{P}.node_groups.cpu.labels.team name: got 'team name'; allowed: a Kubernetes label key: an optional DNS-subdomain prefix and '/', then at most 63 characters a-z, A-Z, 0-9, '-', '_', '.', starting and ending alphanumeric"),
+    ("label key reserved prefix", _set("node_groups.cpu.labels", {"node-role.kubernetes.io/worker": "true"}),
+     f"{P}.node_groups.cpu.labels.node-role.kubernetes.io/worker: got 'node-role.kubernetes.io/worker'; allowed: a key outside the kubernetes.io and k8s.io prefixes (reserved for Kubernetes: the NodeRestriction admission plugin refuses them on a node) and modelstack.io (modelstack's own labels)"),
+    ("label value syntax", _set("node_groups.cpu.labels", {"team": "-nlp"}),
+     f"{P}.node_groups.cpu.labels.team: got '-nlp'; allowed: a Kubernetes label value: empty, or at most 63 characters a-z, A-Z, 0-9, '-', '_', '.', starting and ending alphanumeric"),
+    ("taint key syntax", _set("node_groups.cpu.taints", [{"key": "dedicated/", "value": "nlp"}]),
+     f"{P}.node_groups.cpu.taints[0].key: got 'dedicated/'; allowed: a Kubernetes taint key: an optional DNS-subdomain prefix and '/', then at most 63 characters a-z, A-Z, 0-9, '-', '_', '.', starting and ending alphanumeric"),
+    ("model in kube-system", _set("models.sentiment.namespace", "kube-system"),
+     f"{P}.models.sentiment.namespace: got 'kube-system'; allowed: a namespace of your own, not default, a kube-* namespace (reserved for Kubernetes) or keda, logging, monitoring (modelstack's add-ons)"),
+    ("model in an add-on namespace", _set("models.sentiment.namespace", "keda"),
+     f"{P}.models.sentiment.namespace: got 'keda'; allowed: a namespace of your own, not default, a kube-* namespace (reserved for Kubernetes) or keda, logging, monitoring (modelstack's add-ons)"),
+    ("x86 and arm in one group", lambda v, p: (p["node_groups"]["cpu"].pop("selection"), p["node_groups"]["cpu"].update(instance_types=["m6i.xlarge", "m6g.xlarge"])),
+     f"{P}.node_groups.cpu.instance_types: got m6i.xlarge=amd64, m6g.xlarge=arm64; allowed: types of one architecture (amd64 or arm64): a managed node group runs one AMI type"),
+    ("gp3 iops above size", _set("node_groups.cpu.root_volume", {"size_gib": 20, "iops": 12000}),
+     f"{P}.node_groups.cpu.root_volume.iops: got 12000 on 20 GiB; allowed: at most 10000 (500 IOPS per GiB on gp3), or a larger size_gib"),
+    ("gp3 throughput above iops", _set("node_groups.cpu.root_volume", {"throughput": 1000}),
+     f"{P}.node_groups.cpu.root_volume.throughput: got 1000 MiB/s with 3000 IOPS; allowed: at most 750 MiB/s (0.25 MiB/s per provisioned IOPS on gp3), or more iops"),
+    ("iops on gp2", _set("node_groups.cpu.root_volume", {"type": "gp2", "iops": 4000}),
+     f"{P}.node_groups.cpu.root_volume.iops: got 4000 on a gp2 volume; allowed: iops only with type: gp3 (gp2 performance follows its size and is not provisioned)"),
+    ("no nat for a new vpc", _set("cluster.vpc.nat", "none"),
+     f"{P}.cluster.vpc.nat: got 'none' for a new VPC; allowed: single or per_az: nodes run in the private subnets and, without a NAT gateway, have no route to pull images or reach the EKS API (modelstack creates no VPC endpoints); bring a VPC with endpoints as vpc.existing instead"),
+    ("target in flight above what a replica holds", _set("models.sentiment.autoscaling.target_in_flight", 200),
+     f"{P}.models.sentiment.autoscaling.target_in_flight: got 200; allowed: at most max_concurrency + max_queue_length (4 + 100 = 104): the proxy answers 503 beyond that, so a replica never holds more requests in flight and the autoscaler would never reach the target"),
+    ("real type the table does not price", _set("node_groups.system.instance_types", ["m5d.metal"]),
+     f"{P}.node_groups.system.instance_types: got 'm5d.metal'; allowed: a type from the price table: m5d.metal is a real EC2 type that the table does not price (data/ec2_known_unpriced.txt; no sourced price or allocatable figures); priced m5d types: m5d.large, m5d.xlarge, m5d.2xlarge, m5d.4xlarge, m5d.8xlarge"),
+    ("real type of a family the table does not price", _set("node_groups.system.instance_types", ["trn2.48xlarge"]),
+     f"{P}.node_groups.system.instance_types: got 'trn2.48xlarge'; allowed: a type from the price table: trn2.48xlarge is a real EC2 type that the table does not price (data/ec2_known_unpriced.txt; no sourced price or allocatable figures)"),
+    ("response timeout beyond the load balancer's idle maximum", _set("models.sentiment.response_timeout", "500m"),
+     f"{P}.models.sentiment.response_timeout: got '500m' after a cold start of 360 s and up to 60 s in the proxy's queue (30420 s in all); allowed: a cold start, queue wait and response_timeout of at most 4000 s (the load balancer's maximum idle timeout): shorten response_timeout, cold_start or the start-up probe"),
+    # A capacity problem in the same report as the schema's
+    ("max_size too small", _set("node_groups.cpu.max_size", 1),
+     f"{P}.node_groups.cpu.max_size: got 1; allowed: at least 2: the max_replicas of sentiment need 2 m6i.xlarge nodes"),
 ]
 
 
@@ -304,6 +367,17 @@ def test_unknown_namespace_key_and_missing_platform():
         "modelstack:models: got unknown key 'modelstack:models'; allowed: only modelstack:platform in the modelstack namespace",
         "modelstack:platform: got nothing; allowed: a mapping with environment, team, cluster, node_groups, models",
     ]
+
+
+#: Every stack in stacks/ (the shipped three and any a user adds, as the README invites).
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_in_stacks_is_valid_and_sized(stack):
+    platform, capacity = plan_platform(stack, stack_values(stack), f"stacks/Pulumi.{stack}.yaml")
+    assert platform.stack == stack and platform.config.node_groups
+    assert {g.pool for g in capacity.groups} == set(platform.config.node_groups)
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -405,3 +479,44 @@ def test_a_neuron_type_that_does_not_exist_is_still_refused():
     (line,) = issues_of(_set("node_groups.neuron", {"kind": "inferentia", "instance_types": ["inf.xlarge"]}))
     assert line.startswith(f"{P}.node_groups.neuron.instance_types: got 'inf.xlarge'; allowed: an instance type "
                            "from the price table (data/ec2_instances.csv), e.g. inf")
+
+
+def test_capacity_problems_come_in_the_same_report_as_schema_problems():
+    def mutate(v, p):
+        p["node_groups"]["cpu"]["max_size"] = 1  # the optimizer finds this one
+        p["node_groups"]["system"]["instance_types"] = ["m7i.lage"]  # the schema checks find this one
+        p["models"]["llm-chat"]["autoscaling"]["min_replicas"] = -1
+
+    got = issues_of(mutate)
+    assert [g.split(":")[1].strip() for g in got] == [
+        "platform.models.llm-chat.autoscaling.min_replicas", "platform.node_groups.system.instance_types",
+        "platform.node_groups.cpu.max_size"], got
+
+
+def test_capacity_checks_skip_groups_whose_models_are_invalid():
+    # sentiment is broken, so the cpu group it runs on is not sized: no second, derived error about cpu
+    def mutate(v, p):
+        p["node_groups"]["cpu"]["max_size"] = 1
+        p["models"]["sentiment"]["compute"]["cpu"] = "lots"
+
+    got = issues_of(mutate)
+    assert len(got) == 1 and ".models.sentiment.compute.cpu: got 'lots'" in got[0], got
+
+
+def test_prod_max_surge_zero_with_the_default_max_unavailable_is_refused():
+    got = issues_of(lambda v, p: p["models"]["sentiment"].update(update_strategy={"max_surge": 0}), env="prod")
+    assert f"{P}.models.sentiment.update_strategy.max_surge: got 0 in prod, where max_unavailable defaults to 0; allowed: max_surge above 0, or max_unavailable above 0, or a rollout cannot progress" in got, got
+
+
+def test_settings_without_effect_are_warnings_in_the_platform():
+    values = copy.deepcopy(stack_values("dev"))
+    a = values[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]
+    a.update(upscale_tolerance=0.02, signal="cpu", target_utilization=60)
+    p = load_platform("dev", values)
+    assert [w.render() for w in p.warnings] == [
+        f"{P}.models.sentiment.autoscaling.upscale_tolerance: got 0.02; allowed: has no effect: the cluster-wide HPA "
+        "tolerance (0.1) applies (behavior.*.tolerance is feature-gated on EKS and KEDA's ScaledObject does not carry it); remove it",
+        f"{P}.models.sentiment.autoscaling.target_in_flight: got 4 with signal cpu; allowed: has no effect: only signal "
+        "in_flight scales on requests in flight; remove it",
+    ]
+    assert load_platform("dev", stack_values("dev")).warnings == ()

@@ -320,8 +320,10 @@ def test_bad_config_exits_2_with_one_report_and_no_traceback(tmp_path, capsys):
 def test_unknown_stack_exits_2(capsys):
     assert cli.main(["plan", "qa", "--project-dir", str(ROOT)]) == 2
     err = capsys.readouterr().err  # read once: a second readouterr() returns only what was printed since
+    present = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+    assert {"dev", "staging", "prod"} <= set(present)
     assert err == (f"modelstack: stack 'qa': no config file {ROOT / 'stacks' / 'Pulumi.qa.yaml'}; "
-                   "stacks here: dev, prod, staging\n")
+                   f"stacks here: {', '.join(present)}\n")
 
 
 def test_project_is_found_from_a_subfolder():
@@ -411,6 +413,75 @@ def test_observability_off_installs_neither(plans):
     vals[CONFIG_KEY]["cluster"]["observability"] = {"prometheus": False}
     charts = {r["inputs"]["chart"] for r in of_type(plan_of("dev", vals), "kubernetes:helm.sh/v3:Release")}
     assert not {"prometheus", "dcgm-exporter"} & charts and "keda" in charts
+
+
+def test_node_group_priority_and_the_derived_fallback_priority_are_in_the_plan(plans, capsys):
+    cfg = values("prod")[CONFIG_KEY]["node_groups"]
+    cluster = values("prod")[CONFIG_KEY]["cluster"]["name"]
+    got = {g["name"]: g["priority"] for g in plans["prod"]["node_groups"]}
+    want = {}
+    for name, g in cfg.items():
+        want[f"{cluster}-{name}"] = g.get("priority", 50)
+        if g.get("spot") and g.get("on_demand_fallback"):
+            want[f"{cluster}-{name}-on-demand"] = g.get("priority", 50) - 1
+    assert got == want
+    assert all(g["expander_score"] // 1000 == g["priority"] for g in plans["prod"]["node_groups"])
+    assert cli.main(["plan", "prod", "--project-dir", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    head = next(line for line in out.splitlines() if line.startswith("name ") and "priority" in line)
+    row = next(line for line in out.splitlines() if line.startswith(f"{cluster}-cpu-on-demand "))
+    col = head.index("priority")
+    assert row[col:].split()[0] == str(want[f"{cluster}-cpu-on-demand"])
+
+
+def test_traffic_splits_reach_plan_json_and_the_summary(plans, capsys):
+    cfg = values("prod")[CONFIG_KEY]["traffic_splits"]
+    got = {s["name"]: (s["path"], {b["service"]: b["weight"] for b in s["backends"]}) for s in plans["prod"]["traffic_splits"]}
+    assert got == {name: (s.get("path") or f"/{name}", s["backends"]) for name, s in cfg.items()}
+    assert plans["dev"]["traffic_splits"] == []
+    assert cli.main(["plan", "prod", "--project-dir", str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    ((name, split),) = cfg.items()
+    line = next(line for line in out.splitlines() if line.startswith(name + " "))
+    assert line.split(None, 2)[1:] == [f"/{name}", ", ".join(f"{b} {w}%" for b, w in split["backends"].items())]
+
+
+def test_accelerator_chips_of_gpu_and_inferentia_groups_and_models(plans, capsys, tmp_path):
+    from modelstack.capacity.pricing import catalog
+
+    gpu = next(g for g in plans["dev"]["node_groups"] if g["pool"] == "gpu")
+    t = catalog()[gpu["instance_types"][0]]
+    assert gpu["accelerators"] == {"kind": "gpu", "count": t.gpu_count, "model": t.gpu_model, "neuroncores": 0}
+    vals = copy.deepcopy(values("dev"))
+    p = vals[CONFIG_KEY]
+    p["node_groups"]["neuron"] = {"kind": "inferentia", "instance_types": ["inf2.xlarge"], "max_size": 2}
+    p["models"]["translate"] = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/translate:1.0.0",
+                                "node_group": "neuron", "compute": {"cpu": "2", "memory": "8Gi", "inferentia": 1},
+                                "autoscaling": {"min_replicas": 1, "max_replicas": 2}}
+    doc = plan_of("dev", vals)
+    inf = next(g for g in doc["node_groups"] if g["pool"] == "neuron")
+    assert inf["accelerators"] == {"kind": "neuron", "count": 1, "model": "inferentia2", "neuroncores": 2}
+    assert next(m for m in doc["models"] if m["name"] == "translate")["requests"]["neuron"] == 1
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": vals}))
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
+    out = capsys.readouterr().out
+    assert "1 inferentia2 (2 NeuronCores)" in next(line for line in out.splitlines() if line.startswith("models-dev-neuron "))
+    assert " 1 neuron " in next(line for line in out.splitlines() if line.startswith("translate "))
+    assert " 1 gpu " in next(line for line in out.splitlines() if line.startswith("image-classifier "))
+
+
+def test_config_warnings_reach_plan_json_and_the_summary(capsys, tmp_path):
+    vals = copy.deepcopy(values("dev"))
+    vals[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]["downscale_tolerance"] = 0.2
+    doc = plan_of("dev", vals)
+    assert [w["path"] for w in doc["warnings"]] == [f"{CONFIG_KEY}.models.sentiment.autoscaling.downscale_tolerance"]
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": vals}))
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
+    out = capsys.readouterr().out
+    assert "config warnings: 1 setting(s) without effect" in out
+    assert f"  {CONFIG_KEY}.models.sentiment.autoscaling.downscale_tolerance: got 0.2; allowed: has no effect" in out
 
 
 # ------------------------------------------------------------------ time budgets on the slowest path (issue 11)

@@ -99,10 +99,60 @@ def test_new_and_resolved_policy_violations_are_listed(prod):
     assert "new policy violation [mandatory] min-replicas: one replica" in plan_diff.render(plan_diff.diff(prod, broken))
 
 
-def test_unreadable_plans_exit_2(tmp_path, capsys):
-    (tmp_path / "bad.json").write_text("{")
-    assert cli.main(["diff", str(tmp_path / "bad.json"), str(tmp_path / "missing.json")]) == 2
-    assert capsys.readouterr().err.startswith("modelstack diff: cannot read the plans:")
+UNREADABLE = [
+    ("not json", "{", "is not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"),
+    ("a list", "[]", "is not a plan.json: a JSON list instead of an object"),
+    ("no resources", '{"stack": "dev"}', "is not a plan.json of `modelstack plan`: no 'resources'"),
+    ("nothing we need", '{"kind": "x"}', "is not a plan.json of `modelstack plan`: no 'stack' and no 'resources'"),
+    ("resources not a list", '{"stack": "dev", "resources": {}}', "'resources' is not a list"),
+    ("resource without type and name", '{"stack": "dev", "resources": [{"urn": "u"}]}', "resources[0] has no 'type', 'name'"),
+]
+
+
+@pytest.mark.parametrize("name,text,problem", UNREADABLE, ids=[u[0] for u in UNREADABLE])
+def test_unreadable_plans_exit_2_with_the_path_and_what_is_missing(tmp_path, capsys, prod, name, text, problem):
+    bad, good = tmp_path / "bad.json", tmp_path / "good.json"
+    bad.write_text(text)
+    good.write_text(json.dumps(prod))
+    assert cli.main(["diff", str(good), str(bad)]) == 2
+    assert capsys.readouterr().err == f"modelstack diff: cannot read the plans: {bad}: {problem}\n"
+
+
+def test_a_missing_plan_file_is_named(tmp_path, capsys):
+    missing = tmp_path / "missing.json"
+    assert cli.main(["diff", str(missing), str(missing)]) == 2
+    assert capsys.readouterr().err == f"modelstack diff: cannot read the plans: {missing}: cannot be read (No such file or directory)\n"
+
+
+def test_plans_of_two_stacks_are_said_to_be_different(prod, tmp_path, capsys):
+    staging = _plan("staging")
+    d = plan_diff.diff(staging, prod)
+    assert (d.same_stack, d.old_stack, d.stack) == (False, "staging", "prod")
+    assert d.to_json()["same_stack"] is False
+    assert plan_diff.render(d).splitlines()[0] == (
+        "DIFFERENT STACKS: the old plan is of stack staging, the new one of stack prod; their resources have different "
+        "URNs, so every resource shows as deleted and created. Compare two plans of one stack to see what a change does.")
+    assert plan_diff.diff(prod, prod).same_stack and not plan_diff.render(plan_diff.diff(prod, prod)).startswith("DIFFERENT")
+
+
+def test_cost_deltas_are_in_cents(prod):
+    new = _plan("prod", lambda c: c["node_groups"]["system"].update(instance_types=["m7i.xlarge"]))
+    d = plan_diff.diff(prod, new)
+    o, n = prod["cost"]["usd_per_hour"], new["cost"]["usd_per_hour"]
+    want = {b: round(round(n[b] * 100, 2) - round(o[b] * 100, 2), 2) for b in ("min", "max")}
+    assert {b: round(v, 2) for b, v in d.cost["usd_per_hour"]["delta_cents"].items()} == want and want["min"] > 0
+    line = next(line for line in plan_diff.render(d).splitlines() if line.startswith("cost per hour: "))
+    assert line == (f"cost per hour: min ${o['min']:,.4f} -> ${n['min']:,.4f} ({want['min']:+,.2f} cents), "
+                    f"max ${o['max']:,.4f} -> ${n['max']:,.4f} ({want['max']:+,.2f} cents)")
+
+
+def test_version_is_the_installed_distribution(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out == f"modelstack {version('modelstack')}\n"
 
 
 # ------------------------------------------------------------------ migrating to Karpenter

@@ -50,10 +50,15 @@ def test_min_size_is_a_floor_under_the_nodes_the_models_need():
         "cpu": (4, 4), "cpu-on-demand": (0, 1)}
 
 
-@pytest.mark.parametrize("nat, secrets, expected", [("none", True, (0, 1)), ("single", False, (1, 0)), ("per_az", True, (2, 1))])
-def test_nat_gateways_and_kms_keys_follow_the_vpc_and_encryption_config(nat, secrets, expected):
+EXISTING_VPC = {"vpc_id": "vpc-0abc12345", "private_subnet_ids": ["subnet-0abc1234", "subnet-0def5678"]}
+
+
+@pytest.mark.parametrize("vpc, secrets, expected", [
+    ({"nat": "single", "existing": EXISTING_VPC}, True, (0, 1)),  # nat: none is refused for a new VPC (no egress)
+    ({"nat": "single"}, False, (1, 0)), ({"nat": "per_az"}, True, (2, 1))])
+def test_nat_gateways_and_kms_keys_follow_the_vpc_and_encryption_config(vpc, secrets, expected):
     def mutate(c):
-        c["cluster"]["vpc"].update(nat=nat, az_count=2)
+        c["cluster"]["vpc"].update(az_count=2, **vpc)
         c["cluster"]["secrets_encryption"] = secrets
 
     _, cap = _platform("dev", mutate)
