@@ -110,6 +110,9 @@ class GroupSelection:
     max_spot_price_premium_pct: float = 20.0
     mix_gpu_models: bool = False
     min_types: int = 3
+    max_nodes: int | None = None
+    """Most nodes one pool may need at max replicas (an environment's cap on a group's size); shapes that need
+    more are not chosen. None: no cap."""
 
     def __post_init__(self) -> None:
         if self.max_types < 1:
@@ -180,8 +183,13 @@ class ModelDemand:
         return replica_total(self.requests, self.sidecars)
 
     def base(self, replicas: int) -> int:
-        """Replicas out of ``replicas`` that must run on on-demand capacity."""
-        return min(self.on_demand_base, replicas)
+        """Replicas that run on on-demand capacity when ``replicas`` run in all: the floor is a fixed Deployment
+        of ``on_demand_base`` replicas, so it runs whole even when ``min_replicas`` is smaller."""
+        return min(self.on_demand_base, self.max_replicas)
+
+    def running(self, replicas: int) -> int:
+        """Replicas that really run when the autoscaler asks for ``replicas``: never fewer than the floor."""
+        return max(replicas, self.base(replicas))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -518,6 +526,8 @@ class _Evaluator:
             pods = [self.demands[i].pod for i in idx]
             n_min, ex_min = pack_nodes(list(zip(pods, counts_min)), cap)
             n_max, ex_max = pack_nodes(list(zip(pods, counts_max)), cap)
+            if self.selection.max_nodes is not None and n_max > self.selection.max_nodes:
+                continue
             cost = self.weights[0] * n_min * cand.unit_price + self.weights[1] * n_max * cand.unit_price
             rank = (round(cost, 9), cand.interruption_score, n_max, cand.primary.name)
             if best is None or rank < best[0]:
@@ -541,7 +551,7 @@ class _Evaluator:
         # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
         base_min = [d.base(d.min_replicas) for d in ds]
         base_max = [d.base(d.max_replicas) for d in ds]
-        rest_min = [d.min_replicas - b for d, b in zip(ds, base_min)]
+        rest_min = [d.running(d.min_replicas) - b for d, b in zip(ds, base_min)]
         rest_max = [d.max_replicas - b for d, b in zip(ds, base_max)]
         floor = self._best(idx, self.od_candidates, base_min, base_max, (idx, "floor"))
         options = []
@@ -557,7 +567,8 @@ class _Evaluator:
                            floor[1] if floor else None))
         # One on-demand pool for every replica can beat a floor plus an on-demand rest (and wins a tie with it:
         # one node group instead of two).
-        all_od = self._best(idx, self.od_candidates, [d.min_replicas for d in ds], [d.max_replicas for d in ds], od_only)
+        all_od = self._best(idx, self.od_candidates, [d.running(d.min_replicas) for d in ds], [d.max_replicas for d in ds],
+                            (idx, "all-od"))
         if all_od is not None:
             totals.append((all_od[0], 1, all_od[1], None))
         if not totals:
@@ -735,7 +746,7 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
             notes.append("no spot data for the configured types; estimated at the on-demand price")
         base_min = [d.base(d.min_replicas) for d in demands]
         base_max = [d.base(d.max_replicas) for d in demands]
-        counts_min = [d.min_replicas - b for d, b in zip(demands, base_min)]
+        counts_min = [d.running(d.min_replicas) - b for d, b in zip(demands, base_min)]
         counts_max = [d.max_replicas - b for d, b in zip(demands, base_max)]
         if any(base_max):
             f_min, fx_min = pack_nodes(list(zip(pods, base_min)), cap)

@@ -55,7 +55,7 @@ CASES = [
     ("unknown model key", _set("models.sentiment.autoscalling", {}),
      f"{P}.models.sentiment.autoscalling: got unknown key 'autoscalling'; allowed: one of the keys {MODEL_KEYS}"),
     ("unknown top key", _set("clusters", {}),
-     f"{P}.clusters: got unknown key 'clusters'; allowed: one of the keys environment, team, tags, cluster, node_groups, models, traffic_splits"),
+     f"{P}.clusters: got unknown key 'clusters'; allowed: one of the keys environment, team, tags, cluster, node_groups, capacity, models, traffic_splits"),
     ("negative min replicas", _set("models.sentiment.autoscaling.min_replicas", -1),
      f"{P}.models.sentiment.autoscaling.min_replicas: got -1; allowed: an integer >= 0"),
     ("max replicas zero", _set("models.sentiment.autoscaling.max_replicas", 0),
