@@ -77,13 +77,15 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
     violations = evaluate([r.to_json() for r in run.resources],
                           policy_config(project, stack) if project else None, platform.config.environment)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
-                        "notes": list(g.notes)} for g in capacity.groups}
+                        "designed": g.designed, "models": list(g.models), "notes": list(g.notes)}
+               for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons)
     doc["notes"] = list(capacity.notes)
     notes = {g.name: g.notes for g in capacity.groups if g.notes}
     if capacity.notes:
         notes["cluster"] = capacity.notes
-    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes)
+    designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
+    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, designed)
     doc["_run"] = run
     return doc
 

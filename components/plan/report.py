@@ -168,7 +168,10 @@ def _table(rows: list[list[Any]], head: list[str]) -> str:
 
 
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
-            capacity_notes: Optional[dict[str, Iterable[str]]] = None) -> str:
+            capacity_notes: Optional[dict[str, Iterable[str]]] = None,
+            designed: Optional[dict[str, str]] = None) -> str:
+    """`designed`: one line per group the planner designed (its models and why its type), printed under the
+    node group table."""
     by_urn = {r.urn: r for r in resources}
     per_component: Counter = Counter()
     for r in resources:
@@ -179,7 +182,10 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     ngs = node_groups(resources)
     parts += ["", "node groups:", _table(
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["gpu"] or "-", g["ami_type"]]
-         for g in ngs], ["name", "capacity", "instance types", "nodes", "gpus", "ami"])]
+         for g in ngs], ["name", "capacity", "instance types", "size min-max", "gpus", "ami"])]
+    if designed:
+        parts.append("  designed by the planner from the models (the stack declares no node_groups):")
+        parts += [f"  {group}: {line}" for group, line in designed.items()]
     for group, lines in (capacity_notes or {}).items():
         parts += [f"  note on {group}: {line}" for line in lines]
     ms = models(resources)

@@ -149,12 +149,12 @@ def _volume(g: NodeGroupConfig) -> cost.RootVolume:
 
 def _entries(platform: Platform, prices, cat) -> tuple[list[_Entry], Optional[design_mod.Design]]:
     c = platform.config
-    if c.node_groups:
-        return [_Entry(n, g, tuple(m for m, mc in c.models.items() if mc.node_group == n))
-                for n, g in c.node_groups.items()], None
     issues = design_mod.capacity_issues(platform, cat)
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
+    if c.node_groups:
+        return [_Entry(n, g, tuple(m for m, mc in c.models.items() if mc.node_group == n))
+                for n, g in c.node_groups.items()], None
     d = design_mod.design(platform, prices, cat)
     return [_Entry(g.name, g.config, g.models, g.choice, g.reason, True) for g in d.groups], d
 

@@ -253,7 +253,8 @@ def _name(kind: str, choice: GroupChoice, taken: set[str]) -> str:
 def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int) -> str:
     main = choice.main
     if main.capacity_type == SPOT:
-        what = f"spot on {', '.join(main.instance_types)} (one shape, {len(main.instance_types)} spot pools)"
+        n = len(main.instance_types)
+        what = f"spot on {', '.join(main.instance_types)} (one shape, {n} spot pool{'s' if n > 1 else ''})"
     else:
         what = f"on-demand {main.primary.name}"
     line = (f"{', '.join(models)}: {what}, the cheapest of {n_allowed} allowed types that fits "
@@ -373,6 +374,6 @@ def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceTyp
     high = max(3, 2 * low)
     config = NodeGroupConfig(kind="system", instance_types=types, min_size=low, max_size=high, priority=PRIORITY,
                              root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB["system"]))
-    reason = (f"system: platform add-ons on on-demand {types[0]}, {why}; {low}-{high} nodes "
+    reason = (f"platform add-ons on on-demand {types[0]}, {why}; {low}-{high} nodes "
               f"({'one per availability zone' if low > 1 else 'one in dev'})")
     return DesignedGroup("system", config, (), None, reason)

@@ -221,3 +221,16 @@ def test_bench_core_optimizer_within_5_percent_of_ilp_on_three_models():
     assert res.ratio[1] <= 1.05
     assert res.spot_with_floor[1] < res.optimizer_od[1]
     assert all(not math.isnan(x) for x in res.hand_picked)
+
+
+def test_an_on_demand_floor_above_min_replicas_runs_whole_at_min():
+    # The floor is a fixed Deployment of on_demand_base replicas: with base 3 over min_replicas 1, three replicas
+    # run on on-demand nodes at min, not one (the cost at min used to count one).
+    from modelstack.capacity.optimizer import estimate_explicit
+    d = ModelDemand("api", Requests.parse("1", "2Gi"), 1, 6, on_demand_base=3)
+    assert (d.base(d.min_replicas), d.running(d.min_replicas)) == (3, 3)
+    choice = estimate_explicit(["m6i.large"], "SPOT", [d])
+    per_node = 1  # m6i.large: 1930m allocatable - 150m reserved holds one 1-CPU replica
+    assert (choice.on_demand_floor.nodes_min, choice.on_demand_floor.nodes_max) == (3 // per_node, 3 // per_node)
+    assert (choice.main.nodes_min, choice.main.nodes_max) == (0, 3)
+    assert choice.usd_per_hour_min == pytest.approx(3 * 0.096)

@@ -308,3 +308,29 @@ def test_observability_can_be_turned_off_and_sized():
 def test_bad_observability_is_reported_with_its_path(key, value):
     issues = issues_of(_set(f"cluster.observability.{key}", value))
     assert len(issues) == 1 and issues[0].startswith(f"{P}.cluster.observability.{key}: got "), issues
+
+
+@pytest.mark.parametrize("mutate,expected", [
+    (lambda v, p: p["models"]["sentiment"].pop("node_group"),
+     "modelstack:platform.models.sentiment.node_group: got nothing; allowed: one of the node groups cpu, gpu, "
+     "gpu-large, system (or leave out node_groups and the planner designs the groups)"),
+    (lambda v, p: p["models"]["sentiment"]["compute"].update(gpu_models=["l4"]),
+     "modelstack:platform.models.sentiment.compute.gpu_models: got ['l4']; allowed: gpu_models only with gpu >= 1"),
+    (lambda v, p: p["models"]["llm-chat"]["compute"].update(gpu_models=["b200"]),
+     "modelstack:platform.models.llm-chat.compute.gpu_models: got 'b200'; allowed: GPU models in the price table: "),
+], ids=["declared groups need a model's node_group", "gpu_models without gpu", "unknown gpu model"])
+def test_node_group_and_gpu_model_issues(mutate, expected):
+    got = issues_of(mutate)
+    assert any(g.startswith(expected) for g in got), "\n".join(got)
+
+
+def test_a_models_only_stack_loads_without_node_groups():
+    values = copy.deepcopy(stack_values("dev"))
+    p = values[CONFIG_KEY]
+    p.pop("node_groups")
+    for m in p["models"].values():
+        m.pop("node_group")
+    p["capacity"] = {"spot": True, "exclude_families": ["m5"]}
+    platform = load_platform("dev", values)
+    assert platform.config.node_groups == {} and platform.config.capacity.spot is True
+    assert all(m.node_group is None for m in platform.config.models.values())
