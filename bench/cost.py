@@ -486,7 +486,8 @@ SYSTEM = {"kind": "system", "instance_types": ["m7i.large"], "min_size": 2, "max
 
 
 def declared_layouts(demands: Sequence[ModelDemand]) -> dict[str, tuple[dict, dict]]:
-    """Node groups a user writes by hand, with each model's group: (node_groups, model -> group)."""
+    """Node groups a user writes by hand, with each model's group: (node_groups, model -> group), max_size at
+    staging's cap of 20 (:func:`product_path` raises it when a layout needs more)."""
     def stacks_way(d: ModelDemand) -> str:
         if not d.requests.gpu:
             return "cpu"
@@ -612,7 +613,15 @@ def product_path(demands: Sequence[ModelDemand] = PRODUCT_PORTFOLIO, env: str = 
         for i, (label, (groups, assign)) in enumerate(variants.items()):
             for spot in (False, True):
                 doc = stack_config(demands, spot, env, groups, assign)
-                results[(label, spot)] = plan_product(doc, Path(tmp), f"v{i}-{'spot' if spot else 'od'}", env)
+                res = plan_product(doc, Path(tmp), f"v{i}-{'spot' if spot else 'od'}", env)
+                if res.exit_code == 2 and groups and "max_size" in res.error:
+                    # A group needs more nodes than the cap: raise max_size as a user would; the
+                    # max-nodes-per-group policy then rejects the plan (exit 1), which is still priced.
+                    wide = {n: ({**g, "max_size": 100} if g.get("kind") != "system" else g) for n, g in groups.items()}
+                    res = replace(plan_product(stack_config(demands, spot, env, wide, assign), Path(tmp),
+                                               f"v{i}-{'spot' if spot else 'od'}-wide", env),
+                                  error="max_size raised to 100 (past the cap of the max-nodes-per-group policy)")
+                results[(label, spot)] = res
     return {"results": results, "optima": optima}
 
 
@@ -645,7 +654,7 @@ def _product_text(figures: dict) -> list[str]:
             lines.append(f"{'  ' + label:<62}{res.usd_per_hour[0]:10.4f}{res.usd_per_hour[1]:10.4f}{r[0]:10.4f}"
                          f"{r[1]:10.4f}  {res.exit_code}")
             if res.error:
-                lines.append(f"      {res.error.splitlines()[-1][:200]}")
+                lines.append(f"      {res.error.strip().splitlines()[-1][:200]}")
         for e, scenario in ((lo, "min"), (hi, "max")):
             if not e.optimal:
                 lines.append(f"  note: ILP at {scenario} stopped at the time limit; ratios use its proven lower bound "

@@ -189,7 +189,7 @@ class Design:
 def _selection(s: Settings, spot: bool) -> GroupSelection:
     # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
     return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
-                          max_nodes=s.max_nodes)
+                          max_nodes=s.max_nodes, relax_spot_premium=False)
 
 
 def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
