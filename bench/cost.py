@@ -1,39 +1,33 @@
-"""Cost benchmark: the optimizer against the exact optimum and two baselines, on one price table.
+"""Cost benchmark of the product path: models-only stacks planned by `modelstack plan`, against the exact optimum.
 
 Run: ``python bench/cost.py`` (or ``make bench``). Needs ``highspy`` (dev extra) for the exact optimum.
 
-**Portfolio.** ``PORTFOLIO`` is what modelstack is for: online inference on EKS node groups that
-cluster-autoscaler scales, with models that fit on one node of the g4dn/g5/g6/g6e or general-purpose
-families. It holds the CPU and single-GPU models of the previous benchmark unchanged (requests, replica
-ranges and on-demand floors as they were, so nothing was tuned to the targets): four CPU models and one each
-for T4, A10G, L4, L40S and "any GPU with >= 20 GiB", plus one 4-GPU model (a 70B model quantized to 4 bits,
-4 GPUs with >= 20 GiB each: g5/g6 12xlarge), chosen before its effect on the figures was seen.
-``ADDENDUM`` holds the two models of the previous benchmark that need A100/H100 instances (p4d.24xlarge, an
-8-GPU node; p5.4xlarge). They are reported separately, with their own figures and the reason spot cannot
-save there, not dropped: with one or two replicas per node and an on-demand floor of one replica, the floor
-pins the only node, and Spot Advisor has no data for p5.4xlarge.
+**Product path.** ``PRODUCT_PORTFOLIO`` (11 models: four CPU models, six single-GPU models from T4 to L40S
+class, one 4-GPU model, one of them scaling to zero) is written as staging stack configs the way a user writes
+them: models only, no node groups, a ``capacity: {spot: ...}`` section. The script runs ``modelstack plan`` on
+each, reads ``plan.json`` and prices the model node groups from ``cost.node_groups.<group>.nodes_by_type`` and
+the price table (instances only; the system group, root volumes and fixed costs are left out on both sides).
+It compares, at min and at max replicas:
 
-For each portfolio it prints, at min and at max replicas (USD per hour, us-east-1 prices):
+* on-demand (``spot: false``) with the exact on-demand optimum;
+* spot (``spot: true``, an on-demand fallback and each model's ``on_demand_base`` floor, as prod runs) with the
+  exact optimum where every type may run at its expected spot price and floor replicas only on on-demand nodes.
 
-1. the optimizer's on-demand plan (``plan_groups`` with ``spot=False``);
-2. the exact optimum of the same packing problem, solved as an integer program with HiGHS: choose how many
-   nodes of each allowed instance type to run and which replicas go on each node, minimizing the hourly
-   price, each scenario (min, max) on its own. The optimizer must keep one instance type per group at both
-   min and max, so the optimum is a lower bound it can only meet, and ratio = optimizer / optimum >= 1;
-3. baseline "hand-picked": one on-demand node group per model on the type a user would pick by hand: the
-   obvious family for the model (CPU: m6i; GPU by model: t4 g4dn, a10g g5, l4 g6, l40s g6e, a100 p4d/p4de,
-   h100 p5; "any GPU with >= 20 GiB": g5), its cheapest size a replica fits on;
-4. baseline "all on-demand": the optimizer's packing with every node on-demand (item 1);
-5. the expected spot cost of the optimizer's spot plan, prod-style: every model keeps its ``on_demand_base``
-   (1 replica, 2 for the CPU front-line models) on an on-demand floor. A spot group lists at least
-   ``min_types`` (3) equal-shape types where the selection has them, and its price is the mean expected spot
-   price over them (price-capacity-optimized allocation usually does better than the mean).
+The optimum is an integer program solved with HiGHS for each scenario on its own: how many nodes of each
+allowed type and capacity type to run and which replicas go on each, minimizing the hourly price, over the
+types the planner may use in the environment (our own accelerated-family policy). The plan must keep one shape
+per group at both min and max and prices a spot group at the mean over its types, so the optimum is a lower
+bound and ratio = plan / optimum >= 1. Targets: within 3% on-demand and 5% with spot, at min and at max.
 
-Verdicts are computed on ``PORTFOLIO``: optimizer within 5% of the optimum for its objective (cost at min +
-cost at max, against the sum of the two optima) and in each scenario on its own; spot plan at least 40% below
-the all-on-demand baseline at max replicas (where capacity is bought; at min the on-demand floor is most of
-the cluster, and that figure is printed too); every model keeps on-demand capacity. The addendum and the
-whole portfolio (both together) are printed with the same figures. The script exits 0 either way.
+It also plans the same models with node groups declared by hand (our stacks' cpu / gpu / gpu-large / 4-GPU
+layout, one cpu and one gpu group, one group per model) and prints their ratios, the plan's exit code and
+whether the plan advised the planner's own design.
+
+``PORTFOLIO`` is the previous benchmark's portfolio (GPU models pinned by name); ``PRODUCT_PORTFOLIO`` holds the
+same requests, replica ranges and floors with each GPU class written as the GPU memory it needs, plus the model
+that scales to zero. ``ADDENDUM`` holds the two models that need A100/H100 instances (p4d.24xlarge, an 8-GPU
+node; p5.4xlarge): reported apart through the optimizer directly (prod's families; prod's min-replicas policy
+rejects their one-replica minimum), with the reason spot cannot save there. The script exits 0 either way.
 """
 
 from __future__ import annotations
@@ -519,6 +513,7 @@ class PlanResult:
     usd_per_hour: tuple[float, float]  # model groups' instances at min and at max, recomputed from plan.json
     groups: tuple[str, ...]  # one line per node group
     error: str = ""
+    advice: bool = False  # the plan advised the planner's own design (declared layouts >10% dearer at max)
 
 
 def plan_product(doc: dict, work: Path, label: str, env: str = PRODUCT_ENV) -> PlanResult:
@@ -551,7 +546,8 @@ def plan_product(doc: dict, work: Path, label: str, env: str = PRODUCT_ENV) -> P
         models = plan["capacity"][name]["models"]
         lines.append(f"    {name:<28} {g['capacity_type']:<9} {', '.join(plan['capacity'][name]['instance_types']):<48} "
                      f"nodes {g['nodes']['min']:>2} - {g['nodes']['max']:<3} {', '.join(models)}")
-    return PlanResult(proc.returncode, (totals[0], totals[1]), tuple(lines))
+    advice = any(n.startswith("the planner's own design") for n in plan.get("notes") or [])
+    return PlanResult(proc.returncode, (totals[0], totals[1]), tuple(lines), advice=advice)
 
 
 def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env: str = PRODUCT_ENV,
@@ -642,7 +638,7 @@ def product_verdicts(figures: dict) -> list[tuple[bool, str]]:
 
 
 def _product_text(figures: dict) -> list[str]:
-    lines = [f"{'':<62}{'at min':>10}{'at max':>10}{'/opt min':>10}{'/opt max':>10}  exit"]
+    lines = [f"{'':<62}{'at min':>10}{'at max':>10}{'/opt min':>10}{'/opt max':>10}  exit  advice"]
     for spot in (False, True):
         lo, hi = figures["optima"][spot]
         mode = "spot + on-demand floor" if spot else "on-demand"
@@ -652,7 +648,7 @@ def _product_text(figures: dict) -> list[str]:
                 continue
             r = [res.usd_per_hour[i] / e.lower_bound if e.lower_bound else 1.0 for i, e in enumerate((lo, hi))]
             lines.append(f"{'  ' + label:<62}{res.usd_per_hour[0]:10.4f}{res.usd_per_hour[1]:10.4f}{r[0]:10.4f}"
-                         f"{r[1]:10.4f}  {res.exit_code}")
+                         f"{r[1]:10.4f}  {res.exit_code:>4}  {'yes' if res.advice else '-'}")
             if res.error:
                 lines.append(f"      {res.error.strip().splitlines()[-1][:200]}")
         for e, scenario in ((lo, "min"), (hi, "max")):
@@ -675,6 +671,7 @@ def main(argv: Sequence[str] = ()) -> int:
         print("\n".join(res.groups))
     print()
     print("\n".join(_product_text(figures)))
+    print("(exit: of `modelstack plan`; advice: the plan said the planner's own design costs >10% less at max)")
     print()
     for ok, text in product_verdicts(figures):
         print(f"{'PASS' if ok else 'FAIL'}: {text}")

@@ -81,6 +81,10 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
                for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons)
     doc["notes"] = list(capacity.notes)
+    # The expander priority is the NodeGroup component's, not an EKS input: taken from the capacity plan.
+    priority = {platform.config.cluster.node_group_name(g.name): g.priority for g in capacity.groups}
+    for g in doc["node_groups"]:
+        g["priority"] = priority.get(g["name"])
     notes = {g.name: g.notes for g in capacity.groups if g.notes}
     if capacity.notes:
         notes["cluster"] = capacity.notes

@@ -1,5 +1,9 @@
 """From a validated platform to the node groups to create and what they cost: the optimizer, applied.
 
+A stack without `node_groups` gets groups designed by :mod:`modelstack.planner.design` (which models share,
+types, sizes, system group); they are planned here like declared ones. For a declared layout, the plan notes
+when the design would cost more than ADVICE_THRESHOLD less at max replicas, with both figures.
+
 For each configured node group this decides the instance types (the user's, or the optimizer's cheapest
 within `selection`), the capacity type, an on-demand fallback group for a spot pool when asked, and the node
 counts at the models' min and max replicas. Problems the optimizer finds (nothing fits, `max_size` too small

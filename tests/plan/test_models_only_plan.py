@@ -47,7 +47,8 @@ def test_models_only_stacks_plan_with_exit_0_and_explain_each_designed_group(tmp
             assert f"  {name}: {', '.join(c['models'])}: " in out  # one line: its models and why this type
     # plan.json keeps its shape: node_groups with the sizes, cost.node_groups with nodes at min and max.
     for g in doc["node_groups"]:
-        assert set(g) >= {"name", "pool", "instance_types", "capacity_type", "min_size", "max_size"}
+        assert set(g) >= {"name", "pool", "instance_types", "capacity_type", "min_size", "max_size", "priority"}
+        assert g["priority"] == (49 if g["name"].endswith("-on-demand") else 50)
 
 
 @pytest.mark.parametrize("env", ("dev", "prod"))
