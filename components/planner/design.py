@@ -284,6 +284,10 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
     named: dict[str, list[ModelDemand]] = {}
     free: list[ModelDemand] = []
     for m, mc in c.models.items():
+        if mc.node_group == "system":
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models.{m}.node_group", given="'system'",
+                                      allowed="another name: the designed system group runs only platform add-ons"))
+            continue
         (named.setdefault(mc.node_group, []) if mc.node_group else free).append(demands[m])
     fits = []
     allowed = optimizer.allowed_types(selection, cat)

@@ -201,3 +201,13 @@ def test_declared_layout_gets_advice_with_both_figures_when_the_design_is_over_1
     assert "Leave out node_groups (and the models' node_group) to use it" in advice[0]
     _, designed = plan("dev")
     assert not any(n.startswith("the planner's own design") for n in designed.notes)
+
+
+def test_a_model_cannot_name_the_designed_system_group():
+    def system(p):
+        p["models"]["sentiment"]["node_group"] = "system"
+    with pytest.raises(ConfigError) as e:
+        plan("dev", system)
+    assert [i.render() for i in e.value.issues] == [
+        "modelstack:platform.models.sentiment.node_group: got 'system'; allowed: another name: the designed system "
+        "group runs only platform add-ons"]
