@@ -191,6 +191,21 @@ def _on_demand_design(platform: Platform, entries: list[_Entry], costs: list[cos
     return tuple(out)
 
 
+def _gpu_limits(compute: cfg.Compute, group: NodeGroupConfig, cat) -> cfg.Compute:
+    """A GPU model's compute with its declared group's GPU limits (GPU models, GPU memory) made its own, so the
+    design the advice compares with keeps the user's GPU choices."""
+    if not compute.gpu:
+        return compute
+    if group.instance_types:
+        allowed = sorted({(cat[t].gpu_model or "").lower() for t in group.instance_types if t in cat and cat[t].is_gpu})
+    else:
+        allowed = [m.lower() for m in group.selection.gpu_models]
+    own = [m.lower() for m in compute.gpu_models]
+    models = [m for m in own if not allowed or m in allowed] if own else allowed
+    memory = [v for v in (compute.min_gpu_memory_gib, group.selection.min_gpu_memory_gib) if v is not None]
+    return compute.model_copy(update={"gpu_models": models or own, "min_gpu_memory_gib": max(memory) if memory else None})
+
+
 def _advice(platform: Platform, entries: list[_Entry], declared_max: float, prices, cat) -> Optional[str]:
     """A note when the planner's own design of the same models costs > ADVICE_THRESHOLD less at max replicas."""
     model_groups = [e for e in entries if e.models]
@@ -198,8 +213,10 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
         return None
     spot = any(e.config.spot for e in model_groups)
     fallback = any(e.config.spot and e.config.on_demand_fallback for e in model_groups)
-    bare = platform.model_copy(update={"config": platform.config.model_copy(update={
-        "node_groups": {}, "models": {m: mc.model_copy(update={"node_group": None}) for m, mc in platform.config.models.items()}})})
+    c = platform.config
+    models = {m: mc.model_copy(update={"node_group": None, "compute": _gpu_limits(mc.compute, c.node_groups[mc.node_group], cat)})
+              for m, mc in c.models.items()}
+    bare = platform.model_copy(update={"config": c.model_copy(update={"node_groups": {}, "models": models})})
     s = design_mod.settings_of(bare, cfg.CapacityConfig(spot=spot, on_demand_fallback=fallback))
     try:
         d = design_mod.design(bare, prices, cat, settings=s)
@@ -213,7 +230,7 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
     layout = "; ".join(f"{g.name}: {', '.join(g.models)} on {g.choice.primary.name}" for g in d.groups if g.choice)
     return (f"the planner's own design of these models would cost ${auto_max:.2f}/h at max replicas against "
             f"${declared_max:.2f}/h for the declared model node groups ({(1 - auto_max / declared_max) * 100:.0f}% less; "
-            f"instances and root volumes, {'spot' if spot else 'on-demand'} as declared): {layout}. Leave out node_groups "
+            f"instances and root volumes, {'spot' if spot else 'on-demand'} and GPU choices as declared): {layout}. Leave out node_groups "
             "(and the models' node_group) to use it")
 
 

@@ -187,10 +187,11 @@ def test_a_model_no_allowed_type_fits_is_reported_on_its_compute():
 def test_declared_layout_gets_advice_with_both_figures_when_the_design_is_over_10_percent_cheaper():
     vals = yaml.safe_load((ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
     p = vals[CONFIG_KEY]
-    # One cpu and one gpu group for every model, as a new user writes it: the large GPU type serves all GPU models.
+    # One cpu and one gpu group for every model, as a new user writes it: one GPU type large enough for the
+    # largest model serves them all.
     p["node_groups"] = {"system": p["node_groups"]["system"],
                         "cpu": {"kind": "cpu", "spot": True, "max_size": 10},
-                        "gpu": {"kind": "gpu", "spot": True, "max_size": 10, "selection": {"min_gpu_memory_gib": 40}}}
+                        "gpu": {"kind": "gpu", "spot": True, "max_size": 10}}
     p["models"]["image-classifier"]["node_group"] = "gpu"
     p["models"]["llm-chat"]["node_group"] = "gpu"
     cap = plan_capacity(load_platform("dev", vals), TODAY)
@@ -211,3 +212,15 @@ def test_a_model_cannot_name_the_designed_system_group():
     assert [i.render() for i in e.value.issues] == [
         "modelstack:platform.models.sentiment.node_group: got 'system'; allowed: another name: the designed system "
         "group runs only platform add-ons"]
+
+
+def test_advice_keeps_the_declared_gpu_choices():
+    # prod's gpu group allows a10g and l4 only: the design it is compared with may not put the classifier on a T4.
+    vals = yaml.safe_load((ROOT / "stacks" / "Pulumi.prod.yaml").read_text())["config"]
+    platform = load_platform("prod", vals)
+    cap = plan_capacity(platform, TODAY)
+    assert not any("g4dn" in n for n in cap.notes)
+    vals[CONFIG_KEY]["node_groups"]["gpu"]["selection"]["gpu_models"].append("t4")
+    cap = plan_capacity(load_platform("prod", vals), TODAY)
+    (advice,) = [n for n in cap.notes if n.startswith("the planner's own design")]
+    assert "image-classifier on g4dn.xlarge" in advice
