@@ -8,11 +8,17 @@ includes provisioned IOPS above 3,000 and throughput above 125 MB/s.
 Formulas (all per hour; monthly items divided by ``hours_per_month``, 730 by default):
 
 * node: on-demand price, or for SPOT the mean over the group's types of on-demand × (1 − savings/100), a
-  conservative expectation: price-capacity-optimized allocation favours the cheaper pools with capacity;
+  conservative expectation: price-capacity-optimized allocation favours the cheaper pools with capacity (a
+  spot row's on-demand column is the mean over the same types; ``nodes_by_type`` spreads a spot group's nodes
+  evenly over them, so nodes × price per type adds up to the row);
 * gp3 root volume: (size × 0.08 + max(0, iops − 3000) × 0.005 + max(0, MB/s − 125) × 0.04) / 730;
   gp2: size × 0.10 / 730;
 * fixed: EKS control plane, NAT gateways, public IPv4 addresses, ALB/NLB hours, KMS keys (constants and
   their sources in :mod:`modelstack.capacity.pricing`).
+
+With ``CostInputs.on_demand_design`` (the same models' groups designed all on-demand), the table ends with
+the maximum that design would cost: spot is compared with what on-demand would really buy, not with the spot
+types at on-demand prices.
 
 Traffic-dependent charges (NAT data processing, LCUs, data transfer, KMS requests) are not estimated; the
 estimate's ``assumptions`` say so. Nothing is rounded except in ``render_table`` and, to 6 decimals, in
@@ -182,7 +188,8 @@ class NodeGroupEstimate:
     nodes_max: int
     usd_per_hour_min: float  # instances + root volumes
     usd_per_hour_max: float
-    nodes_by_type: Mapping[str, Mapping[str, float]] = None  # {"min"|"max": {"<type>/<capacity>": expected nodes}}
+    nodes_by_type: Mapping[str, Mapping[str, float]] | None = None
+    """{"min"|"max": {"<type>/<capacity>": expected nodes}}."""
 
 
 def _r(x: float) -> float:
