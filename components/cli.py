@@ -83,13 +83,20 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
     violations = evaluate([r.to_json() for r in run.resources],
                           policy_config(project, stack) if project else None, platform.config.environment)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
-                        "notes": list(g.notes)} for g in capacity.groups}
+                        "designed": g.designed, "models": list(g.models), "notes": list(g.notes)}
+               for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons, platform.warnings)
     doc["notes"] = list(capacity.notes)
+    # The expander priority is the NodeGroup component's, not an EKS input: taken from the capacity plan.
+    priority = {platform.config.cluster.node_group_name(g.name): g.priority for g in capacity.groups}
+    for g in doc["node_groups"]:
+        g["priority"] = priority.get(g["name"])
     notes = {g.name: g.notes for g in capacity.groups if g.notes}
     if capacity.notes:
         notes["cluster"] = capacity.notes
-    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, platform.warnings)
+    designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
+    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, platform.warnings,
+                                     designed)
     doc["_run"] = run
     return doc
 

@@ -232,7 +232,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         "ami_version": k.ami_version,
         "node_classes": [{"name": n, "root_volume_size_gib": v.size_gib, "root_volume_type": v.type,
                           **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {})}
-                         for n, v in node_classes(p).items()],
+                         for n, v in node_classes(capacity).items()],
         "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
         "tags": tags,
     }

@@ -11,6 +11,7 @@ import re
 import warnings
 from typing import Any, Iterator, Mapping
 
+from modelstack.planner.design import ACCELERATED_FAMILIES, MAX_NODES_PER_GROUP
 from modelstack.render import labels as _labels
 
 from .reliability import NODE_POOL, accelerated, accelerator_of, instance_family
@@ -28,9 +29,7 @@ ENV_MAP_OF_LISTS = {"type": "object", "additionalProperties": {"type": "array", 
     description="Accelerated instance families are limited per environment.",
     why="A p5 node costs ~100x a g4dn; development and staging get the small single-GPU families.",
     params={"allowed_families": Param(
-        {"dev": ["g4dn", "g5", "g6", "g6e", "inf2"],
-         "staging": ["g4dn", "g5", "g6", "g6e", "inf2"],
-         "prod": ["g4dn", "g5", "g6", "g6e", "inf2", "p4d", "p5"]},
+        {env: list(families) for env, families in ACCELERATED_FAMILIES.items()},
         ENV_MAP_OF_LISTS, "Allowed accelerated instance families, keyed by environment.")},
 )
 def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
@@ -52,7 +51,7 @@ def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Con
     description="A node group's maxSize stays under the environment's cap.",
     why="maxSize is the bill's upper bound when an autoscaler or a traffic spike runs away.",
     params={"max_nodes": Param(
-        {"dev": 10, "staging": 20, "prod": 100, "default": 20},
+        dict(MAX_NODES_PER_GROUP),
         {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
         "Largest maxSize per environment; `default` applies to environments not listed.")},
 )

@@ -12,7 +12,7 @@ from modelstack import program
 from modelstack.planner.capacity import plan_capacity
 from modelstack.config.load import load_platform
 from modelstack.config.schema import CONFIG_KEY
-from test_config import stack_values
+from stacks import stack_values
 
 
 def _platform(env: str, mutate=None):

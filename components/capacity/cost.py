@@ -8,11 +8,17 @@ includes provisioned IOPS above 3,000 and throughput above 125 MB/s.
 Formulas (all per hour; monthly items divided by ``hours_per_month``, 730 by default):
 
 * node: on-demand price, or for SPOT the mean over the group's types of on-demand × (1 − savings/100), a
-  conservative expectation: price-capacity-optimized allocation favours the cheaper pools with capacity;
+  conservative expectation: price-capacity-optimized allocation favours the cheaper pools with capacity (a
+  spot row's on-demand column is the mean over the same types; ``nodes_by_type`` spreads a spot group's nodes
+  evenly over them, so nodes × price per type adds up to the row);
 * gp3 root volume: (size × 0.08 + max(0, iops − 3000) × 0.005 + max(0, MB/s − 125) × 0.04) / 730;
   gp2: size × 0.10 / 730;
 * fixed: EKS control plane, NAT gateways, public IPv4 addresses, ALB/NLB hours, KMS keys (constants and
   their sources in :mod:`modelstack.capacity.pricing`).
+
+With ``CostInputs.on_demand_design`` (the same models' groups designed all on-demand), the table ends with
+the maximum that design would cost: spot is compared with what on-demand would really buy, not with the spot
+types at on-demand prices.
 
 Traffic-dependent charges (NAT data processing, LCUs, data transfer, KMS requests) are not estimated; the
 estimate's ``assumptions`` say so. Nothing is rounded except in ``render_table`` and, to 6 decimals, in
@@ -152,6 +158,10 @@ class CostInputs:
     public_ipv4_addresses: int | None = None
     hours_per_month: float = pricing.HOURS_PER_MONTH
     fallback_to_us_east_1: bool = False
+    on_demand_design: Sequence[NodeGroupCost] | None = None
+    """Every node group of the same cluster as designed with all capacity on-demand (types chosen for on-demand,
+    not the spot types at on-demand prices): the table's spot-versus-on-demand line compares with it. None: no
+    line."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,8 @@ class NodeGroupEstimate:
     usd_per_hour_min: float  # instances + root volumes
     usd_per_hour_max: float
     max_instance_type: str = ""  # what runs at max replicas (the same as instance_type for a node group)
+    nodes_by_type: Mapping[str, Mapping[str, float]] | None = None
+    """{"min"|"max": {"<type>/<capacity>": expected nodes}}."""
 
 
 def _r(x: float) -> float:
@@ -203,7 +215,8 @@ class CostEstimate:
     sources: tuple[Mapping[str, Any], ...]
     assumptions: tuple[str, ...]
     flagged: bool = False  # prices are not the region's own (us-east-1 fallback)
-    spot_on_demand_usd_per_hour_max: float = 0.0  # max if every spot node ran on-demand instead
+    on_demand_design_usd_per_hour_max: float | None = None
+    """Max with the on-demand design of the same models (CostInputs.on_demand_design); None: not computed."""
 
     @property
     def usd_per_month_min(self) -> float:
@@ -221,11 +234,13 @@ class CostEstimate:
             "node_groups": {
                 g.name: {
                     "nodes": {"min": g.nodes_min, "max": g.nodes_max},
+                    "nodes_by_type": {k: {t: _r(n) for t, n in v.items()} for k, v in (g.nodes_by_type or {}).items()},
                     "instance_type": g.instance_type,
                     **({"instance_type_at_max": g.max_instance_type}
                        if g.max_instance_type and g.max_instance_type != g.instance_type else {}),
                     "capacity_type": g.capacity_type,
                     "usd_per_hour": {"min": _r(g.usd_per_hour_min), "max": _r(g.usd_per_hour_max)},
+                    "usd_per_hour_includes": ["instances", "root volumes"],
                 }
                 for g in self.node_groups
             },
@@ -238,7 +253,8 @@ class CostEstimate:
 
     def render_table(self) -> str:
         """Fixed-width table, one row per resource, ending in the "your cluster will cost" line."""
-        headers = ("aws resource", "count", "unit $/h on-demand", "unit $/h spot", "$/h at min", "$/h at max")
+        headers = ("aws resource", "est. count min - max", "unit $/h on-demand", "unit $/h spot", "$/h at min",
+                   "$/h at max")
         body = []
         for row in self.rows:
             count = str(row.count_min) if row.count_min == row.count_max else f"{row.count_min} - {row.count_max}"
@@ -266,9 +282,11 @@ class CostEstimate:
             f"(${self.usd_per_month_min:,.2f} - ${self.usd_per_month_max:,.2f} per month) {where}, "
             "before traffic-dependent charges"
         )
-        if self.spot_on_demand_usd_per_hour_max > self.usd_per_hour_max + 1e-9:
-            out.append(f"if every spot node ran on-demand instead, the maximum would be "
-                       f"${self.spot_on_demand_usd_per_hour_max:,.2f} per hour")
+        od = self.on_demand_design_usd_per_hour_max
+        if od is not None:
+            out.append(f"all on-demand (the same models, node groups designed for on-demand), the maximum would be "
+                       f"${od:,.2f} per hour" + (f" (spot saves {(1 - self.usd_per_hour_max / od) * 100:.0f}% at max)"
+                                                 if od > self.usd_per_hour_max + 1e-9 else ""))
         return "\n".join(out)
 
 
@@ -300,7 +318,6 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         fixed("eks control plane", "extended support" if inputs.extended_support else "standard support",
               inputs.control_planes, unit)
 
-    spot_as_od_max = 0.0
     names_seen: set[str] = set()
     for g in inputs.node_groups:
         if g.name in names_seen:
@@ -321,6 +338,10 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
             spot = prices.mean_spot(cat[n] for n in spot_names) if g.capacity_type == SPOT else None
             if g.capacity_type == SPOT and spot is None:
                 assumptions.append(f"node group {g.name!r}: no spot data for {', '.join(spot_names)}; priced at on-demand")
+            if spot is not None:
+                # The same types as the spot mean: the spot row compares like with like.
+                od = sum(prices.on_demand(cat[n]) for n in spot_names if prices.spot(cat[n]) is not None) / \
+                    sum(1 for n in spot_names if prices.spot(cat[n]) is not None)
             text = ", ".join(spot_names) if g.capacity_type == SPOT else instance_type
             return od, spot, spot if spot is not None else od, f"{text} ({label})"
 
@@ -336,8 +357,7 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
                             g.nodes_max, vol_unit, None, g.nodes_min * vol_unit, g.nodes_max * vol_unit))
         groups.append(NodeGroupEstimate(g.name, g.instance_type, g.capacity_type, g.nodes_min, g.nodes_max,
                                         g.nodes_min * (unit + vol_unit), g.nodes_max * (unit_max + vol_unit),
-                                        g.max_instance_type or g.instance_type))
-        spot_as_od_max += g.nodes_max * (od_max - unit_max)
+                                        g.max_instance_type or g.instance_type, _nodes_by_type(g, prices, cat)))
 
     fixed("nat gateways", "", inputs.nat_gateways, pricing.NAT_GATEWAY_USD_PER_HOUR)
     ipv4 = inputs.nat_gateways if inputs.public_ipv4_addresses is None else inputs.public_ipv4_addresses
@@ -360,5 +380,34 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         sources=tuple(pricing.INSTANCE_DATA_SOURCES) + tuple(pricing.FIXED_COST_SOURCES),
         assumptions=tuple(assumptions),
         flagged=prices.is_fallback,
-        spot_on_demand_usd_per_hour_max=total_max + spot_as_od_max,
+        on_demand_design_usd_per_hour_max=_on_demand_design_max(inputs, groups, total_max, catalog),
     )
+
+
+def _on_demand_design_max(inputs: CostInputs, groups: Sequence[NodeGroupEstimate], total_max: float,
+                          catalog: Mapping[str, pricing.InstanceType] | None) -> float | None:
+    """Total at max with the on-demand design's node groups in place of this estimate's node groups."""
+    if inputs.on_demand_design is None:
+        return None
+    od = estimate(CostInputs(region=inputs.region, node_groups=tuple(inputs.on_demand_design), control_planes=0,
+                             fallback_to_us_east_1=inputs.fallback_to_us_east_1, hours_per_month=inputs.hours_per_month),
+                  catalog)
+    return total_max - sum(g.usd_per_hour_max for g in groups) + od.usd_per_hour_max
+
+
+def _nodes_by_type(g: NodeGroupCost, prices: pricing.PriceBook, cat: Mapping[str, pricing.InstanceType]) -> dict:
+    """Expected nodes per "<type>/<capacity>" at min and at max: a spot group's nodes spread evenly over its types
+    with spot data (the assumption behind its mean spot price); an on-demand group's on its type. At max, the
+    types that run at max (``max_instance_type``, for Karpenter pools)."""
+    def spread(instance_type: str, spot_types: tuple[str, ...], count: int) -> dict:
+        if not count:
+            return {}
+        names, label = [instance_type], ON_DEMAND
+        if g.capacity_type == SPOT:
+            with_spot = [n for n in (spot_types or (instance_type,)) if prices.spot(cat[n]) is not None]
+            if with_spot:
+                names, label = with_spot, SPOT
+        return {f"{n}/{label}": count / len(names) for n in names}
+
+    at_max = (g.max_instance_type, g.max_spot_instance_types) if g.max_instance_type else (g.instance_type, g.spot_instance_types)
+    return {"min": spread(g.instance_type, g.spot_instance_types, g.nodes_min), "max": spread(*at_max, g.nodes_max)}

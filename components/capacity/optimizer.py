@@ -110,6 +110,15 @@ class GroupSelection:
     max_spot_price_premium_pct: float = 20.0
     mix_gpu_models: bool = False
     min_types: int = 3
+    max_nodes: int | None = None
+    """Most nodes one pool may need at max replicas (an environment's cap on a group's size); shapes that need
+    more are not chosen. None: no cap."""
+    relax_spot_premium: bool = True
+    """Add types above ``max_spot_price_premium_pct`` to reach ``min_types`` (True), or keep every spot member
+    within the premium and take the shape with the most pools (up to ``min_types``) among those costing at most
+    ``max_spread_cost_pct`` more than the cheapest (False: the planner's own designs, where spreading over pools
+    may cost a little, not double a pool's price)."""
+    max_spread_cost_pct: float = 2.0
 
     def __post_init__(self) -> None:
         if self.max_types < 1:
@@ -180,8 +189,13 @@ class ModelDemand:
         return replica_total(self.requests, self.sidecars)
 
     def base(self, replicas: int) -> int:
-        """Replicas out of ``replicas`` that must run on on-demand capacity."""
-        return min(self.on_demand_base, replicas)
+        """Replicas that run on on-demand capacity when ``replicas`` run in all: the floor is a fixed Deployment
+        of ``on_demand_base`` replicas, so it runs whole even when ``min_replicas`` is smaller."""
+        return min(self.on_demand_base, self.max_replicas)
+
+    def running(self, replicas: int) -> int:
+        """Replicas that really run when the autoscaler asks for ``replicas``: never fewer than the floor."""
+        return max(replicas, self.base(replicas))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,7 +417,7 @@ def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selectio
     chosen = [t for t in ranked if prices.spot(t) <= ceiling][: selection.max_types]
     wanted = selection.spot_types_wanted
     notes = []
-    if len(chosen) < wanted:
+    if len(chosen) < wanted and selection.relax_spot_premium:
         # Diversification first: relax the premium cap, lowest interruption bucket then price first.
         extra = [t for t in ranked if t not in chosen][: wanted - len(chosen)]
         if extra:
@@ -495,8 +509,11 @@ class _Evaluator:
         if key not in self._spot_memo:
             cands = [_spot_candidate(members, self.prices, self.selection)
                      for members in ([t for t in shape if t.name in common] for shape in self.spot_shapes) if members]
-            full = [c for c in cands if len(c.members) >= self.selection.spot_types_wanted]
-            self._spot_memo[key] = full or cands
+            if self.selection.relax_spot_premium:
+                full = [c for c in cands if len(c.members) >= self.selection.spot_types_wanted]
+                self._spot_memo[key] = full or cands
+            else:
+                self._spot_memo[key] = cands  # _best weighs pools against price
         return self._spot_memo[key]
 
     def _best(self, idx: tuple[int, ...], candidates: list[_Candidate] | None, counts_min: Sequence[int],
@@ -509,8 +526,10 @@ class _Evaluator:
         if sum(counts_max) == 0:
             self._memo[key] = None
             return None
+        spread = candidates is None and not self.selection.relax_spot_premium
         if candidates is None:
             candidates = self.spot_candidates(common)
+        ranked = []
         for cand in candidates:
             if not all(m.name in common for m in cand.members):
                 continue
@@ -518,12 +537,23 @@ class _Evaluator:
             pods = [self.demands[i].pod for i in idx]
             n_min, ex_min = pack_nodes(list(zip(pods, counts_min)), cap)
             n_max, ex_max = pack_nodes(list(zip(pods, counts_max)), cap)
+            if self.selection.max_nodes is not None and n_max > self.selection.max_nodes:
+                continue
             cost = self.weights[0] * n_min * cand.unit_price + self.weights[1] * n_max * cand.unit_price
             rank = (round(cost, 9), cand.interruption_score, n_max, cand.primary.name)
+            ranked.append((rank, cand, n_min, n_max, ex_min and ex_max))
+        if spread and ranked:
+            # More spot pools (up to min_types) when they cost at most max_spread_cost_pct more than the cheapest.
+            ceiling = min(r[0][0] for r in ranked) * (1.0 + self.selection.max_spread_cost_pct / 100.0) + 1e-9
+            wanted = self.selection.spot_types_wanted
+            ranked = [r for r in ranked if r[0][0] <= ceiling]
+            most = max(min(len(r[1].members), wanted) for r in ranked)
+            ranked = [r for r in ranked if min(len(r[1].members), wanted) == most]
+        for rank, cand, n_min, n_max, exact in ranked:
             if best is None or rank < best[0]:
                 pool = Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
                             cand.unit_on_demand, cand.unit_price, tuple(self.demands[i].name for i in idx),
-                            ex_min and ex_max, cand.interruption, cand.notes)
+                            exact, cand.interruption, cand.notes)
                 best = (rank, pool)
         result = None if best is None else (best[0][0], best[1])
         self._memo[key] = result
@@ -541,7 +571,7 @@ class _Evaluator:
         # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
         base_min = [d.base(d.min_replicas) for d in ds]
         base_max = [d.base(d.max_replicas) for d in ds]
-        rest_min = [d.min_replicas - b for d, b in zip(ds, base_min)]
+        rest_min = [d.running(d.min_replicas) - b for d, b in zip(ds, base_min)]
         rest_max = [d.max_replicas - b for d, b in zip(ds, base_max)]
         floor = self._best(idx, self.od_candidates, base_min, base_max, (idx, "floor"))
         options = []
@@ -557,7 +587,8 @@ class _Evaluator:
                            floor[1] if floor else None))
         # One on-demand pool for every replica can beat a floor plus an on-demand rest (and wins a tie with it:
         # one node group instead of two).
-        all_od = self._best(idx, self.od_candidates, [d.min_replicas for d in ds], [d.max_replicas for d in ds], od_only)
+        all_od = self._best(idx, self.od_candidates, [d.running(d.min_replicas) for d in ds], [d.max_replicas for d in ds],
+                            (idx, "all-od"))
         if all_od is not None:
             totals.append((all_od[0], 1, all_od[1], None))
         if not totals:
@@ -735,7 +766,7 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
             notes.append("no spot data for the configured types; estimated at the on-demand price")
         base_min = [d.base(d.min_replicas) for d in demands]
         base_max = [d.base(d.max_replicas) for d in demands]
-        counts_min = [d.min_replicas - b for d, b in zip(demands, base_min)]
+        counts_min = [d.running(d.min_replicas) - b for d, b in zip(demands, base_min)]
         counts_max = [d.max_replicas - b for d, b in zip(demands, base_max)]
         if any(base_max):
             f_min, fx_min = pack_nodes(list(zip(pods, base_min)), cap)

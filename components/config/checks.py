@@ -314,9 +314,18 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 add(f"{p}.compute", f"gpu: {compute.gpu} and inferentia: {compute.inferentia}", "gpu or inferentia, not both")
             if compute.min_gpu_memory_gib is not None and not compute.gpu:
                 add(f"{p}.compute.min_gpu_memory_gib", repr(compute.min_gpu_memory_gib), "min_gpu_memory_gib only with gpu >= 1")
+            if compute.gpu_models and not compute.gpu:
+                add(f"{p}.compute.gpu_models", repr(compute.gpu_models), "gpu_models only with gpu >= 1")
+            known_gpus = sorted({(t.gpu_model or "").lower() for t in cat.values() if t.is_gpu})
+            for gm in compute.gpu_models:
+                if gm.lower() not in known_gpus:
+                    add(f"{p}.compute.gpu_models", repr(gm), "GPU models in the price table: " + ", ".join(known_gpus))
         group = groups.get(group_name) if isinstance(group_name, str) else None
-        if isinstance(group_name, str) and group_name not in groups:
+        if groups and isinstance(group_name, str) and group_name not in groups:
             add(f"{p}.node_group", repr(group_name), "one of the node groups " + ", ".join(sorted(groups)))
+        if groups and group_name is None:
+            add(f"{p}.node_group", "nothing", "one of the node groups " + ", ".join(sorted(groups))
+                + " (or leave out node_groups and the planner designs the groups)")
         if compute is not None and group is not None:
             need = compute_accelerator(compute)
             have = group_accelerator(group)
@@ -465,6 +474,7 @@ def requests_of(compute: Compute) -> "sizing.Requests":
         memory_mib=sizing.parse_memory(compute.memory) if compute.memory else 0,
         gpu=compute.gpu,
         min_gpu_memory_gib=compute.min_gpu_memory_gib if compute.gpu else None,
+        gpu_models=tuple(compute.gpu_models) if compute.gpu and compute.gpu_models else None,
         inferentia=compute.inferentia,
     )
 

@@ -468,6 +468,8 @@ class Compute(_Strict):
     hugepages: Optional[str] = None
     """hugepages-2Mi per replica, e.g. "256Mi" (Cortex gave each Inferentia chip 256Mi); the nodes must have them
     preallocated. Default none."""
+    gpu_models: list[str] = Field(default_factory=list)
+    """GPU models a replica may run on (t4, a10g, l4, l40s, a100, h100, ...); empty: any with enough memory."""
 
     @field_validator("cpu")
     @classmethod
@@ -615,7 +617,9 @@ class ModelConfig(_Strict):
     env: dict[str, str] = Field(default_factory=dict)
     port: int = Field(8080, ge=1, le=65535)
     compute: Compute = Field(default_factory=Compute)
-    node_group: str = _name_field()
+    node_group: Optional[str] = _name_field(None)
+    """The node group the model runs on: required with `node_groups`; without them, models naming the same
+    group share one designed group, and models naming none are grouped by the planner."""
     namespace: str = _name_field("models")
     team: Optional[str] = Field(None, pattern=_NAME_RE)
     max_concurrency: int = Field(1, ge=1, le=10000)
@@ -660,12 +664,41 @@ class TrafficSplit(_Strict):
         return v
 
 
+class CapacityConfig(_Strict):
+    """How the planner designs the node groups of a stack that gives no `node_groups` (see planner/design.py).
+
+    Defaults are the environment's posture: spot everywhere, with an on-demand fallback group and floor in prod.
+    """
+
+    spot: Optional[bool] = None
+    """Model groups on spot capacity (default: true)."""
+    on_demand_fallback: Optional[bool] = None
+    """An on-demand fallback group and floor under each spot group (default: true in prod); needs spot."""
+    families: list[str] = Field(default_factory=list)
+    """Instance families the planner may use (empty: every non-burstable family the environment allows)."""
+    exclude_families: list[str] = Field(default_factory=list)
+    gpu_models: list[str] = Field(default_factory=list)
+    """GPU models the planner may use (empty: all); CPU types stay allowed for CPU models."""
+    exclude_gpu_models: list[str] = Field(default_factory=list)
+    arch: Literal[node_templates.ARCHES] = "amd64"  # type: ignore[valid-type]
+    max_groups: Optional[int] = Field(None, ge=1, le=50)
+    """Most model node groups (system and on-demand fallback groups not counted); default: no cap."""
+    max_types: int = Field(4, ge=1, le=20)
+    """Most instance types in one spot group."""
+    max_nodes_per_group: Optional[int] = Field(None, ge=1, le=1000)
+    """Largest max_size of a designed group (default: the environment's policy cap, 10 in dev)."""
+    system_instance_types: list[str] = Field(default_factory=list)
+    """The system group's types (default: the cheapest non-burstable type with >= 2 vCPU and 8 GiB)."""
+
+
 class PlatformConfig(_Strict):
     environment: str = _name_field()
     team: str = _name_field()
     tags: dict[str, str] = Field(default_factory=dict)
     cluster: ClusterConfig
-    node_groups: dict[Name, NodeGroupConfig] = Field(min_length=1)
+    node_groups: dict[Name, NodeGroupConfig] = Field(default_factory=dict)
+    """Declared node groups; leave out (and give `capacity`, or nothing) to let the planner design them."""
+    capacity: Optional[CapacityConfig] = None
     models: dict[Name, ModelConfig] = Field(default_factory=dict)
     traffic_splits: dict[Name, TrafficSplit] = Field(default_factory=dict)
 

@@ -292,7 +292,10 @@ def _model_chips(m: dict) -> str:
 
 
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
-            capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = ()) -> str:
+            capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = (),
+            designed: Optional[dict[str, str]] = None) -> str:
+    """`designed`: one line per group the planner designed (its models and why its type), printed under the
+    node group table."""
     by_urn = {r.urn: r for r in resources}
     per_component: Counter = Counter()
     for r in resources:
@@ -304,7 +307,10 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     parts += ["", "node groups:", _table(
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["priority"],
           _chips(g["accelerators"]), g["ami_type"]]
-         for g in ngs], ["name", "capacity", "instance types", "nodes", "priority", "accelerators per node", "ami"])]
+         for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accelerators per node", "ami"])]
+    if designed:
+        parts.append("  designed by the planner from the models (the stack declares no node_groups):")
+        parts += [f"  {group}: {line}" for group, line in designed.items()]
     nps = node_pools(resources)
     if nps:
         parts += ["", "node pools (karpenter):", _table(

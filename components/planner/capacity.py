@@ -1,5 +1,9 @@
 """From a validated platform to the node groups to create and what they cost: the optimizer, applied.
 
+A stack without `node_groups` gets groups designed by :mod:`modelstack.planner.design` (which models share,
+types, sizes, system group); they are planned here like declared ones. For a declared layout, the plan notes
+when the design would cost more than ADVICE_THRESHOLD less at max replicas, with both figures.
+
 For each configured node group this decides the instance types (the user's, or the optimizer's cheapest
 within `selection`), the capacity type, an on-demand fallback group for a spot pool when asked, and the node
 counts at the models' min and max replicas. Problems the optimizer finds (nothing fits, `max_size` too small
@@ -8,7 +12,7 @@ for `max_replicas`) come back as config issues, so they are reported with every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Mapping, Optional
 
@@ -19,6 +23,7 @@ from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
 from modelstack.config.load import validate_platform
+from modelstack.planner import design as design_mod
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -43,6 +48,8 @@ class NodeGroupPlan:
     config: NodeGroupConfig
     notes: tuple[str, ...] = ()
     """What the optimizer wants the user to know (e.g. fewer spot pools than wanted)."""
+    designed: bool = False
+    """The planner designed this group (the stack declares no node_groups); `reason` says why in one line."""
 
     @property
     def primary(self) -> pricing.InstanceType:
@@ -71,6 +78,8 @@ class CapacityPlan:
     cost_inputs: cost.CostInputs
     notes: tuple[str, ...] = ()
     """Cluster-wide notes for whoever reviews the plan (e.g. the Kubernetes version leaving standard support)."""
+    designed: bool = False
+    """The node groups were designed by the planner (no `node_groups` in the stack)."""
 
 
 #: Warn this many days before a Kubernetes version leaves EKS standard support.
@@ -92,15 +101,11 @@ def support_note(version: str, today: date) -> Optional[str]:
     return None
 
 
-def on_demand_base(platform: Platform, model: cfg.ModelConfig) -> int:
-    """Replicas kept on on-demand capacity. Default: 1 in prod on a spot pool with a fallback group, else 0."""
-    group = platform.config.node_groups[model.node_group]
-    if not (group.spot and group.on_demand_fallback):
-        return 0
-    a = model.autoscaling
-    if a.on_demand_base is not None:
-        return a.on_demand_base
-    return 1 if platform.is_prod and not a.scale_to_zero else 0
+def on_demand_base(platform: Platform, model: cfg.ModelConfig, group: Optional[NodeGroupConfig] = None) -> int:
+    """Replicas kept on on-demand capacity. Default: 1 in prod on a spot pool with a fallback group, else 0.
+    `group` defaults to the model's declared node group."""
+    group = group or platform.config.node_groups[model.node_group]
+    return design_mod.base_of(model, group.spot and group.on_demand_fallback, platform.is_prod)
 
 
 def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
@@ -125,8 +130,116 @@ def _idle_choice(selection: GroupSelection, catalog) -> tuple[tuple[str, ...], s
     return tuple(peers), "no models yet: cheapest allowed shape"
 
 
+#: Advise the automatic design for a declared layout when it costs this much less at max replicas.
+ADVICE_THRESHOLD = 0.10
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One node group to plan: declared (choice None: chosen here) or designed (choice made by the planner)."""
+
+    name: str
+    config: NodeGroupConfig
+    models: tuple[str, ...]
+    choice: Optional[GroupChoice] = None
+    reason: Optional[str] = None
+    designed: bool = False
+
+
+def _volume(g: NodeGroupConfig) -> cost.RootVolume:
+    gp3 = g.root_volume.type == "gp3"
+    return cost.RootVolume(size_gib=g.root_volume.size_gib, volume_type=g.root_volume.type,
+                           iops=g.root_volume.iops if gp3 else None, throughput_mbps=g.root_volume.throughput if gp3 else None)
+
+
+def _entries(platform: Platform, prices, cat) -> tuple[list[_Entry], Optional[design_mod.Design]]:
+    c = platform.config
+    issues = design_mod.capacity_issues(platform, cat)
+    if issues:
+        raise cfg.ConfigError(platform.stack, issues, platform.source)
+    if c.node_groups:
+        return [_Entry(n, g, tuple(m for m, mc in c.models.items() if mc.node_group == n))
+                for n, g in c.node_groups.items()], None
+    d = design_mod.design(platform, prices, cat)
+    return [_Entry(g.name, g.config, g.models, g.choice, g.reason, True) for g in d.groups], d
+
+
+def _on_demand_design(platform: Platform, entries: list[_Entry], costs: list[cost.NodeGroupCost], prices,
+                      cat) -> Optional[tuple[cost.NodeGroupCost, ...]]:
+    """Every node group as the planner would build it all on-demand (None when no group is spot): what the plan
+    compares spot with. Models-only stacks: the design with spot off; declared: each model group chosen
+    on-demand. Groups without models (system, idle) are kept as they are."""
+    if not any(e.config.spot for e in entries):
+        return None
+    idle = {e.name for e in entries if not e.models}
+    out: list[cost.NodeGroupCost] = [k for k in costs if k.name in idle]
+    try:
+        if not platform.config.node_groups:
+            s = replace(design_mod.settings_of(platform), spot=False, on_demand_fallback=False)
+            for g in design_mod.design(platform, prices, cat, settings=s).groups:
+                if g.choice is not None and g.models:
+                    out += cost.node_groups_from_choice(g.name, g.choice, _volume(g.config))
+            return tuple(out)
+        for e in entries:
+            if not e.models:
+                continue
+            sel = replace(selection_of(e.config, cat), spot=False)
+            ds = [demand_of(m, platform.config.models[m], 0) for m in e.models]
+            ch = optimizer.choose_group(sel, ds, prices, cat)
+            out += cost.node_groups_from_choice(e.name, ch, _volume(e.config))
+    except (SizingError, pricing.PricingError, cfg.ConfigError):
+        return None
+    return tuple(out)
+
+
+def _gpu_limits(compute: cfg.Compute, group: NodeGroupConfig, cat) -> cfg.Compute:
+    """A GPU model's compute with its declared group's GPU limits (GPU models, GPU memory) made its own, so the
+    design the advice compares with keeps the user's GPU choices."""
+    if not compute.gpu:
+        return compute
+    if group.instance_types:
+        allowed = sorted({(cat[t].gpu_model or "").lower() for t in group.instance_types if t in cat and cat[t].is_gpu})
+    else:
+        allowed = [m.lower() for m in group.selection.gpu_models]
+    own = [m.lower() for m in compute.gpu_models]
+    models = [m for m in own if not allowed or m in allowed] if own else allowed
+    memory = [v for v in (compute.min_gpu_memory_gib, group.selection.min_gpu_memory_gib) if v is not None]
+    return compute.model_copy(update={"gpu_models": models or own, "min_gpu_memory_gib": max(memory) if memory else None})
+
+
+def _advice(platform: Platform, entries: list[_Entry], declared_max: float, prices, cat) -> Optional[str]:
+    """A note when the planner's own design of the same models costs > ADVICE_THRESHOLD less at max replicas."""
+    model_groups = [e for e in entries if e.models]
+    if not model_groups:
+        return None
+    spot = any(e.config.spot for e in model_groups)
+    fallback = any(e.config.spot and e.config.on_demand_fallback for e in model_groups)
+    c = platform.config
+    models = {m: mc.model_copy(update={"node_group": None, "compute": _gpu_limits(mc.compute, c.node_groups[mc.node_group], cat)})
+              for m, mc in c.models.items()}
+    bare = platform.model_copy(update={"config": c.model_copy(update={"node_groups": {}, "models": models})})
+    s = design_mod.settings_of(bare, cfg.CapacityConfig(spot=spot, on_demand_fallback=fallback))
+    try:
+        d = design_mod.design(bare, prices, cat, settings=s)
+    except (cfg.ConfigError, SizingError, pricing.PricingError):
+        return None
+    auto = cost.estimate(cost.CostInputs(region=platform.region, fallback_to_us_east_1=prices.is_fallback, node_groups=[
+        k for g in d.groups if g.choice for k in cost.node_groups_from_choice(g.name, g.choice, _volume(g.config))]), cat)
+    auto_max = sum(g.usd_per_hour_max for g in auto.node_groups)
+    if declared_max <= 0 or auto_max >= declared_max * (1 - ADVICE_THRESHOLD):
+        return None
+    layout = "; ".join(f"{g.name}: {', '.join(g.models)} on {g.choice.primary.name}" for g in d.groups if g.choice)
+    return (f"the planner's own design of these models would cost ${auto_max:.2f}/h at max replicas against "
+            f"${declared_max:.2f}/h for the declared model node groups ({(1 - auto_max / declared_max) * 100:.0f}% less; "
+            f"instances and root volumes, {'spot' if spot else 'on-demand'} and GPU choices as declared): {layout}. Leave out node_groups "
+            "(and the models' node_group) to use it")
+
+
 def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityPlan:
-    """Node groups, placements and cost inputs; raises ConfigError with every sizing problem found."""
+    """Node groups, placements and cost inputs; raises ConfigError with every sizing problem found.
+
+    Declared `node_groups` are planned as given; without them the planner designs the groups (planner/design.py).
+    """
     c = platform.config
     cat = pricing.catalog()
     # Only us-east-1 has on-demand prices in the data: other regions are sized and priced at us-east-1 prices
@@ -141,38 +254,41 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     def issue(path: str, given: str, allowed: str) -> None:
         issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.{path}", given=given, allowed=allowed))
 
-    for gname, g in c.node_groups.items():
+    entries, designed = _entries(platform, prices, cat)
+    for e in entries:
+        gname, g = e.name, e.config
         sel = selection_of(g, cat)
-        models = {m: mc for m, mc in c.models.items() if mc.node_group == gname}
-        bases = {m: on_demand_base(platform, mc) for m, mc in models.items()}
+        models = {m: c.models[m] for m in e.models}
+        bases = {m: on_demand_base(platform, mc, g) for m, mc in models.items()}
         demands = [demand_of(m, mc, bases[m]) for m, mc in models.items()]
         capacity = SPOT if g.spot else ON_DEMAND
-        volume = cost.RootVolume(size_gib=g.root_volume.size_gib, volume_type=g.root_volume.type,
-                                 iops=g.root_volume.iops if g.root_volume.type == "gp3" else None,
-                                 throughput_mbps=g.root_volume.throughput if g.root_volume.type == "gp3" else None)
+        volume = _volume(g)
+        where = f"node_groups.{gname}" if not e.designed else "models"
         try:
             if demands:
-                choice: Optional[GroupChoice] = optimizer.choose_group(sel, demands, prices, cat)
-                types, reason = choice.instance_types, choice.reason
+                choice: Optional[GroupChoice] = e.choice or optimizer.choose_group(sel, demands, prices, cat)
+                types, reason = choice.instance_types, e.reason or choice.reason
                 # the price book's own notes are the whole plan's (the cost table says them once)
                 notes = tuple(n for n in dict.fromkeys(choice.notes) if n not in prices.notes)
                 nodes_min, nodes_max = choice.main.nodes_min, choice.main.nodes_max
             else:
                 choice, notes = None, ()
                 types, reason = _idle_choice(sel, cat)
+                reason = e.reason or reason
                 nodes_min = nodes_max = g.min_size
-        except (SizingError, pricing.PricingError) as e:
-            issue(f"node_groups.{gname}", "models and instance types that do not fit together", str(e))
+        except (SizingError, pricing.PricingError) as err:
+            issue(where, "models and instance types that do not fit together", str(err))
             continue
         nodes_min = max(nodes_min, g.min_size)
         if nodes_max > g.max_size:
-            issue(f"node_groups.{gname}.max_size", repr(g.max_size),
+            issue(f"{where}.max_size", repr(g.max_size),
                   f"at least {nodes_max}: the max_replicas of {', '.join(models)} need {nodes_max} {types[0]} nodes")
         nodes_max = max(nodes_min, min(nodes_max, g.max_size))
         groups.append(NodeGroupPlan(name=gname, pool=gname, kind=g.kind, capacity_type=capacity, instance_types=types,
                                     min_size=g.min_size, max_size=g.max_size, priority=g.priority,
-                                    nodes_min=nodes_min, nodes_max=nodes_max, explicit=bool(g.instance_types),
-                                    reason=reason, models=tuple(models), config=g, notes=notes))
+                                    nodes_min=nodes_min, nodes_max=nodes_max,
+                                    explicit=bool(g.instance_types) and not e.designed,
+                                    reason=reason, models=tuple(models), config=g, notes=notes, designed=e.designed))
         costs.append(cost.NodeGroupCost(name=gname, instance_type=types[0], capacity_type=capacity, nodes_min=nodes_min,
                                         nodes_max=nodes_max, root_volume=volume,
                                         spot_instance_types=types if capacity == SPOT else ()))
@@ -189,9 +305,10 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
             groups.append(NodeGroupPlan(name=fb_name, pool=gname, kind=g.kind, capacity_type=ON_DEMAND,
                                         instance_types=fb_types, min_size=0, max_size=g.max_size,
                                         priority=max(1, g.priority - 1),
-                                        nodes_min=fb_min, nodes_max=fb_max, explicit=bool(g.instance_types),
+                                        nodes_min=fb_min, nodes_max=fb_max,
+                                        explicit=bool(g.instance_types) and not e.designed,
                                         reason="on-demand fallback and floor for spot pool " + gname,
-                                        models=tuple(models), config=g))
+                                        models=tuple(models), config=g, designed=e.designed))
             costs.append(cost.NodeGroupCost(name=fb_name, instance_type=fb_types[0], capacity_type=ON_DEMAND,
                                             nodes_min=fb_min, nodes_max=fb_max, root_volume=volume))
         for m, mc in models.items():
@@ -211,10 +328,21 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         nat_gateways=nat,
         load_balancers=(cost.LoadBalancer("alb", c.cluster.ingress_group),) if c.models else (),
         kms_keys=1 if c.cluster.secrets_encryption else 0,
+        on_demand_design=_on_demand_design(platform, entries, costs, prices, cat),
     )
+    notes = []
     note = support_note(c.cluster.kubernetes_version, day)
+    if note:
+        notes.append(note)
+    if designed is None and c.models:
+        groups_with_models = {g.name for g in groups if g.models}
+        declared = cost.estimate(replace(cost_inputs, node_groups=tuple(k for k in costs if k.name in groups_with_models),
+                                         on_demand_design=None), cat)
+        advice = _advice(platform, entries, sum(g.usd_per_hour_max for g in declared.node_groups), prices, cat)
+        if advice:
+            notes.append(advice)
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
-                        notes=(note,) if note else ())
+                        notes=tuple(notes), designed=designed is not None)
 
 
 def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] = None,

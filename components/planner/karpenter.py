@@ -51,13 +51,12 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
     cat = pricing.catalog()
     prices = pricing.price_book(platform.region, fallback_to_us_east_1=True)
     out: dict[str, PoolSimulation] = {}
-    for gname, g in c.node_groups.items():
-        if g.kind == "system":
+    for plan in capacity.groups:  # declared or designed: each pool's main group carries its config and models
+        gname, g = plan.pool, plan.config
+        if plan.kind == "system" or plan.name != plan.pool or not plan.models:
             continue
-        models = {m: mc for m, mc in c.models.items() if mc.node_group == gname}
-        if not models:
-            continue
-        demands = [demand_of(m, mc, on_demand_base(platform, mc)) for m, mc in models.items()]
+        models = {m: c.models[m] for m in plan.models}
+        demands = [demand_of(m, mc, on_demand_base(platform, mc, g)) for m, mc in models.items()]
         sel = selection_of(g, cat)
         try:
             both = optimizer.choose_group(sel, demands, prices, cat)
@@ -136,25 +135,26 @@ def _node_pool(g: NodeGroupPlan, sim: Optional[PoolSimulation], main_nodes: int,
     )
 
 
-def node_classes(platform: Platform) -> dict[str, RootVolume]:
-    """EC2NodeClasses by name, one per distinct root volume of the non-system groups: "default" for the schema's
-    default volume, else named after the first group that asks for it (a CPU pool does not pay for a GPU pool's
-    300 GiB). Names follow the volumes, so reordering groups renames nothing."""
+def node_classes(capacity: CapacityPlan) -> dict[str, RootVolume]:
+    """EC2NodeClasses by name, one per distinct root volume of the non-system pools (declared or designed):
+    "default" for the schema's default volume, else named after the first pool that asks for it (a CPU pool does
+    not pay for a GPU pool's 300 GiB). Names follow the volumes, so reordering groups renames nothing."""
     out: dict[str, RootVolume] = {}
-    for name, g in platform.config.node_groups.items():
-        if g.kind == "system" or g.root_volume in out.values():
+    for g in capacity.groups:
+        volume = g.config.root_volume
+        if g.kind == "system" or g.name != g.pool or volume in out.values():
             continue
-        if g.root_volume == RootVolume():
-            out[karpenter.NODECLASS_NAME] = g.root_volume
+        if volume == RootVolume():
+            out[karpenter.NODECLASS_NAME] = volume
         else:  # a group called "default" with its own volume must not take the default class's name
-            out[f"{name}-group" if name == karpenter.NODECLASS_NAME else name] = g.root_volume
+            out[f"{g.pool}-group" if g.pool == karpenter.NODECLASS_NAME else g.pool] = volume
     return out
 
 
-def node_class_of(platform: Platform, group: str) -> str:
-    """The EC2NodeClass a config group's NodePools launch from."""
-    volume = platform.config.node_groups[group].root_volume
-    return next(n for n, v in node_classes(platform).items() if v == volume)
+def node_class_of(capacity: CapacityPlan, pool: str) -> str:
+    """The EC2NodeClass a pool's NodePools launch from."""
+    volume = next(g.config.root_volume for g in capacity.groups if g.name == pool)
+    return next(n for n, v in node_classes(capacity).items() if v == volume)
 
 
 def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
@@ -165,7 +165,7 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
         if g.name == g.pool:
             s = sims.get(g.name)
             main_nodes[g.pool] = max(g.nodes_max if g.models else g.max_size, s.nodes_at_max if s else 0)
-    pools = tuple(_node_pool(g, sims.get(g.name), main_nodes.get(g.pool, 0), node_class_of(platform, g.pool))
+    pools = tuple(_node_pool(g, sims.get(g.name), main_nodes.get(g.pool, 0), node_class_of(capacity, g.pool))
                   for g in capacity.groups if g.kind != "system")
     managed = {g.name for g in capacity.groups if g.kind == "system"}
     volumes = {ng.name: ng.root_volume for ng in capacity.cost_inputs.node_groups}  # each pool's own, as planned

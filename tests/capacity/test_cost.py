@@ -57,10 +57,43 @@ def test_spot_group_uses_mean_expected_spot_price_and_shows_on_demand():
     est = estimate(CostInputs("us-east-1", [g], control_planes=0))
     unit = (1.006 * (1 - 0.59) + 0.8048 * (1 - 0.49)) / 2
     row = est.rows[0]
-    assert row.unit_usd_per_hour_on_demand == 1.006
+    # The on-demand column is the mean over the same types as the spot mean, not the first type's price.
+    assert row.unit_usd_per_hour_on_demand == pytest.approx((1.006 + 0.8048) / 2)
     assert row.unit_usd_per_hour_spot == pytest.approx(unit)
     assert (row.usd_per_hour_min, row.usd_per_hour_max) == (0.0, pytest.approx(4 * unit))
-    assert est.spot_on_demand_usd_per_hour_max == pytest.approx(4 * (1.006 + GP3_50))
+    assert est.on_demand_design_usd_per_hour_max is None  # no on-demand design given: no comparison line
+    assert "all on-demand" not in est.render_table()
+
+
+def test_spot_line_compares_with_the_on_demand_design_not_the_spot_types_at_on_demand_prices():
+    spot = NodeGroupCost("gpu", "g5.xlarge", "SPOT", 0, 4, RootVolume(50), ("g5.xlarge", "g6.xlarge"))
+    system = NodeGroupCost("system", "m6i.large", "ON_DEMAND", 1, 1, RootVolume(50))
+    # The on-demand design packs the same replicas on 3 g6.xlarge nodes (its own choice).
+    od = [system, NodeGroupCost("gpu-od", "g6.xlarge", "ON_DEMAND", 0, 3, RootVolume(50))]
+    est = estimate(CostInputs("us-east-1", [system, spot], control_planes=0, on_demand_design=od))
+    want = 1 * (0.096 + GP3_50) + 3 * (0.8048 + GP3_50)
+    assert est.on_demand_design_usd_per_hour_max == pytest.approx(want)
+    saving = (1 - est.usd_per_hour_max / want) * 100
+    assert (f"all on-demand (the same models, node groups designed for on-demand), the maximum would be ${want:,.2f} "
+            f"per hour (spot saves {saving:.0f}% at max)") in est.render_table()
+
+
+def test_nodes_by_type_recompute_each_group_from_the_price_table():
+    spot = NodeGroupCost("gpu", "g5.xlarge", "SPOT", 1, 4, RootVolume(50), ("g5.xlarge", "g6.xlarge"))
+    od = NodeGroupCost("gpu-on-demand", "g6.xlarge", "ON_DEMAND", 1, 2, RootVolume(50))
+    est = estimate(CostInputs("us-east-1", [spot, od], control_planes=0))
+    j = est.to_json()["node_groups"]
+    assert j["gpu"]["nodes_by_type"] == {"min": {"g5.xlarge/SPOT": 0.5, "g6.xlarge/SPOT": 0.5},
+                                         "max": {"g5.xlarge/SPOT": 2.0, "g6.xlarge/SPOT": 2.0}}
+    assert j["gpu-on-demand"]["nodes_by_type"] == {"min": {"g6.xlarge/ON_DEMAND": 1.0}, "max": {"g6.xlarge/ON_DEMAND": 2.0}}
+    spot_price = {"g5.xlarge": 1.006 * (1 - 0.59), "g6.xlarge": 0.8048 * (1 - 0.49)}
+    for name, group in j.items():
+        for k in ("min", "max"):
+            instances = sum(n * (spot_price[t.split("/")[0]] if t.endswith("/SPOT") else 0.8048)
+                            for t, n in group["nodes_by_type"][k].items())
+            volumes = sum(group["nodes_by_type"][k].values()) * GP3_50
+            assert group["usd_per_hour"][k] == pytest.approx(instances + volumes, abs=1e-6)
+            assert group["usd_per_hour_includes"] == ["instances", "root volumes"]
 
 
 def test_extended_support_and_month_length():
@@ -77,6 +110,8 @@ def test_to_json_shape():
     assert set(j["usd_per_hour"]) == {"min", "max"} and set(j["usd_per_month"]) == {"min", "max"}
     assert j["node_groups"]["cpu"] == {
         "nodes": {"min": 1, "max": 3}, "instance_type": "m6i.large", "capacity_type": "ON_DEMAND",
+        "nodes_by_type": {"min": {"m6i.large/ON_DEMAND": 1.0}, "max": {"m6i.large/ON_DEMAND": 3.0}},
+        "usd_per_hour_includes": ["instances", "root volumes"],
         "usd_per_hour": {"min": round(0.096 + GP3_50, 6), "max": round(3 * (0.096 + GP3_50), 6)},
     }
     assert j["currency"] == "USD" and j["region"] == "us-east-1"

@@ -221,3 +221,43 @@ def test_bench_core_optimizer_within_5_percent_of_ilp_on_three_models():
     assert res.ratio[1] <= 1.05
     assert res.spot_with_floor[1] < res.optimizer_od[1]
     assert all(not math.isnan(x) for x in res.hand_picked)
+
+
+def test_an_on_demand_floor_above_min_replicas_runs_whole_at_min():
+    # The floor is a fixed Deployment of on_demand_base replicas: with base 3 over min_replicas 1, three replicas
+    # run on on-demand nodes at min, not one (the cost at min used to count one).
+    from modelstack.capacity.optimizer import estimate_explicit
+    d = ModelDemand("api", Requests.parse("1", "2Gi"), 1, 6, on_demand_base=3)
+    assert (d.base(d.min_replicas), d.running(d.min_replicas)) == (3, 3)
+    choice = estimate_explicit(["m6i.large"], "SPOT", [d])
+    per_node = 1  # m6i.large: 1930m allocatable - 150m reserved holds one 1-CPU replica
+    assert (choice.on_demand_floor.nodes_min, choice.on_demand_floor.nodes_max) == (3 // per_node, 3 // per_node)
+    assert (choice.main.nodes_min, choice.main.nodes_max) == (0, 3)
+    assert choice.usd_per_hour_min == pytest.approx(3 * 0.096)
+
+
+def test_without_premium_relaxation_spreading_costs_at_most_the_tolerance():
+    # The dev GPU selection relaxes the 20% premium to list three xlarge types (g5/g6 at about twice g4dn's spot
+    # price); the planner's designs do not: they keep members within the premium, and take more pools only when
+    # that costs at most max_spread_cost_pct more than the cheapest pool choice.
+    d = [ModelDemand("image-classifier", R("3", "12Gi", gpu=1), 0, 3)]
+    relaxed = choose_group(DEV_GPU, d)
+    strict = choose_group(replace(DEV_GPU, relax_spot_premium=False), d)
+    assert len(relaxed.instance_types) == 3
+    cheapest_spot = min(CAT[n].on_demand_usd_per_hour * (1 - CAT[n].spot_savings_pct["us-east-1"] / 100)
+                        for n in relaxed.instance_types)
+    assert strict.main.unit_usd_per_hour <= cheapest_spot * 1.2 + 1e-9
+    assert strict.usd_per_hour_max < relaxed.usd_per_hour_max
+    # With a generous tolerance, the three-pool shape comes back (it is the only one reaching min_types).
+    wide = choose_group(replace(DEV_GPU, relax_spot_premium=False, max_spread_cost_pct=1000.0,
+                                max_spot_price_premium_pct=1000.0), d)
+    assert len(wide.instance_types) == 3
+
+
+def test_max_nodes_skips_shapes_that_need_more_nodes():
+    d = [ModelDemand("api", R("1", "2Gi"), 1, 60)]
+    free = choose_group(GroupSelection(), d)
+    capped = choose_group(GroupSelection(max_nodes=10), d)
+    assert free.nodes_max > 10 >= capped.nodes_max
+    with pytest.raises(SizingError):
+        choose_group(GroupSelection(families=("m6i",), max_nodes=1), [ModelDemand("api", R("1", "2Gi"), 1, 400)])

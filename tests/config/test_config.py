@@ -9,15 +9,12 @@ import pytest
 import yaml
 
 from modelstack.config.load import load_platform
+from stacks import stack_values
 from modelstack.planner.capacity import plan_platform
 from modelstack.config.schema import CONFIG_KEY, ConfigError, Platform
 
 ROOT = Path(__file__).resolve().parents[2]
 P = CONFIG_KEY
-
-
-def stack_values(env: str = "dev") -> dict:
-    return yaml.safe_load((ROOT / "stacks" / f"Pulumi.{env}.yaml").read_text())["config"]
 
 
 def issues_of(mutate, env: str = "dev") -> list[str]:
@@ -83,7 +80,7 @@ CASES = [
     ("unknown model key", _set("models.sentiment.autoscalling", {}),
      f"{P}.models.sentiment.autoscalling: got unknown key 'autoscalling'; allowed: one of the keys {MODEL_KEYS}"),
     ("unknown top key", _set("clusters", {}),
-     f"{P}.clusters: got unknown key 'clusters'; allowed: one of the keys environment, team, tags, cluster, node_groups, models, traffic_splits"),
+     f"{P}.clusters: got unknown key 'clusters'; allowed: one of the keys environment, team, tags, cluster, node_groups, capacity, models, traffic_splits"),
     ("negative min replicas", _set("models.sentiment.autoscaling.min_replicas", -1),
      f"{P}.models.sentiment.autoscaling.min_replicas: got -1; allowed: an integer >= 0"),
     ("max replicas zero", _set("models.sentiment.autoscaling.max_replicas", 0),
@@ -520,3 +517,29 @@ def test_settings_without_effect_are_warnings_in_the_platform():
         "in_flight scales on requests in flight; remove it",
     ]
     assert load_platform("dev", stack_values("dev")).warnings == ()
+
+
+@pytest.mark.parametrize("mutate,expected", [
+    (lambda v, p: p["models"]["sentiment"].pop("node_group"),
+     "modelstack:platform.models.sentiment.node_group: got nothing; allowed: one of the node groups cpu, gpu, "
+     "gpu-large, system (or leave out node_groups and the planner designs the groups)"),
+    (lambda v, p: p["models"]["sentiment"]["compute"].update(gpu_models=["l4"]),
+     "modelstack:platform.models.sentiment.compute.gpu_models: got ['l4']; allowed: gpu_models only with gpu >= 1"),
+    (lambda v, p: p["models"]["llm-chat"]["compute"].update(gpu_models=["b200"]),
+     "modelstack:platform.models.llm-chat.compute.gpu_models: got 'b200'; allowed: GPU models in the price table: "),
+], ids=["declared groups need a model's node_group", "gpu_models without gpu", "unknown gpu model"])
+def test_node_group_and_gpu_model_issues(mutate, expected):
+    got = issues_of(mutate)
+    assert any(g.startswith(expected) for g in got), "\n".join(got)
+
+
+def test_a_models_only_stack_loads_without_node_groups():
+    values = copy.deepcopy(stack_values("dev"))
+    p = values[CONFIG_KEY]
+    p.pop("node_groups")
+    for m in p["models"].values():
+        m.pop("node_group")
+    p["capacity"] = {"spot": True, "exclude_families": ["m5"]}
+    platform = load_platform("dev", values)
+    assert platform.config.node_groups == {} and platform.config.capacity.spot is True
+    assert all(m.node_group is None for m in platform.config.models.values())

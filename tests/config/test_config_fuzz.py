@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from modelstack.planner.capacity import plan_platform
 from modelstack.config.load import load_platform
 from modelstack.config.schema import CONFIG_KEY, ConfigError
-from test_config import stack_values
+from stacks import stack_values
 
 BASE = {env: stack_values(env) for env in ("dev", "prod")}
 

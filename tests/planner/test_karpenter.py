@@ -86,16 +86,16 @@ def test_karpenter_keeps_no_idle_nodes_min_size_does_not_apply():
 
 def test_one_node_class_per_distinct_root_volume_so_cpu_nodes_do_not_pay_for_gpu_disks():
     p, cap = _platform("dev")
-    classes = node_classes(p)
+    classes = node_classes(cap)
     assert {n: (v.size_gib, v.iops, v.throughput) for n, v in classes.items()} == {
         "default": (100, 3000, 125), "gpu": (200, 3000, 125), "gpu-large": (300, 6000, 500)}
     assert {s.name: s.node_class for s in plan_karpenter(p, cap).node_pools} == {
         "cpu": "default", "gpu": "gpu", "gpu-large": "gpu-large"}
     # groups that share a volume share a class, fallbacks use their pool's, and the names do not follow the order
     p, cap = _platform("prod")
-    assert {s.name: s.node_class for s in plan_karpenter(p, cap).node_pools}["cpu-on-demand"] == node_class_of(p, "cpu")
-    p2, _ = _platform("dev", lambda c: c.update(node_groups=dict(reversed(list(c["node_groups"].items())))))
-    assert node_classes(p2) == classes
+    assert {s.name: s.node_class for s in plan_karpenter(p, cap).node_pools}["cpu-on-demand"] == node_class_of(cap, "cpu")
+    _, cap2 = _platform("dev", lambda c: c.update(node_groups=dict(reversed(list(c["node_groups"].items())))))
+    assert node_classes(cap2) == classes
 
 
 @pytest.mark.parametrize("env", ["dev", "staging", "prod"])
@@ -108,7 +108,7 @@ def test_every_shipped_stack_has_a_karpenter_plan(env):
 def test_a_group_called_default_with_its_own_volume_does_not_take_the_default_class():
     def mutate(c):
         c["node_groups"]["default"] = {"kind": "cpu", "root_volume": {"size_gib": 60}}
-    p, _ = _platform("dev", mutate)
-    classes = node_classes(p)
+    _, cap = _platform("dev", mutate)
+    classes = node_classes(cap)
     assert classes["default"].size_gib == 100 and classes["default-group"].size_gib == 60
-    assert node_class_of(p, "default") == "default-group" and node_class_of(p, "cpu") == "default"
+    assert node_class_of(cap, "default") == "default-group" and node_class_of(cap, "cpu") == "default"
