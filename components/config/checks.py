@@ -216,8 +216,7 @@ def _model_issues(add: Add, p: str, m: ModelConfig, environment: Any) -> None:
 def cold_start_seconds(m: ModelConfig) -> int:
     """A model's planned worst seconds from no replica to a Ready one, as its ModelAPI computes them (node launch,
     image pull and the start-up probe's budget by render.timeouts; or the model's own `cold_start`)."""
-    probe: Any = m.startup_probe or m.liveness_probe or m.readiness_probe or manifests.default_readiness(m.port)
-    budget = timeouts.probe_budget(probe.initial_delay_seconds, probe.period_seconds, probe.failure_threshold)
+    budget = manifests.startup_budget(m.startup_probe, m.liveness_probe, m.readiness_probe, m.port)
     override = duration_seconds(m.cold_start) if m.cold_start is not None else None
     return timeouts.cold_start(compute_accelerator(m.compute), budget, override).total
 

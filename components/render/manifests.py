@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from modelstack.render import autoscaling, labels, proxy as proxy_config
+from modelstack.render import autoscaling, labels, proxy as proxy_config, timeouts
 
 POOL_AFFINITY_WEIGHT = 100
 SHM_VOLUME = "dshm"
@@ -185,6 +185,14 @@ def probe(p: ProbeSpec, port: int) -> dict[str, Any]:
 def default_readiness(port: int) -> ProbeSpec:
     """Cortex's default readiness check: the port accepts TCP connections."""
     return ProbeSpec(tcp=True, port=port, period_seconds=5, failure_threshold=2)
+
+
+def startup_budget(startup: Any, liveness: Any, readiness: Any, port: int) -> int:
+    """The longest a container may take to become ready: its start-up probe's budget; else its liveness probe's
+    (which restarts a container that has not started by then); else its readiness probe's (default: TCP). Takes
+    any probe with initial_delay_seconds, period_seconds and failure_threshold (ProbeSpec or the config's Probe)."""
+    p = startup or liveness or readiness or default_readiness(port)
+    return timeouts.probe_budget(p.initial_delay_seconds, p.period_seconds, p.failure_threshold)
 
 
 def resources(c: ContainerSpec) -> dict[str, Any]:

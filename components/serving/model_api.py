@@ -777,7 +777,8 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         accel = "inferentia"
     init = knobs.init_replicas if knobs.init_replicas is not None else knobs.min_replicas
     probes = {k: _probe(a.get(k), k) for k in ("readiness_probe", "liveness_probe", "startup_probe")}
-    cold = timeouts.cold_start(accel, _startup_seconds(probes, port), a.get("cold_start_seconds"))
+    startup = manifests.startup_budget(probes["startup_probe"], probes["liveness_probe"], probes["readiness_probe"], port)
+    cold = timeouts.cold_start(accel, startup, a.get("cold_start_seconds"))
     progress = int(_get(us, "progress_deadline_seconds", timeouts.deployment_await_seconds(cold), "update_strategy"))
     if progress < cold.total:
         raise ValueError(f"ModelAPI {name!r}: update_strategy.progress_deadline_seconds {progress} is shorter than the "
@@ -868,10 +869,3 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         objects["interceptor_route"] = manifests.interceptor_route(
             spec, knobs, path, hosts=hosts, readiness_seconds=cold.total, response_seconds=upstream)
     return Plan(spec, knobs, objects, path, tls, settings, cold, upstream, aws_plan)
-
-
-def _startup_seconds(probes: dict[str, Optional[manifests.ProbeSpec]], port: int) -> int:
-    """The longest the container may take to become ready: the start-up probe's budget; else the liveness probe's
-    (it restarts a container that has not started by then); else the readiness probe's (default: TCP)."""
-    p = probes["startup_probe"] or probes["liveness_probe"] or probes["readiness_probe"] or manifests.default_readiness(port)
-    return timeouts.probe_budget(p.initial_delay_seconds, p.period_seconds, p.failure_threshold)
