@@ -34,6 +34,10 @@ PROVIDER_AWAIT_DEFAULT_SECONDS = 600
 #: The ALB's default idle timeout, and the range AWS accepts for `idle_timeout.timeout_seconds`.
 ALB_IDLE_DEFAULT_SECONDS = 60
 ALB_IDLE_RANGE = (1, 4000)
+#: The idle timeout modelstack gives a shared ALB unless a route needs longer: one value that ModelAPIs and
+#: TrafficSplitters built separately all pick by default, so the Ingresses of a group agree (the attribute belongs
+#: to the one load balancer). 30 min covers a GPU cold start with a 5-minute start-up and a 10-minute answer.
+ALB_IDLE_GROUP_SECONDS = 1800
 #: Helm waits this long for a release's pods (the provider's default is 300 s). A release on the system pool may
 #: wait for cluster-autoscaler to add a system node: NODE_READY_SECONDS["none"] plus scheduling and pulls.
 HELM_RELEASE_TIMEOUT_SECONDS = 900
@@ -76,13 +80,13 @@ def deployment_await_seconds(cold: ColdStart) -> int:
 
 def alb_idle_timeout(routes: Iterable[tuple[int, int]]) -> int:
     """The shared ALB's idle timeout for routes given as (readiness seconds, response seconds): the longest
-    silent wait any route can have, never below the ALB's default. Raises ValueError past AWS's maximum."""
+    silent wait any route can have, never below ALB_IDLE_GROUP_SECONDS. Raises ValueError past AWS's maximum."""
     need = max((r + s for r, s in routes), default=ALB_IDLE_DEFAULT_SECONDS)
     if need > ALB_IDLE_RANGE[1]:
         raise ValueError(f"a route can wait {need} s for a replica and its response, longer than the load balancer's "
                          f"maximum idle timeout ({ALB_IDLE_RANGE[1]} s): shorten the start-up probe, cold_start or "
                          f"response_timeout")
-    return max(need, ALB_IDLE_DEFAULT_SECONDS)
+    return max(need, ALB_IDLE_GROUP_SECONDS)
 
 
 def duration(seconds: int) -> str:

@@ -249,9 +249,9 @@ class IngressArgs(TypedDict):
     class_name: NotRequired[pulumi.Input[str]]
     """IngressClass of the AWS Load Balancer Controller. Default "alb"."""
     idle_timeout_seconds: NotRequired[int]
-    """The shared ALB's idle timeout, group-wide: give every Ingress of the group the same value. Default: this
-    model's longest silent wait (cold start + response_timeout_seconds, at least the ALB's 60); a value below
-    that is refused, since the ALB would cut a request the interceptor is still holding."""
+    """The shared ALB's idle timeout, group-wide: every Ingress of the group must carry the same value. Default
+    1800 s (render/timeouts.ALB_IDLE_GROUP_SECONDS), or this model's longest silent wait (cold start + proxy queue +
+    response) when longer; a value below that wait is refused, since the ALB would cut a held request."""
 
 
 class HttpAddOnArgs(TypedDict):

@@ -6,7 +6,7 @@ from typing import Any, Optional, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-from modelstack.render import ingress, labels
+from modelstack.render import ingress, labels, timeouts
 from modelstack.serving.model_api import IngressArgs, _lb_host
 
 if sys.version_info >= (3, 11):
@@ -97,7 +97,7 @@ def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, i
     settings = ingress.IngressSettings(group_name=ia["group_name"], scheme=ia.get("scheme") or "internal",
                                        inbound_cidrs=tuple(ia.get("inbound_cidrs") or ()),
                                        certificate_arn=ia.get("certificate_arn"), class_name=ia.get("class_name") or "alb",
-                                       idle_timeout_seconds=ia.get("idle_timeout_seconds"))
+                                       idle_timeout_seconds=ia.get("idle_timeout_seconds") or timeouts.alb_idle_timeout(()))
     problems = settings.problems()
     if problems:
         raise ValueError(f"traffic split {name!r}: ingress: " + "; ".join(problems))

@@ -23,10 +23,10 @@ def test_pulumi_waits_past_a_cold_start_and_never_below_its_default(total, expec
     assert timeouts.deployment_await_seconds(timeouts.ColdStart(0, 0, total)) == expected
 
 
-def test_alb_idle_timeout_is_the_longest_silent_wait():
-    assert timeouts.alb_idle_timeout([(360, 600), (1440, 600)]) == 2040
-    assert timeouts.alb_idle_timeout([(10, 20)]) == 60  # never below the ALB default
-    assert timeouts.alb_idle_timeout([]) == 60
+def test_alb_idle_timeout_is_the_longest_silent_wait_or_the_group_default():
+    assert timeouts.alb_idle_timeout([(360, 600), (1440, 660)]) == 2100
+    # below that, one group-wide default, so separately built components agree without being told
+    assert timeouts.alb_idle_timeout([(10, 20)]) == timeouts.alb_idle_timeout([]) == 1800
 
 
 def test_alb_idle_timeout_past_the_aws_maximum_is_refused():

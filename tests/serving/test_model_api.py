@@ -131,8 +131,9 @@ def test_in_flight_ingress_goes_through_the_interceptor(run) -> None:
         # add-on >= 0.12.2 answers /readyz on its admin port only
         "alb.ingress.kubernetes.io/healthcheck-port": "9090",
         "alb.ingress.kubernetes.io/success-codes": "200",
-        # GPU node 420 s + pull 420 s + default TCP readiness 5 s x 2 + proxy queue 60 s + response 600 s
-        "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1510",
+        # the group default: longer than GPU node 420 s + pull 420 s + TCP readiness 5 s x 2 + proxy queue 60 s
+        # + response 600 s = 1510 s
+        "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1800",
     }
 
 
@@ -396,3 +397,23 @@ def test_alb_health_checks_skip_the_proxy_limits_only_when_the_alb_checks_pods(r
     assert "set-var(txn.lb_health_check) bool(true) if { path /ready }" in cpu.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
     in_flight = run(one(base))  # the ALB checks the interceptor, not the pods
     assert "lb_health_check" not in in_flight.named("llm-proxy-config").inputs["data"]["haproxy.cfg"]
+
+
+def test_separately_built_models_and_splits_agree_on_the_idle_timeout(run) -> None:
+    # Another team's stack adds a model and a split to one group without computing a group-wide value.
+    from modelstack.serving.traffic_splitter import TrafficSplitter
+
+    def prog():
+        ModelAPI("a", {"image": "ghcr.io/acme/a:1", "ingress": {"group_name": "g"}})
+        ModelAPI("b", {"image": "ghcr.io/acme/b:1", "compute": {"gpu": 1}, "ingress": {"group_name": "g"}})
+        TrafficSplitter("s", {"backends": [{"service": "a", "weight": 100}], "ingress": {"group_name": "g"}})
+    r = run(prog)
+    values = {i.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"]
+              for i in r.of_type("kubernetes:networking.k8s.io/v1:Ingress")}
+    assert values == {"idle_timeout.timeout_seconds=1800"}
+
+
+def test_a_model_slower_than_the_group_default_must_be_given_the_group_value(run) -> None:
+    slow = {"image": "ghcr.io/acme/s:1", "ingress": {"group_name": "g"}, "response_timeout_seconds": 3000}
+    with pytest.raises(ValueError, match="load balancer group 'g' settings .* differ"):
+        run(lambda: (ModelAPI("a", {"image": "ghcr.io/acme/a:1", "ingress": {"group_name": "g"}}), ModelAPI("s", slow)))
