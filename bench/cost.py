@@ -7,6 +7,7 @@ class, one 4-GPU model, one of them scaling to zero) is written as staging stack
 them: models only, no node groups, a ``capacity: {spot: ...}`` section. The script runs ``modelstack plan`` on
 each, reads ``plan.json`` and prices the model node groups from ``cost.node_groups.<group>.nodes_by_type`` and
 the price table (instances only; the system group, root volumes and fixed costs are left out on both sides).
+The stacks name no provisioner, so they get the default (Karpenter) and plan.json prices what it would buy.
 It compares, at min and at max replicas:
 
 * on-demand (``spot: false``) with the exact on-demand optimum;
@@ -15,7 +16,8 @@ It compares, at min and at max replicas:
 
 The optimum is an integer program solved with HiGHS for each scenario on its own: how many nodes of each
 allowed type and capacity type to run and which replicas go on each, minimizing the hourly price, over the
-types the planner may use in the environment (our own accelerated-family policy). The plan must keep one shape
+types the planner may use in the environment (our own accelerated-family policy). Its replicas are the pods the
+plan places (server plus proxy), built from the same stack config by the planner's own ``demand_of``. The plan must keep one shape
 per group at both min and max and prices a spot group at the mean over its types, so the optimum is a lower
 bound and ratio = plan / optimum >= 1. Targets: within 3% on-demand and 5% with spot, at min and at max.
 
@@ -550,13 +552,27 @@ def plan_product(doc: dict, work: Path, label: str, env: str = PRODUCT_ENV) -> P
     return PlanResult(proc.returncode, (totals[0], totals[1]), tuple(lines), advice=advice)
 
 
+def planned_demands(demands: Sequence[ModelDemand], spot: bool, env: str = PRODUCT_ENV) -> list[ModelDemand]:
+    """``demands`` as `modelstack plan` sizes them: the stack config :func:`stack_config` writes, validated, and each
+    model's demand built by the planner's own function (one replica's pod = the server, the proxy and any sidecars;
+    the on-demand floor the planner keeps)."""
+    from modelstack.config.load import load_platform
+    from modelstack.planner import capacity, design
+
+    platform = load_platform(env, stack_config(demands, spot, env)["config"])
+    return [capacity.demand_of(d.name, mc, design.base_of(mc, spot, platform.is_prod))
+            for d in demands for mc in (platform.config.models[d.name],)]
+
+
 def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env: str = PRODUCT_ENV,
                   time_limit: float = 60.0) -> Exact:
     """Minimum $/h for ``scenario`` replicas on every type the planner may use in ``env``: on-demand, or with
     spot every type's expected spot price and each model's on_demand_base on on-demand nodes (the floor runs
-    whole even at min)."""
+    whole even at min). Replicas are the pods `modelstack plan` places (:func:`planned_demands`), not the bare
+    requests of ``demands``."""
     from modelstack.planner import design
 
+    demands = planned_demands(demands, spot, env)
     prices = price_book("us-east-1")
     s = design.Settings(spot=spot, on_demand_fallback=spot, max_nodes=10**6, arch="amd64", max_types=4,
                         max_groups=None, families=(), exclude_families=(), gpu_models=(), exclude_gpu_models=(),
@@ -575,7 +591,7 @@ def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env
     items_of = []
     for d in demands:
         total = d.min_replicas if scenario == "min" else d.max_replicas
-        if spot and d.on_demand_base:
+        if d.on_demand_base:
             base = d.base(total)
             items_of.append([(d.pod, base, True), (d.pod, d.running(total) - base, False)])
         else:
@@ -611,8 +627,9 @@ def product_path(demands: Sequence[ModelDemand] = PRODUCT_PORTFOLIO, env: str = 
                 doc = stack_config(demands, spot, env, groups, assign)
                 res = plan_product(doc, Path(tmp), f"v{i}-{'spot' if spot else 'od'}", env)
                 if res.exit_code == 2 and groups and "max_size" in res.error:
-                    # A group needs more nodes than the cap: raise max_size as a user would; the
-                    # max-nodes-per-group policy then rejects the plan (exit 1), which is still priced.
+                    # A group needs more nodes than the cap: raise max_size as a user would. The plan is priced
+                    # either way; max-nodes-per-group rejects it (exit 1) only where the group is a managed node
+                    # group (cluster-autoscaler): it does not judge Karpenter NodePools, the default.
                     wide = {n: ({**g, "max_size": 100} if g.get("kind") != "system" else g) for n, g in groups.items()}
                     res = replace(plan_product(stack_config(demands, spot, env, wide, assign), Path(tmp),
                                                f"v{i}-{'spot' if spot else 'od'}-wide", env),

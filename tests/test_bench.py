@@ -94,3 +94,16 @@ def test_addendum_explains_why_spot_cannot_save(bench):
     assert why[0].startswith("llama-70b-a100: 2 replica(s) per p4d.24xlarge node") and "nothing is left" in why[0]
     assert why[1].startswith("llama-70b-fp8-h100: no Spot Advisor data for p5.4xlarge")
     assert "p5.48xlarge" in why[1]
+
+
+def test_the_optimum_places_the_pods_modelstack_plan_places(bench, tmp_path):
+    # 3.7 CPUs fit a 4-vCPU node (3,770m left after allocatable and DaemonSets); with the proxy every replica carries,
+    # they do not. The optimum must size the same pods as the plan, or it is no bound on it.
+    portfolio = (ModelDemand("wide", R("3700m", "1Gi"), 1, 2),)
+    planned = bench.planned_demands(portfolio, spot=False)
+    assert planned[0].pod.cpu_millicores > portfolio[0].pod.cpu_millicores  # the proxy is counted
+    res = bench.plan_product(bench.stack_config(portfolio, spot=False), tmp_path, "w")
+    exact = [bench.exact_product(portfolio, k, False, time_limit=30) for k in ("min", "max")]
+    # One model alone, one type either way: the plan is optimal, so the two agree to the cent.
+    assert res.exit_code == 0
+    assert [e.usd_per_hour for e in exact] == pytest.approx(list(res.usd_per_hour))

@@ -735,7 +735,7 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
     prices = _resolve_prices(region)
     unknown = [n for n in instance_types if n not in cat]
     if unknown:
-        raise SizingError(f"instance type(s) {', '.join(unknown)} not in the pricing data (160 types; see data/SOURCES.md)")
+        raise SizingError(f"instance type(s) {', '.join(unknown)} not in the pricing data ({len(cat)} types; see data/SOURCES.md)")
     types = [cat[n] for n in instance_types]
     primary = types[0]
     notes = list(prices.notes)

@@ -50,6 +50,9 @@ class NodeGroupPlan:
     """What the optimizer wants the user to know (e.g. fewer spot pools than wanted)."""
     designed: bool = False
     """The planner designed this group (the stack declares no node_groups); `reason` says why in one line."""
+    choice: Optional[GroupChoice] = None
+    """The optimizer's choice behind a main group with models (its on-demand floor included): for a designed group,
+    the one record of where the floor goes, since its config lists only the main pool's types."""
 
     @property
     def primary(self) -> pricing.InstanceType:
@@ -288,7 +291,8 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
                                     min_size=g.min_size, max_size=g.max_size, priority=g.priority,
                                     nodes_min=nodes_min, nodes_max=nodes_max,
                                     explicit=bool(g.instance_types) and not e.designed,
-                                    reason=reason, models=tuple(models), config=g, notes=notes, designed=e.designed))
+                                    reason=reason, models=tuple(models), config=g, notes=notes, designed=e.designed,
+                                    choice=choice))
         costs.append(cost.NodeGroupCost(name=gname, instance_type=types[0], capacity_type=capacity, nodes_min=nodes_min,
                                         nodes_max=nodes_max, root_volume=volume,
                                         spot_instance_types=types if capacity == SPOT else ()))

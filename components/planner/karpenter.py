@@ -4,6 +4,8 @@ A managed node group holds one shape, so the capacity plan picks one type per gr
 together. Karpenter launches per batch of pending pods, so the simulation runs the same optimizer twice per pool:
 once for the cost at min replicas, once for the cost at max replicas, each free to pick its own type. Both picks
 join the NodePool's instance types, so what the estimate assumes Karpenter buys is something it is allowed to buy.
+A pool whose types are fixed (listed in a declared group, or designed by the planner) has nothing to pick per end:
+it is priced as planned, a designed pool's on-demand floor on the types the design chose for it.
 Karpenter keeps no minimum node count: a pool's nodes at min replicas come from its models alone (config
 `min_size` does not apply), and a pool without models launches nothing.
 """
@@ -59,9 +61,14 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
         demands = [demand_of(m, mc, on_demand_base(platform, mc, g)) for m, mc in models.items()]
         sel = selection_of(g, cat)
         try:
-            both = optimizer.choose_group(sel, demands, prices, cat)
-            lo = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MIN)
-            hi = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MAX)
+            both = plan.choice or optimizer.choose_group(sel, demands, prices, cat)
+            if sel.instance_types is not None:
+                # Types fixed (declared, or designed): nothing to choose per end. A designed pool's floor is where the
+                # design put it, on types its config cannot name; re-choosing from the config would move it.
+                lo = hi = both
+            else:
+                lo = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MIN)
+                hi = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MAX)
         except (SizingError, pricing.PricingError):
             continue  # plan_capacity has reported it already; the plan never gets here
         # The optimizer prices instances only; with root volumes counted, the one-shape pick can still win an end

@@ -112,3 +112,36 @@ def test_a_group_called_default_with_its_own_volume_does_not_take_the_default_cl
     classes = node_classes(cap)
     assert classes["default"].size_gib == 100 and classes["default-group"].size_gib == 60
     assert node_class_of(cap, "default") == "default-group" and node_class_of(cap, "cpu") == "default"
+
+
+def _models_only_spot(c):
+    """Staging without node groups: four CPU models with on-demand floors, spot with an on-demand fallback."""
+    c.pop("node_groups")
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"
+    sizes = {"api": ("500m", "1Gi", 3, 20, 2), "embed": ("2", "4Gi", 2, 12, 2), "fraud": ("1", "2Gi", 2, 8, 1),
+             "ner": ("4", "16Gi", 1, 6, 1)}
+    c["models"] = {m: {"image": image, "compute": {"cpu": cpu, "memory": mem},
+                       "autoscaling": {"min_replicas": lo, "max_replicas": hi, "on_demand_base": base}}
+                   for m, (cpu, mem, lo, hi, base) in sizes.items()}
+    c["traffic_splits"] = {}
+    c["capacity"] = {"spot": True, "on_demand_fallback": True}
+    c["cluster"]["provisioner"] = "karpenter"
+
+
+def test_a_designed_spot_pool_keeps_the_on_demand_floor_the_design_chose():
+    # The design puts a floor on the cheapest on-demand type for the floor's replicas, which need not be the spot
+    # pool's primary type; the pool's config lists only the spot types, so re-choosing from it loses the floor.
+    p, cap = _platform("staging", _models_only_spot)
+    assert cap.designed
+    groups = {g.name: g for g in cap.groups}
+    fallbacks = [g for g in cap.groups if g.name != g.pool and g.nodes_max]
+    assert any(fb.instance_types[0] != groups[fb.pool].instance_types[0] for fb in fallbacks)  # the case in point
+    kp = plan_karpenter(p, cap)
+    for fb in fallbacks:
+        s = kp.simulations[fb.name]
+        assert (s.type_at_min, s.nodes_at_min, s.type_at_max, s.nodes_at_max) == (
+            fb.instance_types[0], fb.nodes_min, fb.instance_types[0], fb.nodes_max), fb.name
+    one_shape, karpenter = estimate(cap.cost_inputs), estimate(kp.cost_inputs)
+    for name in kp.simulations:
+        (k_min, k_max), (o_min, o_max) = _usd(karpenter, name), _usd(one_shape, name)
+        assert k_min <= o_min + 1e-9 and k_max <= o_max + 1e-9, name
