@@ -28,6 +28,14 @@ workdir() {
   echo "$dir"
 }
 
+# pkg/v3's go.mod replaces sdk/v3 with ../sdk (we require sdk/v3 at the same tag instead) and atotto/clipboard
+# with a fork: repeat the latter in a wrapper that builds pkg/v3 code.
+add_clipboard_replace() {
+  go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" >/dev/null
+  grep '^replace github.com/atotto/clipboard' \
+    "$GOMODCACHE/cache/download/github.com/pulumi/pulumi/pkg/v3/@v/$PULUMI_VERSION.mod" >> "$1/go.mod" || true
+}
+
 build_etcd() {
   local bin="$CACHE/bin/etcd-$ETCD_VERSION/etcd"
   [[ -x $bin ]] && return 0
@@ -75,27 +83,26 @@ build_pulumi() {
   local bin="$CACHE/bin/pulumi-$PULUMI_VERSION/pulumi"
   [[ -x $bin ]] && return 0
   local d; d=$(workdir pulumi "$PULUMI_VERSION")
-  # pkg/v3's go.mod replaces sdk/v3 with ../sdk and atotto/clipboard with a fork: repeat both here.
-  local pkgmod
-  go mod download -json "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" >/dev/null
-  pkgmod="$GOMODCACHE/cache/download/github.com/pulumi/pulumi/pkg/v3/@v/$PULUMI_VERSION.mod"
-  grep '^replace github.com/atotto/clipboard' "$pkgmod" >> "$d/go.mod" || true
+  add_clipboard_replace "$d"
   local ld="$LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
   (cd "$d" && go get "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" \
      && go build -ldflags "$ld" -o "$bin" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 }
 
 build_langhost() {
-  # Our minimal Python language host (e2e/tools/langhost), see e2e/README.md for why.
-  local bin="$CACHE/bin/pulumi-$PULUMI_VERSION/pulumi-language-python"
+  # Our minimal language host for Python and Node.js (e2e/tools/langhost), see e2e/README.md for why.
+  local dir="$CACHE/bin/pulumi-$PULUMI_VERSION" bin
+  bin="$dir/pulumi-language-python"
   local src="$GOMODCACHE/github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION/python/cmd/pulumi-language-python-exec"
   local sum; sum=$(cat "$HERE/tools/langhost/"*.go | sha256sum | cut -c1-12)
   [[ -x $bin && -f $bin.$sum ]] && return 0
   local d; d=$(workdir langhost "$PULUMI_VERSION")
-  (cd "$d" && go get "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" && go mod tidy \
-     && go build -ldflags "$LDFLAGS_BASE" -o "$bin" .)
+  add_clipboard_replace "$d"
+  (cd "$d" && go get "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" \
+     && go mod tidy && go build -ldflags "$LDFLAGS_BASE" -o "$bin" .)
+  cp "$bin" "$dir/pulumi-language-nodejs"
   # The exec script ships in the sdk/v3 module; it has to sit beside the host.
-  install -m 0755 "$src" "$(dirname "$bin")/pulumi-language-python-exec"
+  install -m 0755 "$src" "$dir/pulumi-language-python-exec"
   rm -f "$bin".*; touch "$bin.$sum"
 }
 
@@ -115,28 +122,35 @@ build_k8sprovider() {
      && go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=${K8S_PROVIDER_VERSION#v}" -o "$bin" .)
 }
 
-ALL=(etcd kube kwok pulumi langhost k8sprovider)
-TOOLS=("$@"); [[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=("${ALL[@]}")
-start=$(date +%s)
-declare -A SECS
-for t in "${TOOLS[@]}"; do
-  s=$(date +%s); log "$t ..."
-  "build_$t"
-  SECS[$t]=$(( $(date +%s) - s )); log "$t done in ${SECS[$t]}s"
-  # A tool actually built (not reused) records its cold build time.
-  [[ ${SECS[$t]} -gt 5 ]] && echo "${SECS[$t]}" > "$CACHE/cold-$t"
-done
-total=$(( $(date +%s) - start ))
+# Everything runs from main, so bash has parsed the whole file before any build starts (editing this file
+# while a build runs cannot change what that build does).
+main() {
+  ALL=(etcd kube kwok pulumi langhost k8sprovider)
+  local TOOLS=("$@"); [[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=("${ALL[@]}")
+  start=$(date +%s)
+  declare -A SECS
+  for t in "${TOOLS[@]}"; do
+    s=$(date +%s); log "$t ..."
+    "build_$t"
+    SECS[$t]=$(( $(date +%s) - s )); log "$t done in ${SECS[$t]}s"
+    # A tool actually built (not reused) records its cold build time.
+    [[ ${SECS[$t]} -gt 5 ]] && echo "${SECS[$t]}" > "$CACHE/cold-$t"
+  done
+  total=$(( $(date +%s) - start ))
 
-cat > "$OUT/tools.env" <<EOF
+  cat > "$OUT/tools.env" <<EOF
 ETCD=$CACHE/bin/etcd-$ETCD_VERSION/etcd
 KUBE_BIN=$CACHE/bin/kube-$K8S_VERSION
 KWOK=$CACHE/bin/kwok-$KWOK_VERSION/kwok
 PULUMI_BIN=$CACHE/bin/pulumi-$PULUMI_VERSION
 K8S_PROVIDER=$CACHE/bin/k8sprovider-$K8S_PROVIDER_VERSION/pulumi-resource-kubernetes
 EOF
-# Cold: the sum of each tool's recorded first build (empty caches, tools built one after another);
-# warm: this run (everything reused).
-cold=0; for t in "${ALL[@]}"; do cold=$(( cold + $(cat "$CACHE/cold-$t" 2>/dev/null || echo 0) )); done
-printf '{"this_run_seconds": %s, "cold_seconds": %s}\n' "$total" "$cold" > "$OUT/build.json"
-log "all done in ${total}s"
+  # Cold: the sum of each tool's recorded first build (empty caches, tools built one after another);
+  # warm: this run (everything reused).
+  cold=0; for t in "${ALL[@]}"; do cold=$(( cold + $(cat "$CACHE/cold-$t" 2>/dev/null || echo 0) )); done
+  printf '{"this_run_seconds": %s, "cold_seconds": %s}\n' "$total" "$cold" > "$OUT/build.json"
+  log "all done in ${total}s"
+}
+
+main "$@"
+exit $?

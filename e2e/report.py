@@ -44,7 +44,9 @@ class Report:
             if r["scenario"] == "drain" and not r["pdb_held"]:
                 f.append(f"drain: {r['model']} fell below its PodDisruptionBudget ({r['min_ready']} ready)")
         ts = d["typescript_consumer"] or {}
-        if "not_run" not in ts and not ts.get("resources"):
+        if "error" in ts:
+            f.append("TypeScript consumer failed: " + ts["error"].splitlines()[0][:200])
+        elif "not_run" not in ts and not ts.get("resources"):
             f.append("TypeScript consumer created no resources")
         return f
 
@@ -65,7 +67,9 @@ class Report:
                                          f"{ic['replacements']} replacements, min ready {ic['min_ready_during_rollout']}"
                                          f"/{ic['desired']} ({ic['samples']} samples)"))
         ts = d["typescript_consumer"] or {}
-        rows.append(("TypeScript consumer", f"not run: {ts['not_run']}" if "not_run" in ts else f"{ts.get('resources')} resources"))
+        rows.append(("TypeScript consumer", f"not run: {ts['not_run']}" if "not_run" in ts else
+                     f"failed: {ts['error'].splitlines()[0][:120]}" if "error" in ts else
+                     f"{ts.get('resources')} resources in {ts.get('seconds')} s (SDK generated and built in {ts.get('sdk_seconds')} s)"))
         b = d["build_seconds"]
         rows.append(("build seconds", f"cold {b['cold']}, this run {b['warm']}"))
         w = max(len(r[0]) for r in rows)

@@ -58,10 +58,19 @@ func python(info *pulumirpc.ProgramInfo) string {
 			if !filepath.IsAbs(v) {
 				v = filepath.Join(info.GetRootDirectory(), v)
 			}
-			return filepath.Join(v, "bin", "python")
+			// A plugin's venv (e.g. components/venv) that was never made: use the python3 on PATH, which the
+			// e2e driver puts first (the repository's venv, where modelstack is installed).
+			if py := filepath.Join(v, "bin", "python"); fileExists(py) {
+				return py
+			}
 		}
 	}
 	return "python3"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func execScript() string {
@@ -201,11 +210,15 @@ func main() {
 			h.engine = a
 		}
 	}
+	var server pulumirpc.LanguageRuntimeServer = h
+	if strings.Contains(filepath.Base(os.Args[0]), "nodejs") {
+		server = &nodeHost{host{engine: h.engine}}
+	}
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
 		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
+			pulumirpc.RegisterLanguageRuntimeServer(srv, server)
 			return nil
 		},
 	})
