@@ -117,7 +117,8 @@ def count_resources(pl: Pulumi, cwd: Path = STACK_DIR) -> int:
 
 
 def preview_steps(pl: Pulumi) -> list[dict]:
-    p = pl.run("preview", "--diff", "--json", log_name="preview-image-change")
+    pl.run("preview", "--diff", log_name="preview-diff-image-change")  # the human-readable diff, kept in logs/
+    p = pl.run("preview", "--json", log_name="preview-json-image-change")
     out = json.loads(p.stdout)
     return out.get("steps") or []
 

@@ -34,7 +34,7 @@ def ready_by_model(kube: Kube, namespace: str) -> dict[str, int]:
 class Watcher:
     """Samples ready replicas per model every `interval` seconds in a thread until stopped."""
 
-    def __init__(self, kube: Kube, namespace: str, models: list[str], interval: float = 0.25):
+    def __init__(self, kube: Kube, namespace: str, models: list[str], interval: float = 0.1):
         self.kube, self.namespace, self.models, self.interval = kube, namespace, models, interval
         self.min_ready: dict[str, int] = {}
         self.samples = 0

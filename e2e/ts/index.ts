@@ -11,11 +11,11 @@ const api = new modelstack.ModelAPI("ts-sentiment", {
     team: "ml-platform",
     environment: "prod",
     compute: { cpu: "500m", memory: "1Gi" },
-    autoscaling: { min_replicas: 2, max_replicas: 4, signal: "cpu", target_utilization: 60 },
-    update_strategy: { max_surge: "1", max_unavailable: "0" },
-    placement: { node_pool: "cpu", spot: false, strict_zone_spread: true },
-    readiness_probe: { http_get: { path: "/healthz" } },
+    autoscaling: { minReplicas: 2, maxReplicas: 4, signal: "cpu", targetUtilization: 60 },
+    updateStrategy: { maxSurge: "1", maxUnavailable: "0" },
+    placement: { nodePool: "cpu", spot: false, strictZoneSpread: true },
+    readinessProbe: { httpGet: { path: "/healthz" } },
 });
 
 export const endpoint = api.endpoint;
-export const deployment = api.deployment_name;
+export const deployment = api.deploymentName;
