@@ -24,6 +24,8 @@ class Report:
     def check(self) -> list[str]:
         f = []
         d = self.data
+        if d.get("error"):
+            f.append("run aborted: " + d["error"].strip().splitlines()[0][:300])
         if not d["up"] or not d["up"].get("resources"):
             f.append("pulumi up created no resources")
         ic = d["image_change"]

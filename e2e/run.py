@@ -102,7 +102,10 @@ class Pulumi:
     def run(self, *args: str, cwd: Path = STACK_DIR, stdin: str | None = None, log_name: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess:
         cmd = [self.exe, *args, "--non-interactive"] if args[0] not in ("version",) else [self.exe, *args]
-        p = subprocess.run(cmd, cwd=cwd, env=self.env, input=stdin, text=True, capture_output=True)
+        try:
+            p = subprocess.run(cmd, cwd=cwd, env=self.env, input=stdin, text=True, capture_output=True, timeout=1200)
+        except subprocess.TimeoutExpired as e:
+            raise SystemExit(f"pulumi {' '.join(args)} did not finish in {e.timeout} s") from None
         if log_name:
             (self.logs / f"pulumi-{log_name}.log").write_text(f"$ {' '.join(cmd)}\n{p.stdout}\n--- stderr\n{p.stderr}")
         if check and p.returncode != 0:
@@ -166,6 +169,7 @@ def main() -> int:
         pulumi_bin = Path(env["PULUMI_BIN"])
         pl = Pulumi(pulumi_bin, Path(env["K8S_PROVIDER"]), pulumi_bin, venv_bin, cluster.kubeconfig)
         rep.data["pulumi_version"] = pl.run("version").stdout.strip()
+        (STACK_DIR / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)  # the previous run's config (old salt)
         pl.run("stack", "init", STACK)
         pl.run("config", "set", "--secret", "kubeconfig", stdin=cluster.kubeconfig.read_text())
 
@@ -207,6 +211,11 @@ def main() -> int:
             rep.data["typescript_consumer"] = tsconsumer.run(pl, OUT, cluster.kubeconfig)
         except (RuntimeError, SystemExit) as e:  # reported (and failing), the other figures still written
             rep.data["typescript_consumer"] = {"error": str(e)[-3000:]}
+    except (SystemExit, Exception) as e:  # noqa: BLE001 - any failure still gets a report
+        if isinstance(e, SystemExit) and e.code in (0, None):
+            raise
+        rep.data["error"] = str(e)[-4000:]
+        log(f"FAILED: {rep.data['error']}")
     finally:
         cluster.stop()
     rep.data["total_seconds"] = round(time.time() - t0, 1)
