@@ -118,7 +118,10 @@ build_k8sprovider() {
   chmod u+w "$d"/*.json
   # The provider replaces sdk/v4 with ../sdk at an unserved v4.24.0; use the nearest newer served tag.
   printf '\nreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 => github.com/pulumi/pulumi-kubernetes/sdk/v4 %s\n' "$K8S_PROVIDER_SDK_VERSION" >> "$d/go.mod"
-  (cd "$d" && go get "$m@$K8S_PROVIDER_VERSION" && go mod tidy \
+  # Its pkg/v3 v3.215.0 does not build against the sdk/v3 v3.226.0 that sdk/v4 v4.29.0 pulls in: one tag for both.
+  add_clipboard_replace "$d"
+  (cd "$d" && go get "$m@$K8S_PROVIDER_VERSION" "github.com/pulumi/pulumi/pkg/v3@$K8S_PROVIDER_PULUMI_VERSION" \
+     "github.com/pulumi/pulumi/sdk/v3@$K8S_PROVIDER_PULUMI_VERSION" && go mod tidy \
      && go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=${K8S_PROVIDER_VERSION#v}" -o "$bin" .)
 }
 

@@ -53,6 +53,9 @@ CRDS = [("keda", "v2.20.2"), ("keda-http-add-on", "v0.15.0")]
 
 
 def install_crds(kube: Kube) -> list[str]:
+    """What installing the KEDA and HTTP add-on charts leaves that our objects need: their CRDs and the `keda`
+    namespace (in_flight models put their Ingress there, beside the interceptor). Their controllers do not run."""
+    kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}})
     names = []
     for project, version in CRDS:
         for f in sorted((shared_dir() / "upstream" / "crds" / project / version).glob("*.yaml")):
