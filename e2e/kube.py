@@ -82,6 +82,15 @@ class Kube:
             raise ApiError(status, text)
         return status != 404
 
+    def stream(self, path: str):
+        """The events of a watch (`?watch=1` in `path`), one JSON object per line, until the server ends it."""
+        req = urllib.request.Request(self.server + path, method="GET")
+        req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, context=self.ctx, timeout=3600) as r:
+            for line in r:
+                if line.strip():
+                    yield json.loads(line)
+
     def post_status(self, path: str, obj: dict) -> int:
         """POST and return only the status code (evictions answer 429 while a PDB forbids them)."""
         status, _ = self._req("POST", path, obj)

@@ -67,7 +67,7 @@ class Report:
         if ic:
             rows.append(("image change", f"{ic['model']}: {ic['deployment_updates']} Deployment updates, "
                                          f"{ic['replacements']} replacements, min ready {ic['min_ready_during_rollout']}"
-                                         f"/{ic['desired']} ({ic['samples']} samples)"))
+                                         f"/{ic['desired']} ({ic['watch_events']} watch events)"))
         ts = d["typescript_consumer"] or {}
         rows.append(("TypeScript consumer", f"not run: {ts['not_run']}" if "not_run" in ts else
                      f"failed: {ts['error'].splitlines()[0][:120]}" if "error" in ts else

@@ -200,7 +200,7 @@ def main() -> int:
                       for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "model"}
         rep.data["image_change"] = {"model": CHANGED_MODEL, "from": old, "to": new, "deployment_updates": dep_updates,
                                     "replacements": replacements, "min_ready_during_rollout": w.min_ready.get(CHANGED_MODEL, 0),
-                                    "desired": desired, "samples": w.samples, "rolled_out": images_now == {new}}
+                                    "desired": desired, "watch_events": w.samples, "rolled_out": images_now == {new}}
 
         # Step 4: faults.
         for scenario in ("spot-loss", "zone-loss", "drain"):
