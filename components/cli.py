@@ -17,15 +17,28 @@ from typing import Any, Optional, Sequence
 
 import yaml
 
-from . import config as cfg
-from . import cost as cost_mod
-from .capacity import plan_capacity
-from .plan import report
-from .plan.runner import run_program
+from modelstack.config import schema as cfg
+from modelstack.config.load import read_stack_file
+from modelstack.capacity import cost as cost_mod
+from modelstack.planner.capacity import plan_platform
+from modelstack.planner.karpenter import plan_karpenter
+from modelstack.plan import report
+from modelstack.plan.runner import run_program
 
 
 class UsageError(Exception):
     pass
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's `version`)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("modelstack")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def find_project(start: Path) -> Path:
@@ -46,16 +59,8 @@ def stack_file(project: Path, stack: str) -> Path:
 
 
 def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise cfg.ConfigError(stack, [cfg.ConfigIssue(path="(file)", given="text that is not valid YAML",
-                                                      allowed=f"a YAML stack file ({str(e).splitlines()[0]})")], str(path))
-    values = doc.get("config") if isinstance(doc, dict) else None
-    if not isinstance(values, dict):
-        raise cfg.ConfigError(stack, [cfg.ConfigIssue(path="config", given="nothing" if values is None else repr(type(values).__name__),
-                                                      allowed="a `config:` mapping of keys to values")], str(path))
-    return values
+    """The `config:` mapping of a stack file; ConfigError (with file, line and column) when it cannot be read."""
+    return read_stack_file(path.read_text(), stack, str(path))
 
 
 def policy_config(project: Path, stack: str) -> Optional[dict]:
@@ -66,29 +71,39 @@ def policy_config(project: Path, stack: str) -> Optional[dict]:
 def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None) -> dict:
     """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
     plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input."""
-    from . import program
-    from .policies.engine import evaluate
+    from modelstack import program
+    from modelstack.policies.engine import evaluate
 
-    platform = cfg.load_platform(stack, values, source)
-    capacity = plan_capacity(platform, today)
-    estimate = cost_mod.estimate(capacity.cost_inputs)
+    platform, capacity = plan_platform(stack, values, source, today)
+    inputs = capacity.cost_inputs
+    if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
+        inputs = plan_karpenter(platform, capacity).cost_inputs
+    estimate = cost_mod.estimate(inputs)
     run = run_program(program.main, stack, values, region=platform.region)
     violations = evaluate([r.to_json() for r in run.resources],
                           policy_config(project, stack) if project else None, platform.config.environment)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
-                        "notes": list(g.notes)} for g in capacity.groups}
-    doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons)
+                        "designed": g.designed, "models": list(g.models), "notes": list(g.notes)}
+               for g in capacity.groups}
+    doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons, platform.warnings)
     doc["notes"] = list(capacity.notes)
+    # The expander priority is the NodeGroup component's, not an EKS input: taken from the capacity plan.
+    priority = {platform.config.cluster.node_group_name(g.name): g.priority for g in capacity.groups}
+    for g in doc["node_groups"]:
+        g["priority"] = priority.get(g["name"])
     notes = {g.name: g.notes for g in capacity.groups if g.notes}
     if capacity.notes:
         notes["cluster"] = capacity.notes
-    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes)
+    designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
+    doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, platform.warnings,
+                                     designed)
     doc["_run"] = run
     return doc
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="modelstack", description="Models as autoscaling APIs on AWS EKS, with Pulumi.")
+    ap.add_argument("--version", action="version", version=f"modelstack {version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="offline plan of a stack (Pulumi mocks; nothing is sent to the cloud)")
     p.add_argument("stack", help="stack name: its config is <stackConfigDir>/Pulumi.<stack>.yaml")
@@ -137,12 +152,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from .plan import diff as plan_diff
+    from modelstack.plan import diff as plan_diff
 
     try:
         d = plan_diff.summarize(args.old, args.new, args.json)
-    except (OSError, ValueError, KeyError) as e:
+    except plan_diff.PlanReadError as e:
         print(f"modelstack diff: cannot read the plans: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"modelstack diff: cannot write {args.json}: {e.strerror or e}", file=sys.stderr)
         return 2
     print(plan_diff.render(d))
     if args.fail_on_replace and (d.count("replace") or d.count("delete")):

@@ -14,19 +14,24 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
-from . import config as cfg
-from . import labels, pricing, sizing
-from .addons import PROMETHEUS_ADDRESS, PlatformAddons
-from .capacity import CapacityPlan, NodeGroupPlan, plan_capacity
-from .cluster import Cluster
-from .cluster_autoscaler import ClusterAutoscaler
-from .config import ConfigError, Platform, duration_seconds, load_platform
-from .handle import ClusterHandle
-from .model_api import ModelAPI
-from .network import Network
-from .node_group import NodeGroup
-from .traffic_splitter import TrafficSplitter
-from .validation import model_path, requests_of
+from modelstack.config import schema as cfg
+from modelstack.render import labels, timeouts
+from modelstack.capacity import pricing, sizing
+from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
+from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
+from modelstack.cluster.control_plane import Cluster
+from modelstack.cluster.logging import ClusterLogging
+from modelstack.cluster.autoscaler import ClusterAutoscaler
+from modelstack.cluster.karpenter import Karpenter
+from modelstack.planner.karpenter import node_classes, plan_karpenter
+from modelstack.config.schema import ConfigError, Platform, duration_seconds
+from modelstack.cluster.handle import ClusterHandle
+from modelstack.serving import model_api
+from modelstack.serving.model_api import ModelAPI
+from modelstack.cluster.network import Network
+from modelstack.cluster.node_group import NodeGroup
+from modelstack.serving.traffic_splitter import TrafficSplitter
+from modelstack.config.checks import model_path, pod_requests
 
 
 @dataclass
@@ -35,10 +40,12 @@ class PlatformResources:
     cluster: Cluster
     handle: ClusterHandle
     node_groups: dict[str, NodeGroup]
-    autoscaler: ClusterAutoscaler
+    autoscaler: Optional[ClusterAutoscaler]
+    """cluster-autoscaler (provisioner cluster-autoscaler, or karpenter while keep_node_groups migrates)."""
     addons: PlatformAddons
     models: dict[str, ModelAPI]
     splits: dict[str, TrafficSplitter]
+    karpenter: Optional[Karpenter] = None
 
 
 def read_config() -> dict[str, Any]:
@@ -61,11 +68,13 @@ def read_config() -> dict[str, Any]:
 def load() -> tuple[Platform, CapacityPlan]:
     stack = pulumi.get_stack()
     try:
-        platform = load_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
-        return platform, plan_capacity(platform)
+        platform, capacity = plan_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
     except ConfigError as e:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(e.render()) from None
+    for w in platform.warnings:  # valid settings that do nothing: `pulumi up` shows them as the plan does
+        pulumi.log.warn(w.render())
+    return platform, capacity
 
 
 def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:
@@ -107,7 +116,7 @@ def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list
     pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type)."""
     cat = pricing.catalog()
     types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types})
-    req = requests_of(m.compute)
+    req = pod_requests(m)
     fit = [t for t in types if sizing.replicas_per_node(req, cat[t]) > 0]
     return fit if len(fit) < len(types) else []
 
@@ -117,6 +126,14 @@ def ingress_args(cluster: cfg.ClusterConfig, path: str) -> dict:
     lb = cluster.load_balancer
     return {"group_name": cluster.ingress_group, "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
             "certificate_arn": lb.certificate_arn, "path": path}
+
+
+def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
+    """Every model's args with the shared ALB's idle timeout: the longest silent wait of any model behind it (an
+    attribute of the one load balancer, so every Ingress of the group must carry the same value)."""
+    plans = {name: model_api.resolve(name, a) for name, a in all_args.items()}
+    idle = timeouts.alb_idle_timeout((pl.cold_start.total, pl.response_seconds) for pl in plans.values())
+    return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
 
 
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
@@ -149,7 +166,8 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "image": m.image,
         "port": m.port,
         "compute": {"cpu": str(m.compute.cpu), "memory": m.compute.memory, "gpu": m.compute.gpu,
-                    "inferentia": m.compute.inferentia},
+                    "inferentia": m.compute.inferentia,
+                    **({"hugepages": m.compute.hugepages} if m.compute.hugepages else {})},
         "model_name": name,
         "namespace": m.namespace,
         "team": m.team or c.team,
@@ -165,6 +183,8 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
         "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
+        "response_timeout_seconds": duration_seconds(m.response_timeout),
+        "cold_start_seconds": duration_seconds(m.cold_start) if m.cold_start is not None else None,
     }
     for k in ("command", "args", "env"):
         if getattr(m, k):
@@ -176,7 +196,70 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
             args[k] = _probe(getattr(m, k))
     if a.signal in ("gpu", "prometheus"):
         args["prometheus_address"] = PROMETHEUS_ADDRESS
+    if m.sidecars:
+        args["sidecars"] = [sidecar_args(n, sc) for n, sc in m.sidecars.items()]
+    if m.aws is not None:
+        args["aws"] = {"cluster_name": c.cluster.name, "policy_arns": list(m.aws.policy_arns),
+                       "statements": [st.model_dump() for st in m.aws.statements],
+                       "allow_wildcard_actions": m.aws.allow_wildcard_actions,
+                       "tags": labels.base_tags(c.environment, c.team, c.tags)}
     return {k: v for k, v in args.items() if v is not None}
+
+
+def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
+                   tags: dict[str, str]) -> dict:
+    """The Karpenter component's args: NodePools from the capacity plan, options from `cluster.karpenter`."""
+    c = p.config
+    k = c.cluster.karpenter
+    vpc = c.cluster.vpc
+    system = next(g for g in capacity.groups if g.kind == "system")
+    args: dict[str, Any] = {
+        "handle": handle,
+        "region": p.region,
+        "node_pools": [{"name": s.name, "pool": s.pool, "kind": s.kind, "capacity_types": list(s.capacity_types),
+                        "instance_types": list(s.instance_types), "arch": s.arch, "weight": s.weight,
+                        "limits": dict(s.limits), "labels": dict(s.labels), "taints": [dict(t) for t in s.taints],
+                        "node_class": s.node_class}
+                       for s in plan_karpenter(p, capacity).node_pools],
+        "subnet_count": len(vpc.existing.private_subnet_ids) if vpc.existing else vpc.az_count,
+        "zones": network.availability_zones,
+        "environment": c.environment,
+        "chart_version": c.cluster.charts.version("karpenter", c.cluster.kubernetes_version),
+        "system_node_pool": system.pool,
+        # the chart's required hostname anti-affinity puts each replica on its own system node
+        "replicas": 2 if system.nodes_min >= 2 else 1,
+        "controller_identity": k.controller_identity,
+        "ami_version": k.ami_version,
+        "node_classes": [{"name": n, "root_volume_size_gib": v.size_gib, "root_volume_type": v.type,
+                          **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {})}
+                         for n, v in node_classes(capacity).items()],
+        "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
+        "tags": tags,
+    }
+    for key in ("consolidation_policy", "consolidate_after", "disruption_budget", "expire_after"):
+        if getattr(k, key) is not None:
+            args[key] = getattr(k, key)
+    return args
+
+
+def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
+    """A sidecar's config as ModelAPI ContainerArgs."""
+    out: dict[str, Any] = {"name": name, "image": sc.image,
+                           "compute": {"cpu": str(sc.compute.cpu), "memory": sc.compute.memory}}
+    for k in ("command", "args", "env"):
+        if getattr(sc, k):
+            out[k] = list(getattr(sc, k)) if k != "env" else dict(sc.env)
+    if sc.port is not None:
+        out["port"] = sc.port
+    for k in ("readiness_probe", "liveness_probe", "startup_probe"):
+        if getattr(sc, k) is not None:
+            out[k] = _probe(getattr(sc, k))
+    return out
+
+
+def log_retention_days(p: Platform) -> int:
+    """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
+    return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
 
 
 def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
@@ -210,49 +293,78 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "tags": tags,
     })
     handle = ClusterHandle.of(cluster)
-    groups = {g.name: NodeGroup(g.name, _node_group_args(p, g, cluster, tags)) for g in capacity.groups}
+    use_karpenter = cl.provisioner == "karpenter"
+    # With Karpenter only the system group stays a managed node group, unless a migration keeps the old groups
+    # (and cluster-autoscaler) running beside the NodePools until they drain.
+    managed = [g for g in capacity.groups
+               if not use_karpenter or g.kind == "system" or cl.karpenter.keep_node_groups]
+    groups = {}
+    for g in managed:
+        ng_args = _node_group_args(p, g, cluster, tags)
+        if use_karpenter and g.kind != "system":
+            ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
+        groups[g.name] = NodeGroup(g.name, ng_args)
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
-    ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
-              "vcpu": float(g.primary.vcpu)} for g in capacity.groups]
-    autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
-        "handle": handle, "region": p.region, "node_groups": ranks, "chart_version": cl.charts.cluster_autoscaler,
-        "image_tag": f"v{cl.kubernetes_version}.0", "system_node_pool": system_pool, "tags": tags,
-    }, pulumi.ResourceOptions(depends_on=list(groups.values())))
+    autoscaler = None
+    if not use_karpenter or cl.karpenter.keep_node_groups:
+        ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
+                  "vcpu": float(g.primary.vcpu)} for g in managed]
+        autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
+            "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
+            "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
+            "system_node_pool": system_pool, "tags": tags,
+        }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
         **({"pod_identity_agent_version": cl.addons.pod_identity_agent} if cl.addons.pod_identity_agent else {}),
-        "metrics_server_version": cl.charts.metrics_server,
+        "metrics_server_version": cl.charts.version("metrics-server", cl.kubernetes_version),
         "load_balancer_controller": bool(c.models),
-        "load_balancer_controller_version": cl.charts.aws_load_balancer_controller,
-        "keda_version": cl.charts.keda,
-        "keda_http_add_on_version": cl.charts.keda_http_add_on,
+        "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
+        "keda_version": cl.charts.version("keda", cl.kubernetes_version),
+        "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
-        "nvidia_device_plugin_version": cl.charts.nvidia_device_plugin,
+        "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
+        "neuron_device_plugin": any(g.kind == "inferentia" for g in capacity.groups),
+        "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),
         "prometheus": cl.observability.prometheus,
-        "prometheus_version": cl.charts.prometheus,
+        "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         "prometheus_volume_size": cl.observability.volume_size,
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
-        "dcgm_exporter_version": cl.charts.dcgm_exporter,
+        "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
     }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    provisioner = None
+    if use_karpenter:
+        provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags),
+                                pulumi.ResourceOptions(depends_on=[groups[system_pool], addons]))
+    logging: Optional[ClusterLogging] = None
+    if cl.logging.enabled and c.models:
+        logging = ClusterLogging(f"{cl.name}-logging", {
+            "handle": handle, "region": p.region, "namespaces": sorted({m.namespace for m in c.models.values()}),
+            "retention_days": log_retention_days(p),
+            **({"log_group_name": cl.logging.log_group} if cl.logging.log_group else {}),
+            "chart_version": cl.charts.version("aws-for-fluent-bit", cl.kubernetes_version), "credentials": cl.logging.credentials, "tags": tags,
+        }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}
     for ns in sorted({m.namespace for m in c.models.values()}):
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
     models = {}
     for name, m in c.models.items():
-        models[name] = ModelAPI(name, model_args(p, name, m, capacity),
-                                handle.options(pulumi.ResourceOptions(depends_on=[addons, namespaces[m.namespace]])))
+        deps = [addons, namespaces[m.namespace]] + ([provisioner] if provisioner is not None else [])
+        models[name] = ModelAPI(name, all_args[name], handle.options(pulumi.ResourceOptions(depends_on=deps)))
     splits = {}
     for name, s in c.traffic_splits.items():
         namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace
         splits[name] = TrafficSplitter(name, {
             "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
-            "ingress": ingress_args(cl, s.path or f"/{name}"),
+            "ingress": {**ingress_args(cl, s.path or f"/{name}"), "idle_timeout_seconds": idle},
             "namespace": namespace,
             "team": c.team, "environment": c.environment,
         }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
@@ -260,7 +372,11 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
     pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()})
     pulumi.export("node_groups", {n: g.node_group_name for n, g in groups.items()})
-    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits)
+    if logging is not None:
+        pulumi.export("log_group", logging.log_group_name)
+    if provisioner is not None:
+        pulumi.export("node_pools", provisioner.node_pools)
+    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
 
 
 def main() -> PlatformResources:

@@ -8,9 +8,10 @@ so every group gets NODES_PER_ZONE nodes in each of the three zones up front.
 
 from __future__ import annotations
 
-from modelstack import labels, node_templates, pricing
-from modelstack.capacity import CapacityPlan, NodeGroupPlan
-from modelstack.config import Platform
+from modelstack.capacity import pricing
+from modelstack.config.schema import Platform
+from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan
+from modelstack.render import labels, node_templates
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 NODES_PER_ZONE = 2

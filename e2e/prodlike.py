@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from modelstack.capacity import CapacityPlan, plan_capacity
-from modelstack.config import Platform, load_platform
+from modelstack.config.schema import Platform
+from modelstack.planner.capacity import CapacityPlan, plan_platform
 
 ROOT = Path(__file__).resolve().parent.parent
 PROD = ROOT / "stacks" / "Pulumi.prod.yaml"
@@ -19,5 +19,5 @@ PROD = ROOT / "stacks" / "Pulumi.prod.yaml"
 
 def load(path: Path = PROD) -> tuple[Platform, CapacityPlan]:
     values = yaml.safe_load(path.read_text())["config"]
-    platform = load_platform("prod", values, str(path))
-    return platform, plan_capacity(platform)
+    # The stack program's own path: schema, cross-key checks and capacity plan (raises ConfigError).
+    return plan_platform("prod", values, str(path))

@@ -11,9 +11,10 @@ import re
 import warnings
 from typing import Any, Iterator, Mapping
 
-from modelstack import labels as _labels
+from modelstack.planner.design import ACCELERATED_FAMILIES, MAX_NODES_PER_GROUP
+from modelstack.render import labels as _labels
 
-from .reliability import accelerated, accelerator_of, instance_family
+from .reliability import NODE_POOL, accelerated, accelerator_of, instance_family
 from .rule import (
     NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
     labels, resource_rule,
@@ -24,13 +25,11 @@ ENV_MAP_OF_LISTS = {"type": "object", "additionalProperties": {"type": "array", 
 
 
 @resource_rule(
-    "gpu-instance-families", category="cost", level="mandatory", types={NODE_GROUP},
+    "gpu-instance-families", category="cost", level="mandatory", types={NODE_GROUP, NODE_POOL},
     description="Accelerated instance families are limited per environment.",
     why="A p5 node costs ~100x a g4dn; development and staging get the small single-GPU families.",
     params={"allowed_families": Param(
-        {"dev": ["g4dn", "g5", "g6", "g6e", "inf2"],
-         "staging": ["g4dn", "g5", "g6", "g6e", "inf2"],
-         "prod": ["g4dn", "g5", "g6", "g6e", "inf2", "p4d", "p5"]},
+        {env: list(families) for env, families in ACCELERATED_FAMILIES.items()},
         ENV_MAP_OF_LISTS, "Allowed accelerated instance families, keyed by environment.")},
 )
 def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
@@ -52,7 +51,7 @@ def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Con
     description="A node group's maxSize stays under the environment's cap.",
     why="maxSize is the bill's upper bound when an autoscaler or a traffic spike runs away.",
     params={"max_nodes": Param(
-        {"dev": 10, "staging": 20, "prod": 100, "default": 20},
+        dict(MAX_NODES_PER_GROUP),
         {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
         "Largest maxSize per environment; `default` applies to environments not listed.")},
 )
@@ -89,21 +88,23 @@ def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context)
 
 
 @resource_rule(
-    "gpu-node-taint", category="cost", level="mandatory", types={NODE_GROUP},
+    "gpu-node-taint", category="cost", level="mandatory", types={NODE_GROUP, NODE_POOL},
     description="Accelerated node groups carry the accelerator NoSchedule taint.",
     why="Without it, CPU-only pods fill expensive GPU nodes and keep them from scaling down.",
 )
 def gpu_node_taint(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
     _, kinds = accelerated(props)
-    taints = get(props, "taints")
+    pool = resource_type == NODE_POOL  # Kubernetes spelling (NoSchedule) under spec.template.spec
+    taints = get(props, "spec.template.spec.taints" if pool else "taints")
+    effect = "NoSchedule" if pool else "NO_SCHEDULE"
     if is_unknown(taints):
         return
     if any(is_unknown(t) or is_unknown(key(t, "key")) or is_unknown(key(t, "effect")) for t in as_list(taints)):
         return
     for kind in sorted(kinds):
         wanted = ACCELERATOR_TAINTS[kind]
-        if not any(key(t, "key") == wanted and key(t, "effect") == "NO_SCHEDULE" for t in as_list(taints)):
-            yield f"no {wanted} NO_SCHEDULE taint"
+        if not any(key(t, "key") == wanted and key(t, "effect") == effect for t in as_list(taints)):
+            yield f"no {wanted} {effect} taint"
 
 
 @resource_rule(
@@ -120,6 +121,24 @@ def gpu_scale_to_zero(resource_type: str, props: Mapping[str, Any], ctx: Context
     size = get(props, "scalingConfig.minSize")
     if kinds and isinstance(size, (int, float)) and size > 0:
         yield f"scalingConfig.minSize is {size:g}; set it to 0"
+
+
+@resource_rule(
+    "nodepool-limits", category="cost", level="mandatory", types={NODE_POOL},
+    description="Every Karpenter NodePool caps what it may launch: cpu, and accelerators where it offers them.",
+    why="A NodePool without limits launches whatever pending pods ask for; a crash-looping scale-up or a "
+        "runaway replica count becomes an unbounded bill.",
+)
+def nodepool_limits(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    limits = get(props, "spec.limits")
+    if is_unknown(limits):
+        return
+    if not isinstance(limits, Mapping) or key(limits, "cpu") is None:
+        yield "spec.limits.cpu is not set"
+    node_labels = get(props, "spec.template.metadata.labels")
+    for resource, marker in ((_labels.GPU_RESOURCE, _labels.GPU_RESOURCE), (_labels.NEURON_RESOURCE, _labels.NEURON_RESOURCE)):
+        if key(node_labels, marker) is not None and key(limits, resource) is None:
+            yield f"spec.limits.{resource} is not set on an accelerated NodePool"
 
 
 # Taggability comes from the installed provider SDKs: a resource type is taggable when its Python class

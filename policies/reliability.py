@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Sequence
 
-from modelstack import labels as _labels
+from modelstack.render import labels as _labels
 
 from .rule import (
     CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, PROD_ONLY,
@@ -307,8 +307,11 @@ def accelerator_of(instance_type: str) -> str | None:
 
 
 def accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
-    """A node group's instance types (the known ones) and the accelerator kinds among them."""
-    types = [t for t in as_list(get(props, "instanceTypes")) if isinstance(t, str)]
+    """A node group's (or Karpenter NodePool's) instance types (the known ones) and the accelerator kinds among them."""
+    listed = get(props, "instanceTypes")
+    if listed is None:
+        listed = node_pool_requirement(props, _labels.INSTANCE_TYPE_LABEL)
+    types = [t for t in as_list(listed) if isinstance(t, str)]
     return types, {k for k in (accelerator_of(t) for t in types) if k}
 
 
@@ -330,3 +333,86 @@ def gpu_ami_type(resource_type: str, props: Mapping[str, Any], ctx: Context) -> 
         return  # a custom AMI in the launch template; its drivers are not visible here
     if ami is None or not any(m in str(ami).upper() for m in ACCELERATED_AMI_MARKERS[kind]):
         yield f"{kind} instance types {as_list(types)} with amiType {ami!r}; use an accelerated AMI type"
+
+
+# Karpenter (cluster.provisioner: karpenter): NodePools and the controller's interruption queue.
+
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+SPOT_WARNING = "EC2 Spot Instance Interruption Warning"
+
+
+def node_pool_requirement(props: Mapping[str, Any], label: str) -> list[Any] | None:
+    """Values a NodePool's template requires for `label` (None when it sets no requirement on it)."""
+    for req in as_list(get(props, "spec.template.spec.requirements")):
+        if key(req, "key") == label:
+            return as_list(key(req, "values"))
+    return None
+
+
+def allows_spot(props: Mapping[str, Any]) -> bool:
+    """Karpenter launches only on-demand capacity when a NodePool does not name karpenter.sh/capacity-type."""
+    values = node_pool_requirement(props, "karpenter.sh/capacity-type")
+    return values is not None and "spot" in values
+
+
+def _is_karpenter(release: Resource) -> bool:
+    chart = get(release.props, "chart")
+    return isinstance(chart, str) and chart.rstrip("/").endswith("karpenter")
+
+
+@stack_rule(
+    "karpenter-interruption-queue", category="reliability", level="mandatory",
+    description="Where a Karpenter NodePool may launch spot, the controller reads an interruption queue fed by "
+                "the spot interruption warning rule.",
+    why="Without it Karpenter learns of a reclaim when the node disappears: two minutes of notice are lost and "
+        "every pod on the node dies without its preStop hook or grace period.",
+)
+def karpenter_interruption_queue(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
+    spot_pools = [r for r in resources if r.type == NODE_POOL and allows_spot(r.props)]
+    if not spot_pools:
+        return
+    releases = [r for r in resources if r.type == HELM_RELEASE and _is_karpenter(r)]
+    for release in releases:
+        queue = get(release.props, "values.settings.interruptionQueue")
+        if not is_unknown(queue) and not queue:
+            yield release.urn, "settings.interruptionQueue is empty: spot interruption notices are never read"
+    patterns = [get(r.props, "eventPattern") for r in resources if r.type == EVENT_RULE]
+    if any(is_unknown(p) for p in patterns):
+        return
+    if not any(isinstance(p, str) and SPOT_WARNING in p for p in patterns):
+        for pool in spot_pools:
+            yield pool.urn, f"NodePool allows spot but no EventBridge rule forwards '{SPOT_WARNING}' events"
+
+
+@resource_rule(
+    "nodepool-disruption-budget", category="reliability", level="mandatory", types={NODE_POOL},
+    description="Production NodePools set a disruption budget no larger than a small share of their nodes.",
+    why="Consolidation, drift and expiry drain nodes in parallel up to the budget; an unbounded budget can take "
+        "most of a model's replicas down at once.",
+    params={"environments": PROD_ONLY,
+            "max_nodes_percent": Param(10, {"type": "integer", "minimum": 0, "maximum": 100},
+                                       "Largest budget as a share of a NodePool's nodes."),
+            "max_nodes": Param(2, {"type": "integer", "minimum": 0},
+                               "Largest budget given as a node count.")},
+)
+def nodepool_disruption_budget(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if not in_envs(ctx.env_of(props), ctx["environments"]):
+        return
+    budgets = get(props, "spec.disruption.budgets")
+    if is_unknown(budgets):
+        return
+    if not as_list(budgets):
+        yield "spec.disruption.budgets is not set (Karpenter's default allows 10% of nodes, implicitly)"
+        return
+    for b in as_list(budgets):
+        nodes = key(b, "nodes")
+        if is_unknown(nodes) or key(b, "schedule"):  # a scheduled window is a deliberate exception
+            continue
+        text = str(nodes).strip()
+        if text.endswith("%"):
+            if not text[:-1].isdigit() or int(text[:-1]) > ctx["max_nodes_percent"]:
+                yield f"disruption budget nodes={text}; at most {ctx['max_nodes_percent']}%"
+        elif not text.isdigit() or int(text) > ctx["max_nodes"]:
+            yield f"disruption budget nodes={text}; at most {ctx['max_nodes']} nodes"

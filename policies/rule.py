@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
-from modelstack import labels as _labels
+from modelstack.render import labels as _labels
 
 Category = Literal["security", "reliability", "cost"]
 Level = Literal["advisory", "mandatory", "disabled"]
@@ -300,7 +300,7 @@ POD_TEMPLATE_TYPES = frozenset({
 POD_TYPES = frozenset({"kubernetes:core/v1:Pod"})
 WORKLOAD_TYPES = POD_TEMPLATE_TYPES | POD_TYPES
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
-# The label keys the components write: one definition, in modelstack.labels.
+# The label keys the components write: one definition, in modelstack.render.labels.
 CAPACITY_LABEL = _labels.CAPACITY_LABEL
 MODEL_LABEL = _labels.MODEL_LABEL
 NODE_GROUP_LABEL = _labels.NODE_GROUP_LABEL

@@ -12,6 +12,7 @@ from .rule import (
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 INGRESS_TYPES = frozenset({"kubernetes:networking.k8s.io/v1:Ingress"})
 SERVICE = "kubernetes:core/v1:Service"
 
@@ -81,7 +82,7 @@ def kms_key_rotation(resource_type: str, props: Mapping[str, Any], ctx: Context)
 
 
 @resource_rule(
-    "nodes-imdsv2", category="security", level="mandatory", types={LAUNCH_TEMPLATE, NODE_GROUP},
+    "nodes-imdsv2", category="security", level="mandatory", types={LAUNCH_TEMPLATE, NODE_GROUP, NODE_CLASS},
     description="Worker nodes require IMDSv2 with a small hop limit.",
     why="IMDSv1 lets any SSRF in a model server read the node role's credentials; a hop limit of 1-2 "
         "keeps pods that are not meant to reach the metadata service away from it.",
@@ -95,21 +96,23 @@ def nodes_imdsv2(resource_type: str, props: Mapping[str, Any], ctx: Context) -> 
             yield ("no launchTemplate: the EKS default launch template does not enforce IMDSv2; "
                    "pass a launch template with metadataOptions.httpTokens=required")
         return
-    tokens = get(props, "metadataOptions.httpTokens")
-    if not is_unknown(tokens) and tokens != "required":
-        yield f"metadataOptions.httpTokens is {tokens!r}; set it to \"required\""
-    hops = get(props, "metadataOptions.httpPutResponseHopLimit")
+    prefix = "spec." if resource_type == NODE_CLASS else ""
+    tokens = get(props, f"{prefix}metadataOptions.httpTokens")
+    # an EC2NodeClass without metadataOptions gets Karpenter's default: tokens required, hop limit 1
+    if not is_unknown(tokens) and tokens != "required" and not (resource_type == NODE_CLASS and tokens is None):
+        yield f"{prefix}metadataOptions.httpTokens is {tokens!r}; set it to \"required\""
+    hops = get(props, f"{prefix}metadataOptions.httpPutResponseHopLimit")
     if isinstance(hops, (int, float)) and hops > ctx["max_hop_limit"]:
-        yield f"metadataOptions.httpPutResponseHopLimit is {hops:g}; at most {ctx['max_hop_limit']} is allowed"
+        yield f"{prefix}metadataOptions.httpPutResponseHopLimit is {hops:g}; at most {ctx['max_hop_limit']} is allowed"
 
 
 @resource_rule(
-    "ebs-encryption", category="security", level="mandatory", types={LAUNCH_TEMPLATE},
+    "ebs-encryption", category="security", level="mandatory", types={LAUNCH_TEMPLATE, NODE_CLASS},
     description="Node volumes are encrypted.",
     why="Model weights, caches and container layers land on the node's EBS volumes.",
 )
 def ebs_encryption(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    mappings = get(props, "blockDeviceMappings")
+    mappings = get(props, "spec.blockDeviceMappings" if resource_type == NODE_CLASS else "blockDeviceMappings")
     if is_unknown(mappings):
         return
     if not mappings:
@@ -158,12 +161,17 @@ def _policy_documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[
 @resource_rule(
     "iam-no-wildcard-actions", category="security", level="mandatory",
     types=set(IAM_DOC_TYPES) | {"aws:iam/role:Role"},
-    description="IAM policies allow no wildcard actions outside the documented exceptions.",
-    why="`s3:*` or `*` grants every future action of a service too; least privilege is written down.",
+    description="IAM policies allow no wildcard actions outside the documented exceptions (and outside dev).",
+    why="`s3:*` or `*` grants every future action of a service too; least privilege is written down. A model's "
+        "`aws.statements` may opt in to wildcards (`allow_wildcard_actions`) to explore in dev; elsewhere they are flagged.",
     params={"exceptions": Param(WILDCARD_EXCEPTIONS, {"type": "array", "items": {"type": "string"}},
-                                "Wildcard actions that are allowed (exact, case-insensitive).")},
+                                "Wildcard actions that are allowed (exact, case-insensitive)."),
+            "allowed_environments": Param(["dev"], {"type": "array", "items": {"type": "string"}},
+                                          "Environments where wildcard actions pass (opted in per model in config).")},
 )
 def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    if in_envs(ctx.env_of(props), ctx["allowed_environments"]):
+        return
     allowed = {a.lower() for a in ctx["exceptions"]}
     for where, raw in _policy_documents(resource_type, props):
         document = parse_json_document(raw)

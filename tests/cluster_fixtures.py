@@ -5,13 +5,13 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from modelstack import labels
-from modelstack.addons import PlatformAddons
-from modelstack.cluster import Cluster
-from modelstack.cluster_autoscaler import ClusterAutoscaler
-from modelstack.handle import ClusterHandle
-from modelstack.network import Network
-from modelstack.node_group import NodeGroup
+from modelstack.render import labels
+from modelstack.cluster.addons import PlatformAddons
+from modelstack.cluster.control_plane import Cluster
+from modelstack.cluster.autoscaler import ClusterAutoscaler
+from modelstack.cluster.handle import ClusterHandle
+from modelstack.cluster.network import Network
+from modelstack.cluster.node_group import NodeGroup
 from modelstack.plan import mocks
 
 OIDC_URL = "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE"
@@ -57,7 +57,7 @@ GROUPS = [
 ]
 
 
-def platform(env: str, version: str = "1.33"):
+def platform(env: str, version: str = "1.35"):
     """The whole cluster of one environment, as the stack program will wire it."""
     e = ENVS[env]
 
@@ -81,7 +81,7 @@ def platform(env: str, version: str = "1.33"):
             })
         after_system = pulumi.ResourceOptions(depends_on=[groups["system"]])
         ClusterAutoscaler("autoscaler", {
-            "handle": h, "region": "us-east-1",
+            "handle": h, "region": "us-east-1", "kubernetes_version": version,
             "node_groups": [{"name": n, "priority": p, "capacity_type": "SPOT" if s else "ON_DEMAND", "vcpu": v}
                             for n, _k, _t, s, _pool, p, v, _a, _m in GROUPS],
         }, opts=after_system)

@@ -181,6 +181,48 @@ def good_stack(env: str) -> list[dict[str, Any]]:
     ]
 
 
+def karpenter_resources(env: str) -> list[dict[str, Any]]:
+    """What cluster.provisioner karpenter adds: a spot GPU NodePool, the controller release, the spot warning rule."""
+    c, owner = "modelstack:index:Karpenter", "ms-karpenter"
+    node_pool = {
+        "apiVersion": "karpenter.sh/v1", "kind": "NodePool",
+        "metadata": {"name": "gpu-a10g", "labels": {"modelstack.io/environment": env}},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"modelstack.io/node-pool": "gpu-a10g", "nvidia.com/gpu": "true"}},
+                "spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": "default"},
+                         "requirements": [
+                             {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": ["g5.xlarge"]},
+                             {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}],
+                         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]}},
+            "limits": {"cpu": "16", "memory": "64Gi", "nvidia.com/gpu": "4"},
+            "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "15m",
+                           "budgets": [{"nodes": "10%"}]},
+        },
+    }
+    node_class = {
+        "apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass",
+        "metadata": {"name": "default", "labels": {"modelstack.io/environment": env}},
+        "spec": {"role": "ms-karpenter-node", "amiSelectorTerms": [{"alias": "al2023@latest"}],
+                 "subnetSelectorTerms": [{"tags": {"karpenter.sh/discovery": "ms"}}],
+                 "securityGroupSelectorTerms": [{"tags": {"karpenter.sh/discovery": "ms"}}],
+                 "metadataOptions": {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1},
+                 "blockDeviceMappings": [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": {
+                     "volumeSize": "100Gi", "volumeType": "gp3", "encrypted": True}}],
+                 "tags": tags(env)},
+    }
+    return [
+        record(env, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "ms-karpenter-nodeclass", node_class, c, owner),
+        record(env, "kubernetes:karpenter.sh/v1:NodePool", "ms-karpenter-gpu-a10g", node_pool, c, owner),
+        record(env, "kubernetes:helm.sh/v3:Release", "ms-karpenter-release", {
+            "chart": "oci://public.ecr.aws/karpenter/karpenter", "version": "1.14.1",
+            "values": {"settings": {"clusterName": "ms", "interruptionQueue": "ms-karpenter"}}}, c, owner),
+        record(env, "aws:cloudwatch/eventRule:EventRule", "ms-karpenter-spot-interruption", {
+            "eventPattern": json.dumps({"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]}),
+            "tags": tags(env)}, c, owner),
+    ]
+
+
 def find(stack: list[dict[str, Any]], name: str, type_suffix: str = "") -> dict[str, Any]:
     for r in stack:
         if r["name"] == name and r["type"].endswith(type_suffix):

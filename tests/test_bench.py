@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from modelstack.optimizer import ModelDemand
-from modelstack.sizing import Requests
+from modelstack.capacity.optimizer import ModelDemand
+from modelstack.capacity.sizing import Requests
 
 R = Requests.parse
 pytest.importorskip("highspy")
@@ -24,6 +24,39 @@ def bench():
     sys.modules[spec.name] = module  # dataclasses in the module look themselves up there
     spec.loader.exec_module(module)
     return module
+
+
+def test_product_portfolio_is_the_portfolio_as_stack_config_plus_a_model_scaling_to_zero(bench):
+    assert len(bench.PRODUCT_PORTFOLIO) == 11
+    same = {d.name: (d.requests.cpu_millicores, d.requests.memory_mib, d.requests.gpu, d.min_replicas,
+                     d.max_replicas, d.on_demand_base) for d in bench.PORTFOLIO}
+    assert {d.name: (d.requests.cpu_millicores, d.requests.memory_mib, d.requests.gpu, d.min_replicas,
+                     d.max_replicas, d.on_demand_base) for d in bench.PRODUCT_PORTFOLIO if d.name in same} == same
+    assert [d.name for d in bench.PRODUCT_PORTFOLIO if d.min_replicas == 0] == ["caption-batch-t4"]
+
+
+def test_stack_configs_are_models_only_or_declared_and_plan(bench, tmp_path):
+    portfolio = (ModelDemand("api", R("500m", "1Gi"), 2, 8, on_demand_base=1),
+                 ModelDemand("llm", R("3", "12Gi", gpu=1, min_gpu_memory_gib=20), 1, 3, on_demand_base=1))
+    doc = bench.stack_config(portfolio, spot=True)
+    p = doc["config"]["modelstack:platform"]
+    assert "node_groups" not in p and p["capacity"] == {"spot": True, "on_demand_fallback": True}
+    assert all("node_group" not in m for m in p["models"].values())
+    assert p["models"]["llm"]["compute"] == {"cpu": "3000m", "memory": "12Gi", "gpu": 1, "min_gpu_memory_gib": 20}
+    assert p["models"]["api"]["autoscaling"] == {"min_replicas": 2, "max_replicas": 8, "on_demand_base": 1}
+    res = bench.plan_product(doc, tmp_path, "t")
+    assert res.exit_code == 0 and res.usd_per_hour[0] <= res.usd_per_hour[1]
+    exact = [bench.exact_product(portfolio, k, True, time_limit=30) for k in ("min", "max")]
+    # The optimum is a lower bound of the plan, which is priced from plan.json's nodes_by_type.
+    assert all(e.optimal and e.usd_per_hour <= r + 1e-6 for e, r in zip(exact, res.usd_per_hour))
+    layouts = bench.declared_layouts(portfolio)
+    groups, assign = layouts["declared: one group per model"]
+    assert set(assign.values()) == {"api", "llm"} and set(groups) == {"system", "api", "llm"}
+    figures = {"results": {("models only (the planner designs the groups)", s): res for s in (False, True)},
+               "optima": {s: tuple(exact) for s in (False, True)}}
+    verdicts = bench.product_verdicts(figures)
+    assert [ok for ok, _ in verdicts] == [
+        all(r / e.lower_bound <= t for r, e in zip(res.usd_per_hour, exact)) for t in (1.03, 1.05)]
 
 
 def test_portfolio_is_what_modelstack_targets_and_the_addendum_holds_a100_h100(bench):

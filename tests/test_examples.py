@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from modelstack import labels
+from modelstack.render import labels
 from modelstack.plan.mocks import SECRET_MASK
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "existing-cluster"

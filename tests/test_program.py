@@ -7,10 +7,12 @@ from datetime import date
 
 import pytest
 
-from modelstack import labels, manifests, program
-from modelstack.capacity import plan_capacity
-from modelstack.config import CONFIG_KEY, load_platform
-from test_config import stack_values
+from modelstack.render import labels, manifests
+from modelstack import program
+from modelstack.planner.capacity import plan_capacity
+from modelstack.config.load import load_platform
+from modelstack.config.schema import CONFIG_KEY
+from stacks import stack_values
 
 
 def _platform(env: str, mutate=None):
@@ -79,6 +81,34 @@ def test_config_errors_become_a_run_error_without_traceback(run):
     assert str(e.value).startswith("stack 'dev' (stacks/Pulumi.dev.yaml): 1 configuration error")
 
 
+def test_schema_and_capacity_errors_reach_pulumi_in_one_report(run):
+    import pulumi
+
+    vals = copy.deepcopy(stack_values("dev"))
+    vals[CONFIG_KEY]["models"]["llm-chat"]["autoscaling"]["min_replicas"] = -1
+    vals[CONFIG_KEY]["node_groups"]["cpu"]["max_size"] = 1  # found by the capacity planner, not the schema
+    with pytest.raises(pulumi.RunError) as e:
+        run(program.main, "dev", vals)
+    lines = str(e.value).splitlines()
+    assert lines[0] == "stack 'dev' (stacks/Pulumi.dev.yaml): 2 configuration errors"
+    assert lines[1].startswith(f"  - {CONFIG_KEY}.models.llm-chat.autoscaling.min_replicas: got -1")
+    assert lines[2].startswith(f"  - {CONFIG_KEY}.node_groups.cpu.max_size: got 1; allowed: at least 2")
+
+
+def test_config_warnings_are_pulumi_warnings(run, monkeypatch):
+    import pulumi
+
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: said.append(msg))
+    vals = copy.deepcopy(stack_values("dev"))
+    vals[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]["upscale_tolerance"] = 0.01
+    run(program.main, "dev", vals)
+    assert [m for m in said if m.startswith(CONFIG_KEY)] == [
+        f"{CONFIG_KEY}.models.sentiment.autoscaling.upscale_tolerance: got 0.01; allowed: has no effect: the "
+        "cluster-wide HPA tolerance (0.1) applies (behavior.*.tolerance is feature-gated on EKS and KEDA's "
+        "ScaledObject does not carry it); remove it"]
+
+
 def test_custom_hosts_reach_the_model_route_and_network_policy_reaches_the_cni(run):
     def mutate(c):
         c["cluster"]["load_balancer"]["hosts"] = ["models.example.com"]
@@ -91,74 +121,13 @@ def test_custom_hosts_reach_the_model_route_and_network_policy_reaches_the_cni(r
     result = run(program.main, "dev", vals)
     eks = result.named("models-dev-eks", "eks:index:Cluster")
     assert eks.inputs["vpcCniOptions"]["enableNetworkPolicy"] is True
-    route = next(r for r in result.resources if r.inputs.get("kind") == "HTTPScaledObject" and r.name.startswith("sentiment"))
-    assert "models.example.com" in route.inputs["spec"]["hosts"]
-
-
-# ------------------------------------------------------------------ capacity plan: groups and fixed cost inputs
-
-def test_prod_capacity_plan_adds_an_on_demand_fallback_one_priority_below_each_spot_pool():
-    p, cap = _platform("prod")
-    got = [(g.name, g.pool, g.capacity_type, g.priority, g.min_size, g.max_size) for g in cap.groups]
-    # From stacks/Pulumi.prod.yaml: system 50 (default), cpu 60, gpu 50, gpu-large 40; fallbacks one below, min 0.
-    assert got == [
-        ("system", "system", "ON_DEMAND", 50, 3, 6),
-        ("cpu", "cpu", "SPOT", 60, 0, 20), ("cpu-on-demand", "cpu", "ON_DEMAND", 59, 0, 20),
-        ("gpu", "gpu", "SPOT", 50, 0, 8), ("gpu-on-demand", "gpu", "ON_DEMAND", 49, 0, 8),
-        ("gpu-large", "gpu-large", "SPOT", 40, 0, 4), ("gpu-large-on-demand", "gpu-large", "ON_DEMAND", 39, 0, 4),
-    ]
-    # The on-demand floors (sentiment's on_demand_base 2, every other model 1) each fit on one node.
-    assert {g.name: (g.nodes_min, g.nodes_max) for g in cap.groups if g.name.endswith("-on-demand")} == {
-        "cpu-on-demand": (1, 1), "gpu-on-demand": (1, 1), "gpu-large-on-demand": (1, 1)}
-    assert {m: (pl.node_group, pl.spot, pl.on_demand_base, pl.accelerator) for m, pl in cap.placements.items()} == {
-        "sentiment": ("cpu", True, 2, "none"), "sentiment-canary": ("cpu", True, 1, "none"),
-        "image-classifier": ("gpu", True, 1, "gpu"), "llm-chat": ("gpu-large", True, 1, "gpu")}
-    ci = cap.cost_inputs
-    assert (ci.control_planes, ci.nat_gateways, ci.kms_keys) == (1, 3, 1)  # per_az NAT in 3 zones, one secrets key
-    assert [(lb.kind, lb.name) for lb in ci.load_balancers] == [("alb", "models-prod-models")]
-
-
-def test_fallback_of_a_priority_1_pool_stays_at_1():
-    _, cap = _platform("prod", lambda c: c["node_groups"]["cpu"].update(priority=1))
-    assert {g.name: g.priority for g in cap.groups if g.pool == "cpu"} == {"cpu": 1, "cpu-on-demand": 1}
-
-
-def test_min_size_is_a_floor_under_the_nodes_the_models_need():
-    _, cap = _platform("dev", lambda c: c["node_groups"]["cpu"].update(min_size=4))
-    cpu = next(g for g in cap.groups if g.name == "cpu")
-    assert cpu.nodes_min == 4
-    assert next(g for g in cap.cost_inputs.node_groups if g.name == "cpu").nodes_min == 4
-    # A spot pool's min_size is the spot group's floor; its on-demand fallback keeps min_size 0.
-    _, cap = _platform("prod", lambda c: c["node_groups"]["cpu"].update(min_size=4))
-    assert {g.name: (g.min_size, g.nodes_min) for g in cap.groups if g.pool == "cpu"} == {
-        "cpu": (4, 4), "cpu-on-demand": (0, 1)}
-
-
-@pytest.mark.parametrize("nat, secrets, expected", [("none", True, (0, 1)), ("single", False, (1, 0)), ("per_az", True, (2, 1))])
-def test_nat_gateways_and_kms_keys_follow_the_vpc_and_encryption_config(nat, secrets, expected):
-    def mutate(c):
-        c["cluster"]["vpc"].update(nat=nat, az_count=2)
-        c["cluster"]["secrets_encryption"] = secrets
-
-    _, cap = _platform("dev", mutate)
-    assert (cap.cost_inputs.nat_gateways, cap.cost_inputs.kms_keys) == expected
-
-
-@pytest.mark.parametrize("day, extended", [(date(2026, 12, 2), False), (date(2026, 12, 3), True)])
-def test_control_plane_is_billed_at_the_extended_rate_after_standard_support_ends(day, extended):
-    # 1.34's EKS standard support ends on 2026-12-02 (endoflife.date/amazon-eks).
-    p, _ = _platform("prod", lambda c: c["cluster"].update(kubernetes_version="1.34"))
-    cap = plan_capacity(p, day)
-    assert cap.cost_inputs.extended_support is extended
-    from modelstack.cost import estimate
-
-    row = next(r for r in estimate(cap.cost_inputs).rows if r.resource == "eks control plane")
-    assert row.unit_usd_per_hour_on_demand == (0.60 if extended else 0.10)
+    route = next(r for r in result.resources if r.inputs.get("kind") == "InterceptorRoute" and r.name.startswith("sentiment"))
+    assert "models.example.com" in route.inputs["spec"]["rules"][0]["hosts"]
 
 
 def test_a_cluster_handle_puts_a_model_api_on_its_cluster(run):
-    from modelstack.handle import ClusterHandle
-    from modelstack.model_api import ModelAPI
+    from modelstack.cluster.handle import ClusterHandle
+    from modelstack.serving.model_api import ModelAPI
 
     def stack():
         handle = ClusterHandle.existing(
@@ -182,29 +151,61 @@ def test_platform_config_that_is_not_json_is_reported_not_a_traceback(run):
     assert "modelstack:platform: got 'not a mapping'; allowed: a mapping with environment, team, cluster" in str(e.value)
 
 
-@pytest.mark.parametrize("version, day, expected", [
-    ("1.35", date(2026, 11, 22), None),
-    ("1.34", date(2026, 10, 2), None),  # 61 days before the end
-    ("1.34", date(2026, 10, 3), "Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (60 days): the control "
-                                "plane's price rises to the extended-support rate then; upgrade to 1.35 "
-                                "(cluster.kubernetes_version, one minor at a time)"),
-    ("1.34", date(2026, 12, 2), "Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (0 days): the control "
-                                "plane's price rises to the extended-support rate then; upgrade to 1.35 "
-                                "(cluster.kubernetes_version, one minor at a time)"),
-    ("1.32", date(2026, 12, 3), "Kubernetes 1.32 left EKS standard support on 2026-03-23: the control plane is billed "
-                                "at the extended-support rate; upgrade to 1.33 (cluster.kubernetes_version, one minor "
-                                "at a time)"),
-    ("1.35", date(2027, 3, 28), "Kubernetes 1.35 left EKS standard support on 2027-03-27: the control plane is billed "
-                                "at the extended-support rate"),
-])
-def test_support_note_warns_before_and_after_standard_support_ends(version, day, expected):
-    from modelstack.capacity import support_note
-
-    assert support_note(version, day) == expected
+def _neuron(c):
+    c["node_groups"]["neuron"] = {"kind": "inferentia", "instance_types": ["inf2.xlarge"], "min_size": 0, "max_size": 2}
+    c["models"]["translate"] = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/translate:1.0.0",
+                                "node_group": "neuron", "autoscaling": {"min_replicas": 1, "max_replicas": 2},
+                                "compute": {"cpu": "2", "memory": "8Gi", "inferentia": 1, "hugepages": "256Mi"},
+                                "sidecars": {"tokenizer": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/tok:2",
+                                                           "port": 9000, "compute": {"cpu": "500m", "memory": "1Gi"},
+                                                           "readiness_probe": {"http_get": {"path": "/ready"}}}}}
 
 
-def test_support_note_reaches_the_capacity_plan():
-    _, cap = _platform("prod", lambda c: c["cluster"].update(kubernetes_version="1.34"))
-    assert cap.notes and cap.notes[0].startswith("Kubernetes 1.34 leaves EKS standard support on 2026-12-02 (10 days)")
-    _, cap = _platform("prod")
-    assert cap.notes == ()
+def test_inferentia_groups_bring_the_neuron_device_plugin_and_models_ask_for_devices(run):
+    vals = copy.deepcopy(stack_values("staging"))
+    _neuron(vals[CONFIG_KEY])
+    result = run(program.main, "staging", vals)
+    plugin = result.named("models-staging-addons-neuron-device-plugin")
+    assert plugin.inputs["chart"] == "oci://public.ecr.aws/neuron/neuron-helm-chart"
+    dep = next(r for r in result.resources if r.name == "translate-deployment")
+    pod = dep.inputs["spec"]["template"]["spec"]
+    server = pod["containers"][0]
+    assert server["resources"]["limits"]["aws.amazon.com/neuron"] == "1"
+    assert server["resources"]["limits"]["hugepages-2Mi"] == "256Mi"
+    assert {"key": "aws.amazon.com/neuron", "operator": "Equal", "value": "true", "effect": "NoSchedule"} in pod["tolerations"]
+    assert [c["name"] for c in pod["containers"]] == ["model", "proxy", "tokenizer"]
+    assert pod["containers"][2]["readinessProbe"]["httpGet"] == {"path": "/ready", "port": 9000}
+    without = run(program.main, "staging", copy.deepcopy(stack_values("staging")))
+    assert not [r for r in without.resources if r.name.endswith("neuron-device-plugin")]
+
+
+def test_every_container_counts_in_sizing():
+    from modelstack.config.checks import pod_requests
+    p, _ = _platform("staging", _neuron)
+    req = pod_requests(p.config.models["translate"])
+    # server 2 CPU / 8 GiB + proxy 100m / 128 MiB + tokenizer 500m / 1 GiB
+    assert (req.cpu_millicores, req.memory_mib, req.inferentia) == (2600, 8192 + 128 + 1024, 1)
+
+
+def test_logging_retention_defaults_per_environment(run):
+    for env, days in (("dev", 7), ("staging", 30), ("prod", 90)):
+        p, _ = _platform(env)
+        assert program.log_retention_days(p) == days
+    p, _ = _platform("prod", lambda c: c["cluster"].__setitem__("logging", {"retention_days": 365}))
+    assert program.log_retention_days(p) == 365
+    result = run(program.main, "dev", copy.deepcopy(stack_values("dev")))
+    group = result.named("models-dev-logging-log-group")
+    assert group.inputs["retentionInDays"] == 7 and group.inputs["name"] == "/aws/eks/models-dev/models"
+
+
+def test_dev_llm_chat_reads_its_weights_with_a_role_of_its_own(run):
+    result = run(program.main, "dev", copy.deepcopy(stack_values("dev")))
+    assoc = result.named("llm-chat-pod-identity")
+    assert (assoc.inputs["clusterName"], assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == (
+        "models-dev", "models", "llm-chat")
+    policy = __import__("json").loads(result.named("llm-chat-inline-policy").inputs["policy"])
+    assert [s["Action"] for s in policy["Statement"]] == [["s3:GetObject"], ["s3:ListBucket"]]
+    others = [r for r in result.resources if r.name in ("sentiment-pod-identity", "sentiment-role")]
+    assert others == []
+    sa = result.named("sentiment-service-account")
+    assert sa.inputs["automountServiceAccountToken"] is False

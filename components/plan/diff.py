@@ -61,6 +61,14 @@ class Change:
                 "rollout": self.rollout, "fields": [{"path": p, "old": o, "new": n} for p, o, n in self.fields]}
 
 
+class PlanReadError(ValueError):
+    """A plan.json that cannot be compared: its path and what is wrong or missing."""
+
+    def __init__(self, path: str, problem: str):
+        self.path, self.problem = path, problem
+        super().__init__(f"{path}: {problem}")
+
+
 @dataclass
 class PlanDiff:
     stack: str
@@ -68,12 +76,19 @@ class PlanDiff:
     cost: dict[str, Any]
     new_violations: list[dict]
     resolved_violations: list[dict]
+    old_stack: str = ""
+    """The old plan's stack; differs from `stack` when two stacks' plans were compared."""
+
+    @property
+    def same_stack(self) -> bool:
+        return self.old_stack in ("", self.stack)
 
     def count(self, action: str) -> int:
         return sum(1 for c in self.changes if c.action == action)
 
     def to_json(self) -> dict:
-        return {"stack": self.stack, "changes": [c.to_json() for c in self.changes], "cost": self.cost,
+        return {"stack": self.stack, "old_stack": self.old_stack or self.stack, "same_stack": self.same_stack,
+                "changes": [c.to_json() for c in self.changes], "cost": self.cost,
                 "policy": {"new": self.new_violations, "resolved": self.resolved_violations}}
 
 
@@ -138,6 +153,9 @@ def diff(old: dict, new: dict) -> PlanDiff:
         changes.append(c)
     oc, nc = old.get("cost") or {}, new.get("cost") or {}
     cost = {k: {"old": (oc.get(k) or {}), "new": (nc.get(k) or {})} for k in ("usd_per_hour", "usd_per_month")}
+    for c in cost.values():
+        c["delta_cents"] = {b: _cents(c["new"].get(b)) - _cents(c["old"].get(b)) for b in ("min", "max")
+                            if isinstance(c["old"].get(b), (int, float)) and isinstance(c["new"].get(b), (int, float))}
 
     def key(v: dict) -> tuple:
         return v.get("policy"), v.get("resource"), v.get("message")
@@ -146,7 +164,16 @@ def diff(old: dict, new: dict) -> PlanDiff:
     nv = {key(v): v for v in (new.get("policy") or {}).get("violations", [])}
     return PlanDiff(stack=new.get("stack", ""), changes=changes, cost=cost,
                     new_violations=[v for k, v in nv.items() if k not in ov],
-                    resolved_violations=[v for k, v in ov.items() if k not in nv])
+                    resolved_violations=[v for k, v in ov.items() if k not in nv], old_stack=old.get("stack", ""))
+
+
+def _cents(usd: Any) -> float:
+    """Dollars as cents, rounded to a hundredth of a cent (the plan's prices carry six decimals)."""
+    return round(float(usd) * 100, 2)
+
+
+def _signed_cents(cents: float) -> str:
+    return f"{cents:+,.2f} cents"
 
 
 def _short(v: Any, width: int = 60) -> str:
@@ -159,6 +186,10 @@ def render(d: PlanDiff, max_fields: int = 12) -> str:
     head = (f"OFFLINE PLAN DIFF of stack {d.stack}: {d.count('create')} to create, {d.count('update')} to update, "
             f"{d.count('replace')} to replace, {d.count('delete')} to delete, {d.count('rename')} renamed by alias")
     lines = [head]
+    if not d.same_stack:
+        lines.insert(0, f"DIFFERENT STACKS: the old plan is of stack {d.old_stack}, the new one of stack {d.stack}; "
+                        "their resources have different URNs, so every resource shows as deleted and created. "
+                        "Compare two plans of one stack to see what a change does.")
     for c in d.changes:
         lines.append(f"{symbols[c.action]:>2} {c.type} {c.name}" + (f"  ({c.why})" if c.why else ""))
         for p, o, n in c.fields[:max_fields]:
@@ -167,10 +198,12 @@ def render(d: PlanDiff, max_fields: int = 12) -> str:
             lines.append(f"      ... {len(c.fields) - max_fields} more field(s)")
         if c.rollout:
             lines.append(f"      rollout: {c.rollout}")
-    for k in ("usd_per_hour", "usd_per_month"):
-        o, n = d.cost[k]["old"], d.cost[k]["new"]
+    for k, unit in (("usd_per_hour", "per hour"), ("usd_per_month", "per month")):
+        o, n, delta = d.cost[k]["old"], d.cost[k]["new"], d.cost[k].get("delta_cents") or {}
         if o and n and o != n:
-            lines.append(f"cost {k.replace('_', ' ')}: min {o.get('min')} -> {n.get('min')}, max {o.get('max')} -> {n.get('max')}")
+            lines.append(f"cost {unit}: " + ", ".join(
+                f"{b} ${o.get(b):,.4f} -> ${n.get(b):,.4f} ({_signed_cents(delta[b])})" if b in delta
+                else f"{b} {o.get(b)} -> {n.get(b)}" for b in ("min", "max")))
     for v in d.new_violations:
         lines.append(f"new policy violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}")
     for v in d.resolved_violations:
@@ -178,9 +211,34 @@ def render(d: PlanDiff, max_fields: int = 12) -> str:
     return "\n".join(lines)
 
 
+#: What `diff` reads from a plan.json: keys of the document, and keys of each resource.
+PLAN_KEYS = ("stack", "resources")
+RESOURCE_KEYS = ("urn", "type", "name")
+
+
 def load(path: str) -> dict:
-    with open(path) as f:
-        return json.load(f)
+    """A plan.json written by `modelstack plan --json/--out`; PlanReadError naming the path and what is missing."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise PlanReadError(path, f"cannot be read ({e.strerror or e})") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise PlanReadError(path, f"is not JSON ({e})") from None
+    if not isinstance(doc, dict):
+        raise PlanReadError(path, f"is not a plan.json: a JSON {type(doc).__name__} instead of an object")
+    missing = [k for k in PLAN_KEYS if k not in doc]
+    if missing:
+        raise PlanReadError(path, "is not a plan.json of `modelstack plan`: no " + " and no ".join(repr(k) for k in missing))
+    if not isinstance(doc["resources"], list):
+        raise PlanReadError(path, "'resources' is not a list")
+    for i, r in enumerate(doc["resources"]):
+        lacks = [k for k in RESOURCE_KEYS if not isinstance(r, dict) or k not in r]
+        if lacks:
+            raise PlanReadError(path, f"resources[{i}] has no " + ", ".join(repr(k) for k in lacks))
+    return doc
 
 
 def summarize(old_path: str, new_path: str, out: Optional[str] = None) -> PlanDiff:

@@ -212,6 +212,10 @@ class RecordingMonitor(mocks.MockMonitor):
             "additional_secret_outputs": list(request.additionalSecretOutputs),
             "version": request.version or None,
         }
+        ct = request.customTimeouts
+        if ct.create or ct.update or ct.delete:
+            options["custom_timeouts"] = {k: v for k, v in (("create", ct.create), ("update", ct.update),
+                                                             ("delete", ct.delete)) if v}
         self.recorded.append(Recorded(
             urn=urn, type=request.type, name=request.name, parent=request.parent or None, inputs=inputs,
             outputs=state, custom=bool(request.custom), remote=bool(request.remote),

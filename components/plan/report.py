@@ -14,7 +14,8 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from .. import labels, pricing
+from modelstack.render import labels
+from modelstack.capacity import pricing, sizing
 from .mocks import Recorded
 
 BANNER = ("OFFLINE PLAN: the stack program ran under Pulumi's in-process mocks. Nothing was sent to AWS or "
@@ -35,8 +36,49 @@ def component_of(r: Recorded, by_urn: dict[str, Recorded]) -> Optional[Recorded]
     return p
 
 
+#: The priority expander's score is `priority * 1000 + ...` (render.node_templates.expander_score).
+_SCORE_STEP = 1000
+_ASG_PROBE = "-00000000-0000-0000-0000-000000000000"
+
+
+def expander_scores(resources: list[Recorded]) -> dict[str, int]:
+    """Each managed node group's priority-expander score, read from the cluster-autoscaler release's values
+    (`expanderPriorities`: score -> ASG-name regexes; an EKS ASG is named `eks-<node group>-<uuid>`)."""
+    tiers: dict[int, list[str]] = {}
+    for r in resources:
+        values = r.inputs.get("values") if r.type == "kubernetes:helm.sh/v3:Release" else None
+        if isinstance(values, dict) and isinstance(values.get("expanderPriorities"), dict):
+            for score, regexes in values["expanderPriorities"].items():
+                tiers[int(score)] = [x for x in regexes if x != ".*"]
+    out: dict[str, int] = {}
+    for r in resources:
+        if r.type == "aws:eks/nodeGroup:NodeGroup":
+            name = r.inputs.get("nodeGroupName") or r.name
+            for score, regexes in tiers.items():
+                if any(re.match(x, f"eks-{name}{_ASG_PROBE}") for x in regexes):
+                    out[name] = score
+    return out
+
+
+def accelerators(itype: Optional[pricing.InstanceType]) -> dict:
+    """The accelerator chips of one node: NVIDIA GPUs, or AWS Neuron devices (Inferentia, Trainium) and their cores."""
+    if itype is None or not (itype.gpu_count or itype.accelerator_count):
+        return {"kind": None, "count": 0, "model": None, "neuroncores": 0}
+    if itype.gpu_count:
+        return {"kind": "gpu", "count": itype.gpu_count, "model": itype.gpu_model, "neuroncores": 0}
+    return {"kind": "neuron", "count": itype.accelerator_count, "model": itype.accelerator_model,
+            "neuroncores": itype.neuroncores}
+
+
+def _chips(a: dict) -> str:
+    if not a["count"]:
+        return "-"
+    return f"{a['count']} {a['model']}" + (f" ({a['neuroncores']} NeuronCores)" if a["neuroncores"] else "")
+
+
 def node_groups(resources: list[Recorded]) -> list[dict]:
     cat = pricing.catalog()
+    scores = expander_scores(resources)
     out = []
     for r in resources:
         if r.type != "aws:eks/nodeGroup:NodeGroup":
@@ -44,21 +86,84 @@ def node_groups(resources: list[Recorded]) -> list[dict]:
         i = r.inputs
         types = list(i.get("instanceTypes") or [])
         sc = i.get("scalingConfig") or {}
-        gpu = cat[types[0]].gpu_count if types and types[0] in cat else 0
+        accel = accelerators(cat.get(types[0]) if types else None)
         lab = i.get("labels") or {}
+        name = i.get("nodeGroupName") or r.name
+        score = scores.get(name)
         out.append({
-            "name": i.get("nodeGroupName") or r.name,
+            "name": name,
             "pool": lab.get(labels.NODE_POOL_LABEL),
             "instance_types": types,
             "capacity_type": i.get("capacityType", "ON_DEMAND"),
             "min_size": sc.get("minSize"),
             "max_size": sc.get("maxSize"),
-            "gpu": gpu,
+            "priority": score // _SCORE_STEP if score is not None else None,
+            "expander_score": score,
+            "gpu": accel["count"] if accel["kind"] == "gpu" else 0,
+            "accelerators": accel,
             "ami_type": i.get("amiType"),
             "taints": i.get("taints") or [],
             "version": i.get("version"),
         })
     return out
+
+
+NODEPOOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
+
+
+def node_pools(resources: list[Recorded]) -> list[dict]:
+    """Karpenter NodePools as registered: what each may launch, its limits and how it is disrupted."""
+    out = []
+    for r in resources:
+        if r.type != NODEPOOL_TYPE:
+            continue
+        spec = r.inputs.get("spec") or {}
+        tmpl = spec.get("template") or {}
+        reqs = {q.get("key"): list(q.get("values") or []) for q in (tmpl.get("spec") or {}).get("requirements") or []}
+        dis = spec.get("disruption") or {}
+        out.append({
+            "name": (r.inputs.get("metadata") or {}).get("name") or r.name,
+            "pool": ((tmpl.get("metadata") or {}).get("labels") or {}).get(labels.NODE_POOL_LABEL),
+            "capacity_types": reqs.get("karpenter.sh/capacity-type", []),
+            "instance_types": reqs.get(labels.INSTANCE_TYPE_LABEL, []),
+            "zones": reqs.get(labels.ZONE_LABEL, []),
+            "weight": spec.get("weight"),
+            "limits": dict(spec.get("limits") or {}),
+            "consolidation_policy": dis.get("consolidationPolicy"),
+            "consolidate_after": dis.get("consolidateAfter"),
+            "budgets": [b.get("nodes") for b in dis.get("budgets") or []],
+            "expire_after": (tmpl.get("spec") or {}).get("expireAfter"),
+        })
+    return sorted(out, key=lambda p: (-(p["weight"] or 0), p["name"]))
+
+
+def _limits_text(limits: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in limits.items()) or "none"
+
+
+_ACTION = "alb.ingress.kubernetes.io/actions."
+
+
+def traffic_splits(resources: list[Recorded]) -> list[dict]:
+    """Each weighted split, read from its Ingress: the path and the weight per backend Service."""
+    out = []
+    for r in resources:
+        body = r.inputs
+        if body.get("kind") != "Ingress":
+            continue
+        meta = body.get("metadata") or {}
+        for key, action in (meta.get("annotations") or {}).items():
+            if not key.startswith(_ACTION):
+                continue
+            try:
+                groups = json.loads(action)["forwardConfig"]["targetGroups"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            rules = (body.get("spec") or {}).get("rules") or [{}]
+            paths = [p.get("path") for p in ((rules[0].get("http") or {}).get("paths") or [])]
+            out.append({"name": key[len(_ACTION):], "namespace": meta.get("namespace"), "path": paths[0] if paths else None,
+                        "backends": [{"service": g.get("serviceName"), "weight": g.get("weight")} for g in groups]})
+    return sorted(out, key=lambda s: s["name"])
 
 
 def _pools(spec: dict) -> list[str]:
@@ -121,13 +226,27 @@ def models(resources: list[Recorded]) -> list[dict]:
             "node_group": pools[0] if pools else None,
             "replicas": {"min": (lo or 0) + base, "max": (hi or 0) + base, "on_demand_base": base},
             "requests": {"cpu": req.get("cpu"), "memory": req.get("memory"),
-                         "gpu": int(lim.get(labels.GPU_RESOURCE, req.get(labels.GPU_RESOURCE, 0)) or 0)},
+                         "gpu": int(lim.get(labels.GPU_RESOURCE, req.get(labels.GPU_RESOURCE, 0)) or 0),
+                         "neuron": int(lim.get(labels.NEURON_RESOURCE, req.get(labels.NEURON_RESOURCE, 0)) or 0)},
+            "pod_requests": _pod_requests(pod.get("containers") or []),
             "image": container.get("image"),
             "autoscaler": sc.get("kind"),
             "signal": sc.get("signal"),
             "path": paths.get(model),
         })
     return sorted(out, key=lambda m: m["name"])
+
+
+def _pod_requests(containers: list[dict]) -> dict:
+    """What one replica's pod asks of a node: the server, the request-limit proxy and every sidecar together."""
+    cpu = mem = 0
+    for c in containers:
+        req = (c.get("resources") or {}).get("requests") or {}
+        if isinstance(req.get("cpu"), (str, int, float)):
+            cpu += sizing.parse_cpu(req["cpu"])
+        if isinstance(req.get("memory"), (str, int)):
+            mem += sizing.parse_memory(req["memory"])
+    return {"cpu": f"{cpu}m", "memory": f"{mem}Mi", "containers": [c.get("name") for c in containers]}
 
 
 def resources_json(resources: list[Recorded]) -> list[dict]:
@@ -166,8 +285,17 @@ def _table(rows: list[list[Any]], head: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _model_chips(m: dict) -> str:
+    r = m["requests"]
+    parts = [f"{r['gpu']} gpu" if r["gpu"] else "", f"{r.get('neuron', 0)} neuron" if r.get("neuron") else ""]
+    return ", ".join(p for p in parts if p) or "-"
+
+
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
-            capacity_notes: Optional[dict[str, Iterable[str]]] = None) -> str:
+            capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = (),
+            designed: Optional[dict[str, str]] = None) -> str:
+    """`designed`: one line per group the planner designed (its models and why its type), printed under the
+    node group table."""
     by_urn = {r.urn: r for r in resources}
     per_component: Counter = Counter()
     for r in resources:
@@ -177,15 +305,34 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     parts.append(_table([[t, n, c] for (t, n), c in sorted(per_component.items())], ["component", "name", "resources"]))
     ngs = node_groups(resources)
     parts += ["", "node groups:", _table(
-        [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["gpu"] or "-", g["ami_type"]]
-         for g in ngs], ["name", "capacity", "instance types", "nodes", "gpus", "ami"])]
+        [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["priority"],
+          _chips(g["accelerators"]), g["ami_type"]]
+         for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accelerators per node", "ami"])]
+    if designed:
+        parts.append("  designed by the planner from the models (the stack declares no node_groups):")
+        parts += [f"  {group}: {line}" for group, line in designed.items()]
+    nps = node_pools(resources)
+    if nps:
+        parts += ["", "node pools (karpenter):", _table(
+            [[p["name"], p["pool"], ", ".join(p["capacity_types"]), ", ".join(p["instance_types"]), p["weight"],
+              _limits_text(p["limits"]), f"{p['consolidation_policy']} after {p['consolidate_after']}",
+              ", ".join(p["budgets"]) or "-", p["expire_after"]] for p in nps],
+            ["name", "pool", "capacity", "instance types", "weight", "limits", "consolidation", "budget", "expire"])]
     for group, lines in (capacity_notes or {}).items():
         parts += [f"  note on {group}: {line}" for line in lines]
     ms = models(resources)
     parts += ["", "models:", _table(
         [[m["name"], m["node_group"], f"{m['replicas']['min']}-{m['replicas']['max']}", m["replicas"]["on_demand_base"] or "-",
-          m["requests"]["cpu"], m["requests"]["memory"], m["requests"]["gpu"] or "-", m["signal"], m["path"]] for m in ms],
-        ["model", "node pool", "replicas", "on-demand floor", "cpu", "memory", "gpus", "scales on", "path"])]
+          m["pod_requests"]["cpu"], m["pod_requests"]["memory"], _model_chips(m), m["signal"], m["path"]] for m in ms],
+        ["model", "node pool", "replicas", "on-demand floor", "pod cpu", "pod memory", "accelerators", "scales on", "path"])]
+    splits = traffic_splits(resources)
+    if splits:
+        parts += ["", "traffic splits:", _table(
+            [[s["name"], s["path"], ", ".join(f"{b['service']} {b['weight']}%" for b in s["backends"])] for s in splits],
+            ["split", "path", "backends"])]
+    ws = list(warnings)
+    if ws:
+        parts += ["", f"config warnings: {len(ws)} setting(s) without effect"] + [f"  {w.render()}" for w in ws]
     if cost_table:
         parts += ["", "cost:", cost_table]
     vs = list(violations)
@@ -196,7 +343,7 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
 
 
 def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], violations: Iterable[Any],
-              capacity_reasons: Optional[dict] = None) -> dict:
+              capacity_reasons: Optional[dict] = None, warnings: Iterable[Any] = ()) -> dict:
     vs = [v.to_json() for v in violations]
     return {
         "stack": stack,
@@ -204,8 +351,11 @@ def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], viola
         "note": BANNER,
         "resources": resources_json(resources),
         "node_groups": node_groups(resources),
+        "node_pools": node_pools(resources),
         "models": models(resources),
+        "traffic_splits": traffic_splits(resources),
         "capacity": capacity_reasons or {},
+        "warnings": [w.model_dump() if hasattr(w, "model_dump") else w for w in warnings],
         "cost": cost,
         "policy": {"violations": vs, "mandatory": sum(1 for v in vs if v["level"] == "mandatory")},
     }

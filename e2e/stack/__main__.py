@@ -16,11 +16,9 @@ import pulumi_kubernetes as k8s
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import prodlike  # noqa: E402
-from modelstack import labels  # noqa: E402
-from modelstack.handle import ClusterHandle  # noqa: E402
-from modelstack.model_api import ModelAPI  # noqa: E402
+from modelstack import ClusterHandle, ModelAPI, TrafficSplitter  # noqa: E402
 from modelstack.program import ingress_args, model_args  # noqa: E402
-from modelstack.traffic_splitter import TrafficSplitter  # noqa: E402
+from modelstack.render import labels  # noqa: E402
 
 DUMMY_ACCOUNT = "arn:aws:iam::000000000000"
 

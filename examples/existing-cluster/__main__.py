@@ -1,6 +1,6 @@
 """A model API on an existing EKS cluster: a kubeconfig and node group names are all modelstack needs."""
 import pulumi
-from modelstack.model_api import ModelAPI
+from modelstack import ModelAPI
 
 config = pulumi.Config()
 api = ModelAPI("fraud-scorer", {

@@ -1,0 +1,795 @@
+"""Choose node-group instance types at the lowest price that still fits every model.
+
+The problem, per node group whose instance types are left to modelstack:
+
+* Each model has a per-replica request (plus sidecars), ``min_replicas``, ``max_replicas`` and an
+  ``on_demand_base`` (replicas that must run on on-demand capacity even when the group is spot).
+* A node group holds one instance *shape*: cluster-autoscaler builds its node template from the first type
+  of the group (nominal vCPU, nominal memory, GPU count; pods fixed at 110 by its AWS provider), so every
+  type in a group must agree on those (:func:`shape_key`). A spot group lists several equal-shape types
+  (at least ``min_types`` when the selection has that many: each type is another spot capacity pool); an
+  on-demand group uses one type. Node counts of a multi-type group are packed on the *minimum* allocatable
+  CPU, memory and max pods over its types, so they hold whichever type EC2 launches.
+* Several models may share a group when packing them together is cheaper; :func:`plan_groups` decides
+  which models share by exact set-partition search over small portfolios (≤ 8 models per selection) and by
+  greedy pairwise merging beyond that.
+
+**Objective.** For each group, minimize ``w_min · cost(min replicas) + w_max · cost(max replicas)`` in USD
+per hour, with ``weights=(w_min, w_max)`` defaulting to ``(1, 1)``: the steady state and the scale-out
+ceiling count equally. Ties go to the lower interruption bucket, then fewer nodes at max, then the name.
+Cost is nodes × unit price; node counts come from packing the replicas on one node shape (exact for a
+single model, first-fit-decreasing with a lower-bound check for several: ``Pool.exact`` says whether the
+count is proven optimal).
+
+**Spot price.** A spot pool's unit price is the mean over its chosen types of on-demand × (1 − Spot
+Advisor savings/100). This is a conservative expectation: price-capacity-optimized allocation (what managed
+node groups use for spot) favours the cheaper pools among those with capacity, so the bill is usually at or
+below the mean. Members are the equal-shape types with known spot data that fit every model of the group,
+ordered by interruption bucket then price, dropping types priced more than ``max_spot_price_premium_pct``
+above the cheapest member, at most ``max_types`` of them. When that leaves fewer than ``min_types``, the
+premium cap is relaxed: the next types by interruption bucket then price are added until ``min_types``
+(the reason names them). Shapes that reach ``min_types`` are preferred over shapes that cannot; when no
+fitting shape can, the choice says so in ``notes`` and ``reason``. In spot mode a block may still end on
+on-demand when that is cheaper or when no fitting shape has spot data (the reason says so).
+
+Pure module: standard library only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Mapping, Sequence
+
+from modelstack.capacity.pricing import InstanceType, PriceBook, catalog as _default_catalog, interruption_rank, price_book
+from modelstack.capacity.sizing import (
+    NodeCapacity,
+    NodeReserve,
+    Requests,
+    fit_report,
+    fits_count,
+    node_capacity,
+    replica_total,
+    replicas_per_node,
+)
+
+__all__ = [
+    "SizingError",
+    "GroupSelection",
+    "ModelDemand",
+    "Pool",
+    "GroupChoice",
+    "SPOT",
+    "ON_DEMAND",
+    "choose_group",
+    "plan_groups",
+    "estimate_explicit",
+    "pack_nodes",
+    "shape_key",
+    "packing_key",
+    "group_capacity",
+    "allowed_types",
+]
+
+SPOT = "SPOT"
+ON_DEMAND = "ON_DEMAND"
+BURSTABLE_FAMILIES = ("t2", "t3", "t3a", "t4g")
+
+
+class SizingError(ValueError):
+    """No instance type can host a model, or the node group configuration cannot be estimated."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupSelection:
+    """What a node group's config allows modelstack to choose from.
+
+    ``instance_types`` set means "respect these": nothing is chosen, the cost is estimated on them (first is
+    primary). Otherwise types are filtered by ``families`` (None: every non-burstable family; t* families
+    only when named), ``gpu_models`` / ``min_gpu_memory_gib`` (either makes the group GPU-only) and
+    ``arch`` (default amd64: an amd64-only image crashes on Graviton; None allows arm64 too, for multi-arch
+    images). ``spot`` picks between ``min_types`` (default 3) and ``max_types`` (default 4) equal-shape spot
+    types; ``min_types`` above ``max_types`` is read as ``max_types``. ``max_spot_price_premium_pct`` (default
+    20) drops types priced that much above the cheapest member, but never below ``min_types``.
+    ``mix_gpu_models`` lets one spot group mix equal-shape types whose GPU models differ (e.g. g4dn.xlarge T4,
+    g5.xlarge A10G and g6.xlarge L4).
+    """
+
+    families: tuple[str, ...] | None = None
+    gpu_models: tuple[str, ...] | None = None
+    min_gpu_memory_gib: float | None = None
+    arch: str | None = "amd64"
+    spot: bool = False
+    max_types: int = 4
+    instance_types: tuple[str, ...] | None = None
+    max_spot_price_premium_pct: float = 20.0
+    mix_gpu_models: bool = False
+    min_types: int = 3
+    max_nodes: int | None = None
+    """Most nodes one pool may need at max replicas (an environment's cap on a group's size); shapes that need
+    more are not chosen. None: no cap."""
+    relax_spot_premium: bool = True
+    """Add types above ``max_spot_price_premium_pct`` to reach ``min_types`` (True), or keep every spot member
+    within the premium and take the shape with the most pools (up to ``min_types``) among those costing at most
+    ``max_spread_cost_pct`` more than the cheapest (False: the planner's own designs, where spreading over pools
+    may cost a little, not double a pool's price)."""
+    max_spread_cost_pct: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.max_types < 1:
+            raise ValueError(f"GroupSelection.max_types must be >= 1, got {self.max_types}")
+        if self.min_types < 1:
+            raise ValueError(f"GroupSelection.min_types must be >= 1, got {self.min_types}")
+        if self.instance_types is not None and not self.instance_types:
+            raise ValueError("GroupSelection.instance_types must be None or name at least one type")
+        if self.gpu_models is not None:
+            object.__setattr__(self, "gpu_models", tuple(m.lower() for m in self.gpu_models))
+
+    def allows(self, itype: InstanceType) -> bool:
+        """True when this selection lets modelstack use ``itype`` (explicit lists are handled separately)."""
+        if self.families is not None:
+            if itype.family not in self.families:
+                return False
+        elif itype.family in BURSTABLE_FAMILIES:
+            return False
+        if self.gpu_models is not None and (not itype.is_gpu or (itype.gpu_model or "").lower() not in self.gpu_models):
+            return False
+        if self.min_gpu_memory_gib is not None and (not itype.is_gpu or (itype.gpu_memory_gib or 0) < self.min_gpu_memory_gib):
+            return False
+        if self.arch is not None and itype.arch != self.arch:
+            return False
+        return True
+
+    @property
+    def spot_types_wanted(self) -> int:
+        """The fewest types a spot group should list: ``min_types``, capped by ``max_types``."""
+        return min(self.min_types, self.max_types)
+
+    def describe(self) -> str:
+        parts = []
+        if self.families is not None:
+            parts.append("families " + ", ".join(self.families))
+        if self.gpu_models is not None:
+            parts.append("GPU " + "/".join(self.gpu_models))
+        if self.min_gpu_memory_gib is not None:
+            parts.append(f">= {self.min_gpu_memory_gib:g} GiB per GPU")
+        if self.arch is not None:
+            parts.append(self.arch)
+        return "; ".join(parts) or "any non-burstable type"
+
+
+@dataclass(frozen=True)
+class ModelDemand:
+    """One model's replicas on a node group."""
+
+    name: str
+    requests: Requests
+    min_replicas: int
+    max_replicas: int
+    on_demand_base: int = 0
+    sidecars: tuple[Requests, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_replicas <= self.max_replicas:
+            raise ValueError(
+                f"model {self.name!r}: need 0 <= min_replicas <= max_replicas, got {self.min_replicas} and {self.max_replicas}"
+            )
+        if self.on_demand_base < 0:
+            raise ValueError(f"model {self.name!r}: on_demand_base must be >= 0, got {self.on_demand_base}")
+        object.__setattr__(self, "sidecars", tuple(self.sidecars))
+
+    @property
+    def pod(self) -> Requests:
+        """One replica's pod: the model container plus sidecars."""
+        return replica_total(self.requests, self.sidecars)
+
+    def base(self, replicas: int) -> int:
+        """Replicas that run on on-demand capacity when ``replicas`` run in all: the floor is a fixed Deployment
+        of ``on_demand_base`` replicas, so it runs whole even when ``min_replicas`` is smaller."""
+        return min(self.on_demand_base, self.max_replicas)
+
+    def running(self, replicas: int) -> int:
+        """Replicas that really run when the autoscaler asks for ``replicas``: never fewer than the floor."""
+        return max(replicas, self.base(replicas))
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pool:
+    """One node group to create: a capacity type, its instance types (primary first) and node counts."""
+
+    capacity_type: str
+    instance_types: tuple[str, ...]
+    primary: InstanceType
+    nodes_min: int
+    nodes_max: int
+    unit_usd_per_hour_on_demand: float
+    unit_usd_per_hour: float  # what the estimate uses: on-demand, or mean expected spot over instance_types
+    models: tuple[str, ...]
+    exact: bool
+    interruption: tuple[str | None, ...] = ()
+    notes: tuple[str, ...] = ()  # how the spot types were chosen when the plain rule was not enough
+
+    @property
+    def usd_per_hour_min(self) -> float:
+        return self.nodes_min * self.unit_usd_per_hour
+
+    @property
+    def usd_per_hour_max(self) -> float:
+        return self.nodes_max * self.unit_usd_per_hour
+
+
+@dataclass(frozen=True)
+class GroupChoice:
+    """The choice for one node group. Top-level node fields describe the main pool; money fields are totals.
+
+    ``on_demand_floor`` is the separate on-demand pool that hosts ``on_demand_base`` replicas of a spot group
+    (None when there is none). ``usd_per_hour_min/max`` include it.
+    """
+
+    instance_types: tuple[str, ...]
+    primary: InstanceType
+    capacity_type: str
+    nodes_min: int
+    nodes_max: int
+    usd_per_hour_min: float
+    usd_per_hour_max: float
+    reason: str
+    models: tuple[str, ...]
+    main: Pool
+    on_demand_floor: Pool | None = None
+    explicit: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def pools(self) -> tuple[Pool, ...]:
+        return (self.main,) if self.on_demand_floor is None else (self.main, self.on_demand_floor)
+
+
+# --------------------------------------------------------------------------------------------------
+# Packing
+# --------------------------------------------------------------------------------------------------
+
+def pack_nodes(items: Sequence[tuple[Requests, int]], cap: NodeCapacity) -> tuple[int, bool]:
+    """Nodes of capacity ``cap`` needed for ``items`` = (pod, count) pairs, and whether that is proven minimal.
+
+    One model: ceil(count / per-node), exact. Several: first-fit decreasing (identical replicas placed in
+    batches, which is the same as placing them one by one), proven exact when it meets the volume lower bound.
+    Every pod must fit on an empty node (callers filter types first).
+    """
+    live = [(pod, n) for pod, n in items if n > 0]
+    if not live:
+        return 0, True
+    per_empty = {id(pod): fits_count(pod, cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
+                 for pod, _ in live}
+    if any(v <= 0 for v in per_empty.values()):
+        raise SizingError("pack_nodes: a replica does not fit on an empty node of this type")
+    if len(live) == 1:
+        pod, n = live[0]
+        return -(-n // per_empty[id(pod)]), True
+
+    def size(pod: Requests) -> float:
+        shares = [1.0 / cap.pods]
+        if pod.cpu_millicores:
+            shares.append(pod.cpu_millicores / cap.cpu_millicores)
+        if pod.memory_mib:
+            shares.append(pod.memory_mib / cap.memory_mib)
+        if pod.gpu:
+            shares.append(pod.gpu / cap.gpus)
+        if pod.inferentia:
+            shares.append(pod.inferentia / cap.neuron_devices)
+        return max(shares)
+
+    bins: list[list[float]] = []  # residual cpu, mem, pods, gpus, neuron
+    for pod, n in sorted(live, key=lambda item: size(item[0]), reverse=True):
+        remaining = n
+        for b in bins:
+            k = min(remaining, fits_count(pod, *b))
+            if k:
+                b[0] -= k * pod.cpu_millicores
+                b[1] -= k * pod.memory_mib
+                b[2] -= k
+                b[3] -= k * pod.gpu
+                b[4] -= k * pod.inferentia
+                remaining -= k
+                if not remaining:
+                    break
+        while remaining:
+            k = min(remaining, per_empty[id(pod)])
+            bins.append([cap.cpu_millicores - k * pod.cpu_millicores, cap.memory_mib - k * pod.memory_mib,
+                         cap.pods - k, cap.gpus - k * pod.gpu, cap.neuron_devices - k * pod.inferentia])
+            remaining -= k
+    lower = max(
+        math.ceil(sum(n for _, n in live) / cap.pods),
+        math.ceil(sum(p.cpu_millicores * n for p, n in live) / cap.cpu_millicores - 1e-9),
+        math.ceil(sum(p.memory_mib * n for p, n in live) / cap.memory_mib - 1e-9),
+        math.ceil(sum(p.gpu * n for p, n in live) / cap.gpus) if cap.gpus else 0,
+        math.ceil(sum(p.inferentia * n for p, n in live) / cap.neuron_devices) if cap.neuron_devices else 0,
+    )
+    return len(bins), len(bins) == lower
+
+
+# --------------------------------------------------------------------------------------------------
+# Candidate types and shapes
+# --------------------------------------------------------------------------------------------------
+
+def shape_key(itype: InstanceType, *, mix_gpu_models: bool = False) -> tuple:
+    """Types with equal keys may share one cluster-autoscaler node group.
+
+    cluster-autoscaler's AWS provider builds a group's node template from the first instance type of the
+    group: capacity = nominal vCPU, nominal memory and GPU count, pods fixed at 110, allocatable = capacity
+    (``buildNodeFromTemplate`` in ``cloudprovider/aws/aws_manager.go``; its README asks for "the same amount
+    of RAM and number of CPU cores"). So the key is arch (one AMI per group), nominal vCPU and memory, GPU
+    count (and GPU model unless ``mix_gpu_models``), Inferentia, and burstable or not (a t3 "vCPU" runs on
+    credits). Allocatable memory and max pods may differ within a key (g4dn.xlarge 14.14 GiB and 29 pods,
+    g5.xlarge 13.83 GiB and 58 pods): :func:`group_capacity` packs on the minimum, which holds on any member.
+    Graviton never shares with x86 (arch).
+    """
+    return (
+        itype.arch, itype.vcpu, itype.memory_gib, itype.gpu_count,
+        None if mix_gpu_models else itype.gpu_model, itype.accelerator_count, itype.neuroncores,
+        itype.family in BURSTABLE_FAMILIES,
+    )
+
+
+def packing_key(itype: InstanceType) -> tuple:
+    """Types with equal keys are interchangeable for fitting and packing replicas (same allocatable, pods,
+    GPU model and memory): keeping the cheapest of each key loses nothing for a one-type group."""
+    return (
+        itype.arch, itype.vcpu, itype.memory_gib, itype.alloc_cpu_millicores, itype.alloc_memory_gib,
+        itype.max_pods, itype.gpu_count, itype.gpu_memory_gib, itype.gpu_model, itype.accelerator_count,
+        itype.neuroncores, itype.family in BURSTABLE_FAMILIES,
+    )
+
+
+def group_capacity(members: Sequence[InstanceType], reserve: NodeReserve | None = None) -> NodeCapacity:
+    """What every node of a multi-type group offers for sure: the minimum over its types, per resource."""
+    caps = [node_capacity(t, reserve) for t in members]
+    if not caps or any(c is None for c in caps):
+        raise SizingError(f"no allocatable figures for {', '.join(t.name for t in members)}")
+    return NodeCapacity(
+        cpu_millicores=min(c.cpu_millicores for c in caps), memory_mib=min(c.memory_mib for c in caps),
+        pods=min(c.pods for c in caps), gpus=min(c.gpus for c in caps),
+        neuron_devices=min(c.neuron_devices for c in caps),
+    )
+
+
+def allowed_types(selection: GroupSelection, catalog: Mapping[str, InstanceType] | None = None) -> list[InstanceType]:
+    """Types the selection allows that modelstack can size and price (allocatable data and on-demand price)."""
+    cat = catalog if catalog is not None else _default_catalog()
+    return [t for t in cat.values() if selection.allows(t) and t.alloc_cpu_millicores is not None
+            and t.alloc_memory_gib is not None and t.on_demand_usd_per_hour is not None]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    capacity_type: str
+    members: tuple[InstanceType, ...]  # primary first
+    unit_price: float
+    unit_on_demand: float
+    interruption: tuple[str | None, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def primary(self) -> InstanceType:
+        return self.members[0]
+
+    @property
+    def interruption_score(self) -> float:
+        if self.capacity_type == ON_DEMAND:
+            return 0.0
+        return sum(interruption_rank(b) for b in self.interruption) / len(self.interruption)
+
+
+def _on_demand_candidates(types: Iterable[InstanceType], prices: PriceBook) -> list[_Candidate]:
+    best: dict[tuple, InstanceType] = {}
+    for t in types:
+        key = packing_key(t)
+        if key not in best or (prices.on_demand(t), t.name) < (prices.on_demand(best[key]), best[key].name):
+            best[key] = t
+    return [_Candidate(ON_DEMAND, (t,), prices.on_demand(t), prices.on_demand(t), ()) for t in best.values()]
+
+
+def _spot_shapes(types: Iterable[InstanceType], prices: PriceBook, selection: GroupSelection) -> list[list[InstanceType]]:
+    """The selection's types with spot data, grouped by equal shape."""
+    shapes: dict[tuple, list[InstanceType]] = {}
+    for t in types:
+        if prices.spot(t) is not None:
+            shapes.setdefault(shape_key(t, mix_gpu_models=selection.mix_gpu_models), []).append(t)
+    return list(shapes.values())
+
+
+def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selection: GroupSelection) -> _Candidate:
+    """The spot types to list for one shape, out of ``members`` (equal shape, all fitting the models)."""
+    order = lambda t: (interruption_rank(prices.interruption(t)), prices.spot(t), t.name)  # noqa: E731
+    ranked = sorted(members, key=order)
+    cheapest = min(prices.spot(t) for t in members)
+    cap_pct = selection.max_spot_price_premium_pct
+    ceiling = cheapest * (1.0 + cap_pct / 100.0) + 1e-12
+    chosen = [t for t in ranked if prices.spot(t) <= ceiling][: selection.max_types]
+    wanted = selection.spot_types_wanted
+    notes = []
+    if len(chosen) < wanted and selection.relax_spot_premium:
+        # Diversification first: relax the premium cap, lowest interruption bucket then price first.
+        extra = [t for t in ranked if t not in chosen][: wanted - len(chosen)]
+        if extra:
+            worst = max(prices.spot(t) / cheapest - 1.0 for t in extra) * 100.0
+            notes.append(f"{', '.join(t.name for t in extra)} added above the {cap_pct:g}% spot price premium cap "
+                         f"(up to {worst:.0f}% above the cheapest member) to reach min_types={wanted} spot pools")
+            chosen = sorted(chosen + extra, key=order)
+    if len(chosen) < wanted:
+        notes.append(f"only {len(chosen)} equal-shape type(s) with spot data fit these models within the selection "
+                     f"({', '.join(t.name for t in chosen)}), fewer than min_types={wanted}: fewer spot pools means more "
+                     "interruptions and failed launches; widen families or gpu_models (and allow mix_gpu_models)")
+    unit = prices.mean_spot(chosen)
+    return _Candidate(SPOT, tuple(chosen), unit, prices.on_demand(chosen[0]),
+                      tuple(prices.interruption(t) for t in chosen), tuple(notes))
+
+
+# --------------------------------------------------------------------------------------------------
+# Choosing
+# --------------------------------------------------------------------------------------------------
+
+def _resolve_prices(region: str | PriceBook) -> PriceBook:
+    return region if isinstance(region, PriceBook) else price_book(region)
+
+
+def _describe_pod(pod: Requests) -> str:
+    parts = [f"{pod.cpu_millicores}m CPU", f"{pod.memory_mib} MiB"]
+    if pod.gpu:
+        gpu = f"{pod.gpu} GPU"
+        if pod.gpu_models:
+            gpu += " " + "/".join(pod.gpu_models)
+        if pod.min_gpu_memory_gib:
+            gpu += f" >= {pod.min_gpu_memory_gib:g} GiB"
+        parts.append(gpu)
+    if pod.inferentia:
+        parts.append(f"{pod.inferentia} Inferentia")
+    if pod.arch:
+        parts.append(pod.arch)
+    return ", ".join(parts)
+
+
+def _no_fit_error(demand: ModelDemand, types: Sequence[InstanceType], selection: GroupSelection,
+                  reserve: NodeReserve | None, catalog: Mapping[str, InstanceType]) -> SizingError:
+    pool = types or [t for t in catalog.values() if t.alloc_cpu_millicores is not None]
+    scored = sorted(((len(fit_report(demand.requests, t, reserve, demand.sidecars)), t.on_demand_usd_per_hour or 1e9, t.name), t)
+                    for t in pool)
+    closest = scored[0][1]
+    why = "; ".join(fit_report(demand.requests, closest, reserve, demand.sidecars))
+    scope = f"allowed for this node group ({selection.describe()})" if types else "in the pricing data"
+    return SizingError(
+        f"model {demand.name!r} ({_describe_pod(demand.pod)} per replica) fits no instance type {scope}; "
+        f"closest is {closest.name}: {why}"
+    )
+
+
+class _Evaluator:
+    """Best pool for a set of models, memoized per (model set, capacity mode)."""
+
+    def __init__(self, selection: GroupSelection, demands: Sequence[ModelDemand], prices: PriceBook,
+                 catalog: Mapping[str, InstanceType], reserve: NodeReserve | None, weights: tuple[float, float]):
+        self.selection = selection
+        self.demands = list(demands)
+        self.prices = prices
+        self.reserve = reserve
+        self.weights = weights
+        types = allowed_types(selection, catalog)
+        self.fits: list[set[str]] = []
+        for d in self.demands:
+            ok = {t.name for t in types if replicas_per_node(d.requests, t, reserve, d.sidecars) > 0}
+            if not ok:
+                raise _no_fit_error(d, types, selection, reserve, catalog)
+            self.fits.append(ok)
+        self.types = {t.name: t for t in types}
+        self.od_candidates = _on_demand_candidates(types, prices)
+        self.spot_shapes = _spot_shapes(types, prices, selection) if selection.spot else []
+        self._caps: dict[tuple[str, ...], NodeCapacity] = {}
+        self._spot_memo: dict[frozenset, list[_Candidate]] = {}
+        self._memo: dict[tuple, tuple[float, Pool] | None] = {}
+
+    def capacity(self, members: Sequence[InstanceType]) -> NodeCapacity:
+        names = tuple(t.name for t in members)
+        if names not in self._caps:
+            self._caps[names] = group_capacity(members, self.reserve)
+        return self._caps[names]
+
+    def spot_candidates(self, common: set[str]) -> list[_Candidate]:
+        """One spot candidate per shape, built from the types that fit every model in the block. Shapes that
+        reach min_types come first in line: when any does, the others are not offered."""
+        key = frozenset(common)
+        if key not in self._spot_memo:
+            cands = [_spot_candidate(members, self.prices, self.selection)
+                     for members in ([t for t in shape if t.name in common] for shape in self.spot_shapes) if members]
+            if self.selection.relax_spot_premium:
+                full = [c for c in cands if len(c.members) >= self.selection.spot_types_wanted]
+                self._spot_memo[key] = full or cands
+            else:
+                self._spot_memo[key] = cands  # _best weighs pools against price
+        return self._spot_memo[key]
+
+    def _best(self, idx: tuple[int, ...], candidates: list[_Candidate] | None, counts_min: Sequence[int],
+              counts_max: Sequence[int], key: tuple) -> tuple[float, Pool] | None:
+        """Cheapest pool among ``candidates`` (None: the spot candidates for these models)."""
+        if key in self._memo:
+            return self._memo[key]
+        common = set.intersection(*(self.fits[i] for i in idx))
+        best = None
+        if sum(counts_max) == 0:
+            self._memo[key] = None
+            return None
+        spread = candidates is None and not self.selection.relax_spot_premium
+        if candidates is None:
+            candidates = self.spot_candidates(common)
+        ranked = []
+        for cand in candidates:
+            if not all(m.name in common for m in cand.members):
+                continue
+            cap = self.capacity(cand.members)
+            pods = [self.demands[i].pod for i in idx]
+            n_min, ex_min = pack_nodes(list(zip(pods, counts_min)), cap)
+            n_max, ex_max = pack_nodes(list(zip(pods, counts_max)), cap)
+            if self.selection.max_nodes is not None and n_max > self.selection.max_nodes:
+                continue
+            cost = self.weights[0] * n_min * cand.unit_price + self.weights[1] * n_max * cand.unit_price
+            rank = (round(cost, 9), cand.interruption_score, n_max, cand.primary.name)
+            ranked.append((rank, cand, n_min, n_max, ex_min and ex_max))
+        if spread and ranked:
+            # More spot pools (up to min_types) when they cost at most max_spread_cost_pct more than the cheapest.
+            ceiling = min(r[0][0] for r in ranked) * (1.0 + self.selection.max_spread_cost_pct / 100.0) + 1e-9
+            wanted = self.selection.spot_types_wanted
+            ranked = [r for r in ranked if r[0][0] <= ceiling]
+            most = max(min(len(r[1].members), wanted) for r in ranked)
+            ranked = [r for r in ranked if min(len(r[1].members), wanted) == most]
+        for rank, cand, n_min, n_max, exact in ranked:
+            if best is None or rank < best[0]:
+                pool = Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
+                            cand.unit_on_demand, cand.unit_price, tuple(self.demands[i].name for i in idx),
+                            exact, cand.interruption, cand.notes)
+                best = (rank, pool)
+        result = None if best is None else (best[0][0], best[1])
+        self._memo[key] = result
+        return result
+
+    def block(self, idx: tuple[int, ...]) -> tuple[float, Pool, Pool | None] | None:
+        """Cheapest (objective, main pool, on-demand floor) for models ``idx`` sharing one group."""
+        ds = [self.demands[i] for i in idx]
+        if not set.intersection(*(self.fits[i] for i in idx)):
+            return None
+        od_only = (idx, "od")
+        if not self.selection.spot:
+            r = self._best(idx, self.od_candidates, [d.min_replicas for d in ds], [d.max_replicas for d in ds], od_only)
+            return None if r is None else (r[0], r[1], None)
+        # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
+        base_min = [d.base(d.min_replicas) for d in ds]
+        base_max = [d.base(d.max_replicas) for d in ds]
+        rest_min = [d.running(d.min_replicas) - b for d, b in zip(ds, base_min)]
+        rest_max = [d.max_replicas - b for d, b in zip(ds, base_max)]
+        floor = self._best(idx, self.od_candidates, base_min, base_max, (idx, "floor"))
+        options = []
+        for mode, cands in (("spot", None), ("rest-od", self.od_candidates)):
+            r = self._best(idx, cands, rest_min, rest_max, (idx, mode))
+            if r is not None:
+                options.append(r)
+        totals = []
+        if options:
+            main = min(options, key=lambda r: (round(r[0], 9), r[1].capacity_type != SPOT))
+            split_od = main[1].capacity_type == ON_DEMAND and floor is not None
+            totals.append((main[0] + (floor[0] if floor else 0.0), 2 if split_od else 0, main[1],
+                           floor[1] if floor else None))
+        # One on-demand pool for every replica can beat a floor plus an on-demand rest (and wins a tie with it:
+        # one node group instead of two).
+        all_od = self._best(idx, self.od_candidates, [d.running(d.min_replicas) for d in ds], [d.max_replicas for d in ds],
+                            (idx, "all-od"))
+        if all_od is not None:
+            totals.append((all_od[0], 1, all_od[1], None))
+        if not totals:
+            return None
+        best = min(totals, key=lambda t: (round(t[0], 9), t[1]))
+        return best[0], best[2], best[3]
+
+
+def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelection, n_allowed: int,
+                 prices: PriceBook, weights: tuple[float, float]) -> GroupChoice:
+    _, main, floor = block
+    usd_min = main.usd_per_hour_min + (floor.usd_per_hour_min if floor else 0.0)
+    usd_max = main.usd_per_hour_max + (floor.usd_per_hour_max if floor else 0.0)
+    words = [f"{main.primary.name} is the cheapest fit for {', '.join(main.models)} among {n_allowed} allowed types "
+             f"({selection.describe()}), minimizing {weights[0]:g}×cost at min + {weights[1]:g}×cost at max replicas"]
+    if main.capacity_type == SPOT:
+        buckets = ", ".join(f"{n} {b or 'unknown'}" for n, b in zip(main.instance_types, main.interruption))
+        words.append(f"spot across {len(main.instance_types)} equal-shape type(s), interruption {buckets}; "
+                     f"expected ${main.unit_usd_per_hour:.4f}/h per node (mean of on-demand × (1 − savings); "
+                     "price-capacity-optimized allocation usually does better)")
+        words.extend(main.notes)
+        if len(main.instance_types) > 1:
+            words.append("nodes packed on the smallest allocatable CPU, memory and pods among these types")
+    elif selection.spot:
+        words.append("on-demand: cheaper than any spot shape with data for these models")
+    if floor is not None:
+        words.append(f"on-demand floor of {floor.nodes_min}-{floor.nodes_max} {floor.primary.name} for on_demand_base replicas")
+    if not main.exact or (floor is not None and not floor.exact):
+        words.append("node counts from first-fit decreasing, not proven minimal")
+    return GroupChoice(
+        instance_types=main.instance_types, primary=main.primary, capacity_type=main.capacity_type,
+        nodes_min=main.nodes_min, nodes_max=main.nodes_max, usd_per_hour_min=usd_min, usd_per_hour_max=usd_max,
+        reason="; ".join(words), models=tuple(dict.fromkeys(main.models + (floor.models if floor else ()))),
+        main=main, on_demand_floor=floor, notes=prices.notes + (main.notes if main.capacity_type == SPOT else ()),
+    )
+
+
+def choose_group(selection: GroupSelection, demands: Sequence[ModelDemand], region: str | PriceBook = "us-east-1",
+                 catalog: Mapping[str, InstanceType] | None = None, *, reserve: NodeReserve | None = None,
+                 weights: tuple[float, float] = (1.0, 1.0)) -> GroupChoice:
+    """The cheapest single node group (one shape) hosting every model in ``demands``.
+
+    With ``selection.instance_types`` set, nothing is chosen: see :func:`estimate_explicit`.
+    Raises SizingError when a model fits no allowed type, or no type fits them all together.
+    """
+    if not demands:
+        raise SizingError("choose_group: no models to place on this node group")
+    cat = catalog if catalog is not None else _default_catalog()
+    prices = _resolve_prices(region)
+    if selection.instance_types is not None:
+        choice = estimate_explicit(selection.instance_types, SPOT if selection.spot else ON_DEMAND, demands, prices,
+                                   cat, reserve=reserve)
+        if selection.spot and len(selection.instance_types) < selection.spot_types_wanted:
+            note = (f"spot group lists {len(selection.instance_types)} instance type(s), fewer than "
+                    f"min_types={selection.spot_types_wanted}: fewer spot pools means more interruptions")
+            choice = replace(choice, notes=choice.notes + (note,))
+        return choice
+    ev = _Evaluator(selection, demands, prices, cat, reserve, weights)
+    block = ev.block(tuple(range(len(demands))))
+    if block is None:
+        names = ", ".join(d.name for d in demands)
+        raise SizingError(f"no single instance type allowed for this node group ({selection.describe()}) fits all of "
+                          f"{names}; give them separate node groups (plan_groups does this)")
+    return _choice_from(block, selection, len(ev.types), prices, weights)
+
+
+def plan_groups(selection: GroupSelection, demands: Sequence[ModelDemand], region: str | PriceBook = "us-east-1",
+                catalog: Mapping[str, InstanceType] | None = None, *, reserve: NodeReserve | None = None,
+                weights: tuple[float, float] = (1.0, 1.0), exact_up_to: int = 8) -> list[GroupChoice]:
+    """Split ``demands`` into node groups (each one shape) at minimum total objective.
+
+    Exact over every partition of the models when there are at most ``exact_up_to`` of them (subset dynamic
+    programming, 3^n steps), else greedy: start with one group per model, merge the pair that saves most,
+    repeat while a merge saves money. Explicit ``selection.instance_types`` give one group.
+    """
+    if not demands:
+        return []
+    names = [d.name for d in demands]
+    if len(set(names)) != len(names):
+        raise SizingError(f"model names must be unique within a node group: {names}")
+    cat = catalog if catalog is not None else _default_catalog()
+    prices = _resolve_prices(region)
+    if selection.instance_types is not None:
+        return [choose_group(selection, demands, prices, cat, reserve=reserve, weights=weights)]
+    ev = _Evaluator(selection, demands, prices, cat, reserve, weights)
+    n = len(demands)
+    blocks: list[tuple[int, ...]]
+    if n <= exact_up_to:
+        full = (1 << n) - 1
+        cost: dict[int, float] = {}
+        for mask in range(1, full + 1):
+            idx = tuple(i for i in range(n) if mask >> i & 1)
+            b = ev.block(idx)
+            cost[mask] = math.inf if b is None else b[0]
+        best = {0: (0.0, ())}
+        for mask in range(1, full + 1):
+            low = mask & -mask  # the block containing the lowest model: avoids counting partitions twice
+            rest = mask ^ low
+            sub = rest
+            options = []
+            while True:
+                block_mask = sub | low
+                c = cost[block_mask] + best[mask ^ block_mask][0]
+                options.append((c, best[mask ^ block_mask][1] + (block_mask,)))
+                if sub == 0:
+                    break
+                sub = (sub - 1) & rest
+            best[mask] = min(options, key=lambda o: (round(o[0], 9), len(o[1])))
+        blocks = [tuple(i for i in range(n) if m >> i & 1) for m in best[full][1]]
+    else:
+        blocks = [(i,) for i in range(n)]
+        current = {b: ev.block(b)[0] for b in blocks}
+        while True:
+            best_gain, best_pair = 1e-9, None
+            for a, b in itertools.combinations(blocks, 2):
+                merged = tuple(sorted(a + b))
+                r = ev.block(merged)
+                if r is not None and current[a] + current[b] - r[0] > best_gain:
+                    best_gain, best_pair = current[a] + current[b] - r[0], (a, b, merged, r[0])
+            if best_pair is None:
+                break
+            a, b, merged, c = best_pair
+            blocks = [x for x in blocks if x not in (a, b)] + [merged]
+            current[merged] = c
+    blocks.sort(key=min)
+    return [_choice_from(ev.block(b), selection, len(ev.types), prices, weights) for b in blocks]
+
+
+def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands: Sequence[ModelDemand],
+                      region: str | PriceBook = "us-east-1", catalog: Mapping[str, InstanceType] | None = None, *,
+                      reserve: NodeReserve | None = None) -> GroupChoice:
+    """Cost of a node group whose instance types the user configured: nothing is changed, only estimated.
+
+    Nodes are packed on the first (primary) type; a spot group's unit price is the mean expected spot price
+    over the listed types that have spot data. ``on_demand_base`` replicas of a spot group go to an on-demand
+    floor pool of the primary type. Raises SizingError when a type is unknown or a model does not fit the
+    primary; a model that does not fit an alternate type is reported in ``notes``.
+    """
+    if capacity_type not in (SPOT, ON_DEMAND):
+        raise SizingError(f"capacity_type must be {SPOT!r} or {ON_DEMAND!r}, got {capacity_type!r}")
+    if not instance_types:
+        raise SizingError("estimate_explicit: no instance types given")
+    cat = catalog if catalog is not None else _default_catalog()
+    prices = _resolve_prices(region)
+    unknown = [n for n in instance_types if n not in cat]
+    if unknown:
+        raise SizingError(f"instance type(s) {', '.join(unknown)} not in the pricing data (160 types; see data/SOURCES.md)")
+    types = [cat[n] for n in instance_types]
+    primary = types[0]
+    notes = list(prices.notes)
+    if primary.on_demand_usd_per_hour is None:
+        raise SizingError(f"{primary.name} has no on-demand price in the pricing data, so its cost cannot be shown")
+    cap = node_capacity(primary, reserve)
+    if cap is None:
+        raise SizingError(f"{primary.name} has no allocatable CPU/memory in the pricing data, so replicas cannot be sized on it")
+    for d in demands:
+        why = fit_report(d.requests, primary, reserve, d.sidecars)
+        if why:
+            raise SizingError(f"model {d.name!r} ({_describe_pod(d.pod)} per replica) does not fit on configured "
+                              f"instance type {primary.name}: {'; '.join(why)}")
+        for alt in types[1:]:
+            alt_why = fit_report(d.requests, alt, reserve, d.sidecars)
+            if alt_why:
+                notes.append(f"model {d.name!r} does not fit on alternate type {alt.name}: {'; '.join(alt_why)}")
+    for alt in types[1:]:
+        if shape_key(alt, mix_gpu_models=True) != shape_key(primary, mix_gpu_models=True):
+            notes.append(f"{alt.name} is not the same shape as {primary.name}; cluster-autoscaler sizes the group as {primary.name}")
+    od_unit = prices.on_demand(primary)
+    pods = [d.pod for d in demands]
+    floor = None
+    if capacity_type == SPOT:
+        unit = prices.mean_spot(types)
+        if unit is None:
+            unit = od_unit
+            notes.append("no spot data for the configured types; estimated at the on-demand price")
+        base_min = [d.base(d.min_replicas) for d in demands]
+        base_max = [d.base(d.max_replicas) for d in demands]
+        counts_min = [d.running(d.min_replicas) - b for d, b in zip(demands, base_min)]
+        counts_max = [d.max_replicas - b for d, b in zip(demands, base_max)]
+        if any(base_max):
+            f_min, fx_min = pack_nodes(list(zip(pods, base_min)), cap)
+            f_max, fx_max = pack_nodes(list(zip(pods, base_max)), cap)
+            floor = Pool(ON_DEMAND, (primary.name,), primary, f_min, f_max, od_unit, od_unit,
+                         tuple(d.name for d, b in zip(demands, base_max) if b), fx_min and fx_max)
+        interruption = tuple(prices.interruption(t) for t in types)
+    else:
+        unit = od_unit
+        counts_min = [d.min_replicas for d in demands]
+        counts_max = [d.max_replicas for d in demands]
+        interruption = ()
+    n_min, ex_min = pack_nodes(list(zip(pods, counts_min)), cap)
+    n_max, ex_max = pack_nodes(list(zip(pods, counts_max)), cap)
+    main = Pool(capacity_type, tuple(instance_types), primary, n_min, n_max, od_unit, unit,
+                tuple(d.name for d in demands), ex_min and ex_max, interruption)
+    usd_min = main.usd_per_hour_min + (floor.usd_per_hour_min if floor else 0.0)
+    usd_max = main.usd_per_hour_max + (floor.usd_per_hour_max if floor else 0.0)
+    reason = f"instance types configured explicitly ({', '.join(instance_types)}); cost estimated on {primary.name}"
+    if floor is not None:
+        reason += f"; on-demand floor of {floor.nodes_min}-{floor.nodes_max} {primary.name} for on_demand_base replicas"
+    return GroupChoice(
+        instance_types=tuple(instance_types), primary=primary, capacity_type=capacity_type, nodes_min=n_min,
+        nodes_max=n_max, usd_per_hour_min=usd_min, usd_per_hour_max=usd_max, reason=reason,
+        models=tuple(d.name for d in demands), main=main, on_demand_floor=floor, explicit=True, notes=tuple(notes),
+    )

@@ -1,0 +1,842 @@
+"""Stack configuration: the whole platform of one environment, parsed once and validated before any resource.
+
+The stack file (``stacks/Pulumi.<env>.yaml``) holds these keys under the ``modelstack`` namespace::
+
+    modelstack:platform   # environment, team, tags, cluster, node_groups, models, traffic_splits
+
+plus ``aws:region``. :func:`modelstack.config.load.load_platform` turns them into a frozen :class:`Platform` or raises
+:class:`ConfigError` listing *every* problem (key path, value given, what is allowed). Components never read
+config; only the stack program does, through this module.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import date
+from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets
+from modelstack.capacity import sizing
+from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
+
+NAMESPACE = "modelstack"
+CONFIG_KEY = f"{NAMESPACE}:platform"
+REGION_KEY = "aws:region"
+
+#: EKS end of standard support per Kubernetes version (extended support, $0.60 instead of $0.10 per cluster-hour,
+#: runs 12 months more). Source: endoflife.date/amazon-eks, which mirrors the EKS release calendar.
+EKS_STANDARD_SUPPORT_END = {
+    "1.32": date(2026, 3, 23),
+    "1.33": date(2026, 7, 29),
+    "1.34": date(2026, 12, 2),
+    "1.35": date(2027, 3, 27),
+}
+#: The minors modelstack deploys: those every pinned chart supports (render/charts.py).
+KUBERNETES_VERSIONS = SUPPORTED_KUBERNETES
+
+
+def in_extended_support(version: str, on: date) -> bool:
+    """Whether EKS bills `version` at the extended-support rate on day `on`."""
+    return on > EKS_STANDARD_SUPPORT_END[version]
+
+#: Regions whose spot data ships in the price table; on-demand prices are us-east-1's (see data/SOURCES.md).
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+
+_NAME_RE = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
+_NAME_RULE = "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 32 characters"
+_DURATION_RE = re.compile(r"^(\d+)(s|m|h)?$")
+
+
+class ConfigIssue(BaseModel):
+    """One problem: where (key path), what was given, what is allowed."""
+
+    model_config = ConfigDict(frozen=True)
+    path: str
+    given: str
+    allowed: str
+
+    def render(self) -> str:
+        return f"{self.path}: got {self.given}; allowed: {self.allowed}"
+
+
+class ConfigError(Exception):
+    """Every problem in one stack's configuration, reported together."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue], source: str | None = None):
+        self.stack, self.issues, self.source = stack, issues, source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f" ({self.source})" if self.source else ""
+        n = len(self.issues)
+        head = f"stack '{self.stack}'{where}: {n} configuration error{'s' if n != 1 else ''}"
+        return "\n".join([head] + [f"  - {i.render()}" for i in self.issues])
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def rule_error(given: str, allowed: str) -> PydanticCustomError:
+    """A validator's error that carries its own 'got ...' text (not the whole mapping it was raised on)."""
+    return PydanticCustomError("config_rule", "{allowed}", {"given": given, "allowed": allowed})
+
+
+def _one_handler(obj: BaseModel, handlers: tuple[str, ...], allow_none: bool) -> None:
+    set_ = [h for h in handlers if getattr(obj, h) is not None]
+    if len(set_) > 1 or (not set_ and not allow_none):
+        given = " and ".join(set_) if set_ else "no handler"
+        what = "exactly one of " if not allow_none else "at most one of "
+        raise rule_error(given, what + ", ".join(handlers))
+
+
+Name = Annotated[str, StringConstraints(pattern=_NAME_RE)]
+"""A key that names something (model, node group, split, access entry): a DNS label."""
+
+
+def _name_field(default: Any = ..., **kw: Any) -> Any:
+    return Field(default, pattern=_NAME_RE, **kw)
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as e:
+        raise ValueError(f"a CIDR block such as 10.0.0.0/16 ({e})") from None
+
+
+def _url_path(value: Optional[str]) -> Optional[str]:
+    """A load balancer path, by the rule the Ingress renderer applies (render.ingress.validate_path)."""
+    if value is None:
+        return None
+    try:
+        return ingress.validate_path(value)
+    except ValueError:
+        raise ValueError("a URL path such as /sentiment (starts with '/', no trailing '/', characters A-Z a-z 0-9 . _ ~ / -)") from None
+
+
+def duration_seconds(value: Union[int, str]) -> int:
+    """`60`, `"60s"`, `"5m"` or `"1h"` as whole seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 60, '60s', '5m' or '1h'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a duration >= 0")
+        return value
+    m = _DURATION_RE.match(str(value).strip())
+    if not m:
+        raise ValueError("a duration such as 60, '60s', '5m' or '1h'")
+    return int(m.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+# ---------------------------------------------------------------------------------------------- cluster
+
+
+class ExistingVpc(_Strict):
+    """Subnets of a VPC built elsewhere; nodes go in the private ones, load balancers in the public ones."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    private_subnet_ids: list[str] = Field(min_length=2)
+    public_subnet_ids: list[str] = Field(default_factory=list)
+
+    @field_validator("private_subnet_ids", "public_subnet_ids")
+    @classmethod
+    def _subnets(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if not re.match(r"^subnet-[0-9a-f]{8,17}$", s):
+                raise ValueError(f"subnet IDs such as subnet-0abc1234 (bad: {s!r})")
+        return v
+
+
+class VpcConfig(_Strict):
+    """A new VPC (default) across `az_count` zones, or `existing` subnets."""
+
+    cidr: str = "10.0.0.0/16"
+    az_count: int = Field(2, ge=2, le=3)
+    nat: Literal[subnets.NAT_MODES] = "single"  # type: ignore[valid-type]
+    existing: Optional[ExistingVpc] = None
+
+    _cidr = field_validator("cidr")(classmethod(lambda cls, v: _cidr(v)))
+
+
+class EndpointConfig(_Strict):
+    """Kubernetes API endpoint access. Default: private only."""
+
+    private: bool = True
+    public: bool = False
+    public_access_cidrs: list[str] = Field(default_factory=list)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        return [_cidr(c) for c in v]
+
+
+class AccessEntry(_Strict):
+    """An IAM principal granted an EKS access policy, cluster-wide or in `namespaces`."""
+
+    principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+    access: Literal[tuple(iam.ACCESS_POLICIES)] = "view"  # type: ignore[valid-type]
+    namespaces: list[str] = Field(default_factory=list)
+
+
+class ManagedAddons(_Strict):
+    """EKS managed add-on versions; unset means the EKS default for the cluster's Kubernetes version."""
+
+    vpc_cni: Optional[str] = None
+    coredns: Optional[str] = None
+    kube_proxy: Optional[str] = None
+    pod_identity_agent: Optional[str] = None
+
+
+def _pinned(chart_name: str) -> Any:
+    return Optional[Literal[known_versions(chart_name)]]  # type: ignore[valid-type]
+
+
+class Charts(_Strict):
+    """Helm chart versions. Unset (the default) takes modelstack's pin, read upstream at that version
+    (render/charts.py, data/UPSTREAM.md); a stack may pin only a version we hold facts for, so an upgrade is a
+    reviewed change here and there. cluster-autoscaler's default follows the cluster's Kubernetes minor."""
+
+    cluster_autoscaler: _pinned("cluster-autoscaler") = None
+    metrics_server: _pinned("metrics-server") = None
+    aws_load_balancer_controller: _pinned("aws-load-balancer-controller") = None
+    keda: _pinned("keda") = None
+    nvidia_device_plugin: _pinned("nvidia-device-plugin") = None
+    keda_http_add_on: _pinned("keda-add-ons-http") = None
+    prometheus: _pinned("prometheus") = None
+    dcgm_exporter: _pinned("dcgm-exporter") = None
+    karpenter: _pinned("karpenter") = None
+    aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
+    neuron: _pinned("neuron-helm-chart") = None
+
+    def version(self, chart_name: str, kubernetes_version: str) -> str:
+        """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
+        return getattr(self, CHART_FIELDS[chart_name]) or chart(chart_name, kubernetes_version).version
+
+
+#: Helm chart name -> its key under `cluster.charts`.
+CHART_FIELDS = {"cluster-autoscaler": "cluster_autoscaler", "metrics-server": "metrics_server",
+                "aws-load-balancer-controller": "aws_load_balancer_controller", "keda": "keda",
+                "nvidia-device-plugin": "nvidia_device_plugin", "keda-add-ons-http": "keda_http_add_on",
+                "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter", "karpenter": "karpenter",
+                "aws-for-fluent-bit": "aws_for_fluent_bit", "neuron-helm-chart": "neuron"}
+
+
+class ObservabilityConfig(_Strict):
+    """The Prometheus that KEDA queries for signal gpu and prometheus, and the DCGM exporter's GPU metrics.
+
+    With `prometheus: false`, models with those signals still query http://prometheus-server.monitoring.svc:80:
+    bring your own Prometheus at that address.
+    """
+
+    prometheus: bool = True
+    """Install Prometheus (server only, on the system pool) and, when GPU node groups exist, the DCGM exporter."""
+    retention: str = Field("1d", pattern=r"^[1-9][0-9]*(h|d|w)$")
+    """How long samples are kept (Prometheus duration: 12h, 1d, 2w)."""
+    volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
+    """A PersistentVolumeClaim of this size for the TSDB (needs the EBS CSI driver and a default StorageClass,
+    which modelstack does not install); unset keeps it on an emptyDir."""
+
+
+#: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
+LOG_RETENTION_DAYS = {"dev": 7, "staging": 30, "prod": 90}
+#: Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                             2557, 2922, 3288, 3653)
+
+
+class LoggingConfig(_Strict):
+    """Container logs to CloudWatch Logs through aws-for-fluent-bit (its own Pod Identity role)."""
+
+    enabled: bool = True
+    retention_days: Optional[int] = None
+    """Unset: LOG_RETENTION_DAYS of the environment (dev 7, staging 30, prod 90; others 30)."""
+    log_group: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_#/.-]+$", max_length=512)
+    """Unset: /aws/eks/<cluster name>/models."""
+    credentials: Literal["pod_identity", "irsa"] = "pod_identity"
+    """How Fluent Bit gets its role: EKS Pod Identity (the agent is installed), or IRSA as a fallback."""
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, v: Optional[int]) -> Optional[int]:
+        if v is not None and v not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError("a CloudWatch retention: " + ", ".join(map(str, CLOUDWATCH_RETENTION_DAYS)))
+        return v
+
+
+class LoadBalancerConfig(_Strict):
+    """The one shared load balancer for every model API in the cluster."""
+
+    scheme: Literal["internet-facing", "internal"] = "internal"
+    allowed_cidrs: list[str] = Field(default_factory=list)
+    certificate_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
+    hosts: list[str] = Field(default_factory=list)
+    """DNS names (yours, pointing at the load balancer) that models answer to besides the ALB's own name."""
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not re.match(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", h):
+                raise ValueError(f"DNS names such as models.example.com (bad: {h!r})")
+        return v
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        return [_cidr(c) for c in v]
+
+
+PROVISIONERS = ("karpenter", "cluster-autoscaler")
+
+
+def _matching(pattern: str, what: str):
+    """A validator with a readable message (the default names the regular expression)."""
+    def check(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.fullmatch(pattern, v):
+            raise ValueError(what)
+        return v
+    return classmethod(check)
+
+
+class KarpenterConfig(_Strict):
+    """Karpenter options (`cluster.provisioner: karpenter`); unset disruption keys take the environment's defaults
+    (render/karpenter.py DISRUPTION_DEFAULTS: dev 1m/50%, staging 5m/20%, prod 15m/10%, nodes replaced after 720h)."""
+
+    controller_identity: Literal["pod-identity", "irsa"] = "pod-identity"
+    """How the controller gets AWS credentials: EKS Pod Identity (the agent add-on is installed) or IRSA."""
+    consolidation_policy: Optional[Literal[karpenter.CONSOLIDATION_POLICIES]] = None  # type: ignore[valid-type]
+    consolidate_after: Optional[str] = None
+    """How long a node stays empty or underused before Karpenter consolidates it (e.g. 5m)."""
+    disruption_budget: Optional[str] = None
+    """Nodes of one NodePool disrupted at once, a share ('10%') or a count ('2')."""
+    expire_after: Optional[str] = None
+    """Node lifetime before replacement (720h), or Never."""
+    ami_version: str = "latest"
+    """AL2023 EKS AMI release (v20251016) or latest; a pinned release makes AMI updates a reviewed change."""
+    keep_node_groups: bool = False
+    """Migration from cluster-autoscaler: keep the managed node groups and cluster-autoscaler running beside
+    Karpenter until their nodes drain, then set this back to false to remove them."""
+
+    _after = field_validator("consolidate_after")(_matching(r"([0-9]+(s|m|h))+", "a duration such as 30s, 5m or 1h30m"))
+    _budget = field_validator("disruption_budget")(_matching(
+        r"(100|[0-9]{1,2})%|[0-9]+", "a share of nodes such as '10%' or a node count such as '2'"))
+    _expire = field_validator("expire_after")(_matching(r"([0-9]+(s|m|h))+|Never",
+                                                        "a duration in hours such as 720h (30 days), or Never"))
+    _ami = field_validator("ami_version")(_matching(r"latest|v[0-9]{8}",
+                                                    "latest or an AL2023 EKS AMI release such as v20251016"))
+
+
+class ClusterConfig(_Strict):
+    name: str = _name_field()
+    kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.35"  # type: ignore[valid-type]
+    vpc: VpcConfig = Field(default_factory=VpcConfig)
+    endpoint: EndpointConfig = Field(default_factory=EndpointConfig)
+    secrets_encryption: bool = True
+    network_policy: bool = False
+    deletion_protection: bool = False
+    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
+        default_factory=lambda: ["api", "audit", "authenticator"]
+    )
+    access_entries: dict[Name, AccessEntry] = Field(default_factory=dict)
+    addons: ManagedAddons = Field(default_factory=ManagedAddons)
+    charts: Charts = Field(default_factory=Charts)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
+    provisioner: Literal[PROVISIONERS] = "karpenter"  # type: ignore[valid-type]
+    """Who launches model nodes: Karpenter NodePools (default) or managed node groups scaled by cluster-autoscaler.
+    The system node group is a managed node group either way."""
+    karpenter: KarpenterConfig = Field(default_factory=KarpenterConfig)
+
+    @property
+    def ingress_group(self) -> str:
+        """The AWS Load Balancer Controller IngressGroup (one shared ALB) of this cluster's models."""
+        return f"{self.name}-models"
+
+    def node_group_name(self, group: str) -> str:
+        """The EKS managed node group name of config group `group` (its ASG is `eks-<name>-<uuid>`)."""
+        return f"{self.name}-{group}"
+
+
+# ------------------------------------------------------------------------------------------ node groups
+
+
+class RootVolume(_Strict):
+    """Node root volume; gp3 extra IOPS (above 3000) and throughput (above 125 MB/s) are billed."""
+
+    size_gib: int = Field(100, ge=20, le=16384)
+    type: Literal["gp3", "gp2"] = "gp3"
+    iops: int = Field(3000, ge=3000, le=16000)
+    throughput: int = Field(125, ge=125, le=1000)
+
+
+class InstanceSelection(_Strict):
+    """What the optimizer may choose from when `instance_types` is not given."""
+
+    gpu_models: list[str] = Field(default_factory=list)
+    min_gpu_memory_gib: Optional[float] = Field(None, gt=0)
+    families: list[str] = Field(default_factory=list)
+    arch: Literal[node_templates.ARCHES] = "amd64"  # type: ignore[valid-type]
+    max_types: int = Field(4, ge=1, le=20)
+
+
+class Taint(_Strict):
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
+class NodeGroupConfig(_Strict):
+    """An EKS managed node group. Give `instance_types`, or leave them to the optimizer via `selection`."""
+
+    kind: Literal[node_templates.GROUP_KINDS] = "cpu"  # type: ignore[valid-type]
+    instance_types: list[str] = Field(default_factory=list)
+    selection: InstanceSelection = Field(default_factory=InstanceSelection)
+    spot: bool = False
+    on_demand_fallback: bool = False
+    min_size: int = Field(0, ge=0, le=1000)
+    max_size: int = Field(5, ge=1, le=1000)
+    priority: int = Field(50, ge=1, le=100)
+    root_volume: RootVolume = Field(default_factory=RootVolume)
+    max_unavailable_percentage: int = Field(33, ge=1, le=100)
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+class HttpGet(_Strict):
+    path: str = Field("/", pattern=r"^/")
+    port: Optional[int] = Field(None, ge=1, le=65535)
+
+
+class TcpSocket(_Strict):
+    port: Optional[int] = Field(None, ge=1, le=65535)
+
+
+class ExecAction(_Strict):
+    command: list[str] = Field(min_length=1)
+
+
+class Probe(_Strict):
+    """Exactly one of `http_get`, `tcp_socket`, `exec`; ports default to the model's port."""
+
+    http_get: Optional[HttpGet] = None
+    tcp_socket: Optional[TcpSocket] = None
+    exec: Optional[ExecAction] = None
+    initial_delay_seconds: int = Field(0, ge=0, le=3600)
+    period_seconds: int = Field(10, ge=1, le=3600)
+    timeout_seconds: int = Field(1, ge=1, le=3600)
+    success_threshold: int = Field(1, ge=1, le=100)
+    failure_threshold: int = Field(3, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _handler(self) -> "Probe":
+        _one_handler(self, ("http_get", "tcp_socket", "exec"), allow_none=False)
+        return self
+
+
+class PreStop(_Strict):
+    """Runs before SIGTERM; default: sleep `sleep_seconds` so the load balancer stops routing first."""
+
+    exec: Optional[ExecAction] = None
+    http_get: Optional[HttpGet] = None
+    sleep_seconds: int = Field(15, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _handler(self) -> "PreStop":
+        _one_handler(self, ("exec", "http_get"), allow_none=True)
+        return self
+
+
+class Compute(_Strict):
+    """Per-replica requests (and limits for memory, GPU, Inferentia). `gpu` and `inferentia` are exclusive."""
+
+    cpu: Union[str, int, float] = "200m"
+    memory: str = "1Gi"
+    gpu: int = Field(0, ge=0, le=16)
+    inferentia: int = Field(0, ge=0, le=16)
+    shm: Optional[str] = None
+    min_gpu_memory_gib: Optional[float] = Field(None, gt=0)
+    hugepages: Optional[str] = None
+    """hugepages-2Mi per replica, e.g. "256Mi" (Cortex gave each Inferentia chip 256Mi); the nodes must have them
+    preallocated. Default none."""
+    gpu_models: list[str] = Field(default_factory=list)
+    """GPU models a replica may run on (t4, a10g, l4, l40s, a100, h100, ...); empty: any with enough memory."""
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: Any) -> Any:
+        if sizing.parse_cpu(v) <= 0:
+            raise ValueError("a CPU quantity > 0 such as '500m' or 2")
+        return v
+
+    @field_validator("memory", "shm", "hugepages")
+    @classmethod
+    def _mem(cls, v: Any) -> Any:
+        if v is not None:
+            sizing.parse_memory(v)
+        return v
+
+
+class Autoscaling(_Strict):
+    """Request-based autoscaling with Cortex's knobs and defaults (see ModelAPI for how each maps)."""
+
+    min_replicas: int = Field(1, ge=0, le=1000)
+    max_replicas: int = Field(100, ge=1, le=1000)
+    init_replicas: Optional[int] = Field(None, ge=0, le=1000)
+    target_in_flight: Optional[float] = Field(None, gt=0)
+    window: Union[int, str] = 60
+    downscale_stabilization: Union[int, str] = "5m"
+    upscale_stabilization: Union[int, str] = "1m"
+    max_downscale_factor: float = Field(0.75, gt=0, lt=1)
+    max_upscale_factor: float = Field(1.5, gt=1, le=100)
+    downscale_tolerance: float = Field(0.05, ge=0, lt=1)
+    upscale_tolerance: float = Field(0.05, ge=0, lt=1)
+    signal: Literal[autoscaling.SIGNALS] = "in_flight"  # type: ignore[valid-type]
+    target_utilization: Optional[int] = Field(None, ge=1, le=100)
+    prometheus_query: Optional[str] = None
+    prometheus_threshold: Optional[float] = Field(None, gt=0)
+    scale_to_zero: bool = False
+    on_demand_base: Optional[int] = Field(None, ge=0, le=1000)
+
+    @field_validator("window", "downscale_stabilization", "upscale_stabilization")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        duration_seconds(v)
+        return v
+
+
+class UpdateStrategy(_Strict):
+    """Rolling update bounds, as counts or percentages; prod defaults max_unavailable to 0."""
+
+    max_surge: Union[int, str] = "25%"
+    max_unavailable: Optional[Union[int, str]] = None
+
+    @field_validator("max_surge", "max_unavailable")
+    @classmethod
+    def _int_or_pct(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if isinstance(v, bool) or (isinstance(v, int) and v < 0):
+            raise ValueError("a count >= 0 or a percentage such as '25%'")
+        if isinstance(v, str) and not re.match(r"^(100|[1-9]?\d)%$", v):
+            raise ValueError("a count >= 0 or a percentage such as '25%'")
+        return v
+
+
+class Networking(_Strict):
+    """Where the model is served on the shared load balancer. Default path: `/<model name>`."""
+
+    path: Optional[str] = None
+
+    _path = field_validator("path")(classmethod(lambda cls, v: _url_path(v)))
+
+
+class SidecarCompute(_Strict):
+    """A sidecar's requests (memory also its limit); they count in sizing and cost."""
+
+    cpu: Union[str, int, float] = "100m"
+    memory: str = "128Mi"
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: Any) -> Any:
+        if sizing.parse_cpu(v) <= 0:
+            raise ValueError("a CPU quantity > 0 such as '500m' or 2")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _mem(cls, v: Any) -> Any:
+        sizing.parse_memory(v)
+        return v
+
+
+IMAGE_PATTERN = r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
+
+
+class Sidecar(_Strict):
+    """Another container of the model's pod: same localhost, /tmp and /dev/shm; the server keeps the model's port
+    and probes, and the Service reaches only the server (through the proxy)."""
+
+    image: str = Field(pattern=IMAGE_PATTERN)
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    compute: SidecarCompute = Field(default_factory=SidecarCompute)
+    readiness_probe: Optional[Probe] = None
+    liveness_probe: Optional[Probe] = None
+    startup_probe: Optional[Probe] = None
+
+
+class AwsStatement(_Strict):
+    """One Allow statement of the model's inline policy."""
+
+    actions: list[str] = Field(min_length=1)
+    resources: list[str] = Field(min_length=1)
+
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if a != "*" and not re.match(r"^[a-z0-9-]+:[A-Za-z0-9*]+$", a):
+                raise ValueError(f"IAM actions such as s3:GetObject (bad: {a!r})")
+        return v
+
+
+class AwsAccess(_Strict):
+    """AWS access for the model's pods: a role of its own (EKS Pod Identity), least privilege."""
+
+    policy_arns: list[str] = Field(default_factory=list)
+    statements: list[AwsStatement] = Field(default_factory=list)
+    allow_wildcard_actions: bool = False
+    """Opt in to actions such as "s3:*" in `statements` (the policy pack flags them outside dev)."""
+
+    @field_validator("policy_arns")
+    @classmethod
+    def _arns(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.match(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", a):
+                raise ValueError(f"IAM policy ARNs such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess (bad: {a!r})")
+        return v
+
+
+class ModelConfig(_Strict):
+    image: str = Field(pattern=IMAGE_PATTERN)
+    command: list[str] = Field(default_factory=list)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    port: int = Field(8080, ge=1, le=65535)
+    compute: Compute = Field(default_factory=Compute)
+    node_group: Optional[str] = _name_field(None)
+    """The node group the model runs on: required with `node_groups`; without them, models naming the same
+    group share one designed group, and models naming none are grouped by the planner."""
+    namespace: str = _name_field("models")
+    team: Optional[str] = Field(None, pattern=_NAME_RE)
+    max_concurrency: int = Field(1, ge=1, le=10000)
+    max_queue_length: int = Field(100, ge=0, le=100000)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    update_strategy: UpdateStrategy = Field(default_factory=UpdateStrategy)
+    readiness_probe: Optional[Probe] = None
+    liveness_probe: Optional[Probe] = None
+    startup_probe: Optional[Probe] = None
+    pre_stop: PreStop = Field(default_factory=PreStop)
+    termination_grace_period_seconds: int = Field(60, ge=1, le=3600)
+    networking: Networking = Field(default_factory=Networking)
+    response_timeout: Union[int, str] = "10m"
+    """How long the model may take to send response headers before the interceptor answers 504."""
+    cold_start: Optional[Union[int, str]] = None
+    """Worst time from no replica to a Ready one. Default: node launch + image pull + the start-up probe's budget."""
+
+    @field_validator("response_timeout", "cold_start")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        if v is not None and duration_seconds(v) < 1:
+            raise ValueError("a duration of at least 1 s, such as '90s' or '10m'")
+        return v
+    sidecars: dict[Name, Sidecar] = Field(default_factory=dict)
+    aws: Optional[AwsAccess] = None
+
+
+class TrafficSplit(_Strict):
+    """Weighted routing across models at one path (canaries); weights are percentages summing to 100."""
+
+    path: Optional[str] = None
+    backends: dict[str, int] = Field(min_length=1)
+
+    _path = field_validator("path")(classmethod(lambda cls, v: _url_path(v)))
+
+    @field_validator("backends")
+    @classmethod
+    def _weights(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, w in v.items():
+            if not 0 <= w <= 100:
+                raise ValueError(f"weights from 0 to 100 (backend {k!r} has {w})")
+        return v
+
+
+class CapacityConfig(_Strict):
+    """How the planner designs the node groups of a stack that gives no `node_groups` (see planner/design.py).
+
+    Defaults are the environment's posture: spot everywhere, with an on-demand fallback group and floor in prod.
+    """
+
+    spot: Optional[bool] = None
+    """Model groups on spot capacity (default: true)."""
+    on_demand_fallback: Optional[bool] = None
+    """An on-demand fallback group and floor under each spot group (default: true in prod); needs spot."""
+    families: list[str] = Field(default_factory=list)
+    """Instance families the planner may use (empty: every non-burstable family the environment allows)."""
+    exclude_families: list[str] = Field(default_factory=list)
+    gpu_models: list[str] = Field(default_factory=list)
+    """GPU models the planner may use (empty: all); CPU types stay allowed for CPU models."""
+    exclude_gpu_models: list[str] = Field(default_factory=list)
+    arch: Literal[node_templates.ARCHES] = "amd64"  # type: ignore[valid-type]
+    max_groups: Optional[int] = Field(None, ge=1, le=50)
+    """Most model node groups (system and on-demand fallback groups not counted); default: no cap."""
+    max_types: int = Field(4, ge=1, le=20)
+    """Most instance types in one spot group."""
+    max_nodes_per_group: Optional[int] = Field(None, ge=1, le=1000)
+    """Largest max_size of a designed group (default: the environment's policy cap, 10 in dev)."""
+    system_instance_types: list[str] = Field(default_factory=list)
+    """The system group's types (default: the cheapest non-burstable type with >= 2 vCPU and 8 GiB)."""
+
+
+class PlatformConfig(_Strict):
+    environment: str = _name_field()
+    team: str = _name_field()
+    tags: dict[str, str] = Field(default_factory=dict)
+    cluster: ClusterConfig
+    node_groups: dict[Name, NodeGroupConfig] = Field(default_factory=dict)
+    """Declared node groups; leave out (and give `capacity`, or nothing) to let the planner design them."""
+    capacity: Optional[CapacityConfig] = None
+    models: dict[Name, ModelConfig] = Field(default_factory=dict)
+    traffic_splits: dict[Name, TrafficSplit] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+class Platform(BaseModel):
+    """A validated platform: the config plus the stack name and region it belongs to."""
+
+    model_config = ConfigDict(frozen=True)
+    stack: str
+    region: str
+    config: PlatformConfig
+    source: Optional[str] = None
+    """Where the config came from (the stack file), for error reports."""
+    warnings: tuple[ConfigIssue, ...] = ()
+    """Settings that are valid but do not do what they say (config.checks.semantic_warnings); the plan shows them."""
+
+    @property
+    def is_prod(self) -> bool:
+        return self.config.environment == "prod"
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, (dict, list)):
+        return "a " + ("mapping" if isinstance(v, dict) else "list")
+    return repr(v)
+
+
+def _path(loc: tuple) -> str:
+    out = CONFIG_KEY
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _unwrap(tp: Any) -> Any:
+    origin = get_origin(tp)
+    if origin is Union:
+        args = [a for a in get_args(tp) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else tp
+    return tp
+
+
+def _model_at(loc: tuple) -> Any:
+    """The pydantic model class at a config path, for listing its allowed keys."""
+    tp: Any = PlatformConfig
+    for part in loc:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return None
+            tp = field.annotation
+        elif get_origin(tp) in (dict, list):
+            tp = get_args(tp)[-1]
+        else:
+            return None
+    tp = _unwrap(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
+    t, ctx = err["type"], err.get("ctx") or {}
+    if t == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        keys = ", ".join(model.model_fields) if model else "none"
+        return f"one of the keys {keys}"
+    if t == "missing":
+        return "a value (this key is required)"
+    if t in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}[t]
+        bound = next(iter(ctx.values()))
+        kind = "an integer" if isinstance(bound, int) else "a number"
+        return f"{kind} {op} {bound:g}" if isinstance(bound, float) else f"{kind} {op} {bound}"
+    if t == "literal_error":
+        return f"one of {ctx.get('expected')}"
+    if t == "string_pattern_mismatch":
+        leaf = loc[-1] if loc else ""
+        if leaf in ("environment", "team", "name", "node_group", "namespace") or (
+                len(loc) >= 2 and loc[-2] in ("node_groups", "models", "traffic_splits", "access_entries")):
+            return _NAME_RULE
+        if leaf == "image":
+            return "an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2"
+        return f"a string matching {ctx.get('pattern')}"
+    if t in ("too_short", "too_long"):
+        return f"at least {ctx.get('min_length')} item(s)" if t == "too_short" else f"at most {ctx.get('max_length')} item(s)"
+    if t in ("int_parsing", "int_type", "int_from_float"):
+        return "an integer"
+    if t in ("float_parsing", "float_type"):
+        return "a number"
+    if t in ("bool_parsing", "bool_type"):
+        return "true or false"
+    if t in ("string_type",):
+        return "a string"
+    if t in ("dict_type", "model_type", "model_attributes_type"):
+        return "a mapping of keys to values"
+    if t in ("list_type",):
+        return "a list"
+    if t == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if t == "config_rule":
+        return str(ctx["allowed"])
+    return err["msg"]
+
+
+def _real_loc(loc: tuple, raw: Any, missing: bool) -> tuple:
+    """The key path of an error in the user's input: pydantic also puts validator and union-branch tags
+    ("function-after[...]", "str", "[key]") in `loc`; those are not keys of the input and are dropped."""
+    out, node = [], raw
+    for i, part in enumerate(loc):
+        if isinstance(node, Mapping) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif missing and i == len(loc) - 1:
+            out.append(part)
+    return tuple(out)
+
+
+def _issues_from_pydantic(e: ValidationError, raw: Any) -> list[ConfigIssue]:
+    out = []
+    for err in e.errors(include_url=False):
+        loc = _real_loc(tuple(err["loc"]), raw, err["type"] == "missing")
+        if err["type"] == "extra_forbidden":
+            given = f"unknown key {loc[-1]!r}" if loc else "an unknown key"
+        elif err["type"] == "missing":
+            given = "nothing"
+        elif err["type"] == "config_rule":
+            given = str(err["ctx"]["given"])
+        else:
+            given = _fmt_value(err.get("input"))
+        out.append(ConfigIssue(path=_path(loc), given=given, allowed=_allowed(err, loc)))
+    # A union (e.g. cpu: str | int | float) reports one error per branch; keep the first per path.
+    seen: dict[str, ConfigIssue] = {}
+    for i in out:
+        seen.setdefault(i.path, i)
+    return list(seen.values())

@@ -1,0 +1,383 @@
+"""The planner designs the node groups of a stack that declares none: from the models alone to groups to create.
+
+A stack may leave out `node_groups` and give an optional platform-level `capacity` section instead. Then:
+
+* **Which models share.** Models are split into groups at the lowest cost by
+  :func:`modelstack.capacity.optimizer.plan_groups` (exact set-partition search over each set of models that
+  can share an instance type, up to 8 models; greedy merging beyond). Models naming the same `node_group`
+  share that group whatever the cost; `capacity.max_groups` caps the number of model groups (the cheapest
+  merges are made until it holds).
+* **Instance types.** Each group holds one shape; a spot group lists up to `capacity.max_types` equal-shape
+  types (at least 3 where the allowed types have them, each a spot capacity pool), GPU models mixed only
+  where every model of the group accepts them (a model's `compute.gpu_models` and `min_gpu_memory_gib`).
+* **Objective.** Cost at min replicas + cost at max replicas, weighed 1:1 (USD per hour): the steady state
+  and the scale-out ceiling count equally; a model that scales to zero counts at max only (its min is 0).
+* **Our own policies.** Accelerated families are those the environment's `gpu-instance-families` policy
+  allows (:data:`ACCELERATED_FAMILIES`), and no group needs more nodes at max replicas than the environment's
+  `max-nodes-per-group` cap (:data:`MAX_NODES_PER_GROUP`, 10 in dev): a shape that would is not chosen.
+  Both tables are the policies' defaults, defined here once.
+* **Sizes.** Model groups: min_size 0 (the autoscaler adds nodes for pending replicas; GPU groups scale to
+  zero), max_size the nodes needed at max replicas plus 25% (at least one node) for packing the scheduler
+  does worse than the estimate, within the cap. Priority 50 (a spot group's on-demand fallback gets 49).
+* **System group.** On-demand, `capacity.system_instance_types` or the cheapest allowed non-burstable type
+  with at least 2 vCPU and 8 GiB; 1-3 nodes in dev, else one per availability zone up to twice that.
+* **Spot.** `capacity.spot` (default true); `capacity.on_demand_fallback` (default: prod) adds the on-demand
+  fallback group and each model's on-demand floor (`on_demand_base`, default 1 in prod), as declared groups do.
+
+Pure module: no Pulumi.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Mapping, Optional
+
+from modelstack.capacity import optimizer, pricing, sizing
+from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
+from modelstack.capacity.pricing import InstanceType
+from modelstack.config import schema as cfg
+from modelstack.config.checks import pod_requests
+from modelstack.config.schema import CapacityConfig, ConfigIssue, NodeGroupConfig, Platform
+
+__all__ = ["ACCELERATED_FAMILIES", "MAX_NODES_PER_GROUP", "DesignedGroup", "Design", "Settings", "settings_of",
+           "allowed_catalog", "design", "base_of", "capacity_issues"]
+
+MAX_NODES_PER_GROUP: dict[str, int] = {"dev": 10, "staging": 20, "prod": 100, "default": 20}
+"""Largest node group maxSize per environment (`default` for the others): the `max-nodes-per-group` policy."""
+
+ACCELERATED_FAMILIES: dict[str, list[str]] = {
+    "dev": ["g4dn", "g5", "g6", "g6e", "inf2"],
+    "staging": ["g4dn", "g5", "g6", "g6e", "inf2"],
+    "prod": ["g4dn", "g5", "g6", "g6e", "inf2", "p4d", "p5"],
+}
+"""Accelerated instance families per environment: the `gpu-instance-families` policy."""
+
+SYSTEM_MIN_VCPU = 2
+SYSTEM_MIN_MEMORY_GIB = 8.0
+ROOT_VOLUME_GIB = {"system": 50, "cpu": 100, "gpu": 200, "inferentia": 200}
+"""Root volume per designed group kind: model images with weights (GPU, Inferentia) need more room."""
+PRIORITY = 50
+HEADROOM = 0.25
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `capacity` section with the environment's defaults resolved."""
+
+    spot: bool
+    on_demand_fallback: bool
+    max_nodes: int
+    arch: str
+    max_types: int
+    max_groups: Optional[int]
+    families: tuple[str, ...]
+    exclude_families: tuple[str, ...]
+    gpu_models: tuple[str, ...]
+    exclude_gpu_models: tuple[str, ...]
+    system_instance_types: tuple[str, ...]
+
+
+def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
+    """`capacity` (default: the platform's own section, or all defaults) resolved for the environment."""
+    c = capacity or platform.config.capacity or CapacityConfig()
+    env = platform.config.environment
+    spot = True if c.spot is None else c.spot
+    fallback = (platform.is_prod and spot) if c.on_demand_fallback is None else c.on_demand_fallback
+    return Settings(
+        spot=spot, on_demand_fallback=fallback,
+        max_nodes=c.max_nodes_per_group or MAX_NODES_PER_GROUP.get(env, MAX_NODES_PER_GROUP["default"]),
+        arch=c.arch, max_types=c.max_types, max_groups=c.max_groups, families=tuple(c.families),
+        exclude_families=tuple(c.exclude_families), gpu_models=tuple(m.lower() for m in c.gpu_models),
+        exclude_gpu_models=tuple(m.lower() for m in c.exclude_gpu_models),
+        system_instance_types=tuple(c.system_instance_types),
+    )
+
+
+def allowed_catalog(settings: Settings, environment: str,
+                    catalog: Optional[Mapping[str, InstanceType]] = None) -> dict[str, InstanceType]:
+    """The instance types the planner may use in `environment` under `settings`."""
+    cat = catalog if catalog is not None else pricing.catalog()
+    accelerated = ACCELERATED_FAMILIES.get(environment)
+    out = {}
+    for name, t in cat.items():
+        if t.arch != settings.arch or t.family in optimizer.BURSTABLE_FAMILIES:
+            continue
+        if settings.families and t.family not in settings.families:
+            continue
+        if t.family in settings.exclude_families:
+            continue
+        if (t.is_gpu or t.is_inferentia) and accelerated is not None and t.family not in accelerated:
+            continue
+        if t.is_gpu:
+            model = (t.gpu_model or "").lower()
+            if (settings.gpu_models and model not in settings.gpu_models) or model in settings.exclude_gpu_models:
+                continue
+        out[name] = t
+    return out
+
+
+def capacity_issues(platform: Platform, catalog: Optional[Mapping[str, InstanceType]] = None) -> list[ConfigIssue]:
+    """Problems with the `capacity` section: unknown names, a section next to declared node groups."""
+    c = platform.config.capacity
+    if c is None:
+        return []
+    cat = catalog if catalog is not None else pricing.catalog()
+    issues: list[ConfigIssue] = []
+
+    def add(path: str, given: str, allowed: str) -> None:
+        issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.capacity{path}", given=given, allowed=allowed))
+
+    if platform.config.node_groups:
+        add("", "a capacity section next to node_groups",
+            "capacity only in a stack without node_groups (the planner designs the groups); or leave it out")
+    families = sorted({t.family for t in cat.values()})
+    gpus = sorted({(t.gpu_model or "").lower() for t in cat.values() if t.is_gpu})
+    for key in ("families", "exclude_families"):
+        for f in getattr(c, key):
+            if f not in families:
+                add(f".{key}", repr(f), "instance families in the price table, e.g. m7i, c7a, g6, g5")
+    for key in ("gpu_models", "exclude_gpu_models"):
+        for m in getattr(c, key):
+            if m.lower() not in gpus:
+                add(f".{key}", repr(m), "GPU models in the price table: " + ", ".join(gpus))
+    for t in c.system_instance_types:
+        if t not in cat:
+            add(".system_instance_types", repr(t), "instance types in the price table (data/ec2_instances.csv)")
+        elif cat[t].is_gpu or cat[t].is_inferentia:
+            add(".system_instance_types", repr(t), "instance types without accelerators")
+    if c.on_demand_fallback and c.spot is False:
+        add(".on_demand_fallback", "true with spot: false", "on_demand_fallback only with spot capacity")
+    return issues
+
+
+def base_of(model: cfg.ModelConfig, spot_with_fallback: bool, is_prod: bool) -> int:
+    """Replicas kept on on-demand capacity. Default: 1 in prod on a spot pool with a fallback group, else 0."""
+    if not spot_with_fallback:
+        return 0
+    a = model.autoscaling
+    if a.on_demand_base is not None:
+        return a.on_demand_base
+    return 1 if is_prod and not a.scale_to_zero else 0
+
+
+@dataclass(frozen=True)
+class DesignedGroup:
+    """One designed model or system group: its config as if declared, and the optimizer's choice for it."""
+
+    name: str
+    config: NodeGroupConfig
+    models: tuple[str, ...]
+    choice: Optional[GroupChoice]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Design:
+    groups: tuple[DesignedGroup, ...]
+    assignment: dict[str, str]
+    """Model name -> designed group name."""
+    settings: Settings
+
+    @property
+    def usd_per_hour(self) -> tuple[float, float]:
+        """Instances of the model groups (floors included) at min and at max replicas."""
+        chosen = [g.choice for g in self.groups if g.choice is not None]
+        return sum(c.usd_per_hour_min for c in chosen), sum(c.usd_per_hour_max for c in chosen)
+
+
+def _selection(s: Settings, spot: bool) -> GroupSelection:
+    # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
+    return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
+                          max_nodes=s.max_nodes, relax_spot_premium=False)
+
+
+def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
+    """Models that can share no instance type never share a group: independent sub-problems."""
+    out: list[list[int]] = []
+    seen: list[set[str]] = []
+    for i in range(len(demands)):
+        joined = [k for k, types in enumerate(seen) if types & fits[i]]
+        members, types = [i], set(fits[i])
+        for k in sorted(joined, reverse=True):
+            members += out.pop(k)
+            types |= seen.pop(k)
+        out.append(sorted(members))
+        seen.append(types)
+    return out
+
+
+def _choose(selection: GroupSelection, demands: list[ModelDemand], prices, cat) -> GroupChoice:
+    """One group for `demands`; a spot block that ends on on-demand is redone as one on-demand pool."""
+    choice = optimizer.choose_group(selection, demands, prices, cat)
+    if selection.spot and choice.main.capacity_type != SPOT:
+        choice = optimizer.choose_group(replace(selection, spot=False), [replace(d, on_demand_base=0) for d in demands],
+                                        prices, cat)
+    return choice
+
+
+def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection, prices, cat) -> list[list[ModelDemand]]:
+    """Merge the pair of blocks that costs least to merge until at most `limit` remain."""
+    def objective(ds):
+        try:
+            c = _choose(selection, ds, prices, cat)
+        except SizingError:
+            return None
+        return c.usd_per_hour_min + c.usd_per_hour_max
+
+    current = [objective(b) for b in blocks]
+    while len(blocks) > limit:
+        best = None
+        for i in range(len(blocks)):
+            for j in range(i + 1, len(blocks)):
+                merged = objective(blocks[i] + blocks[j])
+                if merged is not None and (best is None or merged - current[i] - current[j] < best[0]):
+                    best = (merged - current[i] - current[j], i, j, merged)
+        if best is None:
+            raise SizingError(f"the models need at least {len(blocks)} node groups (no two of the remaining groups "
+                              f"share an instance type)")
+        _, i, j, merged = best
+        blocks = [b for k, b in enumerate(blocks) if k not in (i, j)] + [blocks[i] + blocks[j]]
+        current = [c for k, c in enumerate(current) if k not in (i, j)] + [merged]
+    return blocks
+
+
+def _name(kind: str, choice: GroupChoice, taken: set[str]) -> str:
+    base = f"{kind}-{choice.primary.family}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int) -> str:
+    main = choice.main
+    if main.capacity_type == SPOT:
+        n = len(main.instance_types)
+        what = f"spot on {', '.join(main.instance_types)} (one shape, {n} spot pool{'s' if n > 1 else ''})"
+    else:
+        what = f"on-demand {main.primary.name}"
+    line = (f"{', '.join(models)}: {what}, the cheapest of {n_allowed} allowed types that fits "
+            f"{'them all' if len(models) > 1 else 'it'} at 1×cost at min + 1×cost at max replicas "
+            f"(${choice.usd_per_hour_min:.2f}/h at min, ${choice.usd_per_hour_max:.2f}/h at max")
+    if choice.on_demand_floor is not None:
+        line += f", on-demand floor on {choice.on_demand_floor.primary.name} included"
+    line += ")"
+    if len(models) > 1 and alone_max > choice.usd_per_hour_max + 1e-9:
+        line += f"; sharing saves ${alone_max - choice.usd_per_hour_max:.2f}/h at max against one group per model"
+    return line
+
+
+def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
+           catalog: Optional[Mapping[str, InstanceType]] = None, settings: Optional[Settings] = None) -> Design:
+    """The node groups for `platform`'s models (declared `node_groups` are ignored). Raises ConfigError."""
+    c = platform.config
+    s = settings or settings_of(platform)
+    cat = allowed_catalog(s, c.environment, catalog)
+    prices = prices or pricing.price_book(platform.region, fallback_to_us_east_1=True)
+    issues: list[ConfigIssue] = []
+    selection = _selection(s, s.spot)
+    demands = {m: ModelDemand(m, pod_requests(mc), mc.autoscaling.min_replicas, mc.autoscaling.max_replicas,
+                              base_of(mc, s.spot and s.on_demand_fallback, platform.is_prod))
+               for m, mc in c.models.items()}
+    blocks: list[list[ModelDemand]] = []
+    named: dict[str, list[ModelDemand]] = {}
+    free: list[ModelDemand] = []
+    for m, mc in c.models.items():
+        if mc.node_group == "system":
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models.{m}.node_group", given="'system'",
+                                      allowed="another name: the designed system group runs only platform add-ons"))
+            continue
+        (named.setdefault(mc.node_group, []) if mc.node_group else free).append(demands[m])
+    fits = []
+    allowed = optimizer.allowed_types(selection, cat)
+    for d in list(free) + [d for ds in named.values() for d in ds]:
+        ok = {t.name for t in allowed if sizing.replicas_per_node(d.requests, t) > 0}
+        if not ok:
+            try:
+                optimizer.choose_group(selection, [d], prices, cat)
+                why = "a type that fits one replica"
+            except SizingError as e:
+                why = str(e)
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models.{d.name}.compute",
+                                      given="a replica that fits no instance type the planner may use",
+                                      allowed=f"{why} (environment {c.environment!r}; widen capacity.families or "
+                                              "capacity.gpu_models, or ask for less)"))
+        fits.append(ok)
+    fits = fits[:len(free)]
+    if issues:
+        raise cfg.ConfigError(platform.stack, issues, platform.source)
+    for comp in _components(free, fits):
+        try:
+            for choice in optimizer.plan_groups(selection, [free[i] for i in comp], prices, cat):
+                blocks.append([demands[m] for m in choice.models])
+        except SizingError as e:
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models", given=", ".join(free[i].name for i in comp),
+                                      allowed=str(e)))
+    fixed = list(named.items())
+    if s.max_groups is not None and len(blocks) + len(fixed) > s.max_groups:
+        try:
+            blocks = _merge_to(blocks, max(1, s.max_groups - len(fixed)), selection, prices, cat)
+        except SizingError as e:
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.capacity.max_groups", given=repr(s.max_groups), allowed=str(e)))
+        if len(blocks) + len(fixed) > s.max_groups:
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.capacity.max_groups", given=repr(s.max_groups),
+                                      allowed=f"at least {len(blocks) + len(fixed)}: models naming {len(fixed)} node "
+                                              "group(s) keep them, and the rest need one group at least"))
+    groups: list[DesignedGroup] = []
+    taken: set[str] = {name for name, _ in fixed} | {"system"}
+    n_allowed = len(optimizer.allowed_types(selection, cat))
+    entries = [(None, b) for b in blocks] + [(name, b) for name, b in fixed]
+    for name, ds in entries:
+        try:
+            choice = _choose(selection, ds, prices, cat)
+        except SizingError as e:
+            where = f"models of node_group {name!r}" if name else "models"
+            issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models", given=f"{where}: {', '.join(d.name for d in ds)}",
+                                      allowed=str(e)))
+            continue
+        alone = 0.0
+        if len(ds) > 1:
+            alone = sum(_choose(selection, [d], prices, cat).usd_per_hour_max for d in ds)
+        primary = choice.primary
+        kind = "gpu" if primary.is_gpu else "inferentia" if primary.is_inferentia else "cpu"
+        gname = name or _name(kind, choice, taken)
+        taken.add(gname)
+        spot = choice.main.capacity_type == SPOT
+        need = max(p.nodes_max for p in choice.pools)
+        max_size = min(s.max_nodes, need + max(1, math.ceil(need * HEADROOM)))
+        config = NodeGroupConfig(kind=kind, instance_types=list(choice.instance_types), spot=spot,
+                                 on_demand_fallback=spot and s.on_demand_fallback, min_size=0, max_size=max_size,
+                                 priority=PRIORITY, root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB[kind]))
+        models = tuple(d.name for d in ds)
+        groups.append(DesignedGroup(gname, config, models, choice, _reason(models, choice, alone, n_allowed)))
+    if issues:
+        raise cfg.ConfigError(platform.stack, issues, platform.source)
+    groups.sort(key=lambda g: g.name)
+    groups.insert(0, _system_group(platform, s, cat, prices))
+    assignment = {m: g.name for g in groups for m in g.models}
+    return Design(groups=tuple(groups), assignment=assignment, settings=s)
+
+
+def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceType], prices) -> DesignedGroup:
+    if s.system_instance_types:
+        types, why = list(s.system_instance_types), "the configured system instance types"
+    else:
+        fits = [t for t in cat.values() if not (t.is_gpu or t.is_inferentia) and t.vcpu >= SYSTEM_MIN_VCPU
+                and t.memory_gib >= SYSTEM_MIN_MEMORY_GIB and prices.on_demand(t) is not None
+                and t.alloc_cpu_millicores is not None]
+        if not fits:
+            raise cfg.ConfigError(platform.stack, [ConfigIssue(
+                path=f"{cfg.CONFIG_KEY}.capacity", given="no allowed type for the system group",
+                allowed=f"families or arch that allow a type with >= {SYSTEM_MIN_VCPU} vCPU and "
+                        f"{SYSTEM_MIN_MEMORY_GIB:g} GiB, or capacity.system_instance_types")], platform.source)
+        best = min(fits, key=lambda t: (prices.on_demand(t), t.name))
+        types, why = [best.name], (f"the cheapest allowed type with >= {SYSTEM_MIN_VCPU} vCPU and "
+                                   f"{SYSTEM_MIN_MEMORY_GIB:g} GiB")
+    low = 1 if platform.config.environment == "dev" else platform.config.cluster.vpc.az_count
+    high = max(3, 2 * low)
+    config = NodeGroupConfig(kind="system", instance_types=types, min_size=low, max_size=high, priority=PRIORITY,
+                             root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB["system"]))
+    reason = (f"platform add-ons on on-demand {types[0]}, {why}; {low}-{high} nodes "
+              f"({'one per availability zone' if low > 1 else 'one in dev'})")
+    return DesignedGroup("system", config, (), None, reason)

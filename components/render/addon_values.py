@@ -1,0 +1,190 @@
+"""Helm values for the platform charts (pure; keys checked against each chart's values.yaml at the pinned version).
+
+Charts: cluster-autoscaler 9.46.6 (kubernetes/autoscaler), metrics-server 3.12.2 (kubernetes-sigs/metrics-server),
+aws-load-balancer-controller 1.13.3 (aws/eks-charts), keda 2.17.2 and keda-add-ons-http 0.10.0 (kedacore/charts),
+nvidia-device-plugin 0.17.1 (NVIDIA/k8s-device-plugin), prometheus 29.27.0 (prometheus-community/helm-charts, with
+its alertmanager 1.42.* and prometheus-pushgateway 3.8.* subcharts), dcgm-exporter 4.8.2 (NVIDIA/dcgm-exporter,
+`deployment/`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+from modelstack.render import labels, timeouts
+
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+CRITICAL_ADDONS_ONLY = {"key": "CriticalAddonsOnly", "operator": "Exists"}
+
+
+def system_placement(system_pool: str) -> dict[str, Any]:
+    """Run on the system pool and tolerate its taint (every platform add-on)."""
+    return {
+        "nodeSelector": {labels.NODE_POOL_LABEL: system_pool},
+        "tolerations": [CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.SYSTEM_TAINT)],
+    }
+
+
+def cluster_autoscaler(
+    cluster_name: str,
+    region: str,
+    role_arn: str,
+    priorities: Mapping[int, Sequence[str]],
+    system_pool: str,
+    service_account: str = "cluster-autoscaler",
+    scale_down_unneeded_time: str = "10m",
+    scale_down_delay_after_add: str = "10m",
+    expendable_pods_priority_cutoff: int = -10,
+) -> dict[str, Any]:
+    """cluster-autoscaler: ASG auto-discovery by the EKS-managed tags, priority expander (least-waste on ties)."""
+    values: dict[str, Any] = {
+        "cloudProvider": "aws",
+        "awsRegion": region,
+        "autoDiscovery": {"clusterName": cluster_name},
+        "rbac": {"serviceAccount": {"create": True, "name": service_account, "annotations": {IRSA_ANNOTATION: role_arn}}},
+        "extraArgs": {
+            "expander": "priority,least-waste",
+            # Never balance a spot group with its on-demand twin (that would split scale-ups between them and
+            # defeat spot-first): they differ in capacityType and node-group labels, so they are not "similar".
+            "balance-similar-node-groups": True,
+            "skip-nodes-with-system-pods": False,
+            "skip-nodes-with-local-storage": False,
+            "scale-down-unneeded-time": scale_down_unneeded_time,
+            "scale-down-delay-after-add": scale_down_delay_after_add,
+            "expendable-pods-priority-cutoff": expendable_pods_priority_cutoff,
+        },
+        # Chart template: `{{ $k | int }}:` per key; string keys because Helm values are JSON objects.
+        "expanderPriorities": {str(k): list(v) for k, v in priorities.items()},
+        "priorityClassName": "system-cluster-critical",
+        **system_placement(system_pool),
+    }
+    return values
+
+
+def metrics_server(system_pool: str) -> dict[str, Any]:
+    return {"replicas": 2, **system_placement(system_pool)}
+
+
+def load_balancer_controller(cluster_name: str, region: str, vpc_id: str, role_arn: str, system_pool: str,
+                             service_account: str = "aws-load-balancer-controller") -> dict[str, Any]:
+    """Region and VPC are given explicitly: with IMDS hop limit 1 the controller cannot look them up.
+
+    The Service mutator webhook is off. The chart (1.13.3) registers `mservice.elbv2.k8s.aws` on every Service
+    CREATE with failurePolicy Fail; it only matters for type LoadBalancer Services, which modelstack does not make.
+    Left on, every Service in the cluster fails to create while the controller's pods are not ready: the KEDA,
+    metrics-server and cluster-autoscaler releases install in parallel with this one and race it.
+    """
+    return {
+        "clusterName": cluster_name,
+        "enableServiceMutatorWebhook": False,
+        "region": region,
+        "vpcId": vpc_id,
+        "replicaCount": 2,
+        "serviceAccount": {"create": True, "name": service_account, "annotations": {IRSA_ANNOTATION: role_arn}},
+        **system_placement(system_pool),
+    }
+
+
+def keda(system_pool: str) -> dict[str, Any]:
+    return system_placement(system_pool)
+
+
+def keda_http_add_on(system_pool: str) -> dict[str, Any]:
+    """The operator, scaler and interceptor (the proxy counting in-flight requests) all on the system pool.
+
+    Interceptor-wide timeouts for routes that set none (each model's InterceptorRoute sets its own): hold a request
+    up to INTERCEPTOR_READINESS_SECONDS for a replica (the 0.15.0 default, 0, waits forever) and wait
+    INTERCEPTOR_RESPONSE_HEADER_SECONDS for response headers (default 300 s)."""
+    p = system_placement(system_pool)
+    interceptor = {**p, "readinessTimeout": timeouts.duration(timeouts.INTERCEPTOR_READINESS_SECONDS),
+                   "responseHeaderTimeout": timeouts.duration(timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS)}
+    return {"operator": dict(p), "scaler": dict(p), "interceptor": interceptor}
+
+
+def nvidia_device_plugin() -> dict[str, Any]:
+    """Runs on GPU nodes only: the chart's default affinity matches `nvidia.com/gpu.present=true`, which our GPU
+    node groups set (no node-feature-discovery needed); tolerates the GPU taint."""
+    return {
+        "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
+        "tolerations": [CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)],
+    }
+
+
+PROMETHEUS_SERVER = "prometheus-server"
+"""The Prometheus server's Service name (set as `server.fullnameOverride`, so it does not hang on the release name)."""
+PROMETHEUS_PORT = 80
+"""The server Service's port (`server.service.servicePort`; the chart's default, set explicitly)."""
+DCGM_EXPORTER_PORT = 9400
+"""dcgm-exporter's metrics port (the chart's `service.port`)."""
+TOLERATE_EVERYTHING = {"operator": "Exists"}
+"""A toleration with no key matches every taint: GPU, Neuron, system and any taint a node group's config adds."""
+
+
+def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[str] = None,
+               scrape_interval: str = "15s", alertmanager: bool = False, pushgateway: bool = False) -> dict[str, Any]:
+    """The Prometheus server KEDA queries for the gpu and prometheus signals, on the system pool.
+
+    - `volume_size` None keeps the TSDB on an emptyDir: a PersistentVolumeClaim needs the EBS CSI driver and a
+      default StorageClass, which modelstack does not install (EKS sets no default class from 1.30), and would stay
+      Pending. KEDA's queries look back one window, so losing history on a restart is acceptable by default.
+    - Scrape every 15 s (the chart's 1m would leave a 60 s `avg_over_time` window with zero or one sample).
+    - node-exporter and kube-state-metrics are off: no KEDA query reads them, and node-exporter is one more
+      DaemonSet on every (GPU) node. Container CPU/memory still come from the kubelet's cAdvisor job.
+    """
+    server: dict[str, Any] = {
+        "fullnameOverride": PROMETHEUS_SERVER,
+        "service": {"servicePort": PROMETHEUS_PORT},
+        "retention": retention,
+        "global": {"scrape_interval": scrape_interval},
+        "persistentVolume": {"enabled": True, "size": volume_size} if volume_size else {"enabled": False},
+        **system_placement(system_pool),
+    }
+    values: dict[str, Any] = {
+        "server": server,
+        "alertmanager": {"enabled": alertmanager},
+        "prometheus-pushgateway": {"enabled": pushgateway},
+        "kube-state-metrics": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+    }
+    for key, on in (("alertmanager", alertmanager), ("prometheus-pushgateway", pushgateway)):
+        if on:
+            values[key].update(system_placement(system_pool))
+    return values
+
+
+def dcgm_exporter() -> dict[str, Any]:
+    """GPU metrics from every GPU node, with the `pod`, `namespace` and `container` of the pod using each GPU.
+
+    The chart always runs the exporter in Kubernetes mode (DCGM_EXPORTER_KUBERNETES=true) with the 2.x label names.
+    Prometheus finds it by the Service annotation (the prometheus chart's `kubernetes-service-endpoints` job, which
+    has `honor_labels: true`: the exporter's `namespace`/`pod` win over the target's, no `exported_` prefix).
+    The chart's ServiceMonitor is off: it needs the prometheus-operator CRDs, which are not installed.
+    """
+    return {
+        "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
+        "tolerations": [TOLERATE_EVERYTHING],
+        "service": {"annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(DCGM_EXPORTER_PORT)}},
+        "serviceMonitor": {"enabled": False},
+    }
+
+
+def coredns_configuration(system_pool: str) -> dict[str, Any]:
+    """coredns managed add-on configuration: on the system pool, or it would stay Pending while model groups are at 0."""
+    return {"replicaCount": 2, **system_placement(system_pool)}
+
+
+def neuron_device_plugin() -> dict[str, Any]:
+    """neuron-helm-chart values (chart 1.9.0, aws-neuron/neuron-helm-charts b77a6f9): the device plugin only.
+
+    The chart's device plugin DaemonSet already tolerates `aws.amazon.com/neuron:NoSchedule` (our Inferentia taint)
+    and selects Neuron instance types by node affinity; the toleration is restated here so a chart default change
+    cannot strand it. node-problem-detector (`npd`, on by default, on every node) is turned off: modelstack does not
+    act on its conditions.
+    """
+    return {
+        "devicePlugin": {"enabled": True, "tolerations": [
+            {"key": "CriticalAddonsOnly", "operator": "Exists"},
+            {"key": labels.NEURON_TAINT["key"], "operator": "Exists", "effect": labels.NEURON_TAINT["effect"]}]},
+        "npd": {"enabled": False},
+        "scheduler": {"enabled": False},
+    }

@@ -1,0 +1,1 @@
+"""Model serving components: ModelAPI (one per model) and TrafficSplitter. Import them from `modelstack`."""

@@ -1,0 +1,1 @@
+"""Tests of modelstack.planner (a package so that test module names may repeat across layers)."""

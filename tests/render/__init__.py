@@ -1,0 +1,1 @@
+"""Tests of modelstack.render (a package so that test module names may repeat across layers)."""
