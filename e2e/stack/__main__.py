@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import prodlike  # noqa: E402
 from modelstack import ClusterHandle, ModelAPI, TrafficSplitter  # noqa: E402
-from modelstack.program import ingress_args, model_args  # noqa: E402
+from modelstack.program import ingress_args, model_args, with_group_idle_timeout  # noqa: E402
 from modelstack.render import labels  # noqa: E402
 
 DUMMY_ACCOUNT = "arn:aws:iam::000000000000"
@@ -65,17 +65,19 @@ namespaces = {
     for ns in sorted({m.namespace for m in c.models.values()})
 }
 
+# As program.build: every model's args, with the shared ALB's idle timeout agreed across the group.
+all_args = with_group_idle_timeout({name: model_args(platform, name, m, capacity) for name, m in c.models.items()})
+idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
 models = {}
 for name, m in c.models.items():
-    args = model_args(platform, name, m, capacity)
-    args["image"] = images.get(name, args["image"])
+    args = {**all_args[name], "image": images.get(name, all_args[name]["image"])}
     models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions(depends_on=[namespaces[m.namespace]])))
 
 for name, s in c.traffic_splits.items():
     namespace = c.models[next(iter(s.backends))].namespace
     TrafficSplitter(name, {
         "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
-        "ingress": ingress_args(c.cluster, s.path or f"/{name}"),
+        "ingress": {**ingress_args(c.cluster, s.path or f"/{name}"), "idle_timeout_seconds": idle},
         "namespace": namespace, "team": c.team, "environment": c.environment,
     }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
 
