@@ -111,9 +111,7 @@ class Cluster:
             "--authentication-kubeconfig", str(self.kubeconfig), "--authorization-kubeconfig", str(self.kubeconfig),
             "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
             "--service-account-private-key-file", str(sa_key), "--use-service-account-credentials=false",
-            "--controllers", "*", "--cluster-name", "e2e",
-            # Node loss: how fast an unreachable node is noticed (the EKS default is 40-50 s; kept).
-            "--v", "1"])
+            "--controllers", "*", "--cluster-name", "e2e", "--v", "1"])
         self._start("kube-scheduler", [
             f"{kb}/kube-scheduler", "--kubeconfig", str(self.kubeconfig),
             "--authentication-kubeconfig", str(self.kubeconfig), "--authorization-kubeconfig", str(self.kubeconfig),
