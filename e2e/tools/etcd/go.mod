@@ -1,0 +1,3 @@
+module modelstack.local/e2e/etcd
+
+go 1.26

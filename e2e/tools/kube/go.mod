@@ -1,0 +1,3 @@
+module modelstack.local/e2e/kube
+
+go 1.26

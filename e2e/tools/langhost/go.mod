@@ -1,0 +1,3 @@
+module modelstack.local/e2e/langhost
+
+go 1.26
