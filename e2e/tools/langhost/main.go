@@ -104,6 +104,12 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	args = append(args, program)
 	args = append(args, req.GetArgs()...)
 
+	return runProgram(ctx, req, python(req.GetInfo()), req.GetPwd(), args)
+}
+
+// runProgram runs a language's program runner as upstream's hosts do: the stack's config and secret keys in the
+// environment, its output on ours, and the runner's bail exit code reported as a bail.
+func runProgram(ctx context.Context, req *pulumirpc.RunRequest, bin, dir string, args []string) (*pulumirpc.RunResponse, error) {
 	cfg, err := json.Marshal(req.GetConfig())
 	if err != nil {
 		return nil, err
@@ -112,8 +118,8 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, python(req.GetInfo()), args...)
-	cmd.Dir = req.GetPwd()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PULUMI_CONFIG="+string(cfg), "PULUMI_CONFIG_SECRET_KEYS="+string(secrets))
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
