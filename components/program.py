@@ -295,7 +295,9 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     handle = ClusterHandle.of(cluster)
     use_karpenter = cl.provisioner == "karpenter"
     # With Karpenter only the system group stays a managed node group, unless a migration keeps the old groups
-    # (and cluster-autoscaler) running beside the NodePools until they drain.
+    # running beside the NodePools until they drain. cluster-autoscaler goes as Karpenter comes (upstream's
+    # migration order: two autoscalers would each buy a node for the same pending pod), so nothing scales a
+    # managed group any more: the system group runs at its max_size, and the old groups keep the nodes they have.
     managed = [g for g in capacity.groups
                if not use_karpenter or g.kind == "system" or cl.karpenter.keep_node_groups]
     groups = {}
@@ -303,10 +305,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         ng_args = _node_group_args(p, g, cluster, tags)
         if use_karpenter and g.kind != "system":
             ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
+        elif use_karpenter:
+            ng_args["min_size"] = ng_args["max_size"]
         groups[g.name] = NodeGroup(g.name, ng_args)
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
     autoscaler = None
-    if not use_karpenter or cl.karpenter.keep_node_groups:
+    if not use_karpenter:
         ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
                   "vcpu": float(g.primary.vcpu)} for g in managed]
         autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {

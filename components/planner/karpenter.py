@@ -121,7 +121,9 @@ def _limits(kind: str, types: list[pricing.InstanceType], nodes: int) -> dict[st
 def _node_pool(g: NodeGroupPlan, sim: Optional[PoolSimulation], main_nodes: int, node_class: str) -> karpenter.NodePoolSpec:
     cat = pricing.catalog()
     types = list(g.instance_types)
-    nodes = g.nodes_max if g.models else g.max_size
+    # The group's max_size is the capacity the stack accepted (a designed group's includes headroom): a pool sized
+    # to the max replicas alone could not surge a rollout at max, nor fit the replicas on smaller types it allows.
+    nodes = max(g.max_size, g.nodes_max if g.models else 0)
     if sim is not None:
         types += [sim.type_at_min, sim.type_at_max, *sim.spot_types_at_min, *sim.spot_types_at_max]
         nodes = max(nodes, sim.nodes_at_max)
@@ -174,9 +176,11 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
             main_nodes[g.pool] = max(g.nodes_max if g.models else g.max_size, s.nodes_at_max if s else 0)
     pools = tuple(_node_pool(g, sims.get(g.name), main_nodes.get(g.pool, 0), node_class_of(capacity, g.pool))
                   for g in capacity.groups if g.kind != "system")
-    managed = {g.name for g in capacity.groups if g.kind == "system"}
+    # The managed system group runs at its max_size: with Karpenter nothing scales a managed node group.
+    system_size = {g.name: g.max_size for g in capacity.groups if g.kind == "system"}
     volumes = {ng.name: ng.root_volume for ng in capacity.cost_inputs.node_groups}  # each pool's own, as planned
-    groups = [ng for ng in capacity.cost_inputs.node_groups if ng.name in managed]
+    groups = [replace(ng, nodes_min=system_size[ng.name], nodes_max=system_size[ng.name])
+              for ng in capacity.cost_inputs.node_groups if ng.name in system_size]
     for s in sims.values():
         groups.append(cost.NodeGroupCost(
             name=s.name, instance_type=s.type_at_min, capacity_type=s.capacity_type, nodes_min=s.nodes_at_min,

@@ -49,7 +49,11 @@ MEMORY = "128Mi"
 QUEUE_TIMEOUT_SECONDS = 60
 """Default longest wait in the queue before a 503."""
 REQUEST_TIMEOUT_SECONDS = 600
-"""Default longest a request may take at the server (and a client may idle), for long generations."""
+"""Default longest a request may take at the server (`timeout server`), for long generations."""
+KEEP_ALIVE_SECONDS = 4060
+"""How long an idle client connection stays open (`timeout http-keep-alive`). AWS asks that a target's keep-alive
+exceed the load balancer's idle timeout, or clients get intermittent 502s; this exceeds the largest value an ALB
+accepts (4000 s, render/timeouts.ALB_IDLE_RANGE), whatever the group sets. HAProxy's default is 30 s."""
 MAX_CLIENT_CONNECTIONS_FLOOR = 1024
 """Connections the proxy accepts at least: beyond `global maxconn` HAProxy stops accepting instead of answering
 503, so it is kept well above max_concurrency + max_queue_length."""
@@ -120,9 +124,11 @@ def config(s: ProxySettings) -> str:
         "    option httplog",
         "    option dontlog-normal",
         "    timeout connect 5s",
-        f"    timeout client {s.request_timeout_seconds}s",
+        # a client may wait in the queue, then for the server's answer; the server only for its answer
+        f"    timeout client {s.queue_timeout_seconds + s.request_timeout_seconds}s",
         f"    timeout server {s.request_timeout_seconds}s",
         f"    timeout queue {s.queue_timeout_seconds}s",
+        f"    timeout http-keep-alive {KEEP_ALIVE_SECONDS}s",
         "    timeout http-request 30s",
         "",
         "frontend model",

@@ -756,13 +756,14 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     queue_timeout = int(_get(px, "queue_timeout_seconds", proxy_config.QUEUE_TIMEOUT_SECONDS, "proxy"))
     # Behind the proxy a request may wait its queue timeout, then the model's response time.
     upstream = queue_timeout + response
-    # The ALB checks pods through the proxy only when it targets the model's Service (not the KEDA interceptor).
-    alb_checks_pods = bool(a.get("ingress")) and knobs.signal != "in_flight"
+    # The ALB checks pods through the proxy whenever it may target the model's Service: the model's own Ingress or a
+    # TrafficSplitter's (both only for signals other than in_flight, which go through the KEDA interceptor).
+    alb_checks_pods = knobs.signal != "in_flight"
     proxy = manifests.ProxySpec(
         settings=proxy_config.ProxySettings(
             max_concurrency=max_conc, max_queue_length=max_queue, upstream_port=port,
             queue_timeout_seconds=queue_timeout,
-            request_timeout_seconds=int(_get(px, "request_timeout_seconds", upstream, "proxy")),
+            request_timeout_seconds=int(_get(px, "request_timeout_seconds", response, "proxy")),
             hard_stop_after_seconds=max(1, grace - sleep - 2),
             health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None),
         image=px.get("image") or proxy_config.IMAGE, cpu=str(_get(px, "cpu", proxy_config.CPU, "proxy")),
@@ -824,6 +825,13 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     except ValueError as e:
         raise ValueError(f"ModelAPI {name!r}: {e}") from None
     in_flight = knobs.signal == "in_flight"
+    if alb_checks_pods:
+        # Target-group health checks set on the Service win over an Ingress's (aws-load-balancer-controller v3.5.0,
+        # data/UPSTREAM.md): the model's own route and every TrafficSplitter in front of it check the one path
+        # the proxy lets through its limits.
+        meta = objects["service"]["metadata"]
+        meta["annotations"] = {**(meta.get("annotations") or {}),
+                               **ingress.health_annotations(readiness.http_path if readiness else None)}
     objects["network_policy"] = manifests.network_policy(spec, (add_on_ns,) if in_flight else (),
                                                          metrics_namespaces=(CHARTS["prometheus"].namespace,))
     if spec.has_floor:

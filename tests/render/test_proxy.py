@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from modelstack.render import proxy
+from modelstack.render import proxy, timeouts
 
 HAPROXY = shutil.which("haproxy")
 needs_haproxy = pytest.mark.skipif(
@@ -43,6 +43,15 @@ def test_config_carries_the_limits() -> None:
     assert "    timeout queue 7s" in text
     assert "    bind :8888" in text and "    bind :8404" in text
     assert "    nbthread 1" in text
+
+
+def test_timeouts_follow_the_request_path() -> None:
+    # A client may wait the queue, then the answer; the server only the answer; an idle connection outlives any
+    # ALB idle timeout (AWS: a target's keep-alive must exceed it, or clients see 502s).
+    cfg = proxy.config(settings(queue_timeout_seconds=60, request_timeout_seconds=600))
+    assert "    timeout client 660s" in cfg and "    timeout server 600s" in cfg and "    timeout queue 60s" in cfg
+    keep_alive = int(cfg.split("timeout http-keep-alive ")[1].split("s")[0])
+    assert keep_alive > timeouts.ALB_IDLE_RANGE[1]
 
 
 def test_accepts_far_more_connections_than_it_holds() -> None:

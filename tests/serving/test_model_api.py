@@ -417,3 +417,18 @@ def test_a_model_slower_than_the_group_default_must_be_given_the_group_value(run
     slow = {"image": "ghcr.io/acme/s:1", "ingress": {"group_name": "g"}, "response_timeout_seconds": 3000}
     with pytest.raises(ValueError, match="load balancer group 'g' settings .* differ"):
         run(lambda: (ModelAPI("a", {"image": "ghcr.io/acme/a:1", "ingress": {"group_name": "g"}}), ModelAPI("s", slow)))
+
+
+def test_health_checks_ride_on_the_service_so_traffic_splits_pass_the_proxy_too(run) -> None:
+    # A cpu-signal model may be a TrafficSplitter backend even without its own Ingress: its Service carries the
+    # target-group health check, and its proxy lets exactly that path through the limits.
+    args = {"image": "ghcr.io/acme/m:1", "autoscaling": {"signal": "cpu", "target_utilization": 60},
+            "readiness_probe": {"http_get": {"path": "/ready"}}}
+    r = run(one(args, name="m"))
+    ann = r.named("m-service").inputs["metadata"]["annotations"]
+    assert ann["alb.ingress.kubernetes.io/healthcheck-path"] == "/ready"
+    cfg = r.named("m-proxy-config").inputs["data"]["haproxy.cfg"]
+    assert "if { path /ready }" in cfg
+    # Behind the KEDA interceptor the ALB checks the interceptor, not the pods: no check on the Service.
+    r = run(one({"image": "ghcr.io/acme/m:1"}, name="n"))
+    assert "annotations" not in r.named("n-service").inputs["metadata"]
