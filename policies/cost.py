@@ -174,7 +174,7 @@ def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context)
         return
     if pool:
         if allows_spot(props) is False:
-            yield f"karpenter.sh/capacity-type allows only on-demand in {env}; allow spot"
+            yield f"karpenter.sh/capacity-type admits no spot in {env}; allow spot"
         return
     capacity = get(props, "capacityType", "ON_DEMAND")
     if not is_unknown(capacity) and capacity != "SPOT":

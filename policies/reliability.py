@@ -339,8 +339,10 @@ def node_pool_requirement(props: Mapping[str, Any], label: str) -> Any:
 
 
 def allows_spot(props: Mapping[str, Any]) -> bool | None:
-    """Whether a NodePool may launch spot; None when unknown. Karpenter launches only on-demand capacity when a
-    NodePool does not require karpenter.sh/capacity-type (a DoesNotExist requirement says the same)."""
+    """Whether a NodePool may launch spot; None when unknown. Without a karpenter.sh/capacity-type requirement
+    Karpenter reads the key as Exists (every capacity type) and prefers reserved, then spot, then on-demand
+    (kubernetes-sigs/karpenter v1.14.1 `pkg/scheduling/requirements.go` Requirements.Get; aws/karpenter-provider-aws
+    v1.14.1 `pkg/providers/instance/instance.go` getCapacityType)."""
     reqs = get(props, "spec.template.spec.requirements")
     if is_unknown(reqs):
         return None
@@ -356,8 +358,8 @@ def allows_spot(props: Mapping[str, Any]) -> bool | None:
             return "spot" in as_list(values)
         if op == "NotIn":
             return "spot" not in as_list(values)
-        return op == "Exists"
-    return False
+        return op == "Exists"  # DoesNotExist: no node can carry a capacity type, so none is launched
+    return True
 
 
 def _is_karpenter(release: Resource) -> bool:

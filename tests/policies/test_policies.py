@@ -223,8 +223,8 @@ CASES += [
         replicas=12, limits={"nodes": "12"}))),
     ("spot-in-non-prod", "dev", "on-demand-only NodePool in dev", with_karpenter("dev", lambda s: pool(s)["spec"][
         "template"]["spec"]["requirements"][1].update(values=["on-demand"]))),
-    ("spot-in-non-prod", "staging", "NodePool without a capacity-type requirement",
-     with_karpenter("staging", lambda s: pool(s)["spec"]["template"]["spec"]["requirements"].pop(1))),
+    ("spot-in-non-prod", "staging", "NodePool on on-demand and reserved capacity", with_karpenter("staging", lambda s: pool(
+        s)["spec"]["template"]["spec"]["requirements"][1].update(values=["on-demand", "reserved"]))),
     ("spot-in-non-prod", "dev", "NodePool excluding spot", with_karpenter("dev", lambda s: pool(s)["spec"]["template"][
         "spec"]["requirements"][1].update(operator="NotIn", values=["spot"]))),
     ("gpu-ami-type", "dev", "GPU NodePool on a Windows EC2NodeClass", with_karpenter("dev", lambda s: inputs(
@@ -389,14 +389,24 @@ def test_max_nodes_cap_is_the_environments_and_configurable() -> None:
     ("dev", {"operator": "In", "values": ["spot", "on-demand"]}, []),
     ("dev", {"operator": "NotIn", "values": ["on-demand"]}, []),
     ("dev", {"operator": "Exists"}, []),
-    ("dev", {"operator": "In", "values": ["on-demand"]}, ["karpenter.sh/capacity-type allows only on-demand in dev; allow spot"]),
-    ("dev", {"operator": "DoesNotExist"}, ["karpenter.sh/capacity-type allows only on-demand in dev; allow spot"]),
+    ("dev", {"operator": "In", "values": ["on-demand"]}, ["karpenter.sh/capacity-type admits no spot in dev; allow spot"]),
+    ("dev", {"operator": "DoesNotExist"}, ["karpenter.sh/capacity-type admits no spot in dev; allow spot"]),
     ("prod", {"operator": "In", "values": ["on-demand"]}, []),
 ])
 def test_spot_in_non_prod_reads_a_nodepools_capacity_type(env: str, requirement: dict[str, Any], messages: list[str]) -> None:
     stack = karpenter_stack(env)
     pool(stack)["spec"]["template"]["spec"]["requirements"][1] = {"key": "karpenter.sh/capacity-type", **requirement}
     assert rule_messages("spot-in-non-prod", stack, env) == messages
+
+
+def test_a_nodepool_without_a_capacity_type_requirement_may_launch_spot() -> None:
+    """Karpenter reads a missing requirement as Exists and prefers spot: no advice to add spot, but the queue is due."""
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["template"]["spec"]["requirements"].pop(1)
+    assert rule_messages("spot-in-non-prod", stack, "dev") == []
+    stack.remove(find(stack, "ms-karpenter-spot-interruption"))
+    assert rule_messages("karpenter-interruption-queue", stack, "dev") == [
+        "NodePool allows spot but no EventBridge rule forwards 'EC2 Spot Instance Interruption Warning' events"]
 
 
 def test_spot_in_non_prod_exempts_the_system_pool() -> None:
@@ -570,3 +580,29 @@ def test_wildcard_actions_pass_in_dev_where_models_opt_in() -> None:
     assert list(iam_no_wildcard_actions("aws:iam/rolePolicy:RolePolicy", props, ctx("dev"))) == []
     assert list(iam_no_wildcard_actions("aws:iam/rolePolicy:RolePolicy", props, ctx("staging"))) == [
         "policy statement 0 allows wildcard action 's3:*'"]
+
+
+def test_nodepool_rules_are_pinned_to_the_karpenter_crds() -> None:
+    """The facts the NodePool rules read, in the v1.14.1 CRDs: alias families (each one classified as having an
+    accelerator variant or not), spec.replicas (static pools), the Never consolidation and the Empty budget reason."""
+    import re
+
+    import yaml
+
+    from crd_schema import crd_path
+    from modelstack.policies.reliability import ACCELERATED_ALIAS_FAMILIES
+
+    classes = crd_path("karpenter", "v1.14.1", "karpenter.k8s.aws_ec2nodeclasses.yaml").read_text()
+    listed = re.search(r"self\.split\('@'\)\[0\] in \[([^\]]*)\]", classes.replace("''", "'"))
+    assert listed, "the alias family rule moved in the EC2NodeClass CRD"
+    families = set(re.findall(r"'([a-z0-9]+)'", listed.group(1)))
+    accelerated_families = set(ACCELERATED_ALIAS_FAMILIES["gpu"]) | set(ACCELERATED_ALIAS_FAMILIES["neuron"])
+    assert accelerated_families <= families
+    assert families - accelerated_families == {"windows2019", "windows2022", "windows2025"}
+
+    pools = yaml.safe_load(crd_path("karpenter", "v1.14.1", "karpenter.sh_nodepools.yaml").read_text())
+    spec = pools["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert {"replicas", "limits", "disruption", "template"} <= set(spec)
+    disruption = spec["disruption"]["properties"]
+    assert "Never" in disruption["consolidateAfter"]["pattern"]
+    assert "Empty" in disruption["budgets"]["items"]["properties"]["reasons"]["items"]["enum"]
