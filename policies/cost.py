@@ -74,7 +74,7 @@ def _pool_types(props: Mapping[str, Any]) -> list[pricing.InstanceType] | None:
 
 
 def nodepool_node_bound(props: Mapping[str, Any]) -> tuple[int, str] | str | None:
-    """How many nodes a dynamic NodePool's spec.limits let Karpenter launch, as ``(nodes, why)``; a message when
+    """How many nodes a NodePool's spec.limits let Karpenter launch, as ``(nodes, why)``; a message when
     no limit bounds the count; None when it cannot be known (preview, or no type in the price table).
 
     `limits.nodes` counts nodes. A resource limit (cpu, memory, GPUs, Neuron devices) is read as nodes of the
