@@ -628,8 +628,8 @@ def product_path(demands: Sequence[ModelDemand] = PRODUCT_PORTFOLIO, env: str = 
                 res = plan_product(doc, Path(tmp), f"v{i}-{'spot' if spot else 'od'}", env)
                 if res.exit_code == 2 and groups and "max_size" in res.error:
                     # A group needs more nodes than the cap: raise max_size as a user would. The plan is priced
-                    # either way; max-nodes-per-group rejects it (exit 1) only where the group is a managed node
-                    # group (cluster-autoscaler): it does not judge Karpenter NodePools, the default.
+                    # either way; max-nodes-per-group rejects it (exit 1) whichever the provisioner: a managed node
+                    # group by its maxSize, a Karpenter NodePool by its limits in nodes of its largest type.
                     wide = {n: ({**g, "max_size": 100} if g.get("kind") != "system" else g) for n, g in groups.items()}
                     res = replace(plan_product(stack_config(demands, spot, env, wide, assign), Path(tmp),
                                                f"v{i}-{'spot' if spot else 'od'}-wide", env),

@@ -11,10 +11,11 @@ import re
 import warnings
 from typing import Any, Iterator, Mapping
 
+from modelstack.capacity import pricing, sizing
 from modelstack.planner.design import ACCELERATED_FAMILIES, MAX_NODES_PER_GROUP
 from modelstack.render import labels as _labels
 
-from .reliability import NODE_POOL, accelerated, accelerator_of, instance_family
+from .reliability import NODE_POOL, accelerated, accelerator_of, allows_spot, instance_family, node_pool_requirement
 from .rule import (
     NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
     labels, resource_rule,
@@ -46,29 +47,117 @@ def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Con
             yield f"instance type {t} (family {instance_family(t)}) is not allowed in {env}; allowed: {', '.join(allowed)}"
 
 
+INSTANCE_FAMILY_LABEL = "karpenter.k8s.aws/instance-family"
+#: NodePool limit keys a node count follows from: per instance type, how much of it one node brings
+#: (cpu in millicores, memory in MiB, as sizing parses the limit).
+_NODE_CAPACITY = {
+    "cpu": (lambda t: t.vcpu * 1000, sizing.parse_cpu),
+    "memory": (lambda t: int(t.memory_gib * 1024), sizing.parse_memory),
+    _labels.GPU_RESOURCE: (lambda t: t.gpu_count, lambda v: sizing.parse_cpu(v) // 1000),
+    _labels.NEURON_RESOURCE: (lambda t: t.accelerator_count, lambda v: sizing.parse_cpu(v) // 1000),
+}
+
+
+def _pool_types(props: Mapping[str, Any]) -> list[pricing.InstanceType] | None:
+    """The catalog types a NodePool may launch: its instance-type list, else its instance families, else every
+    type; None when a requirement is unknown (preview). Types missing from the price table are left out."""
+    cat = pricing.catalog()
+    named = node_pool_requirement(props, _labels.INSTANCE_TYPE_LABEL)
+    families = node_pool_requirement(props, INSTANCE_FAMILY_LABEL)
+    if is_unknown(named) or is_unknown(families):
+        return None
+    if named is not None:
+        return [cat[t] for t in named if isinstance(t, str) and t in cat]
+    if families is not None:
+        return [t for t in cat.values() if t.family in families]
+    return list(cat.values())
+
+
+def nodepool_node_bound(props: Mapping[str, Any]) -> tuple[int, str] | str | None:
+    """How many nodes a NodePool's spec.limits let Karpenter launch, as ``(nodes, why)``; a message when
+    no limit bounds the count; None when it cannot be known (preview, or no type in the price table).
+
+    `limits.nodes` counts nodes. A resource limit (cpu, memory, GPUs, Neuron devices) is read as nodes of the
+    pool's largest type for that resource: limits total resources, so N nodes of the largest type and more,
+    smaller nodes add up to the same vCPUs, memory and accelerators, about the same bill. This is the figure the
+    planner writes (`limits` = planned nodes x the pool's largest type). The tightest limit binds."""
+    limits = get(props, "spec.limits")
+    if is_unknown(limits):
+        return None
+    bounds: list[tuple[int, str]] = []
+    nodes = key(limits, "nodes")
+    if is_unknown(nodes):
+        return None
+    if nodes is not None:
+        try:
+            bounds.append((sizing.parse_cpu(nodes) // 1000, f"limits.nodes={nodes}"))
+        except ValueError:
+            return None  # the CRD's quantity pattern is the place to reject a malformed limit
+    types = _pool_types(props)
+    for resource, (per_node, parse) in _NODE_CAPACITY.items():
+        given = key(limits, resource)
+        if given is None:
+            continue
+        if is_unknown(given) or types is None:
+            return None
+        if not types:
+            continue
+        largest = max(types, key=per_node)
+        if per_node(largest) <= 0:
+            continue
+        try:
+            total = parse(given)
+        except ValueError:
+            return None
+        bounds.append((total // per_node(largest), f"limits.{resource}={given} is {total // per_node(largest)} "
+                                                   f"nodes of {largest.name}, its largest type"))
+    if not bounds:
+        if types is not None and not types and limits:
+            return None  # only types the price table does not know: their sizes are not visible here
+        return "spec.limits bounds neither nodes, cpu, memory nor accelerators: the NodePool may launch any number of nodes"
+    return min(bounds)
+
+
 @resource_rule(
-    "max-nodes-per-group", category="cost", level="mandatory", types={NODE_GROUP},
-    description="A node group's maxSize stays under the environment's cap.",
-    why="maxSize is the bill's upper bound when an autoscaler or a traffic spike runs away.",
+    "max-nodes-per-group", category="cost", level="mandatory", types={NODE_GROUP, NODE_POOL},
+    description="A node group's maxSize stays under the environment's cap; a NodePool's limits allow no more "
+                "nodes of its largest instance type than that cap.",
+    why="maxSize is the bill's upper bound when an autoscaler or a traffic spike runs away; a NodePool's limits "
+        "are that bound under Karpenter.",
     params={"max_nodes": Param(
         dict(MAX_NODES_PER_GROUP),
         {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}},
-        "Largest maxSize per environment; `default` applies to environments not listed.")},
+        "Largest maxSize (or NodePool node count at its limits) per environment; `default` applies to "
+        "environments not listed.")},
 )
 def max_nodes_per_group(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    size = get(props, "scalingConfig.maxSize")
-    if not isinstance(size, (int, float)):
-        return
     env = ctx.env_of(props)
     caps = ctx["max_nodes"]
     cap = caps.get(env, caps.get("default")) if env else caps.get("default")
-    if cap is not None and size > cap:
-        yield f"scalingConfig.maxSize is {size:g}; at most {cap} in {env or 'this environment'}"
+    if cap is None:
+        return
+    where = env or "this environment"
+    if resource_type == NODE_POOL:
+        replicas = get(props, "spec.replicas")
+        if isinstance(replicas, (int, float)) and not isinstance(replicas, bool):
+            if replicas > cap:  # a static NodePool keeps this many nodes; limits.nodes bounds scaling it by hand
+                yield f"spec.replicas is {replicas:g} (a static NodePool); at most {cap} in {where}"
+            if key(get(props, "spec.limits"), "nodes") is None:
+                return
+        bound = nodepool_node_bound(props)
+        if isinstance(bound, str):
+            yield f"{bound}; at most {cap} in {where}"
+        elif bound is not None and bound[0] > cap:
+            yield f"spec.limits allow {bound[0]} nodes ({bound[1]}); at most {cap} in {where}"
+        return
+    size = get(props, "scalingConfig.maxSize")
+    if isinstance(size, (int, float)) and size > cap:
+        yield f"scalingConfig.maxSize is {size:g}; at most {cap} in {where}"
 
 
 @resource_rule(
-    "spot-in-non-prod", category="cost", level="advisory", types={NODE_GROUP},
-    description="Node groups outside production use spot capacity.",
+    "spot-in-non-prod", category="cost", level="advisory", types={NODE_GROUP, NODE_POOL},
+    description="Node groups and NodePools outside production use spot capacity.",
     why="Spot is 60-90% cheaper; outside production an interruption costs a retry, not an outage.",
     params={"on_demand_environments": Param(["prod"], {"type": "array", "items": {"type": "string"}},
                                             "Environments allowed to buy on-demand capacity."),
@@ -79,8 +168,13 @@ def spot_in_non_prod(resource_type: str, props: Mapping[str, Any], ctx: Context)
     env = ctx.env_of(props)
     if env is None or in_envs(env, ctx["on_demand_environments"]):
         return
-    node_labels = get(props, "labels")
+    pool = resource_type == NODE_POOL
+    node_labels = get(props, "spec.template.metadata.labels" if pool else "labels")
     if {key(node_labels, NODE_GROUP_LABEL), key(node_labels, NODE_POOL_LABEL)} & set(ctx["exempt_node_groups"]):
+        return
+    if pool:
+        if allows_spot(props) is False:
+            yield f"karpenter.sh/capacity-type admits no spot in {env}; allow spot"
         return
     capacity = get(props, "capacityType", "ON_DEMAND")
     if not is_unknown(capacity) and capacity != "SPOT":
@@ -107,9 +201,28 @@ def gpu_node_taint(resource_type: str, props: Mapping[str, Any], ctx: Context) -
             yield f"no {wanted} {effect} taint"
 
 
+def _idle_nodes_kept(props: Mapping[str, Any]) -> Iterator[str]:
+    """Why a NodePool keeps idle nodes: Karpenter has no minimum node count, so a dynamic NodePool drops to zero
+    once its nodes are empty, unless it is static (spec.replicas), never consolidates (consolidateAfter Never), or
+    an unscheduled budget of zero nodes covers emptiness (no reasons, or reason Empty)."""
+    replicas = get(props, "spec.replicas")
+    if isinstance(replicas, (int, float)) and not isinstance(replicas, bool) and replicas > 0:
+        yield f"spec.replicas is {replicas:g}: a static NodePool keeps its nodes when idle; leave replicas unset"
+    if get(props, "spec.disruption.consolidateAfter") == "Never":
+        yield "spec.disruption.consolidateAfter is Never: empty nodes are not removed until they expire"
+    for b in as_list(get(props, "spec.disruption.budgets")):
+        reasons = key(b, "reasons")
+        if is_unknown(reasons) or key(b, "schedule"):
+            continue
+        if str(key(b, "nodes")).strip() in ("0", "0%") and (not as_list(reasons) or "Empty" in as_list(reasons)):
+            yield "a disruption budget of 0 nodes without a schedule keeps empty nodes"
+
+
 @resource_rule(
-    "gpu-scale-to-zero", category="cost", level="advisory", types={NODE_GROUP},
-    description="Accelerated node groups outside production scale to zero when idle (minSize 0).",
+    "gpu-scale-to-zero", category="cost", level="advisory", types={NODE_GROUP, NODE_POOL},
+    description="Accelerated node groups outside production scale to zero when idle (minSize 0); accelerated "
+                "NodePools there let Karpenter remove empty nodes (not static, consolidation not Never, no "
+                "zero-node budget).",
     why="An idle GPU node left running over a weekend costs more than the week's experiments.",
     params={"environments": Param(["dev", "staging"], {"type": "array", "items": {"type": "string"}},
                                   "Environments whose accelerated groups must allow zero nodes.")},
@@ -118,8 +231,13 @@ def gpu_scale_to_zero(resource_type: str, props: Mapping[str, Any], ctx: Context
     if not in_envs(ctx.env_of(props), ctx["environments"]):
         return
     _, kinds = accelerated(props)
+    if not kinds:
+        return
+    if resource_type == NODE_POOL:
+        yield from _idle_nodes_kept(props)
+        return
     size = get(props, "scalingConfig.minSize")
-    if kinds and isinstance(size, (int, float)) and size > 0:
+    if isinstance(size, (int, float)) and size > 0:
         yield f"scalingConfig.minSize is {size:g}; set it to 0"
 
 
@@ -136,6 +254,8 @@ def nodepool_limits(resource_type: str, props: Mapping[str, Any], ctx: Context) 
     if not isinstance(limits, Mapping) or key(limits, "cpu") is None:
         yield "spec.limits.cpu is not set"
     node_labels = get(props, "spec.template.metadata.labels")
+    if is_unknown(node_labels):
+        return
     for resource, marker in ((_labels.GPU_RESOURCE, _labels.GPU_RESOURCE), (_labels.NEURON_RESOURCE, _labels.NEURON_RESOURCE)):
         if key(node_labels, marker) is not None and key(limits, resource) is None:
             yield f"spec.limits.{resource} is not set on an accelerated NodePool"

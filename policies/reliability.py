@@ -7,8 +7,8 @@ from typing import Any, Iterator, Mapping, Sequence
 from modelstack.render import labels as _labels
 
 from .rule import (
-    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, PROD_ONLY,
-    Context, Param, Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec,
+    CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_CLASS, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, PROD_ONLY,
+    UNKNOWN, Context, Param, Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec,
     resource_rule, stack_rule,
 )
 
@@ -315,46 +315,51 @@ def accelerated(props: Mapping[str, Any]) -> tuple[list[str], set[str]]:
     return types, {k for k in (accelerator_of(t) for t in types) if k}
 
 
-@resource_rule(
-    "gpu-ami-type", category="reliability", level="mandatory", types={NODE_GROUP},
-    description="Accelerated node groups use an accelerated AMI (NVIDIA or Neuron drivers).",
-    why="A GPU instance on the standard AMI boots, joins, and then cannot run a single GPU pod.",
-)
-def gpu_ami_type(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
-    types = get(props, "instanceTypes")
-    ami = get(props, "amiType")
-    if is_unknown(types) or is_unknown(ami):
-        return
-    _, kinds = accelerated(props)
-    if len(kinds) != 1:
-        return
-    kind = kinds.pop()
-    if ami is None and get(props, "launchTemplate"):
-        return  # a custom AMI in the launch template; its drivers are not visible here
-    if ami is None or not any(m in str(ami).upper() for m in ACCELERATED_AMI_MARKERS[kind]):
-        yield f"{kind} instance types {as_list(types)} with amiType {ami!r}; use an accelerated AMI type"
-
-
 # Karpenter (cluster.provisioner: karpenter): NodePools and the controller's interruption queue.
 
-NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
 SPOT_WARNING = "EC2 Spot Instance Interruption Warning"
+CAPACITY_TYPE_KEY = "karpenter.sh/capacity-type"
 
 
-def node_pool_requirement(props: Mapping[str, Any], label: str) -> list[Any] | None:
-    """Values a NodePool's template requires for `label` (None when it sets no requirement on it)."""
-    for req in as_list(get(props, "spec.template.spec.requirements")):
-        if key(req, "key") == label:
-            return as_list(key(req, "values"))
+def node_pool_requirement(props: Mapping[str, Any], label: str) -> Any:
+    """Values a NodePool's template admits for `label` through an `In` requirement; None when no `In` requirement
+    names it (no requirement, or NotIn/Exists/DoesNotExist), UNKNOWN when the requirements are unknown (preview)."""
+    reqs = get(props, "spec.template.spec.requirements")
+    if is_unknown(reqs):
+        return UNKNOWN
+    for req in as_list(reqs):
+        if is_unknown(req) or is_unknown(key(req, "key")):
+            return UNKNOWN
+        if key(req, "key") == label and key(req, "operator") == "In":
+            values = key(req, "values")
+            return UNKNOWN if is_unknown(values) or any(is_unknown(v) for v in as_list(values)) else as_list(values)
     return None
 
 
-def allows_spot(props: Mapping[str, Any]) -> bool:
-    """Karpenter launches only on-demand capacity when a NodePool does not name karpenter.sh/capacity-type."""
-    values = node_pool_requirement(props, "karpenter.sh/capacity-type")
-    return values is not None and "spot" in values
+def allows_spot(props: Mapping[str, Any]) -> bool | None:
+    """Whether a NodePool may launch spot; None when unknown. Without a karpenter.sh/capacity-type requirement
+    Karpenter reads the key as Exists (every capacity type) and prefers reserved, then spot, then on-demand
+    (kubernetes-sigs/karpenter v1.14.1 `pkg/scheduling/requirements.go` Requirements.Get; aws/karpenter-provider-aws
+    v1.14.1 `pkg/providers/instance/instance.go` getCapacityType)."""
+    reqs = get(props, "spec.template.spec.requirements")
+    if is_unknown(reqs):
+        return None
+    for req in as_list(reqs):
+        if is_unknown(req) or is_unknown(key(req, "key")) or is_unknown(key(req, "operator")):
+            return None
+        if key(req, "key") != CAPACITY_TYPE_KEY:
+            continue
+        op, values = key(req, "operator"), key(req, "values")
+        if is_unknown(values):
+            return None
+        if op == "In":
+            return "spot" in as_list(values)
+        if op == "NotIn":
+            return "spot" not in as_list(values)
+        return op == "Exists"  # DoesNotExist: no node can carry a capacity type, so none is launched
+    return True
 
 
 def _is_karpenter(release: Resource) -> bool:
@@ -416,3 +421,64 @@ def nodepool_disruption_budget(resource_type: str, props: Mapping[str, Any], ctx
                 yield f"disruption budget nodes={text}; at most {ctx['max_nodes_percent']}%"
         elif not text.isdigit() or int(text) > ctx["max_nodes"]:
             yield f"disruption budget nodes={text}; at most {ctx['max_nodes']} nodes"
+
+
+# EC2NodeClass alias families whose AMI Karpenter resolves to a variant with each accelerator's drivers
+# (aws/karpenter-provider-aws v1.14.1, pkg/providers/amifamily/{al2023,al2,bottlerocket,windows}.go: al2023 and al2
+# map nvidia and neuron variants, bottlerocket its -nvidia images and its standard x86_64 image for neuron; the
+# windows families resolve one Windows Server image with no accelerator variant).
+ACCELERATED_ALIAS_FAMILIES = {"gpu": ("al2", "al2023", "bottlerocket"), "neuron": ("al2", "al2023", "bottlerocket")}
+
+
+def _node_group_ami(props: Mapping[str, Any]) -> Iterator[str]:
+    types = get(props, "instanceTypes")
+    ami = get(props, "amiType")
+    if is_unknown(types) or is_unknown(ami):
+        return
+    _, kinds = accelerated(props)
+    if len(kinds) != 1:
+        return
+    kind = kinds.pop()
+    if ami is None and get(props, "launchTemplate"):
+        return  # a custom AMI in the launch template; its drivers are not visible here
+    if ami is None or not any(m in str(ami).upper() for m in ACCELERATED_AMI_MARKERS[kind]):
+        yield f"{kind} instance types {as_list(types)} with amiType {ami!r}; use an accelerated AMI type"
+
+
+def _node_pool_ami(props: Mapping[str, Any], classes: Mapping[str, Any]) -> Iterator[str]:
+    """An accelerated NodePool's EC2NodeClass (by nodeClassRef) selects its AMI by an alias whose family has the
+    accelerator's variant. AMIs chosen by id, name, tags or SSM parameter are custom: their drivers are not visible."""
+    _, kinds = accelerated(props)
+    ref = get(props, "spec.template.spec.nodeClassRef.name")
+    if not kinds or not isinstance(ref, str) or ref not in classes:
+        return
+    terms = classes[ref]
+    if is_unknown(terms) or any(is_unknown(t) or is_unknown(key(t, "alias")) for t in as_list(terms)):
+        return
+    aliases = [key(t, "alias") for t in as_list(terms) if isinstance(key(t, "alias"), str)]
+    if not aliases:
+        return
+    family = aliases[0].split("@", 1)[0]
+    for kind in sorted(kinds):
+        if family not in ACCELERATED_ALIAS_FAMILIES[kind]:
+            yield (f"{kind} instance types with EC2NodeClass {ref!r} (amiSelectorTerms alias {aliases[0]!r}): Karpenter "
+                   f"has no {kind} AMI variant for {family}; use one of {', '.join(ACCELERATED_ALIAS_FAMILIES[kind])}")
+
+
+@stack_rule(
+    "gpu-ami-type", category="reliability", level="mandatory",
+    description="Accelerated node groups use an accelerated AMI (NVIDIA or Neuron drivers); accelerated NodePools "
+                "launch from an EC2NodeClass whose AMI alias family has the accelerator's variant.",
+    why="A GPU instance on the standard AMI boots, joins, and then cannot run a single GPU pod.",
+)
+def gpu_ami_type(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
+    classes: dict[str, Any] = {}
+    for r in resources:
+        name = get(r.props, "metadata.name")
+        if r.type == NODE_CLASS and isinstance(name, str):
+            classes[name] = get(r.props, "spec.amiSelectorTerms")
+    for r in resources:
+        if r.type == NODE_GROUP:
+            yield from ((r.urn, m) for m in _node_group_ami(r.props))
+        elif r.type == NODE_POOL:
+            yield from ((r.urn, m) for m in _node_pool_ami(r.props, classes))

@@ -300,6 +300,8 @@ POD_TEMPLATE_TYPES = frozenset({
 POD_TYPES = frozenset({"kubernetes:core/v1:Pod"})
 WORKLOAD_TYPES = POD_TEMPLATE_TYPES | POD_TYPES
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 # The label keys the components write: one definition, in modelstack.render.labels.
 CAPACITY_LABEL = _labels.CAPACITY_LABEL
 MODEL_LABEL = _labels.MODEL_LABEL

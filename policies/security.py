@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from .rule import (
-    NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations, as_list, containers, get, glob_any,
+    NODE_CLASS, NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations, as_list, containers, get, glob_any,
     in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
 )
 
 EKS_COMPONENT = "eks:index:Cluster"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
-NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 INGRESS_TYPES = frozenset({"kubernetes:networking.k8s.io/v1:Ingress"})
 SERVICE = "kubernetes:core/v1:Service"
 

@@ -214,6 +214,26 @@ CASES += [
     ("nodepool-limits", "dev", "no limits", with_karpenter("dev", lambda s: pool(s)["spec"].pop("limits"))),
     ("nodepool-limits", "dev", "GPU pool without a GPU limit",
      with_karpenter("dev", lambda s: pool(s)["spec"]["limits"].pop("nvidia.com/gpu"))),
+    ("max-nodes-per-group", "dev", "NodePool limits allow 30 g5.xlarge", with_karpenter("dev", lambda s: pool(s)[
+        "spec"].update(limits={"cpu": "120", "memory": "480Gi", "nvidia.com/gpu": "30"}))),
+    ("max-nodes-per-group", "dev", "NodePool limits.nodes 50, no resource limit",
+     with_karpenter("dev", lambda s: pool(s)["spec"].update(limits={"nodes": "50"}))),
+    ("max-nodes-per-group", "dev", "NodePool without limits", with_karpenter("dev", lambda s: pool(s)["spec"].pop("limits"))),
+    ("max-nodes-per-group", "dev", "static NodePool of 12 nodes", with_karpenter("dev", lambda s: pool(s)["spec"].update(
+        replicas=12, limits={"nodes": "12"}))),
+    ("spot-in-non-prod", "dev", "on-demand-only NodePool in dev", with_karpenter("dev", lambda s: pool(s)["spec"][
+        "template"]["spec"]["requirements"][1].update(values=["on-demand"]))),
+    ("spot-in-non-prod", "staging", "NodePool on on-demand and reserved capacity", with_karpenter("staging", lambda s: pool(
+        s)["spec"]["template"]["spec"]["requirements"][1].update(values=["on-demand", "reserved"]))),
+    ("spot-in-non-prod", "dev", "NodePool excluding spot", with_karpenter("dev", lambda s: pool(s)["spec"]["template"][
+        "spec"]["requirements"][1].update(operator="NotIn", values=["spot"]))),
+    ("gpu-ami-type", "dev", "GPU NodePool on a Windows EC2NodeClass", with_karpenter("dev", lambda s: inputs(
+        s, "ms-karpenter-nodeclass")["spec"].update(amiSelectorTerms=[{"alias": "windows2022@latest"}]))),
+    ("gpu-scale-to-zero", "dev", "static GPU NodePool", with_karpenter("dev", lambda s: pool(s)["spec"].update(replicas=1))),
+    ("gpu-scale-to-zero", "staging", "GPU NodePool never consolidates", with_karpenter("staging", lambda s: pool(s)[
+        "spec"]["disruption"].update(consolidateAfter="Never"))),
+    ("gpu-scale-to-zero", "dev", "GPU NodePool budget of 0 nodes", with_karpenter("dev", lambda s: pool(s)["spec"][
+        "disruption"].update(budgets=[{"nodes": "0"}]))),
     ("nodepool-disruption-budget", "prod", "no budgets",
      with_karpenter("prod", lambda s: pool(s)["spec"]["disruption"].pop("budgets"))),
     ("nodepool-disruption-budget", "prod", "half the pool at once",
@@ -303,6 +323,150 @@ def test_interruption_queue_is_not_required_without_spot() -> None:
     assert run_plain(RULES_BY_ID["karpenter-interruption-queue"], stack, "dev") == []
 
 
+def karpenter_stack(env: str) -> Stack:
+    return good_stack(env) + karpenter_resources(env)
+
+
+def rule_messages(rule_id: str, stack: Stack, env: str) -> list[str]:
+    plain = run_plain(RULES_BY_ID[rule_id], stack, env)
+    assert sorted(run_pack(RULES_BY_ID[rule_id], stack, env)) == sorted(plain)
+    return plain
+
+
+@pytest.mark.parametrize("limits,messages", [
+    # 40 vCPUs, 160 GiB and 10 GPUs are each 10 g5.xlarge (4 vCPU, 16 GiB, 1 GPU): dev's cap exactly.
+    ({"cpu": "40", "memory": "160Gi", "nvidia.com/gpu": "10"}, []),
+    ({"cpu": "44", "memory": "176Gi", "nvidia.com/gpu": "11"}, [
+        "spec.limits allow 11 nodes (limits.cpu=44 is 11 nodes of g5.xlarge, its largest type); at most 10 in dev"]),
+    # The tightest limit binds: 11 nodes' cpu but 3 GPUs is 3 nodes.
+    ({"cpu": "44", "nvidia.com/gpu": "3"}, []),
+    ({"cpu": "400", "nodes": 10}, []),
+    ({"nodes": 11}, ["spec.limits allow 11 nodes (limits.nodes=11); at most 10 in dev"]),
+    ({"memory": "1Ti"}, ["spec.limits allow 64 nodes (limits.memory=1Ti is 64 nodes of g5.xlarge, its largest type); "
+                         "at most 10 in dev"]),
+    ({}, ["spec.limits bounds neither nodes, cpu, memory nor accelerators: the NodePool may launch any number of "
+          "nodes; at most 10 in dev"]),
+])
+def test_max_nodes_counts_a_nodepool_in_nodes_of_its_largest_type(limits: dict[str, Any], messages: list[str]) -> None:
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["limits"] = limits
+    assert rule_messages("max-nodes-per-group", stack, "dev") == messages
+
+
+def test_max_nodes_reads_a_mixed_pool_by_its_largest_type_and_a_family_pool_from_the_price_table() -> None:
+    stack = karpenter_stack("dev")
+    reqs = pool(stack)["spec"]["template"]["spec"]["requirements"]
+    reqs[0]["values"] = ["g4dn.xlarge", "g5.2xlarge"]  # 4 and 8 vCPUs: 80 vCPUs are 10 g5.2xlarge (20 g4dn.xlarge)
+    pool(stack)["spec"]["limits"] = {"cpu": "80"}
+    assert rule_messages("max-nodes-per-group", stack, "dev") == []
+    pool(stack)["spec"]["limits"] = {"cpu": "88"}
+    assert rule_messages("max-nodes-per-group", stack, "dev") == [
+        "spec.limits allow 11 nodes (limits.cpu=88 is 11 nodes of g5.2xlarge, its largest type); at most 10 in dev"]
+    # No instance-type list: the instance-family requirement's types from the price table (g5 tops out at 192 vCPUs).
+    reqs[0] = {"key": "karpenter.k8s.aws/instance-family", "operator": "In", "values": ["g5"]}
+    pool(stack)["spec"]["limits"] = {"cpu": str(192 * 11)}
+    assert rule_messages("max-nodes-per-group", stack, "dev") == [
+        "spec.limits allow 11 nodes (limits.cpu=2112 is 11 nodes of g5.48xlarge, its largest type); at most 10 in dev"]
+
+
+def test_max_nodes_skips_a_nodepool_of_types_the_price_table_does_not_know() -> None:
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["template"]["spec"]["requirements"][0]["values"] = ["g99.xlarge"]
+    pool(stack)["spec"]["limits"] = {"cpu": "4000"}
+    assert rule_messages("max-nodes-per-group", stack, "dev") == []
+
+
+def test_max_nodes_cap_is_the_environments_and_configurable() -> None:
+    stack = karpenter_stack("prod")
+    pool(stack)["spec"]["limits"] = {"cpu": "400", "nvidia.com/gpu": "100"}  # 100 g5.xlarge: prod's cap
+    assert rule_messages("max-nodes-per-group", stack, "prod") == []
+    hits = evaluate(stack, {"max-nodes-per-group": {"max_nodes": {"prod": 50}}}, "prod")
+    assert [(v.policy, v.message) for v in hits if "NodePool" in v.resource] == [("max-nodes-per-group",
+        "spec.limits allow 100 nodes (limits.cpu=400 is 100 nodes of g5.xlarge, its largest type); at most 50 in prod")]
+
+
+@pytest.mark.parametrize("env,requirement,messages", [
+    ("dev", {"operator": "In", "values": ["spot", "on-demand"]}, []),
+    ("dev", {"operator": "NotIn", "values": ["on-demand"]}, []),
+    ("dev", {"operator": "Exists"}, []),
+    ("dev", {"operator": "In", "values": ["on-demand"]}, ["karpenter.sh/capacity-type admits no spot in dev; allow spot"]),
+    ("dev", {"operator": "DoesNotExist"}, ["karpenter.sh/capacity-type admits no spot in dev; allow spot"]),
+    ("prod", {"operator": "In", "values": ["on-demand"]}, []),
+])
+def test_spot_in_non_prod_reads_a_nodepools_capacity_type(env: str, requirement: dict[str, Any], messages: list[str]) -> None:
+    stack = karpenter_stack(env)
+    pool(stack)["spec"]["template"]["spec"]["requirements"][1] = {"key": "karpenter.sh/capacity-type", **requirement}
+    assert rule_messages("spot-in-non-prod", stack, env) == messages
+
+
+def test_a_nodepool_without_a_capacity_type_requirement_may_launch_spot() -> None:
+    """Karpenter reads a missing requirement as Exists and prefers spot: no advice to add spot, but the queue is due."""
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["template"]["spec"]["requirements"].pop(1)
+    assert rule_messages("spot-in-non-prod", stack, "dev") == []
+    stack.remove(find(stack, "ms-karpenter-spot-interruption"))
+    assert rule_messages("karpenter-interruption-queue", stack, "dev") == [
+        "NodePool allows spot but no EventBridge rule forwards 'EC2 Spot Instance Interruption Warning' events"]
+
+
+def test_spot_in_non_prod_exempts_the_system_pool() -> None:
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["template"]["spec"]["requirements"][1]["values"] = ["on-demand"]
+    pool(stack)["spec"]["template"]["metadata"]["labels"]["modelstack.io/node-pool"] = "system"
+    assert rule_messages("spot-in-non-prod", stack, "dev") == []
+
+
+@pytest.mark.parametrize("terms,messages", [
+    ([{"alias": "al2023@latest"}], []),
+    ([{"alias": "al2@v20250101"}], []),
+    ([{"alias": "bottlerocket@v1.30.0"}], []),
+    ([{"id": "ami-0123456789abcdef0"}], []),  # a custom AMI: its drivers are not visible here
+    ([{"alias": "windows2025@latest"}], [
+        "gpu instance types with EC2NodeClass 'default' (amiSelectorTerms alias 'windows2025@latest'): Karpenter has "
+        "no gpu AMI variant for windows2025; use one of al2, al2023, bottlerocket"]),
+])
+def test_gpu_ami_type_reads_the_nodepools_ec2nodeclass(terms: list[dict[str, str]], messages: list[str]) -> None:
+    stack = karpenter_stack("dev")
+    inputs(stack, "ms-karpenter-nodeclass")["spec"]["amiSelectorTerms"] = terms
+    assert rule_messages("gpu-ami-type", stack, "dev") == messages
+
+
+def test_gpu_ami_type_passes_cpu_nodepools_and_classes_it_cannot_see() -> None:
+    stack = karpenter_stack("dev")
+    inputs(stack, "ms-karpenter-nodeclass")["spec"]["amiSelectorTerms"] = [{"alias": "windows2022@latest"}]
+    pool(stack)["spec"]["template"]["spec"]["requirements"][0]["values"] = ["m7i.xlarge"]
+    assert rule_messages("gpu-ami-type", stack, "dev") == []
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["template"]["spec"]["nodeClassRef"]["name"] = "managed-elsewhere"
+    assert rule_messages("gpu-ami-type", stack, "dev") == []
+
+
+@pytest.mark.parametrize("env,change,messages", [
+    ("prod", {"replicas": 2}, []),
+    ("dev", {"budgets": [{"nodes": "0", "schedule": "0 9 * * mon-fri", "duration": "8h"}]}, []),
+    ("dev", {"budgets": [{"nodes": "0", "reasons": ["Drifted", "Underutilized"]}]}, []),
+    ("dev", {"budgets": [{"nodes": "0", "reasons": ["Empty"]}]},
+     ["a disruption budget of 0 nodes without a schedule keeps empty nodes"]),
+    ("dev", {"replicas": 2}, ["spec.replicas is 2: a static NodePool keeps its nodes when idle; leave replicas unset"]),
+    ("staging", {"consolidateAfter": "Never"},
+     ["spec.disruption.consolidateAfter is Never: empty nodes are not removed until they expire"]),
+])
+def test_gpu_scale_to_zero_flags_nodepools_that_keep_idle_nodes(env: str, change: dict[str, Any], messages: list[str]) -> None:
+    stack = karpenter_stack(env)
+    spec = pool(stack)["spec"]
+    if "replicas" in change:
+        spec["replicas"] = change["replicas"]
+    else:
+        spec["disruption"].update(change)
+    assert rule_messages("gpu-scale-to-zero", stack, env) == messages
+
+
+def test_gpu_scale_to_zero_leaves_cpu_nodepools_alone() -> None:
+    stack = karpenter_stack("dev")
+    pool(stack)["spec"]["template"]["spec"]["requirements"][0]["values"] = ["m7i.xlarge"]
+    pool(stack)["spec"]["replicas"] = 2
+    assert rule_messages("gpu-scale-to-zero", stack, "dev") == []
+
 def test_disruption_budget_is_a_prod_rule() -> None:
     stack = good_stack("dev") + karpenter_resources("dev")
     pool(stack)["spec"]["disruption"]["budgets"] = [{"nodes": "50%"}]
@@ -361,7 +525,7 @@ def unknown_everywhere(value: Any, depth: int) -> Any:
 def test_unknown_values_are_skipped_not_reported_and_do_not_crash(depth: int) -> None:
     """At preview, outputs of resources not yet created are unknown; a rule skips them."""
     for env in ("dev", "prod"):
-        stack = good_stack(env)
+        stack = good_stack(env) + karpenter_resources(env)
         for r in stack:
             r["inputs"] = unknown_everywhere(r["inputs"], depth) if depth else {
                 k: UNKNOWN_STRING_VALUE for k in r["inputs"]}
@@ -371,7 +535,7 @@ def test_unknown_values_are_skipped_not_reported_and_do_not_crash(depth: int) ->
 
 
 def test_missing_inputs_do_not_crash() -> None:
-    stack = [dict(r, inputs={}) for r in good_stack("prod")]
+    stack = [dict(r, inputs={}) for r in good_stack("prod") + karpenter_resources("prod")]
     for rule in engine.rules():
         run_plain(rule, stack, "prod")
         run_pack(rule, stack, "prod")
@@ -416,3 +580,29 @@ def test_wildcard_actions_pass_in_dev_where_models_opt_in() -> None:
     assert list(iam_no_wildcard_actions("aws:iam/rolePolicy:RolePolicy", props, ctx("dev"))) == []
     assert list(iam_no_wildcard_actions("aws:iam/rolePolicy:RolePolicy", props, ctx("staging"))) == [
         "policy statement 0 allows wildcard action 's3:*'"]
+
+
+def test_nodepool_rules_are_pinned_to_the_karpenter_crds() -> None:
+    """The facts the NodePool rules read, in the v1.14.1 CRDs: alias families (each one classified as having an
+    accelerator variant or not), spec.replicas (static pools), the Never consolidation and the Empty budget reason."""
+    import re
+
+    import yaml
+
+    from crd_schema import crd_path
+    from modelstack.policies.reliability import ACCELERATED_ALIAS_FAMILIES
+
+    classes = crd_path("karpenter", "v1.14.1", "karpenter.k8s.aws_ec2nodeclasses.yaml").read_text()
+    listed = re.search(r"self\.split\('@'\)\[0\] in \[([^\]]*)\]", classes.replace("''", "'"))
+    assert listed, "the alias family rule moved in the EC2NodeClass CRD"
+    families = set(re.findall(r"'([a-z0-9]+)'", listed.group(1)))
+    accelerated_families = set(ACCELERATED_ALIAS_FAMILIES["gpu"]) | set(ACCELERATED_ALIAS_FAMILIES["neuron"])
+    assert accelerated_families <= families
+    assert families - accelerated_families == {"windows2019", "windows2022", "windows2025"}
+
+    pools = yaml.safe_load(crd_path("karpenter", "v1.14.1", "karpenter.sh_nodepools.yaml").read_text())
+    spec = pools["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert {"replicas", "limits", "disruption", "template"} <= set(spec)
+    disruption = spec["disruption"]["properties"]
+    assert "Never" in disruption["consolidateAfter"]["pattern"]
+    assert "Empty" in disruption["budgets"]["items"]["properties"]["reasons"]["items"]["enum"]
