@@ -216,10 +216,11 @@ class NodeReserve:
                            self.pods + other.pods)
 
 
-DEFAULT_NODE_RESERVE = NodeReserve(cpu_millicores=150, memory_mib=300, pods=4)
-"""DaemonSets on every node: aws-node (VPC CNI, requests 25m), kube-proxy (100m), the EBS CSI node plugin and
-a log/metrics agent (fluent-bit or node-exporter), rounded up to 150m CPU, 300 MiB and 4 pods. An estimate from
-the add-ons' default requests, not a measurement; pass your own NodeReserve when you run more DaemonSets."""
+DEFAULT_NODE_RESERVE = NodeReserve(cpu_millicores=200, memory_mib=300, pods=4)
+"""DaemonSets on every node: aws-node (VPC CNI, requests 25m), kube-proxy (100m), aws-for-fluent-bit (50m / 50Mi,
+chart 0.2.0's default; cluster.logging is on in every shipped stack) and the EKS Pod Identity agent, rounded up to
+200m CPU, 300 MiB and 4 pods. An estimate from the add-ons' default requests, not a measurement; pass your own
+NodeReserve when you run more DaemonSets."""
 
 GPU_NODE_RESERVE = NodeReserve(cpu_millicores=100, memory_mib=256, pods=2)
 """Added on GPU nodes: the NVIDIA device plugin and the DCGM exporter (GPU metrics)."""

@@ -72,15 +72,15 @@ def test_four_cpu_replica_does_not_fit_g5_xlarge_allocatable():
     req = Requests.parse("4", "8Gi", gpu=1)
     g = CAT["g5.xlarge"]
     assert replicas_per_node(req, g) == 0
-    # g5.xlarge allocates 3920m; the reserve is 150m base + 100m for the GPU add-ons = 250m.
-    assert fit_report(req, g) == ["needs 4000m CPU, g5.xlarge allocates 3920m, 3670m after 250m reserved for per-node DaemonSets"]
+    # g5.xlarge allocates 3920m; the reserve is 200m base + 100m for the GPU add-ons = 300m.
+    assert fit_report(req, g) == ["needs 4000m CPU, g5.xlarge allocates 3920m, 3620m after 300m reserved for per-node DaemonSets"]
     assert replicas_per_node(req, CAT["g5.2xlarge"]) == 1
 
 
 def test_replicas_per_node_takes_the_tightest_dimension():
-    # m6i.xlarge: 3920m, 13.83 GiB = 14161.92 MiB, 58 pods; minus 150m, 300 MiB, 4 pods.
+    # m6i.xlarge: 3920m, 13.83 GiB = 14161.92 MiB, 58 pods; minus 200m, 300 MiB, 4 pods.
     m = CAT["m6i.xlarge"]
-    assert replicas_per_node(Requests(500, 512), m) == (3920 - 150) // 500  # 7, CPU-bound
+    assert replicas_per_node(Requests(500, 512), m) == (3920 - 200) // 500  # 7, CPU-bound
     assert replicas_per_node(Requests(100, 4096), m) == int((13.83 * 1024 - 300) // 4096)  # 3, memory-bound
     assert replicas_per_node(Requests(10, 10), m) == 58 - 4  # pod-bound
 
@@ -118,13 +118,13 @@ def test_arch_and_missing_allocatable_data():
 
 
 def test_sidecars_count_toward_the_replica():
-    m = CAT["m6i.large"]  # 1930m allocatable, 1780m after reserve
+    m = CAT["m6i.large"]  # 1930m allocatable, 1730m after reserve
     req = Requests.parse("1500m", "1Gi")
     proxy = Requests.parse("300m", "128Mi")
     assert replicas_per_node(req, m) == 1
     assert replicas_per_node(req, m, sidecars=[proxy]) == 0
     assert fit_report(req, m, sidecars=[proxy]) == [
-        "needs 1800m CPU, m6i.large allocates 1930m, 1780m after 150m reserved for per-node DaemonSets"]
+        "needs 1800m CPU, m6i.large allocates 1930m, 1730m after 200m reserved for per-node DaemonSets"]
 
 
 def test_custom_reserve():
@@ -142,9 +142,9 @@ def test_fitting_types_filters_and_sorts_by_price_per_replica():
 
 
 @pytest.mark.parametrize("name, reserve", [
-    # 150m / 300 MiB / 4 pods on every node; + 100m / 256 MiB / 2 pods for the GPU add-ons; + 50m / 128 MiB / 1 pod
+    # 200m / 300 MiB / 4 pods on every node; + 100m / 256 MiB / 2 pods for the GPU add-ons; + 50m / 128 MiB / 1 pod
     # for the Neuron device plugin (the figures in sizing.py's reserve docstrings).
-    ("m6i.large", (150, 300, 4)), ("g5.xlarge", (250, 556, 6)), ("inf2.xlarge", (200, 428, 5)),
+    ("m6i.large", (200, 300, 4)), ("g5.xlarge", (300, 556, 6)), ("inf2.xlarge", (250, 428, 5)),
 ])
 def test_per_node_reserve_by_device(name: str, reserve: tuple[int, int, int]) -> None:
     from modelstack.capacity.sizing import reserve_for
