@@ -51,6 +51,14 @@ _NAME_RULE = "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, a
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h)?$")
 
 
+
+def _each_matching(values: list[str], pattern: str, allowed: str) -> list[str]:
+    """`values` unchanged when every one matches `pattern`; else ValueError "<allowed> (bad: '<value>')"."""
+    for v in values:
+        if not re.match(pattern, v):
+            raise ValueError(f"{allowed} (bad: {v!r})")
+    return values
+
 class ConfigIssue(BaseModel):
     """One problem: where (key path), what was given, what is allowed."""
 
@@ -146,10 +154,7 @@ class ExistingVpc(_Strict):
     @field_validator("private_subnet_ids", "public_subnet_ids")
     @classmethod
     def _subnets(cls, v: list[str]) -> list[str]:
-        for s in v:
-            if not re.match(r"^subnet-[0-9a-f]{8,17}$", s):
-                raise ValueError(f"subnet IDs such as subnet-0abc1234 (bad: {s!r})")
-        return v
+        return _each_matching(v, r"^subnet-[0-9a-f]{8,17}$", "subnet IDs such as subnet-0abc1234")
 
 
 class VpcConfig(_Strict):
@@ -281,10 +286,8 @@ class LoadBalancerConfig(_Strict):
     @field_validator("hosts")
     @classmethod
     def _hosts(cls, v: list[str]) -> list[str]:
-        for h in v:
-            if not re.match(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", h):
-                raise ValueError(f"DNS names such as models.example.com (bad: {h!r})")
-        return v
+        return _each_matching(v, r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+                              "DNS names such as models.example.com")
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -587,10 +590,7 @@ class AwsStatement(_Strict):
     @field_validator("actions")
     @classmethod
     def _actions(cls, v: list[str]) -> list[str]:
-        for a in v:
-            if a != "*" and not re.match(r"^[a-z0-9-]+:[A-Za-z0-9*]+$", a):
-                raise ValueError(f"IAM actions such as s3:GetObject (bad: {a!r})")
-        return v
+        return _each_matching(v, r"^(\*|[a-z0-9-]+:[A-Za-z0-9*]+)$", "IAM actions such as s3:GetObject")
 
 
 class AwsAccess(_Strict):
@@ -604,10 +604,8 @@ class AwsAccess(_Strict):
     @field_validator("policy_arns")
     @classmethod
     def _arns(cls, v: list[str]) -> list[str]:
-        for a in v:
-            if not re.match(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$", a):
-                raise ValueError(f"IAM policy ARNs such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess (bad: {a!r})")
-        return v
+        return _each_matching(v, r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$",
+                              "IAM policy ARNs such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
 
 
 class ModelConfig(_Strict):
