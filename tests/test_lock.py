@@ -32,10 +32,10 @@ class Pin:
         return self.marker is None or self.marker.evaluate()
 
 
-def parse_lock(path: Path) -> dict[str, Pin]:
-    """name -> Pin of a pip requirements file written with hashes (continuation lines joined)."""
+def parse_lock(path: Path) -> dict[str, list[Pin]]:
+    """name -> its Pins (one per environment marker of a universal lock) of a pip requirements file with hashes."""
     text = re.sub(r"\\\n", " ", path.read_text())
-    pins: dict[str, Pin] = {}
+    pins: dict[str, list[Pin]] = {}
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
@@ -43,13 +43,22 @@ def parse_lock(path: Path) -> dict[str, Pin]:
         m = re.fullmatch(r"([A-Za-z0-9._-]+)==(\S+)(?:\s*;\s*(.*?))?((?:\s+--hash=sha256:[0-9a-f]{64})*)", line)
         assert m, f"{path.name}: not a pinned, hashed requirement: {line[:120]}"
         name, version, marker, hashes = m.groups()
-        assert canonicalize_name(name) not in pins, f"{path.name}: {name} twice"
-        pins[canonicalize_name(name)] = Pin(name, version, marker, re.findall(r"sha256:([0-9a-f]{64})", hashes))
+        pin = Pin(name, version, marker, re.findall(r"sha256:([0-9a-f]{64})", hashes))
+        same = pins.setdefault(pin.name, [])
+        assert all(p.marker and pin.marker for p in same), f"{path.name}: {name} twice without markers"
+        same.append(pin)
     return pins
+
+
+def here(lock: dict[str, list[Pin]], name: str) -> Pin:
+    """The pin of `name` that applies on this machine."""
+    (pin,) = [p for p in lock[name] if p.applies()]
+    return pin
 
 
 DEV = parse_lock(REQ / "dev.lock")
 RUNTIME = parse_lock(REQ / "runtime.lock")
+CHECKOV = parse_lock(REQ / "checkov.lock")
 
 
 def requirements(*groups: str) -> list[Requirement]:
@@ -64,17 +73,27 @@ def test_the_lock_satisfies_every_range_of_pyproject(lock, groups):
     for req in requirements(*groups):
         name = canonicalize_name(req.name)
         assert name in lock, f"{req} is not locked"
-        assert req.specifier.contains(lock[name].version, prereleases=True), f"{name}=={lock[name].version} breaks {req}"
+        for pin in lock[name]:
+            assert req.specifier.contains(pin.version, prereleases=True), f"{name}=={pin.version} breaks {req}"
 
 
-@pytest.mark.parametrize("lock", [DEV, RUNTIME], ids=["dev", "runtime"])
+@pytest.mark.parametrize("lock", [DEV, RUNTIME, CHECKOV], ids=["dev", "runtime", "checkov"])
 def test_every_locked_package_carries_hashes(lock):
-    assert lock and all(p.hashes for p in lock.values())
+    assert lock and all(p.hashes for pins in lock.values() for p in pins)
+
+
+def test_the_checkov_lock_holds_the_checkov_version_asked_for():
+    (req,) = [Requirement(line) for line in (REQ / "checkov.in").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert req.specifier.contains(here(CHECKOV, "checkov").version)
 
 
 def test_the_runtime_lock_is_the_dev_lock_without_the_dev_tools():
-    for name, pin in RUNTIME.items():
-        assert name in DEV and DEV[name].version == pin.version and set(DEV[name].hashes) == set(pin.hashes), name
+    def key(pins: list[Pin]) -> set:
+        return {(str(p.version), str(p.marker), frozenset(p.hashes)) for p in pins}
+
+    for name, pins in RUNTIME.items():
+        assert name in DEV and key(DEV[name]) == key(pins), name
     dev_only = {canonicalize_name(Requirement(r).name) for r in PYPROJECT["project"]["optional-dependencies"]["dev"]}
     assert not dev_only & set(RUNTIME)
 
@@ -89,8 +108,8 @@ def test_the_build_backend_and_pip_come_from_the_lock():
 def test_the_lock_is_closed_over_the_dependencies_of_what_it_locks():
     # Read from the installed metadata of each locked package (this venv was installed from dev.lock).
     missing = []
-    for name, pin in DEV.items():
-        if not pin.applies():
+    for name, pins in DEV.items():
+        if not any(p.applies() for p in pins):
             continue
         for raw in metadata.requires(name) or []:
             req = Requirement(raw)
@@ -102,8 +121,8 @@ def test_the_lock_is_closed_over_the_dependencies_of_what_it_locks():
 
 def test_this_venv_holds_exactly_the_locked_versions():
     # `make install` installs the lock; a venv that drifted from it is not what CI tests.
-    drift = {n: (str(p.version), metadata.version(n)) for n, p in DEV.items()
-             if p.applies() and Version(metadata.version(n)) != p.version}
+    drift = {n: (str(here(DEV, n).version), metadata.version(n)) for n, pins in DEV.items()
+             if any(p.applies() for p in pins) and Version(metadata.version(n)) != here(DEV, n).version}
     assert drift == {}, "run `make install`"
 
 
@@ -124,7 +143,7 @@ def test_upstream_md_names_the_pins_that_the_lock_holds():
     assert recorded == constraints
     assert {"pulumi", "pulumi-aws", "pulumi-eks", "pulumi-kubernetes", "pulumi-policy", "pydantic"} <= set(recorded)
     for name, version in recorded.items():
-        assert str(DEV[name].version) == version and str(RUNTIME[name].version) == version, name
+        assert [str(p.version) for p in DEV[name] + RUNTIME[name]] == [version, version], name
 
 
 def test_the_lock_parser_rejects_an_unpinned_or_editable_line(tmp_path):
