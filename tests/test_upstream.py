@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_pinned_chart_has_its_module_checksum_recorded(chart):
     # Bumping a chart pin without recording its module fails here (and in every CRD test, with the command).
     key = f"{upstream.UPSTREAMS[chart].module}@v{CHARTS[chart].app_version.lstrip('v')}"
-    assert key in upstream.load_sums(), f"run `python tools/upstream.py record {chart}`"
+    assert key in upstream.load_sums(), f"run `.venv/bin/python tools/upstream.py record {chart}`"
 
 
 def test_the_checksum_file_holds_only_pinned_versions():
@@ -47,7 +47,7 @@ def test_a_version_with_no_recorded_checksum_names_the_command_that_records_it()
     with pytest.raises(upstream.UpstreamError) as e:
         upstream.crd_dir("keda", sums={})
     assert "github.com/kedacore/keda/v2@v2.20.2" in str(e.value)
-    assert "`python tools/upstream.py record keda`" in str(e.value)
+    assert "`.venv/bin/python tools/upstream.py record keda`" in str(e.value)
 
 
 @pytest.mark.parametrize("chart", sorted(upstream.UPSTREAMS))

@@ -9,11 +9,11 @@ The verified zip and the extracted CRDs are cached outside the clone, in `$MODEL
 `${XDG_CACHE_HOME:-~/.cache}/modelstack/upstream`): one download per version, every write atomic, every use
 re-verified. A version with no recorded checksum is refused with the command that records it:
 
-    python tools/upstream.py record CHART    # reads the h1 from the checksum database, verifies the zip, records
-    python tools/upstream.py fetch [CHART]   # fetch (or reuse) and print the CRD directory of each chart
+    .venv/bin/python tools/upstream.py record CHART   # h1 from the checksum database, zip verified, recorded
+    .venv/bin/python tools/upstream.py fetch [CHART]  # fetch (or reuse); print each chart's CRD directory
 
-Standard library only: this runs before and outside the package (`make crds`, the tests, e2e/run.py), and is no
-part of the installed `modelstack` (its runtime never needs CRD files).
+Standard library only, plus the installed package's chart pins. Used by `make crds`, the tests and e2e/run.py;
+not part of the installed `modelstack`, whose runtime never needs CRD files.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def _crds(chart: str, up: Upstream, ver: str, files: dict[str, bytes], entry: di
     crds = {n[len(prefix):]: b for n, b in files.items() if fnmatch.fnmatchcase(n[len(prefix):], up.crds)}
     if set(crds) != set(entry["files"]):
         raise UpstreamError(f"{up.module}@{ver}: {up.crds} matches {sorted(crds)}, but tools/{SUMS.name} records "
-                            f"{sorted(entry['files'])}: re-record with `python tools/upstream.py record {chart}`")
+                            f"{sorted(entry['files'])}: re-record with `.venv/bin/python tools/upstream.py record {chart}`")
     for name, data in crds.items():
         if hashlib.sha256(data).hexdigest() != entry["files"][name]:
             raise UpstreamError(f"{up.module}@{ver}: {name} does not match its sha256 in tools/{SUMS.name}")
@@ -222,7 +222,7 @@ def crd_dir(chart: str, *, sums: Optional[dict[str, dict]] = None) -> Path:
     if entry is None:
         raise UpstreamError(
             f"no checksum recorded for {key} (chart {chart} pins app version {ver.lstrip('v')}): after reading its "
-            f"CRDs at that tag, run `python tools/upstream.py record {chart}` to add it to tools/{SUMS.name}")
+            f"CRDs at that tag, run `.venv/bin/python tools/upstream.py record {chart}` to add it to tools/{SUMS.name}")
     dest = cache_root() / "crds" / chart / ver
     if _cached_ok(dest, entry):
         return dest
