@@ -15,6 +15,7 @@ from typing_extensions import NotRequired
 
 from modelstack.render import addon_values, iam, timeouts
 from modelstack.render.charts import CHARTS
+from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
 
 TYPE = "modelstack:index:PlatformAddons"
@@ -127,13 +128,9 @@ class PlatformAddons(pulumi.ComponentResource):
 
         def release(key: str, chart: str, version: Optional[str], values: pulumi.Input[dict], extra_deps=()) -> k8s.helm.v3.Release:
             pin = CHARTS[chart]
-            r = k8s.helm.v3.Release(
-                f"{name}-{key}", name=chart, chart=chart, version=version or pin.version,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pin.repo), namespace=pin.namespace,
-                create_namespace=pin.namespace != "kube-system", values=values,
-                # The pods may wait for cluster-autoscaler to add a system node: longer than Helm's 300 s default.
-                timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
-                opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, *extra_deps]))
+            r = helm.release(f"{name}-{key}", chart=chart, pin=pin, release_name=chart, version=version, values=values,
+                             create_namespace=pin.namespace != "kube-system", provider=h.provider, parent=self,
+                             depends_on=[*deps, *extra_deps])
             self.releases[chart] = r
             return r
 
@@ -165,13 +162,10 @@ class PlatformAddons(pulumi.ComponentResource):
                     addon_values.nvidia_device_plugin())
 
         if args.get("neuron_device_plugin", False):
-            pin = CHARTS["neuron-helm-chart"]
-            # An OCI chart: the reference is the chart, there is no repository index.
-            self.releases["neuron-helm-chart"] = k8s.helm.v3.Release(
-                f"{name}-neuron-device-plugin", name="neuron", chart=f"{pin.repo}/neuron-helm-chart",
-                version=args.get("neuron_version") or pin.version, namespace=pin.namespace,
-                values=addon_values.neuron_device_plugin(), timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
-                opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=deps))
+            self.releases["neuron-helm-chart"] = helm.release(
+                f"{name}-neuron-device-plugin", chart="neuron-helm-chart", pin=CHARTS["neuron-helm-chart"],
+                release_name="neuron", version=args.get("neuron_version"), values=addon_values.neuron_device_plugin(),
+                provider=h.provider, parent=self, depends_on=deps)
 
         self.prometheus_address = pulumi.Output.from_input(None)
         if args.get("prometheus", True):

@@ -94,7 +94,7 @@ class Cluster(pulumi.ComponentResource):
     oidc_provider_url: pulumi.Output[str]
     """OIDC issuer URL (https://...), for IRSA condition keys."""
     node_role_arn: pulumi.Output[str]
-    """IAM role of every node group."""
+    """IAM role of every node group; a resource taking it also waits for (and outlives) the role's policies."""
     node_role_name: pulumi.Output[str]
     """Name of that role (to attach more policies)."""
     vpc_id: pulumi.Output[str]
@@ -115,9 +115,8 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-node", assume_role_policy=json.dumps(iam.assume_role_policy("ec2.amazonaws.com")),
             description=f"Nodes of EKS cluster {cluster_name}", tags=tags, opts=child)
         policies = [iam.managed_policy_arn(p) for p in iam.NODE_MANAGED_POLICIES] + list(args.get("node_policy_arns") or [])
-        for arn in policies:
-            short = arn.rsplit("/", 1)[-1]
-            aws.iam.RolePolicyAttachment(f"{name}-node-{short}", role=node_role.name, policy_arn=arn, opts=child)
+        attachments = [aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[-1]}", role=node_role.name,
+                                                    policy_arn=arn, opts=child) for arn in policies]
 
         key_arn: Optional[pulumi.Input[str]] = None
         if args.get("secrets_encryption", True):
@@ -173,7 +172,9 @@ class Cluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._eks.kubeconfig_json, opts=child)
         self.oidc_provider_arn = self._eks.oidc_provider_arn
         self.oidc_provider_url = self._eks.oidc_provider_url
-        self.node_role_arn = node_role.arn
+        # Node groups take the role through this output, so they depend on its policy attachments too: `pulumi
+        # destroy` deletes the groups (draining their nodes) before the permissions those nodes run on.
+        self.node_role_arn = pulumi.Output.all(node_role.arn, *[a.id for a in attachments]).apply(lambda v: v[0])
         self.node_role_name = node_role.name
         self.vpc_id = pulumi.Output.from_input(args["vpc_id"])
         self.private_subnet_ids = pulumi.Output.from_input(args["private_subnet_ids"])
