@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from modelstack.config import schema as cfg
-from modelstack.render import labels, timeouts
+from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
@@ -179,6 +179,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "pre_stop": m.pre_stop.model_dump(exclude_none=True),
         "termination_grace_period_seconds": m.termination_grace_period_seconds,
         "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
+                      **({"tolerate_taints": tol} if (tol := pool_taints(capacity, placement.pool)) else {}),
                       "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
@@ -257,6 +258,30 @@ def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
     return out
 
 
+def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict]:
+    """The user taints of a pool's node groups (`node_groups.<name>.taints`), once each: what its models tolerate
+    besides the accelerator's taint."""
+    out: list[dict] = []
+    for g in capacity.groups:
+        if g.pool == pool:
+            for t in g.config.taints:
+                if t.model_dump() not in out:
+                    out.append(t.model_dump())
+    return out
+
+
+def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
+    """Every taint the nodes of that kind carry (the kind's own, then each group's), once each: what a DaemonSet that
+    must run on all of them (a device plugin) tolerates. Karpenter's NodePools carry the same taints as the groups."""
+    out: list[dict] = []
+    for g in capacity.groups:
+        if g.kind == kind:
+            for t in node_templates.node_taints(g.kind, [t.model_dump() for t in g.config.taints]):
+                if t not in out:
+                    out.append(t)
+    return out
+
+
 def log_retention_days(p: Platform) -> int:
     """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
@@ -328,6 +353,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "keda_version": cl.charts.version("keda", cl.kubernetes_version),
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
+        "gpu_node_taints": node_taints(capacity, "gpu"),
+        "neuron_node_taints": node_taints(capacity, "inferentia"),
         "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
         "neuron_device_plugin": any(g.kind == "inferentia" for g in capacity.groups),
         "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),

@@ -6,7 +6,7 @@ Prometheus KEDA queries for the gpu and prometheus signals (with the DCGM export
 from __future__ import annotations
 
 import json
-from typing import Optional, TypedDict
+from typing import Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -57,9 +57,15 @@ class PlatformAddonsArgs(TypedDict):
     set it when any GPU node group exists."""
     nvidia_device_plugin_version: NotRequired[str]
     """nvidia-device-plugin chart version. Default "0.17.1"."""
+    gpu_node_taints: NotRequired[Sequence[Mapping[str, str]]]
+    """Every taint of the GPU node groups and NodePools (key, value, effect), tolerated by the NVIDIA device plugin so
+    that it runs on all of them. Default: the GPU taint only."""
     neuron_device_plugin: NotRequired[bool]
     """Install the AWS Neuron device plugin (aws.amazon.com/neuron and neuroncore on inf/trn nodes; without it
     Neuron pods never schedule). Default False; set it when any inferentia node group exists."""
+    neuron_node_taints: NotRequired[Sequence[Mapping[str, str]]]
+    """Every taint of the Inferentia node groups and NodePools, tolerated by the Neuron device plugin. Default: the
+    Neuron taint only."""
     neuron_version: NotRequired[str]
     """neuron-helm-chart (oci://public.ecr.aws/neuron) version. Default "1.9.0" (device plugin 2.31.0.0)."""
     prometheus: NotRequired[bool]
@@ -159,12 +165,12 @@ class PlatformAddons(pulumi.ComponentResource):
 
         if args.get("nvidia_device_plugin", False):
             release("nvidia-device-plugin", "nvidia-device-plugin", args.get("nvidia_device_plugin_version"),
-                    addon_values.nvidia_device_plugin())
+                    addon_values.nvidia_device_plugin(list(args.get("gpu_node_taints") or ())))
 
         if args.get("neuron_device_plugin", False):
             self.releases["neuron-helm-chart"] = helm.release(
                 f"{name}-neuron-device-plugin", chart="neuron-helm-chart", pin=CHARTS["neuron-helm-chart"],
-                release_name="neuron", version=args.get("neuron_version"), values=addon_values.neuron_device_plugin(),
+                release_name="neuron", version=args.get("neuron_version"), values=addon_values.neuron_device_plugin(list(args.get("neuron_node_taints") or ())),
                 provider=h.provider, parent=self, depends_on=deps)
 
         self.prometheus_address = pulumi.Output.from_input(None)

@@ -101,12 +101,15 @@ def keda_http_add_on(system_pool: str) -> dict[str, Any]:
     return {"operator": dict(p), "scaler": dict(p), "interceptor": interceptor}
 
 
-def nvidia_device_plugin() -> dict[str, Any]:
+def nvidia_device_plugin(node_taints: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """Runs on GPU nodes only: the chart's default affinity matches `nvidia.com/gpu.present=true`, which our GPU
-    node groups set (no node-feature-discovery needed); tolerates the GPU taint."""
+    node groups set (no node-feature-discovery needed). The chart's tolerations (values `tolerations`, rendered as
+    they are by `templates/daemonset-device-plugin.yml`) are replaced: CriticalAddonsOnly, the GPU taint, and every
+    taint of the GPU node groups and NodePools (`node_taints`, e.g. a user's `team=vision:NoSchedule`), or the
+    plugin never runs there and no `nvidia.com/gpu` is advertised."""
     return {
         "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
-        "tolerations": [CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)],
+        "tolerations": labels.tolerations_for(node_taints, CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)),
     }
 
 
@@ -173,18 +176,19 @@ def coredns_configuration(system_pool: str) -> dict[str, Any]:
     return {"replicaCount": 2, **system_placement(system_pool)}
 
 
-def neuron_device_plugin() -> dict[str, Any]:
+def neuron_device_plugin(node_taints: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """neuron-helm-chart values (chart 1.9.0, aws-neuron/neuron-helm-charts b77a6f9): the device plugin only.
 
-    The chart's device plugin DaemonSet already tolerates `aws.amazon.com/neuron:NoSchedule` (our Inferentia taint)
-    and selects Neuron instance types by node affinity; the toleration is restated here so a chart default change
-    cannot strand it. node-problem-detector (`npd`, on by default, on every node) is turned off: modelstack does not
+    The chart's device plugin DaemonSet tolerates `aws.amazon.com/neuron:NoSchedule` (our Inferentia taint) and
+    selects Neuron instance types by node affinity; `devicePlugin.tolerations` replaces the chart's list, so it is
+    restated (CriticalAddonsOnly, the Neuron taint) with every taint of the Inferentia node groups and NodePools
+    (`node_taints`). node-problem-detector (`npd`, on by default, on every node) is turned off: modelstack does not
     act on its conditions.
     """
     return {
-        "devicePlugin": {"enabled": True, "tolerations": [
-            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-            {"key": labels.NEURON_TAINT["key"], "operator": "Exists", "effect": labels.NEURON_TAINT["effect"]}]},
+        "devicePlugin": {"enabled": True, "tolerations": labels.tolerations_for(
+            node_taints, CRITICAL_ADDONS_ONLY,
+            {"key": labels.NEURON_TAINT["key"], "operator": "Exists", "effect": labels.NEURON_TAINT["effect"]})},
         "npd": {"enabled": False},
         "scheduler": {"enabled": False},
     }

@@ -208,6 +208,17 @@ class UpdateStrategyArgs(TypedDict):
     cold-start budget plus a minute, at least 600; a shorter value than the cold-start budget is refused."""
 
 
+class TolerationArgs(TypedDict):
+    """A node taint the model's pods tolerate (exactly: key, value and effect)."""
+
+    key: str
+    """Taint key."""
+    value: NotRequired[str]
+    """Taint value. Default ""."""
+    effect: NotRequired[str]
+    """NoSchedule, PreferNoSchedule or NoExecute. Default NoSchedule."""
+
+
 class PlacementArgs(TypedDict):
     """Where pods run: a node pool, its accelerator and capacity type."""
 
@@ -221,6 +232,9 @@ class PlacementArgs(TypedDict):
     pool. Default none (any type in the pool)."""
     accelerator: NotRequired[pulumi.Input[str]]
     """"none" (default), "gpu" or "inferentia": adds the matching toleration."""
+    tolerate_taints: NotRequired[Optional[list[TolerationArgs]]]
+    """Other taints of the pool's nodes to tolerate: its node groups' own taints (`node_groups.<name>.taints`), or
+    the pods never schedule there. Default none."""
     spot: NotRequired[pulumi.Input[bool]]
     """The pool has spot capacity: prefer SPOT nodes (weight 100). Default false."""
     on_demand_base: NotRequired[pulumi.Input[int]]
@@ -803,6 +817,9 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         node_groups=tuple(_plain(place.get("node_groups") or (), "placement.node_groups")),
         instance_types=tuple(_plain(place.get("instance_types") or (), "placement.instance_types")),
         accelerator=accel, spot=spot, on_demand_base=base,
+        tolerate_taints=tuple({"key": str(t["key"]), "value": str(t.get("value") or ""),
+                               "effect": str(t.get("effect") or "NoSchedule")}
+                              for t in _plain(place.get("tolerate_taints") or (), "placement.tolerate_taints")),
         strict_zone_spread=bool(_get(place, "strict_zone_spread", False, "placement")),
         run_as_user=uid, read_only_root_filesystem=bool(_get(a, "read_only_root_filesystem", True, "")),
         replicas=max(0, init - base),

@@ -62,3 +62,70 @@ def test_node_groups_depend_on_every_policy_attachment_of_the_node_role(plans, e
     assert groups
     for g in groups:
         assert attachments <= set(g.dependencies), g.name
+
+
+# ------------------------------------------------- 2: DaemonSets that must run on tainted nodes tolerate their taints
+
+VISION = {"key": "team", "value": "vision", "effect": "NoSchedule"}
+
+
+def _tainted_gpu_groups(env: str) -> dict:
+    vals = copy.deepcopy(values(env))
+    for g in vals[CONFIG_KEY]["node_groups"].values():
+        if g.get("kind") == "gpu":
+            g["taints"] = [dict(VISION)]
+    return vals
+
+
+def _tolerates(tolerations: list[dict], taint: dict) -> bool:
+    """Kubernetes' rule: same key (or none), same effect (or none), and Exists or an equal value."""
+    for t in tolerations:
+        if t.get("key") not in (None, taint["key"]) or t.get("effect") not in (None, taint["effect"]):
+            continue
+        if t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _node_taints(doc: dict) -> list[list[dict]]:
+    """The taints of every GPU node group and GPU NodePool of a plan (Kubernetes spelling)."""
+    effects = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
+    out = []
+    for r in _of(doc, "aws:eks/nodeGroup:NodeGroup"):
+        if r.inputs["amiType"].endswith("_NVIDIA"):
+            out.append([{**t, "effect": effects[t["effect"]]} for t in r.inputs.get("taints") or []])
+    for r in _of(doc, "kubernetes:karpenter.sh/v1:NodePool"):
+        taints = r.inputs["spec"]["template"]["spec"].get("taints") or []
+        if any(t["key"] == "nvidia.com/gpu" for t in taints):
+            out.append(taints)
+    return out
+
+
+@pytest.mark.parametrize("env,cluster", [("dev", {}), ("staging", {}), ("prod", {}),
+                                         ("prod", {"provisioner": "karpenter"})])
+def test_with_a_user_taint_on_gpu_groups_the_gpu_daemonsets_and_models_still_run_there(env, cluster):
+    vals = _tainted_gpu_groups(env)
+    vals[CONFIG_KEY]["cluster"].update(cluster)
+    doc = plan_of(env, vals)
+    node_taints = _node_taints(doc)
+    assert node_taints and all(VISION in [{**t, "value": t.get("value", "")} for t in ts] for ts in node_taints)
+    releases = {r.inputs["name"]: r.inputs["values"] for r in _of(doc, "kubernetes:helm.sh/v3:Release")}
+    daemonsets = {"nvidia-device-plugin": releases["nvidia-device-plugin"]["tolerations"],
+                  "dcgm-exporter": releases["dcgm-exporter"]["tolerations"],
+                  "aws-for-fluent-bit": releases["aws-for-fluent-bit"]["tolerations"]}
+    for name, tolerations in daemonsets.items():
+        for taints in node_taints:
+            missing = [t for t in taints if not _tolerates(tolerations, t)]
+            assert not missing, (name, missing)
+    # and the models placed there: a GPU model's pods tolerate every taint of their pool's nodes
+    gpu_models = [r for r in _of(doc, "kubernetes:apps/v1:Deployment")
+                  if "nvidia.com/gpu" in str(r.inputs["spec"]["template"]["spec"]["containers"])]
+    assert gpu_models
+    for r in gpu_models:
+        tolerations = r.inputs["spec"]["template"]["spec"]["tolerations"]
+        assert _tolerates(tolerations, VISION) and _tolerates(tolerations, {"key": "nvidia.com/gpu", "value": "true",
+                                                                             "effect": "NoSchedule"}), r.name
+    cpu_models = [r for r in _of(doc, "kubernetes:apps/v1:Deployment")
+                  if r.inputs["metadata"].get("namespace") == "models" and r not in gpu_models]
+    assert cpu_models and not any(_tolerates(r.inputs["spec"]["template"]["spec"].get("tolerations") or [], VISION)
+                                  for r in cpu_models)
