@@ -362,6 +362,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         "prometheus_volume_size": cl.observability.volume_size,
+        **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,

@@ -1,7 +1,8 @@
 """Platform add-ons every model API relies on: cluster DNS, metrics, the load balancer controller, KEDA and its
 HTTP add-on (in-flight request scaling, scale to zero), the NVIDIA device plugin when GPU nodes exist, the AWS
-Neuron device plugin when Inferentia/Trainium nodes exist, and the
-Prometheus KEDA queries for the gpu and prometheus signals (with the DCGM exporter's GPU metrics on GPU nodes)."""
+Neuron device plugin when Inferentia/Trainium nodes exist, the
+Prometheus KEDA queries for the gpu and prometheus signals (with the DCGM exporter's GPU metrics on GPU nodes), and
+the EBS CSI driver with an encrypted gp3 StorageClass when Prometheus keeps its data on a volume."""
 
 from __future__ import annotations
 
@@ -76,12 +77,18 @@ class PlatformAddonsArgs(TypedDict):
     prometheus_retention: NotRequired[str]
     """How long Prometheus keeps samples. Default "1d" (KEDA's queries look back one window)."""
     prometheus_volume_size: NotRequired[Optional[str]]
-    """Size of a PersistentVolumeClaim for the TSDB, e.g. "20Gi" (needs the EBS CSI driver and a default
-    StorageClass, not installed by modelstack). Default None: an emptyDir, lost when the pod moves."""
+    """Size of a PersistentVolumeClaim for the TSDB, e.g. "20Gi", on the StorageClass `modelstack-gp3` (with it
+    the EBS CSI driver is installed). Default None: an emptyDir, lost when the pod moves."""
     prometheus_alertmanager: NotRequired[bool]
     """Also install the chart's alertmanager (on the system pool). Default False."""
     prometheus_pushgateway: NotRequired[bool]
     """Also install the chart's pushgateway (on the system pool). Default False."""
+    ebs_csi_driver: NotRequired[bool]
+    """Install the aws-ebs-csi-driver managed add-on (its controller on the system pool, with a role of its own
+    through Pod Identity, or IRSA without the agent) and the encrypted gp3 StorageClass `modelstack-gp3`. Default:
+    when Prometheus asks for a volume (`prometheus_volume_size`, or `prometheus_alertmanager`)."""
+    ebs_csi_driver_version: NotRequired[pulumi.Input[str]]
+    """Its add-on version. Default: the newest EKS offers for the cluster version (follows upgrades)."""
     dcgm_exporter: NotRequired[bool]
     """Install NVIDIA's DCGM exporter on GPU nodes (GPU utilization for signal gpu), scraped by that Prometheus.
     Default False; set it when any GPU node group exists. Only installed with `prometheus`."""
@@ -124,11 +131,48 @@ class PlatformAddons(pulumi.ComponentResource):
                       configuration_values=json.dumps(addon_values.coredns_configuration(pool)),
                       resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                       tags=tags, opts=child)
+        agent: Optional[aws.eks.Addon] = None
         if args.get("pod_identity_agent", True):
-            aws.eks.Addon(f"{name}-pod-identity-agent", cluster_name=h.cluster_name, addon_name="eks-pod-identity-agent",
-                          addon_version=addon_version("eks-pod-identity-agent", args.get("pod_identity_agent_version")),
-                          resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-                          tags=tags, opts=child)
+            agent = aws.eks.Addon(f"{name}-pod-identity-agent", cluster_name=h.cluster_name,
+                                  addon_name="eks-pod-identity-agent",
+                                  addon_version=addon_version("eks-pod-identity-agent", args.get("pod_identity_agent_version")),
+                                  resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                                  tags=tags, opts=child)
+
+        # Volumes: the EBS CSI driver (its own role) and an encrypted gp3 StorageClass, when a release asks for a claim.
+        volumes = args.get("prometheus", True) and addon_values.needs_volumes(
+            args.get("prometheus_volume_size"), args.get("prometheus_alertmanager", False))
+        storage: list[pulumi.Resource] = []
+        if args.get("ebs_csi_driver", volumes):
+            sa = addon_values.EBS_CSI_SERVICE_ACCOUNT
+            if agent is not None:
+                trust: pulumi.Input[str] = iam.to_json(iam.pod_identity_trust_policy())
+            else:
+                trust = pulumi.Output.all(h.oidc_provider_arn, h.oidc_provider_url).apply(
+                    lambda a: json.dumps(iam.irsa_trust_policy(a[0], a[1], "kube-system", sa)))
+            role = aws.iam.Role(f"{name}-ebs-csi", assume_role_policy=trust,
+                                description=f"aws-ebs-csi-driver controller ({'pod identity' if agent else 'IRSA'})",
+                                tags=tags, opts=child)
+            before = [aws.iam.RolePolicyAttachment(f"{name}-ebs-csi", role=role.name,
+                                                   policy_arn=iam.managed_policy_arn(iam.EBS_CSI_DRIVER_POLICY), opts=child)]
+            if agent is not None:
+                # Before the add-on: the agent's webhook gives credentials only to pods created after the association.
+                before += [agent, aws.eks.PodIdentityAssociation(
+                    f"{name}-ebs-csi", cluster_name=h.cluster_name, namespace="kube-system", service_account=sa,
+                    role_arn=role.arn, tags=tags, opts=child)]
+            storage.append(aws.eks.Addon(
+                f"{name}-ebs-csi-driver", cluster_name=h.cluster_name, addon_name=addon_values.EBS_CSI_ADDON,
+                addon_version=addon_version(addon_values.EBS_CSI_ADDON, args.get("ebs_csi_driver_version")),
+                configuration_values=json.dumps(addon_values.ebs_csi_driver_configuration(pool)),
+                service_account_role_arn=None if agent is not None else role.arn,
+                resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*deps, *before])))
+            sc = addon_values.storage_class()
+            storage.append(k8s.storage.v1.StorageClass(
+                f"{name}-storage-class", metadata=sc["metadata"], provisioner=sc["provisioner"],
+                parameters=sc["parameters"], reclaim_policy=sc["reclaimPolicy"],
+                volume_binding_mode=sc["volumeBindingMode"], allow_volume_expansion=sc["allowVolumeExpansion"],
+                opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=deps)))
 
         self.releases = {}
 
@@ -178,7 +222,7 @@ class PlatformAddons(pulumi.ComponentResource):
             prometheus = release("prometheus", "prometheus", args.get("prometheus_version"), addon_values.prometheus(
                 pool, retention=args.get("prometheus_retention", "1d"), volume_size=args.get("prometheus_volume_size"),
                 alertmanager=args.get("prometheus_alertmanager", False),
-                pushgateway=args.get("prometheus_pushgateway", False)))
+                pushgateway=args.get("prometheus_pushgateway", False)), extra_deps=storage)
             self.prometheus_address = pulumi.Output.from_input(PROMETHEUS_ADDRESS)
             if args.get("dcgm_exporter", False):
                 # After the prometheus release: both create the namespace.

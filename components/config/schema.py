@@ -196,6 +196,8 @@ class ManagedAddons(_Strict):
     coredns: Optional[str] = None
     kube_proxy: Optional[str] = None
     pod_identity_agent: Optional[str] = None
+    ebs_csi_driver: Optional[str] = None
+    """aws-ebs-csi-driver, installed only when `observability.volume_size` is set."""
 
 
 def _pinned(chart_name: str) -> Any:
@@ -244,8 +246,8 @@ class ObservabilityConfig(_Strict):
     retention: str = Field("1d", pattern=r"^[1-9][0-9]*(h|d|w)$")
     """How long samples are kept (Prometheus duration: 12h, 1d, 2w)."""
     volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
-    """A PersistentVolumeClaim of this size for the TSDB (needs the EBS CSI driver and a default StorageClass,
-    which modelstack does not install); unset keeps it on an emptyDir."""
+    """A PersistentVolumeClaim of this size for the TSDB, on an encrypted gp3 StorageClass that modelstack then
+    installs with the EBS CSI driver add-on (`cluster.addons.ebs_csi_driver`); unset keeps it on an emptyDir."""
 
 
 #: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).

@@ -123,13 +123,49 @@ TOLERATE_EVERYTHING = {"operator": "Exists"}
 """A toleration with no key matches every taint: GPU, Neuron, system and any taint a node group's config adds."""
 
 
+EBS_CSI_ADDON = "aws-ebs-csi-driver"
+"""The EKS managed add-on of the Amazon EBS CSI driver (kubernetes-sigs/aws-ebs-csi-driver)."""
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+"""The controller's ServiceAccount in kube-system (chart `controller.serviceAccount.name`), bound to its role."""
+STORAGE_CLASS = "modelstack-gp3"
+"""The StorageClass modelstack's own volumes name (EKS has no default StorageClass from Kubernetes 1.30)."""
+
+
+def ebs_csi_driver_configuration(system_pool: str) -> dict[str, Any]:
+    """aws-ebs-csi-driver add-on configuration: the controller on the system pool (or it waits for a model node).
+    The node DaemonSet keeps the chart's `node.tolerateAllTaints: true`: it must run wherever a volume mounts."""
+    return {"controller": system_placement(system_pool)}
+
+
+def storage_class() -> dict[str, Any]:
+    """An encrypted gp3 StorageClass of the EBS CSI driver (`ebs.csi.aws.com`; docs/parameters.md at v1.64.0: `type`,
+    `encrypted`, the account's default EBS key when `kmsKeyId` is unset). WaitForFirstConsumer creates each volume in
+    the zone of the node its pod lands on; volumes can grow; a released volume is deleted (no orphaned EBS cost)."""
+    return {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "labels": dict(labels.MANAGED_BY)},
+        "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": True,
+    }
+
+
+def needs_volumes(volume_size: Optional[str], alertmanager: bool) -> bool:
+    """Whether the Prometheus release asks for PersistentVolumeClaims: a server volume, or alertmanager (whose chart
+    keeps its state on a 50Mi claim by default)."""
+    return bool(volume_size) or alertmanager
+
+
 def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[str] = None,
                scrape_interval: str = "15s", alertmanager: bool = False, pushgateway: bool = False) -> dict[str, Any]:
     """The Prometheus server KEDA queries for the gpu and prometheus signals, on the system pool.
 
-    - `volume_size` None keeps the TSDB on an emptyDir: a PersistentVolumeClaim needs the EBS CSI driver and a
-      default StorageClass, which modelstack does not install (EKS sets no default class from 1.30), and would stay
-      Pending. KEDA's queries look back one window, so losing history on a restart is acceptable by default.
+    - `volume_size` None keeps the TSDB on an emptyDir (KEDA's queries look back one window, so losing history on a
+      restart is acceptable by default). With a size, the server's claim and alertmanager's name STORAGE_CLASS,
+      which PlatformAddons installs with the EBS CSI driver (EKS has no default class from 1.30, so a claim naming
+      none would stay Pending).
     - Scrape every 15 s (the chart's 1m would leave a 60 s `avg_over_time` window with zero or one sample).
     - node-exporter and kube-state-metrics are off: no KEDA query reads them, and node-exporter is one more
       DaemonSet on every (GPU) node. Container CPU/memory still come from the kubelet's cAdvisor job.
@@ -139,7 +175,8 @@ def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[st
         "service": {"servicePort": PROMETHEUS_PORT},
         "retention": retention,
         "global": {"scrape_interval": scrape_interval},
-        "persistentVolume": {"enabled": True, "size": volume_size} if volume_size else {"enabled": False},
+        "persistentVolume": ({"enabled": True, "size": volume_size, "storageClass": STORAGE_CLASS} if volume_size
+                             else {"enabled": False}),
         **system_placement(system_pool),
     }
     values: dict[str, Any] = {
@@ -152,6 +189,8 @@ def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[st
     for key, on in (("alertmanager", alertmanager), ("prometheus-pushgateway", pushgateway)):
         if on:
             values[key].update(system_placement(system_pool))
+    if alertmanager:  # the alertmanager subchart (1.42.*) keeps a 50Mi `persistence` claim by default
+        values["alertmanager"]["persistence"] = {"storageClass": STORAGE_CLASS}
     return values
 
 

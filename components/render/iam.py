@@ -47,6 +47,10 @@ NODE_MANAGED_POLICIES = (
     "AmazonSSMManagedInstanceCore",
 )
 
+#: The AWS managed policy of the EBS CSI driver's controller (kubernetes-sigs/aws-ebs-csi-driver v1.64.0
+#: docs/install.md: the baseline, scoped to volumes and snapshots the driver tags `ebs.csi.aws.com/cluster: true`).
+EBS_CSI_DRIVER_POLICY = "service-role/AmazonEBSCSIDriverPolicyV2"
+
 #: Config access level -> EKS access policy (https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html).
 ACCESS_POLICIES = {
     "cluster-admin": "AmazonEKSClusterAdminPolicy",

@@ -23,7 +23,8 @@ LONGEST_NAME = "c" + "x" * 30 + "d"
 """32 characters: the longest `cluster.name` the schema allows (a DNS label of at most 32)."""
 
 
-def variant(env: str, *, name: str | None = None, karpenter: bool = False, irsa: bool = False) -> dict:
+def variant(env: str, *, name: str | None = None, karpenter: bool = False, irsa: bool = False,
+            volume: bool = False) -> dict:
     vals = copy.deepcopy(values(env))
     cluster = vals[CONFIG_KEY]["cluster"]
     if name:
@@ -33,12 +34,14 @@ def variant(env: str, *, name: str | None = None, karpenter: bool = False, irsa:
     if irsa:  # IRSA trust policies name the OIDC provider: the longest trust documents modelstack writes
         cluster.setdefault("karpenter", {})["controller_identity"] = "irsa"
         cluster.setdefault("logging", {})["credentials"] = "irsa"
+    if volume:  # the EBS CSI driver's role
+        cluster.setdefault("observability", {})["volume_size"] = "20Gi"
     return vals
 
 
 VARIANTS = [(env, {}) for env in ENVS] + [
     (env, kw) for env in ENVS for kw in ({"name": LONGEST_NAME, "karpenter": True},
-                                         {"name": LONGEST_NAME, "karpenter": True, "irsa": True})]
+                                         {"name": LONGEST_NAME, "karpenter": True, "irsa": True, "volume": True})]
 
 
 def _physical(r) -> str:

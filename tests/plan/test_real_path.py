@@ -5,6 +5,7 @@ shipped for route hosts and the interceptor's drain)."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -129,3 +130,39 @@ def test_with_a_user_taint_on_gpu_groups_the_gpu_daemonsets_and_models_still_run
                   if r.inputs["metadata"].get("namespace") == "models" and r not in gpu_models]
     assert cpu_models and not any(_tolerates(r.inputs["spec"]["template"]["spec"].get("tolerations") or [], VISION)
                                   for r in cpu_models)
+
+
+# ------------------------------------------------------- 3: a Prometheus volume gets a StorageClass and a CSI driver
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_prometheus_volume_brings_the_ebs_csi_driver_and_the_storage_class_its_claim_names(plans, env):
+    vals = copy.deepcopy(values(env))
+    vals[CONFIG_KEY]["cluster"].setdefault("observability", {})["volume_size"] = "20Gi"
+    doc = plan_of(env, vals)
+    cluster = vals[CONFIG_KEY]["cluster"]["name"]
+    prometheus = next(r for r in _of(doc, "kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "prometheus")
+    volume = prometheus.inputs["values"]["server"]["persistentVolume"]
+    classes = _of(doc, "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert len(classes) == 1
+    sc = classes[0]
+    assert volume == {"enabled": True, "size": "20Gi", "storageClass": sc.inputs["metadata"]["name"]}
+    assert sc.inputs["provisioner"] == "ebs.csi.aws.com"
+    assert sc.inputs["parameters"]["type"] == "gp3" and sc.inputs["parameters"]["encrypted"] == "true"
+    assert sc.inputs["volumeBindingMode"] == "WaitForFirstConsumer"
+    addon = next(r for r in _of(doc, "aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver")
+    assert addon.inputs["addonVersion"]  # the newest for the cluster's version, like the other managed add-ons
+    assert {addon.urn, sc.urn} <= set(prometheus.dependencies)
+    # its controller: a role of its own through Pod Identity, bound to the add-on's ServiceAccount, before the add-on
+    assoc = next(r for r in _of(doc, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+                 if r.inputs["serviceAccount"] == "ebs-csi-controller-sa")
+    assert assoc.inputs["namespace"] == "kube-system" and assoc.urn in addon.dependencies
+    role = next(r for r in _of(doc, "aws:iam/role:Role") if r.outputs["arn"] == assoc.inputs["roleArn"])
+    attached = [r.inputs["policyArn"] for r in _of(doc, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r.inputs["role"] == role.outputs["name"]]
+    assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicyV2"]
+    config = json.loads(addon.inputs["configurationValues"])
+    assert config["controller"]["nodeSelector"] == {"modelstack.io/node-pool": "system"}
+    assert addon.inputs["clusterName"] == cluster
+    # without a volume nothing of it is installed
+    assert not _of(plans[env], "kubernetes:storage.k8s.io/v1:StorageClass")
+    assert not [r for r in _of(plans[env], "aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver"]
