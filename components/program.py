@@ -136,6 +136,20 @@ def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
     return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
 
 
+def interceptor_drain(all_args: dict[str, dict]) -> timeouts.Drain:
+    """How the KEDA interceptor stops, from the routes through it: every in_flight model's (readiness, response)."""
+    plans = [model_api.resolve(name, a) for name, a in all_args.items()]
+    return timeouts.interceptor_drain((pl.cold_start.total, pl.response_seconds)
+                                      for pl in plans if "interceptor_route" in pl.objects)
+
+
+def longest_grace_seconds(all_args: dict[str, dict], drain: timeouts.Drain) -> int:
+    """The longest termination grace period of a pod cluster-autoscaler may evict (a model's, the interceptor's), and
+    never below the autoscaler's own default."""
+    return max([timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS, drain.grace_seconds,
+                *(int(a.get("termination_grace_period_seconds", 60)) for a in all_args.values())])
+
+
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
@@ -298,6 +312,9 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         network_args.update(existing_vpc_id=vpc.existing.vpc_id,
                             existing_private_subnet_ids=vpc.existing.private_subnet_ids,
                             existing_public_subnet_ids=vpc.existing.public_subnet_ids)
+    # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    drain = interceptor_drain(all_args)
     network = Network(f"{cl.name}-network", network_args)
     cluster = Cluster(cl.name, {
         "cluster_name": cl.name,
@@ -341,7 +358,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
             "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
             "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
-            "system_node_pool": system_pool, "tags": tags,
+            "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
+            "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
@@ -352,6 +370,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
         "keda_version": cl.charts.version("keda", cl.kubernetes_version),
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
+        "interceptor_drain_seconds": drain.drain_seconds,
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
         "gpu_node_taints": node_taints(capacity, "gpu"),
         "neuron_node_taints": node_taints(capacity, "inferentia"),
@@ -385,7 +404,6 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
     idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
     models = {}
     for name, m in c.models.items():

@@ -51,6 +51,10 @@ class PlatformAddonsArgs(TypedDict):
     """Install KEDA and its HTTP add-on (model API autoscaling and scale to zero). Default True."""
     keda_version: NotRequired[str]
     """keda chart version. Default "2.17.2"."""
+    interceptor_drain_seconds: NotRequired[int]
+    """How long a stopping interceptor waits for the requests in flight: the longest readiness + response of the
+    routes through it (render/timeouts.interceptor_drain; its grace period adds the shutdown delay). Default: the
+    interceptor-wide timeouts' (900 s + 600 s)."""
     keda_http_add_on_version: NotRequired[str]
     """keda-add-ons-http chart version. Default "0.10.0"."""
     nvidia_device_plugin: NotRequired[bool]
@@ -205,7 +209,10 @@ class PlatformAddons(pulumi.ComponentResource):
         if args.get("keda", True):
             keda = release("keda", "keda", args.get("keda_version"), addon_values.keda(pool))
             release("keda-http", "keda-add-ons-http", args.get("keda_http_add_on_version"),
-                    addon_values.keda_http_add_on(pool), extra_deps=[keda])
+                    addon_values.keda_http_add_on(pool, timeouts.Drain(
+                        timeouts.INTERCEPTOR_SHUTDOWN_DELAY_SECONDS,
+                        args.get("interceptor_drain_seconds") or timeouts.interceptor_drain(()).drain_seconds)),
+                    extra_deps=[keda])
 
         if args.get("nvidia_device_plugin", False):
             release("nvidia-device-plugin", "nvidia-device-plugin", args.get("nvidia_device_plugin_version"),

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 from typing_extensions import NotRequired
 
-from modelstack.render import addon_values, iam, node_templates
+from modelstack.render import addon_values, iam, node_templates, timeouts
 from modelstack.render.charts import CHARTS, CLUSTER_AUTOSCALER, Chart
 from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
@@ -40,6 +40,9 @@ class ClusterAutoscalerArgs(TypedDict):
     """Scale-down pause after a scale-up. Default "10m"."""
     expendable_pods_priority_cutoff: NotRequired[int]
     """Pods below this priority never trigger scale-up. Default -10 (the autoscaler's default)."""
+    max_graceful_termination_seconds: NotRequired[int]
+    """How long a scale-down lets a pod terminate before the node goes anyway: at least the longest grace period of
+    the pods on autoscaled nodes (model pods, the KEDA interceptor). Default 600 (the autoscaler's default)."""
     tags: NotRequired[dict[str, str]]
     """AWS tags on the IAM role. Default: none."""
 
@@ -80,7 +83,9 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             system_pool=args.get("system_node_pool", "system"), service_account=SERVICE_ACCOUNT,
             scale_down_unneeded_time=args.get("scale_down_unneeded_time", "10m"),
             scale_down_delay_after_add=args.get("scale_down_delay_after_add", "10m"),
-            expendable_pods_priority_cutoff=args.get("expendable_pods_priority_cutoff", -10)))
+            expendable_pods_priority_cutoff=args.get("expendable_pods_priority_cutoff", -10),
+            max_graceful_termination_seconds=args.get("max_graceful_termination_seconds",
+                                                      timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS)))
         release = helm.release(f"{name}-release", chart=CHART, pin=pinned, release_name="cluster-autoscaler",
                                values=values, provider=h.provider, parent=self, depends_on=[*deps, role])
         self.role_arn = role.arn

@@ -35,8 +35,11 @@ def cluster_autoscaler(
     scale_down_unneeded_time: str = "10m",
     scale_down_delay_after_add: str = "10m",
     expendable_pods_priority_cutoff: int = -10,
+    max_graceful_termination_seconds: int = timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS,
 ) -> dict[str, Any]:
-    """cluster-autoscaler: ASG auto-discovery by the EKS-managed tags, priority expander (least-waste on ties)."""
+    """cluster-autoscaler: ASG auto-discovery by the EKS-managed tags, priority expander (least-waste on ties).
+    `max_graceful_termination_seconds`: how long a scale-down lets a pod terminate before the node goes anyway
+    (the flag's default is 600 s); at least the longest grace period of the pods it may evict."""
     values: dict[str, Any] = {
         "cloudProvider": "aws",
         "awsRegion": region,
@@ -52,6 +55,7 @@ def cluster_autoscaler(
             "scale-down-unneeded-time": scale_down_unneeded_time,
             "scale-down-delay-after-add": scale_down_delay_after_add,
             "expendable-pods-priority-cutoff": expendable_pods_priority_cutoff,
+            "max-graceful-termination-sec": max_graceful_termination_seconds,
         },
         # Chart template: `{{ $k | int }}:` per key; string keys because Helm values are JSON objects.
         "expanderPriorities": {str(k): list(v) for k, v in priorities.items()},
@@ -89,15 +93,21 @@ def keda(system_pool: str) -> dict[str, Any]:
     return system_placement(system_pool)
 
 
-def keda_http_add_on(system_pool: str) -> dict[str, Any]:
+def keda_http_add_on(system_pool: str, drain: Optional[timeouts.Drain] = None) -> dict[str, Any]:
     """The operator, scaler and interceptor (the proxy counting in-flight requests) all on the system pool.
 
     Interceptor-wide timeouts for routes that set none (each model's InterceptorRoute sets its own): hold a request
     up to INTERCEPTOR_READINESS_SECONDS for a replica (the 0.15.0 default, 0, waits forever) and wait
-    INTERCEPTOR_RESPONSE_HEADER_SECONDS for response headers (default 300 s)."""
+    INTERCEPTOR_RESPONSE_HEADER_SECONDS for response headers (default 300 s). Shutdown (`drain`, default
+    timeouts.interceptor_drain of no routes): `shutdownDelay`, `drainTimeout` and `terminationGracePeriodSeconds`
+    (chart 0.15.0 defaults 5 s, 30 s, 45 s) long enough for the longest request a route carries."""
     p = system_placement(system_pool)
+    d = drain or timeouts.interceptor_drain(())
     interceptor = {**p, "readinessTimeout": timeouts.duration(timeouts.INTERCEPTOR_READINESS_SECONDS),
-                   "responseHeaderTimeout": timeouts.duration(timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS)}
+                   "responseHeaderTimeout": timeouts.duration(timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS),
+                   "shutdownDelay": timeouts.duration(d.shutdown_delay_seconds),
+                   "drainTimeout": timeouts.duration(d.drain_seconds),
+                   "terminationGracePeriodSeconds": d.grace_seconds}
     return {"operator": dict(p), "scaler": dict(p), "interceptor": interceptor}
 
 

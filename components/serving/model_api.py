@@ -882,8 +882,12 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 port=int(_get(add_on, "interceptor_port", 8080, "http_add_on")), settings=settings,
                 # From add-on 0.12.2 the interceptor answers /readyz only on its admin port; on the proxy port the
                 # health check would match no route and every target would be unhealthy (data/UPSTREAM.md).
-                annotations=ingress.health_annotations(
-                    "/readyz", port=int(_get(add_on, "interceptor_admin_port", 9090, "http_add_on"))))
+                annotations={**ingress.health_annotations(
+                    "/readyz", port=int(_get(add_on, "interceptor_admin_port", 9090, "http_add_on"))),
+                    # A stopping interceptor drains this route's longest request; the ALB must not close its
+                    # connections first (deregistration delay, 300 s by default).
+                    **ingress.target_group_attributes(
+                        deregistration_delay=timeouts.deregistration_delay(cold.total, upstream))})
         else:
             readiness = spec.readiness or manifests.default_readiness(port)
             objects["ingress"] = ingress.ingress(

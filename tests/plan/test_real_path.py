@@ -166,3 +166,40 @@ def test_a_prometheus_volume_brings_the_ebs_csi_driver_and_the_storage_class_its
     # without a volume nothing of it is installed
     assert not _of(plans[env], "kubernetes:storage.k8s.io/v1:StorageClass")
     assert not [r for r in _of(plans[env], "aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver"]
+
+
+# ---------------------------------------------------- 6: the interceptor drains the longest request it carries
+
+def _seconds(text: str) -> int:
+    assert text.endswith("s"), text
+    return int(text[:-1])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_a_stopping_interceptor_and_its_target_groups_outlast_the_longest_request_of_every_route(plans, env):
+    """prod as shipped: llm-chat may wait 1440 s for a cold GPU replica and 660 s for its answer; the add-on's
+    defaults (30 s drain, 45 s grace) and the ALB's 300 s deregistration delay would cut it when an interceptor
+    pod stops (scale-in, rollout, node drain); so would cluster-autoscaler's 600 s on a system node scale-down."""
+    doc = plans[env]
+    routes = {r.name.removesuffix("-http-route"): r.inputs["spec"]["timeouts"]
+              for r in _of(doc, "kubernetes:http.keda.sh/v1beta1:InterceptorRoute")}
+    assert routes
+    longest = {m: _seconds(t["readiness"]) + _seconds(t["responseHeader"]) for m, t in routes.items()}
+    release = next(r for r in _of(doc, "kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "keda-add-ons-http")
+    interceptor = release.inputs["values"]["interceptor"]
+    drain, delay = _seconds(interceptor["drainTimeout"]), _seconds(interceptor["shutdownDelay"])
+    assert drain >= max(longest.values())
+    assert interceptor["terminationGracePeriodSeconds"] >= delay + drain  # the chart's rule (values.yaml)
+    for m, need in longest.items():
+        ing = next(r for r in _of(doc, "kubernetes:networking.k8s.io/v1:Ingress") if r.name == f"{m}-ingress")
+        attrs = ing.inputs["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-group-attributes"]
+        assert int(attrs.split("deregistration_delay.timeout_seconds=")[1]) >= min(need, 3600), m
+    autoscaler = [r for r in _of(doc, "kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "cluster-autoscaler"]
+    for ca in autoscaler:  # staging and prod; Karpenter waits for a pod's own grace period
+        limit = ca.inputs["values"]["extraArgs"]["max-graceful-termination-sec"]
+        graces = [r.inputs["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+                  for r in _of(doc, "kubernetes:apps/v1:Deployment")]
+        assert limit >= max([interceptor["terminationGracePeriodSeconds"], *graces])
+    if env == "prod":
+        assert longest["llm-chat"] == 1440 + 660 and drain >= 2100
+        assert autoscaler

@@ -134,6 +134,8 @@ def test_in_flight_ingress_goes_through_the_interceptor(run) -> None:
         # the group default: longer than GPU node 420 s + pull 420 s + TCP readiness 5 s x 2 + proxy queue 60 s
         # + response 600 s = 1510 s
         "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1800",
+        # its own target group keeps a stopping interceptor's connections for the route's longest request (1510 s)
+        "alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=1510",
     }
 
 
