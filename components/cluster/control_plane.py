@@ -23,6 +23,10 @@ class AccessEntryArgs(TypedDict):
     """"cluster-admin", "admin", "edit" or "view" (EKS access policies). Default "view"."""
     namespaces: NotRequired[Sequence[str]]
     """Limit the access to these namespaces. Default: cluster-wide."""
+    cluster_creator: NotRequired[bool]
+    """The principal that creates the cluster: EKS's bootstrap entry already makes it cluster admin (pulumi-eks sets
+    `bootstrapClusterCreatorAdminPermissions: true` and offers no input to turn it off), so no entry is created for
+    it; a second one would fail with ResourceInUseException. Default False."""
 
 
 class ClusterArgs(TypedDict):
@@ -52,8 +56,8 @@ class ClusterArgs(TypedDict):
     log_types: NotRequired[Sequence[str]]
     """Control plane log types sent to CloudWatch. Default ["api", "audit", "authenticator"]."""
     access_entries: NotRequired[Mapping[str, AccessEntryArgs]]
-    """IAM principals granted EKS access policies, keyed by a logical name. Default: none (the deployer's own
-    identity is admin through the cluster creator's implicit access)."""
+    """IAM principals granted EKS access policies, keyed by a logical name; one marked `cluster_creator` is recorded
+    but gets no entry of ours. Default: none (the creating identity is admin through EKS's bootstrap entry)."""
     network_policy: NotRequired[bool]
     """Enforce Kubernetes NetworkPolicies with the VPC CNI's network policy agent. Default False (the CNI's
     default): model APIs render NetworkPolicies, but they are only enforced with this on."""
@@ -198,8 +202,16 @@ class Cluster(pulumi.ComponentResource):
 
 
 def _access_entries(entries: Mapping[str, AccessEntryArgs], tags: Mapping[str, str]) -> dict[str, eks.AccessEntryArgs]:
+    creators = [k for k, e in entries.items() if e.get("cluster_creator")]
+    if len(creators) > 1:
+        raise ValueError(f"access_entries: only one principal creates the cluster, got cluster_creator on {creators}")
     out = {}
     for key, e in entries.items():
+        if e.get("cluster_creator"):
+            if e.get("access", "view") != "cluster-admin" or e.get("namespaces"):
+                raise ValueError(f"access_entries.{key}: the cluster creator's bootstrap entry is cluster-admin, "
+                                 "cluster-wide; give access cluster-admin and no namespaces")
+            continue  # EKS made its entry at creation (bootstrapClusterCreatorAdminPermissions)
         out[key] = eks.AccessEntryArgs(
             principal_arn=e["principal_arn"],
             access_policies={

@@ -187,6 +187,10 @@ class AccessEntry(_Strict):
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
     access: Literal[tuple(iam.ACCESS_POLICIES)] = "view"  # type: ignore[valid-type]
     namespaces: list[str] = Field(default_factory=list)
+    cluster_creator: bool = False
+    """This principal creates the cluster (runs its first `pulumi up`): EKS gives it a cluster-admin access entry at
+    creation (pulumi-eks always asks for it), so modelstack creates none (EKS refuses a second entry for one
+    principal). Requires `access: cluster-admin`, cluster-wide; at most one entry."""
 
 
 class ManagedAddons(_Strict):
@@ -283,7 +287,8 @@ class LoadBalancerConfig(_Strict):
     allowed_cidrs: list[str] = Field(default_factory=list)
     certificate_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
     hosts: list[str] = Field(default_factory=list)
-    """DNS names (yours, pointing at the load balancer) that models answer to besides the ALB's own name."""
+    """DNS names (yours, pointing at the load balancer) the KEDA interceptor matches exactly; models answer on any
+    Host by path anyway (the routes end with the catch-all), these keep two IngressGroups on one path apart."""
 
     @field_validator("hosts")
     @classmethod

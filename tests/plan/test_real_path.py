@@ -203,3 +203,79 @@ def test_a_stopping_interceptor_and_its_target_groups_outlast_the_longest_reques
     if env == "prod":
         assert longest["llm-chat"] == 1440 + 660 and drain >= 2100
         assert autoscaler
+
+
+# -------------------------------------------------------- 4: a client's own domain reaches the model through the ALB
+
+def _key(host: str, path: str) -> str:
+    path = path.strip("/")
+    return f"{host}/{path}/" if path else f"{host}/"
+
+
+def interceptor_route(routes: list[dict], host: str, path: str) -> str | None:
+    """Which InterceptorRoute the interceptor picks, after kedacore/http-add-on v0.15.0 `pkg/routing`: a rule's keys
+    are host + "/" + path + "/" (no hosts: the catch-all "*"); a request is matched by the longest key that prefixes
+    its own (the request's port stripped), first for its exact host, then its wildcards ("*.example.com", most specific first), then "*"."""
+    host = host.rsplit(":", 1)[0] if ":" in host else host  # the port is stripped (stripPort)
+    keys: dict[str, str] = {}
+    for r in routes:
+        for rule in r["spec"]["rules"]:
+            for h in rule.get("hosts") or ["*"]:
+                for p in rule.get("paths") or [{"value": ""}]:
+                    keys.setdefault(_key("*" if h in ("", "*") else h, p["value"]), r["metadata"]["name"])
+    labels = host.split(".")
+    for candidate in [host, *("*." + ".".join(labels[i:]) for i in range(1, len(labels))), "*"]:
+        want = _key(candidate, path)
+        found = [k for k in keys if want.startswith(k)]
+        if found:
+            return keys[max(found, key=len)]
+    return None
+
+
+def test_prod_as_shipped_answers_on_the_clients_own_domain_and_on_the_alb_name(plans):
+    """prod's ALB has an ACM certificate (which cannot name `*.elb.amazonaws.com`): clients call through their own
+    domain, which the ALB forwards as the Host. Every in_flight model must be reached by its path on any Host."""
+    doc = plans["prod"]
+    routes = [r.inputs for r in _of(doc, "kubernetes:http.keda.sh/v1beta1:InterceptorRoute")]
+    assert {r["metadata"]["name"] for r in routes} == {"image-classifier", "llm-chat"}
+    assert values("prod")[CONFIG_KEY]["cluster"]["load_balancer"]["certificate_arn"]
+    ingresses = {r.name: r.inputs for r in _of(doc, "kubernetes:networking.k8s.io/v1:Ingress")}
+    for r in routes:
+        model, path = r["metadata"]["name"], r["spec"]["rules"][0]["paths"][0]["value"]
+        alb_path = ingresses[f"{model}-ingress"]["spec"]["rules"][0]["http"]["paths"][0]
+        assert alb_path["path"] == path and "host" not in ingresses[f"{model}-ingress"]["spec"]["rules"][0]
+        for host in ("api.models.example.com", "models.internal", "pending-load-balancer.invalid"):
+            assert interceptor_route(routes, host, f"{path}/v1/predict") == model, (host, model)
+            assert interceptor_route(routes, f"{host}:443", path) == model
+    # paths stay apart: a prefix of another model's path does not capture it
+    assert interceptor_route(routes, "api.models.example.com", "/llm-chatter/x") is None
+    assert interceptor_route(routes, "api.models.example.com", "/sentiment/predict") is None  # not behind the interceptor
+
+
+def test_the_routing_model_follows_upstreams_precedence():
+    """The lookup above, on the cases upstream's tests name: exact before wildcard before catch-all."""
+    def r(name, hosts, path="/m"):
+        return {"metadata": {"name": name}, "spec": {"rules": [{"hosts": hosts, "paths": [{"value": path}]}]}}
+    routes = [r("catch-all", ["*"]), r("wild", ["*.example.com"]), r("exact", ["a.example.com"])]
+    assert interceptor_route(routes, "a.example.com", "/m/x") == "exact"
+    assert interceptor_route(routes, "b.example.com", "/m") == "wild"
+    assert interceptor_route(routes, "other.org", "/m") == "catch-all"
+    assert interceptor_route([r("only-alb", ["alb.example"])], "custom.example", "/m") is None  # main's 404
+
+
+# ------------------------------------------------ 5: no second access entry for the principal that creates the cluster
+
+DEPLOYER = "arn:aws:iam::123456789012:role/ci-deployer"
+"""The role deploy.yml assumes for staging and prod (vars.AWS_DEPLOY_ROLE_ARN): it creates their clusters."""
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_the_deploying_role_gets_no_access_entry_besides_the_one_eks_gives_the_creator(plans, env):
+    doc = plans[env]
+    cluster = next(r for r in _of(doc, "eks:index:Cluster"))
+    entries = cluster.inputs.get("accessEntries") or {}
+    principals = [e["principalArn"] for e in entries.values()]
+    assert DEPLOYER not in principals, "EKS would refuse it: the creator already has an entry (ResourceInUseException)"
+    assert len(principals) == len(set(principals)) and principals
+    # and the plan says where the deployer's access comes from
+    assert any(DEPLOYER in n and "creator" in n for n in doc["notes"]), doc["notes"]
