@@ -42,26 +42,26 @@ class PlatformAddonsArgs(TypedDict):
     pod_identity_agent_version: NotRequired[pulumi.Input[str]]
     """Its version. Default: the newest for the cluster version."""
     metrics_server_version: NotRequired[str]
-    """metrics-server chart version. Default "3.12.2"."""
+    """metrics-server chart version. Default "3.13.1" (app 0.8.1)."""
     load_balancer_controller: NotRequired[bool]
     """Install the AWS Load Balancer Controller (shared ingress). Default True."""
     load_balancer_controller_version: NotRequired[str]
-    """aws-load-balancer-controller chart version. Default "1.13.3" (app v2.13.3, matching the IAM policy file)."""
+    """aws-load-balancer-controller chart version. Default "3.5.0" (app v3.5.0, matching the IAM policy file)."""
     keda: NotRequired[bool]
     """Install KEDA and its HTTP add-on (model API autoscaling and scale to zero). Default True."""
     keda_version: NotRequired[str]
-    """keda chart version. Default "2.17.2"."""
+    """keda chart version. Default "2.20.2"."""
     interceptor_drain_seconds: NotRequired[int]
     """How long a stopping interceptor waits for the requests in flight: the longest readiness + response of the
     routes through it (render/timeouts.interceptor_drain; its grace period adds the shutdown delay). Default: the
     interceptor-wide timeouts' (900 s + 600 s)."""
     keda_http_add_on_version: NotRequired[str]
-    """keda-add-ons-http chart version. Default "0.10.0"."""
+    """keda-add-ons-http chart version. Default "0.15.0"."""
     nvidia_device_plugin: NotRequired[bool]
     """Install the NVIDIA device plugin (the AL2023 NVIDIA AMI has drivers but not the plugin). Default False;
     set it when any GPU node group exists."""
     nvidia_device_plugin_version: NotRequired[str]
-    """nvidia-device-plugin chart version. Default "0.17.1"."""
+    """nvidia-device-plugin chart version. Default "0.20.0"."""
     gpu_node_taints: NotRequired[Sequence[Mapping[str, str]]]
     """Every taint of the GPU node groups and NodePools (key, value, effect), tolerated by the NVIDIA device plugin so
     that it runs on all of them. Default: the GPU taint only."""

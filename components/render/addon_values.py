@@ -1,10 +1,12 @@
 """Helm values for the platform charts (pure; keys checked against each chart's values.yaml at the pinned version).
 
-Charts: cluster-autoscaler 9.46.6 (kubernetes/autoscaler), metrics-server 3.12.2 (kubernetes-sigs/metrics-server),
-aws-load-balancer-controller 1.13.3 (aws/eks-charts), keda 2.17.2 and keda-add-ons-http 0.10.0 (kedacore/charts),
-nvidia-device-plugin 0.17.1 (NVIDIA/k8s-device-plugin), prometheus 29.27.0 (prometheus-community/helm-charts, with
-its alertmanager 1.42.* and prometheus-pushgateway 3.8.* subcharts), dcgm-exporter 4.8.2 (NVIDIA/dcgm-exporter,
-`deployment/`).
+Charts: cluster-autoscaler (kubernetes/autoscaler), metrics-server (kubernetes-sigs/metrics-server),
+aws-load-balancer-controller (aws/eks-charts), keda and keda-add-ons-http (kedacore/charts), nvidia-device-plugin
+(NVIDIA/k8s-device-plugin), prometheus (prometheus-community/helm-charts, with its alertmanager and
+prometheus-pushgateway subcharts), dcgm-exporter (NVIDIA/dcgm-exporter, `deployment/`), neuron-helm-chart
+(aws-neuron/neuron-helm-charts). Their versions are the pins in render/charts.py (CHARTS), where the facts read at
+each version are listed; a version written next to a chart name in this package is held to those pins by
+tests/render/test_charts.py.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def load_balancer_controller(cluster_name: str, region: str, vpc_id: str, role_a
                              service_account: str = "aws-load-balancer-controller") -> dict[str, Any]:
     """Region and VPC are given explicitly: with IMDS hop limit 1 the controller cannot look them up.
 
-    The Service mutator webhook is off. The chart (1.13.3) registers `mservice.elbv2.k8s.aws` on every Service
+    The Service mutator webhook is off. The chart (3.5.0) registers `mservice.elbv2.k8s.aws` on every Service
     CREATE with failurePolicy Fail; it only matters for type LoadBalancer Services, which modelstack does not make.
     Left on, every Service in the cluster fails to create while the controller's pods are not ready: the KEDA,
     metrics-server and cluster-autoscaler releases install in parallel with this one and race it.
