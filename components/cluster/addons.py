@@ -103,7 +103,8 @@ class PlatformAddonsArgs(TypedDict):
 
 
 class PlatformAddons(pulumi.ComponentResource):
-    """Managed add-ons that need nodes (coredns, pod identity agent) and the platform Helm releases.
+    """Managed add-ons that need nodes (coredns, pod identity agent; the EBS CSI driver and its StorageClass when a
+    Prometheus volume asks for them) and the platform Helm releases.
 
     Create it with `depends_on=[<system node group>]`: children inherit that dependency, so coredns and the charts
     are installed once there are nodes to run them.
