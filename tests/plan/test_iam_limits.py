@@ -40,7 +40,7 @@ def variant(env: str, *, name: str | None = None, karpenter: bool = False, irsa:
 
 
 VARIANTS = [(env, {}) for env in ENVS] + [
-    (env, kw) for env in ENVS for kw in ({"name": LONGEST_NAME, "karpenter": True},
+    (env, kw) for env in ENVS for kw in ({"name": LONGEST_NAME}, {"name": LONGEST_NAME, "karpenter": True},
                                          {"name": LONGEST_NAME, "karpenter": True, "irsa": True, "volume": True})]
 
 
