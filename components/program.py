@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from modelstack.config import schema as cfg
-from modelstack.render import labels, timeouts
+from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
@@ -136,6 +136,20 @@ def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
     return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
 
 
+def interceptor_drain(all_args: dict[str, dict]) -> timeouts.Drain:
+    """How the KEDA interceptor stops, from the routes through it: every in_flight model's (readiness, response)."""
+    plans = [model_api.resolve(name, a) for name, a in all_args.items()]
+    return timeouts.interceptor_drain((pl.cold_start.total, pl.response_seconds)
+                                      for pl in plans if "interceptor_route" in pl.objects)
+
+
+def longest_grace_seconds(all_args: dict[str, dict], drain: timeouts.Drain) -> int:
+    """The longest termination grace period of a pod cluster-autoscaler may evict (a model's, the interceptor's), and
+    never below the autoscaler's own default."""
+    return max([timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS, drain.grace_seconds,
+                *(int(a.get("termination_grace_period_seconds", 60)) for a in all_args.values())])
+
+
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
@@ -179,6 +193,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "pre_stop": m.pre_stop.model_dump(exclude_none=True),
         "termination_grace_period_seconds": m.termination_grace_period_seconds,
         "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
+                      **({"tolerate_taints": tol} if (tol := pool_taints(capacity, placement.pool)) else {}),
                       "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
@@ -257,6 +272,30 @@ def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
     return out
 
 
+def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict]:
+    """The user taints of a pool's node groups (`node_groups.<name>.taints`), once each: what its models tolerate
+    besides the accelerator's taint."""
+    out: list[dict] = []
+    for g in capacity.groups:
+        if g.pool == pool:
+            for t in g.config.taints:
+                if t.model_dump() not in out:
+                    out.append(t.model_dump())
+    return out
+
+
+def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
+    """Every taint the nodes of that kind carry (the kind's own, then each group's), once each: what a DaemonSet that
+    must run on all of them (a device plugin) tolerates. Karpenter's NodePools carry the same taints as the groups."""
+    out: list[dict] = []
+    for g in capacity.groups:
+        if g.kind == kind:
+            for t in node_templates.node_taints(g.kind, [t.model_dump() for t in g.config.taints]):
+                if t not in out:
+                    out.append(t)
+    return out
+
+
 def log_retention_days(p: Platform) -> int:
     """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
@@ -273,6 +312,9 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         network_args.update(existing_vpc_id=vpc.existing.vpc_id,
                             existing_private_subnet_ids=vpc.existing.private_subnet_ids,
                             existing_public_subnet_ids=vpc.existing.public_subnet_ids)
+    # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    drain = interceptor_drain(all_args)
     network = Network(f"{cl.name}-network", network_args)
     cluster = Cluster(cl.name, {
         "cluster_name": cl.name,
@@ -316,7 +358,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
             "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
             "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
-            "system_node_pool": system_pool, "tags": tags,
+            "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
+            "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
@@ -327,7 +370,10 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
         "keda_version": cl.charts.version("keda", cl.kubernetes_version),
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
+        "interceptor_drain_seconds": drain.drain_seconds,
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
+        "gpu_node_taints": node_taints(capacity, "gpu"),
+        "neuron_node_taints": node_taints(capacity, "inferentia"),
         "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
         "neuron_device_plugin": any(g.kind == "inferentia" for g in capacity.groups),
         "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),
@@ -335,6 +381,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         "prometheus_volume_size": cl.observability.volume_size,
+        **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
@@ -357,7 +404,6 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
     idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
     models = {}
     for name, m in c.models.items():

@@ -173,10 +173,31 @@ def _cluster_issues(add: Add, c: ClusterConfig) -> None:
             "single or per_az: nodes run in the private subnets and, without a NAT gateway, have no route to pull "
             "images or reach the EKS API (modelstack creates no VPC endpoints); bring a VPC with endpoints as "
             "vpc.existing instead")
+    _access_entry_issues(add, c)
     lb = c.load_balancer
     if lb.scheme == "internet-facing" and not lb.allowed_cidrs:
         add("cluster.load_balancer.allowed_cidrs", "nothing for an internet-facing load balancer",
             "an allow-list of CIDR blocks (0.0.0.0/0 must be written out to open it to everyone)")
+
+
+def _access_entry_issues(add: Add, c: ClusterConfig) -> None:
+    """EKS keeps one access entry per principal, and gives the cluster's creator one of its own (cluster-admin)."""
+    seen: dict[str, str] = {}
+    creators = [k for k, e in c.access_entries.items() if e.cluster_creator]
+    for key, e in c.access_entries.items():
+        p = f"cluster.access_entries.{key}"
+        if e.principal_arn in seen:
+            add(f"{p}.principal_arn", repr(e.principal_arn),
+                f"a principal no other entry names (access_entries.{seen[e.principal_arn]} has it): EKS allows one "
+                "access entry per principal")
+        seen.setdefault(e.principal_arn, key)
+        if e.cluster_creator and (e.access != "cluster-admin" or e.namespaces):
+            add(f"{p}.access", f"{e.access!r}{' in namespaces ' + ', '.join(e.namespaces) if e.namespaces else ''} "
+                "for the cluster creator", "cluster-admin, cluster-wide: what the creator's bootstrap entry grants "
+                "(modelstack creates no entry for it)")
+    if len(creators) > 1:
+        add("cluster.access_entries", f"cluster_creator on {', '.join(creators)}",
+            "at most one entry: only one principal creates the cluster")
 
 
 def _model_issues(add: Add, p: str, m: ModelConfig, environment: Any) -> None:

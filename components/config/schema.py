@@ -187,6 +187,10 @@ class AccessEntry(_Strict):
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
     access: Literal[tuple(iam.ACCESS_POLICIES)] = "view"  # type: ignore[valid-type]
     namespaces: list[str] = Field(default_factory=list)
+    cluster_creator: bool = False
+    """This principal creates the cluster (runs its first `pulumi up`): EKS gives it a cluster-admin access entry at
+    creation (pulumi-eks always asks for it), so modelstack creates none (EKS refuses a second entry for one
+    principal). Requires `access: cluster-admin`, cluster-wide; at most one entry."""
 
 
 class ManagedAddons(_Strict):
@@ -196,6 +200,8 @@ class ManagedAddons(_Strict):
     coredns: Optional[str] = None
     kube_proxy: Optional[str] = None
     pod_identity_agent: Optional[str] = None
+    ebs_csi_driver: Optional[str] = None
+    """aws-ebs-csi-driver, installed only when `observability.volume_size` is set."""
 
 
 def _pinned(chart_name: str) -> Any:
@@ -244,8 +250,8 @@ class ObservabilityConfig(_Strict):
     retention: str = Field("1d", pattern=r"^[1-9][0-9]*(h|d|w)$")
     """How long samples are kept (Prometheus duration: 12h, 1d, 2w)."""
     volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
-    """A PersistentVolumeClaim of this size for the TSDB (needs the EBS CSI driver and a default StorageClass,
-    which modelstack does not install); unset keeps it on an emptyDir."""
+    """A PersistentVolumeClaim of this size for the TSDB, on an encrypted gp3 StorageClass that modelstack then
+    installs with the EBS CSI driver add-on (`cluster.addons.ebs_csi_driver`); unset keeps it on an emptyDir."""
 
 
 #: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
@@ -281,7 +287,8 @@ class LoadBalancerConfig(_Strict):
     allowed_cidrs: list[str] = Field(default_factory=list)
     certificate_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
     hosts: list[str] = Field(default_factory=list)
-    """DNS names (yours, pointing at the load balancer) that models answer to besides the ALB's own name."""
+    """DNS names (yours, pointing at the load balancer) the KEDA interceptor matches exactly; models answer on any
+    Host by path anyway (the routes end with the catch-all), these keep two IngressGroups on one path apart."""
 
     @field_validator("hosts")
     @classmethod

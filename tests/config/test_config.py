@@ -284,6 +284,15 @@ CASES = [
      f"{P}.node_groups.system.instance_types: got 'trn2.48xlarge'; allowed: a type from the price table: trn2.48xlarge is a real EC2 type that the table does not price (data/ec2_known_unpriced.txt; no sourced price or allocatable figures)"),
     ("response timeout beyond the load balancer's idle maximum", _set("models.sentiment.response_timeout", "500m"),
      f"{P}.models.sentiment.response_timeout: got '500m' after a cold start of 360 s and up to 60 s in the proxy's queue (30420 s in all); allowed: a cold start, queue wait and response_timeout of at most 4000 s (the load balancer's maximum idle timeout): shorten response_timeout, cold_start or the start-up probe"),
+    # issue 19, 5: EKS keeps one access entry per principal and makes the creator's itself
+    ("cluster creator with less than cluster-admin", _set("cluster.access_entries.ci", {"principal_arn": "arn:aws:iam::123456789012:role/ci",
+                                                       "access": "admin", "cluster_creator": True}),
+     f"{P}.cluster.access_entries.ci.access: got 'admin' for the cluster creator; allowed: cluster-admin, cluster-wide: "
+     "what the creator's bootstrap entry grants (modelstack creates no entry for it)"),
+    ("one principal in two entries", _set("cluster.access_entries.again", {
+        "principal_arn": "arn:aws:iam::123456789012:role/platform-admins", "access": "view"}),
+     f"{P}.cluster.access_entries.again.principal_arn: got 'arn:aws:iam::123456789012:role/platform-admins'; allowed: a "
+     "principal no other entry names (access_entries.platform-admins has it): EKS allows one access entry per principal"),
     # A capacity problem in the same report as the schema's
     ("max_size too small", _set("node_groups.cpu.max_size", 1),
      f"{P}.node_groups.cpu.max_size: got 1; allowed: at least 2: the max_replicas of sentiment need 2 m6i.xlarge nodes"),
@@ -543,3 +552,13 @@ def test_a_models_only_stack_loads_without_node_groups():
     platform = load_platform("dev", values)
     assert platform.config.node_groups == {} and platform.config.capacity.spot is True
     assert all(m.node_group is None for m in platform.config.models.values())
+
+
+def test_only_one_access_entry_may_be_the_cluster_creator():
+    def two(values, p):
+        for key in ("a", "b"):
+            p["cluster"]["access_entries"][key] = {"principal_arn": f"arn:aws:iam::123456789012:role/{key}",
+                                                   "access": "cluster-admin", "cluster_creator": True}
+    got = issues_of(two)
+    assert (f"{P}.cluster.access_entries: got cluster_creator on a, b; allowed: at most one entry: only one principal "
+            "creates the cluster") in got, got
