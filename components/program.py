@@ -265,6 +265,11 @@ def log_retention_days(p: Platform) -> int:
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
 
 
+def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict]):
+    """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI resolves its args."""
+    return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
+
+
 def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     """Register every resource of the platform described by `p`."""
     c = p.config
@@ -322,7 +327,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
             "system_node_pool": system_pool, "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
-    obs = plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
+    obs = observability_plan(p, capacity, all_args)
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
