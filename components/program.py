@@ -21,6 +21,9 @@ from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
+from modelstack.cluster.observability import Observability
+from modelstack.ops.observability import plan_observability
+from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
 from modelstack.planner.karpenter import node_classes, plan_karpenter
@@ -301,6 +304,11 @@ def log_retention_days(p: Platform) -> int:
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
 
 
+def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict]):
+    """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI resolves its args."""
+    return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
+
+
 def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     """Register every resource of the platform described by `p`."""
     c = p.config
@@ -361,6 +369,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
             "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
             "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    obs = observability_plan(p, capacity, all_args)
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
@@ -381,7 +391,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         "prometheus_volume_size": cl.observability.volume_size,
+        # Receivers turn the chart's Alertmanager on; its 50Mi claim needs the StorageClass the EBS CSI driver serves.
+        "prometheus_alertmanager": bool(cl.observability.alerts.receivers),
         **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
+        **({"prometheus_values": obs.prometheus_values(system_pool),
+            **({"alertmanager_sns_topic_arns": obs.sns_topic_arns} if obs.sns_topic_arns else {})}
+           if cl.observability.prometheus else {}),
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
@@ -398,6 +413,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
             **({"log_group_name": cl.logging.log_group} if cl.logging.log_group else {}),
             "chart_version": cl.charts.version("aws-for-fluent-bit", cl.kubernetes_version), "credentials": cl.logging.credentials, "tags": tags,
         }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    observability = None
+    if obs.grafana:
+        observability = Observability(f"{cl.name}-observability", {
+            "handle": handle, "dashboards": obs.dashboard_files(), "prometheus_url": PROMETHEUS_ADDRESS,
+            "system_node_pool": system_pool, "chart_version": cl.charts.version("grafana", cl.kubernetes_version),
+        }, pulumi.ResourceOptions(depends_on=[addons]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}
     for ns in sorted({m.namespace for m in c.models.values()}):
@@ -426,6 +447,12 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
         pulumi.export("log_group", logging.log_group_name)
     if provisioner is not None:
         pulumi.export("node_pools", provisioner.node_pools)
+    # What `modelstack get` and `modelstack logs` read (modelstack.ops.outputs).
+    pulumi.export("region", p.region)
+    pulumi.export("models", ops_outputs.models_output(models))
+    pulumi.export("observability", ops_outputs.observability_output(
+        PROMETHEUS_ADDRESS if cl.observability.prometheus else None,
+        observability.grafana_service if observability is not None else None))
     return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
 
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(HERE.parent / "tools"))  # upstream.py: the pinned upstre
 import yaml  # noqa: E402
 
 import faults  # noqa: E402
+import get as get_step  # noqa: E402
 import upstream  # noqa: E402
 import nodes as nodedefs  # noqa: E402
 import prodlike  # noqa: E402
@@ -204,6 +205,9 @@ def main() -> int:
         rep.data["image_change"] = {"model": CHANGED_MODEL, "from": old, "to": new, "deployment_updates": dep_updates,
                                     "replacements": replacements, "min_ready_during_rollout": w.min_ready.get(CHANGED_MODEL, 0),
                                     "desired": desired, "watch_events": w.samples, "rolled_out": images_now == {new}}
+
+        log("modelstack get (stack and model) against the API server")
+        rep.data["get"] = get_step.run(pl, venv_bin, STACK_DIR, STACK, cluster.kubeconfig, OUT, platform)
 
         # Step 4: faults.
         for scenario in ("spot-loss", "zone-loss", "drain"):

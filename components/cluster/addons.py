@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
-from modelstack.render import addon_values, iam, timeouts
+from modelstack.render import addon_values, alerts, iam, observability, timeouts
 from modelstack.render.charts import CHARTS
 from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
@@ -93,6 +93,12 @@ class PlatformAddonsArgs(TypedDict):
     when Prometheus asks for a volume (`prometheus_volume_size`, or `prometheus_alertmanager`)."""
     ebs_csi_driver_version: NotRequired[pulumi.Input[str]]
     """Its add-on version. Default: the newest EKS offers for the cluster version (follows upgrades)."""
+    prometheus_values: NotRequired[dict]
+    """Values merged over modelstack's for the prometheus release (render/observability.py: rule files,
+    kube-state-metrics, Alertmanager). Default none."""
+    alertmanager_sns_topic_arns: NotRequired[list[str]]
+    """SNS topics the chart's Alertmanager publishes to: a role allowed sns:Publish on them only, bound to its
+    ServiceAccount through EKS Pod Identity before the release installs. Default none."""
     dcgm_exporter: NotRequired[bool]
     """Install NVIDIA's DCGM exporter on GPU nodes (GPU utilization for signal gpu), scraped by that Prometheus.
     Default False; set it when any GPU node group exists. Only installed with `prometheus`."""
@@ -227,10 +233,20 @@ class PlatformAddons(pulumi.ComponentResource):
 
         self.prometheus_address = pulumi.Output.from_input(None)
         if args.get("prometheus", True):
-            prometheus = release("prometheus", "prometheus", args.get("prometheus_version"), addon_values.prometheus(
+            values = observability.merge(addon_values.prometheus(
                 pool, retention=args.get("prometheus_retention", "1d"), volume_size=args.get("prometheus_volume_size"),
                 alertmanager=args.get("prometheus_alertmanager", False),
-                pushgateway=args.get("prometheus_pushgateway", False)), extra_deps=storage)
+                pushgateway=args.get("prometheus_pushgateway", False)), args.get("prometheus_values") or {})
+            before: list[pulumi.Resource] = []
+            if args.get("alertmanager_sns_topic_arns"):
+                am = aws.iam.Role(f"{name}-alertmanager", assume_role_policy=iam.to_json(iam.pod_identity_trust_policy()),
+                                  description="Alertmanager: publish alerts to SNS (pod identity)", tags=tags, opts=child)
+                before.append(aws.iam.RolePolicy(f"{name}-alertmanager", role=am.id, opts=child, policy=iam.to_json(
+                    alerts.sns_publish_policy(args["alertmanager_sns_topic_arns"]))))
+                before.append(aws.eks.PodIdentityAssociation(
+                    f"{name}-alertmanager", cluster_name=h.cluster_name, namespace=CHARTS["prometheus"].namespace,
+                    service_account=alerts.ALERTMANAGER_SERVICE_ACCOUNT, role_arn=am.arn, tags=tags, opts=child))
+            prometheus = release("prometheus", "prometheus", args.get("prometheus_version"), values, extra_deps=storage + before)
             self.prometheus_address = pulumi.Output.from_input(PROMETHEUS_ADDRESS)
             if args.get("dcgm_exporter", False):
                 # After the prometheus release: both create the namespace.

@@ -224,6 +224,7 @@ class Charts(_Strict):
     karpenter: _pinned("karpenter") = None
     aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
     neuron: _pinned("neuron-helm-chart") = None
+    grafana: _pinned("grafana") = None
 
     def version(self, chart_name: str, kubernetes_version: str) -> str:
         """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
@@ -235,7 +236,49 @@ CHART_FIELDS = {"cluster-autoscaler": "cluster_autoscaler", "metrics-server": "m
                 "aws-load-balancer-controller": "aws_load_balancer_controller", "keda": "keda",
                 "nvidia-device-plugin": "nvidia_device_plugin", "keda-add-ons-http": "keda_http_add_on",
                 "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter", "karpenter": "karpenter",
-                "aws-for-fluent-bit": "aws_for_fluent_bit", "neuron-helm-chart": "neuron"}
+                "aws-for-fluent-bit": "aws_for_fluent_bit", "neuron-helm-chart": "neuron",
+                "grafana": "grafana"}
+
+
+#: Alertmanager receiver kinds and the fields each needs.
+RECEIVER_FIELDS = {"sns": ("topic_arn",), "slack": ("secret", "key"), "pagerduty": ("secret", "key"),
+                   "webhook": ("secret", "key")}
+
+
+class ReceiverConfig(_Strict):
+    """An Alertmanager receiver. Secrets stay out of stack config: Slack's webhook URL, PagerDuty's routing key and a
+    webhook's URL are read from the Kubernetes Secret `secret` (key `key`) you create in the `monitoring` namespace."""
+
+    kind: Literal["sns", "slack", "pagerduty", "webhook"]
+    severities: list[Literal["critical", "warning"]] = Field(default_factory=lambda: ["critical", "warning"], min_length=1)
+    """Which alerts it gets (ModelErrorRateHigh and ModelScaleFromZeroFailed are critical, the others warning)."""
+    topic_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+    """sns: the topic (Alertmanager publishes with a role of its own, allowed sns:Publish on it only)."""
+    channel: Optional[str] = Field(None, pattern=r"^[#@]?[A-Za-z0-9._-]{1,80}$")
+    """slack: channel override (default: the webhook's own)."""
+    secret: Optional[str] = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    key: Optional[str] = Field(None, pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> "ReceiverConfig":
+        need = RECEIVER_FIELDS[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        extra = [f for f in ("topic_arn", "channel", "secret", "key")
+                 if getattr(self, f) is not None and f not in need and not (f == "channel" and self.kind == "slack")]
+        if missing or extra:
+            given = ", ".join([f"no {f}" for f in missing] + [f"{f} (not used by {self.kind})" for f in extra])
+            raise rule_error(given, f"{self.kind} takes " + " and ".join(need)
+                             + (" (and optionally channel)" if self.kind == "slack" else ""))
+        return self
+
+
+class AlertsConfig(_Strict):
+    """Per-model alert thresholds and receivers (render/alerts.py has the rules)."""
+
+    error_rate: float = Field(0.05, gt=0, le=1)
+    """Share of a model's requests answered 5xx (for 5 minutes) that pages."""
+    receivers: dict[Name, ReceiverConfig] = Field(default_factory=dict)
+    """Unset: the rules are evaluated (Prometheus and Grafana show them) but nothing is sent, and no Alertmanager runs."""
 
 
 class ObservabilityConfig(_Strict):
@@ -252,6 +295,23 @@ class ObservabilityConfig(_Strict):
     volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
     """A PersistentVolumeClaim of this size for the TSDB, on an encrypted gp3 StorageClass that modelstack then
     installs with the EBS CSI driver add-on (`cluster.addons.ebs_csi_driver`); unset keeps it on an emptyDir."""
+    grafana: Optional[bool] = None
+    """Grafana (its Helm chart, on the system pool) with the generated dashboards: one per model, one per cluster.
+    Unset: on when `prometheus` is (it needs it)."""
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    """Alert rules per model (always, with `prometheus`) and where Alertmanager sends them (`receivers`)."""
+
+    @model_validator(mode="after")
+    def _needs_prometheus(self) -> "ObservabilityConfig":
+        if not self.prometheus and (self.grafana or self.alerts.receivers):  # grafana None follows prometheus
+            raise rule_error("grafana: true or alerts.receivers with prometheus: false",
+                             "prometheus: true (dashboards and alerts read the Prometheus modelstack installs), "
+                             "or grafana: false and no alerts.receivers")
+        return self
+
+    @property
+    def grafana_enabled(self) -> bool:
+        return self.prometheus if self.grafana is None else self.grafana
 
 
 #: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
