@@ -288,6 +288,14 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
             add(f"{p}.selection", "a selection next to instance_types", "either instance_types (used as given) or selection (the optimizer chooses), not both")
         if g.on_demand_fallback and not g.spot:
             add(f"{p}.on_demand_fallback", "true on an on-demand group", "on_demand_fallback only on a spot group (spot: true)")
+        if g.kind == "system" and g.spot:
+            add(f"{p}.spot", "true on the system group", "false (the default): the system group is on-demand; it runs "
+                "the controllers and add-ons every model depends on, which a spot interruption would take down")
+    systems = [n for n, g in groups.items() if g is not None and g.kind == "system"]
+    for extra in systems[1:]:
+        add(f"node_groups.{extra}.kind", f"'system' again ({systems[0]!r} is the system group)",
+            "one node group of kind system: the platform add-ons run on one, and a second would keep nodes nothing "
+            "is scheduled on; use kind cpu for more capacity")
     if groups and not any(g is not None and g.kind == "system" for g in groups.values()) and all(g is not None for g in groups.values()):
         add("node_groups", "no group of kind 'system'", "at least one node group with kind: system, where the platform add-ons run")
 

@@ -352,6 +352,12 @@ CASES = [
     ("probe path with a space", lambda v, p: (p["models"]["sentiment"]["autoscaling"].update(signal="cpu", target_utilization=60),
                                               p["models"]["sentiment"]["readiness_probe"]["http_get"].update(path="/health z")),
      f"{P}.models.sentiment.readiness_probe.http_get.path: got '/health z'; allowed: {HTTP_PATH_RULE}"),
+    ("spot system group", _set("node_groups.system.spot", True),
+     f"{P}.node_groups.system.spot: got true on the system group; allowed: false (the default): the system group is "
+     "on-demand; it runs the controllers and add-ons every model depends on, which a spot interruption would take down"),
+    ("second system group", _set("node_groups.system-b", {"kind": "system", "instance_types": ["m7i.large"], "min_size": 1}),
+     f"{P}.node_groups.system-b.kind: got 'system' again ('system' is the system group); allowed: one node group of kind "
+     "system: the platform add-ons run on one, and a second would keep nodes nothing is scheduled on; use kind cpu for more capacity"),
     ("fractional target in flight", _set("models.sentiment.autoscaling.target_in_flight", 0.5),
      f"{P}.models.sentiment.autoscaling.target_in_flight: got 0.5; allowed: a whole number of requests >= 1 (the HTTP "
      "add-on's concurrency target, InterceptorRoute scalingMetric.concurrency.targetValue, is an integer)"),
