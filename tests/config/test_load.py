@@ -3,10 +3,8 @@ documents that would hang or crash the loader (alias bombs, deep nesting, huge f
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
-
 import pytest
+from guards import no_hang
 
 from modelstack import cli
 from modelstack.config.load import MAX_DEPTH, MAX_FILE_CHARS, MAX_NODES, read_stack_file
@@ -72,20 +70,6 @@ def alias_bomb(levels: int = 9, width: int = 9) -> str:
 
 
 CASES = [(n, alias_bomb() if t is None else t, e) for n, t, e in CASES]
-
-
-@contextmanager
-def no_hang(seconds: int = 20):
-    """Fail instead of hanging (the alias bomb took minutes before the bound); not a speed target."""
-    def expired(*_):
-        raise AssertionError(f"still reading after {seconds} s")
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.parametrize("name,text,expected", CASES, ids=[c[0] for c in CASES])
