@@ -263,6 +263,13 @@ class AccessEntry(_Strict):
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
     access: Literal[tuple(iam.ACCESS_POLICIES)] = "view"  # type: ignore[valid-type]
     namespaces: list[str] = Field(default_factory=list)
+    """Namespaces the access policy is scoped to (empty: cluster-wide); EKS takes '*' wildcards such as dev-*."""
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, v: list[str]) -> list[str]:
+        return _each_matching(v, r"^[a-z0-9*]([-a-z0-9*]{0,61}[a-z0-9*])?$",
+                              "Kubernetes namespace names: a-z, 0-9 and '-', at most 63 characters, '*' as a wildcard (dev-*)")
 
 
 class ManagedAddons(_Strict):
@@ -595,6 +602,10 @@ class Compute(_Strict):
 
 #: The HPA's stabilizationWindowSeconds must lie in [0, 3600] (k8s.io/api autoscaling/v2 HPAScalingRules).
 HPA_STABILIZATION_MAX = 3600
+#: KEDA sends the query URL-escaped in the request line of a GET to Prometheus (kedacore/keda v2.20.2
+#: pkg/scalers/prometheus_scaler.go ExecutePromQuery), which a Go server caps with the headers at 1 MiB by default
+#: (net/http DefaultMaxHeaderBytes); 64 Ki characters stay below that even when every one is escaped to three.
+PROMETHEUS_QUERY_MAX = 64 * 1024
 
 
 class Autoscaling(_Strict):
@@ -615,7 +626,7 @@ class Autoscaling(_Strict):
     upscale_tolerance: float = Field(0.05, ge=0, lt=1)
     signal: Literal[autoscaling.SIGNALS] = "in_flight"  # type: ignore[valid-type]
     target_utilization: Optional[int] = Field(None, ge=1, le=100)
-    prometheus_query: Optional[str] = None
+    prometheus_query: Optional[str] = Field(None, min_length=1, max_length=PROMETHEUS_QUERY_MAX)
     prometheus_threshold: Optional[float] = Field(None, gt=0)
     scale_to_zero: bool = False
     on_demand_base: Optional[int] = Field(None, ge=0, le=1000)
@@ -955,6 +966,10 @@ def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
         if leaf == "image":
             return "an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2"
         return f"a string matching {ctx.get('pattern')}"
+    if t == "string_too_long":
+        return f"a string of at most {ctx.get('max_length'):,} characters"
+    if t == "string_too_short":
+        return "a non-empty string" if ctx.get("min_length") == 1 else f"a string of at least {ctx.get('min_length')} characters"
     if t in ("too_short", "too_long"):
         return f"at least {ctx.get('min_length')} item(s)" if t == "too_short" else f"at most {ctx.get('max_length')} item(s)"
     if t in ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type", "bool_parsing", "bool_type",

@@ -370,6 +370,18 @@ CASES = [
     ("downscale factor off a whole percent", _set("models.sentiment.autoscaling.max_downscale_factor", 0.999),
      f"{P}.models.sentiment.autoscaling.max_downscale_factor: got 0.999; allowed: a factor whose step is a whole percent, "
      "such as 0.75 (down to -25%) per 15 s: the HPA's Percent policy takes integers (0.999 would be 0%)"),
+    ("unknown family in a selection", _set("node_groups.cpu.selection.families", ["m6i", "m99x"]),
+     f"{P}.node_groups.cpu.selection.families: got 'm99x'; allowed: instance families in the price table, e.g. m7i, c7a, g6, g5"),
+    ("unknown gpu model in a selection", _set("node_groups.gpu.selection.gpu_models", ["a10g", "b300"]),
+     f"{P}.node_groups.gpu.selection.gpu_models: got 'b300'; allowed: GPU models in the price table: a100, a10g, h100, "
+     "h200, l4, l40s, nvidia tesla v100, t4, v100"),
+    ("access entry namespace", _set("cluster.access_entries.ml-engineers.namespaces", ["models", "ML Team"]),
+     f"{P}.cluster.access_entries.ml-engineers.namespaces: got a list; allowed: Kubernetes namespace names: a-z, 0-9 "
+     "and '-', at most 63 characters, '*' as a wildcard (dev-*) (bad: 'ML Team')"),
+    ("prometheus query past the request line", lambda v, p: p["models"]["sentiment"]["autoscaling"].update(
+        signal="prometheus", prometheus_query="x" * 70000, prometheus_threshold=5),
+     f"{P}.models.sentiment.autoscaling.prometheus_query: got a string of 70,000 characters starting 'xxxxxxxxxxxxxxxxxxxxxxxx'; "
+     "allowed: a string of at most 65,536 characters"),
     ("stabilization beyond the HPA's hour", _set("models.llm-chat.autoscaling.downscale_stabilization", "2h"),
      f"{P}.models.llm-chat.autoscaling.downscale_stabilization: got '2h'; allowed: a duration of at most 60m (the HPA's "
      "stabilizationWindowSeconds limit)"),
@@ -393,6 +405,17 @@ EDGES = [
     ("priority 100", _set("node_groups.cpu.priority", 100)),
     ("port 65535", _set("models.sentiment.port", 65535)),
     ("one rollout knob zero", _set("models.sentiment.update_strategy", {"max_surge": 0, "max_unavailable": 1})),
+    # Round 2 (issue 19): what strict types and the new bounds still take
+    ("cpu as a number of cores", _set("models.sentiment.compute.cpu", 0.5)),
+    ("an integer where a number is allowed", _set("models.llm-chat.compute.min_gpu_memory_gib", 40)),
+    ("factor of a whole percent", _set("models.sentiment.autoscaling.max_upscale_factor", 2)),
+    ("an hour of stabilization", _set("models.sentiment.autoscaling.downscale_stabilization", "1h")),
+    ("image by digest", _set("models.sentiment.image", "r.io/team/x@sha256:" + "a" * 64)),
+    ("image by tag and digest", _set("models.sentiment.image", "r.io/x:1.4.2@sha512:" + "0" * 128)),
+    ("image on a registry with a port", _set("models.sentiment.image", "registry.internal:5000/team__a/x-y.z:v1_2")),
+    ("image on localhost", _set("models.sentiment.image", "localhost/x:dev")),
+    ("image path and tag at their maximum", _set("models.sentiment.image", "r.io/" + "a" * 255 + ":" + "t" * 128)),
+    ("namespace wildcard", _set("cluster.access_entries.ml-engineers.namespaces", ["team-*"])),
 ]
 
 
