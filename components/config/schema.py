@@ -896,8 +896,8 @@ def _type_hint(t: str, v: Any) -> str:
             return "an integer (a whole number)"
         return "an integer" + (", not true or false" if isinstance(v, bool) else "")
     if t in ("float_parsing", "float_type"):
-        if _quoted_number(v):
-            return f"a number, without quotes ({v.strip()} rather than {v!r})"
+        if _quoted_number(v):  # `pulumi config set --path` turns only integers and true/false into non-strings
+            return f"a number, without quotes ({v.strip()} rather than {v!r}; with pulumi config set --path, add --type float)"
         return "a number" + (", not true or false" if isinstance(v, bool) else "")
     if t in ("bool_parsing", "bool_type"):
         if isinstance(v, str):

@@ -301,7 +301,7 @@ CASES = [
     ("quoted replicas", _set("models.sentiment.autoscaling.max_replicas", "6"),
      f"{P}.models.sentiment.autoscaling.max_replicas: got '6'; allowed: an integer, without quotes (6 rather than '6')"),
     ("quoted gpu memory", _set("models.llm-chat.compute.min_gpu_memory_gib", "40"),
-     f"{P}.models.llm-chat.compute.min_gpu_memory_gib: got '40'; allowed: a number, without quotes (40 rather than '40')"),
+     f"{P}.models.llm-chat.compute.min_gpu_memory_gib: got '40'; allowed: a number, without quotes (40 rather than '40'; with pulumi config set --path, add --type float)"),
     ("infinite gpu memory", _set("models.llm-chat.compute.min_gpu_memory_gib", float("inf")),
      f"{P}.models.llm-chat.compute.min_gpu_memory_gib: got inf; allowed: a finite number (not .inf or .nan)"),
     ("quoted retention", _set("cluster.logging.retention_days", "30"),
