@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from modelstack.config import schema as cfg
-from modelstack.config.load import read_stack_file
+from modelstack.config.load import read_stack_path
 from modelstack.capacity import cost as cost_mod
 from modelstack.planner.capacity import plan_platform
 from modelstack.planner.karpenter import plan_karpenter
@@ -69,7 +69,7 @@ def _stack_exists(project: Path, stack: str) -> bool:
 
 def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
     """The `config:` mapping of a stack file; ConfigError (with file, line and column) when it cannot be read."""
-    return read_stack_file(path.read_text(), stack, str(path))
+    return read_stack_path(path, stack)
 
 
 def policy_config(project: Path, stack: str) -> Optional[dict]:
