@@ -18,12 +18,13 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from modelstack.config import schema as cfg
-from modelstack.config.load import read_stack_file
+from modelstack.config.load import read_stack_path
 from modelstack.capacity import cost as cost_mod
 from modelstack.planner.capacity import plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
 from modelstack.plan.runner import config_strings, fewer_collections, run_program
+from modelstack.ops import cli as ops_cli
 
 
 class UsageError(Exception):
@@ -58,9 +59,17 @@ def stack_file(project: Path, stack: str) -> Path:
     return path
 
 
+def _stack_exists(project: Path, stack: str) -> bool:
+    try:
+        stack_file(project, stack)
+    except UsageError:
+        return False
+    return True
+
+
 def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
     """The `config:` mapping of a stack file; ConfigError (with file, line and column) when it cannot be read."""
-    return read_stack_file(path.read_text(), stack, str(path))
+    return read_stack_path(path, stack)
 
 
 def policy_config(project: Path, stack: str) -> Optional[dict]:
@@ -128,9 +137,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     d.add_argument("--json", metavar="FILE", help="write the diff as JSON here")
     d.add_argument("--fail-on-replace", action="store_true",
                    help="exit 1 when a resource would be replaced or deleted")
+    ops_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     if args.command == "diff":
         return _diff(args)
+    if args.command in ops_cli.COMMANDS:
+        return ops_cli.run(args, find_project, _stack_exists)
 
     try:
         project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())

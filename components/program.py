@@ -15,12 +15,15 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from modelstack.config import schema as cfg
-from modelstack.render import labels, timeouts
+from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
+from modelstack.cluster.observability import Observability
+from modelstack.ops.observability import plan_observability
+from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
 from modelstack.planner.karpenter import KarpenterPlan, node_classes, plan_karpenter
@@ -158,6 +161,20 @@ def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
     return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
 
 
+def interceptor_drain(all_args: dict[str, dict]) -> timeouts.Drain:
+    """How the KEDA interceptor stops, from the routes through it: every in_flight model's (readiness, response)."""
+    plans = [model_api.resolve(name, a) for name, a in all_args.items()]
+    return timeouts.interceptor_drain((pl.cold_start.total, pl.response_seconds)
+                                      for pl in plans if "interceptor_route" in pl.objects)
+
+
+def longest_grace_seconds(all_args: dict[str, dict], drain: timeouts.Drain) -> int:
+    """The longest termination grace period of a pod cluster-autoscaler may evict (a model's, the interceptor's), and
+    never below the autoscaler's own default."""
+    return max([timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS, drain.grace_seconds,
+                *(int(a.get("termination_grace_period_seconds", 60)) for a in all_args.values())])
+
+
 def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
@@ -201,6 +218,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "pre_stop": m.pre_stop.model_dump(exclude_none=True),
         "termination_grace_period_seconds": m.termination_grace_period_seconds,
         "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
+                      **({"tolerate_taints": tol} if (tol := pool_taints(capacity, placement.pool)) else {}),
                       "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
                       **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
         "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
@@ -280,9 +298,38 @@ def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
     return out
 
 
+def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict]:
+    """The user taints of a pool's node groups (`node_groups.<name>.taints`), once each: what its models tolerate
+    besides the accelerator's taint."""
+    out: list[dict] = []
+    for g in capacity.groups:
+        if g.pool == pool:
+            for t in g.config.taints:
+                if t.model_dump() not in out:
+                    out.append(t.model_dump())
+    return out
+
+
+def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
+    """Every taint the nodes of that kind carry (the kind's own, then each group's), once each: what a DaemonSet that
+    must run on all of them (a device plugin) tolerates. Karpenter's NodePools carry the same taints as the groups."""
+    out: list[dict] = []
+    for g in capacity.groups:
+        if g.kind == kind:
+            for t in node_templates.node_taints(g.kind, [t.model_dump() for t in g.config.taints]):
+                if t not in out:
+                    out.append(t)
+    return out
+
+
 def log_retention_days(p: Platform) -> int:
     """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
+
+
+def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict]):
+    """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI resolves its args."""
+    return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
 
 
 def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = None) -> PlatformResources:
@@ -296,6 +343,9 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         network_args.update(existing_vpc_id=vpc.existing.vpc_id,
                             existing_private_subnet_ids=vpc.existing.private_subnet_ids,
                             existing_public_subnet_ids=vpc.existing.public_subnet_ids)
+    # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    drain = interceptor_drain(all_args)
     network = Network(f"{cl.name}-network", network_args)
     cluster = Cluster(cl.name, {
         "cluster_name": cl.name,
@@ -339,8 +389,11 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
             "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
             "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
-            "system_node_pool": system_pool, "tags": tags,
+            "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
+            "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    obs = observability_plan(p, capacity, all_args)
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
@@ -350,7 +403,10 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
         "keda_version": cl.charts.version("keda", cl.kubernetes_version),
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
+        "interceptor_drain_seconds": drain.drain_seconds,
         "nvidia_device_plugin": any(g.kind == "gpu" for g in capacity.groups),
+        "gpu_node_taints": node_taints(capacity, "gpu"),
+        "neuron_node_taints": node_taints(capacity, "inferentia"),
         "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
         "neuron_device_plugin": any(g.kind == "inferentia" for g in capacity.groups),
         "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),
@@ -358,6 +414,12 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         "prometheus_volume_size": cl.observability.volume_size,
+        # Receivers turn the chart's Alertmanager on; its 50Mi claim needs the StorageClass the EBS CSI driver serves.
+        "prometheus_alertmanager": bool(cl.observability.alerts.receivers),
+        **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
+        **({"prometheus_values": obs.prometheus_values(system_pool),
+            **({"alertmanager_sns_topic_arns": obs.sns_topic_arns} if obs.sns_topic_arns else {})}
+           if cl.observability.prometheus else {}),
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
@@ -374,13 +436,18 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
             **({"log_group_name": cl.logging.log_group} if cl.logging.log_group else {}),
             "chart_version": cl.charts.version("aws-for-fluent-bit", cl.kubernetes_version), "credentials": cl.logging.credentials, "tags": tags,
         }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    observability = None
+    if obs.grafana:
+        observability = Observability(f"{cl.name}-observability", {
+            "handle": handle, "dashboards": obs.dashboard_files(), "prometheus_url": PROMETHEUS_ADDRESS,
+            "system_node_pool": system_pool, "chart_version": cl.charts.version("grafana", cl.kubernetes_version),
+        }, pulumi.ResourceOptions(depends_on=[addons]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}
     for ns in sorted({m.namespace for m in c.models.values()}):
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
     idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
     models = {}
     for name, m in c.models.items():
@@ -403,6 +470,12 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         pulumi.export("log_group", logging.log_group_name)
     if provisioner is not None:
         pulumi.export("node_pools", provisioner.node_pools)
+    # What `modelstack get` and `modelstack logs` read (modelstack.ops.outputs).
+    pulumi.export("region", p.region)
+    pulumi.export("models", ops_outputs.models_output(models))
+    pulumi.export("observability", ops_outputs.observability_output(
+        PROMETHEUS_ADDRESS if cl.observability.prometheus else None,
+        observability.grafana_service if observability is not None else None))
     return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
 
 

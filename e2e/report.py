@@ -45,6 +45,7 @@ class Report:
                 f.append(f"{r['scenario']}: {r['model']} did not get back to {r['desired']} ready replicas")
             if r["scenario"] == "drain" and not r["pdb_held"]:
                 f.append(f"drain: {r['model']} fell below its PodDisruptionBudget ({r['min_ready']} ready)")
+        f.extend((d.get("get") or {"failures": ["modelstack get not run"]})["failures"])
         ts = d["typescript_consumer"] or {}
         if "error" in ts:
             f.append("TypeScript consumer failed: " + ts["error"].splitlines()[0][:200])

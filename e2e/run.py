@@ -18,10 +18,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tools"))  # upstream.py: the pinned upstream CRDs, fetched and checksummed
 
 import yaml  # noqa: E402
 
 import faults  # noqa: E402
+import get as get_step  # noqa: E402
+import upstream  # noqa: E402
 import nodes as nodedefs  # noqa: E402
 import prodlike  # noqa: E402
 import report  # noqa: E402
@@ -42,14 +45,16 @@ def log(msg: str) -> None:
     print(f"[e2e {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def shared_dir() -> Path:
-    for cand in (ROOT.parent / "shared", Path("/work/shared")):
-        if (cand / "upstream" / "crds").is_dir():
-            return cand
-    raise SystemExit("shared/upstream/crds not found beside the clone")
+#: The charts whose CRDs our objects need, at the versions their pins name (tools/upstream.py fetches them).
+CRDS = ["keda", "keda-add-ons-http"]
 
 
-CRDS = [("keda", "v2.20.2"), ("keda-http-add-on", "v0.15.0")]
+def crd_files() -> list[Path]:
+    """The CRD files to install, fetched and verified on first use (exits with the reason when they cannot be)."""
+    try:
+        return [f for chart in CRDS for f in upstream.crd_files(chart)]
+    except upstream.UpstreamError as e:
+        raise SystemExit(f"upstream CRDs: {e}") from None
 
 
 def install_crds(kube: Kube) -> list[str]:
@@ -57,11 +62,10 @@ def install_crds(kube: Kube) -> list[str]:
     namespace (in_flight models put their Ingress there, beside the interceptor). Their controllers do not run."""
     kube.apply("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}})
     names = []
-    for project, version in CRDS:
-        for f in sorted((shared_dir() / "upstream" / "crds" / project / version).glob("*.yaml")):
-            crd = yaml.safe_load(f.read_text())
-            kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
-            names.append(crd["metadata"]["name"])
+    for f in crd_files():
+        crd = yaml.safe_load(f.read_text())
+        kube.apply("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        names.append(crd["metadata"]["name"])
 
     def established() -> bool:
         for n in names:
@@ -201,6 +205,9 @@ def main() -> int:
         rep.data["image_change"] = {"model": CHANGED_MODEL, "from": old, "to": new, "deployment_updates": dep_updates,
                                     "replacements": replacements, "min_ready_during_rollout": w.min_ready.get(CHANGED_MODEL, 0),
                                     "desired": desired, "watch_events": w.samples, "rolled_out": images_now == {new}}
+
+        log("modelstack get (stack and model) against the API server")
+        rep.data["get"] = get_step.run(pl, venv_bin, STACK_DIR, STACK, cluster.kubeconfig, OUT, platform)
 
         # Step 4: faults.
         for scenario in ("spot-loss", "zone-loss", "drain"):

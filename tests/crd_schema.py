@@ -1,4 +1,7 @@
-"""Strict validation of rendered custom resources against upstream CRDs (../shared/upstream/crds/).
+"""Strict validation of rendered custom resources against the upstream CRDs of the versions we pin.
+
+The CRD files come from tools/upstream.py: the upstream Go module at the chart pin's app version, checksummed
+and cached outside the clone (fetched on first use).
 
 The CRD's `openAPIV3Schema` is a structural schema; an API server prunes unknown fields silently, which
 would hide a misspelt key. Here every object schema that lists `properties` and does not preserve unknown
@@ -15,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import upstream
 import yaml
 
-SHARED_CRDS = Path(__file__).resolve().parents[2] / "shared" / "upstream" / "crds"
+#: CRD project directory names some tests use -> the chart (tools/upstream.py UPSTREAMS) that ships them.
+PROJECTS = {"keda": "keda", "keda-http-add-on": "keda-add-ons-http", "karpenter": "karpenter"}
+
+#: API group -> the chart whose pinned app version names the CRD version.
+GROUPS = {"keda.sh": "keda", "http.keda.sh": "keda-add-ons-http", "karpenter.sh": "karpenter",
+          "karpenter.k8s.aws": "karpenter"}
 
 
 def _strict(schema: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +58,30 @@ def _crd(path: str) -> dict[str, Any]:
 
 
 def crd_path(project: str, version: str, filename: str) -> Path:
-    """Path of one upstream CRD file, e.g. ("keda-http-add-on", "v0.15.0", "http.keda.sh_httpscaledobjects.yaml")."""
-    return SHARED_CRDS / project / version / filename
+    """Path of one upstream CRD file, e.g. ("keda-http-add-on", "v0.15.0", "http.keda.sh_httpscaledobjects.yaml").
+
+    `version` must be the one the chart pin names: a test written for another version fails here, saying so.
+    """
+    chart = PROJECTS[project]
+    pinned = upstream.version(chart)
+    if version != pinned:
+        raise AssertionError(f"{project} {version} requested, but chart {chart} pins {pinned}: the test predates the "
+                             "pin (use crd_file(api_version, kind), which follows it)")
+    path = upstream.crd_dir(chart) / filename
+    if not path.is_file():
+        raise AssertionError(f"{chart} {pinned} ships no {filename} (has {[p.name for p in upstream.crd_files(chart)]})")
+    return path
+
+
+def crd_file(api_version: str, kind: str) -> Path:
+    """The upstream CRD file defining `kind` in `api_version`'s group, at the version the chart pin names."""
+    group = api_version.split("/")[0]
+    chart = GROUPS[group]
+    for f in upstream.crd_files(chart):
+        spec = _crd(str(f))["spec"]
+        if spec["group"] == group and spec["names"]["kind"] == kind:
+            return f
+    raise AssertionError(f"{chart} {upstream.version(chart)} ships no CRD for {group}/{kind}")
 
 
 def schema_for(path: Path, api_version: str, kind: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ LAYERS = [
     ["modelstack.capacity"],
     ["modelstack.config"],
     ["modelstack.planner"],
-    ["modelstack.cluster", "modelstack.serving", "modelstack.policies", "modelstack.plan"],
+    ["modelstack.cluster", "modelstack.serving", "modelstack.policies", "modelstack.plan", "modelstack.ops"],
     ["modelstack.program"],
     ["modelstack.cli", "modelstack.__main__"],
 ]

@@ -179,6 +179,22 @@ def test_inferentia_groups_bring_the_neuron_device_plugin_and_models_ask_for_dev
     assert not [r for r in without.resources if r.name.endswith("neuron-device-plugin")]
 
 
+def test_a_user_taint_on_an_inferentia_group_is_tolerated_by_the_neuron_plugin_and_its_models(run):
+    vals = copy.deepcopy(stack_values("staging"))
+    _neuron(vals[CONFIG_KEY])
+    taint = {"key": "dedicated", "value": "translate", "effect": "NoExecute"}
+    vals[CONFIG_KEY]["node_groups"]["neuron"]["taints"] = [taint]
+    result = run(program.main, "staging", vals)
+    exact = {"operator": "Equal", **taint}
+    plugin = result.named("models-staging-addons-neuron-device-plugin").inputs["values"]["devicePlugin"]["tolerations"]
+    assert exact in plugin
+    assert {"key": "aws.amazon.com/neuron", "operator": "Exists", "effect": "NoSchedule"} in plugin
+    pod = next(r for r in result.resources if r.name == "translate-deployment").inputs["spec"]["template"]["spec"]
+    assert exact in pod["tolerations"]
+    other = next(r for r in result.resources if r.name == "sentiment-deployment").inputs["spec"]["template"]["spec"]
+    assert exact not in (other.get("tolerations") or [])
+
+
 def test_every_container_counts_in_sizing():
     from modelstack.config.checks import pod_requests
     p, _ = _platform("staging", _neuron)

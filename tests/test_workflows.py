@@ -96,7 +96,7 @@ def test_actionlint_reports_nothing(tmp_path: Path) -> None:
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     """Guards the guard: the linter run above really parses and checks."""
     broken = tmp_path / "broken.yml"
-    broken.write_text((WORKFLOWS / "preview.yml").read_text().replace("needs: offline", "needs: offlin"))
+    broken.write_text((WORKFLOWS / "preview.yml").read_text().replace("needs: [offline, runners]", "needs: [offlin, runners]"))
     assert any("offlin" in f["message"] for f in actionlint([broken], tmp_path))
 
 
@@ -119,7 +119,7 @@ def test_preview_runs_offline_checks_without_credentials_then_previews_each_envi
     assert "make test" in commands and "make plan" in commands
 
     preview = wf["jobs"]["preview"]
-    assert preview["needs"] == "offline"
+    assert preview["needs"] == ["offline", "runners"]
     assert [m["environment"] for m in preview["strategy"]["matrix"]["include"]] == ENVIRONMENTS
     assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
     (creds,) = steps_using(preview, "aws-actions/configure-aws-credentials")
@@ -136,7 +136,7 @@ def test_deploy_goes_dev_staging_prod_behind_environments() -> None:
     assert wf["on"]["push"]["branches"] == ["main"]
     assert wf["concurrency"]["cancel-in-progress"] is False
     jobs = wf["jobs"]
-    assert [jobs[f"up-{e}"]["needs"] for e in ENVIRONMENTS] == ["offline", "up-dev", "up-staging"]
+    assert [jobs[f"up-{e}"]["needs"] for e in ENVIRONMENTS] == [["offline", "runners"], "up-dev", "up-staging"]
     for env in ENVIRONMENTS:
         job = jobs[f"up-{env}"]
         assert job["environment"] == env
@@ -154,3 +154,171 @@ def test_policy_pack_paths_the_workflows_use_exist() -> None:
         assert (ROOT / "policies" / f"config.{env}.json").is_file()
     pack = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())
     assert pack["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
+
+
+# --- where the cluster jobs run ------------------------------------------------------------------------------------
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    n = job.get("needs", [])
+    return [n] if isinstance(n, str) else list(n)
+
+
+def _upstream_jobs(jobs: dict[str, Any], name: str) -> set[str]:
+    seen, todo = set(), _needs(jobs[name])
+    while todo:
+        j = todo.pop()
+        if j not in seen:
+            seen.add(j)
+            todo += _needs(jobs[j])
+    return seen
+
+
+def cluster_jobs() -> list[tuple[str, str, str, str]]:
+    """(workflow, job, environment, runs-on expression) of every job that runs `pulumi preview` or `pulumi up`."""
+    out = []
+    for f in FILES:
+        for name, job in load(f.name)["jobs"].items():
+            if not steps_using(job, "pulumi/actions"):
+                continue
+            if "matrix" in str(job.get("runs-on")):
+                for leg in job["strategy"]["matrix"]["include"]:
+                    out.append((f.name, name, leg["environment"], leg["runner"]))
+            else:
+                out.append((f.name, name, job["environment"], job["runs-on"]))
+    return out
+
+
+def test_every_job_that_talks_to_a_cluster_api_runs_on_its_environments_in_vpc_runner() -> None:
+    # GitHub-hosted runners cannot reach a private endpoint, nor a public one restricted to public_access_cidrs.
+    jobs = cluster_jobs()
+    assert sorted((w, e) for w, _, e, _ in jobs) == sorted(
+        [("deploy.yml", e) for e in ENVIRONMENTS] + [("preview.yml", e) for e in ENVIRONMENTS])
+    for workflow, job, env, runner in jobs:
+        assert runner == f"${{{{ vars.RUNNER_{env.upper()} }}}}", (workflow, job, env, runner)
+
+
+def test_cluster_jobs_wait_for_the_runner_check_which_checks_every_variable_they_use() -> None:
+    for f in FILES:
+        jobs = load(f.name)["jobs"]
+        check = jobs["runners"]
+        (step,) = [s for s in check["steps"] if "check-runners.sh" in s.get("run", "")]
+        assert step["run"].split()[1:] == ENVIRONMENTS
+        assert step["env"] == {f"RUNNER_{e.upper()}": f"${{{{ vars.RUNNER_{e.upper()} }}}}" for e in ENVIRONMENTS}
+        assert not str(check["runs-on"]).startswith("${{")  # the check itself needs no in-VPC runner
+    for workflow, job, _, _ in cluster_jobs():
+        assert "runners" in _upstream_jobs(load(workflow)["jobs"], job), (workflow, job)
+
+
+def _script(name: str, args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ROOT / ".github" / "scripts" / name), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_runner_check_names_every_unset_variable() -> None:
+    base = {"PATH": "/usr/bin:/bin"}
+    p = _script("check-runners.sh", ENVIRONMENTS, {**base, "RUNNER_DEV": "vpc-dev"})
+    assert p.returncode == 1 and "RUNNER_STAGING RUNNER_PROD" in p.stdout
+    p = _script("check-runners.sh", ENVIRONMENTS,
+                {**base, "RUNNER_DEV": "vpc-dev", "RUNNER_STAGING": "vpc-staging", "RUNNER_PROD": "vpc-prod"})
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+# --- the PR's offline plan diff never drops an environment silently ------------------------------------------------
+
+def test_no_workflow_step_swallows_a_failure() -> None:
+    for f in FILES:
+        for name, job in load(f.name)["jobs"].items():
+            for step in job.get("steps", []):
+                assert "|| true" not in step.get("run", ""), (f.name, name, step.get("name"))
+
+
+def test_the_preview_diff_step_runs_the_diff_script_for_every_environment() -> None:
+    (step,) = [s for s in load("preview.yml")["jobs"]["offline"]["steps"] if "plan-diff.sh" in s.get("run", "")]
+    assert step["run"].splitlines()[-1].split() == [".github/scripts/plan-diff.sh", "FETCH_HEAD", *ENVIRONMENTS]
+
+
+# A stand-in for `modelstack`: `plan ENV [--stack-file F] --json OUT` writes OUT, or fails as STUB_FAIL says
+# (`base:ENV:CODE` for the base branch's plan, `head:ENV:CODE` for this branch's); `diff A B` prints both names.
+STUB = r"""#!/usr/bin/env bash
+if [ "$1" = diff ]; then echo "diff $(basename "$2") -> $(basename "$3")"; exit 0; fi
+env=$2; side=head; out=""
+while [ $# -gt 0 ]; do case $1 in --stack-file) side=base;; --json) out=$2;; esac; shift; done
+code=0
+for f in $STUB_FAIL; do [ "${f%:*}" = "$side:$env" ] && code=${f##*:}; done
+if [ "$code" = 2 ]; then echo "config: modelstack:platform.x: bad value (stub)" >&2; exit 2; fi
+echo '{}' > "$out"
+exit "$code"
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A git repository whose HEAD holds dev and staging stack files (no prod: a stack new on this branch)."""
+    (tmp_path / "stacks").mkdir()
+    for env in ("dev", "staging"):
+        (tmp_path / "stacks" / f"Pulumi.{env}.yaml").write_text(f"config: {{}}  # {env}\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *cmd], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    stub = tmp_path / "modelstack"
+    stub.write_text(STUB)
+    stub.chmod(0o755)
+    return tmp_path
+
+
+def _diff(repo: Path, fail: str = "") -> tuple[subprocess.CompletedProcess, str]:
+    summary = repo / "summary.md"
+    env = {"PATH": "/usr/bin:/bin", "MODELSTACK": str(repo / "modelstack"), "GITHUB_STEP_SUMMARY": str(summary),
+           "STUB_FAIL": fail}
+    p = _script("plan-diff.sh", ["HEAD", *ENVIRONMENTS], env, cwd=repo)
+    return p, summary.read_text()
+
+
+def test_the_plan_diff_reports_every_environment(repo: Path) -> None:
+    p, summary = _diff(repo)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "### dev\n```\ndiff base-dev.json -> head-dev.json" in summary
+    assert "### staging\n```\ndiff base-staging.json -> head-staging.json" in summary
+    assert "### prod: new stack" in summary
+
+
+def test_a_base_config_that_no_longer_plans_fails_the_step_and_says_so(repo: Path) -> None:
+    p, summary = _diff(repo, "base:dev:2")
+    assert p.returncode == 1
+    assert "::error title=plan diff (dev)::the base branch's stacks/Pulumi.dev.yaml does not plan" in p.stdout
+    assert "### dev: no plan diff" in summary and "bad value (stub)" in summary
+    assert "### staging\n```\ndiff" in summary  # the other environments are still diffed
+
+
+def test_a_head_plan_that_fails_fails_the_step(repo: Path) -> None:
+    p, summary = _diff(repo, "head:staging:2")
+    assert p.returncode == 1 and "### staging: no plan diff" in summary and "no plan diff for: staging" in p.stderr
+
+
+def test_a_policy_violation_on_the_base_branch_still_gives_its_diff(repo: Path) -> None:
+    # Exit 1 is a mandatory policy violation: plan.json is written and what the change does is still worth seeing.
+    p, summary = _diff(repo, "base:dev:1")
+    assert p.returncode == 0 and "### dev\n```\ndiff base-dev.json" in summary
+
+
+# --- what the workflows install --------------------------------------------------------------------------------
+
+def test_the_workflows_install_python_packages_only_from_the_lock() -> None:
+    for f in FILES:
+        for name, job in load(f.name)["jobs"].items():
+            runs = " ".join(s.get("run", "") for s in job.get("steps", []))
+            assert "pip install" not in runs, (f.name, name)  # the Makefile's lock install, nothing else
+            if steps_using(job, "pulumi/actions"):
+                assert "make install policy-venv" in runs, (f.name, name)
+
+
+def test_make_installs_both_venvs_from_the_lock_with_hashes() -> None:
+    p = subprocess.run(["make", "-n", "-B", "install", "policy-venv"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    pips = [line for line in p.stdout.splitlines() if "pip install" in line]
+    assert len(pips) == 4, pips
+    assert "--require-hashes -r requirements/dev.lock" in pips[0]
+    assert "--no-build-isolation --no-deps -e ." in pips[1]
+    assert pips[2].startswith("policies/venv/bin/python") and "--require-hashes -r requirements/runtime.lock" in pips[2]
+    assert "--no-build-isolation --no-deps -e ." in pips[3]

@@ -7,11 +7,11 @@ from typing import Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
 from modelstack.render import addon_values, iam, node_templates, timeouts
 from modelstack.render.charts import CHARTS, CLUSTER_AUTOSCALER, Chart
+from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
 
 TYPE = "modelstack:index:ClusterAutoscaler"
@@ -40,6 +40,9 @@ class ClusterAutoscalerArgs(TypedDict):
     """Scale-down pause after a scale-up. Default "10m"."""
     expendable_pods_priority_cutoff: NotRequired[int]
     """Pods below this priority never trigger scale-up. Default -10 (the autoscaler's default)."""
+    max_graceful_termination_seconds: NotRequired[int]
+    """How long a scale-down lets a pod terminate before the node goes anyway: at least the longest grace period of
+    the pods on autoscaled nodes (model pods, the KEDA interceptor). Default 600 (the autoscaler's default)."""
     tags: NotRequired[dict[str, str]]
     """AWS tags on the IAM role. Default: none."""
 
@@ -80,18 +83,11 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             system_pool=args.get("system_node_pool", "system"), service_account=SERVICE_ACCOUNT,
             scale_down_unneeded_time=args.get("scale_down_unneeded_time", "10m"),
             scale_down_delay_after_add=args.get("scale_down_delay_after_add", "10m"),
-            expendable_pods_priority_cutoff=args.get("expendable_pods_priority_cutoff", -10)))
-        release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name="cluster-autoscaler",
-            chart=CHART,
-            version=pinned.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pinned.repo),
-            namespace=NAMESPACE,
-            values=values,
-            timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, role]),
-        )
+            expendable_pods_priority_cutoff=args.get("expendable_pods_priority_cutoff", -10),
+            max_graceful_termination_seconds=args.get("max_graceful_termination_seconds",
+                                                      timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS)))
+        release = helm.release(f"{name}-release", chart=CHART, pin=pinned, release_name="cluster-autoscaler",
+                               values=values, provider=h.provider, parent=self, depends_on=[*deps, role])
         self.role_arn = role.arn
         self.release_name = release.name
         self.register_outputs({"role_arn": self.role_arn, "release_name": self.release_name})

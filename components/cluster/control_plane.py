@@ -23,6 +23,10 @@ class AccessEntryArgs(TypedDict):
     """"cluster-admin", "admin", "edit" or "view" (EKS access policies). Default "view"."""
     namespaces: NotRequired[Sequence[str]]
     """Limit the access to these namespaces. Default: cluster-wide."""
+    cluster_creator: NotRequired[bool]
+    """The principal that creates the cluster: EKS's bootstrap entry already makes it cluster admin (pulumi-eks sets
+    `bootstrapClusterCreatorAdminPermissions: true` and offers no input to turn it off), so no entry is created for
+    it; a second one would fail with ResourceInUseException. Default False."""
 
 
 class ClusterArgs(TypedDict):
@@ -52,8 +56,8 @@ class ClusterArgs(TypedDict):
     log_types: NotRequired[Sequence[str]]
     """Control plane log types sent to CloudWatch. Default ["api", "audit", "authenticator"]."""
     access_entries: NotRequired[Mapping[str, AccessEntryArgs]]
-    """IAM principals granted EKS access policies, keyed by a logical name. Default: none (the deployer's own
-    identity is admin through the cluster creator's implicit access)."""
+    """IAM principals granted EKS access policies, keyed by a logical name; one marked `cluster_creator` is recorded
+    but gets no entry of ours. Default: none (the creating identity is admin through EKS's bootstrap entry)."""
     network_policy: NotRequired[bool]
     """Enforce Kubernetes NetworkPolicies with the VPC CNI's network policy agent. Default False (the CNI's
     default): model APIs render NetworkPolicies, but they are only enforced with this on."""
@@ -94,7 +98,7 @@ class Cluster(pulumi.ComponentResource):
     oidc_provider_url: pulumi.Output[str]
     """OIDC issuer URL (https://...), for IRSA condition keys."""
     node_role_arn: pulumi.Output[str]
-    """IAM role of every node group."""
+    """IAM role of every node group; a resource taking it also waits for (and outlives) the role's policies."""
     node_role_name: pulumi.Output[str]
     """Name of that role (to attach more policies)."""
     vpc_id: pulumi.Output[str]
@@ -115,9 +119,8 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-node", assume_role_policy=json.dumps(iam.assume_role_policy("ec2.amazonaws.com")),
             description=f"Nodes of EKS cluster {cluster_name}", tags=tags, opts=child)
         policies = [iam.managed_policy_arn(p) for p in iam.NODE_MANAGED_POLICIES] + list(args.get("node_policy_arns") or [])
-        for arn in policies:
-            short = arn.rsplit("/", 1)[-1]
-            aws.iam.RolePolicyAttachment(f"{name}-node-{short}", role=node_role.name, policy_arn=arn, opts=child)
+        attachments = [aws.iam.RolePolicyAttachment(f"{name}-node-{arn.rsplit('/', 1)[-1]}", role=node_role.name,
+                                                    policy_arn=arn, opts=child) for arn in policies]
 
         key_arn: Optional[pulumi.Input[str]] = None
         if args.get("secrets_encryption", True):
@@ -173,7 +176,9 @@ class Cluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._eks.kubeconfig_json, opts=child)
         self.oidc_provider_arn = self._eks.oidc_provider_arn
         self.oidc_provider_url = self._eks.oidc_provider_url
-        self.node_role_arn = node_role.arn
+        # Node groups take the role through this output, so they depend on its policy attachments too: `pulumi
+        # destroy` deletes the groups (draining their nodes) before the permissions those nodes run on.
+        self.node_role_arn = pulumi.Output.all(node_role.arn, *[a.id for a in attachments]).apply(lambda v: v[0])
         self.node_role_name = node_role.name
         self.vpc_id = pulumi.Output.from_input(args["vpc_id"])
         self.private_subnet_ids = pulumi.Output.from_input(args["private_subnet_ids"])
@@ -197,8 +202,16 @@ class Cluster(pulumi.ComponentResource):
 
 
 def _access_entries(entries: Mapping[str, AccessEntryArgs], tags: Mapping[str, str]) -> dict[str, eks.AccessEntryArgs]:
+    creators = [k for k, e in entries.items() if e.get("cluster_creator")]
+    if len(creators) > 1:
+        raise ValueError(f"access_entries: only one principal creates the cluster, got cluster_creator on {creators}")
     out = {}
     for key, e in entries.items():
+        if e.get("cluster_creator"):
+            if e.get("access", "view") != "cluster-admin" or e.get("namespaces"):
+                raise ValueError(f"access_entries.{key}: the cluster creator's bootstrap entry is cluster-admin, "
+                                 "cluster-wide; give access cluster-admin and no namespaces")
+            continue  # EKS made its entry at creation (bootstrapClusterCreatorAdminPermissions)
         out[key] = eks.AccessEntryArgs(
             principal_arn=e["principal_arn"],
             access_policies={

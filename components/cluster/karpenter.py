@@ -14,13 +14,16 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
+from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
 from modelstack.render import iam, karpenter
 from modelstack.render.charts import CHARTS
 
 TYPE = "modelstack:index:Karpenter"
 _PIN = CHARTS[karpenter.CHART_NAME]
-REPO, NAMESPACE, DEFAULT_VERSION = _PIN.repo, _PIN.namespace, _PIN.version
+NAMESPACE = _PIN.namespace
+#: The controller policy that keeps the resource name `<name>-controller` (the one policy before the split).
+_FIRST_POLICY = "node-lifecycle"
 
 
 class NodePoolArgs(TypedDict):
@@ -105,8 +108,9 @@ class KarpenterArgs(TypedDict):
 class Karpenter(pulumi.ComponentResource):
     """Karpenter 1.14 on EKS, scoped as upstream's CloudFormation scopes it.
 
-    Children: the node role (4 AWS managed policies) with an EC2_LINUX access entry; the controller role and policy
-    (Pod Identity association, or IRSA); `karpenter.sh/discovery` tags on the private subnets and the cluster
+    Children: the node role (4 AWS managed policies) with an EC2_LINUX access entry; the controller role and its six
+    managed policies, split as upstream splits them (`<name>-controller` holds the node-lifecycle statements,
+    `<name>-controller-<role>` the others; render/karpenter.CONTROLLER_POLICIES) (Pod Identity association, or IRSA); `karpenter.sh/discovery` tags on the private subnets and the cluster
     security group; an SQS queue (SSE, 300 s retention) with a TLS-only policy and EventBridge rules for spot
     interruptions, rebalance recommendations, instance state changes, AWS Health events and capacity reservation
     interruptions; the Helm release (OCI); an EC2NodeClass per entry of `node_classes`; a NodePool per entry of
@@ -161,10 +165,11 @@ class Karpenter(pulumi.ComponentResource):
         node_role = aws.iam.Role(
             f"{name}-node", assume_role_policy=json.dumps(iam.assume_role_policy("ec2.amazonaws.com")),
             description="Nodes launched by Karpenter", tags=tags, opts=child)
-        for policy in karpenter.NODE_MANAGED_POLICIES:
+        node_attachments = [
             aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=node_role.name,
                                          policy_arn=partition.apply(lambda p, n=policy: iam.managed_policy_arn(n, p)),
                                          opts=child)
+            for policy in karpenter.NODE_MANAGED_POLICIES]
         access = aws.eks.AccessEntry(f"{name}-node-access", cluster_name=h.cluster_name, principal_arn=node_role.arn,
                                      type="EC2_LINUX", tags=tags, opts=child)
 
@@ -197,13 +202,25 @@ class Karpenter(pulumi.ComponentResource):
                 iam.irsa_trust_policy(a[0], a[1], NAMESPACE, karpenter.SERVICE_ACCOUNT)))
         controller_role = aws.iam.Role(f"{name}-controller", assume_role_policy=trust,
                                        description="Karpenter controller", tags=tags, opts=child)
-        document = pulumi.Output.all(h.cluster_name, identity_info.account_id, node_role.arn, queue.arn, partition).apply(
-            lambda a: json.dumps(karpenter.controller_policy(a[0], region, a[1], a[2], a[3], a[4])))
-        policy = aws.iam.Policy(f"{name}-controller", policy=document, description="Karpenter controller (scoped)",
-                                tags=tags, opts=child)
-        attachment = aws.iam.RolePolicyAttachment(f"{name}-controller", role=controller_role.name,
-                                                  policy_arn=policy.arn, opts=child)
-        release_deps = [*deps, attachment, access, queue]
+        documents = pulumi.Output.all(h.cluster_name, identity_info.account_id, node_role.arn, queue.arn, partition).apply(
+            lambda a: karpenter.controller_policies(a[0], region, a[1], a[2], a[3], a[4]))
+        attachments = []
+        for role in karpenter.CONTROLLER_POLICIES:
+            if role == _FIRST_POLICY:
+                continue
+            p = aws.iam.Policy(f"{name}-controller-{role}", policy=documents.apply(lambda d, r=role: json.dumps(d[r])),
+                               description=f"Karpenter controller: {role} (scoped)", tags=tags, opts=child)
+            attachments.append(aws.iam.RolePolicyAttachment(f"{name}-controller-{role}", role=controller_role.name,
+                                                            policy_arn=p.arn, opts=child))
+        # The node-lifecycle statements keep the policy resource that held all of them before the split (same URN,
+        # same description: the provider replaces a policy whose description changes). It is updated only after the
+        # other five are attached, so an upgraded controller never runs without a permission it had.
+        policy = aws.iam.Policy(f"{name}-controller", policy=documents.apply(lambda d: json.dumps(d[_FIRST_POLICY])),
+                                description="Karpenter controller (scoped)", tags=tags,
+                                opts=pulumi.ResourceOptions(parent=self, depends_on=[*deps, *attachments]))
+        attachments.insert(0, aws.iam.RolePolicyAttachment(f"{name}-controller", role=controller_role.name,
+                                                           policy_arn=policy.arn, opts=child))
+        release_deps = [*deps, *attachments, access, queue]
         if identity == "pod-identity":
             release_deps.append(aws.eks.PodIdentityAssociation(
                 f"{name}-controller", cluster_name=h.cluster_name, namespace=NAMESPACE,
@@ -213,17 +230,14 @@ class Karpenter(pulumi.ComponentResource):
             lambda a: karpenter.helm_values(a[0], a[1], args.get("system_node_pool", "system"),
                                             replicas=args.get("replicas", 2),
                                             irsa_role_arn=a[2] if identity == "irsa" else None))
-        release = k8s.helm.v3.Release(
-            f"{name}-release",
-            name=karpenter.RELEASE_NAME,
-            chart=f"{REPO}/{karpenter.CHART_NAME}",
-            version=args.get("chart_version", DEFAULT_VERSION),
-            namespace=NAMESPACE,
-            values=values,
-            opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=release_deps),
-        )
+        release = helm.release(f"{name}-release", chart=karpenter.CHART_NAME, pin=_PIN, release_name=karpenter.RELEASE_NAME,
+                               version=args.get("chart_version"), values=values, provider=h.provider, parent=self,
+                               depends_on=release_deps)
 
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, release])
+        # The node classes wait for the node role's policies and access entry, so that `pulumi destroy` removes
+        # them (and with them Karpenter's nodes) before the permissions those nodes run on.
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=h.provider,
+                                          depends_on=[*deps, release, *node_attachments, access])
         node_class_resources = []
         for c in classes:
             suffix = "" if c["name"] == karpenter.NODECLASS_NAME else f"-{c['name']}"

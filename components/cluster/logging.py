@@ -8,11 +8,11 @@ from typing import Optional, TypedDict
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
+from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
-from modelstack.render import iam, timeouts
+from modelstack.render import iam
 from modelstack.render import logging as log_values
 from modelstack.render.charts import CHARTS
 
@@ -66,7 +66,7 @@ class ClusterLogging(pulumi.ComponentResource):
         if credentials not in CREDENTIALS:
             raise ValueError(f"ClusterLogging {name!r}: credentials {credentials!r}: allowed {', '.join(CREDENTIALS)}")
         pin = CHARTS[CHART]
-        repo, namespace, default_version = pin.repo, pin.namespace, pin.version
+        namespace = pin.namespace
         group_name = args.get("log_group_name") or h.cluster_name.apply(log_values.default_log_group)
         group = aws.cloudwatch.LogGroup(f"{name}-log-group", name=group_name,
                                         retention_in_days=args.get("retention_days", 30), tags=tags, opts=child)
@@ -89,11 +89,9 @@ class ClusterLogging(pulumi.ComponentResource):
         values = pulumi.Output.all(group.name, role.arn).apply(
             lambda a: log_values.fluent_bit_values(args["region"], a[0], list(args["namespaces"]),
                                                    a[1] if credentials == "irsa" else None))
-        k8s.helm.v3.Release(
-            f"{name}-fluent-bit", name=CHART, chart=CHART, version=args.get("chart_version") or default_version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo), namespace=namespace, create_namespace=True,
-            values=values, timeout=timeouts.HELM_RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, *before_pods]))
+        helm.release(f"{name}-fluent-bit", chart=CHART, pin=pin, release_name=CHART, version=args.get("chart_version"),
+                     values=values, create_namespace=True, provider=h.provider, parent=self,
+                     depends_on=[*deps, *before_pods])
         self.log_group_name = group.name
         self.role_arn = role.arn
         self.register_outputs({"log_group_name": self.log_group_name, "role_arn": self.role_arn})

@@ -167,16 +167,51 @@ def _root_volume_issues(add: Add, p: str, g: NodeGroupConfig) -> None:
                     f"{k} only with type: gp3 ({rv.type} performance follows its size and is not provisioned)")
 
 
+def _selection_issues(add: Add, p: str, g: NodeGroupConfig, cat: Mapping[str, Any]) -> bool:
+    """Families and GPU models of a group's selection that the price table does not hold (before, the models on the
+    group got "a selection no instance type matches" instead). True when there was one."""
+    families = {t.family for t in cat.values()}
+    gpus = sorted({(t.gpu_model or "").lower() for t in cat.values() if t.is_gpu})
+    bad = [f for f in g.selection.families if f not in families]
+    for f in bad:
+        add(f"{p}.selection.families", repr(f), "instance families in the price table, e.g. m7i, c7a, g6, g5")
+    bad_gpus = [m for m in g.selection.gpu_models if m.lower() not in gpus]
+    for m in bad_gpus:
+        add(f"{p}.selection.gpu_models", repr(m), "GPU models in the price table: " + ", ".join(gpus))
+    return bool(bad or bad_gpus)
+
+
 def _cluster_issues(add: Add, c: ClusterConfig) -> None:
     if c.vpc.nat == "none" and c.vpc.existing is None:
         add("cluster.vpc.nat", "'none' for a new VPC",
             "single or per_az: nodes run in the private subnets and, without a NAT gateway, have no route to pull "
             "images or reach the EKS API (modelstack creates no VPC endpoints); bring a VPC with endpoints as "
             "vpc.existing instead")
+    _access_entry_issues(add, c)
     lb = c.load_balancer
     if lb.scheme == "internet-facing" and not lb.allowed_cidrs:
         add("cluster.load_balancer.allowed_cidrs", "nothing for an internet-facing load balancer",
             "an allow-list of CIDR blocks (0.0.0.0/0 must be written out to open it to everyone)")
+
+
+def _access_entry_issues(add: Add, c: ClusterConfig) -> None:
+    """EKS keeps one access entry per principal, and gives the cluster's creator one of its own (cluster-admin)."""
+    seen: dict[str, str] = {}
+    creators = [k for k, e in c.access_entries.items() if e.cluster_creator]
+    for key, e in c.access_entries.items():
+        p = f"cluster.access_entries.{key}"
+        if e.principal_arn in seen:
+            add(f"{p}.principal_arn", repr(e.principal_arn),
+                f"a principal no other entry names (access_entries.{seen[e.principal_arn]} has it): EKS allows one "
+                "access entry per principal")
+        seen.setdefault(e.principal_arn, key)
+        if e.cluster_creator and (e.access != "cluster-admin" or e.namespaces):
+            add(f"{p}.access", f"{e.access!r}{' in namespaces ' + ', '.join(e.namespaces) if e.namespaces else ''} "
+                "for the cluster creator", "cluster-admin, cluster-wide: what the creator's bootstrap entry grants "
+                "(modelstack creates no entry for it)")
+    if len(creators) > 1:
+        add("cluster.access_entries", f"cluster_creator on {', '.join(creators)}",
+            "at most one entry: only one principal creates the cluster")
 
 
 def _model_issues(add: Add, p: str, m: ModelConfig, environment: Any) -> None:
@@ -261,6 +296,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
             "true only with cluster.provisioner karpenter (it keeps the old node groups during the migration to it)")
 
     cat = pricing.catalog()
+    unmatched: set[str] = set()  # groups whose selection names what the price table does not hold
     for name, g in groups.items():
         if g is None:
             continue
@@ -288,6 +324,16 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
             add(f"{p}.selection", "a selection next to instance_types", "either instance_types (used as given) or selection (the optimizer chooses), not both")
         if g.on_demand_fallback and not g.spot:
             add(f"{p}.on_demand_fallback", "true on an on-demand group", "on_demand_fallback only on a spot group (spot: true)")
+        if _selection_issues(add, p, g, cat):
+            unmatched.add(name)
+        if g.kind == "system" and g.spot:
+            add(f"{p}.spot", "true on the system group", "false (the default): the system group is on-demand; it runs "
+                "the controllers and add-ons every model depends on, which a spot interruption would take down")
+    systems = [n for n, g in groups.items() if g is not None and g.kind == "system"]
+    for extra in systems[1:]:
+        add(f"node_groups.{extra}.kind", f"'system' again ({systems[0]!r} is the system group)",
+            "one node group of kind system: the platform add-ons run on one, and a second would keep nodes nothing "
+            "is scheduled on; use kind cpu for more capacity")
     if groups and not any(g is not None and g.kind == "system" for g in groups.values()) and all(g is not None for g in groups.values()):
         add("node_groups", "no group of kind 'system'", "at least one node group with kind: system, where the platform add-ons run")
 
@@ -334,7 +380,7 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 what = {"gpu": "a GPU model", "inferentia": "an Inferentia model", "none": "a CPU-only model"}[need]
                 there = {"gpu": "a GPU node group", "inferentia": "an Inferentia node group", "none": "a node group with no GPUs"}[have]
                 add(f"{p}.node_group", f"{group_name!r} ({there}) for {what}", _groups_of(groups, need))
-            elif not (compute.gpu and compute.inferentia):  # reported above; no replica shape to size
+            elif not (compute.gpu and compute.inferentia) and group_name not in unmatched:  # else reported above
                 issues_fit = _fit_issue(pod_requests(m) if m else requests_of(compute), group, cat)
                 if issues_fit:
                     add(f"{p}.compute", issues_fit[0], issues_fit[1])

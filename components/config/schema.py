@@ -86,7 +86,10 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every section of the stack config: unknown keys refused, and no coercion (strict mode): "8080" is not a port,
+    "yes" is not true, 0.5 is not an integer; an integer stays welcome where a number is. No .inf or .nan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def rule_error(given: str, allowed: str) -> PydanticCustomError:
@@ -141,6 +144,79 @@ def duration_seconds(value: Union[int, str]) -> int:
     return int(m.group(1)) * {"s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
 
 
+#: The longest string execve(2) passes, NUL included: MAX_ARG_STRLEN = 32 pages of 4 KiB (Linux
+#: include/uapi/linux/binfmts.h; fs/exec.c refuses a longer argv or envp string with E2BIG, so the container would
+#: never start). It bounds each command and args item and each NAME=value of env.
+MAX_ARG_STRLEN = 32 * 4096
+
+
+def _exec_strings(values: list[str], what: str) -> list[str]:
+    """`values` unchanged when each fits execve's limit; else ValueError naming the first that does not."""
+    for i, v in enumerate(values):
+        if len(v.encode()) >= MAX_ARG_STRLEN:
+            raise ValueError(f"{what} of at most {MAX_ARG_STRLEN - 1:,} bytes each (execve's MAX_ARG_STRLEN, NUL "
+                             f"included; item {i} has {len(v.encode()):,})")
+    return values
+
+
+def _env(values: dict[str, str]) -> dict[str, str]:
+    for k, v in values.items():
+        n = len(f"{k}={v}".encode())
+        if n >= MAX_ARG_STRLEN:
+            raise ValueError(f"variables of at most {MAX_ARG_STRLEN - 1:,} bytes as NAME=value (execve's MAX_ARG_STRLEN, "
+                             f"NUL included; {k!r} has {n:,})")
+    return values
+
+
+# The image reference grammar of github.com/distribution/reference v0.6.0 (reference.go, regexp.go), which
+# containerd and the kubelet parse images with: [host[:port]/]path[:tag][@digest]. A path of lowercase components
+# separated by '.', '_', '__' or dashes, at most 255 characters; a tag of at most 128 word characters, '.' and '-',
+# not starting with '.' or '-'; digests of the algorithms opencontainers/go-digest v1.0.0 registers, lowercase hex.
+# The first component is a registry host only when it has a '.' or a ':port' or is localhost (normalize.go
+# splitDockerDomain); modelstack requires one (no implicit Docker Hub) and a tag or digest (no implicit latest).
+IMAGE_RULE = ("an image reference with a registry host and a tag or digest, e.g. "
+              "123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2")
+IMAGE_PATH_MAX, IMAGE_TAG_MAX = 255, 128
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IMAGE_HOST = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?")
+_IMAGE_PATH = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
+_IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_IMAGE_DIGEST = re.compile(r"sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128}")
+#: Longest reference the grammar allows: host (253) and port, path, tag and the longest digest.
+IMAGE_MAX = 253 + 6 + 1 + IMAGE_PATH_MAX + 1 + IMAGE_TAG_MAX + 1 + len("sha512:") + 128
+
+
+def image_problem(ref: str) -> Optional[str]:
+    """What is wrong with an image reference (None when it is one modelstack deploys)."""
+    if len(ref) > IMAGE_MAX:
+        return f"at most {IMAGE_MAX} characters"
+    name, _, digest = ref.partition("@")
+    host, slash, rest = name.partition("/")
+    if not slash or not ("." in host or ":" in host or host == "localhost") or not _IMAGE_HOST.fullmatch(host):
+        return "a registry host first: without one the runtime pulls from Docker Hub"
+    path, colon, tag = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    if not _IMAGE_PATH.fullmatch(path):
+        return "a repository path of lowercase a-z and 0-9 components joined by '/', '.', '_', '__' or '-'"
+    if len(path) > IMAGE_PATH_MAX:
+        return f"a repository path of at most {IMAGE_PATH_MAX} characters ({len(path)} given)"
+    if not colon and not digest:
+        return "a tag or digest (no implicit :latest)"
+    if colon and not _IMAGE_TAG.fullmatch(tag):
+        return "a tag of A-Z a-z 0-9 _ . - not starting with '.' or '-'"
+    if len(tag) > IMAGE_TAG_MAX:
+        return f"a tag of at most {IMAGE_TAG_MAX} characters ({len(tag)} given)"
+    if digest and not _IMAGE_DIGEST.fullmatch(digest):
+        return "a digest sha256:<64 lowercase hex digits> (or sha384:<96>, sha512:<128>)"
+    return None
+
+
+def _image(value: str) -> str:
+    why = image_problem(value)
+    if why:
+        raise ValueError(f"{IMAGE_RULE} ({why})")
+    return value
+
+
 # ---------------------------------------------------------------------------------------------- cluster
 
 
@@ -187,6 +263,17 @@ class AccessEntry(_Strict):
     principal_arn: str = Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
     access: Literal[tuple(iam.ACCESS_POLICIES)] = "view"  # type: ignore[valid-type]
     namespaces: list[str] = Field(default_factory=list)
+    """Namespaces the access policy is scoped to (empty: cluster-wide); EKS takes '*' wildcards such as dev-*."""
+    cluster_creator: bool = False
+    """This principal creates the cluster (runs its first `pulumi up`): EKS gives it a cluster-admin access entry at
+    creation (pulumi-eks always asks for it), so modelstack creates none (EKS refuses a second entry for one
+    principal). Requires `access: cluster-admin`, cluster-wide; at most one entry."""
+
+    @field_validator("namespaces")
+    @classmethod
+    def _namespaces(cls, v: list[str]) -> list[str]:
+        return _each_matching(v, r"^[a-z0-9*]([-a-z0-9*]{0,61}[a-z0-9*])?$",
+                              "Kubernetes namespace names: a-z, 0-9 and '-', at most 63 characters, '*' as a wildcard (dev-*)")
 
 
 class ManagedAddons(_Strict):
@@ -196,6 +283,8 @@ class ManagedAddons(_Strict):
     coredns: Optional[str] = None
     kube_proxy: Optional[str] = None
     pod_identity_agent: Optional[str] = None
+    ebs_csi_driver: Optional[str] = None
+    """aws-ebs-csi-driver, installed only when `observability.volume_size` is set."""
 
 
 def _pinned(chart_name: str) -> Any:
@@ -218,6 +307,7 @@ class Charts(_Strict):
     karpenter: _pinned("karpenter") = None
     aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
     neuron: _pinned("neuron-helm-chart") = None
+    grafana: _pinned("grafana") = None
 
     def version(self, chart_name: str, kubernetes_version: str) -> str:
         """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
@@ -229,7 +319,49 @@ CHART_FIELDS = {"cluster-autoscaler": "cluster_autoscaler", "metrics-server": "m
                 "aws-load-balancer-controller": "aws_load_balancer_controller", "keda": "keda",
                 "nvidia-device-plugin": "nvidia_device_plugin", "keda-add-ons-http": "keda_http_add_on",
                 "prometheus": "prometheus", "dcgm-exporter": "dcgm_exporter", "karpenter": "karpenter",
-                "aws-for-fluent-bit": "aws_for_fluent_bit", "neuron-helm-chart": "neuron"}
+                "aws-for-fluent-bit": "aws_for_fluent_bit", "neuron-helm-chart": "neuron",
+                "grafana": "grafana"}
+
+
+#: Alertmanager receiver kinds and the fields each needs.
+RECEIVER_FIELDS = {"sns": ("topic_arn",), "slack": ("secret", "key"), "pagerduty": ("secret", "key"),
+                   "webhook": ("secret", "key")}
+
+
+class ReceiverConfig(_Strict):
+    """An Alertmanager receiver. Secrets stay out of stack config: Slack's webhook URL, PagerDuty's routing key and a
+    webhook's URL are read from the Kubernetes Secret `secret` (key `key`) you create in the `monitoring` namespace."""
+
+    kind: Literal["sns", "slack", "pagerduty", "webhook"]
+    severities: list[Literal["critical", "warning"]] = Field(default_factory=lambda: ["critical", "warning"], min_length=1)
+    """Which alerts it gets (ModelErrorRateHigh and ModelScaleFromZeroFailed are critical, the others warning)."""
+    topic_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+    """sns: the topic (Alertmanager publishes with a role of its own, allowed sns:Publish on it only)."""
+    channel: Optional[str] = Field(None, pattern=r"^[#@]?[A-Za-z0-9._-]{1,80}$")
+    """slack: channel override (default: the webhook's own)."""
+    secret: Optional[str] = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    key: Optional[str] = Field(None, pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> "ReceiverConfig":
+        need = RECEIVER_FIELDS[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        extra = [f for f in ("topic_arn", "channel", "secret", "key")
+                 if getattr(self, f) is not None and f not in need and not (f == "channel" and self.kind == "slack")]
+        if missing or extra:
+            given = ", ".join([f"no {f}" for f in missing] + [f"{f} (not used by {self.kind})" for f in extra])
+            raise rule_error(given, f"{self.kind} takes " + " and ".join(need)
+                             + (" (and optionally channel)" if self.kind == "slack" else ""))
+        return self
+
+
+class AlertsConfig(_Strict):
+    """Per-model alert thresholds and receivers (render/alerts.py has the rules)."""
+
+    error_rate: float = Field(0.05, gt=0, le=1)
+    """Share of a model's requests answered 5xx (for 5 minutes) that pages."""
+    receivers: dict[Name, ReceiverConfig] = Field(default_factory=dict)
+    """Unset: the rules are evaluated (Prometheus and Grafana show them) but nothing is sent, and no Alertmanager runs."""
 
 
 class ObservabilityConfig(_Strict):
@@ -244,8 +376,25 @@ class ObservabilityConfig(_Strict):
     retention: str = Field("1d", pattern=r"^[1-9][0-9]*(h|d|w)$")
     """How long samples are kept (Prometheus duration: 12h, 1d, 2w)."""
     volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
-    """A PersistentVolumeClaim of this size for the TSDB (needs the EBS CSI driver and a default StorageClass,
-    which modelstack does not install); unset keeps it on an emptyDir."""
+    """A PersistentVolumeClaim of this size for the TSDB, on an encrypted gp3 StorageClass that modelstack then
+    installs with the EBS CSI driver add-on (`cluster.addons.ebs_csi_driver`); unset keeps it on an emptyDir."""
+    grafana: Optional[bool] = None
+    """Grafana (its Helm chart, on the system pool) with the generated dashboards: one per model, one per cluster.
+    Unset: on when `prometheus` is (it needs it)."""
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    """Alert rules per model (always, with `prometheus`) and where Alertmanager sends them (`receivers`)."""
+
+    @model_validator(mode="after")
+    def _needs_prometheus(self) -> "ObservabilityConfig":
+        if not self.prometheus and (self.grafana or self.alerts.receivers):  # grafana None follows prometheus
+            raise rule_error("grafana: true or alerts.receivers with prometheus: false",
+                             "prometheus: true (dashboards and alerts read the Prometheus modelstack installs), "
+                             "or grafana: false and no alerts.receivers")
+        return self
+
+    @property
+    def grafana_enabled(self) -> bool:
+        return self.prometheus if self.grafana is None else self.grafana
 
 
 #: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
@@ -281,7 +430,8 @@ class LoadBalancerConfig(_Strict):
     allowed_cidrs: list[str] = Field(default_factory=list)
     certificate_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
     hosts: list[str] = Field(default_factory=list)
-    """DNS names (yours, pointing at the load balancer) that models answer to besides the ALB's own name."""
+    """DNS names (yours, pointing at the load balancer) the KEDA interceptor matches exactly; models answer on any
+    Host by path anyway (the routes end with the catch-all), these keep two IngressGroups on one path apart."""
 
     @field_validator("hosts")
     @classmethod
@@ -415,9 +565,22 @@ class NodeGroupConfig(_Strict):
 # ---------------------------------------------------------------------------------------------- models
 
 
+#: A probe's or pre-stop hook's HTTP path: printable ASCII without spaces, and none of the characters the proxy's
+#: haproxy.cfg cannot carry in its health check (render/proxy.py); at most 1,024 characters.
+HTTP_PATH_RULE = ("a URL path such as /healthz: '/' then at most 1023 printable ASCII characters, without spaces, "
+                  "quotes, backslashes, '{', '}' or '#'")
+
+
 class HttpGet(_Strict):
-    path: str = Field("/", pattern=r"^/")
+    path: str = "/"
     port: Optional[int] = Field(None, ge=1, le=65535)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not re.fullmatch(r"/[!-~]{0,1023}", v) or any(ch in v for ch in "{}#\\\"'"):
+            raise ValueError(HTTP_PATH_RULE)
+        return v
 
 
 class TcpSocket(_Strict):
@@ -426,6 +589,8 @@ class TcpSocket(_Strict):
 
 class ExecAction(_Strict):
     command: list[str] = Field(min_length=1)
+
+    _command = field_validator("command")(classmethod(lambda cls, v: _exec_strings(v, "arguments")))
 
 
 class Probe(_Strict):
@@ -459,6 +624,26 @@ class PreStop(_Strict):
         return self
 
 
+def _cpu_quantity(v: Any) -> Any:
+    """A CPU request above zero: a string quantity ('500m', '2') or a number of cores (2, 0.5); not true/false."""
+    if sizing.parse_cpu(v) <= 0:
+        raise ValueError("a CPU quantity > 0 such as '500m' or 2")
+    return v
+
+
+#: What a zero quantity would mean, per key: a memory request and limit of 0 (Kubernetes then sets no limit), an
+#: empty /dev/shm, no huge pages.
+_ZERO_MEMORY = {"memory": "a memory quantity > 0 such as '512Mi' or '2Gi'",
+                "shm": "a size > 0 such as '1Gi' for /dev/shm, or no shm key (the container runtime's default /dev/shm)",
+                "hugepages": "a size > 0 such as '256Mi', or no hugepages key (none)"}
+
+
+def _memory_quantity(v: str, key: str) -> str:
+    if sizing.parse_memory(v) <= 0:
+        raise ValueError(_ZERO_MEMORY[key])
+    return v
+
+
 class Compute(_Strict):
     """Per-replica requests (and limits for memory, GPU, Inferentia). `gpu` and `inferentia` are exclusive."""
 
@@ -474,19 +659,20 @@ class Compute(_Strict):
     gpu_models: list[str] = Field(default_factory=list)
     """GPU models a replica may run on (t4, a10g, l4, l40s, a100, h100, ...); empty: any with enough memory."""
 
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, v: Any) -> Any:
-        if sizing.parse_cpu(v) <= 0:
-            raise ValueError("a CPU quantity > 0 such as '500m' or 2")
-        return v
+    _cpu = field_validator("cpu", mode="before")(classmethod(lambda cls, v: _cpu_quantity(v)))
 
     @field_validator("memory", "shm", "hugepages")
     @classmethod
-    def _mem(cls, v: Any) -> Any:
-        if v is not None:
-            sizing.parse_memory(v)
-        return v
+    def _mem(cls, v: Any, info: Any) -> Any:
+        return v if v is None else _memory_quantity(v, info.field_name)
+
+
+#: The HPA's stabilizationWindowSeconds must lie in [0, 3600] (k8s.io/api autoscaling/v2 HPAScalingRules).
+HPA_STABILIZATION_MAX = 3600
+#: KEDA sends the query URL-escaped in the request line of a GET to Prometheus (kedacore/keda v2.20.2
+#: pkg/scalers/prometheus_scaler.go ExecutePromQuery), which a Go server caps with the headers at 1 MiB by default
+#: (net/http DefaultMaxHeaderBytes); 64 Ki characters stay below that even when every one is escaped to three.
+PROMETHEUS_QUERY_MAX = 64 * 1024
 
 
 class Autoscaling(_Strict):
@@ -495,7 +681,9 @@ class Autoscaling(_Strict):
     min_replicas: int = Field(1, ge=0, le=1000)
     max_replicas: int = Field(100, ge=1, le=1000)
     init_replicas: Optional[int] = Field(None, ge=0, le=1000)
-    target_in_flight: Optional[float] = Field(None, gt=0)
+    target_in_flight: Optional[int] = None
+    """Requests in flight per replica the autoscaler aims at (default: max_concurrency); a whole number, as the
+    HTTP add-on's InterceptorRoute concurrency target is."""
     window: Union[int, str] = 60
     downscale_stabilization: Union[int, str] = "5m"
     upscale_stabilization: Union[int, str] = "1m"
@@ -505,15 +693,35 @@ class Autoscaling(_Strict):
     upscale_tolerance: float = Field(0.05, ge=0, lt=1)
     signal: Literal[autoscaling.SIGNALS] = "in_flight"  # type: ignore[valid-type]
     target_utilization: Optional[int] = Field(None, ge=1, le=100)
-    prometheus_query: Optional[str] = None
+    prometheus_query: Optional[str] = Field(None, min_length=1, max_length=PROMETHEUS_QUERY_MAX)
     prometheus_threshold: Optional[float] = Field(None, gt=0)
     scale_to_zero: bool = False
     on_demand_base: Optional[int] = Field(None, ge=0, le=1000)
 
+    @field_validator("target_in_flight", mode="before")
+    @classmethod
+    def _target(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise rule_error(_fmt_value(v), "a whole number of requests >= 1 (the HTTP add-on's concurrency target, "
+                         "InterceptorRoute scalingMetric.concurrency.targetValue, is an integer)")
+
     @field_validator("window", "downscale_stabilization", "upscale_stabilization")
     @classmethod
-    def _duration(cls, v: Any) -> Any:
-        duration_seconds(v)
+    def _duration(cls, v: Any, info: Any) -> Any:
+        if duration_seconds(v) > HPA_STABILIZATION_MAX and info.field_name != "window":
+            raise ValueError(f"a duration of at most {HPA_STABILIZATION_MAX // 60}m (the HPA's "
+                             "stabilizationWindowSeconds limit)")
+        return v
+
+    @field_validator("max_upscale_factor", "max_downscale_factor")
+    @classmethod
+    def _whole_percent(cls, v: float, info: Any) -> float:
+        step = abs(v - 1) * 100
+        if abs(step - round(step)) > 1e-9:
+            example = "1.5 (up to +50%)" if info.field_name == "max_upscale_factor" else "0.75 (down to -25%)"
+            raise ValueError(f"a factor whose step is a whole percent, such as {example} per 15 s: the HPA's Percent "
+                             f"policy takes integers ({v:g} would be {round(step)}%)")
         return v
 
 
@@ -549,31 +757,22 @@ class SidecarCompute(_Strict):
     cpu: Union[str, int, float] = "100m"
     memory: str = "128Mi"
 
-    @field_validator("cpu")
-    @classmethod
-    def _cpu(cls, v: Any) -> Any:
-        if sizing.parse_cpu(v) <= 0:
-            raise ValueError("a CPU quantity > 0 such as '500m' or 2")
-        return v
-
-    @field_validator("memory")
-    @classmethod
-    def _mem(cls, v: Any) -> Any:
-        sizing.parse_memory(v)
-        return v
-
-
-IMAGE_PATTERN = r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
+    _cpu = field_validator("cpu", mode="before")(classmethod(lambda cls, v: _cpu_quantity(v)))
+    _mem = field_validator("memory")(classmethod(lambda cls, v: _memory_quantity(v, "memory")))
 
 
 class Sidecar(_Strict):
     """Another container of the model's pod: same localhost, /tmp and /dev/shm; the server keeps the model's port
     and probes, and the Service reaches only the server (through the proxy)."""
 
-    image: str = Field(pattern=IMAGE_PATTERN)
+    image: str
     command: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+
+    _image = field_validator("image")(classmethod(lambda cls, v: _image(v)))
+    _exec = field_validator("command", "args")(classmethod(lambda cls, v: _exec_strings(v, "arguments")))
+    _env = field_validator("env")(classmethod(lambda cls, v: _env(v)))
     port: Optional[int] = Field(None, ge=1, le=65535)
     compute: SidecarCompute = Field(default_factory=SidecarCompute)
     readiness_probe: Optional[Probe] = None
@@ -609,10 +808,14 @@ class AwsAccess(_Strict):
 
 
 class ModelConfig(_Strict):
-    image: str = Field(pattern=IMAGE_PATTERN)
+    image: str
     command: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+
+    _image = field_validator("image")(classmethod(lambda cls, v: _image(v)))
+    _exec = field_validator("command", "args")(classmethod(lambda cls, v: _exec_strings(v, "arguments")))
+    _env = field_validator("env")(classmethod(lambda cls, v: _env(v)))
     port: int = Field(8080, ge=1, le=65535)
     compute: Compute = Field(default_factory=Compute)
     node_group: Optional[str] = _name_field(None)
@@ -721,10 +924,57 @@ class Platform(BaseModel):
         return self.config.environment == "prod"
 
 
+#: Longest value quoted back in a message; longer strings are described by their length.
+_QUOTE_MAX = 80
+
+
 def _fmt_value(v: Any) -> str:
+    """A given value as a message shows it: YAML's true/false, a mapping or a list by its kind, a long string by
+    its length (never the whole of a 5 MB string)."""
     if isinstance(v, (dict, list)):
         return "a " + ("mapping" if isinstance(v, dict) else "list")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, date):
+        return f"the date {v.isoformat()}"
+    if isinstance(v, str) and len(v) > _QUOTE_MAX:
+        return f"a string of {len(v):,} characters starting {v[:24]!r}"
+    if isinstance(v, int) and abs(v) >= 10 ** _QUOTE_MAX:
+        return f"an integer of {len(str(abs(v)))} digits"
     return repr(v)
+
+
+def _quoted_number(v: Any) -> bool:
+    """A string that a lax loader would have read as a number ("8080", "0.5")."""
+    try:
+        return isinstance(v, str) and 0 < len(v.strip()) <= _QUOTE_MAX and float(v) == float(v)
+    except ValueError:
+        return False
+
+
+def _type_hint(t: str, v: Any) -> str:
+    """What a wrong-type error allows, with a hint for the usual slip (a quoted number, a string for a boolean)."""
+    if t in ("int_parsing", "int_type", "int_from_float"):
+        if _quoted_number(v):
+            return f"an integer, without quotes ({v.strip()} rather than {v!r})"
+        if isinstance(v, float) and v.is_integer():
+            return f"an integer, written without a decimal point ({int(v)})"
+        if isinstance(v, float):
+            return "an integer (a whole number)"
+        return "an integer" + (", not true or false" if isinstance(v, bool) else "")
+    if t in ("float_parsing", "float_type"):
+        if _quoted_number(v):  # `pulumi config set --path` turns only integers and true/false into non-strings
+            return f"a number, without quotes ({v.strip()} rather than {v!r}; with pulumi config set --path, add --type float)"
+        return "a number" + (", not true or false" if isinstance(v, bool) else "")
+    if t in ("bool_parsing", "bool_type"):
+        if isinstance(v, str):
+            return ("true or false, unquoted (YAML 1.2, as Pulumi reads the stack file: yes, no, on, off and quoted "
+                    "values are strings)")
+        return "true or false" + (" (not 0 or 1)" if isinstance(v, (int, float)) else "")
+    if isinstance(v, (bool, int, float, date)):
+        text = _fmt_value(v) if isinstance(v, bool) else v.isoformat() if isinstance(v, date) else repr(v)
+        return f"a string: quote it ('{text}')"
+    return "a string"
 
 
 def _path(loc: tuple) -> str:
@@ -783,16 +1033,17 @@ def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
         if leaf == "image":
             return "an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2"
         return f"a string matching {ctx.get('pattern')}"
+    if t == "string_too_long":
+        return f"a string of at most {ctx.get('max_length'):,} characters"
+    if t == "string_too_short":
+        return "a non-empty string" if ctx.get("min_length") == 1 else f"a string of at least {ctx.get('min_length')} characters"
     if t in ("too_short", "too_long"):
         return f"at least {ctx.get('min_length')} item(s)" if t == "too_short" else f"at most {ctx.get('max_length')} item(s)"
-    if t in ("int_parsing", "int_type", "int_from_float"):
-        return "an integer"
-    if t in ("float_parsing", "float_type"):
-        return "a number"
-    if t in ("bool_parsing", "bool_type"):
-        return "true or false"
-    if t in ("string_type",):
-        return "a string"
+    if t in ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type", "bool_parsing", "bool_type",
+             "string_type"):
+        return _type_hint(t, err.get("input"))
+    if t == "finite_number":
+        return "a finite number (not .inf or .nan)"
     if t in ("dict_type", "model_type", "model_attributes_type"):
         return "a mapping of keys to values"
     if t in ("list_type",):

@@ -333,6 +333,10 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     ws = list(warnings)
     if ws:
         parts += ["", f"config warnings: {len(ws)} setting(s) without effect"] + [f"  {w.render()}" for w in ws]
+    obs = observability(resources)
+    if obs:
+        parts += ["", "observability:", _table([[o["what"], o["where"], o["detail"], o["cost"]] for o in obs],
+                                               ["what", "where", "detail", "cost"])]
     if cost_table:
         parts += ["", "cost:", cost_table]
     vs = list(violations)
@@ -340,6 +344,49 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     for v in vs:
         parts.append(f"  [{v.level}] {v.policy}: {v.message} ({v.resource})")
     return "\n".join(parts)
+
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def observability(resources: list[Recorded]) -> list[dict]:
+    """What the stack creates to observe itself (Prometheus and its rule files, kube-state-metrics, Alertmanager,
+    Grafana and its dashboards, the log group), each with where it runs and what it costs. Pods on the system group
+    are paid through its nodes (already in the cost table): they add requests there, not nodes."""
+    out: list[dict] = []
+    for r in resources:
+        vals = r.inputs.get("values") if r.type == RELEASE else None
+        chart = r.inputs.get("chart") if r.type == RELEASE else None
+        if chart == "prometheus" and isinstance(vals, dict):
+            files = vals.get("serverFiles") or {}
+            alerting = [rule for g in (files.get("alerting_rules.yml") or {}).get("groups", []) for rule in g["rules"]]
+            recording = [rule for g in (files.get("recording_rules.yml") or {}).get("groups", []) for rule in g["rules"]]
+            out.append({"what": "prometheus server", "where": "system group", "detail":
+                        f"{len(alerting)} alert rules, {len(recording)} price rules, retention {vals['server'].get('retention')}",
+                        "cost": "in the system group's nodes"})
+            if (vals.get("kube-state-metrics") or {}).get("enabled"):
+                out.append({"what": "kube-state-metrics", "where": "system group", "detail": "replicas, pod phases, node labels",
+                            "cost": "in the system group's nodes"})
+            am = vals.get("alertmanager") or {}
+            if am.get("enabled"):
+                receivers = [x["name"] for x in (am.get("config") or {}).get("receivers", [])][1:]
+                out.append({"what": "alertmanager", "where": "system group", "detail": "receivers " + ", ".join(receivers),
+                            "cost": "in the system group's nodes" + ("; SNS publishes and Slack/PagerDuty are billed by "
+                                                                     "their services, not estimated" if receivers else "")})
+        elif chart == "grafana" and isinstance(vals, dict):
+            req = (vals.get("resources") or {}).get("requests") or {}
+            out.append({"what": "grafana", "where": "system group",
+                        "detail": f"requests {req.get('cpu')} cpu, {req.get('memory')} memory; no persistence",
+                        "cost": "in the system group's nodes"})
+        elif r.type == "kubernetes:core/v1:ConfigMap" and (r.inputs.get("metadata") or {}).get("name") == "modelstack-dashboards":
+            boards = sorted(r.inputs.get("data") or {})
+            out.append({"what": "grafana dashboards", "where": "ConfigMap monitoring/modelstack-dashboards",
+                        "detail": f"{len(boards)}: " + ", ".join(b.removesuffix(".json") for b in boards), "cost": "-"})
+        elif r.type == "aws:cloudwatch/logGroup:LogGroup":
+            out.append({"what": "cloudwatch log group", "where": str(r.inputs.get("name") or r.name),
+                        "detail": f"retention {r.inputs.get('retentionInDays')} days",
+                        "cost": "traffic-dependent (ingestion and storage per GB), not in the estimate"})
+    return out
 
 
 def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], violations: Iterable[Any],
@@ -354,6 +401,7 @@ def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], viola
         "node_pools": node_pools(resources),
         "models": models(resources),
         "traffic_splits": traffic_splits(resources),
+        "observability": observability(resources),
         "capacity": capacity_reasons or {},
         "warnings": [w.model_dump() if hasattr(w, "model_dump") else w for w in warnings],
         "cost": cost,

@@ -338,6 +338,11 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     note = support_note(c.cluster.kubernetes_version, day)
     if note:
         notes.append(note)
+    for key, e in c.cluster.access_entries.items():
+        if e.cluster_creator:
+            notes.append(f"access entry {key} ({e.principal_arn}) is the cluster's creator: EKS gives it cluster-admin "
+                         "at creation (bootstrap access entry, not a resource of this stack); run the first `pulumi "
+                         "up` as that principal")
     if designed is None and c.models:
         groups_with_models = {g.name for g in groups if g.models}
         declared = cost.estimate(replace(cost_inputs, node_groups=tuple(k for k in costs if k.name in groups_with_models),

@@ -1,10 +1,12 @@
 """Helm values for the platform charts (pure; keys checked against each chart's values.yaml at the pinned version).
 
-Charts: cluster-autoscaler 9.46.6 (kubernetes/autoscaler), metrics-server 3.12.2 (kubernetes-sigs/metrics-server),
-aws-load-balancer-controller 1.13.3 (aws/eks-charts), keda 2.17.2 and keda-add-ons-http 0.10.0 (kedacore/charts),
-nvidia-device-plugin 0.17.1 (NVIDIA/k8s-device-plugin), prometheus 29.27.0 (prometheus-community/helm-charts, with
-its alertmanager 1.42.* and prometheus-pushgateway 3.8.* subcharts), dcgm-exporter 4.8.2 (NVIDIA/dcgm-exporter,
-`deployment/`).
+Charts: cluster-autoscaler (kubernetes/autoscaler), metrics-server (kubernetes-sigs/metrics-server),
+aws-load-balancer-controller (aws/eks-charts), keda and keda-add-ons-http (kedacore/charts), nvidia-device-plugin
+(NVIDIA/k8s-device-plugin), prometheus (prometheus-community/helm-charts, with its alertmanager and
+prometheus-pushgateway subcharts), dcgm-exporter (NVIDIA/dcgm-exporter, `deployment/`), neuron-helm-chart
+(aws-neuron/neuron-helm-charts). Their versions are the pins in render/charts.py (CHARTS), where the facts read at
+each version are listed; a version written next to a chart name in this package is held to those pins by
+tests/render/test_charts.py.
 """
 
 from __future__ import annotations
@@ -35,8 +37,11 @@ def cluster_autoscaler(
     scale_down_unneeded_time: str = "10m",
     scale_down_delay_after_add: str = "10m",
     expendable_pods_priority_cutoff: int = -10,
+    max_graceful_termination_seconds: int = timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS,
 ) -> dict[str, Any]:
-    """cluster-autoscaler: ASG auto-discovery by the EKS-managed tags, priority expander (least-waste on ties)."""
+    """cluster-autoscaler: ASG auto-discovery by the EKS-managed tags, priority expander (least-waste on ties).
+    `max_graceful_termination_seconds`: how long a scale-down lets a pod terminate before the node goes anyway
+    (the flag's default is 600 s); at least the longest grace period of the pods it may evict."""
     values: dict[str, Any] = {
         "cloudProvider": "aws",
         "awsRegion": region,
@@ -52,6 +57,7 @@ def cluster_autoscaler(
             "scale-down-unneeded-time": scale_down_unneeded_time,
             "scale-down-delay-after-add": scale_down_delay_after_add,
             "expendable-pods-priority-cutoff": expendable_pods_priority_cutoff,
+            "max-graceful-termination-sec": max_graceful_termination_seconds,
         },
         # Chart template: `{{ $k | int }}:` per key; string keys because Helm values are JSON objects.
         "expanderPriorities": {str(k): list(v) for k, v in priorities.items()},
@@ -69,7 +75,7 @@ def load_balancer_controller(cluster_name: str, region: str, vpc_id: str, role_a
                              service_account: str = "aws-load-balancer-controller") -> dict[str, Any]:
     """Region and VPC are given explicitly: with IMDS hop limit 1 the controller cannot look them up.
 
-    The Service mutator webhook is off. The chart (1.13.3) registers `mservice.elbv2.k8s.aws` on every Service
+    The Service mutator webhook is off. The chart (3.5.0) registers `mservice.elbv2.k8s.aws` on every Service
     CREATE with failurePolicy Fail; it only matters for type LoadBalancer Services, which modelstack does not make.
     Left on, every Service in the cluster fails to create while the controller's pods are not ready: the KEDA,
     metrics-server and cluster-autoscaler releases install in parallel with this one and race it.
@@ -89,24 +95,33 @@ def keda(system_pool: str) -> dict[str, Any]:
     return system_placement(system_pool)
 
 
-def keda_http_add_on(system_pool: str) -> dict[str, Any]:
+def keda_http_add_on(system_pool: str, drain: Optional[timeouts.Drain] = None) -> dict[str, Any]:
     """The operator, scaler and interceptor (the proxy counting in-flight requests) all on the system pool.
 
     Interceptor-wide timeouts for routes that set none (each model's InterceptorRoute sets its own): hold a request
     up to INTERCEPTOR_READINESS_SECONDS for a replica (the 0.15.0 default, 0, waits forever) and wait
-    INTERCEPTOR_RESPONSE_HEADER_SECONDS for response headers (default 300 s)."""
+    INTERCEPTOR_RESPONSE_HEADER_SECONDS for response headers (default 300 s). Shutdown (`drain`, default
+    timeouts.interceptor_drain of no routes): `shutdownDelay`, `drainTimeout` and `terminationGracePeriodSeconds`
+    (chart 0.15.0 defaults 5 s, 30 s, 45 s) long enough for the longest request a route carries."""
     p = system_placement(system_pool)
+    d = drain or timeouts.interceptor_drain(())
     interceptor = {**p, "readinessTimeout": timeouts.duration(timeouts.INTERCEPTOR_READINESS_SECONDS),
-                   "responseHeaderTimeout": timeouts.duration(timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS)}
+                   "responseHeaderTimeout": timeouts.duration(timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS),
+                   "shutdownDelay": timeouts.duration(d.shutdown_delay_seconds),
+                   "drainTimeout": timeouts.duration(d.drain_seconds),
+                   "terminationGracePeriodSeconds": d.grace_seconds}
     return {"operator": dict(p), "scaler": dict(p), "interceptor": interceptor}
 
 
-def nvidia_device_plugin() -> dict[str, Any]:
+def nvidia_device_plugin(node_taints: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """Runs on GPU nodes only: the chart's default affinity matches `nvidia.com/gpu.present=true`, which our GPU
-    node groups set (no node-feature-discovery needed); tolerates the GPU taint."""
+    node groups set (no node-feature-discovery needed). The chart's tolerations (values `tolerations`, rendered as
+    they are by `templates/daemonset-device-plugin.yml`) are replaced: CriticalAddonsOnly, the GPU taint, and every
+    taint of the GPU node groups and NodePools (`node_taints`, e.g. a user's `team=vision:NoSchedule`), or the
+    plugin never runs there and no `nvidia.com/gpu` is advertised."""
     return {
         "nodeSelector": {labels.GPU_PRESENT_LABEL: "true"},
-        "tolerations": [CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)],
+        "tolerations": labels.tolerations_for(node_taints, CRITICAL_ADDONS_ONLY, labels.k8s_taint(labels.GPU_TAINT)),
     }
 
 
@@ -120,13 +135,49 @@ TOLERATE_EVERYTHING = {"operator": "Exists"}
 """A toleration with no key matches every taint: GPU, Neuron, system and any taint a node group's config adds."""
 
 
+EBS_CSI_ADDON = "aws-ebs-csi-driver"
+"""The EKS managed add-on of the Amazon EBS CSI driver (kubernetes-sigs/aws-ebs-csi-driver)."""
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+"""The controller's ServiceAccount in kube-system (chart `controller.serviceAccount.name`), bound to its role."""
+STORAGE_CLASS = "modelstack-gp3"
+"""The StorageClass modelstack's own volumes name (EKS has no default StorageClass from Kubernetes 1.30)."""
+
+
+def ebs_csi_driver_configuration(system_pool: str) -> dict[str, Any]:
+    """aws-ebs-csi-driver add-on configuration: the controller on the system pool (or it waits for a model node).
+    The node DaemonSet keeps the chart's `node.tolerateAllTaints: true`: it must run wherever a volume mounts."""
+    return {"controller": system_placement(system_pool)}
+
+
+def storage_class() -> dict[str, Any]:
+    """An encrypted gp3 StorageClass of the EBS CSI driver (`ebs.csi.aws.com`; docs/parameters.md at v1.64.0: `type`,
+    `encrypted`, the account's default EBS key when `kmsKeyId` is unset). WaitForFirstConsumer creates each volume in
+    the zone of the node its pod lands on; volumes can grow; a released volume is deleted (no orphaned EBS cost)."""
+    return {
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS, "labels": dict(labels.MANAGED_BY)},
+        "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": True,
+    }
+
+
+def needs_volumes(volume_size: Optional[str], alertmanager: bool) -> bool:
+    """Whether the Prometheus release asks for PersistentVolumeClaims: a server volume, or alertmanager (whose chart
+    keeps its state on a 50Mi claim by default)."""
+    return bool(volume_size) or alertmanager
+
+
 def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[str] = None,
                scrape_interval: str = "15s", alertmanager: bool = False, pushgateway: bool = False) -> dict[str, Any]:
     """The Prometheus server KEDA queries for the gpu and prometheus signals, on the system pool.
 
-    - `volume_size` None keeps the TSDB on an emptyDir: a PersistentVolumeClaim needs the EBS CSI driver and a
-      default StorageClass, which modelstack does not install (EKS sets no default class from 1.30), and would stay
-      Pending. KEDA's queries look back one window, so losing history on a restart is acceptable by default.
+    - `volume_size` None keeps the TSDB on an emptyDir (KEDA's queries look back one window, so losing history on a
+      restart is acceptable by default). With a size, the server's claim and alertmanager's name STORAGE_CLASS,
+      which PlatformAddons installs with the EBS CSI driver (EKS has no default class from 1.30, so a claim naming
+      none would stay Pending).
     - Scrape every 15 s (the chart's 1m would leave a 60 s `avg_over_time` window with zero or one sample).
     - node-exporter and kube-state-metrics are off: no KEDA query reads them, and node-exporter is one more
       DaemonSet on every (GPU) node. Container CPU/memory still come from the kubelet's cAdvisor job.
@@ -136,7 +187,8 @@ def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[st
         "service": {"servicePort": PROMETHEUS_PORT},
         "retention": retention,
         "global": {"scrape_interval": scrape_interval},
-        "persistentVolume": {"enabled": True, "size": volume_size} if volume_size else {"enabled": False},
+        "persistentVolume": ({"enabled": True, "size": volume_size, "storageClass": STORAGE_CLASS} if volume_size
+                             else {"enabled": False}),
         **system_placement(system_pool),
     }
     values: dict[str, Any] = {
@@ -149,6 +201,8 @@ def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[st
     for key, on in (("alertmanager", alertmanager), ("prometheus-pushgateway", pushgateway)):
         if on:
             values[key].update(system_placement(system_pool))
+    if alertmanager:  # the alertmanager subchart (1.42.*) keeps a 50Mi `persistence` claim by default
+        values["alertmanager"]["persistence"] = {"storageClass": STORAGE_CLASS}
     return values
 
 
@@ -173,18 +227,19 @@ def coredns_configuration(system_pool: str) -> dict[str, Any]:
     return {"replicaCount": 2, **system_placement(system_pool)}
 
 
-def neuron_device_plugin() -> dict[str, Any]:
+def neuron_device_plugin(node_taints: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """neuron-helm-chart values (chart 1.9.0, aws-neuron/neuron-helm-charts b77a6f9): the device plugin only.
 
-    The chart's device plugin DaemonSet already tolerates `aws.amazon.com/neuron:NoSchedule` (our Inferentia taint)
-    and selects Neuron instance types by node affinity; the toleration is restated here so a chart default change
-    cannot strand it. node-problem-detector (`npd`, on by default, on every node) is turned off: modelstack does not
+    The chart's device plugin DaemonSet tolerates `aws.amazon.com/neuron:NoSchedule` (our Inferentia taint) and
+    selects Neuron instance types by node affinity; `devicePlugin.tolerations` replaces the chart's list, so it is
+    restated (CriticalAddonsOnly, the Neuron taint) with every taint of the Inferentia node groups and NodePools
+    (`node_taints`). node-problem-detector (`npd`, on by default, on every node) is turned off: modelstack does not
     act on its conditions.
     """
     return {
-        "devicePlugin": {"enabled": True, "tolerations": [
-            {"key": "CriticalAddonsOnly", "operator": "Exists"},
-            {"key": labels.NEURON_TAINT["key"], "operator": "Exists", "effect": labels.NEURON_TAINT["effect"]}]},
+        "devicePlugin": {"enabled": True, "tolerations": labels.tolerations_for(
+            node_taints, CRITICAL_ADDONS_ONLY,
+            {"key": labels.NEURON_TAINT["key"], "operator": "Exists", "effect": labels.NEURON_TAINT["effect"]})},
         "npd": {"enabled": False},
         "scheduler": {"enabled": False},
     }

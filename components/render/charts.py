@@ -90,6 +90,10 @@ CHARTS: dict[str, Chart] = {
         "https://aws.github.io/eks-charts", "logging", "0.2.0", "3.2.1",
         ("public.ecr.aws/aws-observability/aws-for-fluent-bit:3.2.1",), (None, None),
         "aws/eks-charts@2942cdce:stable/aws-for-fluent-bit/ (Chart.yaml states no kubeVersion)"),
+    "grafana": Chart(
+        "https://grafana.github.io/helm-charts", "monitoring", "10.5.15", "12.3.1",
+        ("docker.io/grafana/grafana:12.3.1",), ("1.8", None),
+        "grafana/helm-charts@grafana-10.5.15:charts/grafana/ (kubeVersion ^1.8.0-0: no upper bound)"),
     "neuron-helm-chart": Chart(
         "oci://public.ecr.aws/neuron", "kube-system", "1.9.0", "1.9.0",
         ("public.ecr.aws/neuron/neuron-device-plugin:2.31.0.0",), (None, None),

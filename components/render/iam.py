@@ -18,6 +18,26 @@ from modelstack.data import read_text
 POLICY_VERSION = "2012-10-17"
 AWS_MANAGED = "arn:aws:iam::aws:policy/"
 
+# IAM's size limits (data/UPSTREAM.md "IAM quotas"): IAM counts a policy's characters without white space.
+MANAGED_POLICY_MAX_CHARS = 6144
+"""One customer managed policy document."""
+ROLE_INLINE_POLICIES_MAX_CHARS = 10240
+"""All inline policies of one role, together."""
+TRUST_POLICY_MAX_CHARS = 2048
+"""A role's trust policy, at the default quota (adjustable up to 4,096)."""
+ROLE_NAME_MAX_CHARS = 64
+POLICY_NAME_MAX_CHARS = 128
+MANAGED_POLICIES_PER_ROLE = 10
+"""Managed policies attached to one role, at the default quota (adjustable up to 20)."""
+AUTONAME_SUFFIX_CHARS = 8
+"""What Pulumi's auto-naming adds to a resource's name when no physical name is given: "-" and 7 hex characters."""
+
+
+def policy_size(document: Any) -> int:
+    """A policy's size as IAM counts it: the characters of its JSON text without white space."""
+    text = document if isinstance(document, str) else json.dumps(document)
+    return sum(1 for ch in text if not ch.isspace())
+
 #: What every EKS node needs: join the cluster, run the VPC CNI (see Cluster for why on the node role), pull from
 #: ECR, and be reachable by SSM Session Manager instead of SSH.
 NODE_MANAGED_POLICIES = (
@@ -26,6 +46,10 @@ NODE_MANAGED_POLICIES = (
     "AmazonEC2ContainerRegistryReadOnly",
     "AmazonSSMManagedInstanceCore",
 )
+
+#: The AWS managed policy of the EBS CSI driver's controller (kubernetes-sigs/aws-ebs-csi-driver v1.64.0
+#: docs/install.md: the baseline, scoped to volumes and snapshots the driver tags `ebs.csi.aws.com/cluster: true`).
+EBS_CSI_DRIVER_POLICY = "service-role/AmazonEBSCSIDriverPolicyV2"
 
 #: Config access level -> EKS access policy (https://docs.aws.amazon.com/eks/latest/userguide/access-policies.html).
 ACCESS_POLICIES = {

@@ -93,6 +93,12 @@ def health_annotations(path: Optional[str], port: Optional[int] = None) -> dict[
     return ann
 
 
+def target_group_attributes(*, deregistration_delay: int) -> dict[str, str]:
+    """Target group attributes of one Ingress's target group (its own: the controller makes one per Ingress and
+    backend): how long the ALB keeps a deregistered target's connections open."""
+    return {ANN + "target-group-attributes": f"deregistration_delay.timeout_seconds={int(deregistration_delay)}"}
+
+
 def ingress(*, name: str, namespace: str, labels: dict[str, str], path: str, service: str, port: Any,
             settings: IngressSettings, annotations: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """An Ingress routing `path` (and everything under it) to a Service port, joined to the group's ALB."""

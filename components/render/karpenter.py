@@ -224,11 +224,31 @@ def _arn(partition: str, service: str, region: str, account: str, resource: str)
     return f"arn:{partition}:{service}:{region}:{account}:{resource}"
 
 
-def controller_policy(cluster_name: str, region: str, account_id: str, node_role_arn: str, queue_arn: str,
-                      partition: str = "aws") -> dict[str, Any]:
-    """The controller's permissions, scoped as upstream scopes them: launches and deletions only of resources tagged
-    for this cluster and a NodePool, instance profiles only for an EC2NodeClass in this region, PassRole only for the
-    node role and only to EC2, the one queue, the one cluster, read-only discovery in this region."""
+#: The controller's managed policies, as upstream splits them (aws/karpenter-provider-aws v1.14.1
+#: `website/content/en/docs/getting-started/getting-started-with-karpenter/cloudformation.yaml`: NodeLifecyclePolicy,
+#: IAMIntegrationPolicy, EKSIntegrationPolicy, InterruptionPolicy, ZonalShiftPolicy, ResourceDiscoveryPolicy), each
+#: with its statement ids. One merged document goes over IAM's 6,144-character limit for a managed policy once the
+#: cluster name is 17 characters or longer; split, the largest (node lifecycle) stays under it at the schema's 32.
+CONTROLLER_POLICIES: dict[str, tuple[str, ...]] = {
+    "node-lifecycle": ("AllowScopedEC2InstanceAccessActions", "AllowScopedEC2LaunchTemplateAccessActions",
+                       "AllowScopedEC2InstanceActionsWithTags", "AllowScopedResourceCreationTagging",
+                       "AllowScopedResourceTagging", "AllowScopedDeletion"),
+    "iam-integration": ("AllowPassingInstanceRole", "AllowScopedInstanceProfileCreationActions",
+                        "AllowScopedInstanceProfileTagActions", "AllowScopedInstanceProfileActions"),
+    "eks-integration": ("AllowAPIServerEndpointDiscovery",),
+    "interruption": ("AllowInterruptionQueueActions",),
+    "zonal-shift": ("AllowZonalShiftStatusReadOnly",),
+    "resource-discovery": ("AllowRegionalReadActions", "AllowSSMReadActions", "AllowPricingReadActions",
+                           "AllowUnscopedInstanceProfileListAction", "AllowInstanceProfileReadActions"),
+}
+
+
+def controller_policies(cluster_name: str, region: str, account_id: str, node_role_arn: str, queue_arn: str,
+                        partition: str = "aws") -> dict[str, dict[str, Any]]:
+    """The controller's permissions as one policy document per entry of CONTROLLER_POLICIES, scoped as upstream
+    scopes them: launches and deletions only of resources tagged for this cluster and a NodePool, instance profiles
+    only for an EC2NodeClass in this region, PassRole only for the node role and only to EC2, the one queue, the one
+    cluster, read-only discovery in this region."""
     ec2 = lambda r: _arn(partition, "ec2", region, "*", r)  # noqa: E731
     owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}
     request_owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
@@ -300,7 +320,9 @@ def controller_policy(cluster_name: str, region: str, account_id: str, node_role
         {"Sid": "AllowInstanceProfileReadActions", "Effect": "Allow", "Action": "iam:GetInstanceProfile",
          "Resource": profile},
     ]
-    return {"Version": "2012-10-17", "Statement": statements}
+    by_sid = {st["Sid"]: st for st in statements}
+    return {role: {"Version": "2012-10-17", "Statement": [by_sid[sid] for sid in sids]}
+            for role, sids in CONTROLLER_POLICIES.items()}
 
 
 def pod_identity_trust_policy() -> dict[str, Any]:

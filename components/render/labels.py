@@ -50,6 +50,24 @@ def k8s_taint(t: dict) -> dict:
     return {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
 
 
+def tolerations_for(taints, *base: dict) -> list[dict]:
+    """`base` tolerations, then one exact toleration for each taint (key, value, effect; value "" when absent) that no
+    earlier toleration already matches (Kubernetes' rule: same key or none, same effect or none, Exists or the same
+    value)."""
+    out = [dict(b) for b in base]
+    for t in taints:
+        tol = k8s_taint({"key": t["key"], "value": t.get("value", "") or "", "effect": t.get("effect", "NoSchedule")})
+        if not any(_tolerates(b, tol) for b in out):
+            out.append(tol)
+    return out
+
+
+def _tolerates(toleration: dict, taint: dict) -> bool:
+    if toleration.get("key") not in (None, taint["key"]) or toleration.get("effect") not in (None, taint["effect"]):
+        return False
+    return toleration.get("operator") == "Exists" or toleration.get("value", "") == taint["value"]
+
+
 def eks_taint(t: dict) -> dict:
     """A taint in the EKS NodeGroup API spelling (NO_SCHEDULE)."""
     effect = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}[t["effect"]]

@@ -113,6 +113,8 @@ class ModelSpec:
     node_groups: tuple[str, ...] = ()
     instance_types: tuple[str, ...] = ()
     accelerator: str = "none"
+    tolerate_taints: tuple[dict, ...] = ()
+    """Taints of the model's nodes besides the accelerator's (its node group's own), tolerated exactly."""
     spot: bool = False
     on_demand_base: int = 0
     strict_zone_spread: bool = False
@@ -338,7 +340,7 @@ def tolerations(spec: ModelSpec) -> list[dict[str, Any]]:
         out.append(labels.k8s_taint(labels.GPU_TAINT))
     if spec.accelerator == "inferentia" or any(c.inferentia for c in spec.containers):
         out.append(labels.k8s_taint(labels.NEURON_TAINT))
-    return out
+    return labels.tolerations_for(spec.tolerate_taints, *out)
 
 
 def affinity(spec: ModelSpec, on_demand_floor: bool = False) -> Optional[dict[str, Any]]:

@@ -44,6 +44,18 @@ HELM_RELEASE_TIMEOUT_SECONDS = 900
 #: Interceptor-wide defaults (chart values), for routes that set none of their own.
 INTERCEPTOR_READINESS_SECONDS = 900
 INTERCEPTOR_RESPONSE_HEADER_SECONDS = DEFAULT_RESPONSE_SECONDS
+#: After SIGTERM the interceptor keeps serving this long (its /readyz answers 503) before it closes its listener, so
+#: the load balancer controller and kube-proxy stop sending it requests first: as long as a model pod's default
+#: pre-stop sleep. The add-on's own default is 5 s.
+INTERCEPTOR_SHUTDOWN_DELAY_SECONDS = 15
+#: Seconds between the end of the drain and SIGKILL, for the process to exit.
+EXIT_MARGIN_SECONDS = 15
+#: The range AWS accepts for a target group's `deregistration_delay.timeout_seconds` (default 300 s), after which the
+#: ALB closes the connections still open to a deregistered target.
+ALB_DEREGISTRATION_RANGE = (0, 3600)
+#: cluster-autoscaler's default `--max-graceful-termination-sec`: on scale-down it kills pods still terminating
+#: after this long.
+AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -92,3 +104,33 @@ def alb_idle_timeout(routes: Iterable[tuple[int, int]]) -> int:
 def duration(seconds: int) -> str:
     """Go duration text for a whole number of seconds ("840s"), as the add-on's CRD and chart take."""
     return f"{int(math.ceil(seconds))}s"
+
+
+@dataclass(frozen=True)
+class Drain:
+    """How the interceptor stops: keep serving `shutdown_delay_seconds`, then wait up to `drain_seconds` for the
+    requests in flight, and get SIGKILL after `grace_seconds` (the pod's terminationGracePeriodSeconds)."""
+
+    shutdown_delay_seconds: int
+    drain_seconds: int
+
+    @property
+    def grace_seconds(self) -> int:
+        return self.shutdown_delay_seconds + self.drain_seconds + EXIT_MARGIN_SECONDS
+
+
+def interceptor_drain(routes: Iterable[tuple[int, int]]) -> Drain:
+    """The interceptor's drain for routes given as (readiness seconds, response seconds): a request can be held for a
+    replica and then wait for its response, so the drain covers the longest readiness + response of any route, and of
+    a route that sets no timeouts of its own (the interceptor-wide ones). The add-on's defaults (30 s drain, 45 s
+    grace) would cut a request still waiting for a cold GPU model or a long answer when an interceptor pod stops
+    (scale-in, rollout, node drain)."""
+    longest = max([INTERCEPTOR_READINESS_SECONDS + INTERCEPTOR_RESPONSE_HEADER_SECONDS,
+                   *(r + s for r, s in routes)])
+    return Drain(INTERCEPTOR_SHUTDOWN_DELAY_SECONDS, longest)
+
+
+def deregistration_delay(readiness_seconds: int, response_seconds: int) -> int:
+    """The interceptor target group's deregistration delay for a route: the ALB keeps a deregistered interceptor's
+    connections open this long (default 300 s), so as long as the route's longest request, at most AWS's 3600 s."""
+    return min(readiness_seconds + response_seconds, ALB_DEREGISTRATION_RANGE[1])

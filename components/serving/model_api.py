@@ -208,6 +208,17 @@ class UpdateStrategyArgs(TypedDict):
     cold-start budget plus a minute, at least 600; a shorter value than the cold-start budget is refused."""
 
 
+class TolerationArgs(TypedDict):
+    """A node taint the model's pods tolerate (exactly: key, value and effect)."""
+
+    key: str
+    """Taint key."""
+    value: NotRequired[str]
+    """Taint value. Default ""."""
+    effect: NotRequired[str]
+    """NoSchedule, PreferNoSchedule or NoExecute. Default NoSchedule."""
+
+
 class PlacementArgs(TypedDict):
     """Where pods run: a node pool, its accelerator and capacity type."""
 
@@ -221,6 +232,9 @@ class PlacementArgs(TypedDict):
     pool. Default none (any type in the pool)."""
     accelerator: NotRequired[pulumi.Input[str]]
     """"none" (default), "gpu" or "inferentia": adds the matching toleration."""
+    tolerate_taints: NotRequired[Optional[list[TolerationArgs]]]
+    """Other taints of the pool's nodes to tolerate: its node groups' own taints (`node_groups.<name>.taints`), or
+    the pods never schedule there. Default none."""
     spot: NotRequired[pulumi.Input[bool]]
     """The pool has spot capacity: prefer SPOT nodes (weight 100). Default false."""
     on_demand_base: NotRequired[pulumi.Input[int]]
@@ -243,9 +257,10 @@ class IngressArgs(TypedDict):
     path: NotRequired[Optional[pulumi.Input[str]]]
     """URL path prefix. Default "/<model name>"; unique within the group."""
     hosts: NotRequired[Optional[list[str]]]
-    """Signal in_flight only: Host names besides the ALB's own DNS name that clients use (a custom domain pointing
-    at the ALB). The KEDA interceptor routes on Host + path, so a request with any other Host gets a 404.
-    Default none (the ALB's DNS name only)."""
+    """Signal in_flight only: DNS names of yours pointing at the ALB, matched exactly by the KEDA interceptor before
+    its catch-all. Any Host reaches the model by path anyway (the route ends with the catch-all "*", as the ALB
+    forwards any Host); list your names when another IngressGroup of the cluster serves the same path, so that each
+    name reaches its own group's model. Default none (the ALB's DNS name, then any Host)."""
     class_name: NotRequired[pulumi.Input[str]]
     """IngressClass of the AWS Load Balancer Controller. Default "alb"."""
     idle_timeout_seconds: NotRequired[int]
@@ -366,8 +381,9 @@ class ModelAPI(pulumi.ComponentResource):
     Routing. With signal in_flight every request must pass the KEDA HTTP add-on's interceptor, which counts
     in-flight requests and holds requests while a model scales from zero (Cortex's activator). So that model's
     Ingress lives in the add-on's namespace with the interceptor as its backend (an Ingress can only name Services
-    of its own namespace), joined to the shared IngressGroup; the interceptor routes by Host (the ALB's DNS name plus
-    `ingress.hosts`; any Host without an ingress) and path prefix to the model's Service. The ALB health-checks the
+    of its own namespace), joined to the shared IngressGroup; the interceptor routes by path prefix to the model's Service, for
+    the ALB's DNS name and `ingress.hosts` exactly and for any other Host through its catch-all (a client's own
+    domain, which the ALB forwards as it is). The ALB health-checks the
     interceptor's /readyz on its admin port (9090). With other signals the Ingress is in the model's namespace and points at the model's Service, health-checked on the readiness path. Either way the
     model receives the full path (the ALB and the interceptor do not strip the prefix); serve under it, or catch all.
 
@@ -466,8 +482,9 @@ class ModelAPI(pulumi.ComponentResource):
             route = objs["interceptor_route"]
             route_spec: dict[str, Any] = dict(route["spec"])
             if ingress_res is not None:
-                # Behind the ALB, route the ALB's own DNS name (known once the controller has provisioned it) plus
-                # the extra hosts given, so that two groups' models on one path stay apart.
+                # Behind the ALB: its own DNS name (known once the controller has provisioned it) and the extra
+                # hosts, then any Host: the ALB accepts every Host, so a client's own domain (the one its TLS
+                # certificate names) reaches the model by path.
                 rule = dict(route_spec["rules"][0])
                 extra = list(rule.get("hosts") or [])
                 rule["hosts"] = ingress_res.status.apply(lambda st: _route_hosts(st, extra))
@@ -542,10 +559,16 @@ def _lb_host(status: Any) -> str:
     return host or LB_PLACEHOLDER
 
 
+CATCH_ALL_HOST = "*"
+"""InterceptorRoute host matching any Host (kedacore/http-add-on v0.15.0 pkg/routing: exact hosts first, then
+wildcards, then the catch-all)."""
+
+
 def _route_hosts(status: Any, extra: list[str]) -> list[str]:
-    """Hosts the interceptor routes for a model behind the ALB: the ALB's DNS name, then the extra ones."""
+    """Hosts the interceptor routes for a model behind the ALB: the ALB's DNS name and the extra ones (exact, so two
+    IngressGroups of a cluster can serve one path apart), then the catch-all, since the ALB forwards any Host."""
     first = _lb_host(status)
-    return [first, *[h for h in extra if h != first]]
+    return [first, *[h for h in extra if h not in (first, CATCH_ALL_HOST)], CATCH_ALL_HOST]
 
 
 # ---------------------------------------------------------------------------------------------- resolve
@@ -803,6 +826,9 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         node_groups=tuple(_plain(place.get("node_groups") or (), "placement.node_groups")),
         instance_types=tuple(_plain(place.get("instance_types") or (), "placement.instance_types")),
         accelerator=accel, spot=spot, on_demand_base=base,
+        tolerate_taints=tuple({"key": str(t["key"]), "value": str(t.get("value") or ""),
+                               "effect": str(t.get("effect") or "NoSchedule")}
+                              for t in _plain(place.get("tolerate_taints") or (), "placement.tolerate_taints")),
         strict_zone_spread=bool(_get(place, "strict_zone_spread", False, "placement")),
         run_as_user=uid, read_only_root_filesystem=bool(_get(a, "read_only_root_filesystem", True, "")),
         replicas=max(0, init - base),
@@ -865,8 +891,12 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 port=int(_get(add_on, "interceptor_port", 8080, "http_add_on")), settings=settings,
                 # From add-on 0.12.2 the interceptor answers /readyz only on its admin port; on the proxy port the
                 # health check would match no route and every target would be unhealthy (data/UPSTREAM.md).
-                annotations=ingress.health_annotations(
-                    "/readyz", port=int(_get(add_on, "interceptor_admin_port", 9090, "http_add_on"))))
+                annotations={**ingress.health_annotations(
+                    "/readyz", port=int(_get(add_on, "interceptor_admin_port", 9090, "http_add_on"))),
+                    # A stopping interceptor drains this route's longest request; the ALB must not close its
+                    # connections first (deregistration delay, 300 s by default).
+                    **ingress.target_group_attributes(
+                        deregistration_delay=timeouts.deregistration_delay(cold.total, upstream))})
         else:
             readiness = spec.readiness or manifests.default_readiness(port)
             objects["ingress"] = ingress.ingress(
@@ -874,6 +904,8 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
                 annotations=ingress.health_annotations(readiness.http_path))
     if in_flight:
         hosts = [str(h) for h in _plain((ing_args or {}).get("hosts") or (), "ingress.hosts")]
+        if ing_args:  # behind the ALB: ModelAPI puts the ALB's own name first once it is known
+            hosts = [*[h for h in hosts if h != CATCH_ALL_HOST], CATCH_ALL_HOST]
         objects["interceptor_route"] = manifests.interceptor_route(
             spec, knobs, path, hosts=hosts, readiness_seconds=cold.total, response_seconds=upstream)
     return Plan(spec, knobs, objects, path, tls, settings, cold, upstream, aws_plan)

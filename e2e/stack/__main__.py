@@ -19,6 +19,8 @@ import prodlike  # noqa: E402
 from modelstack import ClusterHandle, ModelAPI, TrafficSplitter  # noqa: E402
 from modelstack.program import ingress_args, model_args, with_group_idle_timeout  # noqa: E402
 from modelstack.render import labels  # noqa: E402
+from modelstack.cluster.addons import PROMETHEUS_ADDRESS  # noqa: E402
+from modelstack.ops.outputs import models_output, observability_output  # noqa: E402
 
 DUMMY_ACCOUNT = "arn:aws:iam::000000000000"
 
@@ -81,4 +83,7 @@ for name, s in c.traffic_splits.items():
         "namespace": namespace, "team": c.team, "environment": c.environment,
     }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
 
-pulumi.export("models", {n: {"deployment": api.deployment_name, "namespace": api.namespace} for n, api in models.items()})
+# What `modelstack get` / `logs` read, as program.build exports it (no Prometheus runs here: get must say so).
+pulumi.export("models", models_output(models))
+pulumi.export("region", platform.region)
+pulumi.export("observability", observability_output(PROMETHEUS_ADDRESS, None))

@@ -135,11 +135,49 @@ def test_prometheus_options_and_opt_out(run):
     i = r.named("addons-prometheus").inputs
     v = i["values"]
     assert i["version"] == "29.26.0"
-    assert (v["server"]["retention"], v["server"]["persistentVolume"]) == ("7d", {"enabled": True, "size": "20Gi"})
+    assert (v["server"]["retention"], v["server"]["persistentVolume"]) == (
+        "7d", {"enabled": True, "size": "20Gi", "storageClass": "modelstack-gp3"})
     assert v["alertmanager"]["enabled"] is True and SYSTEM_TOLERATION in v["alertmanager"]["tolerations"]
     assert v["alertmanager"]["nodeSelector"] == {"modelstack.io/node-pool": "system"}
+    assert v["alertmanager"]["persistence"] == {"storageClass": "modelstack-gp3"}
     r = _run(run, {"prometheus": False, "dcgm_exporter": True})
     assert not {"prometheus", "dcgm-exporter"} & set(_releases(r))
+
+
+EBS_CSI = [("aws:iam/role:Role", "addons-ebs-csi"), ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "addons-ebs-csi"),
+           ("aws:eks/addon:Addon", "addons-ebs-csi-driver"),
+           ("kubernetes:storage.k8s.io/v1:StorageClass", "addons-storage-class")]
+
+
+@pytest.mark.parametrize("extra", [{"prometheus_volume_size": "20Gi"}, {"prometheus_alertmanager": True}])
+def test_a_claim_brings_the_ebs_csi_driver_with_pod_identity_and_the_storage_class(run, extra):
+    r = _run(run, extra)
+    comp = r.named("addons", "modelstack:index:PlatformAddons")
+    children = {(x.type, x.name) for x in r.children(comp)}
+    assert set(EBS_CSI) | {("aws:eks/podIdentityAssociation:PodIdentityAssociation", "addons-ebs-csi")} <= children
+    trust = json.loads(r.named("addons-ebs-csi", "aws:iam/role:Role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    addon = r.named("addons-ebs-csi-driver").inputs
+    assert "serviceAccountRoleArn" not in addon
+    deps = r.named("addons-ebs-csi-driver").dependencies
+    assert {r.named("addons-pod-identity-agent").urn,
+            r.named("addons-ebs-csi", "aws:eks/podIdentityAssociation:PodIdentityAssociation").urn} <= set(deps)
+    assert r.named("system-ready").urn in deps and r.named("system-ready").urn in r.named("addons-storage-class").dependencies
+
+
+def test_without_the_pod_identity_agent_the_ebs_csi_driver_uses_irsa(run):
+    r = _run(run, {"prometheus_volume_size": "20Gi", "pod_identity_agent": False})
+    role = r.named("addons-ebs-csi", "aws:iam/role:Role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert "system:serviceaccount:kube-system:ebs-csi-controller-sa" in json.dumps(trust)
+    assert r.named("addons-ebs-csi-driver").inputs["serviceAccountRoleArn"] == role.outputs["arn"]
+    assert not r.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")
+
+
+def test_no_claim_no_ebs_csi_driver(run):
+    r = _run(run)
+    assert not {(x.type, x.name) for x in r.resources} & set(EBS_CSI)
 
 
 def test_dcgm_exporter_on_gpu_nodes_scraped_by_prometheus(run):

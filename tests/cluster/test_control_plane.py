@@ -144,3 +144,25 @@ def test_done_means_per_environment(run, env):
     ca = r.named("autoscaler-release", "kubernetes:helm.sh/v3:Release").inputs
     assert ca["chart"] == "cluster-autoscaler" and ca["values"]["extraArgs"]["expander"].startswith("priority")
     assert ca["values"]["expanderPriorities"]
+
+
+def test_the_cluster_creator_gets_no_second_access_entry(run):
+    """pulumi-eks always sets bootstrapClusterCreatorAdminPermissions (no input turns it off, pulumi/pulumi-eks#2373):
+    EKS makes the creator's cluster-admin entry itself and refuses a second one for the same principal."""
+    r = _run(run, {"access_entries": {
+        "ci": {"principal_arn": "arn:aws:iam::123456789012:role/ci", "access": "cluster-admin", "cluster_creator": True},
+        "ops": {"principal_arn": "arn:aws:iam::123456789012:role/ops", "access": "view"},
+    }})
+    assert set(r.named("main-eks", "eks:index:Cluster").inputs["accessEntries"]) == {"ops"}
+
+
+@pytest.mark.parametrize("entries,msg", [
+    ({"ci": {"principal_arn": "arn:aws:iam::123456789012:role/ci", "access": "admin", "cluster_creator": True}},
+     "bootstrap entry is cluster-admin"),
+    ({k: {"principal_arn": f"arn:aws:iam::123456789012:role/{k}", "access": "cluster-admin", "cluster_creator": True}
+      for k in ("a", "b")}, "only one principal creates the cluster"),
+])
+def test_a_cluster_creator_entry_must_say_what_eks_grants(run, entries, msg):
+    with pytest.raises(Exception) as e:
+        _run(run, {"access_entries": entries})
+    assert msg in str(e.value)

@@ -46,6 +46,8 @@ def _program(**extra):
     return prog
 
 
+#: The controller policies besides the one that keeps the name `kp-controller` (node-lifecycle).
+SPLIT = ["eks-integration", "iam-integration", "interruption", "resource-discovery", "zonal-shift"]
 EVENT_ROLES = ["capacity-reservation-interruption", "health", "instance-state-change", "rebalance", "spot-interruption"]
 
 
@@ -62,6 +64,8 @@ def test_inventory_with_pod_identity(run):
          *[("aws:cloudwatch/eventTarget:EventTarget", f"kp-{e}-target") for e in EVENT_ROLES],
          ("aws:iam/role:Role", "kp-controller"), ("aws:iam/policy:Policy", "kp-controller"),
          ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "kp-controller"),
+         *[(t, f"kp-controller-{p}") for p in SPLIT
+           for t in ("aws:iam/policy:Policy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")],
          ("aws:eks/podIdentityAssociation:PodIdentityAssociation", "kp-controller"),
          ("kubernetes:helm.sh/v3:Release", "kp-release"),
          ("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "kp-nodeclass"),
@@ -94,11 +98,39 @@ def test_queue_rules_and_policy_are_wired_to_one_queue(run):
         assert pattern == k.event_pattern(role)
     policy = json.loads(r.named("kp-interruption-policy").inputs["policy"])
     assert policy["Statement"][0]["Resource"] == arn
-    controller = json.loads(r.named("kp-controller", "aws:iam/policy:Policy").inputs["policy"])
-    by_sid = {s["Sid"]: s for s in controller["Statement"]}
+    by_sid = {s["Sid"]: s for p in ["", *(f"-{x}" for x in SPLIT)]
+              for s in json.loads(r.named(f"kp-controller{p}", "aws:iam/policy:Policy").inputs["policy"])["Statement"]}
     assert by_sid["AllowInterruptionQueueActions"]["Resource"] == arn
     assert by_sid["AllowPassingInstanceRole"]["Resource"] == "arn:aws:iam::123456789012:role/kp-node"
     assert by_sid["AllowRegionalReadActions"]["Condition"]["StringEquals"]["aws:RequestedRegion"] == "us-east-1"
+
+
+def test_controller_policies_are_upstreams_six_and_the_old_one_shrinks_only_after_the_others_are_attached(run):
+    """Upgrading a cluster from the one merged policy: `kp-controller` keeps its URN and description (no replacement)
+    and now holds the node-lifecycle statements; it is updated after the five new policies are attached, and the
+    chart waits for all six, so the controller never runs without a permission it had."""
+    r = run(_program(), outputs=outputs)
+    role_name = r.named("kp-controller", "aws:iam/role:Role").outputs["name"]
+    docs = {}
+    for role in k.CONTROLLER_POLICIES:
+        suffix = "" if role == "node-lifecycle" else f"-{role}"
+        policy = r.named(f"kp-controller{suffix}", "aws:iam/policy:Policy")
+        attachment = r.named(f"kp-controller{suffix}", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        assert attachment.inputs["policyArn"] == policy.outputs["arn"] and attachment.inputs["role"] == role_name
+        docs[role] = [s["Sid"] for s in json.loads(policy.inputs["policy"])["Statement"]]
+        assert attachment.urn in r.named("kp-release").dependencies
+    assert docs == {role: list(sids) for role, sids in k.CONTROLLER_POLICIES.items()}
+    old = r.named("kp-controller", "aws:iam/policy:Policy")
+    assert old.inputs["description"] == "Karpenter controller (scoped)"
+    for role in SPLIT:
+        assert r.named(f"kp-controller-{role}", "aws:iam/rolePolicyAttachment:RolePolicyAttachment").urn in old.dependencies
+
+
+def test_node_classes_outlive_the_node_roles_policies_and_access_entry_on_destroy(run):
+    r = run(_program(), outputs=outputs)
+    needed = {r.named(f"kp-node-{p}").urn for p in k.NODE_MANAGED_POLICIES} | {r.named("kp-node-access").urn}
+    for name in ("kp-nodeclass", "kp-nodeclass-gpu"):
+        assert needed <= set(r.named(name).dependencies), name
 
 
 def test_discovery_tags_name_the_cluster_on_every_private_subnet_and_the_node_security_group(run):

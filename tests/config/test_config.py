@@ -11,7 +11,7 @@ import yaml
 from modelstack.config.load import load_platform
 from stacks import stack_values
 from modelstack.planner.capacity import plan_platform
-from modelstack.config.schema import CONFIG_KEY, ConfigError, Platform
+from modelstack.config.schema import CONFIG_KEY, HTTP_PATH_RULE, IMAGE_RULE, ConfigError, Platform
 
 ROOT = Path(__file__).resolve().parents[2]
 P = CONFIG_KEY
@@ -116,7 +116,7 @@ CASES = [
     ("gpu memory without gpu", _set("models.sentiment.compute.min_gpu_memory_gib", 16),
      f"{P}.models.sentiment.compute.min_gpu_memory_gib: got 16.0; allowed: min_gpu_memory_gib only with gpu >= 1"),
     ("image without registry", _set("models.sentiment.image", "sentiment"),
-     f"{P}.models.sentiment.image: got 'sentiment'; allowed: an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2"),
+     f"{P}.models.sentiment.image: got 'sentiment'; allowed: an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2 (a registry host first: without one the runtime pulls from Docker Hub)"),
     ("bad port", _set("models.sentiment.port", 70000),
      f"{P}.models.sentiment.port: got 70000; allowed: an integer <= 65535"),
     ("gpu model on cpu group", _set("models.llm-chat.node_group", "cpu"),
@@ -197,7 +197,7 @@ CASES = [
     ("on-demand base without fallback", _set("models.sentiment.autoscaling.on_demand_base", 1),
      f"{P}.models.sentiment.autoscaling.on_demand_base: got 1; allowed: on_demand_base only on a spot node group with on_demand_fallback: true ('cpu' is not)"),
     ("probe port", _set("models.sentiment.readiness_probe", {"http_get": {"path": "healthz"}}),
-     f"{P}.models.sentiment.readiness_probe.http_get.path: got 'healthz'; allowed: a string matching ^/"),
+     f"{P}.models.sentiment.readiness_probe.http_get.path: got 'healthz'; allowed: {HTTP_PATH_RULE}"),
     ("wrong type for replicas", _set("models.sentiment.autoscaling.max_replicas", "many"),
      f"{P}.models.sentiment.autoscaling.max_replicas: got 'many'; allowed: an integer"),
     ("on-demand base not below max", lambda v, p: (p["node_groups"]["cpu"].update(on_demand_fallback=True),
@@ -284,9 +284,116 @@ CASES = [
      f"{P}.node_groups.system.instance_types: got 'trn2.48xlarge'; allowed: a type from the price table: trn2.48xlarge is a real EC2 type that the table does not price (data/ec2_known_unpriced.txt; no sourced price or allocatable figures)"),
     ("response timeout beyond the load balancer's idle maximum", _set("models.sentiment.response_timeout", "500m"),
      f"{P}.models.sentiment.response_timeout: got '500m' after a cold start of 360 s and up to 60 s in the proxy's queue (30420 s in all); allowed: a cold start, queue wait and response_timeout of at most 4000 s (the load balancer's maximum idle timeout): shorten response_timeout, cold_start or the start-up probe"),
+    # issue 19, 5: EKS keeps one access entry per principal and makes the creator's itself
+    ("cluster creator with less than cluster-admin", _set("cluster.access_entries.ci", {"principal_arn": "arn:aws:iam::123456789012:role/ci",
+                                                       "access": "admin", "cluster_creator": True}),
+     f"{P}.cluster.access_entries.ci.access: got 'admin' for the cluster creator; allowed: cluster-admin, cluster-wide: "
+     "what the creator's bootstrap entry grants (modelstack creates no entry for it)"),
+    ("one principal in two entries", _set("cluster.access_entries.again", {
+        "principal_arn": "arn:aws:iam::123456789012:role/platform-admins", "access": "view"}),
+     f"{P}.cluster.access_entries.again.principal_arn: got 'arn:aws:iam::123456789012:role/platform-admins'; allowed: a "
+     "principal no other entry names (access_entries.platform-admins has it): EKS allows one access entry per principal"),
     # A capacity problem in the same report as the schema's
     ("max_size too small", _set("node_groups.cpu.max_size", 1),
      f"{P}.node_groups.cpu.max_size: got 1; allowed: at least 2: the max_replicas of sentiment need 2 m6i.xlarge nodes"),
+    # Bad input, round 2 (issue 19): coerced, rounded, built against the README, or a traceback later on
+    ("quoted port", _set("models.sentiment.port", "8080"),
+     f"{P}.models.sentiment.port: got '8080'; allowed: an integer, without quotes (8080 rather than '8080')"),
+    ("port as a float", _set("models.sentiment.port", 8080.0),
+     f"{P}.models.sentiment.port: got 8080.0; allowed: an integer, written without a decimal point (8080)"),
+    ("port as a boolean", _set("models.sentiment.port", True),
+     f"{P}.models.sentiment.port: got true; allowed: an integer, not true or false"),
+    ("spot as a string", _set("node_groups.cpu.spot", "yes"),
+     f"{P}.node_groups.cpu.spot: got 'yes'; allowed: true or false, unquoted (YAML 1.2, as Pulumi reads the stack file: yes, no, on, off and quoted values are strings)"),
+    ("spot as a number", _set("node_groups.cpu.spot", 1),
+     f"{P}.node_groups.cpu.spot: got 1; allowed: true or false (not 0 or 1)"),
+    ("quoted replicas", _set("models.sentiment.autoscaling.max_replicas", "6"),
+     f"{P}.models.sentiment.autoscaling.max_replicas: got '6'; allowed: an integer, without quotes (6 rather than '6')"),
+    ("quoted gpu memory", _set("models.llm-chat.compute.min_gpu_memory_gib", "40"),
+     f"{P}.models.llm-chat.compute.min_gpu_memory_gib: got '40'; allowed: a number, without quotes (40 rather than '40'; with pulumi config set --path, add --type float)"),
+    ("infinite gpu memory", _set("models.llm-chat.compute.min_gpu_memory_gib", float("inf")),
+     f"{P}.models.llm-chat.compute.min_gpu_memory_gib: got inf; allowed: a finite number (not .inf or .nan)"),
+    ("quoted retention", _set("cluster.logging.retention_days", "30"),
+     f"{P}.cluster.logging.retention_days: got '30'; allowed: an integer, without quotes (30 rather than '30')"),
+    ("cpu as a boolean", _set("models.sentiment.compute.cpu", True),
+     f"{P}.models.sentiment.compute.cpu: got true; allowed: CPU quantity must be a string like '500m' or '2', or a number of cores; got True"),
+    ("env value not a string", _set("models.sentiment.env", {"WORKERS": 4}),
+     f"{P}.models.sentiment.env.WORKERS: got 4; allowed: a string: quote it ('4')"),
+    ("zero memory", _set("models.sentiment.compute.memory", "0"),
+     f"{P}.models.sentiment.compute.memory: got '0'; allowed: a memory quantity > 0 such as '512Mi' or '2Gi'"),
+    ("zero shm", _set("models.llm-chat.compute.shm", "0Gi"),
+     f"{P}.models.llm-chat.compute.shm: got '0Gi'; allowed: a size > 0 such as '1Gi' for /dev/shm, or no shm key (the container runtime's default /dev/shm)"),
+    ("zero hugepages", _set("models.sentiment.compute.hugepages", "0"),
+     f"{P}.models.sentiment.compute.hugepages: got '0'; allowed: a size > 0 such as '256Mi', or no hugepages key (none)"),
+    ("zero sidecar memory", _set("models.sentiment.sidecars", {"tfs": {"image": "r.io/x:1", "compute": {"memory": "0Mi"}}}),
+     f"{P}.models.sentiment.sidecars.tfs.compute.memory: got '0Mi'; allowed: a memory quantity > 0 such as '512Mi' or '2Gi'"),
+    ("5 MB image", _set("models.sentiment.image", "r.io/x:" + "1" * 5_000_000),
+     f"{P}.models.sentiment.image: got a string of 5,000,007 characters starting {('r.io/x:' + '1' * 17)!r}; allowed: "
+     f"{IMAGE_RULE} (at most 780 characters)"),
+    ("image tag over 128", _set("models.sentiment.image", "r.io/x:" + "t" * 129),
+     f"{P}.models.sentiment.image: got a string of 136 characters starting {('r.io/x:' + 't' * 17)!r}; allowed: "
+     f"{IMAGE_RULE} (a tag of at most 128 characters (129 given))"),
+    ("image path over 255", _set("models.sentiment.image", "r.io/" + "a/" * 127 + "ab:1"),
+     f"{P}.models.sentiment.image: got a string of 263 characters starting {('r.io/' + 'a/' * 10)[:24]!r}; allowed: "
+     f"{IMAGE_RULE} (a repository path of at most 255 characters (256 given))"),
+    ("image path with uppercase", _set("models.sentiment.image", "r.io/Team/x:1"),
+     f"{P}.models.sentiment.image: got 'r.io/Team/x:1'; allowed: {IMAGE_RULE} (a repository path of lowercase a-z and 0-9 "
+     "components joined by '/', '.', '_', '__' or '-')"),
+    ("image path with an empty component", _set("models.sentiment.image", "r.io/team//x:1"),
+     f"{P}.models.sentiment.image: got 'r.io/team//x:1'; allowed: {IMAGE_RULE} (a repository path of lowercase a-z and 0-9 "
+     "components joined by '/', '.', '_', '__' or '-')"),
+    ("image on docker hub", _set("models.sentiment.image", "team/x:1"),
+     f"{P}.models.sentiment.image: got 'team/x:1'; allowed: {IMAGE_RULE} (a registry host first: without one the runtime pulls from Docker Hub)"),
+    ("image without tag", _set("models.sentiment.image", "r.io/x"),
+     f"{P}.models.sentiment.image: got 'r.io/x'; allowed: {IMAGE_RULE} (a tag or digest (no implicit :latest))"),
+    ("image tag starting with a dot", _set("models.sentiment.image", "r.io/x:.1"),
+     f"{P}.models.sentiment.image: got 'r.io/x:.1'; allowed: {IMAGE_RULE} (a tag of A-Z a-z 0-9 _ . - not starting with '.' or '-')"),
+    ("image digest too short", _set("models.sentiment.image", "r.io/x@sha256:abc"),
+     f"{P}.models.sentiment.image: got 'r.io/x@sha256:abc'; allowed: {IMAGE_RULE} (a digest sha256:<64 lowercase hex digits> (or sha384:<96>, sha512:<128>))"),
+    ("sidecar image bounded too", _set("models.sentiment.sidecars", {"tfs": {"image": "r.io/x:" + "1" * 200}}),
+     f"{P}.models.sentiment.sidecars.tfs.image: got a string of 207 characters starting {('r.io/x:' + '1' * 17)!r}; allowed: "
+     f"{IMAGE_RULE} (a tag of at most 128 characters (200 given))"),
+    ("argument past execve's limit", _set("models.sentiment.args", ["--x", "a" * 131072]),
+     f"{P}.models.sentiment.args: got a list; allowed: arguments of at most 131,071 bytes each (execve's MAX_ARG_STRLEN, NUL included; item 1 has 131,072)"),
+    ("env variable past execve's limit", _set("models.sentiment.env", {"BLOB": "é" * 65534}),  # 5 + 2 x 65534 bytes
+     f"{P}.models.sentiment.env: got a mapping; allowed: variables of at most 131,071 bytes as NAME=value (execve's "
+     "MAX_ARG_STRLEN, NUL included; 'BLOB' has 131,073)"),
+    ("probe path with a space", lambda v, p: (p["models"]["sentiment"]["autoscaling"].update(signal="cpu", target_utilization=60),
+                                              p["models"]["sentiment"]["readiness_probe"]["http_get"].update(path="/health z")),
+     f"{P}.models.sentiment.readiness_probe.http_get.path: got '/health z'; allowed: {HTTP_PATH_RULE}"),
+    ("spot system group", _set("node_groups.system.spot", True),
+     f"{P}.node_groups.system.spot: got true on the system group; allowed: false (the default): the system group is "
+     "on-demand; it runs the controllers and add-ons every model depends on, which a spot interruption would take down"),
+    ("second system group", _set("node_groups.system-b", {"kind": "system", "instance_types": ["m7i.large"], "min_size": 1}),
+     f"{P}.node_groups.system-b.kind: got 'system' again ('system' is the system group); allowed: one node group of kind "
+     "system: the platform add-ons run on one, and a second would keep nodes nothing is scheduled on; use kind cpu for more capacity"),
+    ("fractional target in flight", _set("models.sentiment.autoscaling.target_in_flight", 0.5),
+     f"{P}.models.sentiment.autoscaling.target_in_flight: got 0.5; allowed: a whole number of requests >= 1 (the HTTP "
+     "add-on's concurrency target, InterceptorRoute scalingMetric.concurrency.targetValue, is an integer)"),
+    ("target in flight 2.5", _set("models.sentiment.autoscaling.target_in_flight", 2.5),
+     f"{P}.models.sentiment.autoscaling.target_in_flight: got 2.5; allowed: a whole number of requests >= 1 (the HTTP "
+     "add-on's concurrency target, InterceptorRoute scalingMetric.concurrency.targetValue, is an integer)"),
+    ("upscale factor off a whole percent", _set("models.sentiment.autoscaling.max_upscale_factor", 1.333),
+     f"{P}.models.sentiment.autoscaling.max_upscale_factor: got 1.333; allowed: a factor whose step is a whole percent, "
+     "such as 1.5 (up to +50%) per 15 s: the HPA's Percent policy takes integers (1.333 would be 33%)"),
+    ("downscale factor off a whole percent", _set("models.sentiment.autoscaling.max_downscale_factor", 0.999),
+     f"{P}.models.sentiment.autoscaling.max_downscale_factor: got 0.999; allowed: a factor whose step is a whole percent, "
+     "such as 0.75 (down to -25%) per 15 s: the HPA's Percent policy takes integers (0.999 would be 0%)"),
+    ("unknown family in a selection", _set("node_groups.cpu.selection.families", ["m6i", "m99x"]),
+     f"{P}.node_groups.cpu.selection.families: got 'm99x'; allowed: instance families in the price table, e.g. m7i, c7a, g6, g5"),
+    ("unknown gpu model in a selection", _set("node_groups.gpu.selection.gpu_models", ["a10g", "b300"]),
+     f"{P}.node_groups.gpu.selection.gpu_models: got 'b300'; allowed: GPU models in the price table: a100, a10g, h100, "
+     "h200, l4, l40s, nvidia tesla v100, t4, v100"),
+    ("access entry namespace", _set("cluster.access_entries.ml-engineers.namespaces", ["models", "ML Team"]),
+     f"{P}.cluster.access_entries.ml-engineers.namespaces: got a list; allowed: Kubernetes namespace names: a-z, 0-9 "
+     "and '-', at most 63 characters, '*' as a wildcard (dev-*) (bad: 'ML Team')"),
+    ("prometheus query past the request line", lambda v, p: p["models"]["sentiment"]["autoscaling"].update(
+        signal="prometheus", prometheus_query="x" * 70000, prometheus_threshold=5),
+     f"{P}.models.sentiment.autoscaling.prometheus_query: got a string of 70,000 characters starting 'xxxxxxxxxxxxxxxxxxxxxxxx'; "
+     "allowed: a string of at most 65,536 characters"),
+    ("stabilization beyond the HPA's hour", _set("models.llm-chat.autoscaling.downscale_stabilization", "2h"),
+     f"{P}.models.llm-chat.autoscaling.downscale_stabilization: got '2h'; allowed: a duration of at most 60m (the HPA's "
+     "stabilizationWindowSeconds limit)"),
 ]
 
 
@@ -307,6 +414,17 @@ EDGES = [
     ("priority 100", _set("node_groups.cpu.priority", 100)),
     ("port 65535", _set("models.sentiment.port", 65535)),
     ("one rollout knob zero", _set("models.sentiment.update_strategy", {"max_surge": 0, "max_unavailable": 1})),
+    # Round 2 (issue 19): what strict types and the new bounds still take
+    ("cpu as a number of cores", _set("models.sentiment.compute.cpu", 0.5)),
+    ("an integer where a number is allowed", _set("models.llm-chat.compute.min_gpu_memory_gib", 40)),
+    ("factor of a whole percent", _set("models.sentiment.autoscaling.max_upscale_factor", 2)),
+    ("an hour of stabilization", _set("models.sentiment.autoscaling.downscale_stabilization", "1h")),
+    ("image by digest", _set("models.sentiment.image", "r.io/team/x@sha256:" + "a" * 64)),
+    ("image by tag and digest", _set("models.sentiment.image", "r.io/x:1.4.2@sha512:" + "0" * 128)),
+    ("image on a registry with a port", _set("models.sentiment.image", "registry.internal:5000/team__a/x-y.z:v1_2")),
+    ("image on localhost", _set("models.sentiment.image", "localhost/x:dev")),
+    ("image path and tag at their maximum", _set("models.sentiment.image", "r.io/" + "a" * 255 + ":" + "t" * 128)),
+    ("namespace wildcard", _set("cluster.access_entries.ml-engineers.namespaces", ["team-*"])),
 ]
 
 
@@ -543,3 +661,13 @@ def test_a_models_only_stack_loads_without_node_groups():
     platform = load_platform("dev", values)
     assert platform.config.node_groups == {} and platform.config.capacity.spot is True
     assert all(m.node_group is None for m in platform.config.models.values())
+
+
+def test_only_one_access_entry_may_be_the_cluster_creator():
+    def two(values, p):
+        for key in ("a", "b"):
+            p["cluster"]["access_entries"][key] = {"principal_arn": f"arn:aws:iam::123456789012:role/{key}",
+                                                   "access": "cluster-admin", "cluster_creator": True}
+    got = issues_of(two)
+    assert (f"{P}.cluster.access_entries: got cluster_creator on a, b; allowed: at most one entry: only one principal "
+            "creates the cluster") in got, got

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,8 @@ from stacks import stack_values
 BASE = {env: stack_values(env) for env in ("dev", "prod")}
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=12), st.sampled_from(["", "0", "-1", "1Gi", "500m", "gpu", "1.35", "10.0.0.0/8"]))
+                    st.text(max_size=12), st.sampled_from(["", "0", "-1", "1Gi", "500m", "gpu", "1.35", "10.0.0.0/8",
+                                                           "8080", "0.5", "yes", "true", "x" * 300]))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                        st.dictionaries(st.text(max_size=8), inner, max_size=3)),
                       max_leaves=6)
@@ -165,17 +167,23 @@ def _leaf(tp, field=None, depth: int = 0):
         return st.dictionaries(st.sampled_from(["a", "b", "A b", "kube-x"]), _leaf(args[1], None, depth), max_size=2)
     if tp is type(None):
         return st.none()
+    # Each scalar also comes in the forms a lax loader would coerce ("8080", 2.0, true for an integer; "0.5" for a
+    # number; "yes" for a boolean): the schema must refuse them, and what it accepts it must keep as given
+    # (test_any_model_field_is_planned_or_reported_never_a_traceback checks both).
     if tp is bool:
-        return st.booleans()
+        return st.one_of(st.booleans(), st.sampled_from(["true", "yes", "no", 0, 1]))
     if tp is int:
         edges = _bounds(field) if field is not None else []
-        return st.one_of(st.integers(-2, 200), st.sampled_from(edges or [0, 1]))
+        ints = st.one_of(st.integers(-2, 200), st.sampled_from(edges or [0, 1]))
+        return st.one_of(ints, ints.map(str), ints.map(float), st.just(2.5), st.booleans())
     if tp is float:
         edges = _bounds(field) if field is not None else []
-        return st.one_of(st.floats(-1, 200, allow_nan=False), st.sampled_from(edges or [0.0, 1.0]))
+        floats = st.one_of(st.floats(-1, 200, allow_nan=False), st.sampled_from(edges or [0.0, 1.0]))
+        return st.one_of(floats, st.integers(-2, 200), floats.map(repr), st.sampled_from([True, float("inf"), float("nan")]))
     if tp is str:
         return st.sampled_from(["", "/", "/healthz", "/a/", "1", "500m", "64Gi", "25%", "0%", "5m", "models", "default",
-                                "kube-system", "cpu", "sh", "x" * 70])
+                                "kube-system", "cpu", "sh", "x" * 70, "0", "0Gi", "8080", "yes", "/health z", "/q'", "a b",
+                                "x" * 300, "r.io/x:" + "1" * 129, "r.io/x@sha256:" + "a" * 64, "é" * 5])
     return _JUNK
 
 
@@ -227,6 +235,33 @@ model_patches = st.sampled_from(MODEL_FIELDS).flatmap(lambda pf: st.builds(
     model_values(ModelConfig), st.one_of(_leaf(pf[1].annotation, pf[1]), _JUNK)))
 
 
+def _leaves(node, prefix: tuple = ()):
+    """(path, value) of every scalar in a patch."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, prefix + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, prefix + (i,))
+    else:
+        yield prefix, node
+
+
+def _parsed(obj, path: tuple):
+    for k in path:
+        obj = getattr(obj, k) if isinstance(obj, BaseModel) else obj[k]
+    return obj
+
+
+def assert_kept_as_given(model, patch: dict) -> None:
+    """Every scalar of an accepted patch is in the parsed model as written: no "8080" -> 8080, "yes" -> true, 2.5 -> 2
+    (an integer where a number is allowed is the one widening)."""
+    for path, raw in _leaves(patch):
+        got = _parsed(model, path)
+        widened = type(raw) is int and type(got) is float
+        assert (type(got) is type(raw) or widened) and got == raw, f"{'.'.join(map(str, path))}: {raw!r} became {got!r}"
+
+
 def test_model_strategy_reaches_every_field_of_the_schema():
     paths = {p for p, _ in MODEL_FIELDS}
     assert {("readiness_probe", "exec"), ("pre_stop", "http_get"), ("autoscaling", "upscale_tolerance"),
@@ -259,4 +294,129 @@ def test_any_model_field_is_planned_or_reported_never_a_traceback(model, patch):
     except ConfigError as e:
         assert e.issues and all(i.path and i.allowed for i in e.issues)
         return
+    assert_kept_as_given(platform.config.models[model], patch)
     resolve_models(platform, capacity)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Strict types everywhere (issue 19): every integer, number and boolean of the whole schema, derived from the pydantic
+# models, refuses the forms a lax loader would coerce, at its own key path.
+
+from modelstack.config.load import validate_platform
+from modelstack.config.schema import CapacityConfig, ClusterConfig, NodeGroupConfig, PlatformConfig
+
+
+def _scalar_type(tp):
+    """int, float or bool when `tp` is one of them (or Optional of one), else None (strings, unions with str...)."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)] if typing.get_origin(tp) is typing.Union else [tp]
+    return args[0] if len(args) == 1 and args[0] in (int, float, bool) else None
+
+
+def scalar_fields(cls: type[BaseModel], prefix: tuple = ()) -> list[tuple[tuple, type]]:
+    """(path, type) of every int/float/bool field of `cls` and what it nests; a key "x" or index 0 stands for
+    the entries of a dict or list of models (and of dict[str, int], the split weights)."""
+    out = []
+    for name, f in cls.model_fields.items():
+        tp = f.annotation
+        if typing.get_origin(tp) is typing.Union:
+            inner = [a for a in typing.get_args(tp) if a is not type(None)]
+            tp = inner[0] if len(inner) == 1 else tp
+        origin, args = typing.get_origin(tp), typing.get_args(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            out += scalar_fields(tp, prefix + (name,))
+        elif origin in (dict, list) and args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+            out += scalar_fields(args[-1], prefix + (name, "x" if origin is dict else 0))
+        elif origin is dict and args and args[-1] in (int, float, bool):
+            out.append((prefix + (name, "x"), args[-1]))
+        elif _scalar_type(f.annotation):
+            out.append((prefix + (name,), _scalar_type(f.annotation)))
+    return out
+
+
+def _put(node, path: tuple, value) -> None:
+    for k, nxt in zip(path, path[1:]):
+        if isinstance(k, int):
+            while len(node) <= k:
+                node.append({})
+            node = node[k]
+        else:
+            if not isinstance(node.get(k), (dict, list)):
+                node[k] = [] if isinstance(nxt, int) else {}
+            node = node[k]
+    node[path[-1]] = value
+
+
+#: Where each section sits in the dev stack (capacity needs a stack without node_groups, set up in the test).
+ANCHORS = {("models", "sentiment"): "ModelConfig", ("node_groups", "cpu"): "NodeGroupConfig", ("cluster",): "ClusterConfig",
+           ("capacity",): "CapacityConfig"}
+SCALARS = ([(("models", "sentiment") + p, t) for p, t in scalar_fields(ModelConfig)]
+           + [(("node_groups", "cpu") + p, t) for p, t in scalar_fields(NodeGroupConfig)]
+           + [(("cluster",) + p, t) for p, t in scalar_fields(ClusterConfig)]
+           + [(("capacity",) + p, t) for p, t in scalar_fields(CapacityConfig)]
+           + [(("traffic_splits", "x", "backends", "sentiment"), int)])
+WRONG = {int: ["7", 7.0, True], float: ["0.5", True, float("inf")], bool: ["true", "yes", 1]}
+
+
+def test_scalar_fields_cover_the_schema():
+    top = {name for name, f in PlatformConfig.model_fields.items()}
+    assert {p[0] for p, _ in SCALARS} == top - {"environment", "team", "tags"}, "a section has no anchor here"
+    assert (("models", "sentiment", "sidecars", "x", "port"), int) in SCALARS
+    assert (("node_groups", "cpu", "root_volume", "iops"), int) in SCALARS and len(SCALARS) > 60
+
+
+@pytest.mark.parametrize("path,kind", SCALARS, ids=[".".join(map(str, p)) for p, _ in SCALARS])
+def test_a_number_or_boolean_of_another_type_is_refused_never_coerced(path, kind):
+    for wrong in WRONG[kind]:
+        vals = copy.deepcopy(BASE["dev"])
+        cfg = vals[CONFIG_KEY]
+        if path[0] == "capacity":
+            cfg.pop("node_groups")
+            for m in cfg["models"].values():
+                m.pop("node_group")
+        _put(cfg, path, wrong)
+        _, issues = validate_platform("dev", vals, "fuzz")
+        key = CONFIG_KEY + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in path)
+        mine = [i for i in issues if i.path == key]
+        shown = "true" if wrong is True else repr(wrong)
+        assert mine and mine[0].given == shown, (key, wrong, [i.render() for i in issues])
+        assert mine[0].allowed.startswith(("an integer", "a number", "true or false", "a whole number", "a finite")), mine[0].render()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Pathological YAML (issue 19): any chain of anchors and aliases, any nesting, is read or refused, never a hang or
+# a traceback, and the bounds decide which.
+
+from guards import no_hang
+from modelstack.config.load import MAX_DEPTH, MAX_NODES, read_stack_file
+
+
+@settings(max_examples=150, deadline=None)
+@given(levels=st.integers(1, 14), width=st.integers(1, 12), mapping=st.booleans())
+def test_any_alias_chain_is_read_or_refused_by_its_expanded_size(levels, width, mapping):
+    def ref(i):
+        return ("{" + ", ".join(f"k{j}: *a{i}" for j in range(width)) + "}") if mapping else f"[{', '.join([f'*a{i}'] * width)}]"
+    lines = ["config:", "  aws:region: us-east-1", "  x:", "    a0: &a0 lol"]
+    lines += [f"    a{i}: &a{i} {ref(i - 1)}" for i in range(1, levels)]
+    sizes = [1]  # values each anchor stands for: a mapping or list, and per entry its key and what the alias is
+    for _ in range(1, levels):
+        sizes.append(1 + width * ((1 if mapping else 0) + sizes[-1]))
+    expanded = 6 + 1 + sum(1 + n for n in sizes)  # the document, config, aws:region and its value, x and its anchors
+    try:
+        with no_hang():
+            read_stack_file("\n".join(lines) + "\n", "dev", "s.yaml")
+    except ConfigError as e:
+        assert expanded > MAX_NODES, e.render()
+        return
+    assert expanded <= MAX_NODES
+
+
+@settings(max_examples=100, deadline=None)
+@given(shape=st.lists(st.sampled_from(["[", "{k: "]), min_size=1, max_size=3 * MAX_DEPTH))
+def test_any_nesting_is_read_or_refused_by_its_depth(shape):
+    text = "config:\n  a: " + "".join(shape) + "x" + "".join("]" if s == "[" else "}" for s in reversed(shape)) + "\n"
+    try:
+        got = read_stack_file(text, "dev", "s.yaml")
+    except ConfigError as e:
+        assert len(shape) + 3 > MAX_DEPTH and "nested deeper than" in e.render(), e.render()
+        return
+    assert len(shape) + 3 <= MAX_DEPTH and got["a"] is not None

@@ -185,8 +185,15 @@ def test_migrating_to_karpenter_adds_beside_the_node_groups_then_removes_only_th
             "aws:sqs/queue:Queue", "kubernetes:helm.sh/v3:Release"} <= created
     # at most the old groups lose their floor (dev's are 0 already) and the system group is held at its max_size
     # (nothing scales it any more); models unchanged
+    # (plus, in place, what observability reads off the provisioner: the cluster dashboard's spot panel and the
+    # price rules of the types Karpenter may buy)
     for c in step1.changes:
-        if c.action == "update":
+        if c.action == "update" and c.type == "kubernetes:core/v1:ConfigMap":
+            assert c.name.endswith("-observability-dashboards") and {p for p, _, _ in c.fields} == {"data.cluster.json"}, c
+        elif c.action == "update" and c.type == "kubernetes:helm.sh/v3:Release":
+            assert c.name.endswith("-addons-prometheus") and {p.split(".")[0] + "." + p.split(".")[1] for p, _, _ in c.fields} == {
+                "values.serverFiles"}, c
+        elif c.action == "update":
             assert c.type == "aws:eks/nodeGroup:NodeGroup" and {p for p, _, _ in c.fields} <= {
                 "scalingConfig.minSize", "scalingConfig.desiredSize"}, c
     assert not [c for c in step1.changes if "ModelAPI" in c.urn.split("::")[2]]

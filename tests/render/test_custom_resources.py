@@ -1,8 +1,8 @@
 """Every custom resource modelstack renders, validated strictly against the upstream CRD of the version we pin.
 
-The CRDs are data files in ../shared/upstream/crds/<project>/v<app version>/ (see shared/upstream/SOURCES.md). The
-version directory comes from the chart pin (render/charts.py), so bumping a chart without the matching CRDs fails
-here, naming what to add.
+The CRDs are the upstream Go module's files at v<app version> of the chart pin (render/charts.py), fetched and
+checksummed by tools/upstream.py; bumping a chart brings its CRDs, and a version with no recorded checksum fails
+here, naming the command that records it.
 """
 
 from __future__ import annotations
@@ -12,31 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crd_schema import SHARED_CRDS, errors
+from crd_schema import GROUPS, crd_file, errors
 from modelstack import cli
-from modelstack.render.charts import CHARTS
 
 from model_variants import rendered
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKS = sorted(p.name.split(".")[1] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
-
-#: API group -> (CRD project directory, the chart whose app version names the CRD version).
-GROUPS = {"keda.sh": ("keda", "keda"), "http.keda.sh": ("keda-http-add-on", "keda-add-ons-http"),
-          "karpenter.sh": ("karpenter", "karpenter"), "karpenter.k8s.aws": ("karpenter", "karpenter")}
-
-
-def crd_file(api_version: str, kind: str) -> Path:
-    group = api_version.split("/")[0]
-    project, chart = GROUPS[group]
-    directory = SHARED_CRDS / project / f"v{CHARTS[chart].app_version.lstrip('v')}"
-    assert directory.is_dir(), (f"no upstream CRDs for {chart} {CHARTS[chart].app_version} at {directory}: add them to "
-                                f"shared/upstream/crds (with SOURCES.md) before pinning that version")
-    for f in sorted(directory.glob("*.yaml")):
-        doc = yaml.safe_load(f.read_text())
-        if doc["spec"]["group"] == group and doc["spec"]["names"]["kind"] == kind:
-            return f
-    raise AssertionError(f"{directory} has no CRD for {group}/{kind}")
 
 
 def custom(objs: list[dict]) -> list[dict]:

@@ -9,6 +9,7 @@ import pytest
 
 import crd_schema
 from modelstack.config import schema as cfg
+from modelstack.render import iam
 from modelstack.render import karpenter as k
 from modelstack.render import labels
 from modelstack.render.charts import CHARTS
@@ -173,8 +174,13 @@ def statements(doc: dict) -> dict[str, dict]:
     return {s["Sid"]: s for s in doc["Statement"]}
 
 
+def merged(docs: dict[str, dict]) -> dict:
+    """The six controller policies as one document (what they grant together)."""
+    return {"Version": "2012-10-17", "Statement": [st for d in docs.values() for st in d["Statement"]]}
+
+
 def test_controller_policy_is_scoped_as_upstream_scopes_it():
-    doc = k.controller_policy("models-dev", "us-east-1", "123456789012", ROLE, QUEUE)
+    doc = merged(k.controller_policies("models-dev", "us-east-1", "123456789012", ROLE, QUEUE))
     s = statements(doc)
     assert s["AllowPassingInstanceRole"]["Resource"] == ROLE  # the node role only, never "*"
     assert s["AllowPassingInstanceRole"]["Condition"]["StringEquals"]["iam:PassedToService"][0] == "ec2.amazonaws.com"
@@ -196,9 +202,38 @@ def test_controller_policy_is_scoped_as_upstream_scopes_it():
 
 
 def test_controller_policy_follows_the_partition():
-    doc = k.controller_policy("c", "cn-north-1", "123456789012", "arn:aws-cn:iam::123456789012:role/n", "q", "aws-cn")
+    doc = merged(k.controller_policies("c", "cn-north-1", "123456789012", "arn:aws-cn:iam::123456789012:role/n", "q",
+                                       "aws-cn"))
     resources = [r for st in doc["Statement"] for r in ([st["Resource"]] if isinstance(st["Resource"], str) else st["Resource"])]
     assert not [r for r in resources if r.startswith("arn:aws:")]
+
+
+#: Statement ids of upstream's six managed policies (aws/karpenter-provider-aws v1.14.1, getting-started
+#: cloudformation.yaml), written out here so that a regrouping in render/karpenter.py is a test failure.
+UPSTREAM_POLICIES = {
+    "node-lifecycle": ["AllowScopedEC2InstanceAccessActions", "AllowScopedEC2LaunchTemplateAccessActions",
+                       "AllowScopedEC2InstanceActionsWithTags", "AllowScopedResourceCreationTagging",
+                       "AllowScopedResourceTagging", "AllowScopedDeletion"],
+    "iam-integration": ["AllowPassingInstanceRole", "AllowScopedInstanceProfileCreationActions",
+                        "AllowScopedInstanceProfileTagActions", "AllowScopedInstanceProfileActions"],
+    "eks-integration": ["AllowAPIServerEndpointDiscovery"],
+    "interruption": ["AllowInterruptionQueueActions"],
+    "zonal-shift": ["AllowZonalShiftStatusReadOnly"],
+    "resource-discovery": ["AllowRegionalReadActions", "AllowSSMReadActions", "AllowPricingReadActions",
+                           "AllowUnscopedInstanceProfileListAction", "AllowInstanceProfileReadActions"],
+}
+
+
+def test_controller_permissions_are_split_into_upstreams_six_policies_each_under_the_managed_policy_limit():
+    longest = "c" + "x" * 30 + "d"  # the longest cluster name the schema allows (32 characters)
+    docs = k.controller_policies(longest, "ap-southeast-2", "123456789012",
+                                 "arn:aws:iam::123456789012:role/" + longest + "-karpenter-node-abcdef1",
+                                 "arn:aws:sqs:ap-southeast-2:123456789012:" + longest + "-karpenter")
+    assert {role: [st["Sid"] for st in d["Statement"]] for role, d in docs.items()} == UPSTREAM_POLICIES
+    for role, d in docs.items():
+        assert iam.policy_size(d) <= iam.MANAGED_POLICY_MAX_CHARS, role
+    # merged, as before the split, it would not fit: the reason for the split
+    assert iam.policy_size(merged(docs)) > iam.MANAGED_POLICY_MAX_CHARS
 
 
 def test_pod_identity_trust_lets_only_the_eks_pods_service_assume_and_tag():

@@ -45,3 +45,17 @@ def test_interceptor_wide_readiness_covers_a_gpu_cold_start_with_the_default_pro
 
 def test_duration_text():
     assert timeouts.duration(840) == "840s"
+
+
+def test_the_interceptor_drains_the_longest_route_and_never_less_than_its_own_timeouts():
+    d = timeouts.interceptor_drain([(1440, 660), (900, 660)])
+    assert (d.shutdown_delay_seconds, d.drain_seconds) == (timeouts.INTERCEPTOR_SHUTDOWN_DELAY_SECONDS, 2100)
+    assert d.grace_seconds == d.shutdown_delay_seconds + d.drain_seconds + timeouts.EXIT_MARGIN_SECONDS
+    # routes that set no timeouts get the interceptor-wide ones: the drain covers them too
+    short = timeouts.interceptor_drain([(10, 20)])
+    assert short.drain_seconds == timeouts.INTERCEPTOR_READINESS_SECONDS + timeouts.INTERCEPTOR_RESPONSE_HEADER_SECONDS
+
+
+def test_deregistration_delay_is_the_routes_longest_request_within_aws_range():
+    assert timeouts.deregistration_delay(1440, 660) == 2100
+    assert timeouts.deregistration_delay(3000, 900) == timeouts.ALB_DEREGISTRATION_RANGE[1] == 3600

@@ -69,9 +69,10 @@ def test_endpoint_from_the_ingress_status(run) -> None:
     assert r.exports["endpoint"] == "https://k8s-c1models-abc.us-east-1.elb.amazonaws.com/llm"
 
 
-def test_http_route_hosts_are_the_alb_name_and_extra_hosts(run) -> None:
-    # Behind the ALB the route lists the ALB's DNS name (and any custom domain), so that two load balancer groups
-    # with a model on the same path stay apart; without hosts a route is the add-on's catch-all.
+def test_http_route_hosts_are_the_alb_name_and_extra_hosts_then_any_host(run) -> None:
+    # Behind the ALB the route lists the ALB's DNS name and any custom domain exactly (so that two load balancer
+    # groups with a model on the same path stay apart for those names), then the catch-all "*": the ALB forwards
+    # every Host, and a client's own domain must reach the model too (issue 19).
     alb = "k8s-c1models-abc.us-east-1.elb.amazonaws.com"
 
     def outputs(typ: str, name: str, inputs: dict) -> dict:
@@ -82,7 +83,7 @@ def test_http_route_hosts_are_the_alb_name_and_extra_hosts(run) -> None:
     args["ingress"] = {**args["ingress"], "hosts": ["llm.example.com", alb]}
     r = run(one(args), outputs=outputs)
     route = r.named("llm-http-route")
-    assert route.inputs["spec"]["rules"] == [{"paths": [{"value": "/llm"}], "hosts": [alb, "llm.example.com"]}]
+    assert route.inputs["spec"]["rules"] == [{"paths": [{"value": "/llm"}], "hosts": [alb, "llm.example.com", "*"]}]
     assert r.named("llm-ingress").urn in route.dependencies
 
 
@@ -134,6 +135,8 @@ def test_in_flight_ingress_goes_through_the_interceptor(run) -> None:
         # the group default: longer than GPU node 420 s + pull 420 s + TCP readiness 5 s x 2 + proxy queue 60 s
         # + response 600 s = 1510 s
         "alb.ingress.kubernetes.io/load-balancer-attributes": "idle_timeout.timeout_seconds=1800",
+        # its own target group keeps a stopping interceptor's connections for the route's longest request (1510 s)
+        "alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=1510",
     }
 
 
