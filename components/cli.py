@@ -23,7 +23,7 @@ from modelstack.capacity import cost as cost_mod
 from modelstack.planner.capacity import plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
-from modelstack.plan.runner import run_program
+from modelstack.plan.runner import config_strings, fewer_collections, run_program
 from modelstack.ops import cli as ops_cli
 
 
@@ -80,15 +80,24 @@ def policy_config(project: Path, stack: str) -> Optional[dict]:
 def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None) -> dict:
     """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
     plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input."""
+    with fewer_collections():
+        return _plan(stack, values, source, project, today)
+
+
+def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path], today: Optional[date]) -> dict:
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
     platform, capacity = plan_platform(stack, values, source, today)
     inputs = capacity.cost_inputs
+    kplan = None
     if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
-        inputs = plan_karpenter(platform, capacity).cost_inputs
+        kplan = plan_karpenter(platform, capacity)
+        inputs = kplan.cost_inputs
     estimate = cost_mod.estimate(inputs)
-    run = run_program(program.main, stack, values, region=platform.region)
+    # The program gets this plan instead of making it again, when it reads the config the mocks are handed.
+    planned = program.Planned(stack, program.config_values(config_strings(values)), platform, capacity, kplan)
+    run = run_program(lambda: program.main(planned), stack, values, region=platform.region)
     violations = evaluate([r.to_json() for r in run.resources],
                           policy_config(project, stack) if project else None, platform.config.environment)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,7 +26,7 @@ from modelstack.ops.observability import plan_observability
 from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
-from modelstack.planner.karpenter import node_classes, plan_karpenter
+from modelstack.planner.karpenter import KarpenterPlan, node_classes, plan_karpenter
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.serving import model_api
@@ -51,14 +51,13 @@ class PlatformResources:
     karpenter: Optional[Karpenter] = None
 
 
-def read_config() -> dict[str, Any]:
-    """This stack's config values in the modelstack namespace and aws:region, as the engine handed them to the
-    program (structured values arrive as JSON text; text that is not JSON is left for validation to report)."""
-    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+def config_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack's config values in the modelstack namespace and aws:region, from the engine's config strings
+    (structured values arrive as JSON text; text that is not JSON is left for validation to report)."""
     values: dict[str, Any] = {}
-    for k in sorted(keys):
+    for k in sorted(raw):
         if k.startswith(f"{cfg.NAMESPACE}:") or k == cfg.REGION_KEY:
-            v = runtime_config.get_config(k)
+            v = raw[k]
             if k == cfg.CONFIG_KEY and isinstance(v, str):
                 try:
                     v = json.loads(v)
@@ -68,13 +67,36 @@ def read_config() -> dict[str, Any]:
     return values
 
 
-def load() -> tuple[Platform, CapacityPlan]:
+def read_config() -> dict[str, Any]:
+    """This stack's config values (:func:`config_values`), as the engine handed them to the program."""
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env() or {})
+    return config_values({k: runtime_config.get_config(k) for k in keys})
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A capacity plan made before the program runs (by `modelstack plan`, from the config it hands the mocks), so
+    the program does not plan the same platform again. `config` is what :func:`read_config` must return for the plan
+    to be used: the program still plans from the config it reads when that differs."""
+
+    stack: str
+    config: dict[str, Any]
+    platform: Platform
+    capacity: CapacityPlan
+    karpenter: Optional[KarpenterPlan] = None
+
+
+def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     stack = pulumi.get_stack()
-    try:
-        platform, capacity = plan_platform(stack, read_config(), f"stacks/Pulumi.{stack}.yaml")
-    except ConfigError as e:
-        # RunError prints the message without a Python traceback.
-        raise pulumi.RunError(e.render()) from None
+    values = read_config()
+    if planned is not None and planned.stack == stack and planned.config == values:
+        platform, capacity = planned.platform, planned.capacity
+    else:
+        try:
+            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml")
+        except ConfigError as e:
+            # RunError prints the message without a Python traceback.
+            raise pulumi.RunError(e.render()) from None
     for w in platform.warnings:  # valid settings that do nothing: `pulumi up` shows them as the plan does
         pulumi.log.warn(w.render())
     return platform, capacity
@@ -225,8 +247,9 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
 
 
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
-                   tags: dict[str, str]) -> dict:
-    """The Karpenter component's args: NodePools from the capacity plan, options from `cluster.karpenter`."""
+                   tags: dict[str, str], kplan: Optional[KarpenterPlan] = None) -> dict:
+    """The Karpenter component's args: NodePools from the capacity plan (`kplan`: its Karpenter plan, when made
+    already), options from `cluster.karpenter`."""
     c = p.config
     k = c.cluster.karpenter
     vpc = c.cluster.vpc
@@ -238,7 +261,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
                         "instance_types": list(s.instance_types), "arch": s.arch, "weight": s.weight,
                         "limits": dict(s.limits), "labels": dict(s.labels), "taints": [dict(t) for t in s.taints],
                         "node_class": s.node_class}
-                       for s in plan_karpenter(p, capacity).node_pools],
+                       for s in (kplan or plan_karpenter(p, capacity)).node_pools],
         "subnet_count": len(vpc.existing.private_subnet_ids) if vpc.existing else vpc.az_count,
         "zones": network.availability_zones,
         "environment": c.environment,
@@ -309,8 +332,8 @@ def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, 
     return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
 
 
-def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
-    """Register every resource of the platform described by `p`."""
+def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = None) -> PlatformResources:
+    """Register every resource of the platform described by `p` (`kplan`: the Karpenter plan, when made already)."""
     c = p.config
     cl = c.cluster
     tags = labels.base_tags(c.environment, c.team, c.tags)
@@ -403,7 +426,7 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     provisioner = None
     if use_karpenter:
-        provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags),
+        provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags, kplan),
                                 pulumi.ResourceOptions(depends_on=[groups[system_pool], addons]))
     logging: Optional[ClusterLogging] = None
     if cl.logging.enabled and c.models:
@@ -456,6 +479,8 @@ def build(p: Platform, capacity: CapacityPlan) -> PlatformResources:
     return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
 
 
-def main() -> PlatformResources:
-    platform, capacity = load()
-    return build(platform, capacity)
+def main(planned: Optional[Planned] = None) -> PlatformResources:
+    """The stack program. `planned`: a plan of this stack's config made already (see :class:`Planned`)."""
+    platform, capacity = load(planned)
+    used = planned is not None and planned.platform is platform
+    return build(platform, capacity, planned.karpenter if used else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterator, Mapping, Sequence
 
 from modelstack.render import labels as _labels
@@ -197,26 +198,42 @@ def pdb_required(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[
         spec = get(pdb.props, "spec", {})
         if _is_zero(key(spec, "maxUnavailable", "")) or str(key(spec, "minAvailable", "")).strip() == "100%":
             yield pdb.urn, "PodDisruptionBudget allows no voluntary eviction; node drains will hang"
+    # Per namespace: whether a PDB's selector is unknown (preview: give every Deployment the benefit of the doubt),
+    # and each known selector under one of its labels, so a Deployment is matched against the PDBs that share a
+    # label with its pods, not against every PDB of the stack.
+    unknown: set[Any] = set()
+    by_label: dict[tuple[Any, str, str], list[dict[str, Any]]] = {}
+    for pdb in pdbs:
+        ns = _hashable(_namespace(pdb.props))
+        selector = get(pdb.props, "spec.selector")
+        if is_unknown(selector) or is_unknown(key(selector, "matchLabels")):
+            unknown.add(ns)
+            continue
+        wanted = _match_labels(selector)
+        if wanted is not None:
+            k = min(wanted)
+            by_label.setdefault((ns, k, _hashable(wanted[k])), []).append(wanted)
     for d in resources:
         if d.type != DEPLOYMENT:
             continue
         pod_labels = get(d.props, "spec.template.metadata.labels")
         if is_unknown(pod_labels) or not isinstance(pod_labels, Mapping):
             continue
-        covered = False
-        for pdb in pdbs:
-            if _namespace(pdb.props) != _namespace(d.props):
-                continue
-            selector = get(pdb.props, "spec.selector")
-            if is_unknown(selector) or is_unknown(key(selector, "matchLabels")):
-                covered = True  # cannot tell during preview; give it the benefit of the doubt
-                break
-            wanted = _match_labels(selector)
-            if wanted is not None and all(pod_labels.get(k) == v for k, v in wanted.items()):
-                covered = True
-                break
+        ns = _hashable(_namespace(d.props))
+        covered = ns in unknown or any(
+            all(pod_labels.get(k) == v for k, v in wanted.items())
+            for lk, lv in pod_labels.items() for wanted in by_label.get((ns, lk, _hashable(lv)), ()))
         if not covered:
             yield d.urn, "no PodDisruptionBudget selects this Deployment's pods"
+
+
+def _hashable(value: Any) -> Any:
+    """`value` as a dict key: itself, or its JSON text when it is a list or a mapping (a malformed label value)."""
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
 
 
 def _required_node_terms(spec: Any) -> list[Mapping[str, Any]]:
@@ -268,14 +285,18 @@ def spot_on_demand_floor(resources: Sequence[Resource], ctx: Context) -> Iterato
                 if isinstance(name, str) and group_capacity.get(name) != "SPOT":
                     group_capacity[name] = capacity
     deployments = [r for r in resources if r.type == DEPLOYMENT]
+    floors_of: dict[tuple[Any, Any], list[Resource]] = {}  # (model, namespace) -> its on-demand floor Deployments
+    for f in deployments:
+        if is_on_demand_floor(f.props):
+            model = _hashable(key(labels(f.props), MODEL_LABEL))
+            floors_of.setdefault((model, _hashable(_namespace(f.props))), []).append(f)
     for d in deployments:
         if is_on_demand_floor(d.props) or not in_envs(ctx.env_of(d.props), ctx["environments"]):
             continue
         if not _on_spot(d, group_capacity):
             continue
         model = key(labels(d.props), MODEL_LABEL)
-        floors = [f for f in deployments if is_on_demand_floor(f.props)
-                  and key(labels(f.props), MODEL_LABEL) == model and _namespace(f.props) == _namespace(d.props)]
+        floors = floors_of.get((_hashable(model), _hashable(_namespace(d.props))), [])
         if not floors:
             yield d.urn, f"model {model!r} runs on spot without an on-demand companion Deployment " \
                          f"(label {CAPACITY_LABEL}=on-demand)"

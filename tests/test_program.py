@@ -225,3 +225,31 @@ def test_dev_llm_chat_reads_its_weights_with_a_role_of_its_own(run):
     assert others == []
     sa = result.named("sentiment-service-account")
     assert sa.inputs["automountServiceAccountToken"] is False
+
+
+def test_a_plan_runs_the_capacity_plan_once_and_hands_it_to_the_program(monkeypatch):
+    from modelstack import cli
+    from modelstack.planner import capacity
+
+    calls: list[str] = []
+    real = capacity.plan_platform
+
+    def counted(stack, *a, **k):
+        calls.append(stack)
+        return real(stack, *a, **k)
+
+    monkeypatch.setattr(cli, "plan_platform", counted)
+    monkeypatch.setattr(program, "plan_platform", counted)
+    doc = cli.plan("dev", copy.deepcopy(stack_values("dev")), "stacks/Pulumi.dev.yaml", today=date(2026, 11, 22))
+    assert calls == ["dev"]
+    assert any(r["type"] == "aws:eks/nodeGroup:NodeGroup" for r in doc["resources"])
+
+
+def test_a_handed_plan_of_other_config_is_not_used(run):
+    vals = copy.deepcopy(stack_values("dev"))
+    p, cap = _platform("dev")
+    stale = program.Planned("dev", {"not": "this stack's config"}, p, cap)
+    vals[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]["max_replicas"] = 7
+    result = run(lambda: program.main(stale), "dev", vals)
+    so = next(r for r in result.resources if r.inputs.get("kind") == "ScaledObject" and r.name.startswith("sentiment"))
+    assert so.inputs["spec"]["maxReplicaCount"] == 7  # planned again from the config the program read

@@ -37,8 +37,9 @@ Pure module: standard library only.
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import math
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
@@ -48,7 +49,6 @@ from modelstack.capacity.sizing import (
     NodeReserve,
     Requests,
     fit_report,
-    fits_count,
     node_capacity,
     replica_total,
     replicas_per_node,
@@ -64,6 +64,7 @@ __all__ = [
     "ON_DEMAND",
     "choose_group",
     "plan_groups",
+    "GroupOptimizer",
     "estimate_explicit",
     "pack_nodes",
     "shape_key",
@@ -261,60 +262,111 @@ class GroupChoice:
 def pack_nodes(items: Sequence[tuple[Requests, int]], cap: NodeCapacity) -> tuple[int, bool]:
     """Nodes of capacity ``cap`` needed for ``items`` = (pod, count) pairs, and whether that is proven minimal.
 
-    One model: ceil(count / per-node), exact. Several: first-fit decreasing (identical replicas placed in
-    batches, which is the same as placing them one by one), proven exact when it meets the volume lower bound.
-    Every pod must fit on an empty node (callers filter types first).
+    One model: ceil(count / per-node), exact. Several: first-fit decreasing, proven exact when it meets the
+    volume lower bound. Every pod must fit on an empty node (callers filter types first).
     """
-    live = [(pod, n) for pod, n in items if n > 0]
+    return _pack([(pod, n, 1) for pod, n in items], cap)
+
+
+def _pack_shape(pod: Requests) -> tuple[int, int, int, int]:
+    """What packing sees of a pod: CPU, memory, GPUs, Neuron devices (and one pod slot)."""
+    return (pod.cpu_millicores, pod.memory_mib, pod.gpu, pod.inferentia)
+
+
+def _pack(entries: Sequence[tuple[Requests, int, int]], cap: NodeCapacity) -> tuple[int, bool]:
+    """:func:`pack_nodes` on ``entries`` = (pod, count, models): ``models`` models of ``count`` replicas each.
+
+    First-fit decreasing in one canonical order (largest share of the node first, then CPU, memory, GPUs and
+    Neuron devices, largest first), so a block's node count depends on which models it holds, never on the order
+    they are listed in. Replicas of equal shape are placed together, which is the same as placing them one by
+    one: the packing costs as many steps as there are distinct shapes, not replicas.
+    """
+    live = [(pod, n, k) for pod, n, k in entries if n > 0 and k > 0]
     if not live:
         return 0, True
-    per_empty = {id(pod): fits_count(pod, cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
-                 for pod, _ in live}
+    shapes: dict[tuple[int, int, int, int], int] = {}
+    for pod, n, k in live:
+        s = _pack_shape(pod)
+        shapes[s] = shapes.get(s, 0) + n * k
+    per_empty = {s: _fits_shape(s, cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
+                 for s in shapes}
     if any(v <= 0 for v in per_empty.values()):
         raise SizingError("pack_nodes: a replica does not fit on an empty node of this type")
-    if len(live) == 1:
-        pod, n = live[0]
-        return -(-n // per_empty[id(pod)]), True
+    if len(live) == 1 and live[0][2] == 1:
+        (s, n), = shapes.items()
+        return -(-n // per_empty[s]), True
 
-    def size(pod: Requests) -> float:
+    def size(s: tuple[int, int, int, int]) -> float:
+        cpu, mem, gpu, inf = s
         shares = [1.0 / cap.pods]
-        if pod.cpu_millicores:
-            shares.append(pod.cpu_millicores / cap.cpu_millicores)
-        if pod.memory_mib:
-            shares.append(pod.memory_mib / cap.memory_mib)
-        if pod.gpu:
-            shares.append(pod.gpu / cap.gpus)
-        if pod.inferentia:
-            shares.append(pod.inferentia / cap.neuron_devices)
+        if cpu:
+            shares.append(cpu / cap.cpu_millicores)
+        if mem:
+            shares.append(mem / cap.memory_mib)
+        if gpu:
+            shares.append(gpu / cap.gpus)
+        if inf:
+            shares.append(inf / cap.neuron_devices)
         return max(shares)
 
     bins: list[list[float]] = []  # residual cpu, mem, pods, gpus, neuron
-    for pod, n in sorted(live, key=lambda item: size(item[0]), reverse=True):
-        remaining = n
+    for s in sorted(shapes, key=lambda s: (size(s), s), reverse=True):
+        cpu, mem, gpu, inf = s
+        remaining = shapes[s]
         for b in bins:
-            k = min(remaining, fits_count(pod, *b))
+            k = min(remaining, _fits_shape(s, *b))
             if k:
-                b[0] -= k * pod.cpu_millicores
-                b[1] -= k * pod.memory_mib
+                b[0] -= k * cpu
+                b[1] -= k * mem
                 b[2] -= k
-                b[3] -= k * pod.gpu
-                b[4] -= k * pod.inferentia
+                b[3] -= k * gpu
+                b[4] -= k * inf
                 remaining -= k
                 if not remaining:
                     break
-        while remaining:
-            k = min(remaining, per_empty[id(pod)])
-            bins.append([cap.cpu_millicores - k * pod.cpu_millicores, cap.memory_mib - k * pod.memory_mib,
-                         cap.pods - k, cap.gpus - k * pod.gpu, cap.neuron_devices - k * pod.inferentia])
-            remaining -= k
-    lower = max(
-        math.ceil(sum(n for _, n in live) / cap.pods),
-        math.ceil(sum(p.cpu_millicores * n for p, n in live) / cap.cpu_millicores - 1e-9),
-        math.ceil(sum(p.memory_mib * n for p, n in live) / cap.memory_mib - 1e-9),
-        math.ceil(sum(p.gpu * n for p, n in live) / cap.gpus) if cap.gpus else 0,
-        math.ceil(sum(p.inferentia * n for p, n in live) / cap.neuron_devices) if cap.neuron_devices else 0,
+        if remaining:
+            per = per_empty[s]
+            full, rest = divmod(remaining, per)
+            bins.extend([cap.cpu_millicores - per * cpu, cap.memory_mib - per * mem, cap.pods - per,
+                         cap.gpus - per * gpu, cap.neuron_devices - per * inf] for _ in range(full))
+            if rest:
+                bins.append([cap.cpu_millicores - rest * cpu, cap.memory_mib - rest * mem, cap.pods - rest,
+                             cap.gpus - rest * gpu, cap.neuron_devices - rest * inf])
+    return len(bins), len(bins) == _lower_bound(shapes.items(), cap)
+
+
+def _fits_shape(s: tuple[int, int, int, int], cpu_millicores: float, memory_mib: float, pods: float, gpus: float,
+                neuron_devices: float) -> int:
+    """:func:`~modelstack.capacity.sizing.fits_count` on a packing shape."""
+    cpu, mem, gpu, inf = s
+    limits = [pods]
+    if cpu:
+        limits.append(cpu_millicores // cpu)
+    if mem:
+        limits.append(math.floor(memory_mib / mem + 1e-9))
+    if gpu:
+        limits.append(gpus // gpu)
+    if inf:
+        limits.append(neuron_devices // inf)
+    return max(0, int(min(limits)))
+
+
+def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: NodeCapacity) -> int:
+    """The volume lower bound on nodes for (shape, replicas): no packing needs fewer."""
+    pods = cpu = mem = gpu = inf = 0
+    for (c, m, g, i), n in shapes:
+        pods += n
+        cpu += c * n
+        mem += m * n
+        gpu += g * n
+        inf += i * n
+    return max(
+        math.ceil(pods / cap.pods),
+        math.ceil(cpu / cap.cpu_millicores - 1e-9),
+        math.ceil(mem / cap.memory_mib - 1e-9),
+        math.ceil(gpu / cap.gpus) if cap.gpus else 0,
+        math.ceil(inf / cap.neuron_devices) if cap.neuron_devices else 0,
     )
-    return len(bins), len(bins) == lower
 
 
 # --------------------------------------------------------------------------------------------------
@@ -473,28 +525,64 @@ def _no_fit_error(demand: ModelDemand, types: Sequence[InstanceType], selection:
 
 
 class _Evaluator:
-    """Best pool for a set of models, memoized per (model set, capacity mode)."""
+    """Best pool for a set of models under one selection, memoized on what the answer depends on.
 
-    def __init__(self, selection: GroupSelection, demands: Sequence[ModelDemand], prices: PriceBook,
-                 catalog: Mapping[str, InstanceType], reserve: NodeReserve | None, weights: tuple[float, float]):
+    A block's cost depends on its models' pods, replica ranges and on-demand bases, not on their names or order:
+    blocks are keyed by the multiset of those signatures (:meth:`key`), so equal models cost one evaluation
+    however many there are, and the packing runs once per distinct shape.
+    """
+
+    def __init__(self, selection: GroupSelection, prices: PriceBook, catalog: Mapping[str, InstanceType],
+                 reserve: NodeReserve | None, weights: tuple[float, float]):
         self.selection = selection
-        self.demands = list(demands)
         self.prices = prices
+        self.catalog = catalog
         self.reserve = reserve
         self.weights = weights
-        types = allowed_types(selection, catalog)
-        self.fits: list[set[str]] = []
-        for d in self.demands:
-            ok = {t.name for t in types if replicas_per_node(d.requests, t, reserve, d.sidecars) > 0}
-            if not ok:
-                raise _no_fit_error(d, types, selection, reserve, catalog)
-            self.fits.append(ok)
-        self.types = {t.name: t for t in types}
-        self.od_candidates = _on_demand_candidates(types, prices)
-        self.spot_shapes = _spot_shapes(types, prices, selection) if selection.spot else []
+        self.type_list = allowed_types(selection, catalog)
+        self.types = {t.name: t for t in self.type_list}
+        self.od_candidates = _on_demand_candidates(self.type_list, prices)
+        self.spot_shapes = _spot_shapes(self.type_list, prices, selection) if selection.spot else []
+        self._fits: dict[Requests, frozenset[str]] = {}
+        self._sig_ids: dict[tuple, int] = {}
+        self._sigs: list[ModelDemand] = []  # one demand per signature id
         self._caps: dict[tuple[str, ...], NodeCapacity] = {}
         self._spot_memo: dict[frozenset, list[_Candidate]] = {}
         self._memo: dict[tuple, tuple[float, Pool] | None] = {}
+        self._blocks: dict[tuple, tuple[float, Pool, Pool | None] | None] = {}
+        self.packings = 0
+        """pack_nodes runs so far (what the memo and the pruning save is counted by tests)."""
+
+    def fits(self, d: ModelDemand) -> frozenset[str]:
+        """Allowed types one replica of ``d`` fits on."""
+        pod = d.pod
+        ok = self._fits.get(pod)
+        if ok is None:
+            ok = frozenset(t.name for t in self.type_list if replicas_per_node(pod, t, self.reserve) > 0)
+            self._fits[pod] = ok
+        return ok
+
+    def check(self, demands: Sequence[ModelDemand]) -> None:
+        """SizingError naming the first model that fits no allowed type."""
+        for d in demands:
+            if not self.fits(d):
+                raise _no_fit_error(d, self.type_list, self.selection, self.reserve, self.catalog)
+
+    def sig(self, d: ModelDemand) -> int:
+        s = (d.pod, d.min_replicas, d.max_replicas, d.on_demand_base)
+        i = self._sig_ids.get(s)
+        if i is None:
+            i = self._sig_ids[s] = len(self._sigs)
+            self._sigs.append(d)
+        return i
+
+    def key(self, demands: Iterable[ModelDemand]) -> tuple[tuple[int, int], ...]:
+        """The block key: (signature id, number of models) pairs, sorted."""
+        counts: dict[int, int] = {}
+        for d in demands:
+            i = self.sig(d)
+            counts[i] = counts.get(i, 0) + 1
+        return tuple(sorted(counts.items()))
 
     def capacity(self, members: Sequence[InstanceType]) -> NodeCapacity:
         names = tuple(t.name for t in members)
@@ -502,45 +590,69 @@ class _Evaluator:
             self._caps[names] = group_capacity(members, self.reserve)
         return self._caps[names]
 
-    def spot_candidates(self, common: set[str]) -> list[_Candidate]:
+    def spot_candidates(self, common: frozenset[str]) -> list[_Candidate]:
         """One spot candidate per shape, built from the types that fit every model in the block. Shapes that
         reach min_types come first in line: when any does, the others are not offered."""
-        key = frozenset(common)
-        if key not in self._spot_memo:
+        if common not in self._spot_memo:
             cands = [_spot_candidate(members, self.prices, self.selection)
                      for members in ([t for t in shape if t.name in common] for shape in self.spot_shapes) if members]
             if self.selection.relax_spot_premium:
                 full = [c for c in cands if len(c.members) >= self.selection.spot_types_wanted]
-                self._spot_memo[key] = full or cands
+                self._spot_memo[common] = full or cands
             else:
-                self._spot_memo[key] = cands  # _best weighs pools against price
-        return self._spot_memo[key]
+                self._spot_memo[common] = cands  # _best weighs pools against price
+        return self._spot_memo[common]
 
-    def _best(self, idx: tuple[int, ...], candidates: list[_Candidate] | None, counts_min: Sequence[int],
-              counts_max: Sequence[int], key: tuple) -> tuple[float, Pool] | None:
-        """Cheapest pool among ``candidates`` (None: the spot candidates for these models)."""
-        if key in self._memo:
-            return self._memo[key]
-        common = set.intersection(*(self.fits[i] for i in idx))
-        best = None
-        if sum(counts_max) == 0:
-            self._memo[key] = None
+    def _best(self, key: tuple, mode: str, candidates: list[_Candidate] | None, common: frozenset[str],
+              counts: Sequence[tuple[Requests, int, int, int]]) -> tuple[float, Pool] | None:
+        """Cheapest pool among ``candidates`` (None: the spot candidates for these models) for ``counts`` =
+        (pod, replicas at min, replicas at max, models) per signature. Its ``models`` are left empty."""
+        memo = (key, mode)
+        if memo in self._memo:
+            return self._memo[memo]
+        result = self._memo[memo] = self._search(candidates, common, counts)
+        return result
+
+    def _search(self, candidates: list[_Candidate] | None, common: frozenset[str],
+                counts: Sequence[tuple[Requests, int, int, int]]) -> tuple[float, Pool] | None:
+        if sum(hi * k for _, _, hi, k in counts) == 0:
             return None
         spread = candidates is None and not self.selection.relax_spot_premium
         if candidates is None:
             candidates = self.spot_candidates(common)
-        ranked = []
+        at_min = [(pod, lo, k) for pod, lo, _, k in counts]
+        at_max = [(pod, hi, k) for pod, _, hi, k in counts]
+        vol_min = [(_pack_shape(pod), lo * k) for pod, lo, _, k in counts]
+        vol_max = [(_pack_shape(pod), hi * k) for pod, _, hi, k in counts]
+        w_min, w_max = self.weights
+        max_nodes = self.selection.max_nodes
+        # Branch and bound: no packing needs fewer nodes than the volume bound, so a candidate whose bound already
+        # costs more than the best found (or than the spread ceiling) cannot be chosen and is not packed.
+        bounded = []
         for cand in candidates:
             if not all(m.name in common for m in cand.members):
                 continue
             cap = self.capacity(cand.members)
-            pods = [self.demands[i].pod for i in idx]
-            n_min, ex_min = pack_nodes(list(zip(pods, counts_min)), cap)
-            n_max, ex_max = pack_nodes(list(zip(pods, counts_max)), cap)
-            if self.selection.max_nodes is not None and n_max > self.selection.max_nodes:
+            lo, hi = _lower_bound(vol_min, cap), _lower_bound(vol_max, cap)
+            if max_nodes is not None and hi > max_nodes:
                 continue
-            cost = self.weights[0] * n_min * cand.unit_price + self.weights[1] * n_max * cand.unit_price
+            bound = round(w_min * lo * cand.unit_price + w_max * hi * cand.unit_price, 9)
+            bounded.append((bound, cand, cap))
+        bounded.sort(key=lambda b: b[0])
+        ranked = []
+        cheapest = math.inf
+        for bound, cand, cap in bounded:
+            ceiling = cheapest * (1.0 + self.selection.max_spread_cost_pct / 100.0) + 1e-9 if spread else cheapest
+            if bound > ceiling:
+                break
+            self.packings += 2
+            n_max, ex_max = _pack(at_max, cap)
+            if max_nodes is not None and n_max > max_nodes:
+                continue
+            n_min, ex_min = _pack(at_min, cap)
+            cost = w_min * n_min * cand.unit_price + w_max * n_max * cand.unit_price
             rank = (round(cost, 9), cand.interruption_score, n_max, cand.primary.name)
+            cheapest = min(cheapest, rank[0])
             ranked.append((rank, cand, n_min, n_max, ex_min and ex_max))
         if spread and ranked:
             # More spot pools (up to min_types) when they cost at most max_spread_cost_pct more than the cheapest.
@@ -549,34 +661,41 @@ class _Evaluator:
             ranked = [r for r in ranked if r[0][0] <= ceiling]
             most = max(min(len(r[1].members), wanted) for r in ranked)
             ranked = [r for r in ranked if min(len(r[1].members), wanted) == most]
+        best = None
         for rank, cand, n_min, n_max, exact in ranked:
             if best is None or rank < best[0]:
-                pool = Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
-                            cand.unit_on_demand, cand.unit_price, tuple(self.demands[i].name for i in idx),
-                            exact, cand.interruption, cand.notes)
-                best = (rank, pool)
-        result = None if best is None else (best[0][0], best[1])
-        self._memo[key] = result
+                best = (rank, cand, n_min, n_max, exact)
+        if best is None:
+            return None
+        rank, cand, n_min, n_max, exact = best
+        return rank[0], Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
+                             cand.unit_on_demand, cand.unit_price, (), exact, cand.interruption, cand.notes)
+
+    def block_of(self, key: tuple[tuple[int, int], ...]) -> tuple[float, Pool, Pool | None] | None:
+        """Cheapest (objective, main pool, on-demand floor) for the models of ``key`` sharing one group (pools'
+        ``models`` empty); None when no allowed type hosts them all."""
+        if key in self._blocks:
+            return self._blocks[key]
+        result = self._blocks[key] = self._block(key)
         return result
 
-    def block(self, idx: tuple[int, ...]) -> tuple[float, Pool, Pool | None] | None:
-        """Cheapest (objective, main pool, on-demand floor) for models ``idx`` sharing one group."""
-        ds = [self.demands[i] for i in idx]
-        if not set.intersection(*(self.fits[i] for i in idx)):
+    def _block(self, key: tuple[tuple[int, int], ...]) -> tuple[float, Pool, Pool | None] | None:
+        ds = [(self._sigs[i], k) for i, k in key]
+        common = frozenset.intersection(*(self.fits(d) for d, _ in ds))
+        if not common:
             return None
-        od_only = (idx, "od")
         if not self.selection.spot:
-            r = self._best(idx, self.od_candidates, [d.min_replicas for d in ds], [d.max_replicas for d in ds], od_only)
+            r = self._best(key, "od", self.od_candidates, common,
+                           [(d.pod, d.min_replicas, d.max_replicas, k) for d, k in ds])
             return None if r is None else (r[0], r[1], None)
         # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
-        base_min = [d.base(d.min_replicas) for d in ds]
-        base_max = [d.base(d.max_replicas) for d in ds]
-        rest_min = [d.running(d.min_replicas) - b for d, b in zip(ds, base_min)]
-        rest_max = [d.max_replicas - b for d, b in zip(ds, base_max)]
-        floor = self._best(idx, self.od_candidates, base_min, base_max, (idx, "floor"))
+        base = [(d.base(d.min_replicas), d.base(d.max_replicas)) for d, _ in ds]
+        rest = [(d.pod, d.running(d.min_replicas) - lo, d.max_replicas - hi, k) for (d, k), (lo, hi) in zip(ds, base)]
+        floor = self._best(key, "floor", self.od_candidates, common,
+                           [(d.pod, lo, hi, k) for (d, k), (lo, hi) in zip(ds, base)])
         options = []
         for mode, cands in (("spot", None), ("rest-od", self.od_candidates)):
-            r = self._best(idx, cands, rest_min, rest_max, (idx, mode))
+            r = self._best(key, mode, cands, common, rest)
             if r is not None:
                 options.append(r)
         totals = []
@@ -587,14 +706,23 @@ class _Evaluator:
                            floor[1] if floor else None))
         # One on-demand pool for every replica can beat a floor plus an on-demand rest (and wins a tie with it:
         # one node group instead of two).
-        all_od = self._best(idx, self.od_candidates, [d.running(d.min_replicas) for d in ds], [d.max_replicas for d in ds],
-                            (idx, "all-od"))
+        all_od = self._best(key, "all-od", self.od_candidates, common,
+                            [(d.pod, d.running(d.min_replicas), d.max_replicas, k) for d, k in ds])
         if all_od is not None:
             totals.append((all_od[0], 1, all_od[1], None))
         if not totals:
             return None
         best = min(totals, key=lambda t: (round(t[0], 9), t[1]))
         return best[0], best[2], best[3]
+
+    def block(self, demands: Sequence[ModelDemand]) -> tuple[float, Pool, Pool | None] | None:
+        """:meth:`block_of` for these models, their names (in this order) on the pools."""
+        r = self.block_of(self.key(demands))
+        if r is None:
+            return None
+        names = tuple(d.name for d in demands)
+        obj, main, floor = r
+        return obj, replace(main, models=names), (replace(floor, models=names) if floor is not None else None)
 
 
 def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelection, n_allowed: int,
@@ -626,6 +754,193 @@ def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelecti
     )
 
 
+class GroupOptimizer:
+    """:func:`choose_group` and :func:`plan_groups` for one selection, price book and catalog, with what they
+    learn kept between calls: the types each pod fits, and the best pools per block of models (keyed on the
+    models' pods, replica ranges and on-demand bases, so equal models are evaluated once). The planner asks many
+    questions of one selection (a design, each model alone, the fallback): it keeps one of these per selection.
+    """
+
+    def __init__(self, selection: GroupSelection, region: str | PriceBook = "us-east-1",
+                 catalog: Mapping[str, InstanceType] | None = None, *, reserve: NodeReserve | None = None,
+                 weights: tuple[float, float] = (1.0, 1.0)):
+        self.selection = selection
+        self.catalog = catalog if catalog is not None else _default_catalog()
+        self.prices = _resolve_prices(region)
+        self.reserve = reserve
+        self.weights = weights
+        self._ev: _Evaluator | None = None
+
+    @property
+    def evaluator(self) -> _Evaluator:
+        if self._ev is None:
+            self._ev = _Evaluator(self.selection, self.prices, self.catalog, self.reserve, self.weights)
+        return self._ev
+
+    @property
+    def packings(self) -> int:
+        """Node packings run so far: the unit of work the complexity tests count."""
+        return self._ev.packings if self._ev is not None else 0
+
+    def fits(self, demand: ModelDemand) -> frozenset[str]:
+        """The allowed types one replica of ``demand`` fits on."""
+        return self.evaluator.fits(demand)
+
+    def objective(self, demands: Sequence[ModelDemand]) -> float | None:
+        """The objective of ``demands`` sharing one group (None: no allowed type hosts them all)."""
+        ev = self.evaluator
+        ev.check(demands)
+        r = ev.block_of(ev.key(demands))
+        return None if r is None else r[0]
+
+    def choose(self, demands: Sequence[ModelDemand]) -> GroupChoice:
+        """See :func:`choose_group`."""
+        s = self.selection
+        if not demands:
+            raise SizingError("choose_group: no models to place on this node group")
+        if s.instance_types is not None:
+            choice = estimate_explicit(s.instance_types, SPOT if s.spot else ON_DEMAND, demands, self.prices,
+                                       self.catalog, reserve=self.reserve)
+            if s.spot and len(s.instance_types) < s.spot_types_wanted:
+                note = (f"spot group lists {len(s.instance_types)} instance type(s), fewer than "
+                        f"min_types={s.spot_types_wanted}: fewer spot pools means more interruptions")
+                choice = replace(choice, notes=choice.notes + (note,))
+            return choice
+        ev = self.evaluator
+        ev.check(demands)
+        block = ev.block(demands)
+        if block is None:
+            names = ", ".join(d.name for d in demands)
+            raise SizingError(f"no single instance type allowed for this node group ({s.describe()}) fits all of "
+                              f"{names}; give them separate node groups (plan_groups does this)")
+        return _choice_from(block, s, len(ev.types), self.prices, self.weights)
+
+    def plan(self, demands: Sequence[ModelDemand], exact_up_to: int = 8) -> list[GroupChoice]:
+        """See :func:`plan_groups`."""
+        if not demands:
+            return []
+        names = [d.name for d in demands]
+        if len(set(names)) != len(names):
+            raise SizingError(f"model names must be unique within a node group: {names}")
+        if self.selection.instance_types is not None:
+            return [self.choose(demands)]
+        ev = self.evaluator
+        ev.check(demands)
+        n = len(demands)
+        blocks = _partition(ev, demands) if n <= exact_up_to else _greedy(ev, demands)
+        blocks.sort(key=min)
+        return [_choice_from(ev.block([demands[i] for i in b]), self.selection, len(ev.types), self.prices,
+                             self.weights) for b in blocks]
+
+
+def _partition(ev: _Evaluator, demands: Sequence[ModelDemand]) -> list[tuple[int, ...]]:
+    """The cheapest partition of ``demands`` into blocks: subset dynamic programming, 3^n steps."""
+    n = len(demands)
+    full = (1 << n) - 1
+    cost: dict[int, float] = {}
+    for mask in range(1, full + 1):
+        b = ev.block_of(ev.key(demands[i] for i in range(n) if mask >> i & 1))
+        cost[mask] = math.inf if b is None else b[0]
+    best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for mask in range(1, full + 1):
+        low = mask & -mask  # the block containing the lowest model: avoids counting partitions twice
+        rest = mask ^ low
+        sub = rest
+        options = []
+        while True:
+            block_mask = sub | low
+            c = cost[block_mask] + best[mask ^ block_mask][0]
+            options.append((c, best[mask ^ block_mask][1] + (block_mask,)))
+            if sub == 0:
+                break
+            sub = (sub - 1) & rest
+        best[mask] = min(options, key=lambda o: (round(o[0], 9), len(o[1])))
+    return [tuple(i for i in range(n) if m >> i & 1) for m in best[full][1]]
+
+
+def _merge_keys(a: tuple[tuple[int, int], ...], b: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    counts = dict(a)
+    for i, k in b:
+        counts[i] = counts.get(i, 0) + k
+    return tuple(sorted(counts.items()))
+
+
+def _greedy(ev: _Evaluator, demands: Sequence[ModelDemand]) -> list[tuple[int, ...]]:
+    """Start with one block per model; merge the pair of blocks that saves most (ties: the pair listed first, blocks
+    in creation order), while a merge saves more than 1e-9 USD/h.
+
+    Blocks of equal key (the same models up to names) cost the same and save the same with any partner, so the
+    search runs over classes of equal blocks: a heap holds, per pair of classes, its first pair of blocks and what
+    merging them saves. A merge changes the first blocks of three classes only, so a round costs a few heap pushes
+    per class, not one block evaluation per pair of blocks: many equal models merge in time linear in their number.
+    """
+    alive: dict[int, tuple[list[int], tuple]] = {}  # block sequence number -> (model indexes, key)
+    classes: dict[tuple, deque[int]] = {}  # key -> its blocks' sequence numbers, oldest first
+    cost: dict[tuple, float] = {}
+    for i, d in enumerate(demands):
+        key = ev.key([d])
+        r = ev.block_of(key)
+        if r is None:
+            raise SizingError(f"model {d.name!r}: no instance type allowed for this node group "
+                              f"({ev.selection.describe()}) hosts its max_replicas within max_nodes")
+        cost[key] = r[0]
+        alive[i] = ([i], key)
+        classes.setdefault(key, deque()).append(i)
+    gains: dict[tuple, float | None] = {}
+
+    def gain(ka: tuple, kb: tuple) -> float | None:
+        pair = (ka, kb) if ka <= kb else (kb, ka)
+        if pair not in gains:
+            merged = _merge_keys(ka, kb)
+            r = ev.block_of(merged)
+            if r is not None:
+                cost[merged] = r[0]
+            gains[pair] = None if r is None else cost[ka] + cost[kb] - r[0]
+        return gains[pair]
+
+    heap: list[tuple[float, int, int]] = []
+
+    def push(ka: tuple, kb: tuple) -> None:
+        qa, qb = classes.get(ka), classes.get(kb)
+        if not qa or not qb:
+            return
+        if ka == kb:
+            if len(qa) < 2:
+                return
+            first, second = qa[0], qa[1]
+        else:
+            first, second = min(qa[0], qb[0]), max(qa[0], qb[0])
+        g = gain(ka, kb)
+        if g is not None and g > 1e-9:
+            heapq.heappush(heap, (-g, first, second))
+
+    keys = list(classes)
+    for x, ka in enumerate(keys):
+        for kb in keys[x:]:
+            push(ka, kb)
+    seq = len(demands)
+    while heap:
+        _, a, b = heapq.heappop(heap)
+        if a not in alive or b not in alive:
+            continue  # one of them was merged since: the pair's classes were pushed again
+        (ma, ka), (mb, kb) = alive.pop(a), alive.pop(b)
+        for k, s in ((ka, a), (kb, b)):
+            q = classes[k]
+            assert q[0] == s  # merges take the oldest blocks of their classes
+            q.popleft()
+            if not q:
+                del classes[k]
+        key = _merge_keys(ka, kb)
+        alive[seq] = (ma + mb, key)
+        classes.setdefault(key, deque()).append(seq)
+        seq += 1
+        for k in {ka, kb, key}:
+            if k in classes:
+                for other in list(classes):
+                    push(k, other)
+    return [tuple(sorted(m)) for m, _ in alive.values()]
+
+
 def choose_group(selection: GroupSelection, demands: Sequence[ModelDemand], region: str | PriceBook = "us-east-1",
                  catalog: Mapping[str, InstanceType] | None = None, *, reserve: NodeReserve | None = None,
                  weights: tuple[float, float] = (1.0, 1.0)) -> GroupChoice:
@@ -634,25 +949,7 @@ def choose_group(selection: GroupSelection, demands: Sequence[ModelDemand], regi
     With ``selection.instance_types`` set, nothing is chosen: see :func:`estimate_explicit`.
     Raises SizingError when a model fits no allowed type, or no type fits them all together.
     """
-    if not demands:
-        raise SizingError("choose_group: no models to place on this node group")
-    cat = catalog if catalog is not None else _default_catalog()
-    prices = _resolve_prices(region)
-    if selection.instance_types is not None:
-        choice = estimate_explicit(selection.instance_types, SPOT if selection.spot else ON_DEMAND, demands, prices,
-                                   cat, reserve=reserve)
-        if selection.spot and len(selection.instance_types) < selection.spot_types_wanted:
-            note = (f"spot group lists {len(selection.instance_types)} instance type(s), fewer than "
-                    f"min_types={selection.spot_types_wanted}: fewer spot pools means more interruptions")
-            choice = replace(choice, notes=choice.notes + (note,))
-        return choice
-    ev = _Evaluator(selection, demands, prices, cat, reserve, weights)
-    block = ev.block(tuple(range(len(demands))))
-    if block is None:
-        names = ", ".join(d.name for d in demands)
-        raise SizingError(f"no single instance type allowed for this node group ({selection.describe()}) fits all of "
-                          f"{names}; give them separate node groups (plan_groups does this)")
-    return _choice_from(block, selection, len(ev.types), prices, weights)
+    return GroupOptimizer(selection, region, catalog, reserve=reserve, weights=weights).choose(demands)
 
 
 def plan_groups(selection: GroupSelection, demands: Sequence[ModelDemand], region: str | PriceBook = "us-east-1",
@@ -664,57 +961,7 @@ def plan_groups(selection: GroupSelection, demands: Sequence[ModelDemand], regio
     programming, 3^n steps), else greedy: start with one group per model, merge the pair that saves most,
     repeat while a merge saves money. Explicit ``selection.instance_types`` give one group.
     """
-    if not demands:
-        return []
-    names = [d.name for d in demands]
-    if len(set(names)) != len(names):
-        raise SizingError(f"model names must be unique within a node group: {names}")
-    cat = catalog if catalog is not None else _default_catalog()
-    prices = _resolve_prices(region)
-    if selection.instance_types is not None:
-        return [choose_group(selection, demands, prices, cat, reserve=reserve, weights=weights)]
-    ev = _Evaluator(selection, demands, prices, cat, reserve, weights)
-    n = len(demands)
-    blocks: list[tuple[int, ...]]
-    if n <= exact_up_to:
-        full = (1 << n) - 1
-        cost: dict[int, float] = {}
-        for mask in range(1, full + 1):
-            idx = tuple(i for i in range(n) if mask >> i & 1)
-            b = ev.block(idx)
-            cost[mask] = math.inf if b is None else b[0]
-        best = {0: (0.0, ())}
-        for mask in range(1, full + 1):
-            low = mask & -mask  # the block containing the lowest model: avoids counting partitions twice
-            rest = mask ^ low
-            sub = rest
-            options = []
-            while True:
-                block_mask = sub | low
-                c = cost[block_mask] + best[mask ^ block_mask][0]
-                options.append((c, best[mask ^ block_mask][1] + (block_mask,)))
-                if sub == 0:
-                    break
-                sub = (sub - 1) & rest
-            best[mask] = min(options, key=lambda o: (round(o[0], 9), len(o[1])))
-        blocks = [tuple(i for i in range(n) if m >> i & 1) for m in best[full][1]]
-    else:
-        blocks = [(i,) for i in range(n)]
-        current = {b: ev.block(b)[0] for b in blocks}
-        while True:
-            best_gain, best_pair = 1e-9, None
-            for a, b in itertools.combinations(blocks, 2):
-                merged = tuple(sorted(a + b))
-                r = ev.block(merged)
-                if r is not None and current[a] + current[b] - r[0] > best_gain:
-                    best_gain, best_pair = current[a] + current[b] - r[0], (a, b, merged, r[0])
-            if best_pair is None:
-                break
-            a, b, merged, c = best_pair
-            blocks = [x for x in blocks if x not in (a, b)] + [merged]
-            current[merged] = c
-    blocks.sort(key=min)
-    return [_choice_from(ev.block(b), selection, len(ev.types), prices, weights) for b in blocks]
+    return GroupOptimizer(selection, region, catalog, reserve=reserve, weights=weights).plan(demands, exact_up_to)
 
 
 def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands: Sequence[ModelDemand],

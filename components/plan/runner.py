@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import pulumi
 from pulumi.runtime import mocks
@@ -42,20 +44,49 @@ def config_strings(values: Mapping[str, Any]) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
 
 
+#: Allocations between two young-generation collections while a plan runs (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 100_000
+_tuned = 0
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Garbage collection tuned for one offline plan, then restored: what exists before (imports, the price table,
+    the validated config) is frozen out of the collector's scans, and the young generation is collected every
+    GC_YOUNG_THRESHOLD allocations instead of every 700. A plan allocates millions of objects that stay alive
+    until it ends (every resource, output and recorded input): with the defaults, the collector rescans them over
+    and over, about a third of a 1,000-model plan. Reference cycles are still collected. Nested uses are one."""
+    global _tuned
+    if _tuned:
+        yield
+        return
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
+    _tuned += 1
+    try:
+        yield
+    finally:
+        _tuned -= 1
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def run_program(program: Callable[[], Any], stack: str, config: Mapping[str, Any], *, project: str = PROJECT,
                 region: str = "us-east-1", outputs: Optional[OutputsFn] = None) -> ProgramRun:
     """Run `program` as `pulumi up` would (not a preview: every apply runs) and record every resource.
 
     Resets the root stack and config first, so runs do not leak exports or config into each other.
     """
-    pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_all_config(config_strings(config))
-    monitor = RecordingMonitor(RecordingMocks(region=region, outputs=outputs))
-    mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    program()
-    _sync_await(wait_for_rpcs())
-    root = pulumi.runtime.settings.get_root_resource()
-    exports = {}
-    for k, v in (getattr(root, "outputs", None) or {}).items():
-        exports[k] = _sync_await(pulumi.Output.from_input(v).future())
-    return ProgramRun(stack=stack, resources=list(monitor.recorded), exports=exports)
+    with fewer_collections():
+        pulumi.runtime.settings.ROOT.set(None)
+        pulumi.runtime.set_all_config(config_strings(config))
+        monitor = RecordingMonitor(RecordingMocks(region=region, outputs=outputs))
+        mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+        program()
+        _sync_await(wait_for_rpcs())
+        root = pulumi.runtime.settings.get_root_resource()
+        exports = {}
+        for k, v in (getattr(root, "outputs", None) or {}).items():
+            exports[k] = _sync_await(pulumi.Output.from_input(v).future())
+        return ProgramRun(stack=stack, resources=list(monitor.recorded), exports=exports)

@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
-from modelstack.capacity import optimizer, pricing, sizing
+from modelstack.capacity import optimizer, pricing
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.capacity.pricing import InstanceType
 from modelstack.config import schema as cfg
@@ -207,20 +207,33 @@ def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[i
     return out
 
 
-def _choose(selection: GroupSelection, demands: list[ModelDemand], prices, cat) -> GroupChoice:
+class _Optimizers:
+    """One :class:`~modelstack.capacity.optimizer.GroupOptimizer` per selection, shared by every question a design
+    asks (the partition, each group, each model alone, the on-demand redo), so equal models are evaluated once."""
+
+    def __init__(self, prices, cat):
+        self.prices, self.cat = prices, cat
+        self._by: dict[GroupSelection, optimizer.GroupOptimizer] = {}
+
+    def __call__(self, selection: GroupSelection) -> optimizer.GroupOptimizer:
+        if selection not in self._by:
+            self._by[selection] = optimizer.GroupOptimizer(selection, self.prices, self.cat)
+        return self._by[selection]
+
+
+def _choose(opt: _Optimizers, selection: GroupSelection, demands: list[ModelDemand]) -> GroupChoice:
     """One group for `demands`; a spot block that ends on on-demand is redone as one on-demand pool."""
-    choice = optimizer.choose_group(selection, demands, prices, cat)
+    choice = opt(selection).choose(demands)
     if selection.spot and choice.main.capacity_type != SPOT:
-        choice = optimizer.choose_group(replace(selection, spot=False), [replace(d, on_demand_base=0) for d in demands],
-                                        prices, cat)
+        choice = opt(replace(selection, spot=False)).choose([replace(d, on_demand_base=0) for d in demands])
     return choice
 
 
-def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection, prices, cat) -> list[list[ModelDemand]]:
+def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection, opt: _Optimizers) -> list[list[ModelDemand]]:
     """Merge the pair of blocks that costs least to merge until at most `limit` remain."""
     def objective(ds):
         try:
-            c = _choose(selection, ds, prices, cat)
+            c = _choose(opt, selection, ds)
         except SizingError:
             return None
         return c.usd_per_hour_min + c.usd_per_hour_max
@@ -242,12 +255,26 @@ def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection, prices, ca
     return blocks
 
 
-def _name(kind: str, choice: GroupChoice, taken: set[str]) -> str:
-    base = f"{kind}-{choice.primary.family}"
-    name, n = base, 2
-    while name in taken:
-        name, n = f"{base}-{n}", n + 1
-    return name
+class _Names:
+    """Group names `<kind>-<family>`, then `-2`, `-3`, ... past the names taken. Names are only ever added, so each
+    base resumes where it stopped: naming n groups of one family costs n steps, not n²."""
+
+    def __init__(self, taken: set[str]):
+        self.taken = set(taken)
+        self._next: dict[str, int] = {}
+
+    def add(self, name: str) -> None:
+        self.taken.add(name)
+
+    def new(self, kind: str, choice: GroupChoice) -> str:
+        base = f"{kind}-{choice.primary.family}"
+        n = self._next.get(base, 1)
+        name = base if n == 1 else f"{base}-{n}"
+        while name in self.taken:
+            n += 1
+            name = f"{base}-{n}"
+        self._next[base] = n
+        return name
 
 
 def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int) -> str:
@@ -290,12 +317,12 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
             continue
         (named.setdefault(mc.node_group, []) if mc.node_group else free).append(demands[m])
     fits = []
-    allowed = optimizer.allowed_types(selection, cat)
+    opt = _Optimizers(prices, cat)
     for d in list(free) + [d for ds in named.values() for d in ds]:
-        ok = {t.name for t in allowed if sizing.replicas_per_node(d.requests, t) > 0}
+        ok = set(opt(selection).fits(d))
         if not ok:
             try:
-                optimizer.choose_group(selection, [d], prices, cat)
+                opt(selection).choose([d])
                 why = "a type that fits one replica"
             except SizingError as e:
                 why = str(e)
@@ -309,7 +336,7 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     for comp in _components(free, fits):
         try:
-            for choice in optimizer.plan_groups(selection, [free[i] for i in comp], prices, cat):
+            for choice in opt(selection).plan([free[i] for i in comp]):
                 blocks.append([demands[m] for m in choice.models])
         except SizingError as e:
             issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models", given=", ".join(free[i].name for i in comp),
@@ -317,7 +344,7 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
     fixed = list(named.items())
     if s.max_groups is not None and len(blocks) + len(fixed) > s.max_groups:
         try:
-            blocks = _merge_to(blocks, max(1, s.max_groups - len(fixed)), selection, prices, cat)
+            blocks = _merge_to(blocks, max(1, s.max_groups - len(fixed)), selection, opt)
         except SizingError as e:
             issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.capacity.max_groups", given=repr(s.max_groups), allowed=str(e)))
         if len(blocks) + len(fixed) > s.max_groups:
@@ -325,12 +352,12 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
                                       allowed=f"at least {len(blocks) + len(fixed)}: models naming {len(fixed)} node "
                                               "group(s) keep them, and the rest need one group at least"))
     groups: list[DesignedGroup] = []
-    taken: set[str] = {name for name, _ in fixed} | {"system"}
+    names = _Names({name for name, _ in fixed} | {"system"})
     n_allowed = len(optimizer.allowed_types(selection, cat))
     entries = [(None, b) for b in blocks] + [(name, b) for name, b in fixed]
     for name, ds in entries:
         try:
-            choice = _choose(selection, ds, prices, cat)
+            choice = _choose(opt, selection, ds)
         except SizingError as e:
             where = f"models of node_group {name!r}" if name else "models"
             issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.models", given=f"{where}: {', '.join(d.name for d in ds)}",
@@ -338,11 +365,11 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
             continue
         alone = 0.0
         if len(ds) > 1:
-            alone = sum(_choose(selection, [d], prices, cat).usd_per_hour_max for d in ds)
+            alone = sum(_choose(opt, selection, [d]).usd_per_hour_max for d in ds)
         primary = choice.primary
         kind = "gpu" if primary.is_gpu else "inferentia" if primary.is_inferentia else "cpu"
-        gname = name or _name(kind, choice, taken)
-        taken.add(gname)
+        gname = name or names.new(kind, choice)
+        names.add(gname)
         spot = choice.main.capacity_type == SPOT
         need = max(p.nodes_max for p in choice.pools)
         max_size = min(s.max_nodes, need + max(1, math.ceil(need * HEADROOM)))

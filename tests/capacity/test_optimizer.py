@@ -262,3 +262,74 @@ def test_max_nodes_skips_shapes_that_need_more_nodes():
     assert free.nodes_max > 10 >= capped.nodes_max
     with pytest.raises(SizingError):
         choose_group(GroupSelection(families=("m6i",), max_nodes=1), [ModelDemand("api", R("1", "2Gi"), 1, 400)])
+
+
+def test_packing_does_not_depend_on_the_order_models_are_listed_in():
+    # Three pods whose largest share of the node is equal (CPU 1600m of 4000m = memory 3200 of 8000 MiB): first-fit
+    # decreasing used to keep their config order among equals, and 4 or 5 nodes came out depending on that order.
+    import itertools
+    from modelstack.capacity.sizing import NodeCapacity
+    cap = NodeCapacity(cpu_millicores=4000, memory_mib=8000.0, pods=110, gpus=0, neuron_devices=0)
+    items = [(Requests(1600, 199), 1), (Requests(1600, 2461), 2), (Requests(832, 3200), 6)]
+    assert {pack_nodes(list(p), cap) for p in itertools.permutations(items)} == {pack_nodes(items, cap)}
+
+
+def test_equal_pods_pack_as_one_shape():
+    cap = node_capacity(CAT["m6i.xlarge"])
+    a, twin = Requests(1000, 1024), Requests(1000, 1024, arch="amd64")  # packing sees the same shape
+    n, _ = pack_nodes([(a, 4), (twin, 3)], cap)
+    assert n == pack_nodes([(a, 7)], cap)[0] == 3
+
+
+def _pairwise_greedy(opt, demands):
+    """plan_groups' greedy as first written: every pair of blocks each round, the first best one merged."""
+    blocks = [(i,) for i in range(len(demands))]
+    cost = {b: opt.objective([demands[i] for i in b]) for b in blocks}
+    while True:
+        best_gain, best = 1e-9, None
+        for x in range(len(blocks)):
+            for y in range(x + 1, len(blocks)):
+                a, b = blocks[x], blocks[y]
+                merged = tuple(sorted(a + b))
+                c = opt.objective([demands[i] for i in merged])
+                if c is not None and cost[a] + cost[b] - c > best_gain:
+                    best_gain, best = cost[a] + cost[b] - c, (a, b, merged, c)
+        if best is None:
+            return sorted(blocks, key=min)
+        a, b, merged, c = best
+        blocks = [x for x in blocks if x not in (a, b)] + [merged]
+        cost[merged] = c
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy_over_classes_of_equal_blocks_merges_as_the_pairwise_greedy(seed):
+    import random
+    from modelstack.capacity.optimizer import GroupOptimizer
+    rng = random.Random(seed)
+    shapes = rng.sample([("500m", "1Gi"), ("1", "2Gi"), ("1100m", "2176Mi"), ("2", "4Gi"), ("250m", "512Mi"),
+                         ("3", "8Gi"), ("1500m", "6Gi")], rng.choice([1, 2, 3]))
+    demands = []
+    for i in range(rng.choice([9, 12, 16])):
+        cpu, mem = rng.choice(shapes)
+        lo = rng.choice([0, 1, 2])
+        demands.append(ModelDemand(f"m{i}", R(cpu, mem), lo, max(1, lo + rng.choice([0, 1, 3, 6])),
+                                   on_demand_base=rng.choice([0, 0, 1])))
+    sel = GroupSelection(spot=seed % 2 == 0, mix_gpu_models=True, max_nodes=rng.choice([None, 10]),
+                         relax_spot_premium=seed % 3 == 0)
+    opt = GroupOptimizer(sel)
+    groups = opt.plan(demands, exact_up_to=0)  # greedy at any size
+    index = {d.name: i for i, d in enumerate(demands)}
+    assert [tuple(index[m] for m in g.models) for g in groups] == _pairwise_greedy(GroupOptimizer(sel), demands)
+
+
+def test_equal_models_cost_the_same_work_however_many_there_are():
+    from modelstack.capacity.optimizer import GroupOptimizer
+    sel = GroupSelection(spot=True, mix_gpu_models=True, max_nodes=10, relax_spot_premium=False)
+    work = {}
+    for n in (20, 400):
+        opt = GroupOptimizer(sel)
+        demands = [ModelDemand(f"m{i}", R(("1", "500m")[i % 2], ("2Gi", "1Gi")[i % 2]), 1, 2) for i in range(n)]
+        groups = opt.plan(demands)
+        assert sorted(m for g in groups for m in g.models) == sorted(d.name for d in demands)
+        work[n] = opt.packings
+    assert work[400] <= 2 * work[20]  # blocks are keyed on what they hold, not on which models
