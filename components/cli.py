@@ -125,7 +125,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="offline plan of a stack (Pulumi mocks; nothing is sent to the cloud)")
     p.add_argument("stack", help="stack name: its config is <stackConfigDir>/Pulumi.<stack>.yaml")
-    p.add_argument("--json", metavar="FILE", help="write plan.json here")
+    p.add_argument("--json", metavar="FILE", help="write plan.json here ('-': to stdout, the summary then to stderr)")
     p.add_argument("--out", metavar="DIR", help="write every Kubernetes object as YAML (one file per component) and plan.json")
     p.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
     p.add_argument("--stack-file", metavar="FILE", help="use this stack config file instead of the project's")
@@ -134,7 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     d = sub.add_parser("diff", help="what a change does, from two plan.json files (offline)")
     d.add_argument("old", help="plan.json before the change")
     d.add_argument("new", help="plan.json after the change")
-    d.add_argument("--json", metavar="FILE", help="write the diff as JSON here")
+    d.add_argument("--json", metavar="FILE", help="write the diff as JSON here ('-': to stdout, the text then to stderr)")
     d.add_argument("--fail-on-replace", action="store_true",
                    help="exit 1 when a resource would be replaced or deleted")
     ops_cli.add_parsers(sub)
@@ -157,13 +157,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"modelstack: {e}", file=sys.stderr)
         return 2
     run = doc.pop("_run")
-    print(doc.pop("_summary"))
+    # With --json -, stdout carries the JSON alone (for jq and the like); everything for people goes to stderr.
+    text = sys.stderr if args.json == "-" else sys.stdout
+    print(doc.pop("_summary"), file=text)
     if args.out:
         out = Path(args.out)
         written = report.write_manifests(run.resources, out)
         report.dump_json(doc, out / "plan.json")
-        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}")
-    if args.json:
+        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}", file=text)
+    if args.json == "-":
+        sys.stdout.write(report.json_text(doc))
+    elif args.json:
         report.dump_json(doc, Path(args.json))
         print(f"wrote {args.json}")
     if doc["policy"]["mandatory"]:
@@ -175,15 +179,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _diff(args: argparse.Namespace) -> int:
     from modelstack.plan import diff as plan_diff
 
+    to_stdout = args.json == "-"
     try:
-        d = plan_diff.summarize(args.old, args.new, args.json)
+        d = plan_diff.summarize(args.old, args.new, None if to_stdout else args.json)
     except plan_diff.PlanReadError as e:
         print(f"modelstack diff: cannot read the plans: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"modelstack diff: cannot write {args.json}: {e.strerror or e}", file=sys.stderr)
         return 2
-    print(plan_diff.render(d))
+    print(plan_diff.render(d), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(json.dumps(d.to_json(), indent=2) + "\n")
     if args.fail_on_replace and (d.count("replace") or d.count("delete")):
         print(f"{d.count('replace')} replacement(s) and {d.count('delete')} deletion(s): review before applying.",
               file=sys.stderr)

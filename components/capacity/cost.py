@@ -35,6 +35,7 @@ from typing import Any, Mapping, Sequence
 from modelstack.capacity import pricing
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, Pool
 from modelstack.capacity.pricing import PricingError
+from modelstack.render import table as text_table
 
 __all__ = [
     "RootVolume",
@@ -253,8 +254,7 @@ class CostEstimate:
 
     def render_table(self) -> str:
         """Fixed-width table, one row per resource, ending in the "your cluster will cost" line."""
-        headers = ("aws resource", "est. count min - max", "unit $/h on-demand", "unit $/h spot", "$/h at min",
-                   "$/h at max")
+        headers = ("aws resource", "count min-max", "unit $/h on-demand", "unit $/h spot", "$/h at min", "$/h at max")
         body = []
         for row in self.rows:
             count = str(row.count_min) if row.count_min == row.count_max else f"{row.count_min} - {row.count_max}"
@@ -267,26 +267,18 @@ class CostEstimate:
                 f"{row.usd_per_hour_max:.4f}",
             ))
         total = ("total", "", "", "", f"{self.usd_per_hour_min:.4f}", f"{self.usd_per_hour_max:.4f}")
-        widths = [max(len(r[i]) for r in [headers, total, *body]) for i in range(len(headers))]
-
-        def line(cells: Sequence[str]) -> str:
-            first = cells[0].ljust(widths[0])
-            rest = [cells[i].rjust(widths[i]) for i in range(1, len(cells))]
-            return "  ".join([first, *rest]).rstrip()
-
-        rule = "-" * len(line(headers))
-        out = [line(headers), rule, *(line(r) for r in body), rule, line(total), ""]
+        out = [text_table.table(headers, [*body, total], right=range(1, len(headers)), rules_before=[len(body)]), ""]
         where = f"in {self.region}" + (" (at us-east-1 prices: this region's prices are not in the data)" if self.flagged else "")
-        out.append(
+        out.append(text_table.paragraph(
             f"your cluster will cost ${self.usd_per_hour_min:,.2f} - ${self.usd_per_hour_max:,.2f} per hour "
             f"(${self.usd_per_month_min:,.2f} - ${self.usd_per_month_max:,.2f} per month) {where}, "
-            "before traffic-dependent charges"
-        )
+            "before traffic-dependent charges"))
         od = self.on_demand_design_usd_per_hour_max
         if od is not None:
-            out.append(f"all on-demand (the same models, node groups designed for on-demand), the maximum would be "
-                       f"${od:,.2f} per hour" + (f" (spot saves {(1 - self.usd_per_hour_max / od) * 100:.0f}% at max)"
-                                                 if od > self.usd_per_hour_max + 1e-9 else ""))
+            out.append(text_table.paragraph(
+                "all on-demand (the same models, node groups designed for on-demand), the maximum would be "
+                f"${od:,.2f} per hour" + (f" (spot saves {(1 - self.usd_per_hour_max / od) * 100:.0f}% at max)"
+                                          if od > self.usd_per_hour_max + 1e-9 else "")))
         return "\n".join(out)
 
 

@@ -154,8 +154,8 @@ def diff(old: dict, new: dict) -> PlanDiff:
     oc, nc = old.get("cost") or {}, new.get("cost") or {}
     cost = {k: {"old": (oc.get(k) or {}), "new": (nc.get(k) or {})} for k in ("usd_per_hour", "usd_per_month")}
     for c in cost.values():
-        c["delta_cents"] = {b: _cents(c["new"].get(b)) - _cents(c["old"].get(b)) for b in ("min", "max")
-                            if isinstance(c["old"].get(b), (int, float)) and isinstance(c["new"].get(b), (int, float))}
+        c["delta_usd"] = {b: round(float(c["new"][b]) - float(c["old"][b]), 6) for b in ("min", "max")
+                          if isinstance(c["old"].get(b), (int, float)) and isinstance(c["new"].get(b), (int, float))}
 
     def key(v: dict) -> tuple:
         return v.get("policy"), v.get("resource"), v.get("message")
@@ -167,13 +167,9 @@ def diff(old: dict, new: dict) -> PlanDiff:
                     resolved_violations=[v for k, v in ov.items() if k not in nv], old_stack=old.get("stack", ""))
 
 
-def _cents(usd: Any) -> float:
-    """Dollars as cents, rounded to a hundredth of a cent (the plan's prices carry six decimals)."""
-    return round(float(usd) * 100, 2)
-
-
-def _signed_cents(cents: float) -> str:
-    return f"{cents:+,.2f} cents"
+def _signed_usd(usd: float, unit: str, places: int) -> str:
+    """`+$63.66/month`, `-$0.0872/h`: a cost delta as a reviewer reads it."""
+    return f"{'-' if usd < 0 else '+'}${abs(usd):,.{places}f}/{unit}"
 
 
 def _short(v: Any, width: int = 60) -> str:
@@ -198,12 +194,12 @@ def render(d: PlanDiff, max_fields: int = 12) -> str:
             lines.append(f"      ... {len(c.fields) - max_fields} more field(s)")
         if c.rollout:
             lines.append(f"      rollout: {c.rollout}")
-    for k, unit in (("usd_per_hour", "per hour"), ("usd_per_month", "per month")):
-        o, n, delta = d.cost[k]["old"], d.cost[k]["new"], d.cost[k].get("delta_cents") or {}
+    for k, unit, short, places in (("usd_per_hour", "per hour", "h", 4), ("usd_per_month", "per month", "month", 2)):
+        o, n, delta = d.cost[k]["old"], d.cost[k]["new"], d.cost[k].get("delta_usd") or {}
         if o and n and o != n:
             lines.append(f"cost {unit}: " + ", ".join(
-                f"{b} ${o.get(b):,.4f} -> ${n.get(b):,.4f} ({_signed_cents(delta[b])})" if b in delta
-                else f"{b} {o.get(b)} -> {n.get(b)}" for b in ("min", "max")))
+                f"{b} ${o.get(b):,.{places}f} -> ${n.get(b):,.{places}f} ({_signed_usd(delta[b], short, places)})"
+                if b in delta else f"{b} {o.get(b)} -> {n.get(b)}" for b in ("min", "max")))
     for v in d.new_violations:
         lines.append(f"new policy violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}")
     for v in d.resolved_violations:

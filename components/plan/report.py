@@ -14,7 +14,7 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from modelstack.render import labels
+from modelstack.render import labels, table as text_table
 from modelstack.capacity import pricing, sizing
 from .mocks import Recorded
 
@@ -278,11 +278,16 @@ def write_manifests(resources: list[Recorded], out: Path) -> list[Path]:
 
 
 def _table(rows: list[list[Any]], head: list[str]) -> str:
-    cells = [head] + [[("-" if c is None else str(c)) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table.table(head, rows)
+
+
+def _what(r: Recorded) -> str:
+    """A resource as the component table names it: its type's short name, a Helm release with chart and version."""
+    if r.type == RELEASE:
+        chart = str(r.inputs.get("chart") or "?").rstrip("/").rsplit("/", 1)[-1]
+        return f"helm:{chart}@{r.inputs.get('version') or 'unpinned'}"
+    module, _, kind = r.type.rpartition(":")
+    return f"{module.split(':')[0]}:{kind}" if module.startswith("pulumi:") else kind
 
 
 def _model_chips(m: dict) -> str:
@@ -298,19 +303,25 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     node group table."""
     by_urn = {r.urn: r for r in resources}
     per_component: Counter = Counter()
+    held: dict[tuple[str, str], Counter] = defaultdict(Counter)
     for r in resources:
         comp = component_of(r, by_urn) if (r.custom or r.remote) else r
-        per_component[(comp.type, comp.name) if comp else ("stack", stack)] += 1
-    parts = [BANNER, "", f"stack {stack}: {len(resources)} resources"]
-    parts.append(_table([[t, n, c] for (t, n), c in sorted(per_component.items())], ["component", "name", "resources"]))
+        key = (comp.type, comp.name) if comp else ("stack", stack)
+        per_component[key] += 1
+        if r is not comp and (r.custom or r.remote):
+            held[key][_what(r)] += 1
+    parts = [text_table.paragraph(BANNER), "", f"stack {stack}: {len(resources)} resources"]
+    parts.append(_table([[t, n, c, ", ".join(f"{w} x{k}" if k > 1 else w for w, k in sorted(held[(t, n)].items()))]
+                         for (t, n), c in sorted(per_component.items())],
+                        ["component", "name", "resources", "registers (helm: chart@version)"]))
     ngs = node_groups(resources)
     parts += ["", "node groups:", _table(
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["priority"],
           _chips(g["accelerators"]), g["ami_type"]]
-         for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accelerators per node", "ami"])]
+         for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accel./node", "ami"])]
     if designed:
         parts.append("  designed by the planner from the models (the stack declares no node_groups):")
-        parts += [f"  {group}: {line}" for group, line in designed.items()]
+        parts += [text_table.paragraph(f"{group}: {line}", "  ") for group, line in designed.items()]
     nps = node_pools(resources)
     if nps:
         parts += ["", "node pools (karpenter):", _table(
@@ -319,7 +330,7 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
               ", ".join(p["budgets"]) or "-", p["expire_after"]] for p in nps],
             ["name", "pool", "capacity", "instance types", "weight", "limits", "consolidation", "budget", "expire"])]
     for group, lines in (capacity_notes or {}).items():
-        parts += [f"  note on {group}: {line}" for line in lines]
+        parts += [text_table.paragraph(f"note on {group}: {line}", "  ") for line in lines]
     ms = models(resources)
     parts += ["", "models:", _table(
         [[m["name"], m["node_group"], f"{m['replicas']['min']}-{m['replicas']['max']}", m["replicas"]["on_demand_base"] or "-",
@@ -409,6 +420,10 @@ def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], viola
     }
 
 
+def json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+
+
 def dump_json(data: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    path.write_text(json_text(data))

@@ -44,7 +44,7 @@ def test_models_only_stacks_plan_with_exit_0_and_explain_each_designed_group(tmp
     assert "designed by the planner from the models" in out
     # Group sizes and estimated node counts are different things, named apart.
     assert "size min-max" in out.split("node groups:")[1].splitlines()[1]
-    assert "est. count min - max" in out.split("cost:")[1].splitlines()[1]
+    assert "count min-max" in out.split("cost:")[1].splitlines()[1]
     for name, c in designed.items():
         if c["models"] and not name.endswith("-on-demand"):
             assert f"  {name}: {', '.join(c['models'])}: " in out  # one line: its models and why this type

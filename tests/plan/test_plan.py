@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from datetime import date
 from pathlib import Path
@@ -370,7 +371,7 @@ def test_capacity_notes_reach_plan_json_and_the_summary(plans, capsys):
     assert notes and "fewer than min_types=3" in notes[0] and "g6e.xlarge" in notes[0]
     assert plans["prod"]["capacity"]["system"]["notes"] == []
     assert cli.main(["plan", "prod", "--project-dir", str(ROOT)]) == 0
-    assert f"  note on gpu-large: {notes[0]}" in capsys.readouterr().out
+    assert f"note on gpu-large: {notes[0]}" in " ".join(capsys.readouterr().out.split())
 
 
 def test_a_region_without_price_data_plans_at_us_east_1_prices_and_says_so(capsys, tmp_path):
@@ -383,7 +384,7 @@ def test_a_region_without_price_data_plans_at_us_east_1_prices_and_says_so(capsy
     stack = tmp_path / "Pulumi.dev.yaml"
     stack.write_text(yaml.safe_dump({"config": vals}))
     assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
-    assert "in eu-west-1 (at us-east-1 prices: this region's prices are not in the data)" in capsys.readouterr().out
+    assert "in eu-west-1 (at us-east-1 prices: this region's prices are not in the data)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_plan_json_carries_cluster_notes(plans):
@@ -469,7 +470,14 @@ def test_accelerator_chips_of_gpu_and_inferentia_groups_and_models(plans, capsys
     stack.write_text(yaml.safe_dump({"config": vals}))
     assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
     out = capsys.readouterr().out
-    assert "1 inferentia2 (2 NeuronCores)" in next(line for line in out.splitlines() if line.startswith("models-dev-neuron "))
+    lines = out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("name ") and "accel./node" in line)
+    start, end = lines[head].index("accel./node"), lines[head].index("ami")
+    at = next(i for i, line in enumerate(lines) if line.startswith("models-dev-neuron "))
+    # The row and the continuation lines its wrapped cells take (the table fits 120 columns); the cell read by column.
+    row = [lines[at]] + list(itertools.takewhile(lambda line: line.startswith(" "), lines[at + 1:]))
+    assert all(len(line) <= 120 for line in row)
+    assert " ".join(" ".join(line[start:end] for line in row).split()) == "1 inferentia2 (2 NeuronCores)"
     assert " 1 neuron " in next(line for line in out.splitlines() if line.startswith("translate "))
     assert " 1 gpu " in next(line for line in out.splitlines() if line.startswith("image-classifier "))
 

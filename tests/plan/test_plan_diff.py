@@ -135,15 +135,22 @@ def test_plans_of_two_stacks_are_said_to_be_different(prod, tmp_path, capsys):
     assert plan_diff.diff(prod, prod).same_stack and not plan_diff.render(plan_diff.diff(prod, prod)).startswith("DIFFERENT")
 
 
-def test_cost_deltas_are_in_cents(prod):
+def test_cost_deltas_are_in_dollars(prod):
     new = _plan("prod", lambda c: c["node_groups"]["system"].update(instance_types=["m7i.xlarge"]))
     d = plan_diff.diff(prod, new)
     o, n = prod["cost"]["usd_per_hour"], new["cost"]["usd_per_hour"]
-    want = {b: round(round(n[b] * 100, 2) - round(o[b] * 100, 2), 2) for b in ("min", "max")}
-    assert {b: round(v, 2) for b, v in d.cost["usd_per_hour"]["delta_cents"].items()} == want and want["min"] > 0
-    line = next(line for line in plan_diff.render(d).splitlines() if line.startswith("cost per hour: "))
-    assert line == (f"cost per hour: min ${o['min']:,.4f} -> ${n['min']:,.4f} ({want['min']:+,.2f} cents), "
-                    f"max ${o['max']:,.4f} -> ${n['max']:,.4f} ({want['max']:+,.2f} cents)")
+    want = {b: round(n[b] - o[b], 6) for b in ("min", "max")}
+    assert d.cost["usd_per_hour"]["delta_usd"] == want and want["min"] > 0
+    lines = plan_diff.render(d).splitlines()
+    line = next(line for line in lines if line.startswith("cost per hour: "))
+    assert line == (f"cost per hour: min ${o['min']:,.4f} -> ${n['min']:,.4f} (+${want['min']:,.4f}/h), "
+                    f"max ${o['max']:,.4f} -> ${n['max']:,.4f} (+${want['max']:,.4f}/h)")
+    om, nm = prod["cost"]["usd_per_month"], new["cost"]["usd_per_month"]
+    month = next(line for line in lines if line.startswith("cost per month: "))
+    assert f"(+${nm['min'] - om['min']:,.2f}/month)" in month and "cents" not in month
+    back = next(line for line in plan_diff.render(plan_diff.diff(new, prod)).splitlines()
+                if line.startswith("cost per month: "))
+    assert f"(-${nm['max'] - om['max']:,.2f}/month)" in back
 
 
 def test_version_is_the_installed_distribution(capsys):
@@ -205,3 +212,18 @@ def test_migrating_to_karpenter_adds_beside_the_node_groups_then_removes_only_th
     owners = {"modelstack:index:NodeGroup"}
     for c in step2.changes:
         assert c.urn.split("::")[2].split("$")[0] in owners, c.urn  # nothing outside the old groups and CAS goes
+
+
+def test_json_dash_puts_the_json_alone_on_stdout(prod, tmp_path, capsys):
+    old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
+    old_path.write_text(json.dumps(prod))
+    new_path.write_text(json.dumps(_plan("prod", _image("sentiment", "1.5.0"))))
+    assert cli.main(["diff", str(old_path), str(new_path), "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert {c["name"] for c in doc["changes"]} == {"sentiment-deployment", "sentiment-on-demand"}
+    assert err.startswith("OFFLINE PLAN DIFF of stack prod") and not (tmp_path / "-").exists()
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--json", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["stack"] == "dev" and "OFFLINE PLAN" in err and "your cluster will cost" in err
+    assert max(len(line) for line in err.splitlines()) <= 120
