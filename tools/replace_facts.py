@@ -485,6 +485,8 @@ def main(argv=None) -> int:
     ap.add_argument("--version", default="", help="the Go pseudo-version downloaded")
     ap.add_argument("--pulumi-sdk", type=Path, help="the installed pulumi_aws package, for Pulumi property names")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "components/data/replace_on.json")
+    ap.add_argument("--gitlink-verified", action="store_true",
+                    help="--commit was read from pulumi-aws's `upstream` gitlink at the pinned tag")
     ap.add_argument("--check", action="store_true", help="exit 1 if the file differs from what the source says")
     a = ap.parse_args(argv)
 
@@ -495,7 +497,11 @@ def main(argv=None) -> int:
     new = json.loads(json.dumps(doc))
     new["sources"]["terraform-provider-aws"] = {
         "repository": REPO, "commit": a.commit, "go_module": f"{MODULE}@{a.version}" if a.version else MODULE,
-        "zip_sha256": sha}
+        "zip_sha256": sha, "commit_is_pulumi_aws_upstream_gitlink": a.gitlink_verified}
+    if not a.gitlink_verified:
+        new["sources"]["terraform-provider-aws"]["note"] = (
+            "not checked against pulumi-aws's upstream gitlink; see UPSTREAM.md 'Replace-forcing inputs' and the "
+            "'SDK inputs absent' notes, which show the module and the pulumi_aws SDK differ")
     for k in [k for k in new["resources"] if k.startswith("aws:")]:
         del new["resources"][k]
     new["resources"].update(entries)
