@@ -136,7 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     d.add_argument("new", help="plan.json after the change")
     d.add_argument("--json", metavar="FILE", help="write the diff as JSON here ('-': to stdout, the text then to stderr)")
     d.add_argument("--fail-on-replace", action="store_true",
-                   help="exit 1 when a resource would be replaced or deleted")
+                   help="exit 1 when a resource would be replaced or deleted, or may be (a type with no replace facts)")
     ops_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     if args.command == "diff":
@@ -191,9 +191,9 @@ def _diff(args: argparse.Namespace) -> int:
     print(plan_diff.render(d), file=sys.stderr if to_stdout else sys.stdout)
     if to_stdout:
         sys.stdout.write(json.dumps(d.to_json(), indent=2) + "\n")
-    if args.fail_on_replace and (d.count("replace") or d.count("delete")):
-        print(f"{d.count('replace')} replacement(s) and {d.count('delete')} deletion(s): review before applying.",
-              file=sys.stderr)
+    if args.fail_on_replace and (d.count("replace") or d.count("delete") or d.count("unknown")):
+        print(f"{d.count('replace')} replacement(s), {d.count('delete')} deletion(s) and {d.count('unknown')} change(s) "
+              "that may replace (no facts for the type): review before applying.", file=sys.stderr)
         return 1
     return 0
 

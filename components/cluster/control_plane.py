@@ -173,7 +173,8 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = eks_cluster.apply(lambda c: c.name)
         self.kubernetes_version = eks_cluster.apply(lambda c: c.version)
         self.kubeconfig = self._eks.kubeconfig_json
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._eks.kubeconfig_json, opts=child)
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self._eks.kubeconfig_json, enable_config_map_mutable=True,
+                                     opts=child)
         self.oidc_provider_arn = self._eks.oidc_provider_arn
         self.oidc_provider_url = self._eks.oidc_provider_url
         # Node groups take the role through this output, so they depend on its policy attachments too: `pulumi

@@ -57,7 +57,7 @@ class ClusterHandle:
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> "ClusterHandle":
         """A handle on a cluster built elsewhere; registers only a Kubernetes provider for its kubeconfig."""
-        provider = k8s.Provider(resource_name, kubeconfig=kubeconfig, opts=opts)
+        provider = k8s.Provider(resource_name, kubeconfig=kubeconfig, enable_config_map_mutable=True, opts=opts)
         o = pulumi.Output.from_input
         return cls(
             cluster_name=o(cluster_name),

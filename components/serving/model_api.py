@@ -440,7 +440,8 @@ class ModelAPI(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args.get("kubeconfig") is not None:
-            provider = k8s.Provider(f"{name}-provider", kubeconfig=args["kubeconfig"], opts=child)
+            provider = k8s.Provider(f"{name}-provider", kubeconfig=args["kubeconfig"], enable_config_map_mutable=True,
+                                   opts=child)
             child = pulumi.ResourceOptions(parent=self, provider=provider)
         spec = plan.spec
         objs = plan.objects

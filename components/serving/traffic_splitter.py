@@ -68,7 +68,8 @@ class TrafficSplitter(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         if args.get("kubeconfig") is not None:
-            provider = k8s.Provider(f"{name}-provider", kubeconfig=args["kubeconfig"], opts=child)
+            provider = k8s.Provider(f"{name}-provider", kubeconfig=args["kubeconfig"], enable_config_map_mutable=True,
+                                   opts=child)
             child = pulumi.ResourceOptions(parent=self, provider=provider)
         ing = k8s.networking.v1.Ingress(f"{name}-ingress", metadata=rendered["metadata"], spec=rendered["spec"], opts=child)
 
