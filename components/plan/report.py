@@ -298,7 +298,7 @@ def _model_chips(m: dict) -> str:
 
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
             capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = (),
-            designed: Optional[dict[str, str]] = None) -> str:
+            designed: Optional[dict[str, str]] = None, record_lines: Iterable[str] = ()) -> str:
     """`designed`: one line per group the planner designed (its models and why its type), printed under the
     node group table."""
     by_urn = {r.urn: r for r in resources}
@@ -319,6 +319,7 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["priority"],
           _chips(g["accelerators"]), g["ami_type"]]
          for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accel./node", "ami"])]
+    parts += [text_table.paragraph(line) for line in record_lines]
     if designed:
         parts.append("  designed by the planner from the models (the stack declares no node_groups):")
         parts += [text_table.paragraph(f"{group}: {line}", "  ") for group, line in designed.items()]
