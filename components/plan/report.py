@@ -88,10 +88,11 @@ def node_groups(resources: list[Recorded]) -> list[dict]:
         sc = i.get("scalingConfig") or {}
         accel = accelerators(cat.get(types[0]) if types else None)
         lab = i.get("labels") or {}
-        name = i.get("nodeGroupName") or r.name
-        score = scores.get(name)
+        eks_name = i.get("nodeGroupName") or r.name
+        score = scores.get(eks_name)
         out.append({
-            "name": name,
+            "name": lab.get(labels.NODE_GROUP_LABEL) or eks_name,
+            "eks_name": eks_name,
             "pool": lab.get(labels.NODE_POOL_LABEL),
             "instance_types": types,
             "capacity_type": i.get("capacityType", "ON_DEMAND"),

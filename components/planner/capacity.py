@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 
 from modelstack.config import schema as cfg
 from modelstack.capacity import cost, optimizer, pricing
-from modelstack.render import subnets
+from modelstack.render import node_templates, subnets
 from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
@@ -340,8 +340,11 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Op
                         if choice.instance_types != kept.instance_types and saving > 0.0005:
                             savings[gname] = (choice.instance_types, saving)
                         on = f"; on-demand floor on {kept.on_demand_floor.primary.name}" if kept.on_demand_floor else ""
+                        # The optimizer's notes on its own choice still hold when it chose these very types.
+                        same = choice.instance_types == kept.instance_types
                         kept = replace(kept, reason=f"recorded choice ({', '.join(rec.instance_types)}{on}), kept: it "
-                                                    f"still serves {', '.join(models)}", explicit=False)
+                                                    f"still serves {', '.join(models)}", explicit=False,
+                                       notes=tuple(dict.fromkeys(kept.notes + (choice.notes if same else ()))))
                         choice = kept
                         followed.append(gname)
                 elif not (g.instance_types or e.designed):
@@ -414,6 +417,14 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Op
             placements[m] = Placement(pool=gname, node_group=gname,
                                       accelerator=compute_accelerator(mc.compute),
                                       spot=g.spot, on_demand_base=bases[m])
+    for g in groups:
+        base = c.cluster.node_group_name(g.name)
+        if len(base) > node_templates.BASE_NAME_MAX:
+            where = f"node_groups.{g.pool}" if c.node_groups else "cluster.name"
+            issue(where, f"{base!r} as the node group's name ({len(base)} characters)",
+                  f"at most {node_templates.BASE_NAME_MAX} characters for <cluster.name>-<group>"
+                  f"{'-on-demand' if g.name.endswith(FALLBACK_SUFFIX) else ''} (EKS allows "
+                  f"{node_templates.EKS_NAME_MAX} with modelstack's 8-character suffix): shorten the group or cluster name")
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     vpc = c.cluster.vpc

@@ -100,7 +100,8 @@ def test_urns_are_unique_and_the_plan_is_deterministic(plans):
 # ------------------------------------------------------------------ cluster issue: done means
 
 def _node_groups(doc):
-    return {r["inputs"]["nodeGroupName"]: r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup")}
+    """By base name (the EKS name less its digest of the replacing inputs)."""
+    return {r["inputs"]["labels"][labels.NODE_GROUP_LABEL]: r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup")}
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -121,7 +122,8 @@ def test_cluster_done_means(plans, env):
     tags = of_type(doc, "aws:autoscaling/tag:Tag")
     from_zero = [r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup") if r["inputs"]["scalingConfig"]["minSize"] == 0]
     # min_size 0 in both stacks' config: cpu, gpu, gpu-large (and, in prod, their on-demand fallbacks)
-    assert {f"models-{env}-{g}" for g in ("cpu", "gpu", "gpu-large")} <= {r["inputs"]["nodeGroupName"] for r in from_zero}
+    assert {f"models-{env}-{g}" for g in ("cpu", "gpu", "gpu-large")} <= {r["inputs"]["labels"][labels.NODE_GROUP_LABEL]
+                                                                          for r in from_zero}
     for r in from_zero:
         asg = f"eks-{r['inputs']['nodeGroupName']}-asg"
         keys = {t["inputs"]["tag"]["key"]: t["inputs"]["tag"]["value"] for t in tags if t["inputs"]["autoscalingGroupName"] == asg}
@@ -580,8 +582,8 @@ def test_prod_on_karpenter_keeps_its_on_demand_floors_schedulable_and_budgets_sm
         assert set(_required(spec, labels.NODE_POOL_LABEL)) <= on_demand, f.name
     assert all(p["spec"]["disruption"]["budgets"] == [{"nodes": "10%"}] for p in pools)
     assert not [r for r in doc["_resources"] if r.type == "modelstack:index:ClusterAutoscaler"]
-    assert {r.inputs["nodeGroupName"] for r in doc["_resources"] if r.type == "aws:eks/nodeGroup:NodeGroup"} == {
-        "models-prod-system"}
+    assert {r.inputs["labels"][labels.NODE_GROUP_LABEL] for r in doc["_resources"]
+            if r.type == "aws:eks/nodeGroup:NodeGroup"} == {"models-prod-system"}
     # three system nodes: both controller replicas get a node of their own
     release = next(r for r in doc["_resources"] if r.name == "models-prod-karpenter-release")
     assert release.inputs["values"]["replicas"] == 2
@@ -589,7 +591,7 @@ def test_prod_on_karpenter_keeps_its_on_demand_floors_schedulable_and_budgets_sm
 
 def test_keeping_node_groups_drops_their_floor_so_they_can_drain():
     doc = plan_of("prod", _with("prod", provisioner="karpenter", karpenter={"keep_node_groups": True}))
-    sizes = {r.inputs["nodeGroupName"]: r.inputs["scalingConfig"]["minSize"] for r in doc["_resources"]
+    sizes = {r.inputs["labels"][labels.NODE_GROUP_LABEL]: r.inputs["scalingConfig"]["minSize"] for r in doc["_resources"]
              if r.type == "aws:eks/nodeGroup:NodeGroup"}
     # nothing scales a managed group with Karpenter: the system group runs at its max_size, the old groups keep
     # the nodes they have (min 0), and cluster-autoscaler is gone (upstream's migration order)
