@@ -88,7 +88,7 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
-    platform, capacity = plan_platform(stack, values, source, today)
+    platform, capacity = plan_platform(stack, values, source, today, project)
     inputs = capacity.cost_inputs
     kplan = None
     if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max

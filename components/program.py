@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import pulumi
@@ -93,7 +94,8 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
         platform, capacity = planned.platform, planned.capacity
     else:
         try:
-            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml")
+            # Pulumi runs the program in the project folder: the plan's price files (planner/prices.py) are there.
+            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml", project=Path.cwd())
         except ConfigError as e:
             # RunError prints the message without a Python traceback.
             raise pulumi.RunError(e.render()) from None
