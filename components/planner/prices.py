@@ -78,7 +78,8 @@ def book_for(platform: Platform, project: Optional[Path]) -> tuple[pricing.Price
     try:
         data = read_region_prices(path, shown)
     except pricing.PricingError as e:
-        return fallback, [ConfigIssue(path=key, given=str(e), allowed=allowed)]
+        given = str(e).removeprefix(f"{shown}: ")
+        return fallback, [ConfigIssue(path=key, given=f"{shown}, which {given}" if named else given, allowed=allowed)]
     if data.region != platform.region:
         return fallback, [ConfigIssue(path=key, given=f"{shown} holds prices for {data.region}",
                                       allowed=f"{allowed}; aws:region is {platform.region}")]

@@ -744,3 +744,28 @@ def test_a_region_where_eks_does_not_run_is_refused(tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "stack 'dev'" in err and "aws:region: got 'eu-middle-9'; allowed: an AWS region where EKS runs: one of" in err
     assert "eu-central-1" in err and "Traceback" not in err
+
+
+def test_a_broken_default_price_file_is_one_config_error(tmp_path, capsys):
+    region = "eu-central-1"
+    project = project_with_prices(tmp_path, region)
+    (project / "prices" / f"{region}.json").write_text("{not json")
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": in_region(region)}))
+    assert cli.main(["plan", "dev", "--project-dir", str(project), "--stack-file", str(stack)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("configuration error") == 1 and "Traceback" not in err
+    assert f"price file prices/{region}.json: got not JSON" in err
+    assert f"`modelstack prices refresh --region {region}`" in err
+
+
+def test_the_prometheus_price_metrics_use_the_region_file(tmp_path):
+    from modelstack.capacity import pricing
+    from modelstack.ops.observability import prices
+    from modelstack.planner.capacity import plan_platform
+    region = "ap-southeast-1"
+    platform, capacity = plan_platform("dev", in_region(region), "stacks/Pulumi.dev.yaml", TODAY,
+                                       project_with_prices(tmp_path, region))
+    got = {(p.instance_type, p.capacity_type): p.usd_per_hour for p in prices(platform, capacity)}
+    assert got[("m7i.large", "ON_DEMAND")] == round(pricing.catalog()["m7i.large"].on_demand_usd_per_hour * 1.25, 6)
+    assert not {t for t, _ in got} & NOT_OFFERED
