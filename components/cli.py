@@ -124,7 +124,7 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
-    platform, capacity = plan_platform(stack, values, source, today, recorded, rechoose)
+    platform, capacity = plan_platform(stack, values, source, today, project, recorded, rechoose)
     inputs = capacity.cost_inputs
     kplan = None
     if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
@@ -185,12 +185,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         a.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
         if action == "rechoose":
             a.add_argument("--group", action="append", default=[], help="a node group to re-choose (repeatable)")
+    pr = sub.add_parser("prices", help="region price files the plan uses (see README, Prices per region)")
+    prs = pr.add_subparsers(dest="prices_command", required=True)
+    rf = prs.add_parser("refresh", help="fetch a region's on-demand and spot prices and offered instance types from "
+                                        "AWS (the caller's credentials) and write the dated file the plan reads")
+    rf.add_argument("--region", required=True, help="an AWS region where EKS runs, e.g. eu-central-1")
+    rf.add_argument("--out", metavar="FILE", help="write here (default: prices/<region>.json in the project folder; "
+                                                  "a stack names another file with prices_file)")
+    rf.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
     ops_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     if args.command == "diff":
         return _diff(args)
     if args.command == "capacity":
         return _capacity(args)
+    if args.command == "prices":
+        return _prices_refresh(args)
     if args.command in ops_cli.COMMANDS:
         return ops_cli.run(args, find_project, _stack_exists)
 
@@ -234,7 +244,7 @@ def _capacity(args: argparse.Namespace) -> int:
         path = stack_file(project, args.stack)
         values = read_stack_values(path, args.stack)
         recorded = read_recorded(path, args.stack, project)
-        _, kept = plan_platform(args.stack, values, str(path), recorded=recorded)
+        _, kept = plan_platform(args.stack, values, str(path), project=project, recorded=recorded)
         if args.action == "rechoose":
             groups = frozenset(args.group)
             recordable = sorted({g.pool for g in kept.groups if g.name in kept.record})
@@ -242,7 +252,8 @@ def _capacity(args: argparse.Namespace) -> int:
             if unknown:
                 raise UsageError(f"stack {args.stack!r}: no node group {', '.join(unknown)} whose instance types the "
                                  f"planner chooses; groups: {', '.join(recordable) or 'none'}")
-            _, fresh = plan_platform(args.stack, values, str(path), recorded=recorded, rechoose=groups)
+            _, fresh = plan_platform(args.stack, values, str(path), project=project, recorded=recorded,
+                                     rechoose=groups)
         else:
             fresh = kept
     except cfg.ConfigError as e:
@@ -284,6 +295,50 @@ def _capacity(args: argparse.Namespace) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(rec_mod.render(args.stack, fresh.record, date.today(), version()))
     print(f"wrote {shown}: commit it; plans and `pulumi up` follow it")
+
+
+def _prices_refresh(args: argparse.Namespace) -> int:
+    """`modelstack prices refresh`: exit 0 written, 2 bad input or AWS refused (one message, no traceback)."""
+    from modelstack.capacity import pricing, refresh
+    from modelstack.planner import prices as prices_mod
+
+    def fail(msg: str) -> int:
+        print(f"modelstack prices refresh: {msg}", file=sys.stderr)
+        return 2
+
+    if args.region not in cfg.REGIONS:
+        return fail(f"--region: got {args.region!r}; allowed: an AWS region where EKS runs: one of {', '.join(cfg.REGIONS)}")
+    try:
+        if args.out:
+            out = Path(args.out)
+        else:
+            project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
+            out = prices_mod.default_path(project, args.region)
+    except UsageError as e:
+        return fail(str(e))
+    try:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+
+        conf = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5})
+        session = boto3.session.Session()
+        pricing_client = session.client("pricing", region_name=refresh.PRICING_API_REGION, config=conf)
+        ec2_client = session.client("ec2", region_name=args.region, config=conf)
+    except Exception as e:  # noqa: BLE001 -- a broken profile or config file: one message
+        return fail(refresh.explain(e, "the AWS clients", args.region))
+    try:
+        doc = refresh.refresh(args.region, sorted(pricing.catalog()), pricing_client, ec2_client)
+    except refresh.RefreshError as e:
+        return fail(str(e))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    except OSError as e:
+        return fail(f"cannot write {out}: {e.strerror or e}")
+    c = doc["counts"]
+    print(f"wrote {out}: {args.region} prices of {doc['date']} for {c['catalog_types']} catalog types "
+          f"({c['offered']} offered, {c['on_demand_priced']} with an on-demand price, {c['spot_priced']} with spot prices)")
     return 0
 
 

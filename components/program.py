@@ -89,9 +89,17 @@ class Planned:
     karpenter: Optional[KarpenterPlan] = None
 
 
+def project_root() -> Path:
+    """The folder of the project's Pulumi.yaml (Pulumi runs the program there)."""
+    try:
+        return Path(pulumi.get_root_directory() or Path.cwd())
+    except Exception:  # noqa: BLE001 - older engines, or no engine (mocks): the working folder
+        return Path.cwd()
+
+
 def recorded_choices(stack: str) -> Optional[Recorded]:
     """The stack's recorded capacity choices, read from beside its stack file in the project `pulumi up` runs."""
-    root = Path(pulumi.get_root_directory() or ".")
+    root = project_root()
     try:
         meta = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
     except OSError:
@@ -109,7 +117,8 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
         platform, capacity = planned.platform, planned.capacity
     else:
         try:
-            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml",
+            # The plan's price files (planner/prices.py) and recorded choices live in the project `pulumi up` runs.
+            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml", project=project_root(),
                                                recorded=recorded_choices(stack))
         except ConfigError as e:
             # RunError prints the message without a Python traceback.

@@ -539,7 +539,8 @@ class _Evaluator:
         self.catalog = catalog
         self.reserve = reserve
         self.weights = weights
-        self.type_list = allowed_types(selection, catalog)
+        # Never a type the region's data says it does not offer (or cannot price): PriceBook.offers.
+        self.type_list = [t for t in allowed_types(selection, catalog) if prices.offers(t) and prices.on_demand(t) is not None]
         self.types = {t.name: t for t in self.type_list}
         self.od_candidates = _on_demand_candidates(self.type_list, prices)
         self.spot_shapes = _spot_shapes(self.type_list, prices, selection) if selection.spot else []
@@ -986,9 +987,13 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
     if unknown:
         raise SizingError(f"instance type(s) {', '.join(unknown)} not in the pricing data ({len(cat)} types; see data/SOURCES.md)")
     types = [cat[n] for n in instance_types]
+    not_offered = [t.name for t in types if not prices.offers(t)]
+    if not_offered:
+        raise SizingError(f"instance type(s) {', '.join(not_offered)} not offered in {prices.region} "
+                          f"(or not priced there), by {prices.data.origin if prices.data else 'the price data'}")
     primary = types[0]
     notes = list(prices.notes)
-    if primary.on_demand_usd_per_hour is None:
+    if prices.on_demand(primary) is None:
         raise SizingError(f"{primary.name} has no on-demand price in the pricing data, so its cost cannot be shown")
     cap = node_capacity(primary, reserve)
     if cap is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from modelstack.config import schema as cfg
@@ -25,6 +26,7 @@ from modelstack.config.checks import compute_accelerator, pod_requests, selectio
 from modelstack.config.load import validate_platform
 from modelstack.planner import design as design_mod
 from modelstack.planner.recorded import Recorded, RecordedGroup
+from modelstack.planner import prices as prices_mod
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -129,14 +131,16 @@ def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
                        max_replicas=a.max_replicas, on_demand_base=base)
 
 
-def _idle_choice(selection: GroupSelection, catalog) -> tuple[tuple[str, ...], str]:
-    """Types for a group no model uses yet: the cheapest allowed shape (spot: its equal-shape peers too)."""
+def _idle_choice(selection: GroupSelection, catalog, prices: pricing.PriceBook) -> tuple[tuple[str, ...], str]:
+    """Types for a group no model uses yet: the cheapest allowed shape (spot: its equal-shape peers too), among the
+    types the region offers."""
     if selection.instance_types:
         return selection.instance_types, "configured instance types"
-    allowed = [t for t in optimizer.allowed_types(selection, catalog) if t.on_demand_usd_per_hour is not None]
+    allowed = list(prices.usable({t.name: t for t in optimizer.allowed_types(selection, catalog)}).values())
     if not allowed:
-        raise SizingError(f"no instance type in the price table matches {selection.describe()}")
-    allowed.sort(key=lambda t: (t.on_demand_usd_per_hour, t.name))
+        raise SizingError(f"no instance type in the price table matches {selection.describe()}"
+                          + (f" and is offered in {prices.region}" if prices.data else ""))
+    allowed.sort(key=lambda t: (prices.on_demand(t), t.name))
     primary = allowed[0]
     if not selection.spot:
         return (primary.name,), "no models yet: cheapest allowed type"
@@ -238,7 +242,7 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
         d = design_mod.design(bare, prices, cat, settings=s)
     except (cfg.ConfigError, SizingError, pricing.PricingError):
         return None
-    auto = cost.estimate(cost.CostInputs(region=platform.region, fallback_to_us_east_1=prices.is_fallback, node_groups=[
+    auto = cost.estimate(cost.CostInputs(region=platform.region, fallback_to_us_east_1=prices.is_fallback, prices=prices, node_groups=[
         k for g in d.groups if g.choice for k in cost.node_groups_from_choice(g.name, g.choice, _volume(g.config))]), cat)
     auto_max = sum(g.usd_per_hour_max for g in auto.node_groups)
     if declared_max <= 0 or auto_max >= declared_max * (1 - ADVICE_THRESHOLD):
@@ -282,19 +286,21 @@ def _follow(rec: RecordedGroup, floor: Optional[RecordedGroup], capacity: str, s
     return ch, ""
 
 
-def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Optional[Recorded] = None,
-                  rechoose: Optional[frozenset[str]] = None) -> CapacityPlan:
+def plan_capacity(platform: Platform, today: Optional[date] = None, project: Optional[Path] = None,
+                  recorded: Optional[Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> CapacityPlan:
     """Node groups, placements and cost inputs; raises ConfigError with every sizing problem found.
 
     Declared `node_groups` are planned as given; without them the planner designs the groups (planner/design.py).
+    Prices: the region's price file (planner/prices.py: `prices_file`, else `prices/<region>.json` in `project`),
+    else the built-in us-east-1 prices, which the plan names as a fallback outside us-east-1.
     With `recorded` (planner/recorded.py), a declared group whose types the config does not pin keeps its
     recorded types while they serve its models; `rechoose` names groups to choose afresh anyway (empty: all).
     """
     c = platform.config
     cat = pricing.catalog()
-    # Only us-east-1 has on-demand prices in the data: other regions are sized and priced at us-east-1 prices
-    # (with that region's spot savings where the data has them), and every plan and cost table says so.
-    prices = pricing.price_book(platform.region, fallback_to_us_east_1=True)
+    prices, price_issues = prices_mod.book_for(platform, project)
+    if price_issues:
+        raise cfg.ConfigError(platform.stack, price_issues, platform.source)
     day = today or date.today()
     issues: list[ConfigIssue] = []
     groups: list[NodeGroupPlan] = []
@@ -318,6 +324,13 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Op
 
     for e in entries:
         gname, g = e.name, e.config
+        missing = [t for t in g.instance_types or () if t in cat and not prices.offers(cat[t])]
+        if missing:
+            key = f"node_groups.{gname}.instance_types" if not e.designed else "capacity.system_instance_types"
+            issue(key, ", ".join(missing),
+                  f"types {platform.region} offers and prices ({prices.data.origin if prices.data else 'price data'}, "
+                  f"{prices.data.date if prices.data else ''}); {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not")
+            continue
         sel = selection_of(g, cat)
         models = {m: c.models[m] for m in e.models}
         bases = {m: on_demand_base(platform, mc, g) for m, mc in models.items()}
@@ -355,7 +368,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Op
                 nodes_min, nodes_max = choice.main.nodes_min, choice.main.nodes_max
             else:
                 choice, notes = None, ()
-                types, reason = _idle_choice(sel, cat)
+                types, reason = _idle_choice(sel, cat, prices)
                 reason = e.reason or reason
                 rec = recorded_for(gname) if not (g.instance_types or e.designed) else None
                 if rec is not None and _serves(rec, capacity, sel, cat) is None:
@@ -432,6 +445,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Op
     cost_inputs = cost.CostInputs(
         region=platform.region,
         fallback_to_us_east_1=prices.is_fallback,
+        prices=prices,
         node_groups=tuple(costs),
         control_planes=1,
         extended_support=cfg.in_extended_support(c.cluster.kubernetes_version, day),
@@ -470,7 +484,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, recorded: Op
 
 
 def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] = None,
-                  today: Optional[date] = None, recorded: Optional[Recorded] = None,
+                  today: Optional[date] = None, project: Optional[Path] = None, recorded: Optional[Recorded] = None,
                   rechoose: Optional[frozenset[str]] = None) -> tuple[Platform, CapacityPlan]:
     """The one report path (the CLI's and the stack program's): the schema, the cross-key checks and the capacity
     checks together. Capacity runs on what is valid so far, so a `max_size` too small is reported in the same
@@ -479,7 +493,7 @@ def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] =
     capacity: Optional[CapacityPlan] = None
     if platform is not None:
         try:
-            capacity = plan_capacity(platform, today, recorded, rechoose)
+            capacity = plan_capacity(platform, today, project, recorded, rechoose)
         except cfg.ConfigError as e:
             issues = issues + e.issues
     if issues:
