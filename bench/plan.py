@@ -1,6 +1,6 @@
 """How long the offline plan takes and how much memory it needs, as the number of models grows.
 
-    python bench/plan.py [--models 10 50 200]
+    python bench/plan.py [--models 10 100 300 1000]
 
 Each run validates a platform (the dev stack's cluster and node groups, plus N CPU models spread over the
 cpu pool), sizes it, runs the whole stack program under Pulumi's mocks and evaluates every policy: what
@@ -56,15 +56,16 @@ def measure(models: int) -> tuple[float, float, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", type=int, nargs="+", default=[3, 25, 100])
+    ap.add_argument("--models", type=int, nargs="+", default=[10, 100, 300, 1000])
     args = ap.parse_args()
     start = time.perf_counter()
     run(platform_with(1))
     print(f"cold start (imports, price table, first plan of 1 model): {time.perf_counter() - start:.2f} s")
-    print(f"{'models':>7} {'resources':>10} {'seconds':>9} {'peak MiB':>9} {'ms/resource':>12}")
+    print(f"{'models':>7} {'resources':>10} {'seconds':>9} {'peak MiB':>9} {'ms/model':>9} {'ms/resource':>12}")
     for n in args.models:
         seconds, peak, resources = measure(n)
-        print(f"{n:>7} {resources:>10} {seconds:>9.2f} {peak:>9.1f} {1000 * seconds / resources:>12.2f}")
+        print(f"{n:>7} {resources:>10} {seconds:>9.2f} {peak:>9.1f} {1000 * seconds / n:>9.1f} "
+              f"{1000 * seconds / resources:>12.2f}")
 
 
 if __name__ == "__main__":

@@ -295,6 +295,7 @@ def _capacity(args: argparse.Namespace) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(rec_mod.render(args.stack, fresh.record, date.today(), version()))
     print(f"wrote {shown}: commit it; plans and `pulumi up` follow it")
+    return 0
 
 
 def _prices_refresh(args: argparse.Namespace) -> int:
