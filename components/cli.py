@@ -150,6 +150,12 @@ def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optio
         raise composed.ProgramError(f"{path}: not a JSON policy config ({e})") from None
     if not isinstance(data, dict):
         raise composed.ProgramError(f"{path}: a policy config is a JSON object of policy names to levels or settings")
+    from modelstack.policies.engine import PolicyConfig, PolicyConfigError
+
+    try:
+        PolicyConfig.from_mapping(data)
+    except PolicyConfigError as e:
+        raise composed.ProgramError(f"{path}: {e}") from None
     return data
 
 
