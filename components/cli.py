@@ -269,7 +269,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   "pass --program DIR)", file=sys.stderr)
         print("nothing was planned: fix the configuration above.", file=sys.stderr)
         return 2
-    except (UsageError, composed.ProgramError) as e:
+    except UsageError as e:
+        print(f"modelstack: {e}", file=sys.stderr)
+        return 2
+    except composed.ProgramError as e:
         print(f"modelstack: {e}", file=sys.stderr)
         print("nothing was planned.", file=sys.stderr)
         return 2

@@ -345,7 +345,7 @@ class ModelAPIArgs(TypedDict):
     http_add_on: NotRequired[Optional[HttpAddOnArgs]]
     """KEDA HTTP add-on location (signal in_flight). Default: its chart's names in namespace "keda"."""
     prometheus_address: NotRequired[Optional[pulumi.Input[str]]]
-    """Prometheus URL KEDA queries; required for signal gpu or prometheus."""
+    """Prometheus URL KEDA queries. Default: none; required for signal gpu or prometheus."""
     network_policy_cidrs: NotRequired[Optional[pulumi.Input[list[str]]]]
     """Sources allowed to the model port (e.g. the VPC CIDR). Default none: any source, model port only."""
     run_as_user: NotRequired[pulumi.Input[int]]
