@@ -108,7 +108,9 @@ def test_team_model_composes_a_node_group_handle_and_model(tmp_path):
     assert not [v for v in doc["policy"]["violations"] if v["policy"] == "cost-allocation-tags"]
     cost = doc["cost"]
     assert list(cost["node_groups"]) == ["search-cpu"]
-    assert cost["node_groups"]["search-cpu"]["nodes"] == {"min": 0, "max": 4}
+    # min_size 0, but the model's one minimum replica (2.1 vCPU, 6.1 GiB with its proxy) needs one node at min
+    assert cost["node_groups"]["search-cpu"]["nodes"] == {"min": 1, "max": 4}
+    assert any("search-cpu: 1 node(s) at min" in n for n in doc["notes"])
     assert cost["node_groups"]["search-cpu"]["capacity_type"] == "SPOT"
     assert 0 < cost["usd_per_hour"]["max"] < 1
     # The program's own policy config says its cluster's autoscaler runs elsewhere; without it, the plan warns.
@@ -255,3 +257,21 @@ def test_placement_node_pool_may_be_an_output(run):
     terms = deployment.inputs["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]
     assert {"key": labels.NODE_POOL_LABEL, "operator": "In", "values": ["gpu-a"]} in terms
+
+
+def test_the_stack_program_planned_as_a_program_registers_what_the_stack_plan_does(tmp_path):
+    """`--program` on modelstack's own project (main: stacks/) runs the same program as `modelstack plan dev`: the
+    same resources, the same policy result; only the cost differs, read from resources instead of planned."""
+    root = EXAMPLE.parents[1]
+    stack = cli.main(["plan", "dev", "--project-dir", str(root), "--json", str(tmp_path / "stack.json")])
+    program = cli.main(["plan", "--program", str(root), "--stack", "dev", "--json", str(tmp_path / "program.json"),
+                        "--policy-config", str(root / "policies" / "config.dev.json")])
+    a, b = (json.loads((tmp_path / f).read_text()) for f in ("stack.json", "program.json"))
+    assert stack == program == 0
+    assert a["resources"] == b["resources"]
+    # the expander priority is the capacity plan's in a stack plan (no cluster-autoscaler release to read it from here)
+    strip = lambda groups: [{k: v for k, v in g.items() if k != "priority"} for g in groups]  # noqa: E731
+    assert strip(a["node_groups"]) == strip(b["node_groups"])
+    assert a["node_pools"] == b["node_pools"] and a["models"] == b["models"] and a["policy"] == b["policy"]
+    assert sorted(b["cost"]["node_groups"]) == sorted([g["name"] for g in b["node_groups"]] +
+                                                      [p["name"] for p in b["node_pools"]])

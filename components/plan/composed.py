@@ -26,11 +26,12 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import yaml
 
-from modelstack.capacity import cost, pricing
+from modelstack.capacity import cost, pricing, sizing
 from modelstack.config import schema as cfg
 from modelstack.config.load import read_stack_path
 from modelstack.render import labels
 
+from . import report
 from .runner import ProgramRun, run_program
 
 #: What a program reads for a `secure:` value of its stack file (the ciphertext only the Pulumi CLI can open).
@@ -167,7 +168,7 @@ def _where(exc: BaseException, project: Project) -> str:
 def run(project: Project, stack: str, config: StackConfig) -> ProgramRun:
     """Run the program under the recording mocks, from its own folder with that folder on `sys.path` (as the
     Pulumi language host does). Modules it imports from its folder are forgotten afterwards, so a second program
-    with a module of the same name gets its own. Raises ProgramError when the program raises."""
+    with a module of the same name gets its own (installed packages, modelstack among them, stay loaded). Raises ProgramError when the program raises."""
     def program() -> None:
         runpy.run_path(str(project.main), run_name="__main__")
 
@@ -187,9 +188,10 @@ def run(project: Project, stack: str, config: StackConfig) -> ProgramRun:
     finally:
         os.chdir(cwd)
         sys.path[:] = path
-        for name in set(sys.modules) - before:
-            file = getattr(sys.modules[name], "__file__", None) or ""
-            if file and Path(file).resolve().is_relative_to(project.dir):
+        home = project.main.parent
+        for name in set(sys.modules) - before:  # the program's own modules: those found in its folder
+            top = name.split(".", 1)[0]
+            if (home / f"{top}.py").is_file() or (home / top).is_dir():
                 del sys.modules[name]
 
 
@@ -227,6 +229,36 @@ def _cpu(limit: Any) -> Optional[float]:
         return None
 
 
+def _demand(resources: Sequence[Any]) -> dict[str, list[tuple[str, sizing.Requests, int]]]:
+    """Per node pool (or EKS node group name), the models placed there: (model, one replica's pod, min replicas)."""
+    out: dict[str, list[tuple[str, sizing.Requests, int]]] = {}
+    for m in report.models(list(resources)):
+        pod, req = m["pod_requests"], m["requests"]
+        try:
+            need = sizing.Requests(cpu_millicores=sizing.parse_cpu(pod["cpu"]), memory_mib=sizing.parse_memory(pod["memory"]),
+                                   gpu=int(req.get("gpu") or 0), inferentia=int(req.get("neuron") or 0))
+        except (TypeError, ValueError):
+            continue
+        for pool in str(m["node_group"] or "").split(", "):
+            if pool:
+                out.setdefault(pool, []).append((m["name"], need, int(m["replicas"]["min"] or 0)))
+    return out
+
+
+def _nodes_for(models: Sequence[tuple[str, sizing.Requests, int]], itype: pricing.InstanceType) -> Optional[int]:
+    """Nodes of `itype` the models' minimum replicas need, each model packed on nodes of its own (an upper bound of
+    what mixing them would need); None when one of them fits on no such node."""
+    total = 0
+    for _, need, replicas in models:
+        if replicas <= 0:
+            continue
+        per_node = sizing.replicas_per_node(need, itype)
+        if per_node <= 0:
+            return None
+        total += math.ceil(replicas / per_node)
+    return total
+
+
 @dataclass
 class CostPlan:
     inputs: Optional[cost.CostInputs]
@@ -237,9 +269,10 @@ class CostPlan:
 def cost_inputs(resources: Sequence[Any], region: str, today: Optional[date] = None) -> CostPlan:
     """What the estimate prices, from the recorded resources: EKS control planes (extended support from their
     version), managed node groups (instance type, capacity type, min-max size, root volume of their launch
-    template), Karpenter NodePools (at most their cpu limit of their dearest type per vCPU, none at min), NAT gateways,
-    KMS keys, and one ALB per ingress group when the program builds its cluster. Models placed on a cluster the
-    program does not build add no nodes here: those are the cluster's stack's."""
+    template), Karpenter NodePools (at max their cpu limit of their dearest type per vCPU), NAT gateways, KMS keys,
+    and one ALB per ingress group when the program builds its cluster. At min, a group or pool runs at least the
+    nodes the minimum replicas of the models placed on it need (read from their Deployments and autoscalers). Models
+    placed on nodes the program does not create add no nodes here: those are the cluster's stack's."""
     day = today or date.today()
     cat = pricing.catalog()
     notes: list[str] = []
@@ -254,6 +287,22 @@ def cost_inputs(resources: Sequence[Any], region: str, today: Optional[date] = N
     extended = any(str(r.inputs.get("version")) in cfg.EKS_STANDARD_SUPPORT_END
                    and cfg.in_extended_support(str(r.inputs.get("version")), day) for r in clusters)
     groups: list[cost.NodeGroupCost] = []
+    demand = _demand(resources)
+    served: set[str] = set()  # pools whose models' minimum is counted already (on the first group of the pool)
+
+    def floor(pool_keys: Sequence[str], itype: pricing.InstanceType, what: str) -> int:
+        keys = [k for k in dict.fromkeys(pool_keys) if k not in served]
+        models = [m for k in keys for m in demand.get(k, [])]
+        if not models:
+            return 0
+        served.update(keys)
+        n = _nodes_for(models, itype)
+        if n is None:
+            notes.append(f"{what}: a model placed there ({', '.join(sorted({m[0] for m in models}))}) fits on no "
+                         f"{itype.name} node; its minimum is not priced")
+            return 0
+        return n
+
     for r in resources:
         if r.type == NODE_GROUP:
             i = r.inputs
@@ -267,6 +316,12 @@ def cost_inputs(resources: Sequence[Any], region: str, today: Optional[date] = N
                 continue
             spot = i.get("capacityType") == "SPOT"
             lo, hi = int(sc.get("minSize") or 0), int(sc.get("maxSize") or 0)
+            pool = (i.get("labels") or {}).get(labels.NODE_POOL_LABEL)
+            need = floor([k for k in (pool, name) if k], cat[types[0]], f"node group {name}")
+            if need > lo:
+                notes.append(f"node group {name}: {min(need, hi)} node(s) at min, not its min_size {lo}: the minimum "
+                             "replicas of the models placed on it need them")
+            lo = min(max(lo, need), max(lo, hi))
             groups.append(cost.NodeGroupCost(name=name, instance_type=types[0], capacity_type="SPOT" if spot else "ON_DEMAND",
                                              nodes_min=lo, nodes_max=max(lo, hi),
                                              root_volume=_root_volume(r, by_urn, templates),
@@ -283,12 +338,18 @@ def cost_inputs(resources: Sequence[Any], region: str, today: Optional[date] = N
                                                                   if types else "no instance types it is held to") + ")")
                 continue
             dearest = max(types, key=lambda t: (cat[t].on_demand_usd_per_hour or 0) / cat[t].vcpu)
+            cheapest = min(types, key=lambda t: cat[t].on_demand_usd_per_hour or 0)
             spot = "spot" in reqs.get("karpenter.sh/capacity-type", [])
-            groups.append(cost.NodeGroupCost(name=name, instance_type=dearest, capacity_type="SPOT" if spot else "ON_DEMAND",
-                                             nodes_min=0, nodes_max=math.floor(limit / cat[dearest].vcpu),
-                                             spot_instance_types=(dearest,) if spot else (), kind="nodepool"))
-            notes.append(f"node pool {name}: priced from none at min to its cpu limit ({limit:g}) of {dearest} at max "
-                         "(its dearest type per vCPU): an upper bound, not what Karpenter would buy")
+            pool = (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).get(labels.NODE_POOL_LABEL)
+            hi = math.floor(limit / cat[dearest].vcpu)
+            lo = min(floor([pool] if pool else [], cat[cheapest], f"node pool {name}"), hi)
+            groups.append(cost.NodeGroupCost(name=name, instance_type=cheapest, capacity_type="SPOT" if spot else "ON_DEMAND",
+                                             nodes_min=lo, nodes_max=max(lo, hi), max_instance_type=dearest,
+                                             spot_instance_types=(cheapest,) if spot else (),
+                                             max_spot_instance_types=(dearest,) if spot else (), kind="nodepool"))
+            notes.append(f"node pool {name}: at min, the nodes of {cheapest} its models' minimum replicas need ({lo}); "
+                         f"at max, its cpu limit ({limit:g}) of {dearest} (its dearest type per vCPU): an upper bound, "
+                         "not what Karpenter would buy")
     lbs: list[cost.LoadBalancer] = []
     ingress_groups = sorted({str(((r.inputs.get("metadata") or {}).get("annotations") or {}).get(_INGRESS_GROUP))
                              for r in resources if r.inputs.get("kind") == "Ingress"
