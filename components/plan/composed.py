@@ -303,7 +303,7 @@ def cost_inputs(resources: Sequence[Any], region: str, today: Optional[date] = N
             return 0
         return n
 
-    for r in resources:
+    for r in sorted(resources, key=lambda r: r.urn):  # by URN, as plan.json: the same plan prices the same way
         if r.type == NODE_GROUP:
             i = r.inputs
             types = [t for t in i.get("instanceTypes") or [] if isinstance(t, str)]
