@@ -26,7 +26,7 @@ from modelstack.planner.capacity import plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
 from modelstack.plan import composed
-from modelstack.plan.runner import config_strings, fewer_collections, run_program
+from modelstack.plan.runner import ProgramRun, config_strings, fewer_collections, run_program
 from modelstack.ops import cli as ops_cli
 
 
@@ -159,20 +159,20 @@ def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optio
     return data
 
 
-def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run, policies: Optional[dict],
+def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict],
                  environment: Optional[str], today: Optional[date]) -> dict:
     from modelstack.policies.engine import evaluate
 
     violations = evaluate(run.resources, policies, environment)
     priced = composed.cost_inputs(run.resources, config.region, today)
     estimate = None
-    notes = list(priced.notes)
+    cost_notes = list(priced.notes)
     if priced.inputs is not None:
         try:
             estimate = cost_mod.estimate(priced.inputs)
         except cost_mod.PricingError as e:
-            notes.append(f"not priced: {e}")
-    notes += [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
+            cost_notes.append(f"not priced: {e}")
+    notes = cost_notes + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
               f"(give a value with --set {k}=VALUE)" for k in config.placeholders]
     if estimate is not None:
         cost_text = estimate.render_table()
@@ -180,27 +180,18 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
         cost_text = report.text_table.paragraph(
             "none: nothing this program registers is priced (no cluster, node group, node pool, NAT gateway, "
             "load balancer or KMS key of its own)")
-    if priced.notes:
-        cost_text += "\n" + "\n".join(report.text_table.paragraph(n, "  ") for n in priced.notes)
+    if cost_notes:
+        cost_text += "\n" + "\n".join(report.text_table.paragraph(n, "  ") for n in cost_notes)
     main = project.main.relative_to(project.dir).as_posix() if project.main.is_relative_to(project.dir) else project.main.name
     banner = report.PROGRAM_BANNER.format(main=main, project=project.name)
     doc = report.plan_json(stack, run.resources, estimate.to_json() if estimate else None, violations, banner=banner)
     doc["program"] = {"project": project.name, "main": main}
     doc["notes"] = notes
-    doc["exports"] = {k: v for k, v in run.exports.items() if _is_json(v)}
     placeholders = {"secure config": [f"{k}: read as {composed.SECRET_PLACEHOLDER!r} (--set {k}=VALUE to give one)"
                                       for k in config.placeholders]} if config.placeholders else None
     doc["_summary"] = report.summary(stack, run.resources, cost_text, violations, placeholders, banner=banner)
     doc["_run"] = run
     return doc
-
-
-def _is_json(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

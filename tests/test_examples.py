@@ -207,7 +207,7 @@ def test_local_modules_of_a_program_do_not_leak_into_the_next(tmp_path):
     for name, value in (("one", "1"), ("two", "2")):
         d = _program(tmp_path, "import pulumi\nimport helper\npulumi.export('v', helper.V)\n", name)
         (d / "helper.py").write_text(f"V = {value}\n")
-        assert cli.plan_program(str(d))["exports"] == {"v": int(value)}
+        assert cli.plan_program(str(d))["_run"].exports == {"v": int(value)}
 
 
 # ---- the component API traps of issue 21, each on its own ---------------------------------------------------------
