@@ -124,14 +124,14 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
 
 def plan_program(directory: str, stack: Optional[str] = None, config_file: Optional[str] = None,
                  overrides: Sequence[str] = (), policy_file: Optional[str] = None, environment: Optional[str] = None,
-                 today: Optional[date] = None) -> dict:
+                 today: Optional[date] = None, stack_outputs: Sequence[str] = ()) -> dict:
     """The offline plan of your own program (`--program DIR`): run it under the mocks with its stack's config, check
     the same policies, price what it registered. The same document as :func:`plan` (`plan.json`), so `modelstack
     diff` reads two of them. Raises composed.ProgramError and ConfigError for bad input."""
     with fewer_collections():
         project = composed.load_project(directory)
         stack, path = composed.stack_file(project, stack, config_file)
-        config = composed.read_config(project, stack, path, overrides)
+        config = composed.read_config(project, stack, path, overrides, stack_outputs)
         policies = _policy_file(project.dir, stack, policy_file)
         run = composed.run(project, stack, config)
         return _program_doc(project, stack, config, run, policies, environment, today)
@@ -172,7 +172,8 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
             estimate = cost_mod.estimate(priced.inputs)
         except cost_mod.PricingError as e:
             cost_notes.append(f"not priced: {e}")
-    notes = cost_notes + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
+    notes = cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
+                          f"{m}=FILE)" for m in composed.missing_references(config)] + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
               f"(give a value with --set {k}=VALUE)" for k in config.placeholders]
     if estimate is not None:
         cost_text = estimate.render_table()
@@ -207,6 +208,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--config", metavar="FILE", help="with --program: the stack file whose `config:` the program reads")
     p.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
                    help="with --program: a config value over the stack file's (e.g. a `secure:` one); repeatable")
+    p.add_argument("--stack-outputs", action="append", default=[], metavar="STACK=FILE",
+                   help="with --program: what pulumi.StackReference(STACK) reads, FILE as `pulumi stack output --json` "
+                        "prints it; repeatable")
     p.add_argument("--policy-config", metavar="FILE",
                    help="with --program: the policy pack config (default DIR/policies/config.<stack>.json, else the "
                         "rules' defaults)")
@@ -236,6 +240,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ap.error(f"two stack names: {args.stack} and --stack {args.stack_option}")
     stack_name = args.stack or args.stack_option
     program_only = [f for f, v in (("--config", args.config), ("--set", args.set_values),
+                                   ("--stack-outputs", args.stack_outputs),
                                    ("--policy-config", args.policy_config), ("--environment", args.environment)) if v]
     if args.program is None and program_only:
         ap.error(f"{', '.join(program_only)}: only with --program DIR (a stack's own file: --stack-file)")
@@ -247,7 +252,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.program is not None:
             doc = plan_program(args.program, stack_name, args.config, args.set_values, args.policy_config,
-                               args.environment, today=args.as_of)
+                               args.environment, today=args.as_of, stack_outputs=args.stack_outputs)
         else:
             project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
             path = Path(args.stack_file) if args.stack_file else stack_file(project, stack_name)

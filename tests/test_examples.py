@@ -275,3 +275,22 @@ def test_the_stack_program_planned_as_a_program_registers_what_the_stack_plan_do
     assert a["node_pools"] == b["node_pools"] and a["models"] == b["models"] and a["policy"] == b["policy"]
     assert sorted(b["cost"]["node_groups"]) == sorted([g["name"] for g in b["node_groups"]] +
                                                       [p["name"] for p in b["node_pools"]])
+
+
+def test_stack_references_read_the_outputs_given_offline(tmp_path, capsys):
+    d = _program(tmp_path, "import pulumi\nref = pulumi.StackReference('org/platform/dev')\n"
+                           "pulumi.export('cluster', ref.require_output('cluster_name'))\n")
+    assert cli.main(["plan", "--program", str(d)]) == 2
+    err = capsys.readouterr().err
+    assert "KeyError: 'cluster_name'" in err and "--stack-outputs org/platform/dev=FILE" in err
+    assert "Traceback" not in err
+    outputs = tmp_path / "platform.json"
+    outputs.write_text(json.dumps({"cluster_name": "models-dev"}))
+    doc = cli.plan_program(str(d), stack_outputs=[f"org/platform/dev={outputs}"])
+    assert doc["_run"].exports == {"cluster": "models-dev"}
+    assert not [n for n in doc["notes"] if "stack reference" in n]
+    d2 = _program(tmp_path, "import pulumi\npulumi.export('c', pulumi.StackReference('a/b/c').get_output('x'))\n", "two")
+    assert any("stack reference a/b/c: no outputs given offline" in n for n in cli.plan_program(str(d2))["notes"])
+    for bad in ("org/platform/dev", f"org/platform/dev={tmp_path / 'none.json'}"):
+        assert cli.main(["plan", "--program", str(d), "--stack-outputs", bad]) == 2
+        assert "--stack-outputs" in capsys.readouterr().err

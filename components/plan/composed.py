@@ -13,6 +13,7 @@ Secure config values (`secure: v1:...`) cannot be decrypted offline: the program
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import runpy
@@ -32,6 +33,7 @@ from modelstack.config.load import read_stack_path
 from modelstack.render import labels
 
 from . import report
+from .mocks import StackOutputs
 from .runner import ProgramRun, run_program
 
 #: What a program reads for a `secure:` value of its stack file (the ciphertext only the Pulumi CLI can open).
@@ -117,6 +119,8 @@ class StackConfig:
     secret_keys: list[str] = field(default_factory=list)
     placeholders: list[str] = field(default_factory=list)
     """Secure keys the program reads as SECRET_PLACEHOLDER (no --set value)."""
+    stack_outputs: StackOutputs = field(default_factory=StackOutputs)
+    """What the program's `pulumi.StackReference`s read, by stack name (--stack-outputs)."""
 
     @property
     def region(self) -> str:
@@ -128,11 +132,33 @@ def _full_key(project: str, key: str) -> str:
     return key if ":" in key else f"{project}:{key}"
 
 
-def read_config(project: Project, stack: str, path: Optional[Path], overrides: Sequence[str] = ()) -> StackConfig:
-    """The stack file's config, with `KEY=VALUE` overrides (a value that is JSON is taken as JSON, else as text).
-    Raises ConfigError for a stack file that cannot be read, ProgramError for an override without `=`."""
+def read_stack_outputs(items: Sequence[str]) -> StackOutputs:
+    """`STACK=FILE` each: FILE is the JSON object `pulumi stack output --json [--show-secrets] -s STACK` prints."""
+    out = StackOutputs()
+    for item in items:
+        ref, sep, file = item.partition("=")
+        if not sep or not ref or not file:
+            raise ProgramError(f"--stack-outputs {item}: expected STACK=FILE (the JSON of `pulumi stack output --json`)")
+        try:
+            data = json.loads(Path(file).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise ProgramError(f"--stack-outputs {item}: cannot read {file} ({e.strerror or e})") from None
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ProgramError(f"--stack-outputs {item}: {file} is not JSON ({e})") from None
+        if not isinstance(data, dict):
+            raise ProgramError(f"--stack-outputs {item}: {file} holds {type(data).__name__}, not a JSON object of "
+                               "output names to values")
+        out[ref] = data
+    return out
+
+
+def read_config(project: Project, stack: str, path: Optional[Path], overrides: Sequence[str] = (),
+                stack_outputs: Sequence[str] = ()) -> StackConfig:
+    """The stack file's config, with `KEY=VALUE` overrides (a value that is JSON is taken as JSON, else as text) and
+    the outputs of the stacks it references (:func:`read_stack_outputs`). Raises ConfigError for a stack file that
+    cannot be read, ProgramError for an override without `=` or outputs that cannot be read."""
     raw = read_stack_path(path, stack) if path is not None else {}
-    out = StackConfig(values={})
+    out = StackConfig(values={}, stack_outputs=read_stack_outputs(stack_outputs))
     for key, value in raw.items():
         k = _full_key(project.name, str(key))
         if isinstance(value, dict) and set(value) == {"secure"}:
@@ -165,6 +191,20 @@ def _where(exc: BaseException, project: Project) -> str:
     return f" (at {Path(f.filename).resolve().relative_to(project.dir)}:{f.lineno}: {(f.line or '').strip()})"
 
 
+def missing_references(config: StackConfig) -> list[str]:
+    """Stacks the program referenced (`pulumi.StackReference`) with no outputs given: it read none of theirs."""
+    return list(config.stack_outputs.missing)
+
+
+def _refs(config: StackConfig) -> str:
+    missing = missing_references(config)
+    if not missing:
+        return ""
+    return ("; it references " + ", ".join(missing) + " with no outputs offline: give them with "
+            + " ".join(f"--stack-outputs {m}=FILE" for m in missing) + " (FILE: `pulumi stack output --json "
+            "--show-secrets -s <that stack>`)")
+
+
 def run(project: Project, stack: str, config: StackConfig) -> ProgramRun:
     """Run the program under the recording mocks, from its own folder with that folder on `sys.path` (as the
     Pulumi language host does). Modules it imports from its folder are forgotten afterwards, so a second program
@@ -177,14 +217,14 @@ def run(project: Project, stack: str, config: StackConfig) -> ProgramRun:
     sys.path.insert(0, str(project.main.parent))
     try:
         return run_program(program, stack, config.values, project=project.name, region=config.region,
-                           secret_keys=config.secret_keys)
+                           secret_keys=config.secret_keys, stack_outputs=config.stack_outputs)
     except pulumi.RunError as e:
-        raise ProgramError(f"the program {project.main} stopped: {e}{_where(e, project)}") from None
+        raise ProgramError(f"the program {project.main} stopped: {e}{_where(e, project)}{_refs(config)}") from None
     except (KeyboardInterrupt, MemoryError):
         raise
     except BaseException as e:  # noqa: BLE001  (SystemExit too: a program's sys.exit is its failure, not ours)
         what = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        raise ProgramError(f"the program {project.main} raised {what}{_where(e, project)}") from None
+        raise ProgramError(f"the program {project.main} raised {what}{_where(e, project)}{_refs(config)}") from None
     finally:
         os.chdir(cwd)
         sys.path[:] = path
