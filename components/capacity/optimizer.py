@@ -539,7 +539,8 @@ class _Evaluator:
         self.catalog = catalog
         self.reserve = reserve
         self.weights = weights
-        self.type_list = allowed_types(selection, catalog)
+        # Never a type the region's data says it does not offer (or cannot price): PriceBook.offers.
+        self.type_list = [t for t in allowed_types(selection, catalog) if prices.offers(t) and prices.on_demand(t) is not None]
         self.types = {t.name: t for t in self.type_list}
         self.od_candidates = _on_demand_candidates(self.type_list, prices)
         self.spot_shapes = _spot_shapes(self.type_list, prices, selection) if selection.spot else []
@@ -966,13 +967,15 @@ def plan_groups(selection: GroupSelection, demands: Sequence[ModelDemand], regio
 
 def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands: Sequence[ModelDemand],
                       region: str | PriceBook = "us-east-1", catalog: Mapping[str, InstanceType] | None = None, *,
-                      reserve: NodeReserve | None = None) -> GroupChoice:
-    """Cost of a node group whose instance types the user configured: nothing is changed, only estimated.
+                      reserve: NodeReserve | None = None, floor_types: Sequence[str] = ()) -> GroupChoice:
+    """Cost of a node group whose instance types are given (by the user, or recorded): nothing is changed, only
+    estimated.
 
     Nodes are packed on the first (primary) type; a spot group's unit price is the mean expected spot price
     over the listed types that have spot data. ``on_demand_base`` replicas of a spot group go to an on-demand
-    floor pool of the primary type. Raises SizingError when a type is unknown or a model does not fit the
-    primary; a model that does not fit an alternate type is reported in ``notes``.
+    floor pool of ``floor_types`` (default: the primary type). Raises SizingError when a type is unknown or a
+    model does not fit the primary (or the floor's); a model that does not fit an alternate type is reported in
+    ``notes``.
     """
     if capacity_type not in (SPOT, ON_DEMAND):
         raise SizingError(f"capacity_type must be {SPOT!r} or {ON_DEMAND!r}, got {capacity_type!r}")
@@ -984,9 +987,13 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
     if unknown:
         raise SizingError(f"instance type(s) {', '.join(unknown)} not in the pricing data ({len(cat)} types; see data/SOURCES.md)")
     types = [cat[n] for n in instance_types]
+    not_offered = [t.name for t in types if not prices.offers(t)]
+    if not_offered:
+        raise SizingError(f"instance type(s) {', '.join(not_offered)} not offered in {prices.region} "
+                          f"(or not priced there), by {prices.data.origin if prices.data else 'the price data'}")
     primary = types[0]
     notes = list(prices.notes)
-    if primary.on_demand_usd_per_hour is None:
+    if prices.on_demand(primary) is None:
         raise SizingError(f"{primary.name} has no on-demand price in the pricing data, so its cost cannot be shown")
     cap = node_capacity(primary, reserve)
     if cap is None:
@@ -1016,9 +1023,20 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
         counts_min = [d.running(d.min_replicas) - b for d, b in zip(demands, base_min)]
         counts_max = [d.max_replicas - b for d, b in zip(demands, base_max)]
         if any(base_max):
-            f_min, fx_min = pack_nodes(list(zip(pods, base_min)), cap)
-            f_max, fx_max = pack_nodes(list(zip(pods, base_max)), cap)
-            floor = Pool(ON_DEMAND, (primary.name,), primary, f_min, f_max, od_unit, od_unit,
+            f_names = tuple(floor_types) or (primary.name,)
+            f_primary = cat.get(f_names[0])
+            f_cap = node_capacity(f_primary, reserve) if f_primary else None
+            f_unit = prices.on_demand(f_primary) if f_primary and f_primary.on_demand_usd_per_hour is not None else None
+            if f_primary is None or f_cap is None or f_unit is None:
+                raise SizingError(f"on-demand floor type {f_names[0]} is not priced and sized in the pricing data")
+            for d, b in zip(demands, base_max):
+                why = fit_report(d.requests, f_primary, reserve, d.sidecars) if b else None
+                if why:
+                    raise SizingError(f"model {d.name!r} ({_describe_pod(d.pod)} per replica) does not fit on the "
+                                      f"on-demand floor type {f_primary.name}: {'; '.join(why)}")
+            f_min, fx_min = pack_nodes(list(zip(pods, base_min)), f_cap)
+            f_max, fx_max = pack_nodes(list(zip(pods, base_max)), f_cap)
+            floor = Pool(ON_DEMAND, f_names, f_primary, f_min, f_max, f_unit, f_unit,
                          tuple(d.name for d, b in zip(demands, base_max) if b), fx_min and fx_max)
         interruption = tuple(prices.interruption(t) for t in types)
     else:
@@ -1034,7 +1052,7 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
     usd_max = main.usd_per_hour_max + (floor.usd_per_hour_max if floor else 0.0)
     reason = f"instance types configured explicitly ({', '.join(instance_types)}); cost estimated on {primary.name}"
     if floor is not None:
-        reason += f"; on-demand floor of {floor.nodes_min}-{floor.nodes_max} {primary.name} for on_demand_base replicas"
+        reason += f"; on-demand floor of {floor.nodes_min}-{floor.nodes_max} {floor.primary.name} for on_demand_base replicas"
     return GroupChoice(
         instance_types=tuple(instance_types), primary=primary, capacity_type=capacity_type, nodes_min=n_min,
         nodes_max=n_max, usd_per_hour_min=usd_min, usd_per_hour_max=usd_max, reason=reason,

@@ -4,9 +4,12 @@ Instance data comes from ``data/ec2_instances.csv`` (see ``data/SOURCES.md``: ev
 public source at a pinned commit, nothing estimated). Fixed fees are named constants below, each with its
 source in ``FIXED_COST_SOURCES`` and in ``data/FIXED_COSTS.md``.
 
-On-demand prices exist in the data for **us-east-1 only** (Karpenter generates its price table for that
-region alone). For any other region :func:`price_book` raises :class:`PricingError`, unless the caller asks
-for ``fallback_to_us_east_1=True``; then every price is the us-east-1 price and the book says so in
+On-demand prices exist in the CSV for **us-east-1 only** (Karpenter generates its price table for that
+region alone). Any region's own prices can come from a *region price file* (:class:`RegionPrices`, written by
+``modelstack prices refresh`` from the AWS APIs: on-demand, spot and which types the region offers, dated, with
+its sources); :func:`price_book` uses it when the caller hands it over (``data=``). Without one, for a region
+other than us-east-1 :func:`price_book` raises :class:`PricingError`, unless the caller asks for
+``fallback_to_us_east_1=True``; then every price is the us-east-1 price and the book says so in
 ``PriceBook.notes`` so that the plan can print it. No price is invented.
 
 Pure module: standard library only.
@@ -27,6 +30,9 @@ __all__ = [
     "PricingError",
     "InstanceType",
     "PriceBook",
+    "RegionPrices",
+    "PRICE_FILE_FORMAT",
+    "parse_region_prices",
     "catalog",
     "known_unpriced",
     "price_book",
@@ -348,18 +354,126 @@ def _expected_spot(on_demand: float, savings_pct: float) -> float:
     return on_demand * (1.0 - savings_pct / 100.0)
 
 
+PRICE_FILE_FORMAT = 1
+"""The ``format`` of a region price file this code reads and ``modelstack prices refresh`` writes."""
+
+
+@dataclass(frozen=True)
+class RegionPrices:
+    """One region's EC2 prices and offerings, as a region price file holds them (see :func:`parse_region_prices`).
+
+    ``on_demand``: Linux, shared tenancy on-demand $/h per type. ``spot``: expected spot $/h per type, the median
+    over the region's availability zones of each zone's latest spot price (``spot_by_zone``). ``offered``: the
+    types the region offers (DescribeInstanceTypeOfferings); a type not listed is never chosen.
+    """
+
+    region: str
+    date: str
+    """Day the prices were fetched (YYYY-MM-DD)."""
+    sources: Mapping[str, str]
+    on_demand: Mapping[str, float]
+    spot: Mapping[str, float]
+    spot_by_zone: Mapping[str, Mapping[str, float]]
+    offered: frozenset[str]
+    origin: str = ""
+    """Where the file was read from, as the plan names it."""
+
+    def describe(self) -> str:
+        where = f" ({self.origin})" if self.origin else ""
+        return (f"{self.region} prices fetched {self.date} from the AWS APIs{where}: on-demand from "
+                f"{self.sources.get('on_demand', '?')}; spot from {self.sources.get('spot', '?')}; offered types from "
+                f"{self.sources.get('offered', '?')}")
+
+
+def _median(values: Iterable[float]) -> float:
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def _positive(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 and x == x and x != float("inf")
+
+
+def parse_region_prices(doc: object, origin: str = "") -> RegionPrices:
+    """A region price file's JSON document (already parsed) as :class:`RegionPrices`; PricingError naming the
+    file and the first thing wrong. Layout (``format`` 1)::
+
+        {"format": 1, "region": "eu-central-1", "date": "2026-12-03", "fetched_at": "2026-12-03T05:49:43Z",
+         "sources": {"on_demand": "...", "spot": "...", "offered": "..."},
+         "instance_types": {"m6i.large": {"offered": true, "on_demand_usd_per_hour": 0.115,
+                                          "spot_usd_per_hour": {"eu-central-1a": 0.0412, ...}}, ...}}
+    """
+    import datetime as _dt
+
+    where = origin or "region price file"
+
+    def bad(what: str) -> PricingError:
+        return PricingError(f"{where}: {what}")
+
+    if not isinstance(doc, Mapping):
+        raise bad("not a JSON object")
+    if doc.get("format") != PRICE_FILE_FORMAT:
+        raise bad(f"format is {doc.get('format')!r}, this modelstack reads format {PRICE_FILE_FORMAT}")
+    region, day = doc.get("region"), doc.get("date")
+    if not isinstance(region, str) or not region:
+        raise bad("no region")
+    try:
+        _dt.date.fromisoformat(day if isinstance(day, str) else "")
+    except ValueError:
+        raise bad(f"date is {day!r}, not YYYY-MM-DD") from None
+    sources = doc.get("sources")
+    if not isinstance(sources, Mapping) or not all(isinstance(sources.get(k), str) for k in ("on_demand", "spot", "offered")):
+        raise bad("sources must name on_demand, spot and offered")
+    types = doc.get("instance_types")
+    if not isinstance(types, Mapping) or not types:
+        raise bad("no instance_types")
+    on_demand: dict[str, float] = {}
+    spot: dict[str, float] = {}
+    by_zone: dict[str, Mapping[str, float]] = {}
+    offered: set[str] = set()
+    for name, entry in types.items():
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("offered"), bool):
+            raise bad(f"instance_types.{name}: needs offered: true or false")
+        if entry["offered"]:
+            offered.add(name)
+        od = entry.get("on_demand_usd_per_hour")
+        if od is not None:
+            if not _positive(od):
+                raise bad(f"instance_types.{name}.on_demand_usd_per_hour is {od!r}, not a positive number")
+            on_demand[name] = float(od)
+        zones = entry.get("spot_usd_per_hour") or {}
+        if not isinstance(zones, Mapping) or not all(isinstance(z, str) and _positive(v) for z, v in zones.items()):
+            raise bad(f"instance_types.{name}.spot_usd_per_hour must map availability zones to positive prices")
+        if zones:
+            by_zone[name] = MappingProxyType({z: float(v) for z, v in sorted(zones.items())})
+            spot[name] = _median(by_zone[name].values())
+    return RegionPrices(region=region, date=day, sources=MappingProxyType(dict(sources)),
+                        on_demand=MappingProxyType(on_demand), spot=MappingProxyType(spot),
+                        spot_by_zone=MappingProxyType(by_zone), offered=frozenset(offered), origin=origin)
+
+
+#: How the built-in table's prices are described in a plan (data/SOURCES.md).
+_CSV_ON_DEMAND = "on-demand EC2 prices: us-east-1, Linux, shared tenancy, Karpenter's generated table of 2026-07-20"
+_CSV_SPOT = ("expected spot price = on-demand × (1 − AWS Spot Advisor 'savings over on-demand'/100), averaged over a "
+             "spot group's instance types; Advisor data from on or before 2025-06-28, a ±10-point proxy, not a price")
+
+
 @dataclass(frozen=True)
 class PriceBook:
     """Prices for one deployment region, with any fallback spelled out in ``notes``.
 
     ``region`` is where the cluster runs; ``price_region`` is whose on-demand prices are used. They differ
-    only when the caller accepted the us-east-1 fallback. Spot savings and interruption buckets are taken
-    from ``region`` when the Spot Advisor data has it, else from ``price_region`` (also noted).
+    only when the caller accepted the us-east-1 fallback. With ``data`` (the region's price file), on-demand and
+    spot prices are the file's and only the types it lists as offered (and priced) are usable. Without it, spot
+    savings and interruption buckets are taken from ``region`` when the Spot Advisor data has it, else from
+    ``price_region`` (also noted).
     """
 
     region: str
     price_region: str
     notes: tuple[str, ...] = ()
+    data: RegionPrices | None = field(default=None, compare=False, hash=False)
 
     @property
     def is_fallback(self) -> bool:
@@ -368,20 +482,41 @@ class PriceBook:
     def _spot_region(self) -> str:
         return self.region if self.region in SPOT_ADVISOR_REGIONS else self.price_region
 
+    def offers(self, itype: InstanceType) -> bool:
+        """False when the region's data says it does not offer ``itype``, or has no on-demand price for it (such a
+        type is never chosen). True without data: nothing is known against it."""
+        if self.data is None:
+            return True
+        return itype.name in self.data.offered and itype.name in self.data.on_demand
+
+    def usable(self, catalog: Mapping[str, InstanceType]) -> dict[str, InstanceType]:
+        """The part of ``catalog`` this region offers and has prices for."""
+        return {n: t for n, t in catalog.items() if self.offers(t) and self.on_demand(t) is not None}
+
     def on_demand(self, itype: InstanceType) -> float | None:
-        """On-demand $/h, or None when the data has no price for this type."""
+        """On-demand $/h, or None when the data has no price for this type (or the region does not offer it)."""
+        if self.data is not None:
+            return self.data.on_demand.get(itype.name) if itype.name in self.data.offered else None
         if itype.on_demand_usd_per_hour is None:
             return None
         return on_demand_usd_per_hour(itype, self.price_region)
 
     def savings_pct(self, itype: InstanceType) -> float | None:
+        if self.data is not None:
+            od, spot = self.on_demand(itype), self.spot(itype)
+            return None if od is None or spot is None else (1.0 - spot / od) * 100.0
         return itype.spot_savings_pct.get(self._spot_region())
 
     def spot(self, itype: InstanceType) -> float | None:
-        """Expected spot $/h (on-demand × (1 − savings/100)), or None when either input is unknown."""
+        """Expected spot $/h, or None when unknown. From the region's file: the median over zones of the latest
+        price. Else on-demand × (1 − Spot Advisor savings/100)."""
         od = self.on_demand(itype)
+        if od is None:
+            return None
+        if self.data is not None:
+            return self.data.spot.get(itype.name)
         savings = self.savings_pct(itype)
-        if od is None or savings is None:
+        if savings is None:
             return None
         return _expected_spot(od, savings)
 
@@ -391,15 +526,67 @@ class PriceBook:
         return sum(known) / len(known) if known else None
 
     def interruption(self, itype: InstanceType) -> str | None:
+        """Spot Advisor bucket (the CSV's regions only; None, ranked worst, elsewhere)."""
+        if self.data is not None:
+            return itype.spot_interruption.get(self.region)
         return itype.spot_interruption.get(self._spot_region())
 
+    def source(self) -> str:
+        """One line: the region, and where and when its prices come from (what every plan shows)."""
+        if self.data is not None:
+            return self.data.describe()
+        if self.is_fallback:
+            return (f"no price data for {self.region}: us-east-1 prices used instead (Karpenter's generated table of "
+                    f"2026-07-20; spot from the Spot Advisor, on or before 2025-06-28); run `modelstack prices refresh "
+                    f"--region {self.region}` for {self.region}'s own prices and offered types")
+        return ("us-east-1 prices from the built-in table: on-demand from Karpenter's generated table of 2026-07-20, "
+                "spot from the AWS Spot Advisor (on or before 2025-06-28); see data/SOURCES.md")
 
-def price_book(region: str, *, fallback_to_us_east_1: bool = False) -> PriceBook:
+    def assumptions(self) -> tuple[str, ...]:
+        """The cost estimate's lines on its EC2 prices."""
+        fixed = () if self.region == "us-east-1" else (
+            f"fixed fees (NAT gateway, load balancers, public IPv4, EBS, KMS) are us-east-1 list prices, not "
+            f"{self.region}'s; the EKS control plane fee is the same in every region",)
+        if self.data is None:
+            return (_CSV_ON_DEMAND, _CSV_SPOT) + fixed
+        d = self.data
+        where = f" ({d.origin})" if d.origin else ""
+        return (f"on-demand EC2 prices: {d.region}, Linux, shared tenancy, {d.sources.get('on_demand')}, fetched "
+                f"{d.date}{where}",
+                f"expected spot price = the median over {d.region}'s availability zones of the latest spot price "
+                f"({d.sources.get('spot')}, fetched {d.date}), averaged over a spot group's instance types",
+                f"instance types: only the {len(d.offered & set(d.on_demand))} types {d.region} offers and prices "
+                f"({d.sources.get('offered')}, fetched {d.date}) are chosen") + fixed
+
+    def to_json(self) -> dict[str, object]:
+        """The ``prices`` object of ``plan.json``: whose prices, from when and where."""
+        d = self.data
+        return {
+            "region": self.region,
+            "price_region": self.price_region,
+            "fallback": self.is_fallback,
+            "date": d.date if d else "2026-07-20",
+            "spot_date": d.date if d else "on or before 2025-06-28",
+            "source": dict(d.sources) if d else {
+                "on_demand": "aws/karpenter-provider-aws pkg/providers/pricing/zz_generated.pricing_aws.go (us-east-1)",
+                "spot": "AWS Spot Instance Advisor feed (alexei-led/spotinfo copy), savings over on-demand",
+                "offered": "not checked"},
+            "file": d.origin if d else None,
+            "summary": self.source(),
+        }
+
+
+def price_book(region: str, *, fallback_to_us_east_1: bool = False, data: RegionPrices | None = None) -> PriceBook:
     """The prices to use for a cluster in ``region``.
 
-    Raises PricingError for a region without on-demand prices unless ``fallback_to_us_east_1``; with it,
-    the book uses us-east-1 prices and carries a note that the plan must show.
+    With ``data`` (the region's price file), the book uses it. Otherwise, raises PricingError for a region without
+    on-demand prices unless ``fallback_to_us_east_1``; with it, the book uses us-east-1 prices and carries a note
+    that the plan must show.
     """
+    if data is not None:
+        if data.region != region:
+            raise PricingError(f"{data.origin or 'region price file'} holds prices for {data.region}, not {region}")
+        return PriceBook(region=region, price_region=region, data=data)
     if region in ON_DEMAND_REGIONS:
         return PriceBook(region=region, price_region=region)
     if not fallback_to_us_east_1:
@@ -412,4 +599,6 @@ def price_book(region: str, *, fallback_to_us_east_1: bool = False) -> PriceBook
         notes.append(f"spot savings and interruption buckets are {region}'s (Spot Advisor), applied to us-east-1 prices")
     else:
         notes.append(f"spot savings and interruption buckets are us-east-1's; the data has none for {region}")
+    notes.append(f"which instance types {region} offers is not checked (no price file for it); run `modelstack "
+                 f"prices refresh --region {region}` for its own prices and offerings")
     return PriceBook(region=region, price_region="us-east-1", notes=tuple(notes))

@@ -44,7 +44,9 @@ class NodeGroupArgs(TypedDict):
     capacity_type: NotRequired[str]
     """"ON_DEMAND" or "SPOT". Default "ON_DEMAND"."""
     node_group_name: NotRequired[str]
-    """Physical managed node group name; stable across upgrades. Default: the component name."""
+    """Base of the managed node group's name, at most 55 characters: EKS gets `<base>-<7 hex digits>`, a digest
+    of the inputs whose change replaces the group, so a replacement is created under a new name and ready before
+    the old group drains and goes. Default: the component name."""
     node_pool: NotRequired[str]
     """Pool label shared by a spot group and its on-demand fallback; models select the pool. Default: node_group_name."""
     priority: NotRequired[int]
@@ -90,7 +92,7 @@ class NodeGroup(pulumi.ComponentResource):
     """
 
     node_group_name: pulumi.Output[str]
-    """The managed node group's name."""
+    """The managed node group's name in EKS (`<base>-<digest>`)."""
     node_pool: pulumi.Output[str]
     """The pool label value of its nodes."""
     priority: pulumi.Output[int]
@@ -147,9 +149,18 @@ class NodeGroup(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        if len(ng_name) > node_templates.BASE_NAME_MAX:
+            raise ValueError(f"{name}: node_group_name {ng_name!r} is {len(ng_name)} characters; at most "
+                             f"{node_templates.BASE_NAME_MAX} (EKS allows {node_templates.EKS_NAME_MAX} with the digest)")
+        lt_ref = {"id": lt.id, "version": lt.latest_version.apply(str)}
+        # Every input of the group that EKS cannot update in place goes into its name (replace_on.json holds them).
+        eks_name = pulumi.Output.all(args["cluster_name"], args["node_role_arn"], args["subnet_ids"], lt.id).apply(
+            lambda v: node_templates.eks_node_group_name(ng_name, {
+                "clusterName": v[0], "nodeRoleArn": v[1], "subnetIds": sorted(v[2]), "launchTemplate.id": v[3],
+                "instanceTypes": instance_types, "capacityType": capacity, "amiType": ami_type}))
         ng_args = dict(
             cluster_name=args["cluster_name"],
-            node_group_name=ng_name,
+            node_group_name=eks_name,
             node_role_arn=args["node_role_arn"],
             subnet_ids=args["subnet_ids"],
             ami_type=ami_type,
@@ -159,7 +170,7 @@ class NodeGroup(pulumi.ComponentResource):
             taints=[labels.eks_taint(t) for t in taints],
             scaling_config={"min_size": min_size, "max_size": max_size, "desired_size": min_size},
             update_config={"max_unavailable_percentage": args.get("max_unavailable_percentage", 33)},
-            launch_template={"id": lt.id, "version": lt.latest_version.apply(str)},
+            launch_template=lt_ref,
             tags={**tags, labels.NODE_POOL_LABEL: pool},
         )
         if args.get("kubernetes_version") is not None:

@@ -79,7 +79,7 @@ def validate_platform(stack: str, values: Mapping[str, Any],
     region = values.get(REGION_KEY)
     if region not in REGIONS:
         issues.append(ConfigIssue(path=REGION_KEY, given=_fmt_value(region) if region is not None else "nothing",
-                                  allowed=f"one of {', '.join(REGIONS)} (regions with spot data in the price table)"))
+                                  allowed=f"an AWS region where EKS runs: one of {', '.join(REGIONS)}"))
     unknown = sorted((k for k in values if not isinstance(k, str) or (k.startswith(f"{NAMESPACE}:") and k != CONFIG_KEY)), key=str)
     for k in unknown:
         issues.append(ConfigIssue(path=str(k), given=f"unknown key {k!r}", allowed=f"only {CONFIG_KEY} in the {NAMESPACE} namespace"))

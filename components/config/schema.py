@@ -43,8 +43,18 @@ def in_extended_support(version: str, on: date) -> bool:
     """Whether EKS bills `version` at the extended-support rate on day `on`."""
     return on > EKS_STANDARD_SUPPORT_END[version]
 
-#: Regions whose spot data ships in the price table; on-demand prices are us-east-1's (see data/SOURCES.md).
-REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
+#: The AWS commercial-partition regions where EKS runs: botocore 1.44.8 (the locked version, requirements/dev.lock),
+#: botocore/data/endpoints.json, partition "aws", service "eks" (what `Session().get_available_regions("eks")`
+#: returns); data/SOURCES.md "EKS regions". tests/config/test_regions.py holds it to the installed botocore. Prices:
+#: a region's price file when there is one (`modelstack prices refresh`), else us-east-1's, named in the plan.
+REGIONS = (
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1",
+    "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+    "ap-southeast-6", "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2", "eu-north-1",
+    "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3", "il-central-1", "me-central-1", "me-south-1",
+    "mx-central-1", "sa-east-1", "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+)
+EKS_REGIONS = REGIONS
 
 _NAME_RE = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 _NAME_RULE = "a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 32 characters"
@@ -902,6 +912,9 @@ class PlatformConfig(_Strict):
     capacity: Optional[CapacityConfig] = None
     models: dict[Name, ModelConfig] = Field(default_factory=dict)
     traffic_splits: dict[Name, TrafficSplit] = Field(default_factory=dict)
+    prices_file: Optional[str] = Field(default=None, min_length=1, max_length=4096)
+    """The region price file to plan with (`modelstack prices refresh --out FILE`), relative to the project folder
+    (the one with Pulumi.yaml) or absolute. Default: `prices/<aws:region>.json` in the project folder, when it exists."""
 
 
 # ---------------------------------------------------------------------------------------------- loading

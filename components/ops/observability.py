@@ -37,7 +37,8 @@ class ObservabilityPlan:
 
 def prices(p: Platform, capacity: CapacityPlan) -> list[alerts.Price]:
     """Every instance type the stack may run, on demand and (where the table has it) spot."""
-    book = pricing.price_book(p.region, fallback_to_us_east_1=True)
+    # The plan's own book: the region's price file when it has one.
+    book = capacity.cost_inputs.prices or pricing.price_book(p.region, fallback_to_us_east_1=True)
     cat = pricing.catalog()
     types = {t for g in capacity.groups for t in g.instance_types}
     if p.config.cluster.provisioner == "karpenter":

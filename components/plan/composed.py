@@ -348,7 +348,8 @@ def cost_inputs(resources: Sequence[Any], region: str, today: Optional[date] = N
             i = r.inputs
             types = [t for t in i.get("instanceTypes") or [] if isinstance(t, str)]
             sc = i.get("scalingConfig") or {}
-            name = str(i.get("nodeGroupName") or r.name)
+            # the stable name the plan's node group table uses (the EKS name carries a digest that replacements change)
+            name = str((i.get("labels") or {}).get(labels.NODE_GROUP_LABEL) or i.get("nodeGroupName") or r.name)
             unknown = [t for t in types if t not in cat]
             if not types or unknown:
                 notes.append(f"node group {name}: not priced (instance types {', '.join(unknown) or 'not known offline'} "

@@ -141,7 +141,7 @@ def _ignored(fields: list[tuple[str, Any, Any]], options: dict) -> tuple[list, l
     return kept, [f for f in fields if f not in kept]
 
 
-def _how_replaced(typ: str, options: dict, inputs: dict) -> str:
+def _how_replaced(typ: str, options: dict, inputs: dict, renamed: bool = False) -> str:
     """How the replacement happens: create-before-delete (Pulumi's default) or delete-before-replace."""
     if options.get("delete_before_replace"):
         return "deleted before its replacement is created (deleteBeforeReplace): there is a gap"
@@ -149,10 +149,11 @@ def _how_replaced(typ: str, options: dict, inputs: dict) -> str:
         return ("its metadata.name is set, so the Kubernetes provider deletes it before creating the new one: "
                 "there is a gap")
     if typ == "aws:eks/nodeGroup:NodeGroup":
-        if inputs.get("nodeGroupName"):
+        if inputs.get("nodeGroupName") and not renamed:
             return ("the new node group keeps the name nodeGroupName, which AWS allows once per cluster: create before "
-                    "delete fails; set deleteBeforeReplace or name it by nodeGroupNamePrefix")
-        return "the new node group is created and ready before the old one drains and is deleted"
+                    "delete fails; set deleteBeforeReplace or let the name change with the replacing inputs")
+        return ("the new node group is created under a new name and its nodes join before the old group drains "
+                "(PodDisruptionBudgets respected) and is deleted")
     return "the new one is created before the old one is deleted"
 
 
@@ -243,7 +244,8 @@ def diff(old: dict, new: dict) -> PlanDiff:
         elif forced:
             c = Change("replace", urn, n["type"], n["name"], fields,
                        why="changes " + ", ".join(forced) + ", which cannot be updated in place; "
-                           + _how_replaced(n["type"], options, n.get("inputs") or {}))
+                           + _how_replaced(n["type"], options, n.get("inputs") or {},
+                                           any(p == "nodeGroupName" for p, _, _ in fields)))
         else:
             c = Change("update", urn, n["type"], n["name"], fields)
         if ignored:

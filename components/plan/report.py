@@ -90,10 +90,11 @@ def node_groups(resources: list[Recorded]) -> list[dict]:
         sc = i.get("scalingConfig") or {}
         accel = accelerators(cat.get(types[0]) if types else None)
         lab = i.get("labels") or {}
-        name = i.get("nodeGroupName") or r.name
-        score = scores.get(name)
+        eks_name = i.get("nodeGroupName") or r.name
+        score = scores.get(eks_name)
         out.append({
-            "name": name,
+            "name": lab.get(labels.NODE_GROUP_LABEL) or eks_name,
+            "eks_name": eks_name,
             "pool": lab.get(labels.NODE_POOL_LABEL),
             "instance_types": types,
             "capacity_type": i.get("capacityType", "ON_DEMAND"),
@@ -306,7 +307,7 @@ def _model_chips(m: dict) -> str:
 
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
             capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = (),
-            designed: Optional[dict[str, str]] = None, banner: str = BANNER) -> str:
+            designed: Optional[dict[str, str]] = None, record_lines: Iterable[str] = (), banner: str = BANNER) -> str:
     """`designed`: one line per group the planner designed (its models and why its type), printed under the
     node group table."""
     by_urn = {r.urn: r for r in resources}
@@ -327,6 +328,7 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["priority"],
           _chips(g["accelerators"]), g["ami_type"]]
          for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accel./node", "ami"])] if ngs else [])
+    parts += [text_table.paragraph(line) for line in record_lines]
     if designed:
         parts.append("  designed by the planner from the models (the stack declares no node_groups):")
         parts += [text_table.paragraph(f"{group}: {line}", "  ") for group, line in designed.items()]

@@ -12,18 +12,21 @@ for `max_replicas`) come back as config issues, so they are reported with every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from modelstack.config import schema as cfg
 from modelstack.capacity import cost, optimizer, pricing
-from modelstack.render import subnets
+from modelstack.render import node_templates, subnets
 from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
 from modelstack.config.load import validate_platform
 from modelstack.planner import design as design_mod
+from modelstack.planner.recorded import Recorded, RecordedGroup
+from modelstack.planner import prices as prices_mod
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -83,6 +86,17 @@ class CapacityPlan:
     """Cluster-wide notes for whoever reviews the plan (e.g. the Kubernetes version leaving standard support)."""
     designed: bool = False
     """The node groups were designed by the planner (no `node_groups` in the stack)."""
+    record: dict[str, RecordedGroup] = field(default_factory=dict)
+    """The choices this plan made or followed, per group whose types the config does not pin: what
+    `modelstack capacity record` writes."""
+    followed: tuple[str, ...] = ()
+    """Groups whose recorded types this plan kept."""
+    rechosen: dict[str, str] = field(default_factory=dict)
+    """Groups whose recorded types no longer serve, with why: the plan chose again (a replacement)."""
+    unrecorded: tuple[str, ...] = ()
+    """Groups the record does not hold (new, or no record at all): chosen afresh on every plan until recorded."""
+    savings: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
+    """Followed groups a fresh choice would make cheaper: its types and the saving in $/h at max replicas."""
 
 
 #: Warn this many days before a Kubernetes version leaves EKS standard support.
@@ -117,14 +131,16 @@ def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
                        max_replicas=a.max_replicas, on_demand_base=base)
 
 
-def _idle_choice(selection: GroupSelection, catalog) -> tuple[tuple[str, ...], str]:
-    """Types for a group no model uses yet: the cheapest allowed shape (spot: its equal-shape peers too)."""
+def _idle_choice(selection: GroupSelection, catalog, prices: pricing.PriceBook) -> tuple[tuple[str, ...], str]:
+    """Types for a group no model uses yet: the cheapest allowed shape (spot: its equal-shape peers too), among the
+    types the region offers."""
     if selection.instance_types:
         return selection.instance_types, "configured instance types"
-    allowed = [t for t in optimizer.allowed_types(selection, catalog) if t.on_demand_usd_per_hour is not None]
+    allowed = list(prices.usable({t.name: t for t in optimizer.allowed_types(selection, catalog)}).values())
     if not allowed:
-        raise SizingError(f"no instance type in the price table matches {selection.describe()}")
-    allowed.sort(key=lambda t: (t.on_demand_usd_per_hour, t.name))
+        raise SizingError(f"no instance type in the price table matches {selection.describe()}"
+                          + (f" and is offered in {prices.region}" if prices.data else ""))
+    allowed.sort(key=lambda t: (prices.on_demand(t), t.name))
     primary = allowed[0]
     if not selection.spot:
         return (primary.name,), "no models yet: cheapest allowed type"
@@ -226,7 +242,7 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
         d = design_mod.design(bare, prices, cat, settings=s)
     except (cfg.ConfigError, SizingError, pricing.PricingError):
         return None
-    auto = cost.estimate(cost.CostInputs(region=platform.region, fallback_to_us_east_1=prices.is_fallback, node_groups=[
+    auto = cost.estimate(cost.CostInputs(region=platform.region, fallback_to_us_east_1=prices.is_fallback, prices=prices, node_groups=[
         k for g in d.groups if g.choice for k in cost.node_groups_from_choice(g.name, g.choice, _volume(g.config))]), cat)
     auto_max = sum(g.usd_per_hour_max for g in auto.node_groups)
     if declared_max <= 0 or auto_max >= declared_max * (1 - ADVICE_THRESHOLD):
@@ -238,16 +254,53 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
             "(and the models' node_group) to use it")
 
 
-def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityPlan:
+def _serves(rec: RecordedGroup, capacity: str, sel: GroupSelection, cat) -> Optional[str]:
+    """Why recorded types can no longer serve a group (None when they can): the capacity type or the selection
+    changed, or a type left the price table. Whether the models fit is the sizing's to say."""
+    if rec.capacity_type != capacity:
+        return f"the group is now {capacity.lower().replace('_', '-')}, recorded {rec.capacity_type.lower().replace('_', '-')}"
+    gone = [t for t in rec.instance_types if t not in cat]
+    if gone:
+        return f"{', '.join(gone)} no longer in the price table"
+    barred = [t for t in rec.instance_types if not sel.allows(cat[t])]
+    if barred:
+        return f"the group's selection no longer allows {', '.join(barred)}"
+    return None
+
+
+def _follow(rec: RecordedGroup, floor: Optional[RecordedGroup], capacity: str, sel: GroupSelection,
+            demands: list[ModelDemand], max_size: int, prices, cat) -> tuple[Optional[GroupChoice], str]:
+    """The group on its recorded types (and its on-demand floor on the floor's), or why that cannot serve."""
+    why = _serves(rec, capacity, sel, cat)
+    if why is None and floor is not None:
+        why = _serves(floor, ON_DEMAND, replace(sel, spot=False), cat)
+    if why is not None:
+        return None, why
+    try:
+        ch = optimizer.estimate_explicit(rec.instance_types, capacity, demands, prices, cat,
+                                         floor_types=floor.instance_types if floor else ())
+    except (SizingError, pricing.PricingError) as err:
+        return None, str(err)
+    if ch.nodes_max > max_size:
+        return None, f"the models' max_replicas need {ch.nodes_max} {rec.instance_types[0]} nodes, max_size is {max_size}"
+    return ch, ""
+
+
+def plan_capacity(platform: Platform, today: Optional[date] = None, project: Optional[Path] = None,
+                  recorded: Optional[Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> CapacityPlan:
     """Node groups, placements and cost inputs; raises ConfigError with every sizing problem found.
 
     Declared `node_groups` are planned as given; without them the planner designs the groups (planner/design.py).
+    Prices: the region's price file (planner/prices.py: `prices_file`, else `prices/<region>.json` in `project`),
+    else the built-in us-east-1 prices, which the plan names as a fallback outside us-east-1.
+    With `recorded` (planner/recorded.py), a declared group whose types the config does not pin keeps its
+    recorded types while they serve its models; `rechoose` names groups to choose afresh anyway (empty: all).
     """
     c = platform.config
     cat = pricing.catalog()
-    # Only us-east-1 has on-demand prices in the data: other regions are sized and priced at us-east-1 prices
-    # (with that region's spot savings where the data has them), and every plan and cost table says so.
-    prices = pricing.price_book(platform.region, fallback_to_us_east_1=True)
+    prices, price_issues = prices_mod.book_for(platform, project)
+    if price_issues:
+        raise cfg.ConfigError(platform.stack, price_issues, platform.source)
     day = today or date.today()
     issues: list[ConfigIssue] = []
     groups: list[NodeGroupPlan] = []
@@ -258,8 +311,26 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.{path}", given=given, allowed=allowed))
 
     entries, designed = _entries(platform, prices, cat)
+    record: dict[str, RecordedGroup] = {}
+    followed: list[str] = []
+    rechosen: dict[str, str] = {}
+    unrecorded: list[str] = []
+    savings: dict[str, tuple[tuple[str, ...], float]] = {}
+
+    def recorded_for(name: str) -> Optional[RecordedGroup]:
+        if recorded is None or rechoose is not None and (not rechoose or e.name in rechoose):
+            return None
+        return recorded.get(name)
+
     for e in entries:
         gname, g = e.name, e.config
+        missing = [t for t in g.instance_types or () if t in cat and not prices.offers(cat[t])]
+        if missing:
+            key = f"node_groups.{gname}.instance_types" if not e.designed else "capacity.system_instance_types"
+            issue(key, ", ".join(missing),
+                  f"types {platform.region} offers and prices ({prices.data.origin if prices.data else 'price data'}, "
+                  f"{prices.data.date if prices.data else ''}); {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not")
+            continue
         sel = selection_of(g, cat)
         models = {m: c.models[m] for m in e.models}
         bases = {m: on_demand_base(platform, mc, g) for m, mc in models.items()}
@@ -270,14 +341,43 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         try:
             if demands:
                 choice: Optional[GroupChoice] = e.choice or optimizer.choose_group(sel, demands, prices, cat)
+                fb = g.spot and g.on_demand_fallback
+                rec = recorded_for(gname) if not (g.instance_types or e.designed) else None
+                if rec is not None:
+                    floor_rec = recorded_for(gname + FALLBACK_SUFFIX) if fb and choice.on_demand_floor else None
+                    kept, why = _follow(rec, floor_rec, capacity, sel, demands, g.max_size, prices, cat)
+                    if kept is None:
+                        rechosen[gname] = why
+                    else:
+                        saving = kept.usd_per_hour_max - choice.usd_per_hour_max
+                        if choice.instance_types != kept.instance_types and saving > 0.0005:
+                            savings[gname] = (choice.instance_types, saving)
+                        on = f"; on-demand floor on {kept.on_demand_floor.primary.name}" if kept.on_demand_floor else ""
+                        # The optimizer's notes on its own choice still hold when it chose these very types.
+                        same = choice.instance_types == kept.instance_types
+                        kept = replace(kept, reason=f"recorded choice ({', '.join(rec.instance_types)}{on}), kept: it "
+                                                    f"still serves {', '.join(models)}", explicit=False,
+                                       notes=tuple(dict.fromkeys(kept.notes + (choice.notes if same else ()))))
+                        choice = kept
+                        followed.append(gname)
+                elif not (g.instance_types or e.designed):
+                    unrecorded.append(gname)
                 types, reason = choice.instance_types, e.reason or choice.reason
                 # the price book's own notes are the whole plan's (the cost table says them once)
                 notes = tuple(n for n in dict.fromkeys(choice.notes) if n not in prices.notes)
                 nodes_min, nodes_max = choice.main.nodes_min, choice.main.nodes_max
             else:
                 choice, notes = None, ()
-                types, reason = _idle_choice(sel, cat)
+                types, reason = _idle_choice(sel, cat, prices)
                 reason = e.reason or reason
+                rec = recorded_for(gname) if not (g.instance_types or e.designed) else None
+                if rec is not None and _serves(rec, capacity, sel, cat) is None:
+                    types, reason = rec.instance_types, "recorded choice, kept (no models yet)"
+                    followed.append(gname)
+                elif rec is not None:
+                    rechosen[gname] = _serves(rec, capacity, sel, cat) or ""
+                elif not (g.instance_types or e.designed):
+                    unrecorded.append(gname)
                 nodes_min = nodes_max = g.min_size
         except (SizingError, pricing.PricingError) as err:
             issue(where, "models and instance types that do not fit together", str(err))
@@ -287,6 +387,8 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
             issue(f"{where}.max_size", repr(g.max_size),
                   f"at least {nodes_max}: the max_replicas of {', '.join(models)} need {nodes_max} {types[0]} nodes")
         nodes_max = max(nodes_min, min(nodes_max, g.max_size))
+        if not (g.instance_types or e.designed):
+            record[gname] = RecordedGroup(capacity, tuple(types))
         groups.append(NodeGroupPlan(name=gname, pool=gname, kind=g.kind, capacity_type=capacity, instance_types=types,
                                     min_size=g.min_size, max_size=g.max_size, priority=g.priority,
                                     nodes_min=nodes_min, nodes_max=nodes_max,
@@ -306,6 +408,15 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
                 fb_types, fb_min, fb_max = od.instance_types, 0, 0
             else:
                 fb_types, fb_min, fb_max = types[:1], 0, 0
+            fb_rec = recorded_for(fb_name) if not (g.instance_types or e.designed) else None
+            if floor is None and fb_rec is not None and gname not in rechosen:
+                od_sel = replace(sel, spot=False)
+                if _serves(fb_rec, ON_DEMAND, od_sel, cat) is None and all(
+                        not optimizer.fit_report(d.requests, cat[fb_rec.instance_types[0]], None, d.sidecars)
+                        for d in demands):
+                    fb_types = fb_rec.instance_types
+            if not (g.instance_types or e.designed):
+                record[fb_name] = RecordedGroup(ON_DEMAND, tuple(fb_types))
             groups.append(NodeGroupPlan(name=fb_name, pool=gname, kind=g.kind, capacity_type=ON_DEMAND,
                                         instance_types=fb_types, min_size=0, max_size=g.max_size,
                                         priority=max(1, g.priority - 1),
@@ -319,6 +430,14 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
             placements[m] = Placement(pool=gname, node_group=gname,
                                       accelerator=compute_accelerator(mc.compute),
                                       spot=g.spot, on_demand_base=bases[m])
+    for g in groups:
+        base = c.cluster.node_group_name(g.name)
+        if len(base) > node_templates.BASE_NAME_MAX:
+            where = f"node_groups.{g.pool}" if c.node_groups else "cluster.name"
+            issue(where, f"{base!r} as the node group's name ({len(base)} characters)",
+                  f"at most {node_templates.BASE_NAME_MAX} characters for <cluster.name>-<group>"
+                  f"{'-on-demand' if g.name.endswith(FALLBACK_SUFFIX) else ''} (EKS allows "
+                  f"{node_templates.EKS_NAME_MAX} with modelstack's 8-character suffix): shorten the group or cluster name")
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     vpc = c.cluster.vpc
@@ -326,6 +445,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
     cost_inputs = cost.CostInputs(
         region=platform.region,
         fallback_to_us_east_1=prices.is_fallback,
+        prices=prices,
         node_groups=tuple(costs),
         control_planes=1,
         extended_support=cfg.in_extended_support(c.cluster.kubernetes_version, day),
@@ -350,12 +470,22 @@ def plan_capacity(platform: Platform, today: Optional[date] = None) -> CapacityP
         advice = _advice(platform, entries, sum(g.usd_per_hour_max for g in declared.node_groups), prices, cat)
         if advice:
             notes.append(advice)
+    for gname, why in rechosen.items():
+        now = next(g.instance_types for g in groups if g.name == gname)
+        notes.append(f"recorded choice of {gname} ({', '.join(recorded.groups[gname].instance_types)}) no longer "
+                     f"serves: {why}; chosen again: {', '.join(now)} (the node group is replaced)")
+    for gname, (types, saving) in savings.items():
+        notes.append(f"re-choosing {gname} ({', '.join(types)}) would save ${saving * pricing.HOURS_PER_MONTH:,.2f}"
+                     f"/month at max replicas and replace its node group: `modelstack capacity rechoose "
+                     f"{platform.stack} --group {gname}`")
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
-                        notes=tuple(notes), designed=designed is not None)
+                        notes=tuple(notes), designed=designed is not None, record=record, followed=tuple(followed),
+                        rechosen=rechosen, unrecorded=tuple(unrecorded), savings=savings)
 
 
 def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] = None,
-                  today: Optional[date] = None) -> tuple[Platform, CapacityPlan]:
+                  today: Optional[date] = None, project: Optional[Path] = None, recorded: Optional[Recorded] = None,
+                  rechoose: Optional[frozenset[str]] = None) -> tuple[Platform, CapacityPlan]:
     """The one report path (the CLI's and the stack program's): the schema, the cross-key checks and the capacity
     checks together. Capacity runs on what is valid so far, so a `max_size` too small is reported in the same
     ConfigError as a typo elsewhere, not in the next run."""
@@ -363,7 +493,7 @@ def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] =
     capacity: Optional[CapacityPlan] = None
     if platform is not None:
         try:
-            capacity = plan_capacity(platform, today)
+            capacity = plan_capacity(platform, today, project, recorded, rechoose)
         except cfg.ConfigError as e:
             issues = issues + e.issues
     if issues:

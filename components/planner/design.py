@@ -300,8 +300,9 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
     """The node groups for `platform`'s models (declared `node_groups` are ignored). Raises ConfigError."""
     c = platform.config
     s = settings or settings_of(platform)
-    cat = allowed_catalog(s, c.environment, catalog)
     prices = prices or pricing.price_book(platform.region, fallback_to_us_east_1=True)
+    # Only the types the region offers and prices (its price file's; every type without one).
+    cat = prices.usable(allowed_catalog(s, c.environment, catalog))
     issues: list[ConfigIssue] = []
     selection = _selection(s, s.spot)
     demands = {m: ModelDemand(m, pod_requests(mc), mc.autoscaling.min_replicas, mc.autoscaling.max_replicas,

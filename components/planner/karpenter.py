@@ -51,7 +51,8 @@ class KarpenterPlan:
 def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimulation]:
     c = platform.config
     cat = pricing.catalog()
-    prices = pricing.price_book(platform.region, fallback_to_us_east_1=True)
+    # The capacity plan's own book (the region's price file, when it has one).
+    prices = capacity.cost_inputs.prices or pricing.price_book(platform.region, fallback_to_us_east_1=True)
     out: dict[str, PoolSimulation] = {}
     for plan in capacity.groups:  # declared or designed: each pool's main group carries its config and models
         gname, g = plan.pool, plan.config

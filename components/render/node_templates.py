@@ -7,6 +7,8 @@ of regexes matched against node group = ASG names).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Iterable, Mapping, Optional, Sequence, TypedDict
 
@@ -139,12 +141,28 @@ class GroupRank(TypedDict):
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
-def asg_name_regex(node_group_name: str) -> str:
-    """Matches exactly the ASG EKS creates for a managed node group (`eks-<name>-<uuid>`).
+#: The EKS name of a managed node group is `<base>-<7 hex>`: the hex digits are a digest of the inputs whose
+#: change replaces the group, so a replacement gets a new name and is created before the old group is deleted
+#: (EKS allows a name once per cluster). EKS names are at most 63 characters, so a base at most 55.
+NAME_DIGEST = 7
+EKS_NAME_MAX = 63
+BASE_NAME_MAX = EKS_NAME_MAX - NAME_DIGEST - 1
 
-    Anchored with the UUID so `gpu` does not also match `gpu-on-demand`'s ASG.
+
+def eks_node_group_name(base: str, replacing_inputs: dict) -> str:
+    """`<base>-<digest>` of the inputs that replace the group (instance and capacity types, AMI, subnets, role,
+    cluster, launch template): unchanged while none of them changes."""
+    digest = hashlib.sha256(json.dumps(replacing_inputs, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{base}-{digest[:NAME_DIGEST]}"
+
+
+def asg_name_regex(node_group_name: str) -> str:
+    """Matches exactly the ASG EKS creates for the managed node group of base name `node_group_name`
+    (`eks-<base>-<digest>-<uuid>`), whatever its digest.
+
+    Anchored with the digest and the UUID so `gpu` does not also match `gpu-on-demand`'s ASG.
     """
-    return f"^eks-{re.escape(node_group_name)}-{_UUID}$"
+    return f"^eks-{re.escape(node_group_name)}-[0-9a-f]{{{NAME_DIGEST}}}-{_UUID}$"
 
 
 def expander_score(priority: int, capacity_type: str, vcpu: float) -> int:

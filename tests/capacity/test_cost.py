@@ -106,7 +106,7 @@ def test_extended_support_and_month_length():
 def test_to_json_shape():
     est = estimate(CostInputs("us-east-1", [NodeGroupCost("cpu", "m6i.large", "ON_DEMAND", 1, 3)]))
     j = est.to_json()
-    assert set(j) == {"usd_per_hour", "usd_per_month", "node_groups", "rows", "region", "currency", "sources", "assumptions"}
+    assert set(j) == {"usd_per_hour", "usd_per_month", "node_groups", "rows", "region", "prices", "currency", "sources", "assumptions"}
     assert set(j["usd_per_hour"]) == {"min", "max"} and set(j["usd_per_month"]) == {"min", "max"}
     assert j["node_groups"]["cpu"] == {
         "nodes": {"min": 1, "max": 3}, "instance_type": "m6i.large", "capacity_type": "ON_DEMAND",

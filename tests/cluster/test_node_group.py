@@ -1,4 +1,5 @@
 """NodeGroup: launch template, managed node group and scale-from-zero ASG tags; analyzer-compatible args."""
+import re
 
 import pytest
 from pulumi.provider.experimental.analyzer import Analyzer
@@ -30,7 +31,7 @@ def test_spot_group_inventory_and_inputs(run):
     i = ng.inputs
     assert i["capacityType"] == "SPOT" and i["amiType"] == "AL2023_x86_64_STANDARD"
     assert i["instanceTypes"] == ["m6i.xlarge", "m6a.xlarge", "m7i.xlarge"]
-    assert i["nodeGroupName"] == "cpu" and i["version"] == "1.33"
+    assert re.fullmatch(r"cpu-[0-9a-f]{7}", i["nodeGroupName"]) and i["version"] == "1.33"
     assert i["scalingConfig"] == {"minSize": 0, "maxSize": 5, "desiredSize": 0}
     assert i["updateConfig"] == {"maxUnavailablePercentage": 33}
     assert i["launchTemplate"] == {"id": "cpu-lt-id", "version": "1"}
@@ -39,7 +40,7 @@ def test_spot_group_inventory_and_inputs(run):
     assert ng.options["ignore_changes"] == ["scalingConfig.desiredSize"]
     tag = {t.inputs["tag"]["key"]: t.inputs for t in r.of_type("aws:autoscaling/tag:Tag")}
     cap = tag["k8s.io/cluster-autoscaler/node-template/label/eks.amazonaws.com/capacityType"]
-    assert cap["autoscalingGroupName"] == "eks-cpu-asg" and cap["tag"]["value"] == "SPOT"
+    assert re.fullmatch(r"eks-cpu-[0-9a-f]{7}-asg", cap["autoscalingGroupName"]) and cap["tag"]["value"] == "SPOT"
     assert cap["tag"]["propagateAtLaunch"] is False
 
 

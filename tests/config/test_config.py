@@ -80,7 +80,7 @@ CASES = [
     ("unknown model key", _set("models.sentiment.autoscalling", {}),
      f"{P}.models.sentiment.autoscalling: got unknown key 'autoscalling'; allowed: one of the keys {MODEL_KEYS}"),
     ("unknown top key", _set("clusters", {}),
-     f"{P}.clusters: got unknown key 'clusters'; allowed: one of the keys environment, team, tags, cluster, node_groups, capacity, models, traffic_splits"),
+     f"{P}.clusters: got unknown key 'clusters'; allowed: one of the keys environment, team, tags, cluster, node_groups, capacity, models, traffic_splits, prices_file"),
     ("negative min replicas", _set("models.sentiment.autoscaling.min_replicas", -1),
      f"{P}.models.sentiment.autoscaling.min_replicas: got -1; allowed: an integer >= 0"),
     ("max replicas zero", _set("models.sentiment.autoscaling.max_replicas", 0),
@@ -472,7 +472,8 @@ def test_report_names_stack_and_file():
         load_platform("prod", values, "stacks/Pulumi.prod.yaml")
     text = e.value.render()
     assert text.splitlines()[0] == "stack 'prod' (stacks/Pulumi.prod.yaml): 1 configuration error"
-    assert "aws:region: got 'mars-1'; allowed: one of us-east-1, us-west-2, eu-west-1" in text
+    assert "aws:region: got 'mars-1'; allowed: an AWS region where EKS runs: one of af-south-1, " in text
+    assert "eu-central-1" in text and "sa-east-1" in text and "us-west-2" in text
 
 
 def test_unknown_namespace_key_and_missing_platform():

@@ -100,7 +100,8 @@ def test_urns_are_unique_and_the_plan_is_deterministic(plans):
 # ------------------------------------------------------------------ cluster issue: done means
 
 def _node_groups(doc):
-    return {r["inputs"]["nodeGroupName"]: r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup")}
+    """By base name (the EKS name less its digest of the replacing inputs)."""
+    return {r["inputs"]["labels"][labels.NODE_GROUP_LABEL]: r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup")}
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -121,7 +122,8 @@ def test_cluster_done_means(plans, env):
     tags = of_type(doc, "aws:autoscaling/tag:Tag")
     from_zero = [r for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup") if r["inputs"]["scalingConfig"]["minSize"] == 0]
     # min_size 0 in both stacks' config: cpu, gpu, gpu-large (and, in prod, their on-demand fallbacks)
-    assert {f"models-{env}-{g}" for g in ("cpu", "gpu", "gpu-large")} <= {r["inputs"]["nodeGroupName"] for r in from_zero}
+    assert {f"models-{env}-{g}" for g in ("cpu", "gpu", "gpu-large")} <= {r["inputs"]["labels"][labels.NODE_GROUP_LABEL]
+                                                                          for r in from_zero}
     for r in from_zero:
         asg = f"eks-{r['inputs']['nodeGroupName']}-asg"
         keys = {t["inputs"]["tag"]["key"]: t["inputs"]["tag"]["value"] for t in tags if t["inputs"]["autoscalingGroupName"] == asg}
@@ -580,8 +582,8 @@ def test_prod_on_karpenter_keeps_its_on_demand_floors_schedulable_and_budgets_sm
         assert set(_required(spec, labels.NODE_POOL_LABEL)) <= on_demand, f.name
     assert all(p["spec"]["disruption"]["budgets"] == [{"nodes": "10%"}] for p in pools)
     assert not [r for r in doc["_resources"] if r.type == "modelstack:index:ClusterAutoscaler"]
-    assert {r.inputs["nodeGroupName"] for r in doc["_resources"] if r.type == "aws:eks/nodeGroup:NodeGroup"} == {
-        "models-prod-system"}
+    assert {r.inputs["labels"][labels.NODE_GROUP_LABEL] for r in doc["_resources"]
+            if r.type == "aws:eks/nodeGroup:NodeGroup"} == {"models-prod-system"}
     # three system nodes: both controller replicas get a node of their own
     release = next(r for r in doc["_resources"] if r.name == "models-prod-karpenter-release")
     assert release.inputs["values"]["replicas"] == 2
@@ -589,7 +591,7 @@ def test_prod_on_karpenter_keeps_its_on_demand_floors_schedulable_and_budgets_sm
 
 def test_keeping_node_groups_drops_their_floor_so_they_can_drain():
     doc = plan_of("prod", _with("prod", provisioner="karpenter", karpenter={"keep_node_groups": True}))
-    sizes = {r.inputs["nodeGroupName"]: r.inputs["scalingConfig"]["minSize"] for r in doc["_resources"]
+    sizes = {r.inputs["labels"][labels.NODE_GROUP_LABEL]: r.inputs["scalingConfig"]["minSize"] for r in doc["_resources"]
              if r.type == "aws:eks/nodeGroup:NodeGroup"}
     # nothing scales a managed group with Karpenter: the system group runs at its max_size, the old groups keep
     # the nodes they have (min 0), and cluster-autoscaler is gone (upstream's migration order)
@@ -613,3 +615,159 @@ def test_models_table_counts_every_container_of_the_pod() -> None:
                          {"name": "proxy", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}},
                          {"name": "tfs", "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}}}])
     assert got == {"cpu": "1600m", "memory": "3200Mi", "containers": ["model", "proxy", "tfs"]}
+
+
+# ------------------------------------------------------------------------------------------ regions and their prices
+
+NEW_REGIONS = ("eu-central-1", "ap-southeast-1", "sa-east-1")
+#: Types the us-east-1-priced dev plan chooses (cpu, gpu, gpu-large): the test price files say the region lacks them.
+NOT_OFFERED = frozenset({"m6i.xlarge", "g4dn.xlarge", "g6e.xlarge"})
+
+
+def price_doc(region: str, missing=NOT_OFFERED, factor: float = 1.25) -> dict:
+    """A region price file as `modelstack prices refresh` writes it: every catalog type at `factor` × its us-east-1
+    price, spot in three zones at 30/35/40% of that, and the `missing` types not offered."""
+    from modelstack.capacity import pricing, refresh
+    types = {}
+    for name, t in pricing.catalog().items():
+        if t.on_demand_usd_per_hour is None:
+            types[name] = {"offered": name not in missing}
+            continue
+        od = round(t.on_demand_usd_per_hour * factor, 6)
+        types[name] = {"offered": name not in missing, "on_demand_usd_per_hour": od,
+                       "spot_usd_per_hour": {f"{region}{z}": round(od * f, 6) for z, f in zip("abc", (0.3, 0.35, 0.4))}}
+    return {"format": 1, "region": region, "date": "2026-12-01", "fetched_at": "2026-12-01T09:00:00Z",
+            "sources": dict(refresh.SOURCES), "instance_types": types}
+
+
+def project_with_prices(tmp_path: Path, region: str, doc: dict | None = None) -> Path:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "policies").mkdir()
+    for f in (ROOT / "policies").glob("config.*.json"):
+        (tmp_path / "policies" / f.name).write_text(f.read_text())
+    (tmp_path / "prices").mkdir()
+    (tmp_path / "prices" / f"{region}.json").write_text(json.dumps(doc or price_doc(region)))
+    return tmp_path
+
+
+def in_region(region: str, env: str = "dev") -> dict:
+    vals = copy.deepcopy(values(env))
+    vals["aws:region"] = region
+    return vals
+
+
+def chosen_types(doc: dict) -> set[str]:
+    out = {t for g in doc["capacity"].values() for t in g["instance_types"]}
+    for g in doc["cost"]["node_groups"].values():
+        out |= {k.split("/")[0] for v in g["nodes_by_type"].values() for k in v}
+    for r in of_type(doc, "aws:eks/nodeGroup:NodeGroup"):
+        out |= set(r["inputs"].get("instanceTypes") or [])
+    pools = [r for r in doc["resources"] if r["inputs"].get("kind") == "NodePool"]
+    assert pools or not doc["cost"]["node_groups"]
+    for r in pools:
+        for req in r["inputs"]["spec"]["template"]["spec"]["requirements"]:
+            if req["key"] == "node.kubernetes.io/instance-type":
+                out |= set(req["values"])
+    return out
+
+
+@pytest.mark.parametrize("region", NEW_REGIONS)
+def test_dev_plans_in_a_region_without_price_data_at_named_us_east_1_prices(region, tmp_path, capsys):
+    assert not (ROOT / "prices" / f"{region}.json").exists()
+    doc = plan_of("dev", in_region(region))
+    p = doc["cost"]["prices"]
+    assert doc["cost"]["region"] == region and p["region"] == region
+    assert p["fallback"] is True and p["price_region"] == "us-east-1" and p["file"] is None and p["date"] == "2026-07-20"
+    assert f"no price data for {region}: us-east-1 prices used instead" in p["summary"]
+    assert any(f"which instance types {region} offers is not checked" in a for a in doc["cost"]["assumptions"])
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": in_region(region)}))
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"in {region} (at us-east-1 prices: this region's prices are not in the data)" in out
+    assert f"prices: no price data for {region}: us-east-1 prices used instead" in out
+    assert f"run `modelstack prices refresh --region {region}`" in out
+
+
+@pytest.mark.parametrize("region", NEW_REGIONS)
+def test_dev_plans_in_a_region_with_its_price_file_and_never_a_type_it_lacks(region, tmp_path, capsys):
+    fallback = plan_of("dev", in_region(region))
+    assert NOT_OFFERED <= chosen_types(fallback)  # without data these are the picks, so the test means something
+    project = project_with_prices(tmp_path, region)
+    doc = cli.plan("dev", in_region(region), "stacks/Pulumi.dev.yaml", project, today=TODAY)
+    p = doc["cost"]["prices"]
+    assert p["fallback"] is False and p["price_region"] == region and p["date"] == "2026-12-01"
+    assert p["file"] == f"prices/{region}.json" and "pricing:GetProducts" in p["source"]["on_demand"]
+    assert not chosen_types(doc) & NOT_OFFERED
+    assert any(a.startswith(f"on-demand EC2 prices: {region}, Linux, shared tenancy, AWS Price List Query API")
+               for a in doc["cost"]["assumptions"])
+    summary = " ".join(doc["_summary"].split())
+    assert f"prices: {region} prices fetched 2026-12-01 from the AWS APIs (prices/{region}.json)" in summary
+    assert "at us-east-1 prices" not in summary
+    # The file's prices are the ones used: the explicit system group's m7i.large at 1.25 × its us-east-1 price.
+    row = next(r for r in doc["cost"]["rows"] if r["resource"] == "nodegroup system")
+    from modelstack.capacity import pricing
+    assert row["unit_usd_per_hour"]["on_demand"] == round(pricing.catalog()["m7i.large"].on_demand_usd_per_hour * 1.25, 6)
+
+
+def test_a_declared_type_the_region_does_not_offer_is_refused_with_one_report(tmp_path, capsys):
+    region = "sa-east-1"
+    project = project_with_prices(tmp_path, region, price_doc(region, missing=NOT_OFFERED | {"m7i.large"}))
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": in_region(region)}))
+    assert cli.main(["plan", "dev", "--project-dir", str(project), "--stack-file", str(stack)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("configuration error") == 1 and "Traceback" not in err
+    assert f"{CONFIG_KEY}.node_groups.system.instance_types: got m7i.large; allowed: types {region} offers" in " ".join(err.split())
+
+
+def test_prices_file_names_the_file_and_a_bad_one_is_a_config_error(tmp_path, capsys):
+    region = "ap-southeast-1"
+    (tmp_path / "elsewhere.json").write_text(json.dumps(price_doc(region)))
+    vals = in_region(region)
+    vals[CONFIG_KEY]["prices_file"] = str(tmp_path / "elsewhere.json")
+    doc = plan_of("dev", vals)
+    assert doc["cost"]["prices"]["file"].endswith("elsewhere.json") and not chosen_types(doc) & NOT_OFFERED
+    for bad, why in ((tmp_path / "missing.json", "cannot be read"), (tmp_path / "eu.json", "holds prices for eu-central-1")):
+        if "eu" in bad.name:
+            bad.write_text(json.dumps(price_doc("eu-central-1")))
+        vals[CONFIG_KEY]["prices_file"] = str(bad)
+        stack = tmp_path / "Pulumi.dev.yaml"
+        stack.write_text(yaml.safe_dump({"config": vals}))
+        assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert f"{CONFIG_KEY}.prices_file: got" in err and why in err and "Traceback" not in err
+
+
+def test_a_region_where_eks_does_not_run_is_refused(tmp_path, capsys):
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": in_region("eu-middle-9")}))
+    assert cli.main(["plan", "dev", "--project-dir", str(ROOT), "--stack-file", str(stack)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "stack 'dev'" in err and "aws:region: got 'eu-middle-9'; allowed: an AWS region where EKS runs: one of" in err
+    assert "eu-central-1" in err and "Traceback" not in err
+
+
+def test_a_broken_default_price_file_is_one_config_error(tmp_path, capsys):
+    region = "eu-central-1"
+    project = project_with_prices(tmp_path, region)
+    (project / "prices" / f"{region}.json").write_text("{not json")
+    stack = tmp_path / "Pulumi.dev.yaml"
+    stack.write_text(yaml.safe_dump({"config": in_region(region)}))
+    assert cli.main(["plan", "dev", "--project-dir", str(project), "--stack-file", str(stack)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("configuration error") == 1 and "Traceback" not in err
+    assert f"price file prices/{region}.json: got not JSON" in err
+    assert f"`modelstack prices refresh --region {region}`" in err
+
+
+def test_the_prometheus_price_metrics_use_the_region_file(tmp_path):
+    from modelstack.capacity import pricing
+    from modelstack.ops.observability import prices
+    from modelstack.planner.capacity import plan_platform
+    region = "ap-southeast-1"
+    platform, capacity = plan_platform("dev", in_region(region), "stacks/Pulumi.dev.yaml", TODAY,
+                                       project_with_prices(tmp_path, region))
+    got = {(p.instance_type, p.capacity_type): p.usd_per_hour for p in prices(platform, capacity)}
+    assert got[("m7i.large", "ON_DEMAND")] == round(pricing.catalog()["m7i.large"].on_demand_usd_per_hour * 1.25, 6)
+    assert not {t for t, _ in got} & NOT_OFFERED

@@ -53,18 +53,21 @@ def test_dev_rollouts_say_how_much_capacity_they_may_take_down():
 def test_new_instance_types_replace_the_node_group_and_change_the_cost(prod, tmp_path, capsys):
     new = _plan("prod", lambda c: c["node_groups"]["system"].update(instance_types=["m7i.xlarge"]))
     d = plan_diff.diff(prod, new)
-    replaced = [c for c in d.changes if c.action == "replace"]
+    replaced = [c for c in d.changes if c.action == "replace" and c.type == "aws:eks/nodeGroup:NodeGroup"]
     assert [(c.type, c.name) for c in replaced] == [("aws:eks/nodeGroup:NodeGroup", "system-ng")]
-    assert replaced[0].why.startswith("changes instanceTypes[0], which cannot be updated in place; ")
-    # How the replacement happens is said: a fixed nodeGroupName cannot be created twice.
-    assert "create before delete fails" in replaced[0].why
+    # The new group's Auto Scaling group is a new one, so the tags on it are new resources too; nothing else goes.
+    assert {c.type for c in d.changes if c.action == "replace"} == {"aws:eks/nodeGroup:NodeGroup", "aws:autoscaling/tag:Tag"}
+    assert replaced[0].why.startswith("changes instanceTypes[0], nodeGroupName, which cannot be updated in place; ")
+    # How the replacement happens is said: under a new name (its digest of the replacing inputs), created first.
+    assert "created under a new name" in replaced[0].why
+    assert [p for p, _, _ in replaced[0].fields if p == "nodeGroupName"] == ["nodeGroupName"]
     assert d.cost["usd_per_hour"]["new"]["min"] > d.cost["usd_per_hour"]["old"]["min"]
     old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
     old_path.write_text(json.dumps(prod))
     new_path.write_text(json.dumps(new))
     assert cli.main(["diff", str(old_path), str(new_path)]) == 0
     assert cli.main(["diff", str(old_path), str(new_path), "--fail-on-replace", "--json", str(tmp_path / "d.json")]) == 1
-    assert "1 replacement(s), 0 deletion(s) and 0 change(s) that may replace" in capsys.readouterr().err
+    assert f"{d.count('replace')} replacement(s), 0 deletion(s) and 0 change(s) that may replace" in capsys.readouterr().err
     assert json.loads((tmp_path / "d.json").read_text())["changes"][-1]["action"] in ("replace", "update")
 
 

@@ -126,8 +126,16 @@ def test_equal_rank_groups_share_a_tier():
 def test_asg_regex_matches_only_its_own_group():
     uuid = "4ec2b3a1-1234-5678-9abc-def012345678"
     rx = re.compile(nt.asg_name_regex("gpu"))
-    assert rx.match(f"eks-gpu-{uuid}")
-    assert not rx.match(f"eks-gpu-on-demand-{uuid}")
+    assert rx.match(f"eks-{nt.eks_node_group_name('gpu', {'instanceTypes': ['g6.xlarge']})}-{uuid}")
+    assert not rx.match(f"eks-{nt.eks_node_group_name('gpu-on-demand', {})}-{uuid}")
+    assert not rx.match(f"eks-gpu-{uuid}")
+
+
+def test_the_eks_name_changes_with_the_replacing_inputs_only():
+    a = nt.eks_node_group_name("models-prod-cpu", {"instanceTypes": ["m6i.xlarge"], "capacityType": "SPOT"})
+    assert re.fullmatch(r"models-prod-cpu-[0-9a-f]{7}", a) and len(a) == len("models-prod-cpu") + 8
+    assert a == nt.eks_node_group_name("models-prod-cpu", {"capacityType": "SPOT", "instanceTypes": ["m6i.xlarge"]})
+    assert a != nt.eks_node_group_name("models-prod-cpu", {"instanceTypes": ["m6i.xlarge"], "capacityType": "ON_DEMAND"})
 
 
 def test_duplicate_group_names_are_rejected():
