@@ -1,9 +1,11 @@
-"""`modelstack plan STACK`: the offline plan of a stack.
+"""`modelstack plan STACK`: the offline plan of a stack; `modelstack plan --program DIR`: of your own program.
 
 Runs the same program `pulumi up` runs (stacks/__main__.py -> modelstack.program.main) under Pulumi's
 in-process mocks, with the stack's config file, then prints what it would create, where each model runs,
-what it costs and which guardrails it breaks. Exit codes: 0 planned, 1 a mandatory policy violation,
-2 bad input (config errors, unknown stack).
+what it costs and which guardrails it breaks. With `--program DIR`, the program is any Pulumi Python program
+(DIR/Pulumi.yaml and its __main__.py) that composes modelstack components, with its own stack file
+(modelstack.plan.composed). Exit codes: 0 planned, 1 a mandatory policy violation, 2 bad input (config errors,
+unknown stack, a program that cannot run).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from modelstack.planner import recorded as rec_mod
 from modelstack.planner.capacity import CapacityPlan, plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
-from modelstack.plan.runner import config_strings, fewer_collections, run_program
+from modelstack.plan import composed
+from modelstack.plan.runner import ProgramRun, config_strings, fewer_collections, run_program
 from modelstack.ops import cli as ops_cli
 
 
@@ -156,12 +159,101 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
     return doc
 
 
+def plan_program(directory: str, stack: Optional[str] = None, config_file: Optional[str] = None,
+                 overrides: Sequence[str] = (), policy_file: Optional[str] = None, environment: Optional[str] = None,
+                 today: Optional[date] = None, stack_outputs: Sequence[str] = ()) -> dict:
+    """The offline plan of your own program (`--program DIR`): run it under the mocks with its stack's config, check
+    the same policies, price what it registered. The same document as :func:`plan` (`plan.json`), so `modelstack
+    diff` reads two of them. Raises composed.ProgramError and ConfigError for bad input."""
+    with fewer_collections():
+        project = composed.load_project(directory)
+        stack, path = composed.stack_file(project, stack, config_file)
+        config = composed.read_config(project, stack, path, overrides, stack_outputs)
+        policies = _policy_file(project.dir, stack, policy_file)
+        run = composed.run(project, stack, config)
+        return _program_doc(project, stack, config, run, policies, environment, today)
+
+
+def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optional[dict]:
+    """`--policy-config FILE`, else the program's own `policies/config.<stack>.json`, else the rules' defaults."""
+    path = Path(policy_file) if policy_file else project / "policies" / f"config.{stack}.json"
+    if not path.is_file():
+        if policy_file:
+            raise composed.ProgramError(f"--policy-config {policy_file}: no such file")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise composed.ProgramError(f"{path}: not a JSON policy config ({e})") from None
+    if not isinstance(data, dict):
+        raise composed.ProgramError(f"{path}: a policy config is a JSON object of policy names to levels or settings")
+    from modelstack.policies.engine import PolicyConfig, PolicyConfigError
+
+    try:
+        PolicyConfig.from_mapping(data)
+    except PolicyConfigError as e:
+        raise composed.ProgramError(f"{path}: {e}") from None
+    return data
+
+
+def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict],
+                 environment: Optional[str], today: Optional[date]) -> dict:
+    from modelstack.policies.engine import evaluate
+
+    violations = evaluate(run.resources, policies, environment)
+    priced = composed.cost_inputs(run.resources, config.region, today)
+    estimate = None
+    cost_notes = list(priced.notes)
+    if priced.inputs is not None:
+        try:
+            estimate = cost_mod.estimate(priced.inputs)
+        except cost_mod.PricingError as e:
+            cost_notes.append(f"not priced: {e}")
+    notes = cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
+                          f"{m}=FILE)" for m in composed.missing_references(config)] + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
+              f"(give a value with --set {k}=VALUE)" for k in config.placeholders]
+    if estimate is not None:
+        cost_text = estimate.render_table()
+    else:
+        cost_text = report.text_table.paragraph(
+            "none: nothing this program registers is priced (no cluster, node group, node pool, NAT gateway, "
+            "load balancer or KMS key of its own)")
+    if cost_notes:
+        cost_text += "\n" + "\n".join(report.text_table.paragraph(n, "  ") for n in cost_notes)
+    main = project.main.relative_to(project.dir).as_posix() if project.main.is_relative_to(project.dir) else project.main.name
+    banner = report.PROGRAM_BANNER.format(main=main, project=project.name)
+    doc = report.plan_json(stack, run.resources, estimate.to_json() if estimate else None, violations, banner=banner)
+    doc["program"] = {"project": project.name, "main": main}
+    doc["notes"] = notes
+    placeholders = {"secure config": [f"{k}: read as {composed.SECRET_PLACEHOLDER!r} (--set {k}=VALUE to give one)"
+                                      for k in config.placeholders]} if config.placeholders else None
+    doc["_summary"] = report.summary(stack, run.resources, cost_text, violations, placeholders, banner=banner)
+    doc["_run"] = run
+    return doc
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="modelstack", description="Models as autoscaling APIs on AWS EKS, with Pulumi.")
     ap.add_argument("--version", action="version", version=f"modelstack {version()}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="offline plan of a stack (Pulumi mocks; nothing is sent to the cloud)")
-    p.add_argument("stack", help="stack name: its config is <stackConfigDir>/Pulumi.<stack>.yaml")
+    p.add_argument("stack", nargs="?", help="stack name: its config is <stackConfigDir>/Pulumi.<stack>.yaml")
+    p.add_argument("--stack", dest="stack_option", metavar="NAME", help="the stack name (same as the positional)")
+    p.add_argument("--program", metavar="DIR",
+                   help="plan your own Pulumi Python program (DIR/Pulumi.yaml, DIR/__main__.py) instead of modelstack's "
+                        "stack program; its config comes from DIR's Pulumi.<stack>.yaml or --config")
+    p.add_argument("--config", metavar="FILE", help="with --program: the stack file whose `config:` the program reads")
+    p.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --program: a config value over the stack file's (e.g. a `secure:` one); repeatable")
+    p.add_argument("--stack-outputs", action="append", default=[], metavar="STACK=FILE",
+                   help="with --program: what pulumi.StackReference(STACK) reads, FILE as `pulumi stack output --json` "
+                        "prints it; repeatable")
+    p.add_argument("--policy-config", metavar="FILE",
+                   help="with --program: the policy pack config (default DIR/policies/config.<stack>.json, else the "
+                        "rules' defaults)")
+    p.add_argument("--environment", metavar="ENV",
+                   help="with --program: the environment the policies check (default: each resource's own "
+                        "`environment` tag or label)")
     p.add_argument("--json", metavar="FILE", help="write plan.json here ('-': to stdout, the summary then to stderr)")
     p.add_argument("--out", metavar="DIR", help="write every Kubernetes object as YAML (one file per component) and plan.json")
     p.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
@@ -204,18 +296,42 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command in ops_cli.COMMANDS:
         return ops_cli.run(args, find_project, _stack_exists)
 
+    if args.stack and args.stack_option and args.stack != args.stack_option:
+        ap.error(f"two stack names: {args.stack} and --stack {args.stack_option}")
+    stack_name = args.stack or args.stack_option
+    program_only = [f for f, v in (("--config", args.config), ("--set", args.set_values),
+                                   ("--stack-outputs", args.stack_outputs),
+                                   ("--policy-config", args.policy_config), ("--environment", args.environment)) if v]
+    if args.program is None and program_only:
+        ap.error(f"{', '.join(program_only)}: only with --program DIR (a stack's own file: --stack-file)")
+    if args.program is not None and (args.project_dir or args.stack_file):
+        ap.error("--program DIR is the project: use --config FILE for its stack file, not --project-dir/--stack-file")
+    if args.program is None and not stack_name:
+        ap.error("a stack name is needed (or --program DIR for a program of your own)")
+    values: dict[str, Any] = {}
     try:
-        project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
-        path = Path(args.stack_file) if args.stack_file else stack_file(project, args.stack)
-        values = read_stack_values(path, args.stack)
-        recorded = read_recorded(path, args.stack, project)
-        doc = plan(args.stack, values, str(path), project, today=args.as_of, recorded=recorded)
+        if args.program is not None:
+            doc = plan_program(args.program, stack_name, args.config, args.set_values, args.policy_config,
+                               args.environment, today=args.as_of, stack_outputs=args.stack_outputs)
+        else:
+            project = Path(args.project_dir).resolve() if args.project_dir else find_project(Path.cwd())
+            path = Path(args.stack_file) if args.stack_file else stack_file(project, stack_name)
+            values = read_stack_values(path, stack_name)
+            recorded = read_recorded(path, stack_name, project)
+            doc = plan(stack_name, values, str(path), project, today=args.as_of, recorded=recorded)
     except cfg.ConfigError as e:
         print(e.render(), file=sys.stderr)
+        if args.program is None and cfg.CONFIG_KEY not in values:
+            print(f"(no {cfg.CONFIG_KEY} here: to plan a Pulumi program of your own that uses modelstack components, "
+                  "pass --program DIR)", file=sys.stderr)
         print("nothing was planned: fix the configuration above.", file=sys.stderr)
         return 2
     except UsageError as e:
         print(f"modelstack: {e}", file=sys.stderr)
+        return 2
+    except composed.ProgramError as e:
+        print(f"modelstack: {e}", file=sys.stderr)
+        print("nothing was planned.", file=sys.stderr)
         return 2
     run = doc.pop("_run")
     # With --json -, stdout carries the JSON alone (for jq and the like); everything for people goes to stderr.

@@ -134,17 +134,31 @@ class PolicyConfig:
         return self.properties.get(r.id, {}).get("environment")
 
 
-def _resource(record: Resource | Mapping[str, Any]) -> Resource:
-    return record if isinstance(record, Resource) else Resource.from_record(record)
+def _resource(record: Any) -> Resource:
+    """A rule's view of one resource: a :class:`Resource`, a record mapping (`plan.json`'s `resources`), or any
+    object with `to_json()` giving one (the plan runner's `Recorded`, `ProgramRun.resources` as they come)."""
+    if isinstance(record, Resource):
+        return record
+    if isinstance(record, Mapping):
+        return Resource.from_record(record)
+    to_json = getattr(record, "to_json", None)
+    if callable(to_json):
+        data = to_json()
+        if isinstance(data, Mapping):
+            return Resource.from_record(data)
+    raise TypeError(f"evaluate() takes resources as records (mappings with urn, type, name, parent, inputs), "
+                    f"Resource objects or recorded resources with to_json(); got {type(record).__name__}")
 
 
-def evaluate(resources: Iterable[Resource | Mapping[str, Any]],
+def evaluate(resources: Iterable[Any],
              config: PolicyConfig | Mapping[str, Any] | None = None,
              environment: str | None = None) -> list[Violation]:
     """Every violation of every enabled rule over the recorded resources.
 
     ``resources``: dicts ``{"urn", "type", "name", "parent", "inputs"}`` with inputs as the engine sees
-    them (camelCase); ``environment`` is the stack's environment and wins over config and tags.
+    them (camelCase), :class:`Resource` objects, or what the plan runner records (``run_program(...).resources``,
+    anything with a ``to_json()`` giving such a dict); ``environment`` is the stack's environment and wins over
+    config and tags.
     """
     cfg = PolicyConfig.coerce(config)
     recorded: Sequence[Resource] = [_resource(r) for r in resources]

@@ -503,3 +503,43 @@ def gpu_ami_type(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[
             yield from ((r.urn, m) for m in _node_group_ami(r.props))
         elif r.type == NODE_POOL:
             yield from ((r.urn, m) for m in _node_pool_ami(r.props, classes))
+
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+#: Helm charts whose controllers add nodes for pending pods: cluster-autoscaler scales the managed node groups,
+#: Karpenter launches nodes for them from its NodePools.
+NODE_AUTOSCALER_CHARTS = ("cluster-autoscaler", "karpenter")
+
+
+def _chart_name(props: Mapping[str, Any]) -> str:
+    chart = key(props, "chart", "")
+    return chart.rstrip("/").rsplit("/", 1)[-1] if isinstance(chart, str) else ""
+
+
+@stack_rule(
+    "node-group-autoscaled", category="reliability", level="advisory",
+    description="A managed node group that starts at zero nodes (minSize 0) has something in the stack that adds "
+                "nodes for pending pods: a cluster-autoscaler or Karpenter release, or Karpenter NodePools.",
+    why="Nothing else starts a node in a group at size 0: without an autoscaler the group stays empty and its pods "
+        "stay Pending for ever, while the plan and `pulumi up` both succeed.",
+    params={"external_autoscaler": Param(False, {"type": "boolean"},
+                                         "The cluster's autoscaler runs outside this stack (a program that adds node "
+                                         "groups to a cluster it did not build): the rule passes.")},
+)
+def node_group_autoscaled(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
+    if ctx["external_autoscaler"]:
+        return
+    if any(r.type == NODE_POOL or (r.type == RELEASE and _chart_name(r.props) in NODE_AUTOSCALER_CHARTS)
+           for r in resources):
+        return
+    for r in resources:
+        if r.type != NODE_GROUP:
+            continue
+        lo = get(r.props, "scalingConfig.minSize")
+        if isinstance(lo, (int, float)) and not isinstance(lo, bool) and lo == 0:
+            name = get(r.props, "nodeGroupName", r.name)
+            yield r.urn, (f"node group {name} starts at 0 nodes (scalingConfig.minSize 0) and nothing in this stack "
+                          "adds nodes (no cluster-autoscaler or Karpenter release, no NodePool): its pods would stay "
+                          "Pending. Add a ClusterAutoscaler, raise min_size, or, when the cluster's autoscaler runs "
+                          "outside this stack, set {\"node-group-autoscaled\": {\"external_autoscaler\": true}} in the "
+                          "policy config")

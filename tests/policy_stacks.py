@@ -130,6 +130,9 @@ def good_stack(env: str) -> list[dict[str, Any]]:
                {"assumeRolePolicy": json.dumps(irsa_trust), "tags": tags(env)}, c, "ms"),
         record(env, "aws:iam/policy:Policy", "ms-autoscaler",
                {"policy": json.dumps(autoscaler_policy), "tags": tags(env)}, c, "ms"),
+        record(env, "kubernetes:helm.sh/v3:Release", "ms-autoscaler-release",
+               {"chart": "cluster-autoscaler", "version": "9.53.0", "namespace": "kube-system",
+                "repositoryOpts": {"repo": "https://kubernetes.github.io/autoscaler"}}, c, "ms"),
         record(env, "aws:ec2/launchTemplate:LaunchTemplate", "ms-gpu-a10g-lt", {
             "metadataOptions": {"httpTokens": "required", "httpEndpoint": "enabled", "httpPutResponseHopLimit": 2},
             "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {

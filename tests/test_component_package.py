@@ -47,3 +47,46 @@ def test_schema_has_model_api_and_node_group_with_their_inputs(schema):
 def test_descriptions_come_from_the_field_docstrings(schema):
     props = schema["resources"]["modelstack:index:NodeGroup"]["inputProperties"]
     assert "Default 50" in props["priority"]["description"]
+
+
+def test_the_package_ships_py_typed():
+    """PEP 561: without the marker, mypy and pyright skip modelstack's annotations (`import modelstack` is Any)."""
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "py.typed" in meta["tool"]["setuptools"]["package-data"]["modelstack"]
+    assert (ROOT / "components" / "py.typed").is_file()
+    assert meta["tool"]["setuptools"]["package-dir"]["modelstack"] == "components"
+
+
+def test_every_component_argument_states_its_default():
+    import component_args
+
+    missing = [f"{comp}.{name}" for comp in component_args.COMPONENTS for name, required, doc in component_args.fields(comp)
+               if not required and "Default" not in doc]
+    assert missing == []
+
+
+def test_readme_lists_every_component_argument_with_its_default():
+    import component_args
+
+    readme = (ROOT / "README.md").read_text()
+    assert component_args.current(readme) == component_args.render(), \
+        "regenerate: .venv/bin/python tools/component_args.py --write"
+    section = component_args.current(readme)
+    for comp in component_args.COMPONENTS:
+        for name, _, _ in component_args.fields(comp):
+            assert f"| `{name}` |" in section
+
+
+def test_readme_components_table_names_tags_where_a_component_takes_them():
+    import component_args
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line for line in readme.splitlines()
+            if line.startswith("| `") and line.split("|")[1].strip().strip("`") in component_args.COMPONENTS}
+    assert set(rows) == set(component_args.COMPONENTS)
+    for comp in component_args.COMPONENTS:
+        if any(name == "tags" for name, _, _ in component_args.fields(comp)):
+            assert "`tags` (none" in rows[comp], comp
+    assert "cost-allocation-tags" in readme.split("## Components", 1)[1].split("##", 1)[0]

@@ -7,7 +7,7 @@ Built from our `Cluster` (`ClusterHandle.of(cluster)`) or from an existing clust
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -75,11 +75,21 @@ class ClusterHandle:
         )
 
 
-    def options(self, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.ResourceOptions:
-        """Resource options that put a component on this cluster: its Kubernetes provider, merged into `opts`.
+    def options(self, opts: Optional[pulumi.ResourceOptions] = None, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Resource options that put a component on this cluster: its Kubernetes provider, merged into `opts` and
+        into any `pulumi.ResourceOptions` keyword (`depends_on=`, `protect=`, `aliases=`, ...).
 
-        `ModelAPI("fraud-scorer", args, handle.options())` is how a Python stack hands a model our cluster."""
-        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers={"kubernetes": self.provider}))
+        `ModelAPI("fraud-scorer", args, handle.options(depends_on=[addons]))` is how a Python stack hands a model
+        our cluster."""
+        if opts is not None and not isinstance(opts, pulumi.ResourceOptions):
+            raise TypeError(f"ClusterHandle.options(opts): a pulumi.ResourceOptions, not {type(opts).__name__}; "
+                            "options such as depends_on go as keywords: handle.options(depends_on=[...])")
+        if "providers" in kwargs or "provider" in kwargs:
+            raise TypeError("ClusterHandle.options() sets the Kubernetes provider itself (the handle's); pass any "
+                            "other provider in opts")
+        extra = pulumi.ResourceOptions(**kwargs) if kwargs else None
+        return pulumi.ResourceOptions.merge(pulumi.ResourceOptions.merge(opts, extra),
+                                            pulumi.ResourceOptions(providers={"kubernetes": self.provider}))
 
 
 def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list:

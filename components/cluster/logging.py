@@ -35,8 +35,8 @@ class ClusterLoggingArgs(TypedDict):
     chart_version: NotRequired[str]
     """aws-for-fluent-bit chart version. Default "0.2.0" (image aws-for-fluent-bit 3.2.1)."""
     credentials: NotRequired[str]
-    """"pod_identity" (default: an EKS Pod Identity association, needs the eks-pod-identity-agent add-on) or
-    "irsa" (the role ARN on the ServiceAccount, trusted through the cluster's OIDC provider)."""
+    """"pod_identity" (an EKS Pod Identity association, needs the eks-pod-identity-agent add-on) or "irsa" (the role
+    ARN on the ServiceAccount, trusted through the cluster's OIDC provider). Default "pod_identity"."""
     tags: NotRequired[dict[str, str]]
     """AWS tags on the log group and the role. Default none."""
 

@@ -29,7 +29,7 @@ class NetworkArgs(TypedDict):
     existing_vpc_id: NotRequired[pulumi.Input[str]]
     """Use this VPC instead of creating one; no resources are created. Default: create a VPC."""
     existing_private_subnet_ids: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
-    """Node subnets of the existing VPC. Required with `existing_vpc_id`."""
+    """Node subnets of the existing VPC. Default: none; required with `existing_vpc_id`."""
     existing_public_subnet_ids: NotRequired[pulumi.Input[Sequence[pulumi.Input[str]]]]
     """Load balancer subnets of the existing VPC. Default: none (internal load balancers only)."""
     tags: NotRequired[Mapping[str, str]]

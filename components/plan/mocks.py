@@ -123,6 +123,7 @@ class Recorded:
 
 OutputsFn = Callable[[str, str, dict], dict]
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
 def urn_of(parent: str, typ: str, name: str, stack: str, project: str) -> str:
@@ -163,15 +164,34 @@ def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1"
     return out
 
 
+class StackOutputs(dict):
+    """What each `pulumi.StackReference` of a program reads offline, by the stack name it is given; `missing` collects
+    the names a program referenced that this holds no outputs for (it then read none)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.missing: list[str] = []
+
+
 class RecordingMocks(mocks.Mocks):
     """Returns inputs plus :func:`default_outputs`; answers the few invokes the program makes."""
 
-    def __init__(self, region: str = "us-east-1", outputs: Optional[OutputsFn] = None):
+    def __init__(self, region: str = "us-east-1", outputs: Optional[OutputsFn] = None,
+                 stack_outputs: Optional[dict[str, dict[str, Any]]] = None):
         self.region = region
         self.outputs = outputs
+        self.stack_outputs = stack_outputs if stack_outputs is not None else {}
+        """A `pulumi.StackReference`'s outputs by the stack name it is given (none: no outputs)."""
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
         state = dict(args.inputs)
+        if args.typ == STACK_REFERENCE:
+            ref = str(args.inputs.get("name") or args.name)
+            if ref not in self.stack_outputs and isinstance(self.stack_outputs, StackOutputs) \
+                    and ref not in self.stack_outputs.missing:
+                self.stack_outputs.missing.append(ref)
+            state.update(outputs=dict(self.stack_outputs.get(ref, {})), secretOutputNames=[])
+            return args.resource_id or ref, state
         state.update(default_outputs(args.typ, args.name, args.inputs, self.region))
         if self.outputs:
             state.update(self.outputs(args.typ, args.name, args.inputs))

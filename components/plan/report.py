@@ -20,6 +20,8 @@ from .mocks import Recorded
 
 BANNER = ("OFFLINE PLAN: the stack program ran under Pulumi's in-process mocks. Nothing was sent to AWS or "
           "Kubernetes; this is not a `pulumi preview`.")
+PROGRAM_BANNER = ("OFFLINE PLAN: your program ({main} of project {project}) ran under Pulumi's in-process mocks. Nothing "
+                  "was sent to AWS or Kubernetes; this is not a `pulumi preview`.")
 
 _K8S_SKIP = ("pulumi:providers:", "kubernetes:helm.sh/")
 
@@ -175,7 +177,13 @@ def _pools(spec: dict) -> list[str]:
             if e.get("key") == labels.NODE_POOL_LABEL:
                 return list(e.get("values") or [])
     sel = (spec.get("nodeSelector") or {}).get(labels.NODE_POOL_LABEL)
-    return [sel] if sel else []
+    if sel:
+        return [sel]
+    for t in terms:  # placed by node group name (a cluster modelstack did not build): the groups stand for the pool
+        for e in t.get("matchExpressions") or []:
+            if e.get("key") == labels.EKS_NODEGROUP_LABEL and e.get("operator") == "In":
+                return [", ".join(e.get("values") or [])]
+    return []
 
 
 #: KEDA trigger types as the config's autoscaling signal names them.
@@ -299,7 +307,7 @@ def _model_chips(m: dict) -> str:
 
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
             capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = (),
-            designed: Optional[dict[str, str]] = None, record_lines: Iterable[str] = ()) -> str:
+            designed: Optional[dict[str, str]] = None, record_lines: Iterable[str] = (), banner: str = BANNER) -> str:
     """`designed`: one line per group the planner designed (its models and why its type), printed under the
     node group table."""
     by_urn = {r.urn: r for r in resources}
@@ -311,15 +319,15 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
         per_component[key] += 1
         if r is not comp and (r.custom or r.remote):
             held[key][_what(r)] += 1
-    parts = [text_table.paragraph(BANNER), "", f"stack {stack}: {len(resources)} resources"]
+    parts = [text_table.paragraph(banner), "", f"stack {stack}: {len(resources)} resources"]
     parts.append(_table([[t, n, c, ", ".join(f"{w} x{k}" if k > 1 else w for w, k in sorted(held[(t, n)].items()))]
                          for (t, n), c in sorted(per_component.items())],
                         ["component", "name", "resources", "registers (helm: chart@version)"]))
     ngs = node_groups(resources)
-    parts += ["", "node groups:", _table(
+    parts += ["", "node groups:" + ("" if ngs else " none registered")] + ([_table(
         [[g["name"], g["capacity_type"], ", ".join(g["instance_types"]), f"{g['min_size']}-{g['max_size']}", g["priority"],
           _chips(g["accelerators"]), g["ami_type"]]
-         for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accel./node", "ami"])]
+         for g in ngs], ["name", "capacity", "instance types", "size min-max", "priority", "accel./node", "ami"])] if ngs else [])
     parts += [text_table.paragraph(line) for line in record_lines]
     if designed:
         parts.append("  designed by the planner from the models (the stack declares no node_groups):")
@@ -403,12 +411,12 @@ def observability(resources: list[Recorded]) -> list[dict]:
 
 
 def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], violations: Iterable[Any],
-              capacity_reasons: Optional[dict] = None, warnings: Iterable[Any] = ()) -> dict:
+              capacity_reasons: Optional[dict] = None, warnings: Iterable[Any] = (), banner: str = BANNER) -> dict:
     vs = [v.to_json() for v in violations]
     return {
         "stack": stack,
         "kind": "offline-plan",
-        "note": BANNER,
+        "note": banner,
         "resources": resources_json(resources),
         "node_groups": node_groups(resources),
         "node_pools": node_pools(resources),

@@ -73,15 +73,19 @@ def fewer_collections() -> Iterator[None]:
 
 
 def run_program(program: Callable[[], Any], stack: str, config: Mapping[str, Any], *, project: str = PROJECT,
-                region: str = "us-east-1", outputs: Optional[OutputsFn] = None) -> ProgramRun:
+                region: str = "us-east-1", outputs: Optional[OutputsFn] = None,
+                secret_keys: Optional[list[str]] = None,
+                stack_outputs: Optional[dict[str, dict[str, Any]]] = None) -> ProgramRun:
     """Run `program` as `pulumi up` would (not a preview: every apply runs) and record every resource.
 
     Resets the root stack and config first, so runs do not leak exports or config into each other.
+    `secret_keys`: config keys the engine would mark secret (a stack file's `secure:` values). `stack_outputs`: what
+    each `pulumi.StackReference` reads, by the stack name it is given (`pulumi stack output --json` of that stack).
     """
     with fewer_collections():
         pulumi.runtime.settings.ROOT.set(None)
-        pulumi.runtime.set_all_config(config_strings(config))
-        monitor = RecordingMonitor(RecordingMocks(region=region, outputs=outputs))
+        pulumi.runtime.set_all_config(config_strings(config), list(secret_keys or []))
+        monitor = RecordingMonitor(RecordingMocks(region=region, outputs=outputs, stack_outputs=stack_outputs))
         mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
         program()
         _sync_await(wait_for_rpcs())

@@ -109,7 +109,9 @@ class ModelSpec:
     max_unavailable: str = "25%"
     min_ready_seconds: int = 0
     progress_deadline_seconds: int = 600
-    node_pool: Optional[str] = None
+    node_pool: Optional[Any] = None
+    """A pool name, or a pulumi Output of one (e.g. a NodeGroup's `node_pool`): it only ever is a value in the node
+    affinity, so it need not be known when the objects are rendered."""
     node_groups: tuple[str, ...] = ()
     instance_types: tuple[str, ...] = ()
     accelerator: str = "none"
@@ -347,7 +349,7 @@ def affinity(spec: ModelSpec, on_demand_floor: bool = False) -> Optional[dict[st
     """Required: the model's node pool, EKS node groups and instance types when given (and ON_DEMAND capacity for
     the floor). Preferred: SPOT capacity when spot."""
     terms: list[dict[str, Any]] = []
-    if spec.node_pool:
+    if spec.node_pool is not None and spec.node_pool != "":
         terms.append({"key": labels.NODE_POOL_LABEL, "operator": "In", "values": [spec.node_pool]})
     if spec.node_groups:
         terms.append({"key": labels.EKS_NODEGROUP_LABEL, "operator": "In", "values": list(spec.node_groups)})

@@ -223,7 +223,8 @@ class PlacementArgs(TypedDict):
     """Where pods run: a node pool, its accelerator and capacity type."""
 
     node_pool: NotRequired[Optional[pulumi.Input[str]]]
-    """Required node label modelstack.io/node-pool value. Default none (any node)."""
+    """Required node label modelstack.io/node-pool value; may be an Output (a NodeGroup's `node_pool`). Default none
+    (any node)."""
     node_groups: NotRequired[Optional[list[str]]]
     """EKS managed node group names (node label eks.amazonaws.com/nodegroup): placement on a cluster modelstack
     did not build. Default none."""
@@ -287,7 +288,7 @@ class HttpAddOnArgs(TypedDict):
 
 class ModelAPIArgs(TypedDict):
     """Inputs of a ModelAPI. Fields that decide structure (names, counts, paths, knobs) must be known values;
-    `image`, `env` values, `certificate_arn` and `kubeconfig` may be Outputs."""
+    `image`, `env` values, `certificate_arn`, `placement.node_pool` and `kubeconfig` may be Outputs."""
 
     image: pulumi.Input[str]
     """The model server image; pin a digest (@sha256:...) for immutable rollouts."""
@@ -344,7 +345,7 @@ class ModelAPIArgs(TypedDict):
     http_add_on: NotRequired[Optional[HttpAddOnArgs]]
     """KEDA HTTP add-on location (signal in_flight). Default: its chart's names in namespace "keda"."""
     prometheus_address: NotRequired[Optional[pulumi.Input[str]]]
-    """Prometheus URL KEDA queries; required for signal gpu or prometheus."""
+    """Prometheus URL KEDA queries. Default: none; required for signal gpu or prometheus."""
     network_policy_cidrs: NotRequired[Optional[pulumi.Input[list[str]]]]
     """Sources allowed to the model port (e.g. the VPC CIDR). Default none: any source, model port only."""
     run_as_user: NotRequired[pulumi.Input[int]]
@@ -823,7 +824,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         max_surge=surge, max_unavailable=unavail,
         min_ready_seconds=int(_get(us, "min_ready_seconds", 0, "update_strategy")),
         progress_deadline_seconds=progress,
-        node_pool=_get(place, "node_pool", None, "placement"),
+        node_pool=(place or {}).get("node_pool"),  # a value in the affinity only: an Output is fine
         node_groups=tuple(_plain(place.get("node_groups") or (), "placement.node_groups")),
         instance_types=tuple(_plain(place.get("instance_types") or (), "placement.instance_types")),
         accelerator=accel, spot=spot, on_demand_base=base,

@@ -197,6 +197,8 @@ def pool(s: Stack) -> dict[str, Any]:
 
 
 CASES += [
+    ("node-group-autoscaled", "dev", "GPU group at 0 with no cluster-autoscaler",
+     lambda s: s.remove(find(s, "ms-autoscaler-release"))),
     ("karpenter-interruption-queue", "dev", "no queue in the chart values", with_karpenter("dev", lambda s: inputs(
         s, "ms-karpenter-release")["values"]["settings"].update(interruptionQueue=""))),
     ("karpenter-interruption-queue", "prod", "no spot warning rule",
