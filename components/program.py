@@ -404,8 +404,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         ng_args = _node_group_args(p, g, cluster, tags)
         if use_karpenter and g.kind != "system":
             ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
-        elif use_karpenter:
-            ng_args["min_size"] = ng_args["max_size"]
+        elif use_karpenter:  # nothing scales it: it runs at the size its add-ons need (planner/system.py)
+            ng_args["min_size"] = g.nodes_min
         groups[g.name] = NodeGroup(g.name, ng_args)
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
     autoscaler = None

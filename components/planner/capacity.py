@@ -26,6 +26,7 @@ from modelstack.config.checks import compute_accelerator, pod_requests, selectio
 from modelstack.config.load import validate_platform
 from modelstack.planner import design as design_mod
 from modelstack.planner.recorded import Recorded, RecordedGroup
+from modelstack.planner.system import SystemSizing, system_sizing
 from modelstack.planner import prices as prices_mod
 
 FALLBACK_SUFFIX = "-on-demand"
@@ -97,6 +98,8 @@ class CapacityPlan:
     """Groups the record does not hold (new, or no record at all): chosen afresh on every plan until recorded."""
     savings: dict[str, tuple[tuple[str, ...], float]] = field(default_factory=dict)
     """Followed groups a fresh choice would make cheaper: its types and the saving in $/h at max replicas."""
+    system: Optional[SystemSizing] = None
+    """What the system group's add-ons need (planner/system.py): its size comes from it."""
 
 
 #: Warn this many days before a Kubernetes version leaves EKS standard support.
@@ -311,7 +314,15 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
         issues.append(ConfigIssue(path=f"{cfg.CONFIG_KEY}.{path}", given=given, allowed=allowed))
 
     entries, designed = _entries(platform, prices, cat)
+    if c.cluster.provisioner == "karpenter":
+        for n, g in c.node_groups.items():
+            if g.kind != "system" and g.min_size > 0:
+                issue(f"node_groups.{n}.min_size", repr(g.min_size),
+                      "0 under provisioner karpenter: Karpenter's NodePools keep no minimum of nodes, so it would be "
+                      "ignored; keep capacity up with the models' min_replicas (or on_demand_base), or use "
+                      "provisioner cluster-autoscaler, which honours min_size")
     record: dict[str, RecordedGroup] = {}
+    system: Optional[SystemSizing] = None
     followed: list[str] = []
     rechosen: dict[str, str] = {}
     unrecorded: list[str] = []
@@ -379,6 +390,15 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
                 elif not (g.instance_types or e.designed):
                     unrecorded.append(gname)
                 nodes_min = nodes_max = g.min_size
+                if g.kind == "system":
+                    cl = c.cluster
+                    system = system_sizing(platform, types[0], cl.charts.version("cluster-autoscaler",
+                                                                                 cl.kubernetes_version))
+                    if system.nodes > g.max_size:
+                        issue(f"{where}.max_size", repr(g.max_size), f"at least {system.nodes}: {system.describe()}")
+                    nodes_min = nodes_max = max(g.min_size, min(system.nodes, g.max_size))
+                    sized = "the add-ons' need" if system.nodes >= g.min_size else f"min_size {g.min_size}"
+                    notes = (f"sized {nodes_min} ({sized}): {system.describe()}",)
         except (SizingError, pricing.PricingError) as err:
             issue(where, "models and instance types that do not fit together", str(err))
             continue
@@ -390,7 +410,9 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
         if not (g.instance_types or e.designed):
             record[gname] = RecordedGroup(capacity, tuple(types))
         groups.append(NodeGroupPlan(name=gname, pool=gname, kind=g.kind, capacity_type=capacity, instance_types=types,
-                                    min_size=g.min_size, max_size=g.max_size, priority=g.priority,
+                                    # the system group never runs below what its add-ons need
+                                    min_size=nodes_min if g.kind == "system" else g.min_size,
+                                    max_size=g.max_size, priority=g.priority,
                                     nodes_min=nodes_min, nodes_max=nodes_max,
                                     explicit=bool(g.instance_types) and not e.designed,
                                     reason=reason, models=tuple(models), config=g, notes=notes, designed=e.designed,
@@ -480,7 +502,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
                      f"{platform.stack} --group {gname}`")
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
                         notes=tuple(notes), designed=designed is not None, record=record, followed=tuple(followed),
-                        rechosen=rechosen, unrecorded=tuple(unrecorded), savings=savings)
+                        rechosen=rechosen, unrecorded=tuple(unrecorded), savings=savings, system=system)
 
 
 def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] = None,

@@ -177,8 +177,8 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
             main_nodes[g.pool] = max(g.nodes_max if g.models else g.max_size, s.nodes_at_max if s else 0)
     pools = tuple(_node_pool(g, sims.get(g.name), main_nodes.get(g.pool, 0), node_class_of(capacity, g.pool))
                   for g in capacity.groups if g.kind != "system")
-    # The managed system group runs at its max_size: with Karpenter nothing scales a managed node group.
-    system_size = {g.name: g.max_size for g in capacity.groups if g.kind == "system"}
+    # Nothing scales a managed node group under Karpenter: the system group runs at the size its add-ons need.
+    system_size = {g.name: g.nodes_min for g in capacity.groups if g.kind == "system"}
     volumes = {ng.name: ng.root_volume for ng in capacity.cost_inputs.node_groups}  # each pool's own, as planned
     groups = [replace(ng, nodes_min=system_size[ng.name], nodes_max=system_size[ng.name])
               for ng in capacity.cost_inputs.node_groups if ng.name in system_size]
