@@ -371,7 +371,7 @@ def test_as_of_prices_extended_support_from_the_day_it_starts(tmp_path):
 def test_capacity_notes_reach_plan_json_and_the_summary(plans, capsys):
     notes = plans["prod"]["capacity"]["gpu-large"]["notes"]
     assert notes and "fewer than min_types=3" in notes[0] and "g6e.xlarge" in notes[0]
-    assert plans["prod"]["capacity"]["system"]["notes"] == []
+    assert [n.split(":")[0] for n in plans["prod"]["capacity"]["system"]["notes"]] == ["sized 3 (min_size 3)"]
     assert cli.main(["plan", "prod", "--project-dir", str(ROOT)]) == 0
     assert f"note on gpu-large: {notes[0]}" in " ".join(capsys.readouterr().out.split())
 
@@ -595,7 +595,8 @@ def test_keeping_node_groups_drops_their_floor_so_they_can_drain():
              if r.type == "aws:eks/nodeGroup:NodeGroup"}
     # nothing scales a managed group with Karpenter: the system group runs at its max_size, the old groups keep
     # the nodes they have (min 0), and cluster-autoscaler is gone (upstream's migration order)
-    assert sizes["models-prod-system"] == 6 and sizes["models-prod-cpu"] == 0
+    # The system group at what its add-ons need or its min_size (3), not its max_size (6).
+    assert sizes["models-prod-system"] == 3 and sizes["models-prod-cpu"] == 0
     assert len(sizes) == 7
     assert not [r for r in doc["_resources"] if r.type == "modelstack:index:ClusterAutoscaler"]
 

@@ -40,7 +40,11 @@ def test_fallback_of_a_priority_1_pool_stays_at_1():
 
 
 def test_min_size_is_a_floor_under_the_nodes_the_models_need():
-    _, cap = _platform("dev", lambda c: c["node_groups"]["cpu"].update(min_size=4))
+    def cas(c):  # min_size is cluster-autoscaler's: under Karpenter (dev's provisioner) it is refused
+        c["cluster"]["provisioner"] = "cluster-autoscaler"
+        c["cluster"].pop("karpenter", None)
+        c["node_groups"]["cpu"].update(min_size=4)
+    _, cap = _platform("dev", cas)
     cpu = next(g for g in cap.groups if g.name == "cpu")
     assert cpu.nodes_min == 4
     assert next(g for g in cap.cost_inputs.node_groups if g.name == "cpu").nodes_min == 4

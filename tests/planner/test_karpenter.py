@@ -6,6 +6,7 @@ import pytest
 
 from modelstack.capacity import pricing
 from modelstack.capacity.cost import estimate
+from modelstack.config.schema import ConfigError
 from modelstack.planner.karpenter import node_class_of, node_classes, plan_karpenter
 from modelstack.render import labels
 from test_program import _platform
@@ -75,9 +76,12 @@ def test_karpenter_may_pick_another_type_at_min_than_at_max_and_never_pays_more_
 
 
 def test_karpenter_keeps_no_idle_nodes_min_size_does_not_apply():
-    p, cap = _platform("dev", lambda c: (c["node_groups"]["cpu"].update(min_size=3),
-                                         c["node_groups"].update(spare={"kind": "cpu", "min_size": 2, "max_size": 4})))
-    assert next(g for g in cap.groups if g.name == "cpu").nodes_min == 3
+    # min_size on a model group would do nothing under Karpenter: refused, naming each group.
+    with pytest.raises(ConfigError) as e:
+        _platform("dev", lambda c: (c["node_groups"]["cpu"].update(min_size=3),
+                                    c["node_groups"].update(spare={"kind": "cpu", "min_size": 2, "max_size": 4})))
+    assert sorted(i.path.rsplit(".", 2)[-2] for i in e.value.issues) == ["cpu", "spare"]
+    p, cap = _platform("dev", lambda c: c["node_groups"].update(spare={"kind": "cpu", "min_size": 0, "max_size": 4}))
     kp = plan_karpenter(p, cap)
     assert kp.simulations["cpu"].nodes_at_min == 1  # sentiment's one replica fits on one node
     assert "spare" not in {g.name for g in kp.cost_inputs.node_groups}
