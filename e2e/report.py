@@ -10,7 +10,7 @@ class Report:
     def __init__(self) -> None:
         self.data: dict = {
             "pulumi_version": None, "kubernetes_server_version": None,
-            "up": None, "image_change": None, "faults": [], "typescript_consumer": None,
+            "up": None, "image_change": None, "replace_preview": None, "faults": [], "typescript_consumer": None,
             "build_seconds": {"cold": None, "warm": None},
         }
         self.failures: list[str] = []
@@ -40,6 +40,13 @@ class Report:
                 f.append(f"ready replicas fell to {ic['min_ready_during_rollout']} < {ic['desired']} during rollout")
             if not ic.get("rolled_out"):
                 f.append("the new image did not reach every Deployment of the model")
+        rp = d.get("replace_preview")
+        if not rp:
+            f.append("replace-forcing preview not run")
+        elif not rp["agree"]:
+            f.append(f"the offline diff and pulumi preview disagree on the namespace move: only the engine replaces "
+                     f"{rp['only_engine'][:3]}, only the offline diff {rp['only_offline'][:3]}, creations differ "
+                     f"{rp['created_differ'][:3]}, unknown {rp['unknown'][:3]}")
         for r in d["faults"]:
             if not r["recovered"]:
                 f.append(f"{r['scenario']}: {r['model']} did not get back to {r['desired']} ready replicas")
@@ -69,6 +76,12 @@ class Report:
             rows.append(("image change", f"{ic['model']}: {ic['deployment_updates']} Deployment updates, "
                                          f"{ic['replacements']} replacements, min ready {ic['min_ready_during_rollout']}"
                                          f"/{ic['desired']} ({ic['watch_events']} watch events)"))
+        rp = d.get("replace_preview")
+        if rp:
+            rows.append(("replace preview", f"{rp['model']} to namespace {rp['to_namespace']}: pulumi preview replaces "
+                                            f"{rp['engine_replaced']}, creates {rp['engine_created']}; the offline diff "
+                                            f"replaces {rp['offline_replaced']}, creates {rp['offline_created']}"
+                                            f" ({'agree' if rp['agree'] else 'DISAGREE'})"))
         ts = d["typescript_consumer"] or {}
         rows.append(("TypeScript consumer", f"not run: {ts['not_run']}" if "not_run" in ts else
                      f"failed: {ts['error'].splitlines()[0][:120]}" if "error" in ts else

@@ -27,6 +27,7 @@ import get as get_step  # noqa: E402
 import upstream  # noqa: E402
 import nodes as nodedefs  # noqa: E402
 import prodlike  # noqa: E402
+import replace as replace_step  # noqa: E402
 import report  # noqa: E402
 import tsconsumer  # noqa: E402
 from cluster import Cluster, Tools  # noqa: E402
@@ -205,6 +206,11 @@ def main() -> int:
         rep.data["image_change"] = {"model": CHANGED_MODEL, "from": old, "to": new, "deployment_updates": dep_updates,
                                     "replacements": replacements, "min_ready_during_rollout": w.min_ready.get(CHANGED_MODEL, 0),
                                     "desired": desired, "watch_events": w.samples, "rolled_out": images_now == {new}}
+
+        log("replace-forcing change (a model moved to another namespace): real preview against the offline diff")
+        rep.data["replace_preview"] = replace_step.run(pl, venv_bin, STACK_DIR, STACK, "modelstack-e2e", CHANGED_MODEL,
+                                                       {CHANGED_MODEL: new}, OUT / "replace")
+        log(f"replace preview: {rep.data['replace_preview']}")
 
         log("modelstack get (stack and model) against the API server")
         rep.data["get"] = get_step.run(pl, venv_bin, STACK_DIR, STACK, cluster.kubeconfig, OUT, platform)

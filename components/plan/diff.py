@@ -141,13 +141,16 @@ def _ignored(fields: list[tuple[str, Any, Any]], options: dict) -> tuple[list, l
     return kept, [f for f in fields if f not in kept]
 
 
-def _how_replaced(typ: str, options: dict, inputs: dict, renamed: bool = False) -> str:
-    """How the replacement happens: create-before-delete (Pulumi's default) or delete-before-replace."""
+def _how_replaced(typ: str, options: dict, inputs: dict, renamed: bool = False, old_inputs: Optional[dict] = None) -> str:
+    """How the replacement happens: create-before-delete (Pulumi's default) or delete-before-replace (asked for, or
+    the Kubernetes provider's own for an object whose set name and namespace stay: two cannot exist at once)."""
     if options.get("delete_before_replace"):
         return "deleted before its replacement is created (deleteBeforeReplace): there is a gap"
-    if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:helm.sh/") and (inputs.get("metadata") or {}).get("name"):
-        return ("its metadata.name is set, so the Kubernetes provider deletes it before creating the new one: "
-                "there is a gap")
+    md, old_md = inputs.get("metadata") or {}, (old_inputs or {}).get("metadata") or {}
+    if typ.startswith("kubernetes:") and not typ.startswith("kubernetes:helm.sh/") and md.get("name") and \
+            (md.get("name"), md.get("namespace")) == (old_md.get("name"), old_md.get("namespace")):
+        return ("its metadata.name and namespace stay, so the Kubernetes provider deletes it before creating the "
+                "new one: there is a gap")
     if typ == "aws:eks/nodeGroup:NodeGroup":
         if inputs.get("nodeGroupName") and not renamed:
             return ("the new node group keeps the name nodeGroupName, which AWS allows once per cluster: create before "
@@ -245,7 +248,7 @@ def diff(old: dict, new: dict) -> PlanDiff:
             c = Change("replace", urn, n["type"], n["name"], fields,
                        why="changes " + ", ".join(forced) + ", which cannot be updated in place; "
                            + _how_replaced(n["type"], options, n.get("inputs") or {},
-                                           any(p == "nodeGroupName" for p, _, _ in fields)))
+                                           any(p == "nodeGroupName" for p, _, _ in fields), o.get("inputs") or {}))
         else:
             c = Change("update", urn, n["type"], n["name"], fields)
         if ignored:

@@ -32,19 +32,24 @@ platform, capacity = prodlike.load()
 c = platform.config
 
 
-def skip_ingress_await(args: pulumi.ResourceTransformArgs):
+def skip_ingress_await(args: pulumi.ResourceTransformationArgs):
     """No AWS Load Balancer Controller runs here, so no Ingress ever gets a load balancer address; the provider
-    would wait 10 minutes for one. Only Ingresses skip the await; every other object is awaited as usual."""
+    would wait 10 minutes for one. Only Ingresses skip the await; every other object is awaited as usual. A
+    transformation on the components (their children inherit it), so the offline plan of this program
+    (`modelstack plan --program e2e/stack`, which has no engine to hold a stack-wide transform) runs it too."""
     if args.type_ != "kubernetes:networking.k8s.io/v1:Ingress":
         return None
     props = dict(args.props)
     md = dict(props.get("metadata") or {})
     md["annotations"] = {**(md.get("annotations") or {}), "pulumi.com/skipAwait": "true"}
     props["metadata"] = md
-    return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+    return pulumi.ResourceTransformationResult(props=props, opts=args.opts)
 
 
-pulumi.runtime.register_resource_transform(skip_ingress_await)
+SKIP_INGRESS_AWAIT = pulumi.ResourceOptions(transformations=[skip_ingress_await])
+# A model moved to another namespace (`namespaces.<model>`): the replace-forcing change `make e2e` previews for
+# real and offline, to hold the offline diff to the engine's.
+moved: dict = config.get_object("namespaces") or {}
 
 handle = ClusterHandle.existing(
     "e2e-cluster",
@@ -60,11 +65,12 @@ handle = ClusterHandle.existing(
 )
 
 # The model namespaces, as the platform program creates them: PodSecurity `restricted` enforced.
+namespace_of = {name: moved.get(name, m.namespace) for name, m in c.models.items()}
 namespaces = {
     ns: k8s.core.v1.Namespace(f"ns-{ns}", metadata={"name": ns, "labels": {
         labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
         "pod-security.kubernetes.io/enforce": "restricted"}}, opts=pulumi.ResourceOptions(provider=handle.provider))
-    for ns in sorted({m.namespace for m in c.models.values()})
+    for ns in sorted(set(namespace_of.values()))
 }
 
 # As program.build: every model's args, with the shared ALB's idle timeout agreed across the group.
@@ -72,16 +78,18 @@ all_args = with_group_idle_timeout({name: model_args(platform, name, m, capacity
 idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
 models = {}
 for name, m in c.models.items():
-    args = {**all_args[name], "image": images.get(name, all_args[name]["image"])}
-    models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions(depends_on=[namespaces[m.namespace]])))
+    args = {**all_args[name], "image": images.get(name, all_args[name]["image"]), "namespace": namespace_of[name]}
+    models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions.merge(
+        SKIP_INGRESS_AWAIT, pulumi.ResourceOptions(depends_on=[namespaces[namespace_of[name]]]))))
 
 for name, s in c.traffic_splits.items():
-    namespace = c.models[next(iter(s.backends))].namespace
+    namespace = namespace_of[next(iter(s.backends))]
     TrafficSplitter(name, {
         "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
         "ingress": {**ingress_args(c.cluster, s.path or f"/{name}"), "idle_timeout_seconds": idle},
         "namespace": namespace, "team": c.team, "environment": c.environment,
-    }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
+    }, handle.options(pulumi.ResourceOptions.merge(SKIP_INGRESS_AWAIT,
+                                                    pulumi.ResourceOptions(depends_on=list(models.values())))))
 
 # What `modelstack get` / `logs` read, as program.build exports it (no Prometheus runs here: get must say so).
 pulumi.export("models", models_output(models))
