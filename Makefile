@@ -1,7 +1,7 @@
 # Two entry points, both self-bootstrapping on a machine with only Python 3.11+ (and Node.js for the
 # workflow linter, when present):
 #   make plan   offline plan of the dev stack (STACK=prod for another)
-#   make test   the whole test suite
+#   make test   the whole test suite (ruff first, then pytest)
 #   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md)
 #   make lock   re-resolve requirements/*.lock (UPGRADE=1 to move every package to its newest allowed version)
 #   make crds   fetch (or reuse) the pinned upstream CRDs the tests validate against (tools/upstream.py)
@@ -109,6 +109,7 @@ haproxy:
 	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
 test: $(STAMP) tools haproxy crds gotools
+	$(BIN)/ruff check .
 	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest
 
 bench: $(STAMP)

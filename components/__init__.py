@@ -32,16 +32,16 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports lazily
-    from modelstack.cluster.addons import PlatformAddons
-    from modelstack.cluster.autoscaler import ClusterAutoscaler
-    from modelstack.cluster.control_plane import Cluster
-    from modelstack.cluster.handle import ClusterHandle
-    from modelstack.cluster.karpenter import Karpenter
-    from modelstack.cluster.logging import ClusterLogging
-    from modelstack.cluster.network import Network
-    from modelstack.cluster.node_group import NodeGroup
-    from modelstack.serving.model_api import ModelAPI
-    from modelstack.serving.traffic_splitter import TrafficSplitter
+    from modelstack.cluster.addons import PlatformAddons as PlatformAddons
+    from modelstack.cluster.autoscaler import ClusterAutoscaler as ClusterAutoscaler
+    from modelstack.cluster.control_plane import Cluster as Cluster
+    from modelstack.cluster.handle import ClusterHandle as ClusterHandle
+    from modelstack.cluster.karpenter import Karpenter as Karpenter
+    from modelstack.cluster.logging import ClusterLogging as ClusterLogging
+    from modelstack.cluster.network import Network as Network
+    from modelstack.cluster.node_group import NodeGroup as NodeGroup
+    from modelstack.serving.model_api import ModelAPI as ModelAPI
+    from modelstack.serving.traffic_splitter import TrafficSplitter as TrafficSplitter
 
 
 def __getattr__(name: str) -> Any:

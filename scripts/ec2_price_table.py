@@ -83,7 +83,7 @@ def karpenter_prices(text: str) -> dict[str, float]:
 
 
 def eni_max_pods(text: str) -> dict[str, int]:
-    return {a: int(b) for a, b in (l.split() for l in text.splitlines() if l.strip() and not l.startswith("#"))}
+    return {a: int(b) for a, b in (line.split() for line in text.splitlines() if line.strip() and not line.startswith("#"))}
 
 
 def nodeadm(text: str) -> dict[str, int]:

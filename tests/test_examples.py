@@ -6,10 +6,15 @@ import json
 import runpy
 from pathlib import Path
 
+import pytest
 import yaml
 
-from modelstack.render import labels
+from modelstack import cli
+from modelstack.plan import composed
+from modelstack.plan import diff as plan_diff
 from modelstack.plan.mocks import SECRET_MASK
+from modelstack.policies.engine import evaluate
+from modelstack.render import labels
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "existing-cluster"
 KUBECONFIG = json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "payments"}]})
@@ -45,12 +50,6 @@ def test_example_is_about_ten_lines_of_code():
 
 # ---- `modelstack plan --program DIR`: every example planned as its team would, and one change diffed ---------------
 
-import pytest
-
-from modelstack import cli
-from modelstack.plan import composed
-from modelstack.plan import diff as plan_diff
-from modelstack.policies.engine import evaluate
 
 EXAMPLES = sorted(p for p in EXAMPLE.parent.iterdir() if (p / "Pulumi.yaml").is_file())
 TEAM = EXAMPLE.parent / "team-model"

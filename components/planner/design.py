@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
 from modelstack.capacity import optimizer, pricing
-from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
+from modelstack.capacity.optimizer import SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.capacity.pricing import InstanceType
 from modelstack.config import schema as cfg
 from modelstack.config.checks import pod_requests

@@ -4,7 +4,6 @@ import pytest
 
 import json
 
-import pulumi
 
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.cluster.logging import ClusterLogging

@@ -6,7 +6,6 @@ import copy
 from pathlib import Path
 
 import pytest
-import yaml
 
 from modelstack.config.load import load_platform
 from stacks import stack_values
