@@ -149,46 +149,41 @@ def match_close(text: str, i: int) -> int:
     raise ValueError("unbalanced")
 
 
-def split_top(body: str) -> list[str]:
-    """Split the inside of a composite literal at top-level commas."""
-    items, depth, start, i, n = [], 0, 0, 0, len(body)
+def _top_level(text: str):
+    """(index, character) of every character outside Go string literals at bracket depth 0."""
+    depth, i, n = 0, 0, len(text)
     while i < n:
-        c = body[i]
+        c = text[i]
         if c in "\"'`":
             j = i + 1
-            while j < n and body[j] != c:
-                j += 2 if (body[j] == "\\" and c != "`") else 1
+            while j < n and text[j] != c:
+                j += 2 if (text[j] == "\\" and c != "`") else 1
             i = j + 1
             continue
         if c in "{([":
             depth += 1
         elif c in "})]":
             depth -= 1
-        elif c == "," and depth == 0:
+        elif depth == 0:
+            yield i, c
+        i += 1
+
+
+def split_top(body: str) -> list[str]:
+    """Split the inside of a composite literal at top-level commas."""
+    items, start = [], 0
+    for i, c in _top_level(body):
+        if c == ",":
             items.append(body[start:i])
             start = i + 1
-        i += 1
     items.append(body[start:])
     return [s.strip() for s in items if s.strip()]
 
 
 def split_kv(item: str) -> tuple[str, str] | None:
-    depth, i, n = 0, 0, len(item)
-    while i < n:
-        c = item[i]
-        if c in "\"'`":
-            j = i + 1
-            while j < n and item[j] != c:
-                j += 2 if (item[j] == "\\" and c != "`") else 1
-            i = j + 1
-            continue
-        if c in "{([":
-            depth += 1
-        elif c in "})]":
-            depth -= 1
-        elif c == ":" and depth == 0:
+    for i, c in _top_level(item):
+        if c == ":":
             return item[:i].strip(), item[i + 1:].strip()
-        i += 1
     return None
 
 
