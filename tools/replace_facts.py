@@ -99,16 +99,21 @@ class Source:
         return {p: t for p, t in self.files.items() if p.rsplit("/", 1)[0] == d}
 
 
+def _literal_end(text: str, i: int) -> int:
+    """Index just past the Go string, rune or raw literal that starts at text[i] (backslash escapes outside raw)."""
+    c, j, n = text[i], i + 1, len(text)
+    while j < n and text[j] != c:
+        j += 2 if (text[j] == "\\" and c != "`") else 1
+    return j + 1
+
+
 def strip_comments(text: str) -> str:
     """Blank out // and /* */ comments, keeping strings (incl. raw `...`) and offsets."""
     out, i, n = list(text), 0, len(text)
     while i < n:
         c = text[i]
         if c in "\"'`":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if (text[j] == "\\" and c != "`") else 1
-            i = j + 1
+            i = _literal_end(text, i)
         elif text.startswith("//", i):
             j = text.find("\n", i)
             j = n if j < 0 else j
@@ -127,46 +132,41 @@ def strip_comments(text: str) -> str:
     return "".join(out)
 
 
-def match_close(text: str, i: int) -> int:
-    """Index of the bracket closing the one at text[i] (comments already stripped)."""
-    pairs = {"{": "}", "(": ")", "[": "]"}
-    stack, n = [], len(text)
+def _code(text: str, i: int = 0):
+    """(index, character) of every character from `i` on that lies outside a Go string or rune literal."""
+    n = len(text)
     while i < n:
         c = text[i]
         if c in "\"'`":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if (text[j] == "\\" and c != "`") else 1
-            i = j + 1
+            i = _literal_end(text, i)
             continue
-        if c in pairs:
-            stack.append(pairs[c])
-        elif c in ")]}":
-            stack.pop()
-            if not stack:
-                return i
+        yield i, c
         i += 1
+
+
+def match_close(text: str, i: int) -> int:
+    """Index of the bracket closing the one at text[i] (comments already stripped)."""
+    depth = 0
+    for k, c in _code(text, i):
+        if c in "{([":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return k
     raise ValueError("unbalanced")
 
 
 def _top_level(text: str):
     """(index, character) of every character outside Go string literals at bracket depth 0."""
-    depth, i, n = 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "\"'`":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if (text[j] == "\\" and c != "`") else 1
-            i = j + 1
-            continue
+    depth = 0
+    for i, c in _code(text):
         if c in "{([":
             depth += 1
         elif c in "})]":
             depth -= 1
         elif depth == 0:
             yield i, c
-        i += 1
 
 
 def split_top(body: str) -> list[str]:
