@@ -17,11 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import yaml
 
 from modelstack.config import schema as cfg
-from modelstack.config.load import read_stack_path
-from modelstack.capacity import cost as cost_mod
+from modelstack.config.load import read_stack_path, stack_config_dir
+from modelstack.capacity import cost as cost_mod, pricing
 from modelstack.planner import recorded as rec_mod
 from modelstack.planner.capacity import CapacityPlan, plan_platform
 from modelstack.planner.karpenter import plan_karpenter
@@ -54,8 +53,7 @@ def find_project(start: Path) -> Path:
 
 
 def stack_file(project: Path, stack: str) -> Path:
-    meta = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
-    folder = project / meta.get("stackConfigDir", ".")
+    folder = stack_config_dir(project)
     path = folder / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
@@ -102,7 +100,7 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
 def _record_json(capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> dict:
     return {"path": recorded.path if recorded else None, "followed": list(capacity.followed),
             "rechosen": dict(capacity.rechosen), "unrecorded": list(capacity.unrecorded),
-            "savings": {g: {"instance_types": list(t), "usd_per_month": round(v * 730, 2)}
+            "savings": {g: {"instance_types": list(t), "usd_per_month": round(v * pricing.HOURS_PER_MONTH, 2)}
                         for g, (t, v) in capacity.savings.items()},
             "choices": {n: {"capacity_type": g.capacity_type, "instance_types": list(g.instance_types)}
                         for n, g in capacity.record.items()}}
@@ -396,8 +394,6 @@ def _capacity(args: argparse.Namespace) -> int:
             return 1
         print(f"stack {args.stack}: {shown} is current ({len(old)} group(s))")
         return 0
-    before = cost_mod.estimate(kept.cost_inputs)
-    after = cost_mod.estimate(fresh.cost_inputs)
     changed = sorted(n for n, g in fresh.record.items() if n in old and old[n].instance_types != g.instance_types)
     for n in changed:
         print(f"  {n}: {', '.join(old[n].instance_types)} -> {', '.join(fresh.record[n].instance_types)} "
@@ -405,9 +401,10 @@ def _capacity(args: argparse.Namespace) -> int:
     for n in sorted(set(fresh.record) - set(old)):
         print(f"  {n}: recorded {', '.join(fresh.record[n].instance_types)}")
     if args.action == "rechoose":
-        delta = (after.usd_per_month_max - before.usd_per_month_max)
-        print(f"re-choosing: {len(changed)} node group(s) replaced; at max replicas "
-              f"{'-' if delta < 0 else '+'}${abs(delta):,.2f}/month")
+        from modelstack.plan.diff import signed_usd
+
+        delta = cost_mod.estimate(fresh.cost_inputs).usd_per_month_max - cost_mod.estimate(kept.cost_inputs).usd_per_month_max
+        print(f"re-choosing: {len(changed)} node group(s) replaced; at max replicas {signed_usd(delta, 'month', 2)}")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(rec_mod.render(args.stack, fresh.record, date.today(), version()))
     print(f"wrote {shown}: commit it; plans and `pulumi up` follow it")
@@ -416,7 +413,7 @@ def _capacity(args: argparse.Namespace) -> int:
 
 def _prices_refresh(args: argparse.Namespace) -> int:
     """`modelstack prices refresh`: exit 0 written, 2 bad input or AWS refused (one message, no traceback)."""
-    from modelstack.capacity import pricing, refresh
+    from modelstack.capacity import refresh
     from modelstack.planner import prices as prices_mod
 
     def fail(msg: str) -> int:

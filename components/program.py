@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import pulumi
-import yaml
 import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
@@ -38,6 +37,7 @@ from modelstack.cluster.network import Network
 from modelstack.cluster.node_group import NodeGroup
 from modelstack.serving.traffic_splitter import TrafficSplitter
 from modelstack.config.checks import model_path, pod_requests
+from modelstack.config.load import stack_config_dir
 
 
 @dataclass
@@ -101,11 +101,7 @@ def recorded_choices(stack: str) -> Optional[Recorded]:
     """The stack's recorded capacity choices, read from beside its stack file in the project `pulumi up` runs."""
     root = project_root()
     try:
-        meta = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
-    except OSError:
-        meta = {}
-    try:
-        return read_recorded(root / str(meta.get("stackConfigDir") or "."), stack, root)
+        return read_recorded(stack_config_dir(root), stack, root)
     except RecordError as e:
         raise pulumi.RunError(str(e)) from None
 

@@ -348,3 +348,14 @@ def read_stack_file(text: str, stack: str, source: str) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise refuse("config", "nothing" if values is None else _fmt_value(values), "a `config:` mapping of keys to values")
     return values
+
+
+def stack_config_dir(project: Path, meta: Optional[Mapping[str, Any]] = None) -> Path:
+    """The folder of a project's stack files: Pulumi.yaml's `stackConfigDir` (default: the project folder).
+    `meta`: Pulumi.yaml already read; otherwise it is read here (a missing or unreadable one means the default)."""
+    if meta is None:
+        try:
+            meta = yaml.safe_load((project / "Pulumi.yaml").read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            meta = {}
+    return project / str((meta if isinstance(meta, Mapping) else {}).get("stackConfigDir") or ".")

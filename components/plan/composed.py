@@ -29,7 +29,7 @@ import yaml
 
 from modelstack.capacity import cost, pricing, sizing
 from modelstack.config import schema as cfg
-from modelstack.config.load import read_stack_path
+from modelstack.config.load import read_stack_path, stack_config_dir
 from modelstack.render import labels
 
 from . import report
@@ -79,7 +79,7 @@ def load_project(directory: str | os.PathLike[str]) -> Project:
     if not main.is_file():
         raise ProgramError(f"--program {directory}: no {main.relative_to(d) if main.is_relative_to(d) else main} "
                            "to run (a Python Pulumi program starts in __main__.py)")
-    return Project(dir=d, name=meta["name"], main=main, stack_config_dir=d / str(meta.get("stackConfigDir") or "."))
+    return Project(dir=d, name=meta["name"], main=main, stack_config_dir=stack_config_dir(d, meta))
 
 
 def stack_names(project: Project) -> list[str]:

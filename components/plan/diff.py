@@ -124,21 +124,23 @@ def _replaced_by(r: dict, fields: Iterable[tuple[str, Any, Any]], provider_input
     typ, paths = r["type"], [p for p, _, _ in fields]
     keys = [_norm(k) for k in (r.get("options") or {}).get("replace_on_changes") or ()]
     facts = replace_facts().get(typ)
-    if facts is None and not is_component(typ):
-        forced = sorted({p for p in paths for k in keys if _under(p, k)})
-        return forced or None
-    lifted = {k for setting, ks in (facts or {}).get("mutable_if_provider_sets", {}).items()
-              if str(provider_inputs.get(setting)).lower() == "true" and not (r.get("inputs") or {}).get("immutable")
-              for k in ks}
-    keys += [k for k in (facts or {}).get("replace_on", ()) if k not in lifted]
-    return sorted({p for p in paths for k in keys if _under(p, k)})
+    if facts is not None:
+        lifted = {k for setting, ks in facts.get("mutable_if_provider_sets", {}).items()
+                  if str(provider_inputs.get(setting)).lower() == "true" and not (r.get("inputs") or {}).get("immutable")
+                  for k in ks}
+        keys += [k for k in facts.get("replace_on", ()) if k not in lifted]
+    forced = sorted({p for p in paths for k in keys if _under(p, k)})
+    return (forced or None) if facts is None and not is_component(typ) else forced
 
 
 def _ignored(fields: list[tuple[str, Any, Any]], options: dict) -> tuple[list, list]:
     """Fields Pulumi leaves as they are (the resource's ignoreChanges) apart from those it changes."""
     keys = [_norm(k) for k in options.get("ignore_changes") or ()]
-    kept = [f for f in fields if not any(_under(f[0], k) for k in keys)]
-    return kept, [f for f in fields if f not in kept]
+    kept: list = []
+    ignored: list = []
+    for f in fields:
+        (ignored if any(_under(f[0], k) for k in keys) else kept).append(f)
+    return kept, ignored
 
 
 def _how_replaced(typ: str, options: dict, inputs: dict, renamed: bool = False, old_inputs: Optional[dict] = None) -> str:
@@ -274,7 +276,7 @@ def diff(old: dict, new: dict) -> PlanDiff:
                     left_alone=left_alone)
 
 
-def _signed_usd(usd: float, unit: str, places: int) -> str:
+def signed_usd(usd: float, unit: str, places: int) -> str:
     """`+$63.66/month`, `-$0.0872/h`: a cost delta as a reviewer reads it."""
     return f"{'-' if usd < 0 else '+'}${abs(usd):,.{places}f}/{unit}"
 
@@ -310,7 +312,7 @@ def render(d: PlanDiff, max_fields: int = 12) -> str:
         o, n, delta = d.cost[k]["old"], d.cost[k]["new"], d.cost[k].get("delta_usd") or {}
         if o and n and o != n:
             lines.append(f"cost {unit}: " + ", ".join(
-                f"{b} ${o.get(b):,.{places}f} -> ${n.get(b):,.{places}f} ({_signed_usd(delta[b], short, places)})"
+                f"{b} ${o.get(b):,.{places}f} -> ${n.get(b):,.{places}f} ({signed_usd(delta[b], short, places)})"
                 if b in delta else f"{b} {o.get(b)} -> {n.get(b)}" for b in ("min", "max")))
     for v in d.new_violations:
         lines.append(f"new policy violation [{v.get('level')}] {v.get('policy')}: {v.get('message')}")

@@ -167,6 +167,11 @@ class _Entry:
     reason: Optional[str] = None
     designed: bool = False
 
+    @property
+    def recordable(self) -> bool:
+        """The planner chooses its types and records them: neither pinned by the config nor designed."""
+        return not (self.config.instance_types or self.designed)
+
 
 def _volume(g: NodeGroupConfig) -> cost.RootVolume:
     gp3 = g.root_volume.type == "gp3"
@@ -328,13 +333,16 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
     unrecorded: list[str] = []
     savings: dict[str, tuple[tuple[str, ...], float]] = {}
 
-    def recorded_for(name: str) -> Optional[RecordedGroup]:
-        if recorded is None or rechoose is not None and (not rechoose or e.name in rechoose):
+    def recorded_for(e: _Entry, name: str) -> Optional[RecordedGroup]:
+        """The recorded choice of group `name` (entry `e` or its fallback), unless the config pins its types, the
+        planner designs it, or it is to be chosen afresh."""
+        if recorded is None or not e.recordable or rechoose is not None and (not rechoose or e.name in rechoose):
             return None
         return recorded.get(name)
 
     for e in entries:
         gname, g = e.name, e.config
+        recordable = e.recordable
         missing = [t for t in g.instance_types or () if t in cat and not prices.offers(cat[t])]
         if missing:
             key = f"node_groups.{gname}.instance_types" if not e.designed else "capacity.system_instance_types"
@@ -353,9 +361,9 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
             if demands:
                 choice: Optional[GroupChoice] = e.choice or optimizer.choose_group(sel, demands, prices, cat)
                 fb = g.spot and g.on_demand_fallback
-                rec = recorded_for(gname) if not (g.instance_types or e.designed) else None
+                rec = recorded_for(e, gname)
                 if rec is not None:
-                    floor_rec = recorded_for(gname + FALLBACK_SUFFIX) if fb and choice.on_demand_floor else None
+                    floor_rec = recorded_for(e, gname + FALLBACK_SUFFIX) if fb and choice.on_demand_floor else None
                     kept, why = _follow(rec, floor_rec, capacity, sel, demands, g.max_size, prices, cat)
                     if kept is None:
                         rechosen[gname] = why
@@ -371,7 +379,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
                                        notes=tuple(dict.fromkeys(kept.notes + (choice.notes if same else ()))))
                         choice = kept
                         followed.append(gname)
-                elif not (g.instance_types or e.designed):
+                elif recordable:
                     unrecorded.append(gname)
                 types, reason = choice.instance_types, e.reason or choice.reason
                 # the price book's own notes are the whole plan's (the cost table says them once)
@@ -381,13 +389,14 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
                 choice, notes = None, ()
                 types, reason = _idle_choice(sel, cat, prices)
                 reason = e.reason or reason
-                rec = recorded_for(gname) if not (g.instance_types or e.designed) else None
-                if rec is not None and _serves(rec, capacity, sel, cat) is None:
+                rec = recorded_for(e, gname)
+                why = _serves(rec, capacity, sel, cat) if rec is not None else None
+                if rec is not None and why is None:
                     types, reason = rec.instance_types, "recorded choice, kept (no models yet)"
                     followed.append(gname)
                 elif rec is not None:
-                    rechosen[gname] = _serves(rec, capacity, sel, cat) or ""
-                elif not (g.instance_types or e.designed):
+                    rechosen[gname] = why or ""
+                elif recordable:
                     unrecorded.append(gname)
                 nodes_min = nodes_max = g.min_size
                 if g.kind == "system":
@@ -407,7 +416,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
             issue(f"{where}.max_size", repr(g.max_size),
                   f"at least {nodes_max}: the max_replicas of {', '.join(models)} need {nodes_max} {types[0]} nodes")
         nodes_max = max(nodes_min, min(nodes_max, g.max_size))
-        if not (g.instance_types or e.designed):
+        if recordable:
             record[gname] = RecordedGroup(capacity, tuple(types))
         groups.append(NodeGroupPlan(name=gname, pool=gname, kind=g.kind, capacity_type=capacity, instance_types=types,
                                     # the system group never runs below what its add-ons need
@@ -430,14 +439,14 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
                 fb_types, fb_min, fb_max = od.instance_types, 0, 0
             else:
                 fb_types, fb_min, fb_max = types[:1], 0, 0
-            fb_rec = recorded_for(fb_name) if not (g.instance_types or e.designed) else None
+            fb_rec = recorded_for(e, fb_name)
             if floor is None and fb_rec is not None and gname not in rechosen:
                 od_sel = replace(sel, spot=False)
                 if _serves(fb_rec, ON_DEMAND, od_sel, cat) is None and all(
                         not optimizer.fit_report(d.requests, cat[fb_rec.instance_types[0]], None, d.sidecars)
                         for d in demands):
                     fb_types = fb_rec.instance_types
-            if not (g.instance_types or e.designed):
+            if recordable:
                 record[fb_name] = RecordedGroup(ON_DEMAND, tuple(fb_types))
             groups.append(NodeGroupPlan(name=fb_name, pool=gname, kind=g.kind, capacity_type=ON_DEMAND,
                                         instance_types=fb_types, min_size=0, max_size=g.max_size,
