@@ -20,6 +20,7 @@ from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
+from modelstack.planner.system import addon_switches
 from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
@@ -421,7 +422,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
         **({"pod_identity_agent_version": cl.addons.pod_identity_agent} if cl.addons.pod_identity_agent else {}),
         "metrics_server_version": cl.charts.version("metrics-server", cl.kubernetes_version),
-        "load_balancer_controller": bool(c.models),
+        **addon_switches(p),
         "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
         "keda_version": cl.charts.version("keda", cl.kubernetes_version),
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
@@ -432,12 +433,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "nvidia_device_plugin_version": cl.charts.version("nvidia-device-plugin", cl.kubernetes_version),
         "neuron_device_plugin": any(g.kind == "inferentia" for g in capacity.groups),
         "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),
-        "prometheus": cl.observability.prometheus,
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
-        "prometheus_volume_size": cl.observability.volume_size,
-        # Receivers turn the chart's Alertmanager on; its 50Mi claim needs the StorageClass the EBS CSI driver serves.
-        "prometheus_alertmanager": bool(cl.observability.alerts.receivers),
         **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
         **({"prometheus_values": obs.prometheus_values(system_pool),
             **({"alertmanager_sns_topic_arns": obs.sns_topic_arns} if obs.sns_topic_arns else {})}

@@ -151,10 +151,9 @@ class PlatformAddons(pulumi.ComponentResource):
                                   tags=tags, opts=child)
 
         # Volumes: the EBS CSI driver (its own role) and an encrypted gp3 StorageClass, when a release asks for a claim.
-        volumes = args.get("prometheus", True) and addon_values.needs_volumes(
-            args.get("prometheus_volume_size"), args.get("prometheus_alertmanager", False))
+        installs = addon_values.installed(args)
         storage: list[pulumi.Resource] = []
-        if args.get("ebs_csi_driver", volumes):
+        if installs.ebs_csi_driver:
             sa = addon_values.EBS_CSI_SERVICE_ACCOUNT
             if agent is not None:
                 trust: pulumi.Input[str] = iam.to_json(iam.pod_identity_trust_policy())
@@ -198,7 +197,7 @@ class PlatformAddons(pulumi.ComponentResource):
         release("metrics-server", "metrics-server", args.get("metrics_server_version"), addon_values.metrics_server(pool))
 
         self.load_balancer_controller_role_arn = pulumi.Output.from_input(None)
-        if args.get("load_balancer_controller", True):
+        if installs.load_balancer_controller:
             role = aws.iam.Role(
                 f"{name}-lbc",
                 assume_role_policy=pulumi.Output.all(h.oidc_provider_arn, h.oidc_provider_url).apply(
@@ -232,10 +231,10 @@ class PlatformAddons(pulumi.ComponentResource):
                 provider=h.provider, parent=self, depends_on=deps)
 
         self.prometheus_address = pulumi.Output.from_input(None)
-        if args.get("prometheus", True):
+        if installs.prometheus:
             values = observability.merge(addon_values.prometheus(
                 pool, retention=args.get("prometheus_retention", "1d"), volume_size=args.get("prometheus_volume_size"),
-                alertmanager=args.get("prometheus_alertmanager", False),
+                alertmanager=installs.alertmanager,
                 pushgateway=args.get("prometheus_pushgateway", False)), args.get("prometheus_values") or {})
             before: list[pulumi.Resource] = []
             if args.get("alertmanager_sns_topic_arns"):

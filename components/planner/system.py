@@ -55,12 +55,19 @@ def _millicores(q: Optional[str]) -> int:
     return 0 if not q else sizing.parse_cpu(q)
 
 
-def _runs(w: dict[str, Any], platform: Platform, kubernetes_chart: str) -> bool:
-    """Whether modelstack installs workload `w` for this stack (the facts file's `when`, as the program decides)."""
-    c = platform.config
-    cl = c.cluster
-    obs = cl.observability
-    volumes = obs.prometheus and addon_values.needs_volumes(obs.volume_size, bool(obs.alerts.receivers))
+def addon_switches(platform: Platform) -> dict[str, Any]:
+    """The PlatformAddons arguments, read from the stack config, that decide which optional add-ons run: the load
+    balancer controller with models, Prometheus as configured, Alertmanager with receivers, the TSDB volume. The
+    stack program passes these very arguments, so the sizing counts what is installed."""
+    obs = platform.config.cluster.observability
+    return {"load_balancer_controller": bool(platform.config.models), "prometheus": obs.prometheus,
+            "prometheus_alertmanager": bool(obs.alerts.receivers),
+            **({"prometheus_volume_size": obs.volume_size} if obs.volume_size else {})}
+
+
+def _runs(w: dict[str, Any], platform: Platform, installs: addon_values.Installed, kubernetes_chart: str) -> bool:
+    """Whether modelstack installs workload `w` for this stack (the facts file's `when`)."""
+    cl = platform.config.cluster
     chart = w["chart"]
     if w["kind"] == "DaemonSet" or w["placement"] != "system" or not w.get("replicas"):
         return False
@@ -69,15 +76,13 @@ def _runs(w: dict[str, Any], platform: Platform, kubernetes_chart: str) -> bool:
     if chart == "cluster-autoscaler":
         return cl.provisioner == "cluster-autoscaler" and w["chart_version"] == kubernetes_chart
     if chart == "aws-load-balancer-controller":
-        return bool(c.models)
+        return installs.load_balancer_controller
     if chart == "prometheus":
-        if w["workload"].endswith("alertmanager"):
-            return obs.prometheus and bool(obs.alerts.receivers)
-        return obs.prometheus
+        return installs.alertmanager if w["workload"].endswith("alertmanager") else installs.prometheus
     if chart == "grafana":
-        return obs.grafana_enabled
+        return cl.observability.grafana_enabled
     if chart == "aws-ebs-csi-driver":
-        return bool(volumes or cl.addons.ebs_csi_driver)
+        return installs.ebs_csi_driver
     return True  # metrics-server, coredns, KEDA and its HTTP add-on: every stack
 
 
@@ -86,7 +91,8 @@ def system_sizing(platform: Platform, instance_type: str, cluster_autoscaler_cha
     cat = pricing.catalog()
     itype = cat[instance_type]
     cap = optimizer.group_capacity([itype], sizing.DEFAULT_NODE_RESERVE)
-    counted = [w for w in _workloads() if _runs(w, platform, cluster_autoscaler_chart)]
+    installs = addon_values.installed(addon_switches(platform))
+    counted = [w for w in _workloads() if _runs(w, platform, installs, cluster_autoscaler_chart)]
     items = [(sizing.Requests(cpu_millicores=_millicores(w["requests"]["cpu"]),
                               memory_mib=_mebibytes(w["requests"]["memory"])), int(w["replicas"])) for w in counted]
     packed, _ = optimizer.pack_nodes(items, cap)

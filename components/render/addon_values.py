@@ -11,6 +11,7 @@ tests/render/test_charts.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 from modelstack.render import labels, timeouts
@@ -168,6 +169,26 @@ def needs_volumes(volume_size: Optional[str], alertmanager: bool) -> bool:
     """Whether the Prometheus release asks for PersistentVolumeClaims: a server volume, or alertmanager (whose chart
     keeps its state on a 50Mi claim by default)."""
     return bool(volume_size) or alertmanager
+
+
+@dataclass(frozen=True)
+class Installed:
+    """Which of PlatformAddons' optional add-ons run, as it decides from its arguments."""
+    load_balancer_controller: bool
+    prometheus: bool
+    alertmanager: bool
+    ebs_csi_driver: bool
+
+
+def installed(args: Mapping[str, Any]) -> Installed:
+    """The optional add-ons PlatformAddons installs for `args`, with its defaults: the load balancer controller and
+    Prometheus on, Alertmanager off, the EBS CSI driver only when Prometheus asks for a volume (unless
+    `ebs_csi_driver` says otherwise). The component and the system group's sizing both read this."""
+    prom = bool(args.get("prometheus", True))
+    alertmanager = prom and bool(args.get("prometheus_alertmanager", False))
+    volumes = prom and needs_volumes(args.get("prometheus_volume_size"), alertmanager)
+    return Installed(load_balancer_controller=bool(args.get("load_balancer_controller", True)), prometheus=prom,
+                     alertmanager=alertmanager, ebs_csi_driver=bool(args.get("ebs_csi_driver", volumes)))
 
 
 def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[str] = None,

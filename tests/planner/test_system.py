@@ -107,3 +107,33 @@ def test_min_size_on_a_model_group_under_cluster_autoscaler_is_honoured():
     _, capacity = plan_platform("dev", _values("dev", cas), today=TODAY)
     cpu = next(g for g in capacity.groups if g.name == "cpu")
     assert cpu.min_size == 2 and cpu.nodes_min >= 2
+
+
+def _observability(**obs):
+    def mutate(c):
+        c["cluster"]["observability"] = {**c["cluster"].get("observability", {}), **obs}
+    return mutate
+
+
+@pytest.mark.parametrize("mutate", [
+    None,
+    _observability(prometheus=False),
+    _observability(volume_size="20Gi"),
+    _observability(alerts={"receivers": {"ops": {"kind": "sns", "topic_arn": "arn:aws:sns:us-east-1:123456789012:ops"}}}),
+    lambda c: c["cluster"].setdefault("addons", {}).update(ebs_csi_driver="v1.50.0-eksbuild.1"),
+], ids=["defaults", "no-prometheus", "volume", "receivers", "ebs-version-only"])
+def test_the_sizing_counts_exactly_the_optional_add_ons_the_program_installs(run, mutate):
+    """One decision serves both: what the system group is sized for is what `pulumi up` would install."""
+    from modelstack import program
+
+    values = _values("dev", mutate)
+    _, capacity = plan_platform("dev", values, today=TODAY)
+    counted = {w.split(" x")[0] for w in capacity.system.workloads}
+    resources = run(program.main, "dev", values).resources
+    addons = {r.inputs.get("addonName") for r in resources if r.type == "aws:eks/addon:Addon"}
+    releases = {r.inputs.get("chart") for r in resources if r.type == "kubernetes:helm.sh/v3:Release"}
+    ebs = next(w["workload"] for w in FACTS if w["chart"] == "aws-ebs-csi-driver" and w["kind"] != "DaemonSet")
+    lbc = next(w["workload"] for w in FACTS if w["chart"] == "aws-load-balancer-controller")
+    assert (ebs in counted) == ("aws-ebs-csi-driver" in addons)
+    assert (lbc in counted) == ("aws-load-balancer-controller" in releases)
+    assert ("prometheus-server" in counted) == ("prometheus" in releases)
