@@ -29,6 +29,8 @@ SERVICE_ACCOUNT = "karpenter"
 CONTROLLER_IMAGE = "public.ecr.aws/karpenter/controller"
 CONTROLLER_TAG = "1.14.1"
 CONTROLLER_DIGEST = "sha256:723130949e4cab989461ff07d1be4cd781d63515432494641b33c235f300ae23"
+METRICS_PORT = 8080
+"""The chart's `controller.metrics.port` default, which its Service exposes as `http-metrics` (UPSTREAM.md)."""
 
 #: Kubernetes minors karpenter 1.14 supports (pkg/providers/version/version.go: MinK8sVersion, MaxK8sVersion).
 MIN_KUBERNETES, MAX_KUBERNETES = "1.26", "1.36"
@@ -203,13 +205,15 @@ def ec2_node_class(cluster_name: str, role_name: str, *, name: str = NODECLASS_N
 def helm_values(cluster_name: str, queue_name: str, system_pool: str, *, replicas: int = 2,
                 irsa_role_arn: Optional[str] = None) -> dict[str, Any]:
     """Chart values: cluster and interruption queue, the service account (IRSA annotation only without Pod Identity),
-    the pinned controller image, on the system pool."""
+    the pinned controller image, on the system pool; the Service annotated so the prometheus chart's
+    `kubernetes-service-endpoints` job scrapes the controller's metrics (the interruption panel reads them)."""
     sa: dict[str, Any] = {"create": True, "name": SERVICE_ACCOUNT}
     if irsa_role_arn:
         sa["annotations"] = {"eks.amazonaws.com/role-arn": irsa_role_arn}
     return {
         "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
         "serviceAccount": sa,
+        "service": {"annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": str(METRICS_PORT)}},
         "replicas": replicas,
         "controller": {
             "image": {"repository": CONTROLLER_IMAGE, "tag": CONTROLLER_TAG, "digest": CONTROLLER_DIGEST},

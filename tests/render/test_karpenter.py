@@ -254,6 +254,14 @@ def test_helm_values_point_the_chart_at_the_cluster_queue_and_system_pool():
     assert irsa["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": ROLE}
 
 
+def test_the_controller_service_is_scraped_on_the_charts_metrics_port():
+    """The prometheus chart scrapes annotated Services; Karpenter's chart 1.14.1 annotates its Service with
+    `service.annotations` and exposes `controller.metrics.port` (8080), where the interruption counter is."""
+    v = k.helm_values("c", "q", "system")
+    assert v["service"]["annotations"] == {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}
+    assert k.METRICS_PORT == 8080
+
+
 # ------------------------------------------------------------------------------------------ interruption
 
 
