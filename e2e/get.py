@@ -42,6 +42,9 @@ def check(doc: dict, text: str, platform, desired: dict[str, int]) -> list[str]:
             f.append(f"get: {name} scaling min/max {s['min']}/{s['max']} != config")
         if any(isinstance(v, (int, float)) for k, v in m["metrics"].items() if k not in ("available",)):
             f.append(f"get: {name} printed metric numbers without Prometheus")
+        lat = m.get("latency") or {}
+        if lat.get("available") is not False or not lat.get("reason"):
+            f.append(f"get: {name} latency percentiles {lat} without a load balancer (want unavailable, with a reason)")
         if not m["cost"]["usd_per_hour"] > 0:
             f.append(f"get: {name} cost {m['cost']}")
         if not m["endpoint"] and not m.get("endpoint_note"):

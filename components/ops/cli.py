@@ -112,8 +112,10 @@ def _get(args: argparse.Namespace, stack: str, outputs: dict, kube: Any, models:
         prom = Prometheus.through_api_server(kube, p["namespace"], p["service"], int(p["port"]))
     else:
         reason = "the stack installs no Prometheus (cluster.observability.prometheus: false); give --prometheus-url"
-    st = status.gather(kube, outputs, prom, models, detail=bool(models),
-                       prom_reason=reason)
+    from modelstack.ops import alb
+
+    st = status.gather(kube, outputs, prom, models, detail=bool(models), prom_reason=reason,
+                       latency=alb.reader(kube, outputs.get("region") or "us-east-1"))
     st = {"stack": stack, **st}
     if args.json:
         print(json.dumps(st, indent=2, sort_keys=True))

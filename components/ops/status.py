@@ -5,7 +5,8 @@ Sources, and nothing else (a figure without a source is shown as unavailable, ne
 - the cluster's API: the model's Deployments (label `modelstack.io/model`), its KEDA ScaledObject and the HPA KEDA
   makes for it (`status.hpaName`, else `keda-hpa-<name>`), pods, nodes, events;
 - Prometheus (render/metrics.py's queries over 5 minutes): request rate, 4xx/5xx/503-refused rates, latency
-  (HAProxy averages and maxima: its exporter has no histogram, so no percentile exists to show), in flight, queued;
+  (HAProxy averages and maxima: its exporter has no histogram), in flight, queued;
+- the load balancer (ops/alb.py): p50/p99 of the ALB's TargetResponseTime for the model's target group;
 - the price table (capacity/pricing.py) for the nodes the model's pods run on: each pod costs its node's price times
   its share of the node (the largest of its CPU, memory and GPU requests over the node's allocatable).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from kubernetes.utils import parse_quantity
 
@@ -297,12 +298,16 @@ def live_metrics(prom: Optional[Prometheus], model: str, namespace: str, reason:
     return Live(True, out)
 
 
-LATENCY_NOTE = ("latency: HAProxy's exporter publishes each replica's average over its last 1024 requests and "
-                "its maximum since start, no histogram: p50/p99 cannot be computed from it")
+LATENCY_NOTE = ("avg latency: HAProxy's exporter publishes each replica's average over its last 1024 requests and "
+                "its maximum since start, no histogram; p50/p99 come from the load balancer")
+
+
+NO_LATENCY = {"available": False, "reason": "not asked (no load balancer reader)"}
 
 
 def model_status(name: str, out: Mapping[str, Any], deployments: list[dict], so: Optional[dict], hpa: Optional[dict],
-                 pods: list[dict], nodes: Mapping[str, dict], book: pricing.PriceBook, live: Live) -> dict[str, Any]:
+                 pods: list[dict], nodes: Mapping[str, dict], book: pricing.PriceBook, live: Live,
+                 latency: Mapping[str, Any] = NO_LATENCY) -> dict[str, Any]:
     main = out.get("deployment") or name
     floor = sum((d.get("spec") or {}).get("replicas", 0) for d in deployments if d["metadata"]["name"] != main)
     rolls = [rollout(d) for d in sorted(deployments, key=lambda d: d["metadata"]["name"])]
@@ -319,6 +324,7 @@ def model_status(name: str, out: Mapping[str, Any], deployments: list[dict], so:
         "rollout": {"state": worst, "deployments": rolls},
         "metrics": ({"window": "5m", **live.values, "note": LATENCY_NOTE} if live.available else
                     {"available": False, "reason": live.reason}),
+        "latency": dict(latency),
         "cost": cost(pods, nodes, book),
     }
     return st
@@ -328,8 +334,10 @@ def model_status(name: str, out: Mapping[str, Any], deployments: list[dict], so:
 
 
 def gather(kube: Kube, outputs: Mapping[str, Any], prom: Optional[Prometheus], models: Optional[list[str]] = None,
-           detail: bool = False, prom_reason: str = "", now: Optional[dt.datetime] = None) -> dict[str, Any]:
-    """Every model's status (or only `models`); with `detail`, its pods, nodes and recent events too."""
+           detail: bool = False, prom_reason: str = "", now: Optional[dt.datetime] = None,
+           latency: Optional[Callable[[str, Optional[str]], Mapping[str, Any]]] = None) -> dict[str, Any]:
+    """Every model's status (or only `models`); with `detail`, its pods, nodes and recent events too. `latency`
+    (ops/alb.reader) reads each model's p50/p99 from its load balancer."""
     now = now or dt.datetime.now(dt.timezone.utc)
     region = outputs.get("region") or "us-east-1"
     book = pricing.price_book(region, fallback_to_us_east_1=True)
@@ -354,7 +362,8 @@ def gather(kube: Kube, outputs: Mapping[str, Any], prom: Optional[Prometheus], m
         hpa = kube.hpa(ns, hpa_name) if so is not None else None
         pods = kube.pods(ns, labels.MODEL_LABEL, name)
         live = live_metrics(prom, name, ns, prom_state.get("reason", ""))
-        st = model_status(name, out, deps, so, hpa, pods, nodes, book, live)
+        st = model_status(name, out, deps, so, hpa, pods, nodes, book, live,
+                          latency(ns, out.get("service")) if latency else NO_LATENCY)
         if detail:
             st["pods"] = pod_rows(pods, now)
             st["nodes"] = node_rows([p["spec"].get("nodeName") for p in pods if p["spec"].get("nodeName")], nodes, book)
@@ -397,9 +406,15 @@ def _signal(s: Mapping[str, Any]) -> str:
     return ",".join(parts)
 
 
+def _percentiles(lat: Mapping[str, Any]) -> str:
+    if not lat.get("available"):
+        return "n/a"
+    return f"{_fmt(lat['p50_seconds'], 's', 3)}/{_fmt(lat['p99_seconds'], 's', 3)}"
+
+
 def render_stack(stack: str, st: Mapping[str, Any]) -> str:
     rows = [["model", "ready", "up-to-date", "scaling cur/min/max", "signal", "rollout", "req/s", "4xx/s", "5xx/s",
-             "503 shed/s", "avg latency", "$/h", "image"]]
+             "503 shed/s", "avg latency", "p50/p99", "$/h", "image"]]
     for m in st["models"]:
         r, s, x = m["replicas"], m["scaling"], m["metrics"]
         ok = x.get("available", True)
@@ -408,7 +423,7 @@ def render_stack(stack: str, st: Mapping[str, Any]) -> str:
                      _signal(s), m["rollout"]["state"],
                      _fmt(x.get("requests_per_second")) if ok else "n/a", _fmt(x.get("4xx_per_second")) if ok else "n/a",
                      _fmt(x.get("5xx_per_second")) if ok else "n/a", _fmt(x.get("shed_503_per_second")) if ok else "n/a",
-                     _fmt(x.get("total_seconds_avg"), "s", 3) if ok else "n/a",
+                     _fmt(x.get("total_seconds_avg"), "s", 3) if ok else "n/a", _percentiles(m["latency"]),
                      _fmt(m["cost"]["usd_per_hour"], "", 4), m["image"] or "-"])
     out = [f"stack {stack}", "", _table(rows), ""]
     for m in st["models"]:
@@ -419,6 +434,10 @@ def render_stack(stack: str, st: Mapping[str, Any]) -> str:
                f"metrics: not available, Prometheus could not be asked: {p['reason']}")
     if p["available"]:
         out.append(LATENCY_NOTE)
+    reasons = sorted({m["latency"]["reason"] for m in st["models"] if not m["latency"].get("available")})
+    out += [f"p50/p99: not available: {r}" for r in reasons]
+    sources = sorted({m["latency"]["source"] for m in st["models"] if m["latency"].get("available")})
+    out += [f"p50/p99: from the {s}" for s in sources]
     c = st["cost_per_hour"]
     out.append(f"cost now: ${c['models_usd']:.4f}/h for the models' share of their nodes; "
                f"all nodes ${c['nodes_usd']:.4f}/h (price table, not a bill)" if c["nodes_usd"] is not None else
@@ -446,9 +465,12 @@ def render_model(stack: str, st: Mapping[str, Any]) -> str:
                      f"in flight {_fmt(x['in_flight'], '', 0)}, queued {_fmt(x['queued'], '', 0)} (last 5m)")
         lines.append(f"latency    avg total {_fmt(x['total_seconds_avg'], 's', 3)}, avg server "
                      f"{_fmt(x['response_seconds_avg'], 's', 3)}, max since start {_fmt(x['total_seconds_max_since_start'], 's', 3)}"
-                     " (no percentiles: HAProxy's exporter has no histogram)")
+                     " (HAProxy's exporter has no histogram)")
     else:
         lines.append(f"metrics    not available: {x['reason']}")
+    lat = m["latency"]
+    lines.append(f"percentile p50 {_fmt(lat['p50_seconds'], 's', 3)}, p99 {_fmt(lat['p99_seconds'], 's', 3)} "
+                 f"(from the {lat['source']})" if lat.get("available") else f"percentile not available: {lat['reason']}")
     lines.append(f"cost       ${m['cost']['usd_per_hour']:.4f}/h ({m['cost']['pods_priced']} pods priced: {m['cost']['basis']})")
     lines += ["", "pods:"]
     lines.append(_table([["name", "ready", "phase", "restarts", "node", "capacity", "age"]] +
