@@ -1,0 +1,77 @@
+"""Amazon Managed Grafana (AMG) reading Amazon Managed Service for Prometheus (AMP): the in-cluster Prometheus's
+remote write, the IAM documents of both sides and the Grafana data source (pure; ManagedObservability wires them).
+
+Facts (components/data/UPSTREAM.md "Amazon Managed Grafana"):
+- prometheus chart 29.27.0 `server.remoteWrite` is written into prometheus.yml's `remote_write` as given (only `url`
+  goes through `tpl`); the server's ServiceAccount is `prometheus-server` (`serviceAccounts.server.create` true,
+  name "" -> the server's fullname, our `server.fullnameOverride`).
+- Prometheus 3.14.0 (the chart's app) signs remote writes with `sigv4` from prometheus/sigv4 v0.4.1, which loads
+  credentials with aws-sdk-go-v2's default chain (`config.LoadDefaultConfig`): the container-credentials endpoint
+  EKS Pod Identity injects is in it. Service name `aps`.
+- AMP's query actions are the four of the AWS managed policy AmazonPrometheusQueryAccess; remote write is
+  `aps:RemoteWrite`. Both are scoped to the workspace ARN.
+- AMG created through the API takes `permission_type` CUSTOMER_MANAGED and a role the service `grafana.amazonaws.com`
+  assumes; the Prometheus data source then signs with that role (`sigV4AuthType` "workspace-iam-role", as
+  aws-observability/terraform-aws-observability-accelerator provisions it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelstack.render import dashboards, iam
+
+REMOTE_WRITE_PATH = "api/v1/remote_write"
+"""Appended to the AMP workspace's `prometheus_endpoint` (which ends with '/')."""
+PROMETHEUS_SERVICE_ACCOUNT = "prometheus-server"
+"""The prometheus chart's server ServiceAccount (our fullnameOverride), bound to the remote-write role."""
+GRAFANA_SERVICE = "grafana.amazonaws.com"
+GRAFANA_VERSION = "12.4"
+"""AMG workspace version: the dashboards are Grafana 12 JSON (render/dashboards.py, schema 12.3.1). 13.x moves SigV4
+Prometheus data sources to a separate plugin."""
+QUERY_ACTIONS = ("aps:QueryMetrics", "aps:GetSeries", "aps:GetLabels", "aps:GetMetricMetadata")
+REMOTE_WRITE_ACTIONS = ("aps:RemoteWrite",)
+TOKEN_SECONDS_TO_LIVE = 30 * 24 * 3600
+"""The longest a workspace service-account token may live (30 days, pulumi-aws WorkspaceServiceAccountToken)."""
+
+
+def remote_write(prometheus_endpoint: str, region: str) -> list[dict[str, Any]]:
+    """`server.remoteWrite` of the prometheus chart: every sample to the AMP workspace, signed with SigV4 in
+    `region` by the credentials the server's pod gets from EKS Pod Identity."""
+    if not prometheus_endpoint.startswith("https://"):
+        raise ValueError(f"an AMP prometheus_endpoint starts with https://, got {prometheus_endpoint!r}")
+    return [{"url": prometheus_endpoint.rstrip("/") + "/" + REMOTE_WRITE_PATH, "sigv4": {"region": region}}]
+
+
+def remote_write_policy(workspace_arn: str) -> dict[str, Any]:
+    """The prometheus-server role: remote write to this one workspace."""
+    return iam.statements_policy([{"actions": REMOTE_WRITE_ACTIONS, "resources": [workspace_arn]}])
+
+
+def query_policy(workspace_arn: str) -> dict[str, Any]:
+    """The Grafana workspace role: read this one AMP workspace."""
+    return iam.statements_policy([{"actions": QUERY_ACTIONS, "resources": [workspace_arn]}])
+
+
+def workspace_trust_policy(account_id: str) -> dict[str, Any]:
+    """The AMG workspace role's trust: the Grafana service, for workspaces of this account only (confused-deputy
+    guard `aws:SourceAccount`)."""
+    return {"Version": iam.POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": GRAFANA_SERVICE}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}]}
+
+
+def datasource_json(region: str, scrape_interval_seconds: int) -> dict[str, Any]:
+    """`jsonData` of the Prometheus data source every dashboard names (uid dashboards.DATASOURCE_UID)."""
+    return {"httpMethod": "POST", "sigV4Auth": True, "sigV4AuthType": "workspace-iam-role", "sigV4Region": region,
+            "timeInterval": f"{scrape_interval_seconds}s"}
+
+
+def folder_uid() -> str:
+    """The folder the dashboards go in (its title is dashboards.FOLDER, as in the in-cluster Grafana)."""
+    return dashboards.uid(dashboards.FOLDER)
+
+
+def grafana_url(endpoint: str) -> str:
+    """The workspace's `endpoint` (a host name) as the URL the Grafana provider and users open."""
+    return endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
