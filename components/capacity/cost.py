@@ -42,6 +42,7 @@ __all__ = [
     "NodeGroupCost",
     "LoadBalancer",
     "CostInputs",
+    "ManagedGrafanaCost",
     "CostRow",
     "NodeGroupEstimate",
     "CostEstimate",
@@ -143,6 +144,38 @@ class LoadBalancer:
             raise ValueError(f"load balancer kind must be 'alb' or 'nlb', got {self.kind!r}")
 
 
+#: What one AMP active series is assumed to come from (not measured; the plan's assumptions name them). Every
+#: series is scraped every `scrape_interval_seconds` and remote-written whole (no relabelling drops any).
+AMP_SERIES_PER_CLUSTER = 10_000
+"""The API server, CoreDNS, Prometheus itself, kube-state-metrics' cluster-wide objects, KEDA and the autoscaler."""
+AMP_SERIES_PER_NODE = 1_500
+"""One node's kubelet and cAdvisor series for its system pods and DaemonSets, and kube-state-metrics' for it."""
+AMP_SERIES_PER_MODEL_POD = 400
+"""One model pod: the proxy's exporter, cAdvisor for its containers, kube-state-metrics for the pod."""
+
+
+@dataclass(frozen=True)
+class ManagedGrafanaCost:
+    """Amazon Managed Grafana users and the AMP samples the in-cluster Prometheus remote-writes (`grafana: managed`)."""
+
+    editors: int = 1
+    viewers: int = 0
+    nodes_min: int = 0
+    nodes_max: int = 0
+    model_pods_min: int = 0
+    model_pods_max: int = 0
+    scrape_interval_seconds: int = 15
+    workspaces: int = 1
+    """AMG workspaces this stack pays for (0: it provisions into an existing workspace, licensed elsewhere)."""
+
+    def active_series(self, at_max: bool) -> int:
+        nodes, pods = (self.nodes_max, self.model_pods_max) if at_max else (self.nodes_min, self.model_pods_min)
+        return AMP_SERIES_PER_CLUSTER + AMP_SERIES_PER_NODE * nodes + AMP_SERIES_PER_MODEL_POD * pods
+
+    def samples_per_month(self, at_max: bool, hours_per_month: float = pricing.HOURS_PER_MONTH) -> float:
+        return self.active_series(at_max) * hours_per_month * 3600 / self.scrape_interval_seconds
+
+
 @dataclass(frozen=True)
 class CostInputs:
     """Everything the estimate needs. ``public_ipv4_addresses`` None means one per NAT gateway (its Elastic IP);
@@ -163,6 +196,8 @@ class CostInputs:
     """Every node group of the same cluster as designed with all capacity on-demand (types chosen for on-demand,
     not the spot types at on-demand prices): the table's spot-versus-on-demand line compares with it. None: no
     line."""
+    managed_grafana: ManagedGrafanaCost | None = None
+    """Amazon Managed Grafana and Prometheus (`grafana: managed`); None: not used."""
     prices: pricing.PriceBook | None = field(default=None, compare=False, hash=False)
     """The price book to use (a region's price file in it, say); None: ``price_book(region, fallback_to_us_east_1=...)``."""
 
@@ -367,6 +402,8 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         lbs = [lb for lb in inputs.load_balancers if lb.kind == kind]
         fixed(f"{kind} load balancers", ", ".join(lb.name for lb in lbs if lb.name), len(lbs), unit)
     fixed("kms keys", "", inputs.kms_keys, pricing.KMS_KEY_USD_PER_MONTH / hpm)
+    if inputs.managed_grafana is not None:
+        _managed_grafana_rows(inputs.managed_grafana, hpm, rows, assumptions)
 
     total_min = sum(r.usd_per_hour_min for r in rows)
     total_max = sum(r.usd_per_hour_max for r in rows)
@@ -383,6 +420,32 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         on_demand_design_usd_per_hour_max=_on_demand_design_max(inputs, groups, total_max, catalog),
         prices=prices.to_json(),
     )
+
+
+def _managed_grafana_rows(m: ManagedGrafanaCost, hpm: float, rows: list[CostRow], assumptions: list[str]) -> None:
+    """AMG licences (at least one editor per workspace) and AMP samples ingested, at min and at max replicas."""
+    if m.workspaces:
+        editors = max(m.editors, pricing.AMG_MIN_EDITORS) * m.workspaces
+        unit = pricing.AMG_EDITOR_USD_PER_MONTH / hpm
+        rows.append(CostRow("managed grafana editor licences", "active editors and admins a month", editors, editors,
+                            unit, None, editors * unit, editors * unit))
+        if m.viewers:
+            unit = pricing.AMG_VIEWER_USD_PER_MONTH / hpm
+            rows.append(CostRow("managed grafana viewer licences", "active viewers a month", m.viewers, m.viewers,
+                                unit, None, m.viewers * unit, m.viewers * unit))
+    per_sample = pricing.AMP_USD_PER_10M_SAMPLES / 1e7
+    lo, hi = m.samples_per_month(False, hpm), m.samples_per_month(True, hpm)
+    rows.append(CostRow(
+        "amp samples ingested",
+        f"{m.active_series(False):,} - {m.active_series(True):,} series every {m.scrape_interval_seconds} s: "
+        f"{lo / 1e9:.2f} - {hi / 1e9:.2f} billion samples a month", 1, 1, hi * per_sample / hpm, None,
+        lo * per_sample / hpm, hi * per_sample / hpm))
+    assumptions.append(
+        f"amp active series assumed, not measured: {AMP_SERIES_PER_CLUSTER:,} for the cluster + {AMP_SERIES_PER_NODE:,} "
+        f"per node + {AMP_SERIES_PER_MODEL_POD:,} per model pod, all remote-written; every sample at the first tier's "
+        f"${pricing.AMP_USD_PER_10M_SAMPLES:.2f} per 10 million"
+        + (" (above 2 billion a month the real tiers are cheaper)" if hi > pricing.AMP_FIRST_TIER_SAMPLES else "")
+        + "; AMP storage and query samples processed, and AMG's free trial, not estimated")
 
 
 def _on_demand_design_max(inputs: CostInputs, groups: Sequence[NodeGroupEstimate], total_max: float,
