@@ -28,8 +28,9 @@ def plans() -> dict[str, dict]:
 
 
 def _constructed_types() -> set[str]:
-    """The type token of every pulumi_aws / pulumi_kubernetes / pulumi_eks resource class the components construct."""
-    modules = {"aws": "pulumi_aws", "k8s": "pulumi_kubernetes", "eks": "pulumi_eks"}
+    """The type token of every pulumi_aws / pulumi_kubernetes / pulumi_eks / pulumiverse_grafana resource class the
+    components construct."""
+    modules = {"aws": "pulumi_aws", "k8s": "pulumi_kubernetes", "eks": "pulumi_eks", "grafana": "pulumiverse_grafana"}
     found: set[str] = set()
     for path in (ROOT / "components").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
