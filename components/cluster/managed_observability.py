@@ -16,7 +16,7 @@ import pulumiverse_grafana as grafana
 from typing_extensions import NotRequired
 
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
-from modelstack.render import addon_values, dashboards, iam, managed_grafana as amg
+from modelstack.render import addon_values, iam, managed_grafana as amg
 from modelstack.render.charts import CHARTS
 
 TYPE = "modelstack:index:ManagedObservability"
@@ -64,7 +64,7 @@ class ManagedObservabilityArgs(TypedDict):
 class ManagedObservability(pulumi.ComponentResource):
     """AMP workspace; prometheus-server's remote-write role through EKS Pod Identity; AMG workspace (or an existing
     one), its query role, a service account whose token drives the Grafana provider; the data source, a folder and
-    the dashboards in it.
+    the dashboards in it, each named from `name` so that stacks can share one workspace.
 
     Create it before PlatformAddons and merge `remote_write` into the prometheus release's `server.remoteWrite`: that
     output resolves only after the Pod Identity association exists, so the server's pod starts with credentials.
@@ -144,19 +144,21 @@ class ManagedObservability(pulumi.ComponentResource):
         provider = grafana.Provider(f"{name}-grafana", url=self.grafana_url, auth=token.key,
                                     opts=pulumi.ResourceOptions(parent=self))
         on_grafana = pulumi.ResourceOptions(parent=self, provider=provider)
+        source_uid = amg.datasource_uid(name)
         grafana.oss.DataSource(
-            f"{name}-prometheus", name="Prometheus", type="prometheus", uid=dashboards.DATASOURCE_UID,
+            f"{name}-prometheus", name=f"Prometheus {name}", type="prometheus", uid=source_uid,
             url=amp.prometheus_endpoint, is_default=True, access_mode="proxy",
             json_data_encoded=json.dumps(amg.datasource_json(region, args.get(
                 "scrape_interval_seconds", addon_values.SCRAPE_INTERVAL_SECONDS)), sort_keys=True),
             opts=on_grafana)
-        folder = grafana.oss.Folder(f"{name}-dashboards", title=dashboards.FOLDER, uid=amg.folder_uid(),
-                                    opts=on_grafana)
+        folder_uid, folder_title = amg.folder(name)
+        folder = grafana.oss.Folder(f"{name}-dashboards", title=folder_title, uid=folder_uid, opts=on_grafana)
         uids = []
         for file_name, text in sorted(args["dashboards"].items()):
             uid = json.loads(text)["uid"]
             uids.append(uid)
-            grafana.oss.Dashboard(f"{name}-{file_name.removesuffix('.json')}", config_json=text, folder=folder.uid,
+            grafana.oss.Dashboard(f"{name}-{file_name.removesuffix('.json')}", config_json=amg.retarget(text, source_uid),
+                                  folder=folder.uid,
                                   overwrite=True, message="modelstack (pulumi up)", opts=on_grafana)
         self.prometheus_workspace_arn = amp.arn
         self.grafana_workspace_id = workspace_id

@@ -17,6 +17,7 @@ Facts (components/data/UPSTREAM.md "Amazon Managed Grafana"):
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from modelstack.render import dashboards, iam
@@ -67,9 +68,28 @@ def datasource_json(region: str, scrape_interval_seconds: int) -> dict[str, Any]
             "timeInterval": f"{scrape_interval_seconds}s"}
 
 
-def folder_uid() -> str:
-    """The folder the dashboards go in (its title is dashboards.FOLDER, as in the in-cluster Grafana)."""
-    return dashboards.uid(dashboards.FOLDER)
+def datasource_uid(stack: str) -> str:
+    """The data source's uid in the workspace, one per stack: several stacks may share an existing workspace."""
+    return dashboards.uid(stack, "amp")
+
+
+def folder(stack: str) -> tuple[str, str]:
+    """(uid, title) of the folder the stack's dashboards go in, one per stack for the same reason."""
+    return dashboards.uid(stack, "folder"), f"{dashboards.FOLDER} {stack}"
+
+
+def retarget(dashboard_json: str, uid: str) -> str:
+    """A generated dashboard with every reference to the provisioned data source (dashboards.DATASOURCE_UID) pointed
+    at `uid` instead; everything else as it was."""
+    def walk(v: Any) -> Any:
+        if isinstance(v, dict):
+            if v.get("uid") == dashboards.DATASOURCE_UID and v.get("type") == dashboards.DATASOURCE["type"]:
+                return {**v, "uid": uid}
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+    return json.dumps(walk(json.loads(dashboard_json)), sort_keys=True)
 
 
 def grafana_url(endpoint: str) -> str:

@@ -98,13 +98,14 @@ def test_workspace_and_what_is_provisioned_into_it(run):
     sa = r.named("obs-provisioner", "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount").inputs
     assert sa["grafanaRole"] == "ADMIN"
     ds = r.named("obs-prometheus", "grafana:oss/dataSource:DataSource")
-    assert ds.inputs["uid"] == dashboards.DATASOURCE_UID and ds.inputs["type"] == "prometheus"
+    assert ds.inputs["uid"] == amg.datasource_uid("obs") != dashboards.DATASOURCE_UID and ds.inputs["type"] == "prometheus"
     assert ds.inputs["url"] == r.named("obs-prometheus", "aws:amp/workspace:Workspace").outputs["prometheusEndpoint"]
     assert json.loads(ds.inputs["jsonDataEncoded"])["sigV4AuthType"] == "workspace-iam-role"
     folder = r.named("obs-dashboards", "grafana:oss/folder:Folder")
+    assert (folder.inputs["uid"], folder.inputs["title"]) == amg.folder("obs")
     for n, text in BOARDS.items():
         d = r.named(f"obs-{n.removesuffix('.json')}", "grafana:oss/dashboard:Dashboard")
-        assert d.inputs["configJson"] == text and d.inputs["folder"] == folder.inputs["uid"]
+        assert d.inputs["configJson"] == amg.retarget(text, ds.inputs["uid"]) and d.inputs["folder"] == folder.inputs["uid"]
         assert d.provider and d.provider.startswith(provider.urn)
     assert ds.provider.startswith(provider.urn)
 

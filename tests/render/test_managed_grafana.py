@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from modelstack.render import iam, managed_grafana as amg
+import json
+
+from modelstack.render import dashboards, iam, managed_grafana as amg
 
 ARN = "arn:aws:aps:eu-west-1:123456789012:workspace/ws-abc"
 ENDPOINT = "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-abc/"
@@ -46,3 +48,28 @@ def test_grafana_url_from_the_workspace_endpoint():
     assert amg.grafana_url("g-1.grafana-workspace.us-east-1.amazonaws.com") == \
         "https://g-1.grafana-workspace.us-east-1.amazonaws.com"
     assert amg.grafana_url("https://g-1.example") == "https://g-1.example"
+
+
+def test_each_stack_has_its_own_data_source_and_folder_and_its_dashboards_point_at_it():
+    assert amg.datasource_uid("a-prod") != amg.datasource_uid("b-prod")
+    assert amg.folder("a-prod") != amg.folder("b-prod") and amg.folder("a-prod")[1] == "modelstack a-prod"
+    board = dashboards.dashboards("models-prod", "prod", [dashboards.ModelDashboard("sentiment", "models")],
+                                  karpenter=True)
+    for text in (dashboards.to_json(d) for d in board.values()):
+        moved = json.loads(amg.retarget(text, "ms-x-amp"))
+        refs = []
+
+        def collect(v):
+            if isinstance(v, dict):
+                if "datasource" in v:
+                    refs.append(v["datasource"])
+                for x in v.values():
+                    collect(x)
+            elif isinstance(v, list):
+                for x in v:
+                    collect(x)
+        collect(moved)
+        assert refs and all(r == {"type": "prometheus", "uid": "ms-x-amp"} for r in refs)
+        # Nothing else changes: the uid put back gives the generated dashboard.
+        back = json.dumps(moved).replace('"ms-x-amp"', json.dumps(dashboards.DATASOURCE_UID))
+        assert json.loads(back) == json.loads(text)
