@@ -415,7 +415,8 @@ def observability(resources: list[Recorded]) -> list[dict]:
             title = str(json.loads(r.inputs.get("configJson") or "{}").get("title") or r.name)
             row = next((o for o in out if o["what"] == "managed grafana dashboards"), None)
             if row is None:
-                row = {"what": "managed grafana dashboards", "where": "folder modelstack", "detail": "", "cost": "-"}
+                row = {"what": "managed grafana dashboards", "where": "the stack's folder in the workspace", "detail": "",
+                       "cost": "-"}
                 out.append(row)
             row["detail"] = ", ".join(x for x in (row["detail"], title) if x)
         elif r.type == "aws:cloudwatch/logGroup:LogGroup":
