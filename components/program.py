@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from modelstack.config import schema as cfg
-from modelstack.render import labels, node_templates, timeouts
+from modelstack.render import labels, managed_grafana, node_templates, timeouts
 from modelstack.render.observability import merge as merge_values
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
@@ -27,7 +27,7 @@ from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
 from modelstack.cluster.managed_observability import ManagedObservability
 from modelstack.cluster.observability import Observability
-from modelstack.ops.observability import plan_observability
+from modelstack.ops.observability import ObservabilityPlan, plan_observability
 from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
@@ -357,12 +357,14 @@ def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, 
     return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
 
 
-def managed_observability_args(p: Platform, dashboards: dict[str, str], handle: ClusterHandle,
-                               tags: dict[str, str]) -> dict[str, Any]:
-    """ManagedObservability's args from `cluster.observability.managed_grafana` (`grafana: managed`)."""
+def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: ClusterHandle, tags: dict[str, str]) -> dict[str, Any]:
+    """ManagedObservability's args from `cluster.observability.managed_grafana` (`grafana: managed`) and the
+    observability plan `obs` (its dashboards, and the metrics they read when only those are remote-written)."""
     m = p.config.cluster.observability.grafana_managed
     assert m is not None
-    args: dict[str, Any] = {"handle": handle, "region": p.region, "dashboards": dashboards, "tags": tags}
+    args: dict[str, Any] = {"handle": handle, "region": p.region, "dashboards": obs.dashboard_files(), "tags": tags}
+    if m.remote_write == "dashboards":
+        args["remote_write_metrics"] = managed_grafana.metric_names(obs.dashboards.values())
     if m.workspace_id:
         args["existing_workspace_id"] = m.workspace_id
         if m.workspace_role_name:
@@ -443,7 +445,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     prometheus_values = obs.prometheus_values(system_pool) if cl.observability.prometheus else {}
     if cl.observability.grafana_managed is not None:
         managed_obs = ManagedObservability(f"{cl.name}-managed-observability", managed_observability_args(
-            p, obs.dashboard_files(), handle, tags))
+            p, obs, handle, tags))
         prometheus_values = merge_values(prometheus_values, {"server": {"remoteWrite": managed_obs.remote_write}})
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,

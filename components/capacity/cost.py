@@ -144,14 +144,21 @@ class LoadBalancer:
             raise ValueError(f"load balancer kind must be 'alb' or 'nlb', got {self.kind!r}")
 
 
-#: What one AMP active series is assumed to come from (not measured; the plan's assumptions name them). Every
-#: series is scraped every `scrape_interval_seconds` and remote-written whole (no relabelling drops any).
-AMP_SERIES_PER_CLUSTER = 10_000
-"""The API server, CoreDNS, Prometheus itself, kube-state-metrics' cluster-wide objects, KEDA and the autoscaler."""
-AMP_SERIES_PER_NODE = 1_500
-"""One node's kubelet and cAdvisor series for its system pods and DaemonSets, and kube-state-metrics' for it."""
-AMP_SERIES_PER_MODEL_POD = 400
-"""One model pod: the proxy's exporter, cAdvisor for its containers, kube-state-metrics for the pod."""
+#: Active series the in-cluster Prometheus remote-writes to AMP, by `managed_grafana.remote_write`: (per cluster,
+#: per node, per model pod). Assumed, not measured; the plan's assumptions name them. Every series is scraped every
+#: `scrape_interval_seconds`.
+#: - all: the API server, CoreDNS, Prometheus, kube-state-metrics' cluster objects, KEDA and the autoscaler; a node's
+#:   kubelet and cAdvisor series for its system pods and DaemonSets; a model pod's proxy exporter, cAdvisor and
+#:   kube-state-metrics series.
+#: - dashboards: only the metrics the dashboards read: the price rules, Karpenter's interruption counters and each
+#:   model's deployment replicas; a node's kube_node_labels and DCGM GPU series; a model pod's proxy series the panels
+#:   query (requests, responses by code class, queue, sessions, time averages).
+AMP_SERIES = {"all": (10_000, 1_500, 400), "dashboards": (200, 5, 40)}
+
+
+def amp_series(remote_write: str) -> tuple[int, int, int]:
+    """(per cluster, per node, per model pod) active series remote-written under `remote_write`."""
+    return AMP_SERIES[remote_write]
 
 
 @dataclass(frozen=True)
@@ -167,10 +174,17 @@ class ManagedGrafanaCost:
     scrape_interval_seconds: int = 15
     workspaces: int = 1
     """AMG workspaces this stack pays for (0: it provisions into an existing workspace, licensed elsewhere)."""
+    remote_write: str = "dashboards"
+    """Which series go to AMP (`managed_grafana.remote_write`): dashboards or all (AMP_SERIES)."""
+
+    def __post_init__(self) -> None:
+        if self.remote_write not in AMP_SERIES:
+            raise ValueError(f"remote_write must be one of {', '.join(AMP_SERIES)}, got {self.remote_write!r}")
 
     def active_series(self, at_max: bool) -> int:
         nodes, pods = (self.nodes_max, self.model_pods_max) if at_max else (self.nodes_min, self.model_pods_min)
-        return AMP_SERIES_PER_CLUSTER + AMP_SERIES_PER_NODE * nodes + AMP_SERIES_PER_MODEL_POD * pods
+        cluster, per_node, per_pod = amp_series(self.remote_write)
+        return cluster + per_node * nodes + per_pod * pods
 
     def samples_per_month(self, at_max: bool, hours_per_month: float = pricing.HOURS_PER_MONTH) -> float:
         return self.active_series(at_max) * hours_per_month * 3600 / self.scrape_interval_seconds
@@ -440,9 +454,11 @@ def _managed_grafana_rows(m: ManagedGrafanaCost, hpm: float, rows: list[CostRow]
         f"{m.active_series(False):,} - {m.active_series(True):,} series every {m.scrape_interval_seconds} s: "
         f"{lo / 1e9:.2f} - {hi / 1e9:.2f} billion samples a month", 1, 1, hi * per_sample / hpm, None,
         lo * per_sample / hpm, hi * per_sample / hpm))
+    cluster, per_node, per_pod = amp_series(m.remote_write)
+    what = "every series" if m.remote_write == "all" else "only the dashboards' metrics"
     assumptions.append(
-        f"amp active series assumed, not measured: {AMP_SERIES_PER_CLUSTER:,} for the cluster + {AMP_SERIES_PER_NODE:,} "
-        f"per node + {AMP_SERIES_PER_MODEL_POD:,} per model pod, all remote-written; every sample at the first tier's "
+        f"amp active series assumed, not measured ({what} remote-written): {cluster:,} for the cluster + {per_node:,} "
+        f"per node + {per_pod:,} per model pod; every sample at the first tier's "
         f"${pricing.AMP_USD_PER_10M_SAMPLES:.2f} per 10 million"
         + (" (above 2 billion a month the real tiers are cheaper)" if hi > pricing.AMP_FIRST_TIER_SAMPLES else "")
         + "; AMP storage and query samples processed, and AMG's free trial, not estimated")

@@ -51,6 +51,9 @@ class ManagedObservabilityArgs(TypedDict):
     here). Default: create one."""
     existing_workspace_role_name: NotRequired[str]
     """With `existing_workspace_id`: its IAM role, given an inline policy to query the AMP workspace. Default none."""
+    remote_write_metrics: NotRequired[Sequence[str]]
+    """Only series of these metric names are remote-written (render/managed_grafana.metric_names of the dashboards).
+    Default: every series."""
     prometheus_namespace: NotRequired[str]
     """Namespace of the prometheus release. Default the chart pin's ("monitoring")."""
     scrape_interval_seconds: NotRequired[int]
@@ -85,6 +88,7 @@ class ManagedObservability(pulumi.ComponentResource):
         tags = dict(args.get("tags") or {})
         child = pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts))
         namespace = args.get("prometheus_namespace") or CHARTS["prometheus"].namespace
+        keep = list(args["remote_write_metrics"]) if args.get("remote_write_metrics") is not None else None
 
         amp = aws.amp.Workspace(f"{name}-prometheus", alias=name, tags=tags, opts=child)
 
@@ -98,7 +102,7 @@ class ManagedObservability(pulumi.ComponentResource):
             service_account=amg.PROMETHEUS_SERVICE_ACCOUNT, role_arn=writer.arn, tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*inherited_depends_on(opts), write_policy]))
         self.remote_write = pulumi.Output.all(amp.prometheus_endpoint, association.association_arn).apply(
-            lambda a: amg.remote_write(a[0], region))
+            lambda a: amg.remote_write(a[0], region, keep))
 
         existing = args.get("existing_workspace_id")
         if existing:

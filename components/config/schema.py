@@ -407,6 +407,9 @@ class ManagedGrafanaConfig(_Strict):
     workspace_role_name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")
     """With `workspace_id`: the workspace's IAM role, given an inline policy to query the stack's AMP workspace.
     Unset: that role must already be allowed to (the stack exports the AMP workspace ARN)."""
+    remote_write: Literal["dashboards", "all"] = "dashboards"
+    """Which series the in-cluster Prometheus sends to AMP: `dashboards`, only the metrics the generated dashboards
+    read (AMP bills every sample ingested); `all`, every series it scrapes (for ad-hoc queries). Default dashboards."""
     active_editors: int = Field(1, ge=0)
     """Users who edit or administer in a month: what the plan's cost counts (AMG bills each active user). Default 1."""
     active_viewers: int = Field(0, ge=0)

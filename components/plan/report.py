@@ -405,7 +405,7 @@ def observability(resources: list[Recorded]) -> list[dict]:
                         "detail": f"{len(boards)}: " + ", ".join(b.removesuffix(".json") for b in boards), "cost": "-"})
         elif r.type == "aws:amp/workspace:Workspace":
             out.append({"what": "amazon managed prometheus", "where": f"workspace {r.inputs.get('alias') or r.name}",
-                        "detail": "every sample of prometheus-server, remote-written with SigV4 (pod identity)",
+                        "detail": "remote-written by prometheus-server with SigV4 (pod identity)",
                         "cost": "samples ingested: in the estimate; storage and queries not estimated"})
         elif r.type == "aws:grafana/workspace:Workspace":
             out.append({"what": "amazon managed grafana", "where": f"workspace {r.inputs.get('name') or r.name}",

@@ -523,6 +523,7 @@ def managed_grafana_cost(platform: Platform, costs: Sequence[cost.NodeGroupCost]
     models = platform.config.models.values()
     return cost.ManagedGrafanaCost(
         editors=m.active_editors, viewers=m.active_viewers, workspaces=0 if m.workspace_id else 1,
+        remote_write=m.remote_write,
         nodes_min=sum(k.nodes_min for k in costs), nodes_max=sum(k.nodes_max for k in costs),
         model_pods_min=sum(x.autoscaling.min_replicas for x in models),
         model_pods_max=sum(x.autoscaling.max_replicas for x in models),

@@ -18,7 +18,8 @@ Facts (components/data/UPSTREAM.md "Amazon Managed Grafana"):
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, Iterable, Optional, Sequence
 
 from modelstack.render import dashboards, iam
 
@@ -36,12 +37,54 @@ TOKEN_SECONDS_TO_LIVE = 30 * 24 * 3600
 """The longest a workspace service-account token may live (30 days, pulumi-aws WorkspaceServiceAccountToken)."""
 
 
-def remote_write(prometheus_endpoint: str, region: str) -> list[dict[str, Any]]:
-    """`server.remoteWrite` of the prometheus chart: every sample to the AMP workspace, signed with SigV4 in
-    `region` by the credentials the server's pod gets from EKS Pod Identity."""
+def remote_write(prometheus_endpoint: str, region: str, keep: Optional[Sequence[str]] = None) -> list[dict[str, Any]]:
+    """`server.remoteWrite` of the prometheus chart: samples to the AMP workspace, signed with SigV4 in `region` by the
+    credentials the server's pod gets from EKS Pod Identity. `keep`: only series of these metric names (a
+    `write_relabel_configs` keep on `__name__`; Prometheus anchors the regex); None: every series."""
     if not prometheus_endpoint.startswith("https://"):
         raise ValueError(f"an AMP prometheus_endpoint starts with https://, got {prometheus_endpoint!r}")
-    return [{"url": prometheus_endpoint.rstrip("/") + "/" + REMOTE_WRITE_PATH, "sigv4": {"region": region}}]
+    entry: dict[str, Any] = {"url": prometheus_endpoint.rstrip("/") + "/" + REMOTE_WRITE_PATH, "sigv4": {"region": region}}
+    if keep is not None:
+        if not keep:
+            raise ValueError("remote write keeping no metric would send nothing")
+        entry["write_relabel_configs"] = [{"source_labels": ["__name__"], "action": "keep",
+                                           "regex": "|".join(re.escape(n) for n in sorted(set(keep)))}]
+    return [entry]
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_SELECTORS = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]|\$\w+")
+_NAME = re.compile(r"(?<![A-Za-z0-9_:.])[A-Za-z_:][A-Za-z0-9_:]*(?![A-Za-z0-9_:]|\s*\()")
+"""A name not called as a function (`sum(`, `rate(`, `by (`) and not the tail of a number or duration (`5m`, `1e9`)."""
+_KEYWORDS = frozenset({"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset", "and", "or",
+                       "unless", "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
+                       "bottomk", "topk", "quantile", "limitk", "limit_ratio"})
+"""Binary and aggregation operators, which may stand before `by (...)` rather than `(`."""
+
+
+def metric_names(dashboards_: Iterable[dict[str, Any]]) -> list[str]:
+    """Every metric a dashboard's queries may read (panel targets' `expr`, template variables' `query`/`definition`):
+    the PromQL names outside strings, label matchers, ranges and `$variables`, less function calls and keywords.
+    Grouping labels come along too: keeping a name no series has costs nothing, missing one would blank a panel."""
+    exprs: list[str] = []
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("expr", "query", "definition") and isinstance(x, str):
+                    exprs.append(x)
+                else:
+                    walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    for d in dashboards_:
+        walk(d)
+    names: set[str] = set()
+    for e in exprs:
+        bare = _SELECTORS.sub(" ", _STRINGS.sub(" ", e))
+        names.update(m.group(0) for m in _NAME.finditer(bare) if m.group(0) not in _KEYWORDS)
+    return sorted(names)
 
 
 def remote_write_policy(workspace_arn: str) -> dict[str, Any]:

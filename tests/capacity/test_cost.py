@@ -155,7 +155,7 @@ def test_managed_grafana_licences_and_amp_samples_hand_computed():
     from modelstack.capacity.cost import ManagedGrafanaCost
 
     m = ManagedGrafanaCost(editors=0, viewers=4, nodes_min=2, nodes_max=6, model_pods_min=1, model_pods_max=10,
-                           scrape_interval_seconds=30)
+                           scrape_interval_seconds=30, remote_write="all")
     est = estimate(CostInputs(region="us-east-1", control_planes=0, managed_grafana=m))
     rows = {r.resource: r for r in est.rows}
     # At least one editor licence per workspace ($9), viewers $5 each, per month.
@@ -173,3 +173,9 @@ def test_managed_grafana_licences_and_amp_samples_hand_computed():
     est = estimate(CostInputs(region="us-east-1", control_planes=0,
                               managed_grafana=ManagedGrafanaCost(viewers=4, workspaces=0)))
     assert [r.resource for r in est.rows] == ["amp samples ingested"]
+    # Only the dashboards' metrics: 200 + 5 per node + 40 per model pod.
+    only = ManagedGrafanaCost(nodes_max=6, model_pods_max=10, scrape_interval_seconds=30)
+    samples = {r.resource: r for r in estimate(CostInputs(region="us-east-1", control_planes=0, managed_grafana=only)).rows}
+    assert samples["amp samples ingested"].usd_per_hour_max == pytest.approx((200 + 5 * 6 + 40 * 10) * 120 * 0.90 / 1e7)
+    with pytest.raises(ValueError, match="remote_write"):
+        ManagedGrafanaCost(remote_write="some")

@@ -132,3 +132,10 @@ def test_an_existing_workspace_gets_only_the_provisioning(run):
     assert r.named("obs-provisioner",
                    "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount").inputs["workspaceId"] == "g-0123456789"
     assert seen["url"] == "https://g-0123456789.grafana-workspace.us-east-1.amazonaws.com"
+
+
+def test_only_the_named_metrics_are_remote_written_when_asked(run):
+    _, seen = _run(run, {"remote_write_metrics": ["kube_node_labels", "modelstack:node_price_usd_per_hour"]})
+    (rw,) = seen["remote_write"]
+    assert rw["write_relabel_configs"] == [{"source_labels": ["__name__"], "action": "keep",
+                                            "regex": "kube_node_labels|modelstack:node_price_usd_per_hour"}]

@@ -59,6 +59,8 @@ def _load(obs: dict):
     ({"grafana": "managed", "managed_grafana": {"authentication": ["SAML"], "groups": {"VIEWER": []},
                                                 "saml": {"idp_metadata_url": "https://idp/m", "editor_role_values": ["e"]}}},
      f"{P}.managed_grafana", "groups without AWS_SSO", "groups only with AWS_SSO in authentication"),
+    ({"grafana": "managed", "managed_grafana": {"remote_write": "some"}}, f"{P}.managed_grafana.remote_write", "'some'",
+     "one of 'dashboards' or 'all'"),
     ({"grafana": "managed", "managed_grafana": {"active_viewers": -1}}, f"{P}.managed_grafana.active_viewers", "-1",
      "an integer >= 0"),
 ])

@@ -53,8 +53,14 @@ def test_prometheus_remote_writes_after_its_service_account_is_bound(managed_run
     r = managed_run
     prom = r.named("models-prod-addons-prometheus")
     amp = r.named(f"{NAME}-prometheus", "aws:amp/workspace:Workspace")
-    assert prom.inputs["values"]["server"]["remoteWrite"] == [
-        {"url": amp.outputs["prometheusEndpoint"] + "api/v1/remote_write", "sigv4": {"region": "us-east-1"}}]
+    (rw,) = prom.inputs["values"]["server"]["remoteWrite"]
+    assert (rw["url"], rw["sigv4"]) == (amp.outputs["prometheusEndpoint"] + "api/v1/remote_write", {"region": "us-east-1"})
+    # By default only what the dashboards read is sent (AMP bills every sample).
+    (keep,) = rw["write_relabel_configs"]
+    assert keep["action"] == "keep" and keep["source_labels"] == ["__name__"]
+    kept = set(keep["regex"].split("|"))
+    assert {"haproxy_frontend_http_requests_total", "kube_node_labels", "modelstack:node_price_usd_per_hour",
+            "DCGM_FI_DEV_GPU_UTIL"} <= kept and "sum" not in kept and "rate" not in kept
     assoc = r.named(f"{NAME}-remote-write", "aws:eks/podIdentityAssociation:PodIdentityAssociation")
     assert assoc.urn in prom.dependencies
     # The rest of the chart's values stay (rules, kube-state-metrics).
@@ -98,3 +104,9 @@ def test_an_existing_workspace_is_provisioned_not_created(run):
     assert not [x for x in r.resources if x.type == "aws:grafana/workspace:Workspace"]
     assert r.named(f"{NAME}-grafana-query", "aws:iam/rolePolicy:RolePolicy").inputs["role"] == "amg-ws"
     assert [x for x in r.resources if x.type == "grafana:oss/dashboard:Dashboard"]
+
+
+def test_remote_write_all_sends_every_series(run):
+    r = run(program.main, "prod", _values({"remote_write": "all"}))
+    (rw,) = r.named("models-prod-addons-prometheus").inputs["values"]["server"]["remoteWrite"]
+    assert "write_relabel_configs" not in rw

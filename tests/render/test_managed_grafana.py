@@ -73,3 +73,26 @@ def test_each_stack_has_its_own_data_source_and_folder_and_its_dashboards_point_
         # Nothing else changes: the uid put back gives the generated dashboard.
         back = json.dumps(moved).replace('"ms-x-amp"', json.dumps(dashboards.DATASOURCE_UID))
         assert json.loads(back) == json.loads(text)
+
+
+def test_metric_names_are_what_the_queries_read_not_functions_labels_or_variables():
+    boards = [{"panels": [{"targets": [
+        {"expr": 'sum by (pod) (rate(http_requests_total{code=~"5..",job="a"}[$__rate_interval]))'},
+        {"expr": 'a_metric / on (node) group_left b:recorded_rule offset 5m'},
+        {"expr": 'count(up{x="sum(fake_metric)"}) and bool_metric'}]}],
+        "templating": {"list": [{"query": "label_values(kube_pod_info, namespace)", "definition": "kube_node_info"}]}}]
+    names = amg.metric_names(boards)
+    assert {"http_requests_total", "a_metric", "b:recorded_rule", "up", "bool_metric", "kube_pod_info",
+            "kube_node_info"} <= set(names)
+    assert not {"sum", "rate", "by", "on", "group_left", "offset", "count", "and", "fake_metric", "code", "job",
+                "__rate_interval", "label_values"} & set(names)
+    # Grouping labels may come along (harmless: no series has that name).
+    assert set(names) <= {"http_requests_total", "a_metric", "b:recorded_rule", "up", "bool_metric", "kube_pod_info",
+                          "kube_node_info", "pod", "node", "namespace"}
+
+
+def test_keep_regex_is_escaped_sorted_and_never_empty():
+    (rw,) = amg.remote_write(ENDPOINT, "eu-west-1", ["b:rule", "a.b", "b:rule"])
+    assert rw["write_relabel_configs"][0]["regex"] == "a\\.b|b:rule"
+    with pytest.raises(ValueError, match="nothing"):
+        amg.remote_write(ENDPOINT, "eu-west-1", [])
