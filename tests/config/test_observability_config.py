@@ -107,3 +107,20 @@ def test_managed_grafana_problems_in_one_report():
         _load({"grafana": "managed", "managed_grafana": {"active_editors": -1, "workspace_id": "x"},
                "alerts": {"error_rate": 2}})
     assert len(e.value.issues) == 3
+
+
+def test_the_readme_managed_grafana_examples_load():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    part = text.split("**Amazon Managed Grafana**", 1)[1]
+    full, existing = re.findall(r"```yaml\n(.*?)```", part, re.S)[:2]
+    obs = yaml.safe_load(full)["cluster"]["observability"]
+    m = _load(obs).config.cluster.observability.grafana_managed
+    assert m.authentication == ["AWS_SSO", "SAML"] and m.saml.editor_role_values == ["ml-engineers"]
+    assert (m.remote_write, m.active_editors, m.active_viewers) == ("dashboards", 3, 10)
+    m = _load({"grafana": "managed", **yaml.safe_load(existing)}).config.cluster.observability.grafana_managed
+    assert (m.workspace_id, m.workspace_role_name) == ("g-0123456789", "shared-grafana-role")
