@@ -444,7 +444,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     managed_obs = None
     prometheus_values = obs.prometheus_values(system_pool) if cl.observability.prometheus else {}
     if cl.observability.grafana_managed is not None:
-        managed_obs = ManagedObservability(f"{cl.name}-managed-observability", managed_observability_args(
+        managed_obs = ManagedObservability(f"{cl.name}-amg", managed_observability_args(
             p, obs, handle, tags))
         prometheus_values = merge_values(prometheus_values, {"server": {"remoteWrite": managed_obs.remote_write}})
     addons = PlatformAddons(f"{cl.name}-addons", {

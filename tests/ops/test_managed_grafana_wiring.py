@@ -17,7 +17,7 @@ from modelstack.planner.capacity import plan_platform
 from policies import engine
 from stacks import stack_values
 
-NAME = "models-prod-managed-observability"
+NAME = "models-prod-amg"
 
 
 def _values(managed: dict | None = None, **obs):
