@@ -16,7 +16,8 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from modelstack.config import schema as cfg
-from modelstack.render import labels, node_templates, timeouts
+from modelstack.render import labels, managed_grafana, node_templates, timeouts
+from modelstack.render.observability import merge as merge_values
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
@@ -24,8 +25,9 @@ from modelstack.planner.system import addon_switches
 from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
+from modelstack.cluster.managed_observability import ManagedObservability
 from modelstack.cluster.observability import Observability
-from modelstack.ops.observability import plan_observability
+from modelstack.ops.observability import ObservabilityPlan, plan_observability
 from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
@@ -355,6 +357,27 @@ def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, 
     return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
 
 
+def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: ClusterHandle, tags: dict[str, str]) -> dict[str, Any]:
+    """ManagedObservability's args from `cluster.observability.managed_grafana` (`grafana: managed`) and the
+    observability plan `obs` (its dashboards, and the metrics they read when only those are remote-written)."""
+    m = p.config.cluster.observability.grafana_managed
+    assert m is not None
+    args: dict[str, Any] = {"handle": handle, "region": p.region, "dashboards": obs.dashboard_files(), "tags": tags}
+    if m.remote_write == "dashboards":
+        args["remote_write_metrics"] = managed_grafana.metric_names(obs.dashboards.values())
+    if m.workspace_id:
+        args["existing_workspace_id"] = m.workspace_id
+        if m.workspace_role_name:
+            args["existing_workspace_role_name"] = m.workspace_role_name
+        return args
+    args["authentication_providers"] = list(m.authentication)
+    if m.saml is not None:
+        args["saml"] = m.saml.model_dump()
+    if m.groups:
+        args["groups"] = {role: list(ids) for role, ids in m.groups.items()}
+    return args
+
+
 def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = None) -> PlatformResources:
     """Register every resource of the platform described by `p` (`kplan`: the Karpenter plan, when made already)."""
     c = p.config
@@ -417,6 +440,13 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
     obs = observability_plan(p, capacity, all_args)
+    # Amazon Managed Grafana: before the prometheus release, whose remote write waits for the Pod Identity binding.
+    managed_obs = None
+    prometheus_values = obs.prometheus_values(system_pool) if cl.observability.prometheus else {}
+    if cl.observability.grafana_managed is not None:
+        managed_obs = ManagedObservability(f"{cl.name}-amg", managed_observability_args(
+            p, obs, handle, tags))
+        prometheus_values = merge_values(prometheus_values, {"server": {"remoteWrite": managed_obs.remote_write}})
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
@@ -436,7 +466,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
         **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
-        **({"prometheus_values": obs.prometheus_values(system_pool),
+        **({"prometheus_values": prometheus_values,
             **({"alertmanager_sns_topic_arns": obs.sns_topic_arns} if obs.sns_topic_arns else {})}
            if cl.observability.prometheus else {}),
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
@@ -456,7 +486,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
             "chart_version": cl.charts.version("aws-for-fluent-bit", cl.kubernetes_version), "credentials": cl.logging.credentials, "tags": tags,
         }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     observability = None
-    if obs.grafana:
+    if obs.grafana and managed_obs is None:
         observability = Observability(f"{cl.name}-observability", {
             "handle": handle, "dashboards": obs.dashboard_files(), "prometheus_url": PROMETHEUS_ADDRESS,
             "system_node_pool": system_pool, "chart_version": cl.charts.version("grafana", cl.kubernetes_version),
@@ -495,6 +525,9 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     pulumi.export("observability", ops_outputs.observability_output(
         PROMETHEUS_ADDRESS if cl.observability.prometheus else None,
         observability.grafana_service if observability is not None else None))
+    if managed_obs is not None:
+        pulumi.export("managed_grafana", {"url": managed_obs.grafana_url, "workspace_id": managed_obs.grafana_workspace_id,
+                                          "prometheus_workspace_arn": managed_obs.prometheus_workspace_arn})
     return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
 
 

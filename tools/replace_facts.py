@@ -31,6 +31,7 @@ from pathlib import Path
 
 # Pulumi token -> Terraform resource type, as pulumi-aws maps them (bridge-metadata.json "renames.resources").
 AWS_TYPES = {
+    "aws:amp/workspace:Workspace": "aws_prometheus_workspace",
     "aws:autoscaling/tag:Tag": "aws_autoscaling_group_tag",
     "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
     "aws:cloudwatch/eventTarget:EventTarget": "aws_cloudwatch_event_target",
@@ -49,6 +50,11 @@ AWS_TYPES = {
     "aws:eks/addon:Addon": "aws_eks_addon",
     "aws:eks/nodeGroup:NodeGroup": "aws_eks_node_group",
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": "aws_eks_pod_identity_association",
+    "aws:grafana/roleAssociation:RoleAssociation": "aws_grafana_role_association",
+    "aws:grafana/workspace:Workspace": "aws_grafana_workspace",
+    "aws:grafana/workspaceSamlConfiguration:WorkspaceSamlConfiguration": "aws_grafana_workspace_saml_configuration",
+    "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount": "aws_grafana_workspace_service_account",
+    "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken": "aws_grafana_workspace_service_account_token",
     "aws:iam/policy:Policy": "aws_iam_policy",
     "aws:iam/role:Role": "aws_iam_role",
     "aws:iam/rolePolicy:RolePolicy": "aws_iam_role_policy",

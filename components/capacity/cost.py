@@ -42,6 +42,7 @@ __all__ = [
     "NodeGroupCost",
     "LoadBalancer",
     "CostInputs",
+    "ManagedGrafanaCost",
     "CostRow",
     "NodeGroupEstimate",
     "CostEstimate",
@@ -143,6 +144,52 @@ class LoadBalancer:
             raise ValueError(f"load balancer kind must be 'alb' or 'nlb', got {self.kind!r}")
 
 
+#: Active series the in-cluster Prometheus remote-writes to AMP, by `managed_grafana.remote_write`: (per cluster,
+#: per node, per model pod). Assumed, not measured; the plan's assumptions name them. Every series is scraped every
+#: `scrape_interval_seconds`.
+#: - all: the API server, CoreDNS, Prometheus, kube-state-metrics' cluster objects, KEDA and the autoscaler; a node's
+#:   kubelet and cAdvisor series for its system pods and DaemonSets; a model pod's proxy exporter, cAdvisor and
+#:   kube-state-metrics series.
+#: - dashboards: only the metrics the dashboards read: the price rules, Karpenter's interruption counters and each
+#:   model's deployment replicas; a node's kube_node_labels and DCGM GPU series; a model pod's proxy series the panels
+#:   query (requests, responses by code class, queue, sessions, time averages).
+AMP_SERIES = {"all": (10_000, 1_500, 400), "dashboards": (200, 5, 40)}
+
+
+def amp_series(remote_write: str) -> tuple[int, int, int]:
+    """(per cluster, per node, per model pod) active series remote-written under `remote_write`."""
+    return AMP_SERIES[remote_write]
+
+
+@dataclass(frozen=True)
+class ManagedGrafanaCost:
+    """Amazon Managed Grafana users and the AMP samples the in-cluster Prometheus remote-writes (`grafana: managed`)."""
+
+    editors: int = 1
+    viewers: int = 0
+    nodes_min: int = 0
+    nodes_max: int = 0
+    model_pods_min: int = 0
+    model_pods_max: int = 0
+    scrape_interval_seconds: int = 15
+    workspaces: int = 1
+    """AMG workspaces this stack pays for (0: it provisions into an existing workspace, licensed elsewhere)."""
+    remote_write: str = "dashboards"
+    """Which series go to AMP (`managed_grafana.remote_write`): dashboards or all (AMP_SERIES)."""
+
+    def __post_init__(self) -> None:
+        if self.remote_write not in AMP_SERIES:
+            raise ValueError(f"remote_write must be one of {', '.join(AMP_SERIES)}, got {self.remote_write!r}")
+
+    def active_series(self, at_max: bool) -> int:
+        nodes, pods = (self.nodes_max, self.model_pods_max) if at_max else (self.nodes_min, self.model_pods_min)
+        cluster, per_node, per_pod = amp_series(self.remote_write)
+        return cluster + per_node * nodes + per_pod * pods
+
+    def samples_per_month(self, at_max: bool, hours_per_month: float = pricing.HOURS_PER_MONTH) -> float:
+        return self.active_series(at_max) * hours_per_month * 3600 / self.scrape_interval_seconds
+
+
 @dataclass(frozen=True)
 class CostInputs:
     """Everything the estimate needs. ``public_ipv4_addresses`` None means one per NAT gateway (its Elastic IP);
@@ -163,6 +210,8 @@ class CostInputs:
     """Every node group of the same cluster as designed with all capacity on-demand (types chosen for on-demand,
     not the spot types at on-demand prices): the table's spot-versus-on-demand line compares with it. None: no
     line."""
+    managed_grafana: ManagedGrafanaCost | None = None
+    """Amazon Managed Grafana and Prometheus (`grafana: managed`); None: not used."""
     prices: pricing.PriceBook | None = field(default=None, compare=False, hash=False)
     """The price book to use (a region's price file in it, say); None: ``price_book(region, fallback_to_us_east_1=...)``."""
 
@@ -367,6 +416,8 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         lbs = [lb for lb in inputs.load_balancers if lb.kind == kind]
         fixed(f"{kind} load balancers", ", ".join(lb.name for lb in lbs if lb.name), len(lbs), unit)
     fixed("kms keys", "", inputs.kms_keys, pricing.KMS_KEY_USD_PER_MONTH / hpm)
+    if inputs.managed_grafana is not None:
+        _managed_grafana_rows(inputs.managed_grafana, hpm, rows, assumptions)
 
     total_min = sum(r.usd_per_hour_min for r in rows)
     total_max = sum(r.usd_per_hour_max for r in rows)
@@ -383,6 +434,34 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         on_demand_design_usd_per_hour_max=_on_demand_design_max(inputs, groups, total_max, catalog),
         prices=prices.to_json(),
     )
+
+
+def _managed_grafana_rows(m: ManagedGrafanaCost, hpm: float, rows: list[CostRow], assumptions: list[str]) -> None:
+    """AMG licences (at least one editor per workspace) and AMP samples ingested, at min and at max replicas."""
+    if m.workspaces:
+        editors = max(m.editors, pricing.AMG_MIN_EDITORS) * m.workspaces
+        unit = pricing.AMG_EDITOR_USD_PER_MONTH / hpm
+        rows.append(CostRow("managed grafana editor licences", "active editors and admins a month", editors, editors,
+                            unit, None, editors * unit, editors * unit))
+        if m.viewers:
+            unit = pricing.AMG_VIEWER_USD_PER_MONTH / hpm
+            rows.append(CostRow("managed grafana viewer licences", "active viewers a month", m.viewers, m.viewers,
+                                unit, None, m.viewers * unit, m.viewers * unit))
+    per_sample = pricing.AMP_USD_PER_10M_SAMPLES / 1e7
+    lo, hi = m.samples_per_month(False, hpm), m.samples_per_month(True, hpm)
+    rows.append(CostRow(
+        "amp samples ingested",
+        f"{m.active_series(False):,} - {m.active_series(True):,} series every {m.scrape_interval_seconds} s: "
+        f"{lo / 1e9:.2f} - {hi / 1e9:.2f} billion samples a month", 1, 1, hi * per_sample / hpm, None,
+        lo * per_sample / hpm, hi * per_sample / hpm))
+    cluster, per_node, per_pod = amp_series(m.remote_write)
+    what = "every series" if m.remote_write == "all" else "only the dashboards' metrics"
+    assumptions.append(
+        f"amp active series assumed, not measured ({what} remote-written): {cluster:,} for the cluster + {per_node:,} "
+        f"per node + {per_pod:,} per model pod; every sample at the first tier's "
+        f"${pricing.AMP_USD_PER_10M_SAMPLES:.2f} per 10 million"
+        + (" (above 2 billion a month the real tiers are cheaper)" if hi > pricing.AMP_FIRST_TIER_SAMPLES else "")
+        + "; AMP storage and query samples processed, and AMG's free trial, not estimated")
 
 
 def _on_demand_design_max(inputs: CostInputs, groups: Sequence[NodeGroupEstimate], total_max: float,

@@ -59,6 +59,11 @@ __all__ = [
     "EBS_GP3_USD_PER_MBPS_MONTH",
     "EBS_GP2_USD_PER_GB_MONTH",
     "KMS_KEY_USD_PER_MONTH",
+    "AMG_EDITOR_USD_PER_MONTH",
+    "AMG_VIEWER_USD_PER_MONTH",
+    "AMG_MIN_EDITORS",
+    "AMP_USD_PER_10M_SAMPLES",
+    "AMP_FIRST_TIER_SAMPLES",
     "FIXED_COST_SOURCES",
     "INSTANCE_DATA_SOURCES",
 ]
@@ -157,6 +162,22 @@ EBS_GP2_USD_PER_GB_MONTH = 0.10
 # requests beyond the 20,000/month free tier are $0.03 per 10,000 and are not in the estimate.
 KMS_KEY_USD_PER_MONTH = 1.00
 
+# Amazon Managed Grafana (aws.amazon.com/grafana/pricing, read 2026-12-03 as stored): every user licence is per
+# workspace and per month, billed for *active* users (signed in or made an API request in the month); an editor
+# licence is $9 per active editor or admin, a viewer licence $5 per active viewer; every workspace needs at least
+# one editor licence even with no user signed in.
+AMG_EDITOR_USD_PER_MONTH = 9.00
+AMG_VIEWER_USD_PER_MONTH = 5.00
+AMG_MIN_EDITORS = 1
+
+# Amazon Managed Service for Prometheus (aws.amazon.com/prometheus/pricing, read 2026-12-03 as stored, and its
+# worked example as transcribed by third parties): samples ingested, $0.90 per 10 million for the first 2 billion a
+# month. Above 2 billion the page's cheaper tiers were not read, so the estimate prices every sample at the first
+# tier's rate (an upper bound there). Storage (1-2 bytes a sample plus metadata, per GB-month) and query samples
+# processed are not estimated.
+AMP_USD_PER_10M_SAMPLES = 0.90
+AMP_FIRST_TIER_SAMPLES = 2_000_000_000
+
 FIXED_COST_SOURCES: tuple[Mapping[str, object], ...] = tuple(MappingProxyType(d) for d in (
     {"item": "EKS control plane (standard support)", "usd": EKS_CONTROL_PLANE_USD_PER_HOUR, "unit": "cluster-hour",
      "source": "AWS Containers blog, 'Amazon EKS extended support for Kubernetes versions pricing' (via data/SOURCES.md)",
@@ -191,6 +212,15 @@ FIXED_COST_SOURCES: tuple[Mapping[str, object], ...] = tuple(MappingProxyType(d)
      "source": "aws/agent-toolkit-for-aws references/ebs-optimization.md", "date": "early 2026"},
     {"item": "KMS customer managed key", "usd": KMS_KEY_USD_PER_MONTH, "unit": "key-month",
      "source": "https://aws.amazon.com/kms/pricing/", "date": "page as stored, undated"},
+    {"item": "Amazon Managed Grafana editor licence", "usd": AMG_EDITOR_USD_PER_MONTH,
+     "unit": "active editor or admin user-month, per workspace (at least one)",
+     "source": "https://aws.amazon.com/grafana/pricing/", "date": "read 2026-12-03 (page as stored)"},
+    {"item": "Amazon Managed Grafana viewer licence", "usd": AMG_VIEWER_USD_PER_MONTH,
+     "unit": "active viewer user-month, per workspace",
+     "source": "https://aws.amazon.com/grafana/pricing/", "date": "read 2026-12-03 (page as stored)"},
+    {"item": "Amazon Managed Service for Prometheus samples ingested", "usd": AMP_USD_PER_10M_SAMPLES,
+     "unit": "10 million samples (first 2 billion a month; applied to all)",
+     "source": "https://aws.amazon.com/prometheus/pricing/", "date": "read 2026-12-03 (page as stored)"},
 ))
 
 

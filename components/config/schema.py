@@ -374,6 +374,81 @@ class AlertsConfig(_Strict):
     """Unset: the rules are evaluated (Prometheus and Grafana show them) but nothing is sent, and no Alertmanager runs."""
 
 
+#: Amazon Managed Grafana workspace roles a group of IAM Identity Center may be given (aws.grafana.RoleAssociation).
+GRAFANA_ROLES = ("ADMIN", "EDITOR", "VIEWER")
+_IDENTITY_STORE_ID = r"^([0-9a-f]{10}-)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+class SamlConfig(_Strict):
+    """How the workspace trusts a SAML identity provider (aws.grafana.WorkspaceSamlConfiguration)."""
+
+    idp_metadata_url: str = Field(pattern=r"^https://[^\s]+$")
+    """The identity provider's SAML metadata document. Required."""
+    role_assertion: str = Field("role", pattern=r"^[A-Za-z0-9_.:/-]{1,256}$")
+    """The assertion attribute whose values map to workspace roles. Default "role"."""
+    admin_role_values: list[str] = Field(default_factory=list)
+    """Values of `role_assertion` that make a user Admin. Default none."""
+    editor_role_values: list[str] = Field(min_length=1)
+    """Values of `role_assertion` that make a user Editor (AMG requires at least one). Required."""
+
+
+class ManagedGrafanaConfig(_Strict):
+    """Amazon Managed Grafana (`grafana: managed`): modelstack creates the workspace, or uses `workspace_id`."""
+
+    authentication: list[Literal["AWS_SSO", "SAML"]] = Field(default_factory=lambda: ["AWS_SSO"], min_length=1)
+    """How users sign in: IAM Identity Center (AWS_SSO, enabled in the account), SAML, or both. Default AWS_SSO."""
+    saml: Optional[SamlConfig] = None
+    """Required with SAML, refused without it."""
+    groups: dict[Literal[GRAFANA_ROLES], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    """IAM Identity Center group ids per workspace role (ADMIN, EDITOR, VIEWER); AWS_SSO only. Default none."""
+    workspace_id: Optional[str] = Field(None, pattern=r"^g-[0-9a-f]{10}$")
+    """An existing workspace (g-0123456789) to provision the data source and dashboards into; then modelstack creates
+    no workspace, and `authentication`, `saml` and `groups` are its owner's to set."""
+    workspace_role_name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+    """With `workspace_id`: the workspace's IAM role, given an inline policy to query the stack's AMP workspace.
+    Unset: that role must already be allowed to (the stack exports the AMP workspace ARN)."""
+    remote_write: Literal["dashboards", "all"] = "dashboards"
+    """Which series the in-cluster Prometheus sends to AMP: `dashboards`, only the metrics the generated dashboards
+    read (AMP bills every sample ingested); `all`, every series it scrapes (for ad-hoc queries). Default dashboards."""
+    active_editors: int = Field(1, ge=0)
+    """Users who edit or administer in a month: what the plan's cost counts (AMG bills each active user). Default 1."""
+    active_viewers: int = Field(0, ge=0)
+    """Users who only view in a month (billed at the viewer rate). Default 0."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ManagedGrafanaConfig":
+        problems: list[tuple[str, str]] = []
+        if len(set(self.authentication)) != len(self.authentication):
+            problems.append((f"authentication {self.authentication}", "each of AWS_SSO and SAML at most once"))
+        if self.workspace_id is not None:
+            owned = sorted(k for k in ("authentication", "saml", "groups") if k in self.model_fields_set)
+            if owned:
+                problems.append((" and ".join(owned) + " with workspace_id",
+                                 "workspace_id alone (an existing workspace keeps its own sign-in and users)"))
+        else:
+            if self.workspace_role_name is not None:
+                problems.append(("workspace_role_name without workspace_id",
+                                 "workspace_role_name only with workspace_id (modelstack makes a created workspace's role)"))
+            if ("SAML" in self.authentication) != (self.saml is not None):
+                problems.append(("SAML without saml" if self.saml is None else "saml without SAML in authentication",
+                                 "a saml block exactly when authentication includes SAML"))
+            if self.groups and "AWS_SSO" not in self.authentication:
+                problems.append(("groups without AWS_SSO", "groups only with AWS_SSO in authentication"))
+        if problems:
+            raise rule_error("; ".join(g for g, _ in problems), "; ".join(a for _, a in problems))
+        return self
+
+    @field_validator("groups")
+    @classmethod
+    def _group_ids(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for role, ids in v.items():
+            for group in ids:
+                if not isinstance(group, str) or not re.match(_IDENTITY_STORE_ID, group):
+                    raise rule_error(f"{role}: {_fmt_value(group)}", "IAM Identity Center group ids (the identity "
+                                     "store's GroupId, such as 90676d2b5c-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d)")
+        return v
+
+
 class ObservabilityConfig(_Strict):
     """The Prometheus that KEDA queries for signal gpu and prometheus, and the DCGM exporter's GPU metrics.
 
@@ -388,23 +463,44 @@ class ObservabilityConfig(_Strict):
     volume_size: Optional[str] = Field(None, pattern=r"^[1-9][0-9]*Gi$")
     """A PersistentVolumeClaim of this size for the TSDB, on an encrypted gp3 StorageClass that modelstack then
     installs with the EBS CSI driver add-on (`cluster.addons.ebs_csi_driver`); unset keeps it on an emptyDir."""
-    grafana: Optional[bool] = None
-    """Grafana (its Helm chart, on the system pool) with the generated dashboards: one per model, one per cluster.
-    Unset: on when `prometheus` is (it needs it)."""
+    grafana: Optional[Union[bool, Literal["managed"]]] = None
+    """The generated dashboards (one per model, one per cluster) in Grafana: true runs Grafana's Helm chart on the
+    system pool; `managed` puts them in Amazon Managed Grafana, reading an Amazon Managed Service for Prometheus
+    workspace the in-cluster Prometheus remote-writes to (`managed_grafana`). Unset: true when `prometheus` is."""
+    managed_grafana: Optional[ManagedGrafanaConfig] = None
+    """Options of `grafana: managed` (unset: a new workspace, AWS_SSO sign-in); refused with any other `grafana`."""
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     """Alert rules per model (always, with `prometheus`) and where Alertmanager sends them (`receivers`)."""
+
+    @field_validator("grafana", mode="before")
+    @classmethod
+    def _grafana_mode(cls, v: Any) -> Any:
+        if v is None or isinstance(v, bool) or v == "managed":
+            return v
+        raise rule_error(_fmt_value(v), "true (Grafana on the system pool), false, or managed (Amazon Managed Grafana)")
 
     @model_validator(mode="after")
     def _needs_prometheus(self) -> "ObservabilityConfig":
         if not self.prometheus and (self.grafana or self.alerts.receivers):  # grafana None follows prometheus
-            raise rule_error("grafana: true or alerts.receivers with prometheus: false",
+            raise rule_error(f"grafana: {'managed' if self.grafana == 'managed' else 'true'} or alerts.receivers "
+                             "with prometheus: false",
                              "prometheus: true (dashboards and alerts read the Prometheus modelstack installs), "
                              "or grafana: false and no alerts.receivers")
+        if self.managed_grafana is not None and self.grafana != "managed":
+            raise rule_error(f"managed_grafana with grafana {'unset' if self.grafana is None else _fmt_value(self.grafana)}",
+                             "managed_grafana only with grafana: managed")
         return self
 
     @property
     def grafana_enabled(self) -> bool:
-        return self.prometheus if self.grafana is None else self.grafana
+        return self.prometheus if self.grafana is None else bool(self.grafana)
+
+    @property
+    def grafana_managed(self) -> Optional[ManagedGrafanaConfig]:
+        """The Amazon Managed Grafana options when `grafana: managed`, else None."""
+        if self.grafana != "managed":
+            return None
+        return self.managed_grafana or ManagedGrafanaConfig()
 
 
 #: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).

@@ -118,9 +118,22 @@ class PlanDiff:
                 "left_alone": [{"name": n, "paths": ps} for n, ps in self.left_alone]}
 
 
+_NO_KEY = object()
+
+
+def _json_key(text: Any, key: str) -> Any:
+    """`key` of the JSON object `text` holds; _NO_KEY when it holds none (then the change counts as replacing)."""
+    try:
+        doc = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return _NO_KEY
+    return doc.get(key, _NO_KEY) if isinstance(doc, dict) else _NO_KEY
+
+
 def _replaced_by(r: dict, fields: Iterable[tuple[str, Any, Any]], provider_inputs: dict) -> Optional[list[str]]:
     """The changed paths that make Pulumi replace resource `r`: from its provider's facts (some of which its
     provider's configuration lifts) and its own replaceOnChanges. None when the type has no facts: may replace."""
+    fields = list(fields)
     typ, paths = r["type"], [p for p, _, _ in fields]
     keys = [_norm(k) for k in (r.get("options") or {}).get("replace_on_changes") or ()]
     facts = replace_facts().get(typ)
@@ -128,6 +141,9 @@ def _replaced_by(r: dict, fields: Iterable[tuple[str, Any, Any]], provider_input
         lifted = {k for setting, ks in facts.get("mutable_if_provider_sets", {}).items()
                   if str(provider_inputs.get(setting)).lower() == "true" and not (r.get("inputs") or {}).get("immutable")
                   for k in ks}
+        # An input that replaces only when one key of the JSON it holds changes (a Grafana dashboard's uid).
+        lifted |= {k for k, key in facts.get("replace_only_if_json_key_changes", {}).items()
+                   if any(p == k and _json_key(o, key) == _json_key(n, key) is not _NO_KEY for p, o, n in fields)}
         keys += [k for k in facts.get("replace_on", ()) if k not in lifted]
     forced = sorted({p for p in paths for k in keys if _under(p, k)})
     return (forced or None) if facts is None and not is_component(typ) else forced

@@ -161,6 +161,18 @@ def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1"
         out.update(latestVersion=1)
     elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
         out.update(url=inputs.get("url"))
+    elif typ == "aws:amp/workspace:Workspace":
+        ws = "ws-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+        out.update(arn=f"arn:aws:aps:{region}:{ACCOUNT_ID}:workspace/{ws}",
+                   prometheusEndpoint=f"https://aps-workspaces.{region}.amazonaws.com/workspaces/{ws}/")
+    elif typ == "aws:grafana/workspace:Workspace":
+        out.update(endpoint=f"g-{hashlib.sha256(name.encode()).hexdigest()[:10]}.grafana-workspace.{region}.amazonaws.com")
+    elif typ == "aws:grafana/workspaceServiceAccount:WorkspaceServiceAccount":
+        out.update(serviceAccountId=f"{name}-sa")
+    elif typ == "aws:grafana/workspaceServiceAccountToken:WorkspaceServiceAccountToken":
+        out.update(key=f"{name}-token", serviceAccountTokenId=f"{name}-token-id")
+    elif typ == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+        out.update(associationArn=f"arn:aws:eks:{region}:{ACCOUNT_ID}:podidentityassociation/{name}")
     return out
 
 
@@ -208,6 +220,9 @@ class RecordingMocks(mocks.Mocks):
             # EKS answers with a build tied to the Kubernetes version, so an upgrade shows as a version change.
             k, addon = args.args.get("kubernetesVersion"), args.args.get("addonName")
             return {"addonName": addon, "kubernetesVersion": k, "id": addon, "version": f"v{k}-{addon}-eksbuild.1"}, None
+        if args.token == "aws:grafana/getWorkspace:getWorkspace":
+            ws = str(args.args.get("workspaceId"))
+            return {"workspaceId": ws, "id": ws, "endpoint": f"{ws}.grafana-workspace.{self.region}.amazonaws.com"}, None
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com"}, None
         return {}, None

@@ -403,6 +403,22 @@ def observability(resources: list[Recorded]) -> list[dict]:
             boards = sorted(r.inputs.get("data") or {})
             out.append({"what": "grafana dashboards", "where": "ConfigMap monitoring/modelstack-dashboards",
                         "detail": f"{len(boards)}: " + ", ".join(b.removesuffix(".json") for b in boards), "cost": "-"})
+        elif r.type == "aws:amp/workspace:Workspace":
+            out.append({"what": "amazon managed prometheus", "where": f"workspace {r.inputs.get('alias') or r.name}",
+                        "detail": "remote-written by prometheus-server with SigV4 (pod identity)",
+                        "cost": "samples ingested: in the estimate; storage and queries not estimated"})
+        elif r.type == "aws:grafana/workspace:Workspace":
+            out.append({"what": "amazon managed grafana", "where": f"workspace {r.inputs.get('name') or r.name}",
+                        "detail": "sign-in " + ", ".join(r.inputs.get("authenticationProviders") or []),
+                        "cost": "active editor and viewer users: in the estimate"})
+        elif r.type == "grafana:oss/dashboard:Dashboard":
+            title = str(json.loads(r.inputs.get("configJson") or "{}").get("title") or r.name)
+            row = next((o for o in out if o["what"] == "managed grafana dashboards"), None)
+            if row is None:
+                row = {"what": "managed grafana dashboards", "where": "the stack's folder in the workspace", "detail": "",
+                       "cost": "-"}
+                out.append(row)
+            row["detail"] = ", ".join(x for x in (row["detail"], title) if x)
         elif r.type == "aws:cloudwatch/logGroup:LogGroup":
             out.append({"what": "cloudwatch log group", "where": str(r.inputs.get("name") or r.name),
                         "detail": f"retention {r.inputs.get('retentionInDays')} days",

@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from modelstack.config import schema as cfg
 from modelstack.capacity import cost, optimizer, pricing
-from modelstack.render import node_templates, subnets
+from modelstack.render import addon_values, node_templates, subnets
 from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
@@ -484,6 +484,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
         load_balancers=(cost.LoadBalancer("alb", c.cluster.ingress_group),) if c.models else (),
         kms_keys=1 if c.cluster.secrets_encryption else 0,
         on_demand_design=_on_demand_design(platform, entries, costs, prices, cat),
+        managed_grafana=managed_grafana_cost(platform, costs),
     )
     notes = []
     note = support_note(c.cluster.kubernetes_version, day)
@@ -512,6 +513,21 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
                         notes=tuple(notes), designed=designed is not None, record=record, followed=tuple(followed),
                         rechosen=rechosen, unrecorded=tuple(unrecorded), savings=savings, system=system)
+
+
+def managed_grafana_cost(platform: Platform, costs: Sequence[cost.NodeGroupCost]) -> Optional[cost.ManagedGrafanaCost]:
+    """What `grafana: managed` bills: AMG users, and the AMP samples of the nodes and model pods at min and max."""
+    m = platform.config.cluster.observability.grafana_managed
+    if m is None:
+        return None
+    models = platform.config.models.values()
+    return cost.ManagedGrafanaCost(
+        editors=m.active_editors, viewers=m.active_viewers, workspaces=0 if m.workspace_id else 1,
+        remote_write=m.remote_write,
+        nodes_min=sum(k.nodes_min for k in costs), nodes_max=sum(k.nodes_max for k in costs),
+        model_pods_min=sum(x.autoscaling.min_replicas for x in models),
+        model_pods_max=sum(x.autoscaling.max_replicas for x in models),
+        scrape_interval_seconds=addon_values.SCRAPE_INTERVAL_SECONDS)
 
 
 def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] = None,

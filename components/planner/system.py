@@ -79,8 +79,8 @@ def _runs(w: dict[str, Any], platform: Platform, installs: addon_values.Installe
         return installs.load_balancer_controller
     if chart == "prometheus":
         return installs.alertmanager if w["workload"].endswith("alertmanager") else installs.prometheus
-    if chart == "grafana":
-        return cl.observability.grafana_enabled
+    if chart == "grafana":  # with `grafana: managed` the dashboards are in Amazon Managed Grafana, not a pod here
+        return cl.observability.grafana_enabled and cl.observability.grafana_managed is None
     if chart == "aws-ebs-csi-driver":
         return installs.ebs_csi_driver
     return True  # metrics-server, coredns, KEDA and its HTTP add-on: every stack

@@ -127,6 +127,8 @@ def nvidia_device_plugin(node_taints: Sequence[Mapping[str, str]] = ()) -> dict[
 
 
 PROMETHEUS_SERVER = "prometheus-server"
+SCRAPE_INTERVAL_SECONDS = 15
+"""How often the in-cluster Prometheus scrapes (the chart's 1m would leave KEDA's windows one sample or none)."""
 """The Prometheus server's Service name (set as `server.fullnameOverride`, so it does not hang on the release name)."""
 PROMETHEUS_PORT = 80
 """The server Service's port (`server.service.servicePort`; the chart's default, set explicitly)."""
@@ -192,7 +194,7 @@ def installed(args: Mapping[str, Any]) -> Installed:
 
 
 def prometheus(system_pool: str, retention: str = "1d", volume_size: Optional[str] = None,
-               scrape_interval: str = "15s", alertmanager: bool = False, pushgateway: bool = False) -> dict[str, Any]:
+               scrape_interval: str = f"{SCRAPE_INTERVAL_SECONDS}s", alertmanager: bool = False, pushgateway: bool = False) -> dict[str, Any]:
     """The Prometheus server KEDA queries for the gpu and prometheus signals, on the system pool.
 
     - `volume_size` None keeps the TSDB on an emptyDir (KEDA's queries look back one window, so losing history on a

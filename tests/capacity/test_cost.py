@@ -149,3 +149,33 @@ def test_choice_with_floor_becomes_two_node_groups():
         ("gpu", "SPOT", 0, 4), ("gpu-on-demand", "ON_DEMAND", 1, 1)]
     est = estimate(CostInputs("us-east-1", groups, control_planes=0))
     assert est.usd_per_hour_max == pytest.approx(choice.usd_per_hour_max + 5 * GP3_50)
+
+
+def test_managed_grafana_licences_and_amp_samples_hand_computed():
+    from modelstack.capacity.cost import ManagedGrafanaCost
+
+    m = ManagedGrafanaCost(editors=0, viewers=4, nodes_min=2, nodes_max=6, model_pods_min=1, model_pods_max=10,
+                           scrape_interval_seconds=30, remote_write="all")
+    est = estimate(CostInputs(region="us-east-1", control_planes=0, managed_grafana=m))
+    rows = {r.resource: r for r in est.rows}
+    # At least one editor licence per workspace ($9), viewers $5 each, per month.
+    assert rows["managed grafana editor licences"].count_max == 1
+    assert rows["managed grafana editor licences"].usd_per_hour_min == pytest.approx(9.0 / 730)
+    assert rows["managed grafana viewer licences"].usd_per_hour_max == pytest.approx(4 * 5.0 / 730)
+    # Series: 10,000 + 1,500 per node + 400 per model pod; a sample every 30 s; $0.90 per 10 million.
+    lo, hi = 10_000 + 1_500 * 2 + 400 * 1, 10_000 + 1_500 * 6 + 400 * 10
+    samples = rows["amp samples ingested"]
+    assert samples.usd_per_hour_min == pytest.approx(lo * 120 * 0.90 / 1e7)
+    assert samples.usd_per_hour_max == pytest.approx(hi * 120 * 0.90 / 1e7)
+    assert est.usd_per_hour_max == pytest.approx(9.0 / 730 + 20.0 / 730 + hi * 120 * 0.90 / 1e7)
+    assert any("amp active series assumed" in a for a in est.assumptions)
+    # Provisioning into a workspace licensed elsewhere: only the samples are this stack's.
+    est = estimate(CostInputs(region="us-east-1", control_planes=0,
+                              managed_grafana=ManagedGrafanaCost(viewers=4, workspaces=0)))
+    assert [r.resource for r in est.rows] == ["amp samples ingested"]
+    # Only the dashboards' metrics: 200 + 5 per node + 40 per model pod.
+    only = ManagedGrafanaCost(nodes_max=6, model_pods_max=10, scrape_interval_seconds=30)
+    samples = {r.resource: r for r in estimate(CostInputs(region="us-east-1", control_planes=0, managed_grafana=only)).rows}
+    assert samples["amp samples ingested"].usd_per_hour_max == pytest.approx((200 + 5 * 6 + 40 * 10) * 120 * 0.90 / 1e7)
+    with pytest.raises(ValueError, match="remote_write"):
+        ManagedGrafanaCost(remote_write="some")

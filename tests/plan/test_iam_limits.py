@@ -24,7 +24,7 @@ LONGEST_NAME = "c" + "x" * 30 + "d"
 
 
 def variant(env: str, *, name: str | None = None, karpenter: bool = False, irsa: bool = False,
-            volume: bool = False) -> dict:
+            volume: bool = False, managed: bool = False) -> dict:
     vals = copy.deepcopy(values(env))
     cluster = vals[CONFIG_KEY]["cluster"]
     if name:
@@ -36,12 +36,15 @@ def variant(env: str, *, name: str | None = None, karpenter: bool = False, irsa:
         cluster.setdefault("logging", {})["credentials"] = "irsa"
     if volume:  # the EBS CSI driver's role
         cluster.setdefault("observability", {})["volume_size"] = "20Gi"
+    if managed:  # Amazon Managed Grafana: the remote-write and workspace roles
+        cluster.setdefault("observability", {})["grafana"] = "managed"
     return vals
 
 
 VARIANTS = [(env, {}) for env in ENVS] + [
     (env, kw) for env in ENVS for kw in ({"name": LONGEST_NAME}, {"name": LONGEST_NAME, "karpenter": True},
-                                         {"name": LONGEST_NAME, "karpenter": True, "irsa": True, "volume": True})]
+                                         {"name": LONGEST_NAME, "karpenter": True, "irsa": True, "volume": True,
+                                          "managed": True})]
 
 
 def _physical(r) -> str:
@@ -98,6 +101,9 @@ def test_every_iam_document_and_name_of_the_plan_fits_iams_limits(env, kw):
     assert {"aws:iam/role:Role", "aws:iam/policy:Policy"} <= kinds  # the check has something to check
     if kw.get("karpenter"):
         assert any(r.name.endswith("-karpenter-controller") and r.type == "aws:iam/policy:Policy" for r in resources)
+    if kw.get("managed"):
+        assert {r.name for r in resources if r.type == "aws:iam/role:Role"} >= {
+            f"{kw['name']}-amg-remote-write", f"{kw['name']}-amg-grafana"}
     assert iam_problems(resources) == []
 
 

@@ -28,8 +28,9 @@ def plans() -> dict[str, dict]:
 
 
 def _constructed_types() -> set[str]:
-    """The type token of every pulumi_aws / pulumi_kubernetes / pulumi_eks resource class the components construct."""
-    modules = {"aws": "pulumi_aws", "k8s": "pulumi_kubernetes", "eks": "pulumi_eks"}
+    """The type token of every pulumi_aws / pulumi_kubernetes / pulumi_eks / pulumiverse_grafana resource class the
+    components construct."""
+    modules = {"aws": "pulumi_aws", "k8s": "pulumi_kubernetes", "eks": "pulumi_eks", "grafana": "pulumiverse_grafana"}
     found: set[str] = set()
     for path in (ROOT / "components").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -154,3 +155,15 @@ def test_a_replaced_kubernetes_provider_replaces_what_it_manages(plans):
     managed = [r for r in new["resources"] if (r.get("provider") or "").startswith(provider["urn"] + "::")]
     assert managed and d.count("replace") == 1 + len(managed)
     assert all("its provider" in c.why for c in d.changes if c.urn != provider["urn"])
+
+
+def test_a_grafana_dashboard_is_replaced_only_when_its_uid_changes():
+    from modelstack.plan.diff import _replaced_by
+
+    r = {"type": "grafana:oss/dashboard:Dashboard", "inputs": {}, "options": {}}
+    old = json.dumps({"uid": "ms-prod-sentiment", "title": "a"})
+    assert _replaced_by(r, [("configJson", old, json.dumps({"uid": "ms-prod-sentiment", "title": "b"}))], {}) == []
+    assert _replaced_by(r, [("configJson", old, json.dumps({"uid": "ms-prod-other", "title": "a"}))], {}) == ["configJson"]
+    # JSON without a uid: Grafana's own uid cannot be compared, so the gate stays closed.
+    assert _replaced_by(r, [("configJson", "{}", "{}")], {}) == ["configJson"]
+    assert _replaced_by(r, [("orgId", "1", "2")], {}) == ["orgId"]
