@@ -346,7 +346,7 @@ def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
 
 def log_retention_days(p: Platform) -> int:
     """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
-    return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
+    return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.tier or "", 30)
 
 
 def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict]):

@@ -29,7 +29,7 @@ from modelstack.config.schema import (
     duration_seconds,
 )
 from modelstack.render import autoscaling as autoscaling_render
-from modelstack.render import manifests, timeouts
+from modelstack.render import manifests, tiers, timeouts
 from modelstack.render import labels as labels_render
 from modelstack.render.charts import CHARTS
 
@@ -242,7 +242,7 @@ def _model_issues(add: Add, p: str, m: ModelConfig, environment: Any) -> None:
             f"a cold start, queue wait and response_timeout of at most {longest} s (the load balancer's maximum idle "
             "timeout): shorten response_timeout, cold_start or the start-up probe")
     us = m.update_strategy
-    unavailable = us.max_unavailable if us.max_unavailable is not None else (0 if environment == "prod" else "25%")
+    unavailable = us.max_unavailable if us.max_unavailable is not None else (0 if tiers.tier_of(environment) == "prod" else "25%")
     if us.max_unavailable is None and _is_zero(us.max_surge) and _is_zero(unavailable):
         add(f"{p}.update_strategy.max_surge", f"{us.max_surge!r} in prod, where max_unavailable defaults to 0",
             "max_surge above 0, or max_unavailable above 0, or a rollout cannot progress")

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets
+from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets, tiers
 from modelstack.capacity import sizing
 from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
 
@@ -407,7 +407,7 @@ class ObservabilityConfig(_Strict):
         return self.prometheus if self.grafana is None else self.grafana
 
 
-#: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
+#: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per tier (others: 30).
 LOG_RETENTION_DAYS = {"dev": 7, "staging": 30, "prod": 90}
 #: Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -933,8 +933,13 @@ class Platform(BaseModel):
     """Settings that are valid but do not do what they say (config.checks.semantic_warnings); the plan shows them."""
 
     @property
+    def tier(self) -> Optional[str]:
+        """The documented tier (dev, staging, prod) whose defaults the environment takes (render.tiers)."""
+        return tiers.tier_of(self.config.environment)
+
+    @property
     def is_prod(self) -> bool:
-        return self.config.environment == "prod"
+        return self.tier == "prod"
 
 
 #: Longest value quoted back in a message; longer strings are described by their length.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from modelstack.render import labels
+from modelstack.render import labels, tiers
 
 NODEPOOL_API = "karpenter.sh/v1"
 NODECLASS_API = "karpenter.k8s.aws/v1"
@@ -83,8 +83,8 @@ DISRUPTION_DEFAULTS = {
 def disruption_for(environment: str, *, consolidation_policy: Optional[str] = None,
                    consolidate_after: Optional[str] = None, budget_nodes: Optional[str] = None,
                    expire_after: Optional[str] = None) -> Disruption:
-    """The environment's defaults (prod's for environments not listed), each overridable."""
-    d = DISRUPTION_DEFAULTS.get(environment, DISRUPTION_DEFAULTS["prod"])
+    """The environment's defaults (its tier's, render.tiers; prod's for a name near no tier), each overridable."""
+    d = DISRUPTION_DEFAULTS.get(tiers.tier_of(environment) or "prod", DISRUPTION_DEFAULTS["prod"])
     return Disruption(consolidation_policy or d.consolidation_policy, consolidate_after or d.consolidate_after,
                       budget_nodes or d.budget_nodes, expire_after or d.expire_after)
 
