@@ -91,7 +91,7 @@ def system_sizing(platform: Platform, instance_type: str, cluster_autoscaler_cha
                               memory_mib=_mebibytes(w["requests"]["memory"])), int(w["replicas"])) for w in counted]
     packed, _ = optimizer.pack_nodes(items, cap)
     distinct = max([int(w["replicas"]) for w in counted if w.get("distinct_nodes")], default=1)
-    floor = 1 if platform.config.environment == "dev" else 2
+    floor = 1 if platform.tier == "dev" else 2
     return SystemSizing(
         nodes=max(packed, distinct, floor),
         cpu_millicores=sum(r.cpu_millicores * n for r, n in items),
