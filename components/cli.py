@@ -28,6 +28,7 @@ from modelstack.plan import report
 from modelstack.plan import composed
 from modelstack.plan.runner import ProgramRun, config_strings, fewer_collections, run_program
 from modelstack.ops import cli as ops_cli
+from modelstack.policies.engine import PolicyConfigError
 
 
 class UsageError(Exception):
@@ -74,9 +75,35 @@ def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
     return read_stack_path(path, stack)
 
 
-def policy_config(project: Path, stack: str) -> Optional[dict]:
-    path = project / "policies" / f"config.{stack}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def policy_config_path(project: Path, stack: str, environment: Optional[str] = None) -> Optional[Path]:
+    """The stack's policy config: `policies/config.<stack>.json`, else `policies/config.<environment>.json`."""
+    for name in dict.fromkeys(n for n in (stack, environment) if n):
+        path = project / "policies" / f"config.{name}.json"
+        if path.is_file():
+            return path
+    return None
+
+
+def policy_config(project: Path, stack: str, environment: Optional[str] = None) -> Optional[dict]:
+    """The stack's policy config file, checked (PolicyConfigError names the file, each key, value and what is
+    allowed); None when it has none (the rules' defaults)."""
+    from modelstack.policies.engine import PolicyConfig, read_config_file
+
+    path = policy_config_path(project, stack, environment)
+    if path is None:
+        return None
+    shown = path.relative_to(project).as_posix() if path.is_relative_to(project) else str(path)
+    data = read_config_file(path, shown)
+    PolicyConfig.from_mapping(data, shown)
+    return dict(data)
+
+
+def environment_notes(environment: Optional[str]) -> list[str]:
+    """What the plan says about an environment that is not a documented tier (render.tiers)."""
+    from modelstack.render import tiers
+
+    text = tiers.note(environment, f"policies/config.{environment}.json")
+    return [text] if text else []
 
 
 def read_recorded(stack_path: Path, stack: str, project: Optional[Path] = None) -> Optional[rec_mod.Recorded]:
@@ -126,6 +153,8 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
     from modelstack.policies.engine import evaluate
 
     platform, capacity = plan_platform(stack, values, source, today, project, recorded, rechoose)
+    env = platform.config.environment
+    policies = policy_config(project, stack, env) if project else None  # before the run: a bad file stops the plan
     inputs = capacity.cost_inputs
     kplan = None
     if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
@@ -135,19 +164,20 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
     # The program gets this plan instead of making it again, when it reads the config the mocks are handed.
     planned = program.Planned(stack, program.config_values(config_strings(values)), platform, capacity, kplan)
     run = run_program(lambda: program.main(planned), stack, values, region=platform.region)
-    violations = evaluate([r.to_json() for r in run.resources],
-                          policy_config(project, stack) if project else None, platform.config.environment)
+    violations = evaluate([r.to_json() for r in run.resources], policies, env)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
                         "designed": g.designed, "models": list(g.models), "notes": list(g.notes)}
                for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons, platform.warnings)
-    doc["notes"] = list(capacity.notes)
+    doc["notes"] = environment_notes(env) + list(capacity.notes)
     doc["capacity_record"] = _record_json(capacity, recorded)
     # The expander priority is the NodeGroup component's, not an EKS input: taken from the capacity plan.
     priority = {platform.config.cluster.node_group_name(g.name): g.priority for g in capacity.groups}
     for g in doc["node_groups"]:
         g["priority"] = priority.get(g["name"])
-    notes = {g.name: g.notes for g in capacity.groups if g.notes}
+    notes: dict[str, Any] = {g.name: g.notes for g in capacity.groups if g.notes}
+    if environment_notes(env):
+        notes["environment"] = environment_notes(env)
     if capacity.notes:
         notes["cluster"] = capacity.notes
     designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
@@ -179,19 +209,14 @@ def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optio
         if policy_file:
             raise composed.ProgramError(f"--policy-config {policy_file}: no such file")
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise composed.ProgramError(f"{path}: not a JSON policy config ({e})") from None
-    if not isinstance(data, dict):
-        raise composed.ProgramError(f"{path}: a policy config is a JSON object of policy names to levels or settings")
-    from modelstack.policies.engine import PolicyConfig, PolicyConfigError
+    from modelstack.policies.engine import PolicyConfig, PolicyConfigError, read_config_file
 
     try:
-        PolicyConfig.from_mapping(data)
+        data = read_config_file(path)
+        PolicyConfig.from_mapping(data, str(path))
     except PolicyConfigError as e:
-        raise composed.ProgramError(f"{path}: {e}") from None
-    return data
+        raise composed.ProgramError(str(e)) from None
+    return dict(data)
 
 
 def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict],
@@ -207,7 +232,7 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
             estimate = cost_mod.estimate(priced.inputs)
         except cost_mod.PricingError as e:
             cost_notes.append(f"not priced: {e}")
-    notes = cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
+    notes = environment_notes(environment) + cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
                           f"{m}=FILE)" for m in composed.missing_references(config)] + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
               f"(give a value with --set {k}=VALUE)" for k in config.placeholders]
     if estimate is not None:
@@ -223,9 +248,11 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
     doc = report.plan_json(stack, run.resources, estimate.to_json() if estimate else None, violations, banner=banner)
     doc["program"] = {"project": project.name, "main": main}
     doc["notes"] = notes
-    placeholders = {"secure config": [f"{k}: read as {composed.SECRET_PLACEHOLDER!r} (--set {k}=VALUE to give one)"
-                                      for k in config.placeholders]} if config.placeholders else None
-    doc["_summary"] = report.summary(stack, run.resources, cost_text, violations, placeholders, banner=banner)
+    shown: dict[str, Any] = {"environment": environment_notes(environment)} if environment_notes(environment) else {}
+    if config.placeholders:
+        shown["secure config"] = [f"{k}: read as {composed.SECRET_PLACEHOLDER!r} (--set {k}=VALUE to give one)"
+                                  for k in config.placeholders]
+    doc["_summary"] = report.summary(stack, run.resources, cost_text, violations, shown or None, banner=banner)
     doc["_run"] = run
     return doc
 
@@ -330,6 +357,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except composed.ProgramError as e:
         print(f"modelstack: {e}", file=sys.stderr)
         print("nothing was planned.", file=sys.stderr)
+        return 2
+    except PolicyConfigError as e:
+        print(f"modelstack: {e}", file=sys.stderr)
+        print("nothing was planned: fix the policy config above (`python -m modelstack.policies.engine schema` "
+              "prints what it accepts).", file=sys.stderr)
         return 2
     run = doc.pop("_run")
     # With --json -, stdout carries the JSON alone (for jq and the like); everything for people goes to stderr.

@@ -6,7 +6,7 @@ from typing import Any, Iterator, Mapping
 
 from .rule import (
     NODE_CLASS, NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations, as_list, containers, get, glob_any,
-    in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
+    config_file, in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
 )
 
 EKS_COMPONENT = "eks:index:Cluster"
@@ -389,7 +389,10 @@ def allowed_image_registries(resource_type: str, props: Mapping[str, Any], ctx: 
             continue
         registry = image_registry(image)
         if not glob_any(registry, ctx["allowed_registries"]):
-            yield f"{label}: image {image!r} is from {registry}, not an allowed registry"
+            yield (f"{label}: image {image!r} is from {registry}, not an allowed registry "
+                   f"({', '.join(ctx['allowed_registries'])}); to allow it, add {registry!r} (a host glob) to "
+                   f"`allowed-image-registries.allowed_registries` in {config_file(ctx.env_of(props))}, with the "
+                   f"defaults you keep (the list replaces them)")
 
 
 @resource_rule(
