@@ -156,6 +156,19 @@ def test_policy_pack_paths_the_workflows_use_exist() -> None:
     assert pack["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
 
 
+def test_every_policy_pack_config_is_validated_before_pulumi_reads_it() -> None:
+    for f in FILES:
+        for name, job in load(f.name)["jobs"].items():
+            steps = job.get("steps", [])
+            for i, step in enumerate(steps):
+                if not str(step.get("uses", "")).startswith("pulumi/actions@"):
+                    continue
+                config = step["with"]["policyPackConfigs"].replace("${{ github.workspace }}/", "")
+                checks = [s.get("run", "") for s in steps[:i] if "modelstack.policies.engine validate" in s.get("run", "")]
+                assert len(checks) == 1, (f.name, name)
+                assert checks[0].split("validate", 1)[1].strip().strip('"') == config, (f.name, name)
+
+
 # --- where the cluster jobs run ------------------------------------------------------------------------------------
 
 def _needs(job: dict[str, Any]) -> list[str]:
