@@ -84,7 +84,7 @@ def policy_config_path(project: Path, stack: str, environment: Optional[str] = N
     return None
 
 
-def policy_config(project: Path, stack: str, environment: Optional[str] = None) -> Optional[dict]:
+def policy_config(project: Path, stack: str, environment: Optional[str] = None) -> Optional[dict[str, Any]]:
     """The stack's policy config file, checked (PolicyConfigError names the file, each key, value and what is
     allowed); None when it has none (the rules' defaults)."""
     from modelstack.policies.engine import PolicyConfig, read_config_file
@@ -116,7 +116,7 @@ def read_recorded(stack_path: Path, stack: str, project: Optional[Path] = None) 
 
 
 def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None,
-         recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict:
+         recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict[str, Any]:
     """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
     plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input.
     `recorded`: the stack's recorded capacity choices, which the plan keeps while they serve."""
@@ -124,7 +124,7 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
         return _plan(stack, values, source, project, today, recorded, rechoose)
 
 
-def _record_json(capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> dict:
+def _record_json(capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> dict[str, Any]:
     return {"path": recorded.path if recorded else None, "followed": list(capacity.followed),
             "rechosen": dict(capacity.rechosen), "unrecorded": list(capacity.unrecorded),
             "savings": {g: {"instance_types": list(t), "usd_per_month": round(v * pricing.HOURS_PER_MONTH, 2)}
@@ -148,7 +148,7 @@ def _record_lines(stack: str, capacity: CapacityPlan, recorded: Optional[rec_mod
 
 
 def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path], today: Optional[date],
-          recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict:
+          recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict[str, Any]:
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
@@ -189,7 +189,7 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
 
 def plan_program(directory: str, stack: Optional[str] = None, config_file: Optional[str] = None,
                  overrides: Sequence[str] = (), policy_file: Optional[str] = None, environment: Optional[str] = None,
-                 today: Optional[date] = None, stack_outputs: Sequence[str] = ()) -> dict:
+                 today: Optional[date] = None, stack_outputs: Sequence[str] = ()) -> dict[str, Any]:
     """The offline plan of your own program (`--program DIR`): run it under the mocks with its stack's config, check
     the same policies, price what it registered. The same document as :func:`plan` (`plan.json`), so `modelstack
     diff` reads two of them. Raises composed.ProgramError and ConfigError for bad input."""
@@ -202,7 +202,7 @@ def plan_program(directory: str, stack: Optional[str] = None, config_file: Optio
         return _program_doc(project, stack, config, run, policies, environment, today)
 
 
-def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optional[dict]:
+def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optional[dict[str, Any]]:
     """`--policy-config FILE`, else the program's own `policies/config.<stack>.json`, else the rules' defaults."""
     path = Path(policy_file) if policy_file else project / "policies" / f"config.{stack}.json"
     if not path.is_file():
@@ -219,8 +219,8 @@ def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optio
     return dict(data)
 
 
-def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict],
-                 environment: Optional[str], today: Optional[date]) -> dict:
+def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict[str, Any]],
+                 environment: Optional[str], today: Optional[date]) -> dict[str, Any]:
     from modelstack.policies.engine import evaluate
 
     violations = evaluate(run.resources, policies, environment)

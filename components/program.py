@@ -124,7 +124,7 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     return platform, capacity
 
 
-def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:
+def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict[str, Any]:
     c = g.config
     primary = g.primary
     args = {
@@ -154,7 +154,7 @@ def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict
     return args
 
 
-def _probe(probe: Optional[cfg.Probe]) -> Optional[dict]:
+def _probe(probe: Optional[cfg.Probe]) -> Optional[dict[str, Any]]:
     return probe.model_dump(exclude_none=True) if probe else None
 
 
@@ -168,14 +168,14 @@ def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list
     return fit if len(fit) < len(types) else []
 
 
-def ingress_args(cluster: cfg.ClusterConfig, path: str) -> dict:
+def ingress_args(cluster: cfg.ClusterConfig, path: str) -> dict[str, Any]:
     """A route on the cluster's one shared load balancer."""
     lb = cluster.load_balancer
     return {"group_name": cluster.ingress_group, "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
             "certificate_arn": lb.certificate_arn, "path": path}
 
 
-def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
+def with_group_idle_timeout(all_args: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every model's args with the shared ALB's idle timeout: the longest silent wait of any model behind it (an
     attribute of the one load balancer, so every Ingress of the group must carry the same value)."""
     plans = {name: model_api.resolve(name, a) for name, a in all_args.items()}
@@ -183,21 +183,21 @@ def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
     return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
 
 
-def interceptor_drain(all_args: dict[str, dict]) -> timeouts.Drain:
+def interceptor_drain(all_args: dict[str, dict[str, Any]]) -> timeouts.Drain:
     """How the KEDA interceptor stops, from the routes through it: every in_flight model's (readiness, response)."""
     plans = [model_api.resolve(name, a) for name, a in all_args.items()]
     return timeouts.interceptor_drain((pl.cold_start.total, pl.response_seconds)
                                       for pl in plans if "interceptor_route" in pl.objects)
 
 
-def longest_grace_seconds(all_args: dict[str, dict], drain: timeouts.Drain) -> int:
+def longest_grace_seconds(all_args: dict[str, dict[str, Any]], drain: timeouts.Drain) -> int:
     """The longest termination grace period of a pod cluster-autoscaler may evict (a model's, the interceptor's), and
     never below the autoscaler's own default."""
     return max([timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS, drain.grace_seconds,
                 *(int(a.get("termination_grace_period_seconds", 60)) for a in all_args.values())])
 
 
-def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
+def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict[str, Any]:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
     a = m.autoscaling
@@ -269,7 +269,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
 
 
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
-                   tags: dict[str, str], kplan: Optional[KarpenterPlan] = None) -> dict:
+                   tags: dict[str, str], kplan: Optional[KarpenterPlan] = None) -> dict[str, Any]:
     """The Karpenter component's args: NodePools from the capacity plan (`kplan`: its Karpenter plan, when made
     already), options from `cluster.karpenter`."""
     c = p.config
@@ -305,7 +305,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
     return args
 
 
-def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
+def sidecar_args(name: str, sc: cfg.Sidecar) -> dict[str, Any]:
     """A sidecar's config as ModelAPI ContainerArgs."""
     out: dict[str, Any] = {"name": name, "image": sc.image,
                            "compute": {"cpu": str(sc.compute.cpu), "memory": sc.compute.memory}}
@@ -320,10 +320,10 @@ def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
     return out
 
 
-def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict]:
+def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict[str, Any]]:
     """The user taints of a pool's node groups (`node_groups.<name>.taints`), once each: what its models tolerate
     besides the accelerator's taint."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for g in capacity.groups:
         if g.pool == pool:
             for t in g.config.taints:
@@ -332,10 +332,10 @@ def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict]:
     return out
 
 
-def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
+def node_taints(capacity: CapacityPlan, kind: str) -> list[dict[str, Any]]:
     """Every taint the nodes of that kind carry (the kind's own, then each group's), once each: what a DaemonSet that
     must run on all of them (a device plugin) tolerates. Karpenter's NodePools carry the same taints as the groups."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for g in capacity.groups:
         if g.kind == kind:
             for t in node_templates.node_taints(g.kind, [t.model_dump() for t in g.config.taints]):
@@ -349,7 +349,7 @@ def log_retention_days(p: Platform) -> int:
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.tier or "", 30)
 
 
-def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict]):
+def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict[str, Any]]):
     """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI resolves its args."""
     return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
 

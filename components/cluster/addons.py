@@ -7,7 +7,7 @@ the EBS CSI driver with an encrypted gp3 StorageClass when Prometheus keeps its 
 from __future__ import annotations
 
 import json
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -93,7 +93,7 @@ class PlatformAddonsArgs(TypedDict):
     when Prometheus asks for a volume (`prometheus_volume_size`, or `prometheus_alertmanager`)."""
     ebs_csi_driver_version: NotRequired[pulumi.Input[str]]
     """Its add-on version. Default: the newest EKS offers for the cluster version (follows upgrades)."""
-    prometheus_values: NotRequired[dict]
+    prometheus_values: NotRequired[dict[str, Any]]
     """Values merged over modelstack's for the prometheus release (render/observability.py: rule files,
     kube-state-metrics, Alertmanager). Default none."""
     alertmanager_sns_topic_arns: NotRequired[list[str]]
@@ -187,7 +187,7 @@ class PlatformAddons(pulumi.ComponentResource):
 
         self.releases = {}
 
-        def release(key: str, chart: str, version: Optional[str], values: pulumi.Input[dict], extra_deps=()) -> k8s.helm.v3.Release:
+        def release(key: str, chart: str, version: Optional[str], values: pulumi.Input[dict[str, Any]], extra_deps=()) -> k8s.helm.v3.Release:
             pin = CHARTS[chart]
             r = helm.release(f"{name}-{key}", chart=chart, pin=pin, release_name=chart, version=version, values=values,
                              create_namespace=pin.namespace != "kube-system", provider=h.provider, parent=self,

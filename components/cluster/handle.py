@@ -92,7 +92,7 @@ class ClusterHandle:
                                             pulumi.ResourceOptions(providers={"kubernetes": self.provider}))
 
 
-def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list:
+def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list[Any]:
     """The component's own `depends_on`, to hand to children that talk to the cluster (Pulumi does not pass a
     component's dependencies on to its children)."""
     deps = opts.depends_on if opts else None

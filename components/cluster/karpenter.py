@@ -7,7 +7,7 @@ Documents and objects come from render/karpenter.py (pure); this module only wir
 from __future__ import annotations
 
 import json
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -266,7 +266,7 @@ class Karpenter(pulumi.ComponentResource):
                                "queue_name": self.queue_name, "node_pools": self.node_pools})
 
 
-def _object(api_version: str, kind: str, body: pulumi.Output[dict]) -> dict:
+def _object(api_version: str, kind: str, body: pulumi.Output[dict[str, Any]]) -> dict[str, Any]:
     """CustomResource arguments from a rendered object; apiVersion and kind are plain strings (they make the type)."""
     return {"api_version": api_version, "kind": kind,
             "metadata": body.apply(lambda b: b["metadata"]), "spec": body.apply(lambda b: b["spec"])}

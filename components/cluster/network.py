@@ -3,7 +3,7 @@ or an existing VPC's subnets passed through untouched."""
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -84,7 +84,7 @@ class Network(pulumi.ComponentResource):
         plan = subnets.carve(args.get("cidr", "10.0.0.0/16"), list(zones))
         n_nat = subnets.nat_count(nat, az_count)
 
-        def named(n: str, extra: Optional[dict] = None) -> dict[str, str]:
+        def named(n: str, extra: Optional[dict[str, Any]] = None) -> dict[str, str]:
             return {**tags, "Name": n, **(extra or {})}
 
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.get("cidr", "10.0.0.0/16"), enable_dns_hostnames=True,

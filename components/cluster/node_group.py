@@ -4,7 +4,7 @@ Args are plain serializable inputs (no Python objects, no unions) so the compone
 languages through the Python component provider.
 """
 
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -132,7 +132,7 @@ class NodeGroup(pulumi.ComponentResource):
         tags = dict(args.get("tags") or {})
 
         volume_type = args.get("root_volume_type", "gp3")
-        ebs: dict = {"volume_size": volume_gib, "volume_type": volume_type, "encrypted": "true", "delete_on_termination": "true"}
+        ebs: dict[str, Any] = {"volume_size": volume_gib, "volume_type": volume_type, "encrypted": "true", "delete_on_termination": "true"}
         if volume_type == "gp3":
             ebs.update(iops=args.get("root_volume_iops", 3000), throughput=args.get("root_volume_throughput", 125))
         lt = aws.ec2.LaunchTemplate(

@@ -995,7 +995,7 @@ def _type_hint(t: str, v: Any) -> str:
     return "a string"
 
 
-def _path(loc: tuple) -> str:
+def _path(loc: tuple[Any, ...]) -> str:
     out = CONFIG_KEY
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -1010,7 +1010,7 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def _model_at(loc: tuple) -> Any:
+def _model_at(loc: tuple[Any, ...]) -> Any:
     """The pydantic model class at a config path, for listing its allowed keys."""
     tp: Any = PlatformConfig
     for part in loc:
@@ -1028,7 +1028,7 @@ def _model_at(loc: tuple) -> Any:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
+def _allowed(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
     t, ctx = err["type"], err.get("ctx") or {}
     if t == "extra_forbidden":
         model = _model_at(loc[:-1])
@@ -1073,7 +1073,7 @@ def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
     return err["msg"]
 
 
-def _real_loc(loc: tuple, raw: Any, missing: bool) -> tuple:
+def _real_loc(loc: tuple[Any, ...], raw: Any, missing: bool) -> tuple[Any, ...]:
     """The key path of an error in the user's input: pydantic also puts validator and union-branch tags
     ("function-after[...]", "str", "[key]") in `loc`; those are not keys of the input and are dropped."""
     out, node = [], raw

@@ -301,8 +301,8 @@ LATENCY_NOTE = ("latency: HAProxy's exporter publishes each replica's average ov
                 "its maximum since start, no histogram: p50/p99 cannot be computed from it")
 
 
-def model_status(name: str, out: Mapping[str, Any], deployments: list[dict], so: Optional[dict], hpa: Optional[dict],
-                 pods: list[dict], nodes: Mapping[str, dict], book: pricing.PriceBook, live: Live) -> dict[str, Any]:
+def model_status(name: str, out: Mapping[str, Any], deployments: list[dict[str, Any]], so: Optional[dict[str, Any]], hpa: Optional[dict[str, Any]],
+                 pods: list[dict[str, Any]], nodes: Mapping[str, dict[str, Any]], book: pricing.PriceBook, live: Live) -> dict[str, Any]:
     main = out.get("deployment") or name
     floor = sum((d.get("spec") or {}).get("replicas", 0) for d in deployments if d["metadata"]["name"] != main)
     rolls = [rollout(d) for d in sorted(deployments, key=lambda d: d["metadata"]["name"])]

@@ -514,7 +514,7 @@ class ModelAPI(pulumi.ComponentResource):
                                "deployment_name": self.deployment_name, "autoscaler_kind": self.autoscaler_kind,
                                "role_arn": self.role_arn})
 
-    def _aws_role(self, name: str, plan: "Plan", a: dict) -> aws.iam.Role:
+    def _aws_role(self, name: str, plan: "Plan", a: dict[str, Any]) -> aws.iam.Role:
         """The model's own role, its policies, and its binding to the model's ServiceAccount."""
         assert plan.aws is not None
         spec = plan.spec
@@ -601,14 +601,14 @@ def _plain(value: Any, what: str) -> Any:
     return value
 
 
-def _get(d: Optional[dict], key: str, default: Any, where: str) -> Any:
+def _get(d: Optional[dict[str, Any]], key: str, default: Any, where: str) -> Any:
     if not d:
         return default
     v = d.get(key)
     return default if v is None else _plain(v, f"{where}.{key}" if where else key)
 
 
-def _probe(p: Optional[dict], where: str) -> Optional[manifests.ProbeSpec]:
+def _probe(p: Optional[dict[str, Any]], where: str) -> Optional[manifests.ProbeSpec]:
     if not p:
         return None
     http, tcp, ex = p.get("http_get"), p.get("tcp_socket"), p.get("exec")
@@ -625,7 +625,7 @@ def _probe(p: Optional[dict], where: str) -> Optional[manifests.ProbeSpec]:
     return manifests.ProbeSpec(exec_command=tuple(_plain(ex["command"], f"{where}.exec.command")), **common)
 
 
-def _container(name: str, a: dict, where: str, extra_env: tuple = (), sidecar: bool = False) -> manifests.ContainerSpec:
+def _container(name: str, a: dict[str, Any], where: str, extra_env: tuple[Any, ...] = (), sidecar: bool = False) -> manifests.ContainerSpec:
     c = a.get("compute") or {}
     gpu, inf = int(_get(c, "gpu", 0, where)), int(_get(c, "inferentia", 0, where))
     if gpu and inf:
@@ -660,7 +660,7 @@ class AwsPlan:
         self.mode, self.policy_arns, self.inline = mode, policy_arns, inline
 
 
-def _aws(a: Optional[dict]) -> Optional[AwsPlan]:
+def _aws(a: Optional[dict[str, Any]]) -> Optional[AwsPlan]:
     if not a:
         return None
     mode = _get(a, "mode", "pod_identity", "aws")
@@ -685,7 +685,7 @@ def _aws(a: Optional[dict]) -> Optional[AwsPlan]:
     return AwsPlan(mode, arns, inline)
 
 
-def knobs_of(a: Optional[dict], max_concurrency: int) -> autoscaling.Knobs:
+def knobs_of(a: Optional[dict[str, Any]], max_concurrency: int) -> autoscaling.Knobs:
     """The autoscaling args as Knobs with Cortex's defaults filled in."""
     a = a or {}
     g = lambda k, d: _get(a, k, d, "autoscaling")  # noqa: E731
