@@ -25,6 +25,7 @@ from modelstack.planner import recorded as rec_mod
 from modelstack.planner.capacity import CapacityPlan, plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
+from modelstack.render import table as text_table
 from modelstack.plan import composed
 from modelstack.plan.runner import ProgramRun, config_strings, fewer_collections, run_program
 from modelstack.ops import cli as ops_cli
@@ -102,8 +103,8 @@ def environment_notes(environment: Optional[str]) -> list[str]:
     """What the plan says about an environment that is not a documented tier (render.tiers)."""
     from modelstack.render import tiers
 
-    text = tiers.note(environment, f"policies/config.{environment}.json")
-    return [text] if text else []
+    note = tiers.note(environment, f"policies/config.{environment}.json")
+    return [note] if note else []
 
 
 def read_recorded(stack_path: Path, stack: str, project: Optional[Path] = None) -> Optional[rec_mod.Recorded]:
@@ -230,7 +231,7 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
     if priced.inputs is not None:
         try:
             estimate = cost_mod.estimate(priced.inputs)
-        except cost_mod.PricingError as e:
+        except pricing.PricingError as e:
             cost_notes.append(f"not priced: {e}")
     notes = environment_notes(environment) + cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
                           f"{m}=FILE)" for m in composed.missing_references(config)] + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
@@ -238,11 +239,11 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
     if estimate is not None:
         cost_text = estimate.render_table()
     else:
-        cost_text = report.text_table.paragraph(
+        cost_text = text_table.paragraph(
             "none: nothing this program registers is priced (no cluster, node group, node pool, NAT gateway, "
             "load balancer or KMS key of its own)")
     if cost_notes:
-        cost_text += "\n" + "\n".join(report.text_table.paragraph(n, "  ") for n in cost_notes)
+        cost_text += "\n" + "\n".join(text_table.paragraph(n, "  ") for n in cost_notes)
     main = project.main.relative_to(project.dir).as_posix() if project.main.is_relative_to(project.dir) else project.main.name
     banner = report.PROGRAM_BANNER.format(main=main, project=project.name)
     doc = report.plan_json(stack, run.resources, estimate.to_json() if estimate else None, violations, banner=banner)
@@ -365,13 +366,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     run = doc.pop("_run")
     # With --json -, stdout carries the JSON alone (for jq and the like); everything for people goes to stderr.
-    text = sys.stderr if args.json == "-" else sys.stdout
-    print(doc.pop("_summary"), file=text)
+    human = sys.stderr if args.json == "-" else sys.stdout
+    print(doc.pop("_summary"), file=human)
     if args.out:
         out = Path(args.out)
         written = report.write_manifests(run.resources, out)
         report.dump_json(doc, out / "plan.json")
-        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}", file=text)
+        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}", file=human)
     if args.json == "-":
         sys.stdout.write(report.json_text(doc))
     elif args.json:

@@ -16,9 +16,9 @@ from modelstack.planner.design import ACCELERATED_FAMILIES, MAX_NODES_PER_GROUP
 from modelstack.render import labels as _labels
 from modelstack.render import tiers
 
-from .reliability import NODE_POOL, accelerated, accelerator_of, allows_spot, instance_family, node_pool_requirement
+from .reliability import accelerated, accelerator_of, allows_spot, instance_family, node_pool_requirement
 from .rule import (
-    NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, config_file, get, in_envs, is_unknown, key,
+    NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, config_file, get, in_envs, is_unknown, key,
     labels, resource_rule,
 )
 

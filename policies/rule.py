@@ -333,7 +333,7 @@ def labels(props: Mapping[str, Any]) -> Any:
     return get(props, "metadata.labels", {})
 
 
-def annotations(props: Mapping[str, Any]) -> Any:
+def annotations_of(props: Mapping[str, Any]) -> Any:
     return get(props, "metadata.annotations", {})
 
 

@@ -95,7 +95,9 @@ def compute_accelerator(compute: Compute) -> str:
 def kind_accepts(kind: str, itype: Any) -> bool:
     """Whether a node group of `kind` may use an instance type: GPU types for gpu, Inferentia types for
     inferentia, types with neither for system and cpu."""
-    return {"gpu": itype.is_gpu, "inferentia": itype.is_inferentia}.get(kind, not itype.is_gpu and not itype.is_inferentia)
+    accepts: bool = {"gpu": itype.is_gpu, "inferentia": itype.is_inferentia}.get(
+        kind, not itype.is_gpu and not itype.is_inferentia)
+    return accepts
 
 
 def label_key_problem(key: Any) -> Optional[str]:
@@ -556,7 +558,7 @@ def _autoscaling_issues(add: Any, p: str, a: Autoscaling, compute: Optional[Comp
 OPT_IN_FAMILIES = ("inf1", "trn1", "trn1n")
 
 
-def selection_of(group: NodeGroupConfig, catalog=None) -> GroupSelection:
+def selection_of(group: NodeGroupConfig, catalog: Optional[Mapping[str, pricing.InstanceType]] = None) -> GroupSelection:
     """The optimizer's view of a node group's config; the group's kind narrows the families."""
     sel = group.selection
     cat = catalog or pricing.catalog()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date
-from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -298,7 +298,8 @@ class ManagedAddons(_Strict):
 
 
 def _pinned(chart_name: str) -> Any:
-    return Optional[Literal[known_versions(chart_name)]]  # type: ignore[valid-type]
+    """At run time: the versions of `chart_name` we hold facts for, as a Literal pydantic checks against."""
+    return Optional[Literal[known_versions(chart_name)]]
 
 
 class Charts(_Strict):
@@ -306,18 +307,32 @@ class Charts(_Strict):
     (render/charts.py, data/UPSTREAM.md); a stack may pin only a version we hold facts for, so an upgrade is a
     reviewed change here and there. cluster-autoscaler's default follows the cluster's Kubernetes minor."""
 
-    cluster_autoscaler: _pinned("cluster-autoscaler") = None
-    metrics_server: _pinned("metrics-server") = None
-    aws_load_balancer_controller: _pinned("aws-load-balancer-controller") = None
-    keda: _pinned("keda") = None
-    nvidia_device_plugin: _pinned("nvidia-device-plugin") = None
-    keda_http_add_on: _pinned("keda-add-ons-http") = None
-    prometheus: _pinned("prometheus") = None
-    dcgm_exporter: _pinned("dcgm-exporter") = None
-    karpenter: _pinned("karpenter") = None
-    aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
-    neuron: _pinned("neuron-helm-chart") = None
-    grafana: _pinned("grafana") = None
+    if TYPE_CHECKING:  # a type checker sees a version string; pydantic sees the Literal of the pinned versions
+        cluster_autoscaler: Optional[str] = None
+        metrics_server: Optional[str] = None
+        aws_load_balancer_controller: Optional[str] = None
+        keda: Optional[str] = None
+        nvidia_device_plugin: Optional[str] = None
+        keda_http_add_on: Optional[str] = None
+        prometheus: Optional[str] = None
+        dcgm_exporter: Optional[str] = None
+        karpenter: Optional[str] = None
+        aws_for_fluent_bit: Optional[str] = None
+        neuron: Optional[str] = None
+        grafana: Optional[str] = None
+    else:
+        cluster_autoscaler: _pinned("cluster-autoscaler") = None
+        metrics_server: _pinned("metrics-server") = None
+        aws_load_balancer_controller: _pinned("aws-load-balancer-controller") = None
+        keda: _pinned("keda") = None
+        nvidia_device_plugin: _pinned("nvidia-device-plugin") = None
+        keda_http_add_on: _pinned("keda-add-ons-http") = None
+        prometheus: _pinned("prometheus") = None
+        dcgm_exporter: _pinned("dcgm-exporter") = None
+        karpenter: _pinned("karpenter") = None
+        aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
+        neuron: _pinned("neuron-helm-chart") = None
+        grafana: _pinned("grafana") = None
 
     def version(self, chart_name: str, kubernetes_version: str) -> str:
         """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
@@ -338,12 +353,19 @@ RECEIVER_FIELDS = {"sns": ("topic_arn",), "slack": ("secret", "key"), "pagerduty
                    "webhook": ("secret", "key")}
 
 
+Severity = Literal["critical", "warning"]
+
+
+def _every_severity() -> list[Severity]:
+    return ["critical", "warning"]
+
+
 class ReceiverConfig(_Strict):
     """An Alertmanager receiver. Secrets stay out of stack config: Slack's webhook URL, PagerDuty's routing key and a
     webhook's URL are read from the Kubernetes Secret `secret` (key `key`) you create in the `monitoring` namespace."""
 
     kind: Literal["sns", "slack", "pagerduty", "webhook"]
-    severities: list[Literal["critical", "warning"]] = Field(default_factory=lambda: ["critical", "warning"], min_length=1)
+    severities: list[Severity] = Field(default_factory=_every_severity, min_length=1)
     """Which alerts it gets (ModelErrorRateHigh and ModelScaleFromZeroFailed are critical, the others warning)."""
     topic_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
     """sns: the topic (Alertmanager publishes with a role of its own, allowed sns:Publish on it only)."""
@@ -458,9 +480,9 @@ class LoadBalancerConfig(_Strict):
 PROVISIONERS = ("karpenter", "cluster-autoscaler")
 
 
-def _matching(pattern: str, what: str):
+def _matching(pattern: str, what: str) -> "classmethod[Any, [Optional[str]], Optional[str]]":
     """A validator with a readable message (the default names the regular expression)."""
-    def check(cls, v: Optional[str]) -> Optional[str]:
+    def check(cls: Any, v: Optional[str]) -> Optional[str]:
         if v is not None and not re.fullmatch(pattern, v):
             raise ValueError(what)
         return v
@@ -495,6 +517,13 @@ class KarpenterConfig(_Strict):
                                                     "latest or an AL2023 EKS AMI release such as v20251016"))
 
 
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+def _default_log_types() -> list[LogType]:
+    return ["api", "audit", "authenticator"]
+
+
 class ClusterConfig(_Strict):
     name: str = _name_field()
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.35"  # type: ignore[valid-type]
@@ -503,9 +532,7 @@ class ClusterConfig(_Strict):
     secrets_encryption: bool = True
     network_policy: bool = False
     deletion_protection: bool = False
-    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
-        default_factory=lambda: ["api", "audit", "authenticator"]
-    )
+    log_types: list[LogType] = Field(default_factory=_default_log_types)
     access_entries: dict[Name, AccessEntry] = Field(default_factory=dict)
     addons: ManagedAddons = Field(default_factory=ManagedAddons)
     charts: Charts = Field(default_factory=Charts)
@@ -1070,7 +1097,7 @@ def _allowed(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
         return str(ctx.get("error", err["msg"]))
     if t == "config_rule":
         return str(ctx["allowed"])
-    return err["msg"]
+    return str(err["msg"])
 
 
 def _real_loc(loc: tuple[Any, ...], raw: Any, missing: bool) -> tuple[Any, ...]:

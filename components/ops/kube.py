@@ -75,7 +75,8 @@ class Kube:
                 detail = text[:300]
             raise KubeError(f"GET {path}: HTTP {resp.status}: {detail}")
         try:
-            return json.loads(text)
+            doc: Optional[dict[str, Any]] = json.loads(text)
+            return doc
         except ValueError:
             raise KubeError(f"GET {path}: the answer is not JSON: {text[:200]}") from None
 

@@ -42,7 +42,8 @@ class Prometheus:
                                          headers={"Accept": "application/json"})
             try:
                 with urllib.request.urlopen(req, timeout=TIMEOUT_S) as r:
-                    return json.loads(r.read())
+                    doc: dict[str, Any] = json.loads(r.read())
+                    return doc
             except urllib.error.HTTPError as e:
                 raise PrometheusUnavailable(f"GET {base}/{path}: HTTP {e.code}") from None
             except (urllib.error.URLError, OSError, ValueError) as e:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from kubernetes.utils import parse_quantity
 
@@ -60,7 +60,8 @@ def node_capacity_type(node: Mapping[str, Any]) -> Optional[str]:
     for k in CAPACITY_LABELS:
         v = lbl.get(k)
         if v:
-            return {"on-demand": "ON_DEMAND", "spot": "SPOT"}.get(v, v.upper())
+            kind: str = {"on-demand": "ON_DEMAND", "spot": "SPOT"}.get(v, v.upper())
+            return kind
     return None
 
 
@@ -198,11 +199,12 @@ def _metric_target(m: Mapping[str, Any]) -> Optional[float]:
     return None
 
 
-def image(deployments: list[Mapping[str, Any]], main: str) -> Optional[str]:
+def image(deployments: Sequence[Mapping[str, Any]], main: str) -> Optional[str]:
     for d in sorted(deployments, key=lambda d: (d["metadata"]["name"] != main)):
         for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []:
             if c.get("name") == "model":
-                return c.get("image")
+                ref: Optional[str] = c.get("image")
+                return ref
     return None
 
 

@@ -249,7 +249,9 @@ def controller_policies(cluster_name: str, region: str, account_id: str, node_ro
     scopes them: launches and deletions only of resources tagged for this cluster and a NodePool, instance profiles
     only for an EC2NodeClass in this region, PassRole only for the node role and only to EC2, the one queue, the one
     cluster, read-only discovery in this region."""
-    ec2 = lambda r: _arn(partition, "ec2", region, "*", r)  # noqa: E731
+    def ec2(resource: str) -> str:
+        return _arn(partition, "ec2", region, "*", resource)
+
     owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}
     request_owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
                      "aws:RequestTag/eks:eks-cluster-name": cluster_name}
@@ -260,7 +262,7 @@ def controller_policies(cluster_name: str, region: str, account_id: str, node_ro
     profile = f"arn:{partition}:iam::{account_id}:instance-profile/*"
     region_tag = "topology.kubernetes.io/region"
     cluster_arn = _arn(partition, "eks", region, account_id, f"cluster/{cluster_name}")
-    statements = [
+    statements: list[dict[str, Any]] = [
         {"Sid": "AllowScopedEC2InstanceAccessActions", "Effect": "Allow",
          "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
          "Resource": [f"arn:{partition}:ec2:{region}::image/*", f"arn:{partition}:ec2:{region}::snapshot/*",

@@ -1,8 +1,9 @@
-from typing import Any
 """Label, taint and annotation keys shared by node groups, autoscalers and model APIs.
 
 One place, so a node group's labels and a model's selectors cannot drift apart.
 """
+
+from typing import Any, Iterable, Mapping
 
 NODE_GROUP_LABEL = "modelstack.io/node-group"
 """Every node carries the name of the managed node group it belongs to."""
@@ -51,7 +52,7 @@ def k8s_taint(t: dict[str, Any]) -> dict[str, Any]:
     return {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
 
 
-def tolerations_for(taints, *base: dict[str, Any]) -> list[dict[str, Any]]:
+def tolerations_for(taints: Iterable[Mapping[str, Any]], *base: dict[str, Any]) -> list[dict[str, Any]]:
     """`base` tolerations, then one exact toleration for each taint (key, value, effect; value "" when absent) that no
     earlier toleration already matches (Kubernetes' rule: same key or none, same effect or none, Exists or the same
     value)."""

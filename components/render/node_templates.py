@@ -59,7 +59,7 @@ def node_labels(node_group_name: str, node_pool: str, kind: str, extra: Optional
     return out
 
 
-def node_taints(kind: str, extra: Iterable[Mapping[str, str]] = ()) -> list[dict[str, Any]]:
+def node_taints(kind: str, extra: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
     """Kind taints then user taints (Kubernetes spelling), without duplicate keys+effects."""
     out: list[dict[str, Any]] = []
     seen = set()
