@@ -127,8 +127,9 @@ e2e: $(STAMP) crds
 	bash e2e/build.sh
 	$(BIN)/python e2e/run.py
 
-release: $(STAMP)
+release:
 	@test -n "$(VERSION)" || { echo "make release VERSION=x.y.z (the version pyproject.toml says)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory install
 	$(BIN)/python tools/release.py tag $(VERSION)
 
 help:
