@@ -110,12 +110,13 @@ haproxy:
 	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
 # ruff, then mypy (strict on components/, tools/typecheck.py), then the tests on every core (pytest-xdist;
-# JOBS=1 runs them in one process).
+# JOBS=1 runs them in one process; PYTEST_ARGS adds pytest options, e.g. --durations=30).
 JOBS ?= auto
+PYTEST_ARGS ?=
 test: $(STAMP) tools haproxy crds gotools
 	$(BIN)/ruff check .
 	$(BIN)/python tools/typecheck.py
-	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest -n $(JOBS)
+	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/cost.py
