@@ -213,7 +213,7 @@ class _Optimizers:
     """One :class:`~modelstack.capacity.optimizer.GroupOptimizer` per selection, shared by every question a design
     asks (the partition, each group, each model alone, the on-demand redo), so equal models are evaluated once."""
 
-    def __init__(self, prices, cat):
+    def __init__(self, prices: pricing.PriceBook, cat: Mapping[str, InstanceType]) -> None:
         self.prices, self.cat = prices, cat
         self._by: dict[GroupSelection, optimizer.GroupOptimizer] = {}
 
@@ -231,9 +231,10 @@ def _choose(opt: _Optimizers, selection: GroupSelection, demands: list[ModelDema
     return choice
 
 
-def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection, opt: _Optimizers) -> list[list[ModelDemand]]:
+def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection: GroupSelection,
+              opt: _Optimizers) -> list[list[ModelDemand]]:
     """Merge the pair of blocks that costs least to merge until at most `limit` remain."""
-    def objective(ds):
+    def objective(ds: list[ModelDemand]) -> Optional[float]:
         try:
             c = _choose(opt, selection, ds)
         except SizingError:
@@ -389,7 +390,8 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
     return Design(groups=tuple(groups), assignment=assignment, settings=s)
 
 
-def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceType], prices) -> DesignedGroup:
+def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceType],
+                  prices: pricing.PriceBook) -> DesignedGroup:
     if s.system_instance_types:
         types, why = list(s.system_instance_types), "the configured system instance types"
     else:
