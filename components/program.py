@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,25 +19,25 @@ from modelstack.config import schema as cfg
 from modelstack.render import labels, managed_grafana, node_templates, timeouts
 from modelstack.render.observability import merge as merge_values
 from modelstack.capacity import pricing, sizing
-from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
+from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons, PlatformAddonsArgs
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
 from modelstack.planner.system import addon_switches
 from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
-from modelstack.cluster.control_plane import Cluster
-from modelstack.cluster.logging import ClusterLogging
-from modelstack.cluster.managed_observability import ManagedObservability
+from modelstack.cluster.control_plane import AccessEntryArgs, Cluster, ClusterArgs
+from modelstack.cluster.logging import ClusterLogging, ClusterLoggingArgs
+from modelstack.cluster.managed_observability import ManagedObservability, ManagedObservabilityArgs, SamlArgs
 from modelstack.cluster.observability import Observability
 from modelstack.ops.observability import ObservabilityPlan, plan_observability
 from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
-from modelstack.cluster.karpenter import Karpenter
+from modelstack.cluster.karpenter import Karpenter, KarpenterArgs, NodeClassArgs
 from modelstack.planner.karpenter import KarpenterPlan, node_classes, plan_karpenter
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.serving import model_api
-from modelstack.serving.model_api import ModelAPI
-from modelstack.cluster.network import Network
-from modelstack.cluster.node_group import NodeGroup
+from modelstack.serving.model_api import ModelAPI, ModelAPIArgs
+from modelstack.cluster.network import Network, NetworkArgs
+from modelstack.cluster.node_group import NodeGroup, NodeGroupArgs, TaintArgs
 from modelstack.serving.traffic_splitter import TrafficSplitter
 from modelstack.config.checks import model_path, pod_requests
 from modelstack.config.load import stack_config_dir
@@ -127,10 +127,10 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     return platform, capacity
 
 
-def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:
+def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> NodeGroupArgs:
     c = g.config
     primary = g.primary
-    args = {
+    args: NodeGroupArgs = {
         "cluster_name": cluster.cluster_name,
         "node_role_arn": cluster.node_role_arn,
         "subnet_ids": cluster.private_subnet_ids,
@@ -149,16 +149,28 @@ def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict
         "root_volume_type": c.root_volume.type,
         "max_unavailable_percentage": c.max_unavailable_percentage,
         "labels": dict(c.labels),
-        "taints": [t.model_dump() for t in c.taints],
+        "taints": [taint_args(t) for t in c.taints],
         "tags": tags,
     }
     if c.root_volume.type == "gp3":
-        args.update(root_volume_iops=c.root_volume.iops, root_volume_throughput=c.root_volume.throughput)
+        args["root_volume_iops"] = c.root_volume.iops
+        args["root_volume_throughput"] = c.root_volume.throughput
     return args
 
 
-def _probe(probe: Optional[cfg.Probe]) -> Optional[dict]:
-    return probe.model_dump(exclude_none=True) if probe else None
+def access_entry_args(e: cfg.AccessEntry) -> AccessEntryArgs:
+    """An access entry's config as the Cluster component's args."""
+    return {"principal_arn": e.principal_arn, "access": e.access, "namespaces": list(e.namespaces),
+            "cluster_creator": e.cluster_creator}
+
+
+def taint_args(t: cfg.Taint) -> TaintArgs:
+    return {"key": t.key, "value": t.value, "effect": t.effect}
+
+
+def _probe(probe: Optional[cfg.Probe]) -> Optional[model_api.ProbeArgs]:
+    """A probe's config as ProbeArgs (the config model has its fields)."""
+    return cast(model_api.ProbeArgs, probe.model_dump(exclude_none=True)) if probe else None
 
 
 def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list[str]:
@@ -171,36 +183,47 @@ def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list
     return fit if len(fit) < len(types) else []
 
 
-def ingress_args(cluster: cfg.ClusterConfig, path: str) -> dict:
+def ingress_args(cluster: cfg.ClusterConfig, path: str) -> model_api.IngressArgs:
     """A route on the cluster's one shared load balancer."""
     lb = cluster.load_balancer
     return {"group_name": cluster.ingress_group, "scheme": lb.scheme, "inbound_cidrs": list(lb.allowed_cidrs),
             "certificate_arn": lb.certificate_arn, "path": path}
 
 
-def with_group_idle_timeout(all_args: dict[str, dict]) -> dict[str, dict]:
+def with_group_idle_timeout(all_args: dict[str, ModelAPIArgs]) -> dict[str, ModelAPIArgs]:
     """Every model's args with the shared ALB's idle timeout: the longest silent wait of any model behind it (an
     attribute of the one load balancer, so every Ingress of the group must carry the same value)."""
     plans = {name: model_api.resolve(name, a) for name, a in all_args.items()}
     idle = timeouts.alb_idle_timeout((pl.cold_start.total, pl.response_seconds) for pl in plans.values())
-    return {name: {**a, "ingress": {**a["ingress"], "idle_timeout_seconds": idle}} for name, a in all_args.items()}
+    return {name: _with_idle_timeout(a, idle) for name, a in all_args.items()}
 
 
-def interceptor_drain(all_args: dict[str, dict]) -> timeouts.Drain:
+def _with_idle_timeout(a: ModelAPIArgs, idle: int) -> ModelAPIArgs:
+    out = a.copy()
+    route = a.get("ingress")
+    if route is not None:
+        timed = route.copy()
+        timed["idle_timeout_seconds"] = idle
+        out["ingress"] = timed
+    return out
+
+
+def interceptor_drain(all_args: dict[str, ModelAPIArgs]) -> timeouts.Drain:
     """How the KEDA interceptor stops, from the routes through it: every in_flight model's (readiness, response)."""
     plans = [model_api.resolve(name, a) for name, a in all_args.items()]
     return timeouts.interceptor_drain((pl.cold_start.total, pl.response_seconds)
                                       for pl in plans if "interceptor_route" in pl.objects)
 
 
-def longest_grace_seconds(all_args: dict[str, dict], drain: timeouts.Drain) -> int:
+def longest_grace_seconds(all_args: dict[str, ModelAPIArgs], drain: timeouts.Drain) -> int:
     """The longest termination grace period of a pod cluster-autoscaler may evict (a model's, the interceptor's), and
     never below the autoscaler's own default."""
     return max([timeouts.AUTOSCALER_GRACEFUL_TERMINATION_DEFAULT_SECONDS, drain.grace_seconds,
-                *(int(a.get("termination_grace_period_seconds", 60)) for a in all_args.values())])
+                *(g if isinstance(g := a.get("termination_grace_period_seconds", 60), int) else 60
+                  for a in all_args.values())])
 
 
-def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
+def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> ModelAPIArgs:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
     a = m.autoscaling
@@ -209,7 +232,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     max_unavailable = m.update_strategy.max_unavailable
     if max_unavailable is None:
         max_unavailable = 0 if p.is_prod else "25%"
-    autoscaling: dict[str, Any] = {
+    autoscaling: model_api.AutoscalingArgs = {
         "min_replicas": a.min_replicas,
         "max_replicas": a.max_replicas,
         "window_seconds": duration_seconds(a.window),
@@ -223,15 +246,33 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "scale_to_zero": a.scale_to_zero,
         "target_in_flight": a.target_in_flight if a.target_in_flight is not None else float(m.max_concurrency),
     }
-    for k in ("init_replicas", "target_utilization", "prometheus_query", "prometheus_threshold"):
-        if getattr(a, k) is not None:
-            autoscaling[k] = getattr(a, k)
-    args: dict[str, Any] = {
+    if a.init_replicas is not None:
+        autoscaling["init_replicas"] = a.init_replicas
+    if a.target_utilization is not None:
+        autoscaling["target_utilization"] = a.target_utilization
+    if a.prometheus_query is not None:
+        autoscaling["prometheus_query"] = a.prometheus_query
+    if a.prometheus_threshold is not None:
+        autoscaling["prometheus_threshold"] = a.prometheus_threshold
+    compute: model_api.ComputeArgs = {"cpu": str(m.compute.cpu), "memory": m.compute.memory, "gpu": m.compute.gpu,
+                                      "inferentia": m.compute.inferentia}
+    if m.compute.hugepages:
+        compute["hugepages"] = m.compute.hugepages
+    placement_args: model_api.PlacementArgs = {"node_pool": placement.pool, "accelerator": placement.accelerator,
+                                               "spot": placement.spot}
+    if tol := pool_taints(capacity, placement.pool):
+        placement_args["tolerate_taints"] = tol
+    placement_args["on_demand_base"] = placement.on_demand_base
+    placement_args["strict_zone_spread"] = p.is_prod
+    if fit := fitting_types(m, placement.pool, capacity):
+        placement_args["instance_types"] = fit
+    route = ingress_args(c.cluster, model_path(name, m))
+    if lb.hosts:
+        route["hosts"] = list(lb.hosts)
+    args: ModelAPIArgs = {
         "image": m.image,
         "port": m.port,
-        "compute": {"cpu": str(m.compute.cpu), "memory": m.compute.memory, "gpu": m.compute.gpu,
-                    "inferentia": m.compute.inferentia,
-                    **({"hugepages": m.compute.hugepages} if m.compute.hugepages else {})},
+        "compute": compute,
         "model_name": name,
         "namespace": m.namespace,
         "team": m.team or c.team,
@@ -240,46 +281,51 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "max_queue_length": m.max_queue_length,
         "autoscaling": autoscaling,
         "update_strategy": {"max_surge": str(m.update_strategy.max_surge), "max_unavailable": str(max_unavailable)},
-        "pre_stop": m.pre_stop.model_dump(exclude_none=True),
+        "pre_stop": cast(model_api.PreStopArgs, m.pre_stop.model_dump(exclude_none=True)),  # the same fields
         "termination_grace_period_seconds": m.termination_grace_period_seconds,
-        "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
-                      **({"tolerate_taints": tol} if (tol := pool_taints(capacity, placement.pool)) else {}),
-                      "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
-                      **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
-        "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
-        "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
+        "placement": placement_args,
+        "ingress": route,
         "response_timeout_seconds": duration_seconds(m.response_timeout),
-        "cold_start_seconds": duration_seconds(m.cold_start) if m.cold_start is not None else None,
     }
-    for k in ("command", "args", "env"):
-        if getattr(m, k):
-            args[k] = getattr(m, k) if k != "env" else dict(m.env)
+    if lb.scheme == "internal":
+        args["network_policy_cidrs"] = [c.cluster.vpc.cidr] + list(lb.allowed_cidrs)
+    if m.cold_start is not None:
+        args["cold_start_seconds"] = duration_seconds(m.cold_start)
+    if m.command:
+        args["command"] = m.command
+    if m.args:
+        args["args"] = m.args
+    if m.env:
+        args["env"] = dict(m.env)
     if m.compute.shm:
         args["shm"] = m.compute.shm
-    for k in ("readiness_probe", "liveness_probe", "startup_probe"):
-        if getattr(m, k) is not None:
-            args[k] = _probe(getattr(m, k))
+    if m.readiness_probe is not None:
+        args["readiness_probe"] = _probe(m.readiness_probe)
+    if m.liveness_probe is not None:
+        args["liveness_probe"] = _probe(m.liveness_probe)
+    if m.startup_probe is not None:
+        args["startup_probe"] = _probe(m.startup_probe)
     if a.signal in ("gpu", "prometheus"):
         args["prometheus_address"] = PROMETHEUS_ADDRESS
     if m.sidecars:
         args["sidecars"] = [sidecar_args(n, sc) for n, sc in m.sidecars.items()]
     if m.aws is not None:
         args["aws"] = {"cluster_name": c.cluster.name, "policy_arns": list(m.aws.policy_arns),
-                       "statements": [st.model_dump() for st in m.aws.statements],
+                       "statements": [cast(model_api.StatementArgs, st.model_dump()) for st in m.aws.statements],
                        "allow_wildcard_actions": m.aws.allow_wildcard_actions,
                        "tags": labels.base_tags(c.environment, c.team, c.tags)}
-    return {k: v for k, v in args.items() if v is not None}
+    return args
 
 
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
-                   tags: dict[str, str], kplan: Optional[KarpenterPlan] = None) -> dict:
+                   tags: dict[str, str], kplan: Optional[KarpenterPlan] = None) -> KarpenterArgs:
     """The Karpenter component's args: NodePools from the capacity plan (`kplan`: its Karpenter plan, when made
     already), options from `cluster.karpenter`."""
     c = p.config
     k = c.cluster.karpenter
     vpc = c.cluster.vpc
     system = next(g for g in capacity.groups if g.kind == "system")
-    args: dict[str, Any] = {
+    args: KarpenterArgs = {
         "handle": handle,
         "region": p.region,
         "node_pools": [{"name": s.name, "pool": s.pool, "kind": s.kind, "capacity_types": list(s.capacity_types),
@@ -296,49 +342,68 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         "replicas": 2 if system.nodes_min >= 2 else 1,
         "controller_identity": k.controller_identity,
         "ami_version": k.ami_version,
-        "node_classes": [{"name": n, "root_volume_size_gib": v.size_gib, "root_volume_type": v.type,
-                          **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {})}
-                         for n, v in node_classes(capacity).items()],
+        "node_classes": [node_class_args(n, v) for n, v in node_classes(capacity).items()],
         "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
         "tags": tags,
     }
-    for key in ("consolidation_policy", "consolidate_after", "disruption_budget", "expire_after"):
-        if getattr(k, key) is not None:
-            args[key] = getattr(k, key)
+    if k.consolidation_policy is not None:
+        args["consolidation_policy"] = k.consolidation_policy
+    if k.consolidate_after is not None:
+        args["consolidate_after"] = k.consolidate_after
+    if k.disruption_budget is not None:
+        args["disruption_budget"] = k.disruption_budget
+    if k.expire_after is not None:
+        args["expire_after"] = k.expire_after
     return args
 
 
-def sidecar_args(name: str, sc: cfg.Sidecar) -> dict:
-    """A sidecar's config as ModelAPI ContainerArgs."""
-    out: dict[str, Any] = {"name": name, "image": sc.image,
-                           "compute": {"cpu": str(sc.compute.cpu), "memory": sc.compute.memory}}
-    for k in ("command", "args", "env"):
-        if getattr(sc, k):
-            out[k] = list(getattr(sc, k)) if k != "env" else dict(sc.env)
-    if sc.port is not None:
-        out["port"] = sc.port
-    for k in ("readiness_probe", "liveness_probe", "startup_probe"):
-        if getattr(sc, k) is not None:
-            out[k] = _probe(getattr(sc, k))
+def node_class_args(name: str, volume: cfg.RootVolume) -> NodeClassArgs:
+    """An EC2NodeClass of the Karpenter component: its root volume (gp3 with its IOPS and throughput)."""
+    out: NodeClassArgs = {"name": name, "root_volume_size_gib": volume.size_gib, "root_volume_type": volume.type}
+    if volume.type == "gp3":
+        out["root_volume_iops"] = volume.iops
+        out["root_volume_throughput"] = volume.throughput
     return out
 
 
-def pool_taints(capacity: CapacityPlan, pool: str) -> list[dict]:
+def sidecar_args(name: str, sc: cfg.Sidecar) -> model_api.ContainerArgs:
+    """A sidecar's config as ModelAPI ContainerArgs."""
+    out: model_api.ContainerArgs = {"name": name, "image": sc.image,
+                                    "compute": {"cpu": str(sc.compute.cpu), "memory": sc.compute.memory}}
+    if sc.command:
+        out["command"] = list(sc.command)
+    if sc.args:
+        out["args"] = list(sc.args)
+    if sc.env:
+        out["env"] = dict(sc.env)
+    if sc.port is not None:
+        out["port"] = sc.port
+    if sc.readiness_probe is not None:
+        out["readiness_probe"] = _probe(sc.readiness_probe)
+    if sc.liveness_probe is not None:
+        out["liveness_probe"] = _probe(sc.liveness_probe)
+    if sc.startup_probe is not None:
+        out["startup_probe"] = _probe(sc.startup_probe)
+    return out
+
+
+def pool_taints(capacity: CapacityPlan, pool: str) -> list[model_api.TolerationArgs]:
     """The user taints of a pool's node groups (`node_groups.<name>.taints`), once each: what its models tolerate
     besides the accelerator's taint."""
-    out: list[dict] = []
+    out: list[model_api.TolerationArgs] = []
     for g in capacity.groups:
         if g.pool == pool:
             for t in g.config.taints:
-                if t.model_dump() not in out:
-                    out.append(t.model_dump())
+                toleration: model_api.TolerationArgs = {"key": t.key, "value": t.value, "effect": t.effect}
+                if toleration not in out:
+                    out.append(toleration)
     return out
 
 
-def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
+def node_taints(capacity: CapacityPlan, kind: str) -> list[dict[str, Any]]:
     """Every taint the nodes of that kind carry (the kind's own, then each group's), once each: what a DaemonSet that
     must run on all of them (a device plugin) tolerates. Karpenter's NodePools carry the same taints as the groups."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for g in capacity.groups:
         if g.kind == kind:
             for t in node_templates.node_taints(g.kind, [t.model_dump() for t in g.config.taints]):
@@ -349,20 +414,22 @@ def node_taints(capacity: CapacityPlan, kind: str) -> list[dict]:
 
 def log_retention_days(p: Platform) -> int:
     """`cluster.logging.retention_days`, else the environment's default (dev 7, staging 30, prod 90, others 30)."""
-    return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.config.environment, 30)
+    return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.tier or "", 30)
 
 
-def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, dict]):
+def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, ModelAPIArgs]) -> ObservabilityPlan:
     """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI resolves its args."""
     return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
 
 
-def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: ClusterHandle, tags: dict[str, str]) -> dict[str, Any]:
+def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: ClusterHandle,
+                               tags: dict[str, str]) -> ManagedObservabilityArgs:
     """ManagedObservability's args from `cluster.observability.managed_grafana` (`grafana: managed`) and the
     observability plan `obs` (its dashboards, and the metrics they read when only those are remote-written)."""
     m = p.config.cluster.observability.grafana_managed
     assert m is not None
-    args: dict[str, Any] = {"handle": handle, "region": p.region, "dashboards": obs.dashboard_files(), "tags": tags}
+    args: ManagedObservabilityArgs = {"handle": handle, "region": p.region, "dashboards": obs.dashboard_files(),
+                                      "tags": tags}
     if m.remote_write == "dashboards":
         args["remote_write_metrics"] = managed_grafana.metric_names(obs.dashboards.values())
     if m.workspace_id:
@@ -372,7 +439,7 @@ def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: Clus
         return args
     args["authentication_providers"] = list(m.authentication)
     if m.saml is not None:
-        args["saml"] = m.saml.model_dump()
+        args["saml"] = cast(SamlArgs, m.saml.model_dump())  # the same fields
     if m.groups:
         args["groups"] = {role: list(ids) for role, ids in m.groups.items()}
     return args
@@ -384,16 +451,16 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     cl = c.cluster
     tags = labels.base_tags(c.environment, c.team, c.tags)
     vpc = cl.vpc
-    network_args: dict[str, Any] = {"cidr": vpc.cidr, "az_count": vpc.az_count, "nat": vpc.nat, "tags": tags}
+    network_args: NetworkArgs = {"cidr": vpc.cidr, "az_count": vpc.az_count, "nat": vpc.nat, "tags": tags}
     if vpc.existing:
-        network_args.update(existing_vpc_id=vpc.existing.vpc_id,
-                            existing_private_subnet_ids=vpc.existing.private_subnet_ids,
-                            existing_public_subnet_ids=vpc.existing.public_subnet_ids)
+        network_args["existing_vpc_id"] = vpc.existing.vpc_id
+        network_args["existing_private_subnet_ids"] = vpc.existing.private_subnet_ids
+        network_args["existing_public_subnet_ids"] = vpc.existing.public_subnet_ids
     # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
     all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
     drain = interceptor_drain(all_args)
     network = Network(f"{cl.name}-network", network_args)
-    cluster = Cluster(cl.name, {
+    cluster_args: ClusterArgs = {
         "cluster_name": cl.name,
         "kubernetes_version": cl.kubernetes_version,
         "vpc_id": network.vpc_id,
@@ -406,11 +473,14 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "network_policy": cl.network_policy,
         "deletion_protection": cl.deletion_protection,
         "log_types": list(cl.log_types),
-        "access_entries": {k: e.model_dump() for k, e in cl.access_entries.items()},
-        **({"vpc_cni_version": cl.addons.vpc_cni} if cl.addons.vpc_cni else {}),
-        **({"kube_proxy_version": cl.addons.kube_proxy} if cl.addons.kube_proxy else {}),
+        "access_entries": {k: access_entry_args(e) for k, e in cl.access_entries.items()},
         "tags": tags,
-    })
+    }
+    if cl.addons.vpc_cni:
+        cluster_args["vpc_cni_version"] = cl.addons.vpc_cni
+    if cl.addons.kube_proxy:
+        cluster_args["kube_proxy_version"] = cl.addons.kube_proxy
+    cluster = Cluster(cl.name, cluster_args)
     handle = ClusterHandle.of(cluster)
     use_karpenter = cl.provisioner == "karpenter"
     # With Karpenter only the system group stays a managed node group, unless a migration keeps the old groups
@@ -430,8 +500,9 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     system_pool = next(g.pool for g in capacity.groups if g.kind == "system")
     autoscaler = None
     if not use_karpenter:
-        ranks = [{"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
-                  "vcpu": float(g.primary.vcpu)} for g in managed]
+        ranks: list[node_templates.GroupRank] = [
+            {"name": cl.node_group_name(g.name), "priority": g.priority, "capacity_type": g.capacity_type,
+             "vcpu": float(g.primary.vcpu)} for g in managed]
         autoscaler = ClusterAutoscaler(f"{cl.name}-autoscaler", {
             "handle": handle, "region": p.region, "node_groups": ranks, "kubernetes_version": cl.kubernetes_version,
             "chart_version": cl.charts.version("cluster-autoscaler", cl.kubernetes_version),
@@ -447,12 +518,9 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         managed_obs = ManagedObservability(f"{cl.name}-amg", managed_observability_args(
             p, obs, handle, tags))
         prometheus_values = merge_values(prometheus_values, {"server": {"remoteWrite": managed_obs.remote_write}})
-    addons = PlatformAddons(f"{cl.name}-addons", {
+    addon_args: PlatformAddonsArgs = {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
-        **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
-        **({"pod_identity_agent_version": cl.addons.pod_identity_agent} if cl.addons.pod_identity_agent else {}),
         "metrics_server_version": cl.charts.version("metrics-server", cl.kubernetes_version),
-        **addon_switches(p),
         "load_balancer_controller_version": cl.charts.version("aws-load-balancer-controller", cl.kubernetes_version),
         "keda_version": cl.charts.version("keda", cl.kubernetes_version),
         "keda_http_add_on_version": cl.charts.version("keda-add-ons-http", cl.kubernetes_version),
@@ -465,26 +533,42 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "neuron_version": cl.charts.version("neuron-helm-chart", cl.kubernetes_version),
         "prometheus_version": cl.charts.version("prometheus", cl.kubernetes_version),
         "prometheus_retention": cl.observability.retention,
-        **({"ebs_csi_driver_version": cl.addons.ebs_csi_driver} if cl.addons.ebs_csi_driver else {}),
-        **({"prometheus_values": prometheus_values,
-            **({"alertmanager_sns_topic_arns": obs.sns_topic_arns} if obs.sns_topic_arns else {})}
-           if cl.observability.prometheus else {}),
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
-    }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    }
+    # Which optional add-ons run: the very arguments the system group's sizing reads (planner.system).
+    switches = addon_switches(p)
+    addon_args["load_balancer_controller"] = switches["load_balancer_controller"]
+    addon_args["prometheus"] = switches["prometheus"]
+    addon_args["prometheus_alertmanager"] = switches["prometheus_alertmanager"]
+    if "prometheus_volume_size" in switches:
+        addon_args["prometheus_volume_size"] = switches["prometheus_volume_size"]
+    if cl.addons.coredns:
+        addon_args["coredns_version"] = cl.addons.coredns
+    if cl.addons.pod_identity_agent:
+        addon_args["pod_identity_agent_version"] = cl.addons.pod_identity_agent
+    if cl.addons.ebs_csi_driver:
+        addon_args["ebs_csi_driver_version"] = cl.addons.ebs_csi_driver
+    if cl.observability.prometheus:
+        addon_args["prometheus_values"] = prometheus_values
+        if obs.sns_topic_arns:
+            addon_args["alertmanager_sns_topic_arns"] = obs.sns_topic_arns
+    addons = PlatformAddons(f"{cl.name}-addons", addon_args, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     provisioner = None
     if use_karpenter:
         provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags, kplan),
                                 pulumi.ResourceOptions(depends_on=[groups[system_pool], addons]))
     logging: Optional[ClusterLogging] = None
     if cl.logging.enabled and c.models:
-        logging = ClusterLogging(f"{cl.name}-logging", {
+        logging_args: ClusterLoggingArgs = {
             "handle": handle, "region": p.region, "namespaces": sorted({m.namespace for m in c.models.values()}),
             "retention_days": log_retention_days(p),
-            **({"log_group_name": cl.logging.log_group} if cl.logging.log_group else {}),
             "chart_version": cl.charts.version("aws-for-fluent-bit", cl.kubernetes_version), "credentials": cl.logging.credentials, "tags": tags,
-        }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+        }
+        if cl.logging.log_group:
+            logging_args["log_group_name"] = cl.logging.log_group
+        logging = ClusterLogging(f"{cl.name}-logging", logging_args, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
     observability = None
     if obs.grafana and managed_obs is None:
         observability = Observability(f"{cl.name}-observability", {
@@ -497,7 +581,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
-    idle = next((a["ingress"]["idle_timeout_seconds"] for a in all_args.values()), None)
+    idle = next((r.get("idle_timeout_seconds") for a in all_args.values() if (r := a.get("ingress")) is not None), None)
     models = {}
     for name, m in c.models.items():
         deps = [addons, namespaces[m.namespace]] + ([provisioner] if provisioner is not None else [])
@@ -505,9 +589,12 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     splits = {}
     for name, s in c.traffic_splits.items():
         namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace
+        split_route = ingress_args(cl, s.path or f"/{name}")
+        if idle is not None:
+            split_route["idle_timeout_seconds"] = idle
         splits[name] = TrafficSplitter(name, {
             "backends": [{"service": b, "port": c.models[b].port, "weight": w} for b, w in s.backends.items()],
-            "ingress": {**ingress_args(cl, s.path or f"/{name}"), "idle_timeout_seconds": idle},
+            "ingress": split_route,
             "namespace": namespace,
             "team": c.team, "environment": c.environment,
         }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
@@ -535,4 +622,4 @@ def main(planned: Optional[Planned] = None) -> PlatformResources:
     """The stack program. `planned`: a plan of this stack's config made already (see :class:`Planned`)."""
     platform, capacity = load(planned)
     used = planned is not None and planned.platform is platform
-    return build(platform, capacity, planned.karpenter if used else None)
+    return build(platform, capacity, planned.karpenter if planned is not None and used else None)

@@ -14,10 +14,11 @@ from typing import Any, Iterator, Mapping
 from modelstack.capacity import pricing, sizing
 from modelstack.planner.design import ACCELERATED_FAMILIES, MAX_NODES_PER_GROUP
 from modelstack.render import labels as _labels
+from modelstack.render import tiers
 
-from .reliability import NODE_POOL, accelerated, accelerator_of, allows_spot, instance_family, node_pool_requirement
+from .reliability import accelerated, accelerator_of, allows_spot, instance_family, node_pool_requirement
 from .rule import (
-    NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, get, in_envs, is_unknown, key,
+    NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, Context, Param, as_list, config_file, get, in_envs, is_unknown, key,
     labels, resource_rule,
 )
 
@@ -38,13 +39,20 @@ def gpu_instance_families(resource_type: str, props: Mapping[str, Any], ctx: Con
     types, kinds = accelerated(props)
     if not kinds or env is None:
         return
-    allowed = ctx["allowed_families"].get(env)
+    entry, allowed = tiers.lookup(ctx["allowed_families"], env)
+    where = env if entry in (env, None) else f"{env} (as {entry}, its nearest tier)"
+    to_set = f"set `gpu-instance-families.allowed_families.{env}` in {config_file(env)}"
     if allowed is None:
-        yield f"no accelerated instance families are allowed in environment {env!r}"
+        tier = tiers.tier_of(env)
+        why = ("none are set for it" + (f" or its tier {tier}" if tier != env else "") if tier else
+               f"it is not a documented tier ({', '.join(tiers.TIERS)}) nor named like one, and none are set for it")
+        yield (f"no accelerated instance families are allowed in environment {env!r}: {why}; {to_set} "
+               f"(e.g. [\"g4dn\", \"g5\"])")
         return
     for t in types:
         if accelerator_of(t) and instance_family(t) not in allowed:
-            yield f"instance type {t} (family {instance_family(t)}) is not allowed in {env}; allowed: {', '.join(allowed)}"
+            yield (f"instance type {t} (family {instance_family(t)}) is not allowed in {where}; allowed: "
+                   f"{', '.join(allowed) or 'none'} (to allow it, {to_set})")
 
 
 INSTANCE_FAMILY_LABEL = "karpenter.k8s.aws/instance-family"
@@ -132,11 +140,10 @@ def nodepool_node_bound(props: Mapping[str, Any]) -> tuple[int, str] | str | Non
 )
 def max_nodes_per_group(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
     env = ctx.env_of(props)
-    caps = ctx["max_nodes"]
-    cap = caps.get(env, caps.get("default")) if env else caps.get("default")
+    entry, cap = tiers.lookup(ctx["max_nodes"], env)
     if cap is None:
         return
-    where = env or "this environment"
+    where = (env or "this environment") if entry in (env, "default") else f"{env} (as {entry}, its nearest tier)"
     if resource_type == NODE_POOL:
         replicas = get(props, "spec.replicas")
         if isinstance(replicas, (int, float)) and not isinstance(replicas, bool):

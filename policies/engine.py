@@ -14,6 +14,7 @@ per-policy entry; properties are merged over the rule's defaults.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -59,11 +60,79 @@ class Violation:
 
 
 class PolicyConfigError(ValueError):
-    """Policy config that does not match the schema; ``errors`` lists every problem with its path."""
+    """Policy config that does not match the schema; ``errors`` lists every problem (key, value, what is allowed),
+    ``source`` the file it came from when known."""
 
-    def __init__(self, errors: list[str]):
-        super().__init__("invalid policy config:\n  " + "\n  ".join(errors))
+    def __init__(self, errors: list[str], source: str | None = None):
+        where = f"policy config {source}" if source else "invalid policy config"
+        super().__init__(f"{where}: {len(errors)} problem(s)\n  " + "\n  ".join(errors))
         self.errors = errors
+        self.source = source
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _allowed(schema: Mapping[str, Any]) -> str:
+    """What a JSON schema accepts, in words."""
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    kind = schema.get("type")
+    if kind == "array":
+        items = schema.get("items")
+        plural = {"string": "strings", "integer": "integers", "number": "numbers", "boolean": "booleans"}
+        kind_of = items.get("type") if isinstance(items, Mapping) else None
+        return "a list of " + plural.get(str(kind_of), "values")
+    if kind == "object":
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, Mapping):
+            return f"an object of environment (or `default`) to {_allowed(extra)}"
+        return "an object"
+    bounds = [f">= {schema['minimum']}"] if "minimum" in schema else []
+    bounds += [f"<= {schema['maximum']}"] if "maximum" in schema else []
+    bounds += [f"at least {schema['minLength']} character(s)"] if schema.get("minLength") else []
+    words = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false"}
+    return " ".join([words.get(str(kind), str(kind)), *bounds]) if kind else "any value"
+
+
+def _suggest(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def config_problems(data: Any) -> list[str]:
+    """Every problem of a policy-pack config, each as `key: value: what is wrong; allowed: ...` (empty: valid).
+    The same checks as :func:`config_schema`, said in terms of the file."""
+    if not isinstance(data, Mapping):
+        return [f"(whole file): {_shown(data)}: a policy config is a JSON object of policy ids to a level "
+                f"({', '.join(LEVELS)}) or settings"]
+    ids = [r.id for r in rules()]
+    out: list[str] = []
+    for name, value in data.items():
+        if name != "all" and name not in ids:
+            out.append(f"{name}: not a policy of this pack; {_suggest(name, ids)}policies: all, {', '.join(ids)}")
+            continue
+        if isinstance(value, str) or name == "all":
+            if value not in LEVELS:
+                out.append(f"{name}: {_shown(value)}: not a level; allowed: {', '.join(LEVELS)}")
+            continue
+        settings = policy_schema(rule(name))["properties"]
+        if not isinstance(value, Mapping):
+            out.append(f"{name}: {_shown(value)}: a level ({', '.join(LEVELS)}) or an object of its settings "
+                       f"({', '.join(settings)})")
+            continue
+        for prop, given in value.items():
+            if prop not in settings:
+                out.append(f"{name}.{prop}: not a setting of {name}; {_suggest(prop, list(settings))}"
+                           f"settings: {', '.join(settings)}")
+                continue
+            for e in sorted(jsonschema.Draft7Validator(settings[prop]).iter_errors(given),
+                            key=lambda e: list(map(str, e.absolute_path))):
+                path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path)
+                out.append(f"{name}.{prop}{path}: {_shown(e.instance)}: allowed: {_allowed(e.schema)}")
+    return out
 
 
 def policy_schema(r: Rule) -> dict[str, Any]:
@@ -94,13 +163,12 @@ class PolicyConfig:
     properties: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> "PolicyConfig":
-        data = dict(data or {})
-        errors = [f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
-                  for e in sorted(jsonschema.Draft7Validator(config_schema()).iter_errors(data),
-                                  key=lambda e: list(map(str, e.absolute_path)))]
+    def from_mapping(cls, data: Mapping[str, Any] | None, source: str | None = None) -> "PolicyConfig":
+        """The resolved config; PolicyConfigError (naming `source`, the file, when given) lists every problem."""
+        errors = config_problems({} if data is None else data)
         if errors:
-            raise PolicyConfigError(errors)
+            raise PolicyConfigError(errors, source)
+        data = dict(data or {})
         levels: dict[str, str] = {}
         properties: dict[str, dict[str, Any]] = {}
         for name, value in data.items():
@@ -121,7 +189,7 @@ class PolicyConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "PolicyConfig":
-        return cls.from_mapping(json.loads(Path(path).read_text(encoding="utf-8")))
+        return cls.from_mapping(read_config_file(path), str(path))
 
     def level(self, r: Rule) -> str:
         level = self.levels.get(r.id) or self.all_level or r.level
@@ -132,6 +200,17 @@ class PolicyConfig:
 
     def environment(self, r: Rule) -> str | None:
         return self.properties.get(r.id, {}).get("environment")
+
+
+def read_config_file(path: str | Path, shown: str | None = None) -> Any:
+    """A policy config file's JSON (not yet checked); PolicyConfigError naming the file (as `shown`, default its
+    path) when it cannot be read or is not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise PolicyConfigError([f"cannot be read: {e.strerror or e}"], shown or str(path)) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise PolicyConfigError([f"not JSON: {e}"], shown or str(path)) from None
 
 
 def _resource(record: Any) -> Resource:
@@ -208,7 +287,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("resources")
     check.add_argument("--environment", required=True)
     check.add_argument("--config")
+    val = sub.add_parser("validate", help="check policy-pack config files (exit 2 naming each key, value and what is "
+                                          "allowed); CI runs it before `pulumi preview --policy-pack-config FILE`")
+    val.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except PolicyConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.cmd == "validate":
+        problems = []
+        for f in args.files:
+            try:
+                PolicyConfig.load(f)
+            except PolicyConfigError as e:
+                problems.append(str(e))
+        for p in problems:
+            print(p, file=sys.stderr)
+        if not problems:
+            print(f"{len(args.files)} policy config file(s) valid")
+        return 2 if problems else 0
     if args.cmd == "config":
         print(json.dumps(pack_config(args.environment), indent=2))
         return 0

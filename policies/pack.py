@@ -13,7 +13,7 @@ from pulumi_policy import (
     ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy,
 )
 
-from .engine import rules
+from .engine import config_problems, rules
 from .rule import Context, Resource, Rule, plain
 
 PACK_NAME = "modelstack"
@@ -23,6 +23,15 @@ def _context(r: Rule, config: Mapping[str, Any] | None, urn: str = "", name: str
     config = plain(config or {})
     env = config.get("environment")
     return Context(env if isinstance(env, str) and env else None, r.params_from(config), urn=urn, name=name)
+
+
+def config_violations(r: Rule, config: Mapping[str, Any] | None) -> list[str]:
+    """A policy's own config problems as violation messages (key, value, what is allowed), the same checks as
+    `modelstack plan`'s; the rule does not run on a config it cannot read. Pulumi checks types against each
+    policy's schema before the pack runs; settings the schema does not list (a typo) reach the pack and are
+    caught here."""
+    problems = config_problems({r.id: plain(config or {})})
+    return [f"policy config (the --policy-pack-config file): {p}" for p in problems]
 
 
 def _policy_fields(r: Rule) -> dict[str, Any]:
@@ -36,6 +45,10 @@ def _resource_policy(r: Rule) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if not r.applies_to(args.resource_type):
             return
+        if bad := config_violations(r, args.get_config()):
+            for message in bad:
+                report_violation(message, None)
+            return
         ctx = _context(r, args.get_config(), urn=args.urn, name=args.name)
         for message in r.check(args.resource_type, plain(args.props), ctx):
             report_violation(message, None)
@@ -45,6 +58,10 @@ def _resource_policy(r: Rule) -> ResourceValidationPolicy:
 
 def _stack_policy(r: Rule) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        if bad := config_violations(r, args.get_config()):
+            for message in bad:
+                report_violation(message, None)
+            return
         resources = [
             Resource(urn=p.urn, type=p.resource_type, name=p.name,
                      parent=p.parent.urn if p.parent is not None else p.opts.parent,

@@ -9,7 +9,7 @@ from modelstack.render import labels as _labels
 
 from .rule import (
     CAPACITY_LABEL, DEPLOYMENT, MODEL_LABEL, NODE_CLASS, NODE_GROUP, NODE_GROUP_LABEL, NODE_POOL, NODE_POOL_LABEL, POD_TEMPLATE_TYPES, PROD_ONLY,
-    UNKNOWN, Context, Param, Resource, annotations, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec,
+    UNKNOWN, Context, Param, Resource, annotations_of, as_list, containers, get, in_envs, is_unknown, key, labels, pod_spec,
     resource_rule, stack_rule,
 )
 
@@ -238,7 +238,7 @@ def _hashable(value: Any) -> Any:
 
 def _required_node_terms(spec: Any) -> list[Mapping[str, Any]]:
     terms = get(spec, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms")
-    exprs = []
+    exprs: list[Mapping[str, Any]] = []
     for term in as_list(terms):
         exprs.extend(e for e in as_list(key(term, "matchExpressions")) if isinstance(e, Mapping))
     return exprs
@@ -256,7 +256,7 @@ def _required_values(spec: Any, label: str) -> set[str] | None:
 
 
 def _on_spot(d: Resource, group_capacity: Mapping[str, str]) -> bool:
-    if key(annotations(d.props), CAPACITY_LABEL) == "spot":
+    if key(annotations_of(d.props), CAPACITY_LABEL) == "spot":
         return True
     spec = pod_spec(d.type, d.props)
     if _required_values(spec, CAPACITY_TYPE_LABEL) == {"SPOT"}:
@@ -276,7 +276,7 @@ def _on_spot(d: Resource, group_capacity: Mapping[str, str]) -> bool:
                                             "Replicas the on-demand companion keeps at least.")},
 )
 def spot_on_demand_floor(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
-    group_capacity = {}
+    group_capacity: dict[str, Any] = {}
     for g in resources:
         if g.type == NODE_GROUP:
             capacity = get(g.props, "capacityType", "ON_DEMAND")

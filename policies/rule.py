@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 from modelstack.render import labels as _labels
+from modelstack.render import tiers
 
 Category = Literal["security", "reliability", "cost"]
 Level = Literal["advisory", "mandatory", "disabled"]
@@ -332,9 +333,18 @@ def labels(props: Mapping[str, Any]) -> Any:
     return get(props, "metadata.labels", {})
 
 
-def annotations(props: Mapping[str, Any]) -> Any:
+def annotations_of(props: Mapping[str, Any]) -> Any:
     return get(props, "metadata.annotations", {})
 
 
 def in_envs(env: str | None, envs: Iterable[str]) -> bool:
-    return env is not None and env in set(envs)
+    """`env` is one of `envs`, or takes the defaults of a tier that is (`render.tiers`: `sandbox` reads as dev)."""
+    if env is None:
+        return False
+    names = set(envs)
+    return env in names or tiers.tier_of(env) in names
+
+
+def config_file(env: str | None) -> str:
+    """The policy-pack config file of an environment, as messages name it."""
+    return f"policies/config.{env or '<env>'}.json"

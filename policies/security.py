@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from .rule import (
-    NODE_CLASS, NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations, as_list, containers, get, glob_any,
-    in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
+    NODE_CLASS, NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations_of, as_list, containers, get, glob_any,
+    config_file, in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
 )
 
 EKS_COMPONENT = "eks:index:Cluster"
@@ -301,7 +301,7 @@ OPEN_CIDRS = ["0.0.0.0/0", "::/0"]
 
 def _public_lb(resource_type: str, props: Mapping[str, Any]) -> tuple[bool, str | None]:
     """Whether the resource is an internet-facing load balancer, and the annotation/field holding its CIDRs."""
-    notes = annotations(props)
+    notes = annotations_of(props)
     if is_unknown(notes):
         return False, None
     if resource_type in INGRESS_TYPES:
@@ -326,7 +326,7 @@ def lb_cidr_allowlist(resource_type: str, props: Mapping[str, Any], ctx: Context
     if not public:
         return
     if annotation:
-        raw = key(annotations(props), annotation)
+        raw = key(annotations_of(props), annotation)
         where = f"annotation {annotation}"
         cidrs = [c.strip() for c in raw.split(",") if c.strip()] if isinstance(raw, str) else []
     else:
@@ -352,7 +352,7 @@ def lb_tls(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterat
     if not public:
         return
     annotation = ALB_CERT if resource_type in INGRESS_TYPES else NLB_CERT
-    cert = key(annotations(props), annotation)
+    cert = key(annotations_of(props), annotation)
     if not is_unknown(cert) and not cert:
         yield f"internet-facing load balancer without {annotation}"
 
@@ -389,7 +389,10 @@ def allowed_image_registries(resource_type: str, props: Mapping[str, Any], ctx: 
             continue
         registry = image_registry(image)
         if not glob_any(registry, ctx["allowed_registries"]):
-            yield f"{label}: image {image!r} is from {registry}, not an allowed registry"
+            yield (f"{label}: image {image!r} is from {registry}, not an allowed registry "
+                   f"({', '.join(ctx['allowed_registries'])}); to allow it, add {registry!r} (a host glob) to "
+                   f"`allowed-image-registries.allowed_registries` in {config_file(ctx.env_of(props))}, with the "
+                   f"defaults you keep (the list replaces them)")
 
 
 @resource_rule(

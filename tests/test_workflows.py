@@ -48,7 +48,7 @@ def steps_using(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 
 def test_both_workflows_exist() -> None:
-    assert {f.name for f in FILES} == {"preview.yml", "deploy.yml"}
+    assert {f.name for f in FILES} == {"preview.yml", "deploy.yml", "release.yml"}
 
 
 def test_workflows_match_the_github_workflow_schema() -> None:
@@ -156,6 +156,19 @@ def test_policy_pack_paths_the_workflows_use_exist() -> None:
     assert pack["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
 
 
+def test_every_policy_pack_config_is_validated_before_pulumi_reads_it() -> None:
+    for f in FILES:
+        for name, job in load(f.name)["jobs"].items():
+            steps = job.get("steps", [])
+            for i, step in enumerate(steps):
+                if not str(step.get("uses", "")).startswith("pulumi/actions@"):
+                    continue
+                config = step["with"]["policyPackConfigs"].replace("${{ github.workspace }}/", "")
+                checks = [s.get("run", "") for s in steps[:i] if "modelstack.policies.engine validate" in s.get("run", "")]
+                assert len(checks) == 1, (f.name, name)
+                assert checks[0].split("validate", 1)[1].strip().strip('"') == config, (f.name, name)
+
+
 # --- where the cluster jobs run ------------------------------------------------------------------------------------
 
 def _needs(job: dict[str, Any]) -> list[str]:
@@ -198,8 +211,8 @@ def test_every_job_that_talks_to_a_cluster_api_runs_on_its_environments_in_vpc_r
 
 
 def test_cluster_jobs_wait_for_the_runner_check_which_checks_every_variable_they_use() -> None:
-    for f in FILES:
-        jobs = load(f.name)["jobs"]
+    for name in sorted({w for w, _, _, _ in cluster_jobs()}):  # the release workflow talks to no cluster
+        jobs = load(name)["jobs"]
         check = jobs["runners"]
         (step,) = [s for s in check["steps"] if "check-runners.sh" in s.get("run", "")]
         assert step["run"].split()[1:] == ENVIRONMENTS

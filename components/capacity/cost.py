@@ -476,11 +476,11 @@ def _on_demand_design_max(inputs: CostInputs, groups: Sequence[NodeGroupEstimate
     return total_max - sum(g.usd_per_hour_max for g in groups) + od.usd_per_hour_max
 
 
-def _nodes_by_type(g: NodeGroupCost, prices: pricing.PriceBook, cat: Mapping[str, pricing.InstanceType]) -> dict:
+def _nodes_by_type(g: NodeGroupCost, prices: pricing.PriceBook, cat: Mapping[str, pricing.InstanceType]) -> dict[str, Any]:
     """Expected nodes per "<type>/<capacity>" at min and at max: a spot group's nodes spread evenly over its types
     with spot data (the assumption behind its mean spot price); an on-demand group's on its type. At max, the
     types that run at max (``max_instance_type``, for Karpenter pools)."""
-    def spread(instance_type: str, spot_types: tuple[str, ...], count: int) -> dict:
+    def spread(instance_type: str, spot_types: tuple[str, ...], count: int) -> dict[str, Any]:
         if not count:
             return {}
         names, label = [instance_type], ON_DEMAND

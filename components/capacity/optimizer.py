@@ -41,7 +41,7 @@ import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from modelstack.capacity.pricing import InstanceType, PriceBook, catalog as _default_catalog, interruption_rank, price_book
 from modelstack.capacity.sizing import (
@@ -373,7 +373,7 @@ def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: N
 # Candidate types and shapes
 # --------------------------------------------------------------------------------------------------
 
-def shape_key(itype: InstanceType, *, mix_gpu_models: bool = False) -> tuple:
+def shape_key(itype: InstanceType, *, mix_gpu_models: bool = False) -> tuple[Any, ...]:
     """Types with equal keys may share one cluster-autoscaler node group.
 
     cluster-autoscaler's AWS provider builds a group's node template from the first instance type of the
@@ -392,7 +392,7 @@ def shape_key(itype: InstanceType, *, mix_gpu_models: bool = False) -> tuple:
     )
 
 
-def packing_key(itype: InstanceType) -> tuple:
+def packing_key(itype: InstanceType) -> tuple[Any, ...]:
     """Types with equal keys are interchangeable for fitting and packing replicas (same allocatable, pods,
     GPU model and memory): keeping the cheapest of each key loses nothing for a one-type group."""
     return (
@@ -442,7 +442,7 @@ class _Candidate:
 
 
 def _on_demand_candidates(types: Iterable[InstanceType], prices: PriceBook) -> list[_Candidate]:
-    best: dict[tuple, InstanceType] = {}
+    best: dict[tuple[Any, ...], InstanceType] = {}
     for t in types:
         key = packing_key(t)
         if key not in best or (prices.on_demand(t), t.name) < (prices.on_demand(best[key]), best[key].name):
@@ -452,7 +452,7 @@ def _on_demand_candidates(types: Iterable[InstanceType], prices: PriceBook) -> l
 
 def _spot_shapes(types: Iterable[InstanceType], prices: PriceBook, selection: GroupSelection) -> list[list[InstanceType]]:
     """The selection's types with spot data, grouped by equal shape."""
-    shapes: dict[tuple, list[InstanceType]] = {}
+    shapes: dict[tuple[Any, ...], list[InstanceType]] = {}
     for t in types:
         if prices.spot(t) is not None:
             shapes.setdefault(shape_key(t, mix_gpu_models=selection.mix_gpu_models), []).append(t)
@@ -545,12 +545,12 @@ class _Evaluator:
         self.od_candidates = _on_demand_candidates(self.type_list, prices)
         self.spot_shapes = _spot_shapes(self.type_list, prices, selection) if selection.spot else []
         self._fits: dict[Requests, frozenset[str]] = {}
-        self._sig_ids: dict[tuple, int] = {}
+        self._sig_ids: dict[tuple[Any, ...], int] = {}
         self._sigs: list[ModelDemand] = []  # one demand per signature id
         self._caps: dict[tuple[str, ...], NodeCapacity] = {}
-        self._spot_memo: dict[frozenset, list[_Candidate]] = {}
-        self._memo: dict[tuple, tuple[float, Pool] | None] = {}
-        self._blocks: dict[tuple, tuple[float, Pool, Pool | None] | None] = {}
+        self._spot_memo: dict[frozenset[Any], list[_Candidate]] = {}
+        self._memo: dict[tuple[Any, ...], tuple[float, Pool] | None] = {}
+        self._blocks: dict[tuple[Any, ...], tuple[float, Pool, Pool | None] | None] = {}
         self.packings = 0
         """pack_nodes runs so far (what the memo and the pruning save is counted by tests)."""
 
@@ -604,7 +604,7 @@ class _Evaluator:
                 self._spot_memo[common] = cands  # _best weighs pools against price
         return self._spot_memo[common]
 
-    def _best(self, key: tuple, mode: str, candidates: list[_Candidate] | None, common: frozenset[str],
+    def _best(self, key: tuple[Any, ...], mode: str, candidates: list[_Candidate] | None, common: frozenset[str],
               counts: Sequence[tuple[Requests, int, int, int]]) -> tuple[float, Pool] | None:
         """Cheapest pool among ``candidates`` (None: the spot candidates for these models) for ``counts`` =
         (pod, replicas at min, replicas at max, models) per signature. Its ``models`` are left empty."""
@@ -875,9 +875,9 @@ def _greedy(ev: _Evaluator, demands: Sequence[ModelDemand]) -> list[tuple[int, .
     merging them saves. A merge changes the first blocks of three classes only, so a round costs a few heap pushes
     per class, not one block evaluation per pair of blocks: many equal models merge in time linear in their number.
     """
-    alive: dict[int, tuple[list[int], tuple]] = {}  # block sequence number -> (model indexes, key)
-    classes: dict[tuple, deque[int]] = {}  # key -> its blocks' sequence numbers, oldest first
-    cost: dict[tuple, float] = {}
+    alive: dict[int, tuple[list[int], tuple[Any, ...]]] = {}  # block sequence number -> (model indexes, key)
+    classes: dict[tuple[Any, ...], deque[int]] = {}  # key -> its blocks' sequence numbers, oldest first
+    cost: dict[tuple[Any, ...], float] = {}
     for i, d in enumerate(demands):
         key = ev.key([d])
         r = ev.block_of(key)
@@ -887,9 +887,9 @@ def _greedy(ev: _Evaluator, demands: Sequence[ModelDemand]) -> list[tuple[int, .
         cost[key] = r[0]
         alive[i] = ([i], key)
         classes.setdefault(key, deque()).append(i)
-    gains: dict[tuple, float | None] = {}
+    gains: dict[tuple[Any, ...], float | None] = {}
 
-    def gain(ka: tuple, kb: tuple) -> float | None:
+    def gain(ka: tuple[Any, ...], kb: tuple[Any, ...]) -> float | None:
         pair = (ka, kb) if ka <= kb else (kb, ka)
         if pair not in gains:
             merged = _merge_keys(ka, kb)
@@ -901,7 +901,7 @@ def _greedy(ev: _Evaluator, demands: Sequence[ModelDemand]) -> list[tuple[int, .
 
     heap: list[tuple[float, int, int]] = []
 
-    def push(ka: tuple, kb: tuple) -> None:
+    def push(ka: tuple[Any, ...], kb: tuple[Any, ...]) -> None:
         qa, qb = classes.get(ka), classes.get(kb)
         if not qa or not qb:
             return

@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from modelstack.capacity.pricing import InstanceType, catalog as _default_catalog
 
@@ -174,7 +174,7 @@ class Requests:
             raise ValueError(f"Requests.arch must be one of {ARCHES} or None, got {self.arch!r}")
 
     @classmethod
-    def parse(cls, cpu: str | int | float, memory: str | int, **kwargs) -> "Requests":
+    def parse(cls, cpu: str | int | float, memory: str | int, **kwargs: Any) -> "Requests":
         """Build from Kubernetes quantities: ``Requests.parse("500m", "1Gi", gpu=1)``."""
         return cls(cpu_millicores=parse_cpu(cpu), memory_mib=parse_memory(memory), **kwargs)
 

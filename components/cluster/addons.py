@@ -7,7 +7,7 @@ the EBS CSI driver with an encrypted gp3 StorageClass when Prometheus keeps its 
 from __future__ import annotations
 
 import json
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -93,7 +93,7 @@ class PlatformAddonsArgs(TypedDict):
     when Prometheus asks for a volume (`prometheus_volume_size`, or `prometheus_alertmanager`)."""
     ebs_csi_driver_version: NotRequired[pulumi.Input[str]]
     """Its add-on version. Default: the newest EKS offers for the cluster version (follows upgrades)."""
-    prometheus_values: NotRequired[dict]
+    prometheus_values: NotRequired[dict[str, Any]]
     """Values merged over modelstack's for the prometheus release (render/observability.py: rule files,
     kube-state-metrics, Alertmanager). Default none."""
     alertmanager_sns_topic_arns: NotRequired[list[str]]
@@ -163,11 +163,11 @@ class PlatformAddons(pulumi.ComponentResource):
             role = aws.iam.Role(f"{name}-ebs-csi", assume_role_policy=trust,
                                 description=f"aws-ebs-csi-driver controller ({'pod identity' if agent else 'IRSA'})",
                                 tags=tags, opts=child)
-            before = [aws.iam.RolePolicyAttachment(f"{name}-ebs-csi", role=role.name,
-                                                   policy_arn=iam.managed_policy_arn(iam.EBS_CSI_DRIVER_POLICY), opts=child)]
+            first: list[pulumi.Resource] = [aws.iam.RolePolicyAttachment(
+                f"{name}-ebs-csi", role=role.name, policy_arn=iam.managed_policy_arn(iam.EBS_CSI_DRIVER_POLICY), opts=child)]
             if agent is not None:
                 # Before the add-on: the agent's webhook gives credentials only to pods created after the association.
-                before += [agent, aws.eks.PodIdentityAssociation(
+                first += [agent, aws.eks.PodIdentityAssociation(
                     f"{name}-ebs-csi", cluster_name=h.cluster_name, namespace="kube-system", service_account=sa,
                     role_arn=role.arn, tags=tags, opts=child)]
             storage.append(aws.eks.Addon(
@@ -176,7 +176,7 @@ class PlatformAddons(pulumi.ComponentResource):
                 configuration_values=json.dumps(addon_values.ebs_csi_driver_configuration(pool)),
                 service_account_role_arn=None if agent is not None else role.arn,
                 resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*deps, *before])))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[*deps, *first])))
             sc = addon_values.storage_class()
             storage.append(k8s.storage.v1.StorageClass(
                 f"{name}-storage-class", metadata=sc["metadata"], provisioner=sc["provisioner"],
@@ -186,7 +186,8 @@ class PlatformAddons(pulumi.ComponentResource):
 
         self.releases = {}
 
-        def release(key: str, chart: str, version: Optional[str], values: pulumi.Input[dict], extra_deps=()) -> k8s.helm.v3.Release:
+        def release(key: str, chart: str, version: Optional[str], values: pulumi.Input[dict[str, Any]],
+                    extra_deps: Sequence[pulumi.Resource] = ()) -> k8s.helm.v3.Release:
             pin = CHARTS[chart]
             r = helm.release(f"{name}-{key}", chart=chart, pin=pin, release_name=chart, version=version, values=values,
                              create_namespace=pin.namespace != "kube-system", provider=h.provider, parent=self,
@@ -232,7 +233,7 @@ class PlatformAddons(pulumi.ComponentResource):
 
         self.prometheus_address = pulumi.Output.from_input(None)
         if installs.prometheus:
-            values = observability.merge(addon_values.prometheus(
+            prometheus_values = observability.merge(addon_values.prometheus(
                 pool, retention=args.get("prometheus_retention", "1d"), volume_size=args.get("prometheus_volume_size"),
                 alertmanager=installs.alertmanager,
                 pushgateway=args.get("prometheus_pushgateway", False)), args.get("prometheus_values") or {})
@@ -245,7 +246,8 @@ class PlatformAddons(pulumi.ComponentResource):
                 before.append(aws.eks.PodIdentityAssociation(
                     f"{name}-alertmanager", cluster_name=h.cluster_name, namespace=CHARTS["prometheus"].namespace,
                     service_account=alerts.ALERTMANAGER_SERVICE_ACCOUNT, role_arn=am.arn, tags=tags, opts=child))
-            prometheus = release("prometheus", "prometheus", args.get("prometheus_version"), values, extra_deps=storage + before)
+            prometheus = release("prometheus", "prometheus", args.get("prometheus_version"), prometheus_values,
+                                 extra_deps=storage + before)
             self.prometheus_address = pulumi.Output.from_input(PROMETHEUS_ADDRESS)
             if args.get("dcgm_exporter", False):
                 # After the prometheus release: both create the namespace.

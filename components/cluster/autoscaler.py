@@ -56,7 +56,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
 
     role_arn: pulumi.Output[str]
     """IAM role the autoscaler's service account assumes."""
-    release_name: pulumi.Output[str]
+    release_name: pulumi.Output[Optional[str]]
     """Helm release name."""
     expander_priorities: dict[int, list[str]]
     """The priority expander ranking rendered into the chart (Python attribute, known at plan time)."""

@@ -11,6 +11,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
+from modelstack.cluster.handle import string_list
 from modelstack.render import iam
 
 TYPE = "modelstack:index:Cluster"
@@ -102,8 +103,8 @@ class Cluster(pulumi.ComponentResource):
     node_role_name: pulumi.Output[str]
     """Name of that role (to attach more policies)."""
     vpc_id: pulumi.Output[str]
-    private_subnet_ids: pulumi.Output[list[str]]
-    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
+    public_subnet_ids: pulumi.Output[Sequence[str]]
     cluster_security_group_id: pulumi.Output[str]
     """Security group EKS made for the control plane and managed nodes."""
     secrets_kms_key_arn: pulumi.Output[Optional[str]]
@@ -182,8 +183,8 @@ class Cluster(pulumi.ComponentResource):
         self.node_role_arn = pulumi.Output.all(node_role.arn, *[a.id for a in attachments]).apply(lambda v: v[0])
         self.node_role_name = node_role.name
         self.vpc_id = pulumi.Output.from_input(args["vpc_id"])
-        self.private_subnet_ids = pulumi.Output.from_input(args["private_subnet_ids"])
-        self.public_subnet_ids = pulumi.Output.from_input(args.get("public_subnet_ids") or [])
+        self.private_subnet_ids = string_list(args["private_subnet_ids"])
+        self.public_subnet_ids = string_list(args.get("public_subnet_ids") or [])
         self.cluster_security_group_id = self._eks.cluster_security_group_id
         self.secrets_kms_key_arn = pulumi.Output.from_input(key_arn)
         self.register_outputs({

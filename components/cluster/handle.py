@@ -7,7 +7,7 @@ Built from our `Cluster` (`ClusterHandle.of(cluster)`) or from an existing clust
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -29,8 +29,8 @@ class ClusterHandle:
     node_role_arn: pulumi.Output[str]
     node_role_name: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
-    private_subnet_ids: pulumi.Output[list[str]]
-    public_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
+    public_subnet_ids: pulumi.Output[Sequence[str]]
     cluster_security_group_id: pulumi.Output[str]
 
     @classmethod
@@ -69,8 +69,10 @@ class ClusterHandle:
             node_role_arn=o(node_role_arn),
             node_role_name=o(node_role_name),
             vpc_id=o(vpc_id),
-            private_subnet_ids=o(list(private_subnet_ids) if isinstance(private_subnet_ids, (list, tuple)) else private_subnet_ids),
-            public_subnet_ids=o(list(public_subnet_ids) if isinstance(public_subnet_ids, (list, tuple)) else public_subnet_ids),
+            private_subnet_ids=string_list(list(private_subnet_ids) if isinstance(private_subnet_ids, (list, tuple))
+                                           else private_subnet_ids),
+            public_subnet_ids=string_list(list(public_subnet_ids) if isinstance(public_subnet_ids, (list, tuple))
+                                          else public_subnet_ids),
             cluster_security_group_id=o(cluster_security_group_id),
         )
 
@@ -92,12 +94,18 @@ class ClusterHandle:
                                             pulumi.ResourceOptions(providers={"kubernetes": self.provider}))
 
 
-def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list:
+def string_list(value: pulumi.Input[Sequence[pulumi.Input[str]]]) -> pulumi.Output[Sequence[str]]:
+    """An input list of input strings as one output of the strings: `Output.from_input` resolves the nested inputs,
+    which its signature cannot say."""
+    return cast("pulumi.Output[Sequence[str]]", pulumi.Output.from_input(value))
+
+
+def inherited_depends_on(opts: Optional[pulumi.ResourceOptions]) -> list[Any]:
     """The component's own `depends_on`, to hand to children that talk to the cluster (Pulumi does not pass a
     component's dependencies on to its children)."""
     deps = opts.depends_on if opts else None
     if deps is None:
         return []
-    if isinstance(deps, pulumi.Resource):
-        return [deps]
-    return list(deps)
+    if isinstance(deps, (list, tuple)):
+        return list(deps)
+    return [deps]

@@ -15,7 +15,7 @@ from modelstack.render import timeouts
 from modelstack.render.charts import Chart
 
 
-def release(resource_name: str, *, chart: str, pin: Chart, release_name: str, values: pulumi.Input[dict],
+def release(resource_name: str, *, chart: str, pin: Chart, release_name: str, values: pulumi.Input[dict[str, Any]],
             provider: pulumi.ProviderResource, parent: pulumi.Resource, version: Optional[str] = None,
             depends_on: Sequence[pulumi.Resource] = (), create_namespace: Optional[bool] = None) -> k8s.helm.v3.Release:
     """A Helm release of `chart` at `version` (default: the pin's) in the pin's namespace, parented to `parent`."""

@@ -6,8 +6,9 @@ Documents and objects come from render/karpenter.py (pure); this module only wir
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -62,6 +63,18 @@ class NodeClassArgs(TypedDict):
     """gp3 IOPS. Default 3000."""
     root_volume_throughput: NotRequired[int]
     """gp3 MB/s. Default 125."""
+
+
+def _managed_policy_arn(name: str, partition: str) -> str:
+    return iam.managed_policy_arn(name, partition)
+
+
+def _item(i: int, ids: Sequence[str]) -> str:
+    return ids[i]
+
+
+def _document(role: str, documents: Mapping[str, Any]) -> str:
+    return json.dumps(documents[role])
 
 
 class KarpenterArgs(TypedDict):
@@ -167,7 +180,7 @@ class Karpenter(pulumi.ComponentResource):
             description="Nodes launched by Karpenter", tags=tags, opts=child)
         node_attachments = [
             aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=node_role.name,
-                                         policy_arn=partition.apply(lambda p, n=policy: iam.managed_policy_arn(n, p)),
+                                         policy_arn=partition.apply(functools.partial(_managed_policy_arn, policy)),
                                          opts=child)
             for policy in karpenter.NODE_MANAGED_POLICIES]
         access = aws.eks.AccessEntry(f"{name}-node-access", cluster_name=h.cluster_name, principal_arn=node_role.arn,
@@ -176,7 +189,7 @@ class Karpenter(pulumi.ComponentResource):
         # Discovery: the EC2NodeClass selects subnets and the security group by this tag.
         count = args["subnet_count"]
         for i in range(count):
-            aws.ec2.Tag(f"{name}-discovery-subnet-{i}", resource_id=h.private_subnet_ids.apply(lambda ids, i=i: ids[i]),
+            aws.ec2.Tag(f"{name}-discovery-subnet-{i}", resource_id=h.private_subnet_ids.apply(functools.partial(_item, i)),
                         key=karpenter.DISCOVERY_TAG, value=h.cluster_name, opts=child)
         aws.ec2.Tag(f"{name}-discovery-sg", resource_id=h.cluster_security_group_id, key=karpenter.DISCOVERY_TAG,
                     value=h.cluster_name, opts=child)
@@ -208,7 +221,7 @@ class Karpenter(pulumi.ComponentResource):
         for role in karpenter.CONTROLLER_POLICIES:
             if role == _FIRST_POLICY:
                 continue
-            p = aws.iam.Policy(f"{name}-controller-{role}", policy=documents.apply(lambda d, r=role: json.dumps(d[r])),
+            p = aws.iam.Policy(f"{name}-controller-{role}", policy=documents.apply(functools.partial(_document, role)),
                                description=f"Karpenter controller: {role} (scoped)", tags=tags, opts=child)
             attachments.append(aws.iam.RolePolicyAttachment(f"{name}-controller-{role}", role=controller_role.name,
                                                             policy_arn=p.arn, opts=child))
@@ -239,23 +252,31 @@ class Karpenter(pulumi.ComponentResource):
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=h.provider,
                                           depends_on=[*deps, release, *node_attachments, access])
         node_class_resources = []
+
+        def node_class(c: Mapping[str, Any], a: list[Any]) -> dict[str, Any]:
+            return karpenter.ec2_node_class(
+                a[0], a[1], name=c["name"], ami_version=args.get("ami_version", "latest"),
+                volume_size_gib=c.get("root_volume_size_gib", 100), volume_type=c.get("root_volume_type", "gp3"),
+                iops=c.get("root_volume_iops", 3000), throughput=c.get("root_volume_throughput", 125),
+                imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels)
+
         for c in classes:
             suffix = "" if c["name"] == karpenter.NODECLASS_NAME else f"-{c['name']}"
             node_class_resources.append(k8s.apiextensions.CustomResource(
                 f"{name}-nodeclass{suffix}",
                 **_object(karpenter.NODECLASS_API, "EC2NodeClass", pulumi.Output.all(h.cluster_name, node_role.name).apply(
-                    lambda a, c=c: karpenter.ec2_node_class(
-                        a[0], a[1], name=c["name"], ami_version=args.get("ami_version", "latest"),
-                        volume_size_gib=c.get("root_volume_size_gib", 100), volume_type=c.get("root_volume_type", "gp3"),
-                        iops=c.get("root_volume_iops", 3000), throughput=c.get("root_volume_throughput", 125),
-                        imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels))),
+                    functools.partial(node_class, c))),
                 opts=k8s_opts))
         zones = pulumi.Output.from_input(args.get("zones") or [])
         pool_opts = pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, release, *node_class_resources])
+
+        def node_pool(spec: karpenter.NodePoolSpec, z: Sequence[str]) -> dict[str, Any]:
+            return karpenter.node_pool(spec, disruption, list(z), meta_labels)
+
         for s in specs:
             k8s.apiextensions.CustomResource(
                 f"{name}-{s.name}",
-                **_object(karpenter.NODEPOOL_API, "NodePool", zones.apply(lambda z, s=s: karpenter.node_pool(s, disruption, list(z), meta_labels))),
+                **_object(karpenter.NODEPOOL_API, "NodePool", zones.apply(functools.partial(node_pool, s))),
                 opts=pool_opts)
 
         self.node_role_arn = node_role.arn
@@ -266,7 +287,7 @@ class Karpenter(pulumi.ComponentResource):
                                "queue_name": self.queue_name, "node_pools": self.node_pools})
 
 
-def _object(api_version: str, kind: str, body: pulumi.Output[dict]) -> dict:
+def _object(api_version: str, kind: str, body: pulumi.Output[dict[str, Any]]) -> dict[str, Any]:
     """CustomResource arguments from a rendered object; apiVersion and kind are plain strings (they make the type)."""
     return {"api_version": api_version, "kind": kind,
             "metadata": body.apply(lambda b: b["metadata"]), "spec": body.apply(lambda b: b["spec"])}

@@ -8,7 +8,7 @@ go and who shows them. Documents and values come from render/managed_grafana.py.
 from __future__ import annotations
 
 import json
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -74,7 +74,7 @@ class ManagedObservability(pulumi.ComponentResource):
     """
 
     prometheus_workspace_arn: pulumi.Output[str]
-    remote_write: pulumi.Output[list]
+    remote_write: pulumi.Output[list[dict[str, Any]]]
     """The prometheus chart's `server.remoteWrite` list."""
     grafana_url: pulumi.Output[str]
     """https:// URL of the AMG workspace."""

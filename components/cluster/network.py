@@ -3,12 +3,13 @@ or an existing VPC's subnets passed through untouched."""
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 from typing_extensions import NotRequired
 
+from modelstack.cluster.handle import string_list
 from modelstack.render import subnets
 
 TYPE = "modelstack:index:Network"
@@ -41,9 +42,9 @@ class Network(pulumi.ComponentResource):
 
     vpc_id: pulumi.Output[str]
     """The VPC."""
-    private_subnet_ids: pulumi.Output[list[str]]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
     """Node subnets, one per zone."""
-    public_subnet_ids: pulumi.Output[list[str]]
+    public_subnet_ids: pulumi.Output[Sequence[str]]
     """Load balancer subnets, one per zone (empty for an existing VPC without them)."""
     availability_zones: pulumi.Output[list[str]]
     """Zones used (empty for an existing VPC)."""
@@ -57,8 +58,8 @@ class Network(pulumi.ComponentResource):
             if args.get("existing_private_subnet_ids") is None:
                 raise ValueError(f"{name}: existing_private_subnet_ids is required with existing_vpc_id")
             self.vpc_id = pulumi.Output.from_input(args["existing_vpc_id"])
-            self.private_subnet_ids = pulumi.Output.from_input(args["existing_private_subnet_ids"])
-            self.public_subnet_ids = pulumi.Output.from_input(args.get("existing_public_subnet_ids") or [])
+            self.private_subnet_ids = string_list(args["existing_private_subnet_ids"])
+            self.public_subnet_ids = string_list(args.get("existing_public_subnet_ids") or [])
             self.availability_zones = pulumi.Output.from_input([])
             self.nat_gateway_ids = pulumi.Output.from_input([])
         else:
@@ -84,7 +85,7 @@ class Network(pulumi.ComponentResource):
         plan = subnets.carve(args.get("cidr", "10.0.0.0/16"), list(zones))
         n_nat = subnets.nat_count(nat, az_count)
 
-        def named(n: str, extra: Optional[dict] = None) -> dict[str, str]:
+        def named(n: str, extra: Optional[dict[str, Any]] = None) -> dict[str, str]:
             return {**tags, "Name": n, **(extra or {})}
 
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.get("cidr", "10.0.0.0/16"), enable_dns_hostnames=True,
@@ -111,7 +112,8 @@ class Network(pulumi.ComponentResource):
                                   availability_zone=p.zone, map_public_ip_on_launch=False,
                                   tags=named(f"{name}-private-{p.zone}", INTERNAL_ELB_TAG), opts=child)
             k = subnets.nat_for_zone(nat, i)
-            routes = [{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[k].id}] if k is not None else []
+            routes: list[aws.ec2.RouteTableRouteArgsDict] = (
+                [{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[k].id}] if k is not None else [])
             rt = aws.ec2.RouteTable(f"{name}-private-{p.zone}", vpc_id=vpc.id, routes=routes,
                                     tags=named(f"{name}-private-{p.zone}"), opts=child)
             aws.ec2.RouteTableAssociation(f"{name}-private-{p.zone}", subnet_id=priv.id, route_table_id=rt.id, opts=child)

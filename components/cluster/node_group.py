@@ -4,7 +4,7 @@ Args are plain serializable inputs (no Python objects, no unions) so the compone
 languages through the Python component provider.
 """
 
-from typing import Mapping, Optional, Sequence, TypedDict
+from typing import Mapping, Optional, Sequence, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -79,6 +79,12 @@ class NodeGroupArgs(TypedDict):
     """AWS tags on the node group, launch template, instances and volumes. Default: none."""
 
 
+
+def _asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
+    """The Auto Scaling group EKS made for a managed node group (it makes exactly one)."""
+    groups = resources[0].autoscaling_groups or []
+    return groups[0].name or ""
+
 class NodeGroup(pulumi.ComponentResource):
     """A launch template (IMDSv2, encrypted gp3 root, cost tags on instances and volumes), a managed node group,
     and the ASG tags cluster-autoscaler needs to scale the group up from zero.
@@ -132,9 +138,11 @@ class NodeGroup(pulumi.ComponentResource):
         tags = dict(args.get("tags") or {})
 
         volume_type = args.get("root_volume_type", "gp3")
-        ebs: dict = {"volume_size": volume_gib, "volume_type": volume_type, "encrypted": "true", "delete_on_termination": "true"}
+        ebs: aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgsDict = {
+            "volume_size": volume_gib, "volume_type": volume_type, "encrypted": "true", "delete_on_termination": "true"}
         if volume_type == "gp3":
-            ebs.update(iops=args.get("root_volume_iops", 3000), throughput=args.get("root_volume_throughput", 125))
+            ebs["iops"] = args.get("root_volume_iops", 3000)
+            ebs["throughput"] = args.get("root_volume_throughput", 125)
         lt = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"EKS managed node group {ng_name}",
@@ -143,7 +151,7 @@ class NodeGroup(pulumi.ComponentResource):
             metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
                               "http_put_response_hop_limit": args.get("imds_hop_limit", 1),
                               "instance_metadata_tags": "disabled"},
-            tag_specifications=[{"resource_type": rt, "tags": {**tags, "Name": ng_name}}
+            tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgsDict(resource_type=rt, tags={**tags, "Name": ng_name})
                                 for rt in ("instance", "volume", "network-interface")],
             update_default_version=True,
             tags=tags,
@@ -152,13 +160,14 @@ class NodeGroup(pulumi.ComponentResource):
         if len(ng_name) > node_templates.BASE_NAME_MAX:
             raise ValueError(f"{name}: node_group_name {ng_name!r} is {len(ng_name)} characters; at most "
                              f"{node_templates.BASE_NAME_MAX} (EKS allows {node_templates.EKS_NAME_MAX} with the digest)")
-        lt_ref = {"id": lt.id, "version": lt.latest_version.apply(str)}
+        lt_ref: aws.eks.NodeGroupLaunchTemplateArgsDict = {"id": lt.id, "version": lt.latest_version.apply(str)}
         # Every input of the group that EKS cannot update in place goes into its name (replace_on.json holds them).
         eks_name = pulumi.Output.all(args["cluster_name"], args["node_role_arn"], args["subnet_ids"], lt.id).apply(
             lambda v: node_templates.eks_node_group_name(ng_name, {
                 "clusterName": v[0], "nodeRoleArn": v[1], "subnetIds": sorted(v[2]), "launchTemplate.id": v[3],
                 "instanceTypes": instance_types, "capacityType": capacity, "amiType": ami_type}))
-        ng_args = dict(
+        ng = aws.eks.NodeGroup(
+            f"{name}-ng",
             cluster_name=args["cluster_name"],
             node_group_name=eks_name,
             node_role_arn=args["node_role_arn"],
@@ -167,17 +176,17 @@ class NodeGroup(pulumi.ComponentResource):
             capacity_type=capacity,
             instance_types=instance_types,
             labels=node_labels,
-            taints=[labels.eks_taint(t) for t in taints],
-            scaling_config={"min_size": min_size, "max_size": max_size, "desired_size": min_size},
-            update_config={"max_unavailable_percentage": args.get("max_unavailable_percentage", 33)},
+            taints=[cast(aws.eks.NodeGroupTaintArgsDict, labels.eks_taint(t)) for t in taints],  # key, value, effect
+            scaling_config=aws.eks.NodeGroupScalingConfigArgsDict(min_size=min_size, max_size=max_size,
+                                                                  desired_size=min_size),
+            update_config=aws.eks.NodeGroupUpdateConfigArgsDict(
+                max_unavailable_percentage=args.get("max_unavailable_percentage", 33)),
             launch_template=lt_ref,
             tags={**tags, labels.NODE_POOL_LABEL: pool},
+            version=args.get("kubernetes_version"),  # None: the cluster's at creation (not sent)
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
         )
-        if args.get("kubernetes_version") is not None:
-            ng_args["version"] = args["kubernetes_version"]
-        ng = aws.eks.NodeGroup(f"{name}-ng", **ng_args, opts=pulumi.ResourceOptions(
-            parent=self, ignore_changes=["scalingConfig.desiredSize"]))
-        asg_name = ng.resources.apply(lambda r: r[0].autoscaling_groups[0].name)
+        asg_name = ng.resources.apply(_asg_name)
         for key, slug in node_templates.tag_slugs(template).items():
             aws.autoscaling.Tag(f"{name}-asg-{slug}", autoscaling_group_name=asg_name,
                                 tag={"key": key, "value": template[key], "propagate_at_launch": False}, opts=child)

@@ -29,7 +29,7 @@ from modelstack.config.schema import (
     duration_seconds,
 )
 from modelstack.render import autoscaling as autoscaling_render
-from modelstack.render import manifests, timeouts
+from modelstack.render import manifests, tiers, timeouts
 from modelstack.render import labels as labels_render
 from modelstack.render.charts import CHARTS
 
@@ -95,7 +95,9 @@ def compute_accelerator(compute: Compute) -> str:
 def kind_accepts(kind: str, itype: Any) -> bool:
     """Whether a node group of `kind` may use an instance type: GPU types for gpu, Inferentia types for
     inferentia, types with neither for system and cpu."""
-    return {"gpu": itype.is_gpu, "inferentia": itype.is_inferentia}.get(kind, not itype.is_gpu and not itype.is_inferentia)
+    accepts: bool = {"gpu": itype.is_gpu, "inferentia": itype.is_inferentia}.get(
+        kind, not itype.is_gpu and not itype.is_inferentia)
+    return accepts
 
 
 def label_key_problem(key: Any) -> Optional[str]:
@@ -242,7 +244,7 @@ def _model_issues(add: Add, p: str, m: ModelConfig, environment: Any) -> None:
             f"a cold start, queue wait and response_timeout of at most {longest} s (the load balancer's maximum idle "
             "timeout): shorten response_timeout, cold_start or the start-up probe")
     us = m.update_strategy
-    unavailable = us.max_unavailable if us.max_unavailable is not None else (0 if environment == "prod" else "25%")
+    unavailable = us.max_unavailable if us.max_unavailable is not None else (0 if tiers.tier_of(environment) == "prod" else "25%")
     if us.max_unavailable is None and _is_zero(us.max_surge) and _is_zero(unavailable):
         add(f"{p}.update_strategy.max_surge", f"{us.max_surge!r} in prod, where max_unavailable defaults to 0",
             "max_surge above 0, or max_unavailable above 0, or a rollout cannot progress")
@@ -556,7 +558,7 @@ def _autoscaling_issues(add: Any, p: str, a: Autoscaling, compute: Optional[Comp
 OPT_IN_FAMILIES = ("inf1", "trn1", "trn1n")
 
 
-def selection_of(group: NodeGroupConfig, catalog=None) -> GroupSelection:
+def selection_of(group: NodeGroupConfig, catalog: Optional[Mapping[str, pricing.InstanceType]] = None) -> GroupSelection:
     """The optimizer's view of a node group's config; the group's kind narrows the families."""
     sel = group.selection
     cat = catalog or pricing.catalog()

@@ -50,8 +50,8 @@ def _names_with_issues(issues: list[ConfigIssue], section: str) -> set[str]:
 def _valid_part(raw: Mapping[str, Any], issues: list[ConfigIssue]) -> Optional[PlatformConfig]:
     """The part of a rejected config that has no problem of its own: the node groups without an issue whose models
     all have none, those models, and stand-ins for broken top-level keys. None when nothing is left to check."""
-    groups = raw.get("node_groups") if isinstance(raw.get("node_groups"), Mapping) else {}
-    models = raw.get("models") if isinstance(raw.get("models"), Mapping) else {}
+    groups: Mapping[str, Any] = raw["node_groups"] if isinstance(raw.get("node_groups"), Mapping) else {}
+    models: Mapping[str, Any] = raw["models"] if isinstance(raw.get("models"), Mapping) else {}
     bad_groups, bad_models = _names_with_issues(issues, "node_groups"), _names_with_issues(issues, "models")
     for m, body in models.items():
         if m in bad_models and isinstance(body, Mapping) and isinstance(body.get("node_group"), str):
@@ -146,7 +146,9 @@ class _StackLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self._depth >= MAX_DEPTH:
-            raise _Refused(self.peek_event().start_mark, f"mappings and lists nested deeper than {MAX_DEPTH} levels",
+            # types-PyYAML leaves Parser.peek_event unannotated (it returns the next Event).
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _Refused(event.start_mark, f"mappings and lists nested deeper than {MAX_DEPTH} levels",
                            f"a stack file nested at most {MAX_DEPTH} levels deep (the schema needs about 10)")
         self._depth += 1
         try:

@@ -14,12 +14,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date
-from typing import Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets
+from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets, tiers
 from modelstack.capacity import sizing
 from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
 
@@ -298,7 +298,8 @@ class ManagedAddons(_Strict):
 
 
 def _pinned(chart_name: str) -> Any:
-    return Optional[Literal[known_versions(chart_name)]]  # type: ignore[valid-type]
+    """At run time: the versions of `chart_name` we hold facts for, as a Literal pydantic checks against."""
+    return Optional[Literal[known_versions(chart_name)]]
 
 
 class Charts(_Strict):
@@ -306,18 +307,32 @@ class Charts(_Strict):
     (render/charts.py, data/UPSTREAM.md); a stack may pin only a version we hold facts for, so an upgrade is a
     reviewed change here and there. cluster-autoscaler's default follows the cluster's Kubernetes minor."""
 
-    cluster_autoscaler: _pinned("cluster-autoscaler") = None
-    metrics_server: _pinned("metrics-server") = None
-    aws_load_balancer_controller: _pinned("aws-load-balancer-controller") = None
-    keda: _pinned("keda") = None
-    nvidia_device_plugin: _pinned("nvidia-device-plugin") = None
-    keda_http_add_on: _pinned("keda-add-ons-http") = None
-    prometheus: _pinned("prometheus") = None
-    dcgm_exporter: _pinned("dcgm-exporter") = None
-    karpenter: _pinned("karpenter") = None
-    aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
-    neuron: _pinned("neuron-helm-chart") = None
-    grafana: _pinned("grafana") = None
+    if TYPE_CHECKING:  # a type checker sees a version string; pydantic sees the Literal of the pinned versions
+        cluster_autoscaler: Optional[str] = None
+        metrics_server: Optional[str] = None
+        aws_load_balancer_controller: Optional[str] = None
+        keda: Optional[str] = None
+        nvidia_device_plugin: Optional[str] = None
+        keda_http_add_on: Optional[str] = None
+        prometheus: Optional[str] = None
+        dcgm_exporter: Optional[str] = None
+        karpenter: Optional[str] = None
+        aws_for_fluent_bit: Optional[str] = None
+        neuron: Optional[str] = None
+        grafana: Optional[str] = None
+    else:
+        cluster_autoscaler: _pinned("cluster-autoscaler") = None
+        metrics_server: _pinned("metrics-server") = None
+        aws_load_balancer_controller: _pinned("aws-load-balancer-controller") = None
+        keda: _pinned("keda") = None
+        nvidia_device_plugin: _pinned("nvidia-device-plugin") = None
+        keda_http_add_on: _pinned("keda-add-ons-http") = None
+        prometheus: _pinned("prometheus") = None
+        dcgm_exporter: _pinned("dcgm-exporter") = None
+        karpenter: _pinned("karpenter") = None
+        aws_for_fluent_bit: _pinned("aws-for-fluent-bit") = None
+        neuron: _pinned("neuron-helm-chart") = None
+        grafana: _pinned("grafana") = None
 
     def version(self, chart_name: str, kubernetes_version: str) -> str:
         """The version to install: the stack's pin, else modelstack's for that Kubernetes minor."""
@@ -338,12 +353,19 @@ RECEIVER_FIELDS = {"sns": ("topic_arn",), "slack": ("secret", "key"), "pagerduty
                    "webhook": ("secret", "key")}
 
 
+Severity = Literal["critical", "warning"]
+
+
+def _every_severity() -> list[Severity]:
+    return ["critical", "warning"]
+
+
 class ReceiverConfig(_Strict):
     """An Alertmanager receiver. Secrets stay out of stack config: Slack's webhook URL, PagerDuty's routing key and a
     webhook's URL are read from the Kubernetes Secret `secret` (key `key`) you create in the `monitoring` namespace."""
 
     kind: Literal["sns", "slack", "pagerduty", "webhook"]
-    severities: list[Literal["critical", "warning"]] = Field(default_factory=lambda: ["critical", "warning"], min_length=1)
+    severities: list[Severity] = Field(default_factory=_every_severity, min_length=1)
     """Which alerts it gets (ModelErrorRateHigh and ModelScaleFromZeroFailed are critical, the others warning)."""
     topic_arn: Optional[str] = Field(None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
     """sns: the topic (Alertmanager publishes with a role of its own, allowed sns:Publish on it only)."""
@@ -392,10 +414,14 @@ class SamlConfig(_Strict):
     """Values of `role_assertion` that make a user Editor (AMG requires at least one). Required."""
 
 
+GrafanaAuthentication = Literal["AWS_SSO", "SAML"]
+_AWS_SSO: GrafanaAuthentication = "AWS_SSO"
+
+
 class ManagedGrafanaConfig(_Strict):
     """Amazon Managed Grafana (`grafana: managed`): modelstack creates the workspace, or uses `workspace_id`."""
 
-    authentication: list[Literal["AWS_SSO", "SAML"]] = Field(default_factory=lambda: ["AWS_SSO"], min_length=1)
+    authentication: list[GrafanaAuthentication] = Field(default_factory=lambda: [_AWS_SSO], min_length=1)
     """How users sign in: IAM Identity Center (AWS_SSO, enabled in the account), SAML, or both. Default AWS_SSO."""
     saml: Optional[SamlConfig] = None
     """Required with SAML, refused without it."""
@@ -503,7 +529,7 @@ class ObservabilityConfig(_Strict):
         return self.managed_grafana or ManagedGrafanaConfig()
 
 
-#: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per environment (others: 30).
+#: Days CloudWatch keeps model logs when `cluster.logging.retention_days` is unset, per tier (others: 30).
 LOG_RETENTION_DAYS = {"dev": 7, "staging": 30, "prod": 90}
 #: Values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -554,9 +580,9 @@ class LoadBalancerConfig(_Strict):
 PROVISIONERS = ("karpenter", "cluster-autoscaler")
 
 
-def _matching(pattern: str, what: str):
+def _matching(pattern: str, what: str) -> "classmethod[Any, [Optional[str]], Optional[str]]":
     """A validator with a readable message (the default names the regular expression)."""
-    def check(cls, v: Optional[str]) -> Optional[str]:
+    def check(cls: Any, v: Optional[str]) -> Optional[str]:
         if v is not None and not re.fullmatch(pattern, v):
             raise ValueError(what)
         return v
@@ -591,6 +617,13 @@ class KarpenterConfig(_Strict):
                                                     "latest or an AL2023 EKS AMI release such as v20251016"))
 
 
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+def _default_log_types() -> list[LogType]:
+    return ["api", "audit", "authenticator"]
+
+
 class ClusterConfig(_Strict):
     name: str = _name_field()
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = "1.35"  # type: ignore[valid-type]
@@ -599,9 +632,7 @@ class ClusterConfig(_Strict):
     secrets_encryption: bool = True
     network_policy: bool = False
     deletion_protection: bool = False
-    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
-        default_factory=lambda: ["api", "audit", "authenticator"]
-    )
+    log_types: list[LogType] = Field(default_factory=_default_log_types)
     access_entries: dict[Name, AccessEntry] = Field(default_factory=dict)
     addons: ManagedAddons = Field(default_factory=ManagedAddons)
     charts: Charts = Field(default_factory=Charts)
@@ -1029,8 +1060,13 @@ class Platform(BaseModel):
     """Settings that are valid but do not do what they say (config.checks.semantic_warnings); the plan shows them."""
 
     @property
+    def tier(self) -> Optional[str]:
+        """The documented tier (dev, staging, prod) whose defaults the environment takes (render.tiers)."""
+        return tiers.tier_of(self.config.environment)
+
+    @property
     def is_prod(self) -> bool:
-        return self.config.environment == "prod"
+        return self.tier == "prod"
 
 
 #: Longest value quoted back in a message; longer strings are described by their length.
@@ -1086,7 +1122,7 @@ def _type_hint(t: str, v: Any) -> str:
     return "a string"
 
 
-def _path(loc: tuple) -> str:
+def _path(loc: tuple[Any, ...]) -> str:
     out = CONFIG_KEY
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -1101,7 +1137,7 @@ def _unwrap(tp: Any) -> Any:
     return tp
 
 
-def _model_at(loc: tuple) -> Any:
+def _model_at(loc: tuple[Any, ...]) -> Any:
     """The pydantic model class at a config path, for listing its allowed keys."""
     tp: Any = PlatformConfig
     for part in loc:
@@ -1119,7 +1155,7 @@ def _model_at(loc: tuple) -> Any:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
+def _allowed(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
     t, ctx = err["type"], err.get("ctx") or {}
     if t == "extra_forbidden":
         model = _model_at(loc[:-1])
@@ -1161,10 +1197,10 @@ def _allowed(err: Mapping[str, Any], loc: tuple) -> str:
         return str(ctx.get("error", err["msg"]))
     if t == "config_rule":
         return str(ctx["allowed"])
-    return err["msg"]
+    return str(err["msg"])
 
 
-def _real_loc(loc: tuple, raw: Any, missing: bool) -> tuple:
+def _real_loc(loc: tuple[Any, ...], raw: Any, missing: bool) -> tuple[Any, ...]:
     """The key path of an error in the user's input: pydantic also puts validator and union-branch tags
     ("function-after[...]", "str", "[key]") in `loc`; those are not keys of the input and are dropped."""
     out, node = [], raw

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, find_project: Callable[[Path], Path], stack_ex
         return 2
 
 
-def _get(args: argparse.Namespace, stack: str, outputs: dict, kube: Any, models: Optional[list[str]]) -> int:
+def _get(args: argparse.Namespace, stack: str, outputs: dict[str, Any], kube: Any, models: Optional[list[str]]) -> int:
     from modelstack.ops import status
     from modelstack.ops.prom import Prometheus
 
@@ -126,7 +126,7 @@ def _get(args: argparse.Namespace, stack: str, outputs: dict, kube: Any, models:
     return 0
 
 
-def _logs_cloudwatch(args: argparse.Namespace, stack: str, outputs: dict) -> int:
+def _logs_cloudwatch(args: argparse.Namespace, stack: str, outputs: dict[str, Any]) -> int:
     from modelstack.ops import logs
 
     group = outputs.get("log_group")
@@ -143,7 +143,7 @@ def _logs_cloudwatch(args: argparse.Namespace, stack: str, outputs: dict) -> int
     return 0
 
 
-def _logs_kubernetes(args: argparse.Namespace, kube: Any, outputs: dict) -> int:
+def _logs_kubernetes(args: argparse.Namespace, kube: Any, outputs: dict[str, Any]) -> int:
     from modelstack.ops import logs
 
     ns = outputs["models"][args.model]["namespace"]

@@ -51,7 +51,7 @@ class Kube:
     def __init__(self, api: client.ApiClient):
         self.api = api
 
-    def _get(self, path: str, query: Optional[dict[str, Any]] = None, *, missing_ok: bool = False) -> Optional[dict]:
+    def _get(self, path: str, query: Optional[dict[str, Any]] = None, *, missing_ok: bool = False) -> Optional[dict[str, Any]]:
         try:
             method, url, headers, body, post = self.api.param_serialize(
                 "GET", path, query_params=list((query or {}).items()), header_params={"Accept": "application/json"},
@@ -75,36 +75,37 @@ class Kube:
                 detail = text[:300]
             raise KubeError(f"GET {path}: HTTP {resp.status}: {detail}")
         try:
-            return json.loads(text)
+            doc: Optional[dict[str, Any]] = json.loads(text)
+            return doc
         except ValueError:
             raise KubeError(f"GET {path}: the answer is not JSON: {text[:200]}") from None
 
-    def items(self, path: str, query: Optional[dict[str, Any]] = None) -> list[dict]:
+    def items(self, path: str, query: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
         got = self._get(path, query)
         return list((got or {}).get("items") or [])
 
-    def get(self, path: str) -> Optional[dict]:
+    def get(self, path: str) -> Optional[dict[str, Any]]:
         return self._get(path, missing_ok=True)
 
-    def deployments(self, namespace: str, model_label: str, model: str) -> list[dict]:
+    def deployments(self, namespace: str, model_label: str, model: str) -> list[dict[str, Any]]:
         return self.items(f"/apis/apps/v1/namespaces/{namespace}/deployments", {"labelSelector": f"{model_label}={model}"})
 
-    def pods(self, namespace: str, model_label: str, model: str) -> list[dict]:
+    def pods(self, namespace: str, model_label: str, model: str) -> list[dict[str, Any]]:
         return self.items(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": f"{model_label}={model}"})
 
-    def scaled_object(self, namespace: str, name: str) -> Optional[dict]:
+    def scaled_object(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
         return self.get(f"/apis/keda.sh/v1alpha1/namespaces/{namespace}/scaledobjects/{name}")
 
-    def hpa(self, namespace: str, name: str) -> Optional[dict]:
+    def hpa(self, namespace: str, name: str) -> Optional[dict[str, Any]]:
         return self.get(f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/{name}")
 
-    def nodes(self) -> list[dict]:
+    def nodes(self) -> list[dict[str, Any]]:
         return self.items("/api/v1/nodes")
 
-    def events(self, namespace: str) -> list[dict]:
+    def events(self, namespace: str) -> list[dict[str, Any]]:
         return self.items(f"/api/v1/namespaces/{namespace}/events")
 
-    def service_proxy_get(self, namespace: str, service: str, port: int, path: str, query: dict[str, Any]) -> dict:
+    def service_proxy_get(self, namespace: str, service: str, port: int, path: str, query: dict[str, Any]) -> dict[str, Any]:
         """GET through the API server's service proxy (`.../services/<name>:<port>/proxy/<path>`)."""
         got = self._get(f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}", query)
         if not isinstance(got, dict):

@@ -13,7 +13,7 @@ from modelstack.ops.kube import Kube, KubeError
 
 TIMEOUT_S = 15
 
-Fetch = Callable[[str, dict[str, Any]], dict]
+Fetch = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 class PrometheusUnavailable(Exception):
@@ -26,7 +26,7 @@ class Prometheus:
 
     @classmethod
     def through_api_server(cls, kube: Kube, namespace: str, service: str, port: int) -> "Prometheus":
-        def fetch(path: str, params: dict[str, Any]) -> dict:
+        def fetch(path: str, params: dict[str, Any]) -> dict[str, Any]:
             try:
                 return kube.service_proxy_get(namespace, service, port, path, params)
             except KubeError as e:
@@ -37,12 +37,13 @@ class Prometheus:
     def at(cls, url: str) -> "Prometheus":
         base = url.rstrip("/")
 
-        def fetch(path: str, params: dict[str, Any]) -> dict:
+        def fetch(path: str, params: dict[str, Any]) -> dict[str, Any]:
             req = urllib.request.Request(f"{base}/{path.lstrip('/')}?{urllib.parse.urlencode(params)}",
                                          headers={"Accept": "application/json"})
             try:
                 with urllib.request.urlopen(req, timeout=TIMEOUT_S) as r:
-                    return json.loads(r.read())
+                    doc: dict[str, Any] = json.loads(r.read())
+                    return doc
             except urllib.error.HTTPError as e:
                 raise PrometheusUnavailable(f"GET {base}/{path}: HTTP {e.code}") from None
             except (urllib.error.URLError, OSError, ValueError) as e:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from kubernetes.utils import parse_quantity
 
@@ -61,7 +61,8 @@ def node_capacity_type(node: Mapping[str, Any]) -> Optional[str]:
     for k in CAPACITY_LABELS:
         v = lbl.get(k)
         if v:
-            return {"on-demand": "ON_DEMAND", "spot": "SPOT"}.get(v, v.upper())
+            kind: str = {"on-demand": "ON_DEMAND", "spot": "SPOT"}.get(v, v.upper())
+            return kind
     return None
 
 
@@ -199,11 +200,12 @@ def _metric_target(m: Mapping[str, Any]) -> Optional[float]:
     return None
 
 
-def image(deployments: list[Mapping[str, Any]], main: str) -> Optional[str]:
+def image(deployments: Sequence[Mapping[str, Any]], main: str) -> Optional[str]:
     for d in sorted(deployments, key=lambda d: (d["metadata"]["name"] != main)):
         for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []:
             if c.get("name") == "model":
-                return c.get("image")
+                ref: Optional[str] = c.get("image")
+                return ref
     return None
 
 
@@ -305,9 +307,9 @@ LATENCY_NOTE = ("avg latency: HAProxy's exporter publishes each replica's averag
 NO_LATENCY = {"available": False, "reason": "not asked (no load balancer reader)"}
 
 
-def model_status(name: str, out: Mapping[str, Any], deployments: list[dict], so: Optional[dict], hpa: Optional[dict],
-                 pods: list[dict], nodes: Mapping[str, dict], book: pricing.PriceBook, live: Live,
-                 latency: Mapping[str, Any] = NO_LATENCY) -> dict[str, Any]:
+def model_status(name: str, out: Mapping[str, Any], deployments: list[dict[str, Any]], so: Optional[dict[str, Any]],
+                 hpa: Optional[dict[str, Any]], pods: list[dict[str, Any]], nodes: Mapping[str, dict[str, Any]],
+                 book: pricing.PriceBook, live: Live, latency: Mapping[str, Any] = NO_LATENCY) -> dict[str, Any]:
     main = out.get("deployment") or name
     floor = sum((d.get("spec") or {}).get("replicas", 0) for d in deployments if d["metadata"]["name"] != main)
     rolls = [rollout(d) for d in sorted(deployments, key=lambda d: d["metadata"]["name"])]

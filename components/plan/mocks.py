@@ -84,13 +84,13 @@ def _raw(value: struct_pb2.Value) -> Any:
     return json_format.MessageToDict(value)
 
 
-def _struct(d: dict) -> struct_pb2.Struct:
+def _struct(d: dict[str, Any]) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
     s.update(d)
     return s
 
 
-def _response(state: dict) -> struct_pb2.Struct:
+def _response(state: dict[str, Any]) -> struct_pb2.Struct:
     """A resource's state as the engine returns it: JSON values (a state that is not JSON as it stands, e.g. with
     non-string keys from a custom outputs function, goes through JSON first)."""
     try:
@@ -107,21 +107,21 @@ class Recorded:
     type: str
     name: str
     parent: Optional[str]
-    inputs: dict
-    outputs: dict
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
     custom: bool
     remote: bool
     provider: Optional[str] = None
     dependencies: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict[str, Any])
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
                 "inputs": self.inputs, "provider": self.provider, "options": self.options, "aliases": self.aliases}
 
 
-OutputsFn = Callable[[str, str, dict], dict]
+OutputsFn = Callable[[str, str, dict[str, Any]], dict[str, Any]]
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
@@ -136,7 +136,7 @@ def urn_of(parent: str, typ: str, name: str, stack: str, project: str) -> str:
     return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
 
 
-def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1") -> dict:
+def default_outputs(typ: str, name: str, inputs: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
     """Plausible provider-computed outputs, so dependent resources see known values offline."""
     out: dict[str, Any] = {}
     service = typ.split(":")[1].split("/")[0] if typ.startswith("aws:") else ""
@@ -176,7 +176,7 @@ def default_outputs(typ: str, name: str, inputs: dict, region: str = "us-east-1"
     return out
 
 
-class StackOutputs(dict):
+class StackOutputs(dict[str, Any]):
     """What each `pulumi.StackReference` of a program reads offline, by the stack name it is given; `missing` collects
     the names a program referenced that this holds no outputs for (it then read none)."""
 
@@ -195,7 +195,7 @@ class RecordingMocks(mocks.Mocks):
         self.stack_outputs = stack_outputs if stack_outputs is not None else {}
         """A `pulumi.StackReference`'s outputs by the stack name it is given (none: no outputs)."""
 
-    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict[str, Any]]:
         state = dict(args.inputs)
         if args.typ == STACK_REFERENCE:
             ref = str(args.inputs.get("name") or args.name)
@@ -210,7 +210,7 @@ class RecordingMocks(mocks.Mocks):
         rid = args.resource_id or (f"{args.name}-id" if args.custom else None)
         return rid, state
 
-    def call(self, args: mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+    def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], Optional[list[tuple[str, str]]]]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{z}" for z in "abc"]
             return {"names": names, "zoneIds": [f"use1-az{i}" for i in (1, 2, 4)], "id": self.region}, None
@@ -242,7 +242,7 @@ class RecordingMonitor(mocks.MockMonitor):
         the ones `pulumi up` records, and URN stability checks need the real ones.)"""
         return urn_of(parent, type_, name, get_stack(), get_project())
 
-    def _register_child(self, parent_urn: str, typ: str, name: str, state: dict) -> dict:
+    def _register_child(self, parent_urn: str, typ: str, name: str, state: dict[str, Any]) -> dict[str, Any]:
         """A resource a remote component creates (e.g. the aws.eks.Cluster inside eks.Cluster), as a reference."""
         urn = self.make_urn(parent_urn, typ, name)
         rid = f"{name}-id"

@@ -62,7 +62,7 @@ def expander_scores(resources: list[Recorded]) -> dict[str, int]:
     return out
 
 
-def accelerators(itype: Optional[pricing.InstanceType]) -> dict:
+def accelerators(itype: Optional[pricing.InstanceType]) -> dict[str, Any]:
     """The accelerator chips of one node: NVIDIA GPUs, or AWS Neuron devices (Inferentia, Trainium) and their cores."""
     if itype is None or not (itype.gpu_count or itype.accelerator_count):
         return {"kind": None, "count": 0, "model": None, "neuroncores": 0}
@@ -72,13 +72,13 @@ def accelerators(itype: Optional[pricing.InstanceType]) -> dict:
             "neuroncores": itype.neuroncores}
 
 
-def _chips(a: dict) -> str:
+def _chips(a: dict[str, Any]) -> str:
     if not a["count"]:
         return "-"
     return f"{a['count']} {a['model']}" + (f" ({a['neuroncores']} NeuronCores)" if a["neuroncores"] else "")
 
 
-def node_groups(resources: list[Recorded]) -> list[dict]:
+def node_groups(resources: list[Recorded]) -> list[dict[str, Any]]:
     cat = pricing.catalog()
     scores = expander_scores(resources)
     out = []
@@ -114,7 +114,7 @@ def node_groups(resources: list[Recorded]) -> list[dict]:
 NODEPOOL_TYPE = "kubernetes:karpenter.sh/v1:NodePool"
 
 
-def node_pools(resources: list[Recorded]) -> list[dict]:
+def node_pools(resources: list[Recorded]) -> list[dict[str, Any]]:
     """Karpenter NodePools as registered: what each may launch, its limits and how it is disrupted."""
     out = []
     for r in resources:
@@ -140,14 +140,14 @@ def node_pools(resources: list[Recorded]) -> list[dict]:
     return sorted(out, key=lambda p: (-(p["weight"] or 0), p["name"]))
 
 
-def _limits_text(limits: dict) -> str:
+def _limits_text(limits: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in limits.items()) or "none"
 
 
 _ACTION = "alb.ingress.kubernetes.io/actions."
 
 
-def traffic_splits(resources: list[Recorded]) -> list[dict]:
+def traffic_splits(resources: list[Recorded]) -> list[dict[str, Any]]:
     """Each weighted split, read from its Ingress: the path and the weight per backend Service."""
     out = []
     for r in resources:
@@ -169,7 +169,7 @@ def traffic_splits(resources: list[Recorded]) -> list[dict]:
     return sorted(out, key=lambda s: s["name"])
 
 
-def _pools(spec: dict) -> list[str]:
+def _pools(spec: dict[str, Any]) -> list[str]:
     terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
              .get("requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms") or []
     for t in terms:
@@ -190,10 +190,10 @@ def _pools(spec: dict) -> list[str]:
 _SIGNALS = {"external-push": "in_flight", "prometheus": "prometheus"}
 
 
-def models(resources: list[Recorded]) -> list[dict]:
+def models(resources: list[Recorded]) -> list[dict[str, Any]]:
     """Each model's placement, replica range and per-replica requests, read from its registered objects."""
-    deployments: dict[str, list[dict]] = defaultdict(list)
-    scalers: dict[str, dict] = {}
+    deployments: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    scalers: dict[str, dict[str, Any]] = {}
     paths: dict[str, str] = {}
     for r in resources:
         body = r.inputs
@@ -246,7 +246,7 @@ def models(resources: list[Recorded]) -> list[dict]:
     return sorted(out, key=lambda m: m["name"])
 
 
-def _pod_requests(containers: list[dict]) -> dict:
+def _pod_requests(containers: list[dict[str, Any]]) -> dict[str, Any]:
     """What one replica's pod asks of a node: the server, the request-limit proxy and every sidecar together."""
     cpu = mem = 0
     for c in containers:
@@ -258,15 +258,15 @@ def _pod_requests(containers: list[dict]) -> dict:
     return {"cpu": f"{cpu}m", "memory": f"{mem}Mi", "containers": [c.get("name") for c in containers]}
 
 
-def resources_json(resources: list[Recorded]) -> list[dict]:
+def resources_json(resources: list[Recorded]) -> list[dict[str, Any]]:
     """Sorted by URN: registration order depends on how async registrations interleave, and a plan that
     reorders itself between runs makes useless PR diffs."""
     return [r.to_json() for r in sorted(resources, key=lambda r: r.urn)]
 
 
-def manifests_by_component(resources: list[Recorded]) -> dict[str, list[dict]]:
+def manifests_by_component(resources: list[Recorded]) -> dict[str, list[dict[str, Any]]]:
     by_urn = {r.urn: r for r in resources}
-    files: dict[str, list[dict]] = defaultdict(list)
+    files: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in resources:
         if is_k8s_object(r):
             comp = component_of(r, by_urn)
@@ -299,7 +299,7 @@ def _what(r: Recorded) -> str:
     return f"{module.split(':')[0]}:{kind}" if module.startswith("pulumi:") else kind
 
 
-def _model_chips(m: dict) -> str:
+def _model_chips(m: dict[str, Any]) -> str:
     r = m["requests"]
     parts = [f"{r['gpu']} gpu" if r["gpu"] else "", f"{r.get('neuron', 0)} neuron" if r.get("neuron") else ""]
     return ", ".join(p for p in parts if p) or "-"
@@ -311,8 +311,8 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     """`designed`: one line per group the planner designed (its models and why its type), printed under the
     node group table."""
     by_urn = {r.urn: r for r in resources}
-    per_component: Counter = Counter()
-    held: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    per_component: Counter[tuple[str, str]] = Counter()
+    held: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for r in resources:
         comp = component_of(r, by_urn) if (r.custom or r.remote) else r
         key = (comp.type, comp.name) if comp else ("stack", stack)
@@ -370,11 +370,11 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
-def observability(resources: list[Recorded]) -> list[dict]:
+def observability(resources: list[Recorded]) -> list[dict[str, Any]]:
     """What the stack creates to observe itself (Prometheus and its rule files, kube-state-metrics, Alertmanager,
     Grafana and its dashboards, the log group), each with where it runs and what it costs. Pods on the system group
     are paid through its nodes (already in the cost table): they add requests there, not nodes."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for r in resources:
         vals = r.inputs.get("values") if r.type == RELEASE else None
         chart = r.inputs.get("chart") if r.type == RELEASE else None
@@ -426,8 +426,8 @@ def observability(resources: list[Recorded]) -> list[dict]:
     return out
 
 
-def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], violations: Iterable[Any],
-              capacity_reasons: Optional[dict] = None, warnings: Iterable[Any] = (), banner: str = BANNER) -> dict:
+def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict[str, Any]], violations: Iterable[Any],
+              capacity_reasons: Optional[dict[str, Any]] = None, warnings: Iterable[Any] = (), banner: str = BANNER) -> dict[str, Any]:
     vs = [v.to_json() for v in violations]
     return {
         "stack": stack,
@@ -446,10 +446,10 @@ def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict], viola
     }
 
 
-def json_text(data: dict) -> str:
+def json_text(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
 
 
-def dump_json(data: dict, path: Path) -> None:
+def dump_json(data: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json_text(data))

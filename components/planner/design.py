@@ -39,19 +39,21 @@ from modelstack.capacity.pricing import InstanceType
 from modelstack.config import schema as cfg
 from modelstack.config.checks import pod_requests
 from modelstack.config.schema import CapacityConfig, ConfigIssue, NodeGroupConfig, Platform
+from modelstack.render import tiers
 
 __all__ = ["ACCELERATED_FAMILIES", "MAX_NODES_PER_GROUP", "DesignedGroup", "Design", "Settings", "settings_of",
            "allowed_catalog", "design", "base_of", "capacity_issues"]
 
 MAX_NODES_PER_GROUP: dict[str, int] = {"dev": 10, "staging": 20, "prod": 100, "default": 20}
-"""Largest node group maxSize per environment (`default` for the others): the `max-nodes-per-group` policy."""
+"""Largest node group maxSize per environment (its tier's, render.tiers; `default` for the others): the
+`max-nodes-per-group` policy."""
 
 ACCELERATED_FAMILIES: dict[str, list[str]] = {
     "dev": ["g4dn", "g5", "g6", "g6e", "inf2"],
     "staging": ["g4dn", "g5", "g6", "g6e", "inf2"],
     "prod": ["g4dn", "g5", "g6", "g6e", "inf2", "p4d", "p5"],
 }
-"""Accelerated instance families per environment: the `gpu-instance-families` policy."""
+"""Accelerated instance families per environment (its tier's, render.tiers): the `gpu-instance-families` policy."""
 
 SYSTEM_MIN_VCPU = 2
 SYSTEM_MIN_MEMORY_GIB = 8.0
@@ -86,7 +88,7 @@ def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -
     fallback = (platform.is_prod and spot) if c.on_demand_fallback is None else c.on_demand_fallback
     return Settings(
         spot=spot, on_demand_fallback=fallback,
-        max_nodes=c.max_nodes_per_group or MAX_NODES_PER_GROUP.get(env, MAX_NODES_PER_GROUP["default"]),
+        max_nodes=c.max_nodes_per_group or tiers.lookup(MAX_NODES_PER_GROUP, env)[1] or MAX_NODES_PER_GROUP["default"],
         arch=c.arch, max_types=c.max_types, max_groups=c.max_groups, families=tuple(c.families),
         exclude_families=tuple(c.exclude_families), gpu_models=tuple(m.lower() for m in c.gpu_models),
         exclude_gpu_models=tuple(m.lower() for m in c.exclude_gpu_models),
@@ -98,7 +100,7 @@ def allowed_catalog(settings: Settings, environment: str,
                     catalog: Optional[Mapping[str, InstanceType]] = None) -> dict[str, InstanceType]:
     """The instance types the planner may use in `environment` under `settings`."""
     cat = catalog if catalog is not None else pricing.catalog()
-    accelerated = ACCELERATED_FAMILIES.get(environment)
+    accelerated = tiers.lookup(ACCELERATED_FAMILIES, environment)[1]
     out = {}
     for name, t in cat.items():
         if t.arch != settings.arch or t.family in optimizer.BURSTABLE_FAMILIES:
@@ -211,7 +213,7 @@ class _Optimizers:
     """One :class:`~modelstack.capacity.optimizer.GroupOptimizer` per selection, shared by every question a design
     asks (the partition, each group, each model alone, the on-demand redo), so equal models are evaluated once."""
 
-    def __init__(self, prices, cat):
+    def __init__(self, prices: pricing.PriceBook, cat: Mapping[str, InstanceType]) -> None:
         self.prices, self.cat = prices, cat
         self._by: dict[GroupSelection, optimizer.GroupOptimizer] = {}
 
@@ -229,9 +231,10 @@ def _choose(opt: _Optimizers, selection: GroupSelection, demands: list[ModelDema
     return choice
 
 
-def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection, opt: _Optimizers) -> list[list[ModelDemand]]:
+def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection: GroupSelection,
+              opt: _Optimizers) -> list[list[ModelDemand]]:
     """Merge the pair of blocks that costs least to merge until at most `limit` remain."""
-    def objective(ds):
+    def objective(ds: list[ModelDemand]) -> Optional[float]:
         try:
             c = _choose(opt, selection, ds)
         except SizingError:
@@ -387,7 +390,8 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
     return Design(groups=tuple(groups), assignment=assignment, settings=s)
 
 
-def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceType], prices) -> DesignedGroup:
+def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceType],
+                  prices: pricing.PriceBook) -> DesignedGroup:
     if s.system_instance_types:
         types, why = list(s.system_instance_types), "the configured system instance types"
     else:
@@ -402,7 +406,7 @@ def _system_group(platform: Platform, s: Settings, cat: Mapping[str, InstanceTyp
         best = min(fits, key=lambda t: (prices.on_demand(t), t.name))
         types, why = [best.name], (f"the cheapest allowed type with >= {SYSTEM_MIN_VCPU} vCPU and "
                                    f"{SYSTEM_MIN_MEMORY_GIB:g} GiB")
-    low = 1 if platform.config.environment == "dev" else platform.config.cluster.vpc.az_count
+    low = 1 if platform.tier == "dev" else platform.config.cluster.vpc.az_count
     high = max(3, 2 * low)
     config = NodeGroupConfig(kind="system", instance_types=types, min_size=low, max_size=high, priority=PRIORITY,
                              root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB["system"]))

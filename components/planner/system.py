@@ -55,14 +55,17 @@ def _millicores(q: Optional[str]) -> int:
     return 0 if not q else sizing.parse_cpu(q)
 
 
-def addon_switches(platform: Platform) -> dict[str, Any]:
+def addon_switches(platform: Platform) -> addon_values.AddonSwitches:
     """The PlatformAddons arguments, read from the stack config, that decide which optional add-ons run: the load
     balancer controller with models, Prometheus as configured, Alertmanager with receivers, the TSDB volume. The
     stack program passes these very arguments, so the sizing counts what is installed."""
     obs = platform.config.cluster.observability
-    return {"load_balancer_controller": bool(platform.config.models), "prometheus": obs.prometheus,
-            "prometheus_alertmanager": bool(obs.alerts.receivers),
-            **({"prometheus_volume_size": obs.volume_size} if obs.volume_size else {})}
+    switches: addon_values.AddonSwitches = {
+        "load_balancer_controller": bool(platform.config.models), "prometheus": obs.prometheus,
+        "prometheus_alertmanager": bool(obs.alerts.receivers)}
+    if obs.volume_size:
+        switches["prometheus_volume_size"] = obs.volume_size
+    return switches
 
 
 def _runs(w: dict[str, Any], platform: Platform, installs: addon_values.Installed, kubernetes_chart: str) -> bool:
@@ -97,7 +100,7 @@ def system_sizing(platform: Platform, instance_type: str, cluster_autoscaler_cha
                               memory_mib=_mebibytes(w["requests"]["memory"])), int(w["replicas"])) for w in counted]
     packed, _ = optimizer.pack_nodes(items, cap)
     distinct = max([int(w["replicas"]) for w in counted if w.get("distinct_nodes")], default=1)
-    floor = 1 if platform.config.environment == "dev" else 2
+    floor = 1 if platform.tier == "dev" else 2
     return SystemSizing(
         nodes=max(packed, distinct, floor),
         cpu_millicores=sum(r.cpu_millicores * n for r, n in items),

@@ -12,7 +12,7 @@ tests/render/test_charts.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 from modelstack.render import labels, timeouts
 
@@ -171,6 +171,14 @@ def needs_volumes(volume_size: Optional[str], alertmanager: bool) -> bool:
     """Whether the Prometheus release asks for PersistentVolumeClaims: a server volume, or alertmanager (whose chart
     keeps its state on a 50Mi claim by default)."""
     return bool(volume_size) or alertmanager
+
+
+class AddonSwitches(TypedDict, total=False):
+    """The PlatformAddons arguments that decide which optional add-ons run (`installed`)."""
+    load_balancer_controller: bool
+    prometheus: bool
+    prometheus_alertmanager: bool
+    prometheus_volume_size: Optional[str]
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def cluster_dashboard(cluster: str, environment: str, karpenter: bool) -> dict[s
                       f"modelstack cluster {cluster} ({environment}): nodes, interruptions, cost.")
 
 
-def dashboards(cluster: str, environment: str, models: Iterable[ModelDashboard], karpenter: bool) -> dict[str, dict]:
+def dashboards(cluster: str, environment: str, models: Iterable[ModelDashboard], karpenter: bool) -> dict[str, dict[str, Any]]:
     """Every dashboard of a stack by file name (`<name>.json`): the cluster's and one per model."""
     out = {"cluster.json": cluster_dashboard(cluster, environment, karpenter)}
     for m in sorted(models, key=lambda m: m.model):

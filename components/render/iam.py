@@ -189,7 +189,8 @@ def cluster_autoscaler_policy(cluster_name: str) -> dict[str, Any]:
 def load_balancer_controller_policy() -> dict[str, Any]:
     """The official aws-load-balancer-controller IAM policy for the pinned app version (data file, unmodified)."""
     text = read_text("aws_load_balancer_controller_iam_policy.json")
-    return json.loads(text)
+    policy: dict[str, Any] = json.loads(text)
+    return policy
 
 
 def to_json(doc: dict[str, Any]) -> str:

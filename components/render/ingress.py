@@ -52,7 +52,7 @@ class IngressSettings:
             out.append("an internet-facing load balancer needs inbound_cidrs (an allow-list; 0.0.0.0/0 must be explicit)")
         return out
 
-    def exclusive(self) -> tuple:
+    def exclusive(self) -> tuple[Any, ...]:
         """What must agree across the group (the certificate merges, the rest does not)."""
         return (self.scheme, tuple(sorted(self.inbound_cidrs)), self.certificate_arn is not None, self.class_name,
                 self.idle_timeout_seconds)
@@ -163,7 +163,7 @@ class PathRegistry:
 
     def __init__(self) -> None:
         self.paths: dict[tuple[str, str], str] = {}
-        self.settings: dict[str, tuple[tuple, str]] = {}
+        self.settings: dict[str, tuple[tuple[Any, ...], str]] = {}
 
     def claim(self, settings: IngressSettings, path: str, owner: str) -> None:
         """Record `owner`'s path on the group; ValueError if another owner has it or the group settings differ."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from modelstack.render import labels
+from modelstack.render import labels, tiers
 
 NODEPOOL_API = "karpenter.sh/v1"
 NODECLASS_API = "karpenter.k8s.aws/v1"
@@ -85,8 +85,8 @@ DISRUPTION_DEFAULTS = {
 def disruption_for(environment: str, *, consolidation_policy: Optional[str] = None,
                    consolidate_after: Optional[str] = None, budget_nodes: Optional[str] = None,
                    expire_after: Optional[str] = None) -> Disruption:
-    """The environment's defaults (prod's for environments not listed), each overridable."""
-    d = DISRUPTION_DEFAULTS.get(environment, DISRUPTION_DEFAULTS["prod"])
+    """The environment's defaults (its tier's, render.tiers; prod's for a name near no tier), each overridable."""
+    d = DISRUPTION_DEFAULTS.get(tiers.tier_of(environment) or "prod", DISRUPTION_DEFAULTS["prod"])
     return Disruption(consolidation_policy or d.consolidation_policy, consolidate_after or d.consolidate_after,
                       budget_nodes or d.budget_nodes, expire_after or d.expire_after)
 
@@ -253,7 +253,9 @@ def controller_policies(cluster_name: str, region: str, account_id: str, node_ro
     scopes them: launches and deletions only of resources tagged for this cluster and a NodePool, instance profiles
     only for an EC2NodeClass in this region, PassRole only for the node role and only to EC2, the one queue, the one
     cluster, read-only discovery in this region."""
-    ec2 = lambda r: _arn(partition, "ec2", region, "*", r)  # noqa: E731
+    def ec2(resource: str) -> str:
+        return _arn(partition, "ec2", region, "*", resource)
+
     owned = {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": "owned"}
     request_owned = {f"aws:RequestTag/kubernetes.io/cluster/{cluster_name}": "owned",
                      "aws:RequestTag/eks:eks-cluster-name": cluster_name}
@@ -264,7 +266,7 @@ def controller_policies(cluster_name: str, region: str, account_id: str, node_ro
     profile = f"arn:{partition}:iam::{account_id}:instance-profile/*"
     region_tag = "topology.kubernetes.io/region"
     cluster_arn = _arn(partition, "eks", region, account_id, f"cluster/{cluster_name}")
-    statements = [
+    statements: list[dict[str, Any]] = [
         {"Sid": "AllowScopedEC2InstanceAccessActions", "Effect": "Allow",
          "Action": ["ec2:RunInstances", "ec2:CreateFleet"],
          "Resource": [f"arn:{partition}:ec2:{region}::image/*", f"arn:{partition}:ec2:{region}::snapshot/*",

@@ -3,6 +3,8 @@
 One place, so a node group's labels and a model's selectors cannot drift apart.
 """
 
+from typing import Any, Iterable, Mapping
+
 NODE_GROUP_LABEL = "modelstack.io/node-group"
 """Every node carries the name of the managed node group it belongs to."""
 NODE_POOL_LABEL = "modelstack.io/node-pool"
@@ -38,19 +40,19 @@ TAG_MODEL = "model"
 TAG_MANAGED_BY = "managed-by"
 
 
-def base_tags(environment: str, team: str, extra: dict | None = None) -> dict[str, str]:
+def base_tags(environment: str, team: str, extra: dict[str, Any] | None = None) -> dict[str, str]:
     """Cost-allocation tags for an AWS resource (add `model` for one that belongs to a model)."""
     tags = {TAG_ENVIRONMENT: environment, TAG_TEAM: team, TAG_MANAGED_BY: "modelstack"}
     tags.update(extra or {})
     return tags
 
 
-def k8s_taint(t: dict) -> dict:
+def k8s_taint(t: dict[str, Any]) -> dict[str, Any]:
     """A Kubernetes taint as a toleration that matches it exactly."""
     return {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
 
 
-def tolerations_for(taints, *base: dict) -> list[dict]:
+def tolerations_for(taints: Iterable[Mapping[str, Any]], *base: dict[str, Any]) -> list[dict[str, Any]]:
     """`base` tolerations, then one exact toleration for each taint (key, value, effect; value "" when absent) that no
     earlier toleration already matches (Kubernetes' rule: same key or none, same effect or none, Exists or the same
     value)."""
@@ -62,13 +64,13 @@ def tolerations_for(taints, *base: dict) -> list[dict]:
     return out
 
 
-def _tolerates(toleration: dict, taint: dict) -> bool:
+def _tolerates(toleration: dict[str, Any], taint: dict[str, Any]) -> bool:
     if toleration.get("key") not in (None, taint["key"]) or toleration.get("effect") not in (None, taint["effect"]):
         return False
     return toleration.get("operator") == "Exists" or toleration.get("value", "") == taint["value"]
 
 
-def eks_taint(t: dict) -> dict:
+def eks_taint(t: dict[str, Any]) -> dict[str, Any]:
     """A taint in the EKS NodeGroup API spelling (NO_SCHEDULE)."""
     effect = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}[t["effect"]]
     return {"key": t["key"], "value": t["value"], "effect": effect}

@@ -115,7 +115,7 @@ class ModelSpec:
     node_groups: tuple[str, ...] = ()
     instance_types: tuple[str, ...] = ()
     accelerator: str = "none"
-    tolerate_taints: tuple[dict, ...] = ()
+    tolerate_taints: tuple[dict[str, Any], ...] = ()
     """Taints of the model's nodes besides the accelerator's (its node group's own), tolerated exactly."""
     spot: bool = False
     on_demand_base: int = 0

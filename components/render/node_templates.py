@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Iterable, Mapping, Optional, Sequence, TypedDict
+from typing import Any, Iterable, Mapping, Optional, Sequence, TypedDict
 
 from modelstack.render import labels
 
@@ -46,7 +46,7 @@ def kind_labels(kind: str) -> dict[str, str]:
     return {}
 
 
-def kind_taints(kind: str) -> list[dict]:
+def kind_taints(kind: str) -> list[dict[str, Any]]:
     """Taints a node group kind implies: GPU/Neuron nodes repel pods that do not ask for them; system nodes repel models."""
     return {"gpu": [labels.GPU_TAINT], "inferentia": [labels.NEURON_TAINT], "system": [labels.SYSTEM_TAINT]}.get(kind, [])
 
@@ -59,9 +59,9 @@ def node_labels(node_group_name: str, node_pool: str, kind: str, extra: Optional
     return out
 
 
-def node_taints(kind: str, extra: Iterable[Mapping[str, str]] = ()) -> list[dict]:
+def node_taints(kind: str, extra: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
     """Kind taints then user taints (Kubernetes spelling), without duplicate keys+effects."""
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     seen = set()
     for t in [*kind_taints(kind), *extra]:
         t = {"key": t["key"], "value": t.get("value", "") or "", "effect": t.get("effect", "NoSchedule")}
@@ -149,7 +149,7 @@ EKS_NAME_MAX = 63
 BASE_NAME_MAX = EKS_NAME_MAX - NAME_DIGEST - 1
 
 
-def eks_node_group_name(base: str, replacing_inputs: dict) -> str:
+def eks_node_group_name(base: str, replacing_inputs: dict[str, Any]) -> str:
     """`<base>-<digest>` of the inputs that replace the group (instance and capacity types, AMI, subnets, role,
     cluster, launch template): unchanged while none of them changes."""
     digest = hashlib.sha256(json.dumps(replacing_inputs, sort_keys=True, default=str).encode()).hexdigest()

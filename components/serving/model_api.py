@@ -1,7 +1,7 @@
 """ModelAPI: a trained model served as an autoscaling HTTP API (Cortex's RealtimeAPI as one Pulumi component)."""
 
 import sys
-from typing import Any, Optional, TypedDict
+from typing import Any, Mapping, Optional, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -447,7 +447,8 @@ class ModelAPI(pulumi.ComponentResource):
         spec = plan.spec
         objs = plan.objects
 
-        sa_meta: dict[str, Any] = dict(objs["service_account"]["metadata"])
+        # The rendered metadata (render.manifests) has ObjectMeta's shape: name, namespace, labels.
+        sa_meta = cast(k8s.meta.v1.ObjectMetaArgsDict, dict(objs["service_account"]["metadata"]))
         role = self._aws_role(name, plan, args.get("aws") or {}) if plan.aws else None
         if role is not None and plan.aws and plan.aws.mode == "irsa":
             sa_meta["annotations"] = {"eks.amazonaws.com/role-arn": role.arn}
@@ -514,7 +515,7 @@ class ModelAPI(pulumi.ComponentResource):
                                "deployment_name": self.deployment_name, "autoscaler_kind": self.autoscaler_kind,
                                "role_arn": self.role_arn})
 
-    def _aws_role(self, name: str, plan: "Plan", a: dict) -> aws.iam.Role:
+    def _aws_role(self, name: str, plan: "Plan", a: Mapping[str, Any]) -> aws.iam.Role:
         """The model's own role, its policies, and its binding to the model's ServiceAccount."""
         assert plan.aws is not None
         spec = plan.spec
@@ -601,14 +602,14 @@ def _plain(value: Any, what: str) -> Any:
     return value
 
 
-def _get(d: Optional[dict], key: str, default: Any, where: str) -> Any:
+def _get(d: Optional[Mapping[str, Any]], key: str, default: Any, where: str) -> Any:
     if not d:
         return default
     v = d.get(key)
     return default if v is None else _plain(v, f"{where}.{key}" if where else key)
 
 
-def _probe(p: Optional[dict], where: str) -> Optional[manifests.ProbeSpec]:
+def _probe(p: Optional[Mapping[str, Any]], where: str) -> Optional[manifests.ProbeSpec]:
     if not p:
         return None
     http, tcp, ex = p.get("http_get"), p.get("tcp_socket"), p.get("exec")
@@ -622,10 +623,11 @@ def _probe(p: Optional[dict], where: str) -> Optional[manifests.ProbeSpec]:
         return manifests.ProbeSpec(http_path=_get(http, "path", "/", where), port=_get(http, "port", None, where), **common)
     if tcp is not None:
         return manifests.ProbeSpec(tcp=True, port=_get(tcp, "port", None, where), **common)
+    assert ex is not None  # exactly one of the three is given (checked above)
     return manifests.ProbeSpec(exec_command=tuple(_plain(ex["command"], f"{where}.exec.command")), **common)
 
 
-def _container(name: str, a: dict, where: str, extra_env: tuple = (), sidecar: bool = False) -> manifests.ContainerSpec:
+def _container(name: str, a: Mapping[str, Any], where: str, extra_env: tuple[Any, ...] = (), sidecar: bool = False) -> manifests.ContainerSpec:
     c = a.get("compute") or {}
     gpu, inf = int(_get(c, "gpu", 0, where)), int(_get(c, "inferentia", 0, where))
     if gpu and inf:
@@ -660,7 +662,7 @@ class AwsPlan:
         self.mode, self.policy_arns, self.inline = mode, policy_arns, inline
 
 
-def _aws(a: Optional[dict]) -> Optional[AwsPlan]:
+def _aws(a: Optional[Mapping[str, Any]]) -> Optional[AwsPlan]:
     if not a:
         return None
     mode = _get(a, "mode", "pod_identity", "aws")
@@ -685,10 +687,11 @@ def _aws(a: Optional[dict]) -> Optional[AwsPlan]:
     return AwsPlan(mode, arns, inline)
 
 
-def knobs_of(a: Optional[dict], max_concurrency: int) -> autoscaling.Knobs:
+def knobs_of(a: Optional[Mapping[str, Any]], max_concurrency: int) -> autoscaling.Knobs:
     """The autoscaling args as Knobs with Cortex's defaults filled in."""
-    a = a or {}
-    g = lambda k, d: _get(a, k, d, "autoscaling")  # noqa: E731
+    def g(k: str, d: Any) -> Any:
+        return _get(a, k, d, "autoscaling")
+
     return autoscaling.Knobs(
         min_replicas=g("min_replicas", 1), max_replicas=g("max_replicas", 100), init_replicas=g("init_replicas", None),
         target_in_flight=float(g("target_in_flight", max_concurrency)), window_seconds=g("window_seconds", 60),

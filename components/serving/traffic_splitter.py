@@ -81,7 +81,7 @@ class TrafficSplitter(pulumi.ComponentResource):
 
 def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, ingress.IngressSettings]:
     """Validate and render the split's Ingress; raises ValueError before anything registers."""
-    a = dict(args)
+    a: dict[str, Any] = dict(args)
     raw = list(a.get("backends") or [])
     for i, b in enumerate(raw):
         for k in ("service", "port", "weight"):
@@ -89,7 +89,7 @@ def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, i
                 raise TypeError(f"traffic split {name!r}: backends[{i}].{k} must be a known value, not an Output")
     backends = [ingress.WeightedBackend(service=b["service"], port=int(b.get("port") or 8080), weight=b["weight"]) for b in raw]
     ingress.check_weights(name, backends)
-    ns = a.get("namespace") or "models"
+    ns: str = a.get("namespace") or "models"
     if ns == "default":
         raise ValueError(f"traffic split {name!r}: namespace 'default' is not allowed")
     ia = dict(a.get("ingress") or {})
@@ -103,7 +103,7 @@ def render(name: str, args: TrafficSplitterArgs) -> tuple[dict[str, Any], str, i
     if problems:
         raise ValueError(f"traffic split {name!r}: ingress: " + "; ".join(problems))
     path = ingress.validate_path(ia.get("path") or f"/{name}")
-    lab = {"app.kubernetes.io/name": name, **labels.MANAGED_BY,
+    lab: dict[str, str] = {"app.kubernetes.io/name": name, **labels.MANAGED_BY,
            labels.TEAM_LABEL: a.get("team") or "unassigned", labels.ENVIRONMENT_LABEL: a.get("environment") or "unassigned"}
     rendered = ingress.weighted_ingress(name=name, namespace=ns, labels=lab, path=path, backends=backends, settings=settings)
     return rendered, path, settings

@@ -67,7 +67,9 @@ def test_max_nodes_default_applies_to_environments_not_listed() -> None:
 def test_gpu_families_of_an_environment_without_a_list_are_refused() -> None:
     hits = evaluate(good_stack("dev"), {"gpu-instance-families": {"allowed_families": {"prod": ["g5"]}}}, "dev")
     assert [(v.policy, v.message) for v in hits] == [
-        ("gpu-instance-families", "no accelerated instance families are allowed in environment 'dev'")]
+        ("gpu-instance-families", "no accelerated instance families are allowed in environment 'dev': none are set "
+                                  "for it; set `gpu-instance-families.allowed_families.dev` in policies/config.dev.json "
+                                  "(e.g. [\"g4dn\", \"g5\"])")]
 
 
 def test_require_digest_reports_tagged_images() -> None:
@@ -114,7 +116,7 @@ def test_environment_argument_wins_over_config_and_tags() -> None:
 
 @pytest.mark.parametrize("config,error", [
     ({"no-such-policy": "mandatory"}, "no-such-policy"),
-    ({"all": "block"}, "all: 'block' is not one of"),
+    ({"all": "block"}, 'all: "block": not a level; allowed: advisory, mandatory, remediate, disabled'),
     ({"min-replicas": "strict"}, "min-replicas"),
     ({"min-replicas": {"min_replicas": "two"}}, "min-replicas"),
     ({"min-replicas": {"min_replica": 2}}, "min-replicas"),

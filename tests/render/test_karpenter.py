@@ -129,7 +129,8 @@ def test_prod_disrupts_at_most_a_tenth_of_a_pool_and_waits_longer_than_dev():
     prod, dev = k.disruption_for("prod"), k.disruption_for("dev")
     assert prod.budget_nodes == "10%" and int(dev.budget_nodes[:-1]) > 10
     assert prod.consolidate_after == "15m" and dev.consolidate_after == "1m"
-    assert k.disruption_for("perf") == prod  # unknown environments get the strictest settings
+    assert k.disruption_for("blue") == prod  # a name near no tier gets the strictest settings
+    assert k.disruption_for("sandbox") == dev and k.disruption_for("production") == prod  # the nearest tier's
 
 
 def test_disruption_overrides_win_over_the_environment():
