@@ -188,7 +188,7 @@ def _solve(items: Sequence[tuple[Requests, int, bool]], variants: Sequence[Varia
     for v in variants:
         cap = node_capacity(v.itype)
         fitting = [m for m in live if per[(m, v.key)] > 0]
-        slots = min(int(upper // v.price + 1e-9) if v.price > 0 else 0,
+        slots = min(math.floor(upper / v.price + 1e-9) if v.price > 0 else 0,
                     sum(math.ceil(items[m][1] / per[(m, v.key)]) for m in fitting))
         prev_z = None
         for _ in range(slots):
@@ -675,7 +675,164 @@ def _product_text(figures: dict) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------------------------------
+# Random portfolios: does the planner hold on portfolios it was not tuned on?
+# --------------------------------------------------------------------------------------------------
+
+CPU_VCPU = (0.25, 0.5, 1, 2, 4, 8, 16)
+GIB_PER_VCPU = (1, 2, 4, 8)
+GPUS = (1, 1, 1, 1, 2, 4, 8)
+GPU_MEMORY_GIB = (8, 12, 16, 20, 22, 40, 44)
+"""Per-GPU memory a random GPU model needs: up to the L40S's 44.7 GiB, the largest GPU staging's families hold."""
+RANDOM_TARGETS = {False: (1.01, 1.03), True: (1.03, 1.05)}
+"""Random portfolios, plan / optimum at min and at max: (median, worst), on-demand and with spot."""
+
+
+def random_portfolio(rng, index: int = 0) -> tuple[ModelDemand, ...]:
+    """3-9 models of realistic shapes: CPU models of 0.25-16 vCPU (1-8 GiB per vCPU); GPU models of 1-8 GPUs with
+    8-44 GiB per GPU, 2-8 vCPU and 8-64 GiB per GPU; replica ranges from 0 or more; on-demand floors of 0-2 (a
+    model with floor 0 runs wholly on spot in a spot stack, a floor of max - 1 nearly wholly on-demand)."""
+    out = []
+    for j in range(rng.randint(3, 9)):
+        if rng.random() < 0.5:
+            vcpu = rng.choice(CPU_VCPU)
+            req = Requests(cpu_millicores=int(vcpu * 1000), memory_mib=int(max(0.5, vcpu * rng.choice(GIB_PER_VCPU)) * 1024))
+            lo = rng.choice((0, 1, 1, 2, 2, 3))
+            hi = max(lo, 1) + rng.randint(0, 14 if vcpu <= 4 else 6)
+            name = f"p{index}-cpu{j}"
+        else:
+            gpus = rng.choice(GPUS)
+            req = Requests(cpu_millicores=gpus * rng.choice((2, 3, 4, 6, 8)) * 1000,
+                           memory_mib=gpus * rng.choice((8, 16, 32, 48, 64)) * 1024, gpu=gpus,
+                           min_gpu_memory_gib=rng.choice(GPU_MEMORY_GIB))
+            lo = rng.choice((0, 1, 1, 2))
+            hi = max(lo, 1) + rng.randint(0, 6 if gpus == 1 else 2)
+            name = f"p{index}-gpu{j}"
+        base = 0 if lo == 0 else rng.choice((0, 1, 1, 2, hi - 1))
+        out.append(ModelDemand(name, req, lo, hi, on_demand_base=max(0, min(base, hi - 1))))
+    return tuple(out)
+
+
+def random_portfolios(n: int, seed: int) -> list[tuple[ModelDemand, ...]]:
+    import random
+
+    rng = random.Random(seed)
+    return [random_portfolio(rng, i) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class RandomResult:
+    portfolio: tuple[ModelDemand, ...]
+    spot: bool
+    plan: PlanResult
+    optimum: tuple[Exact, Exact]
+
+    @property
+    def ratios(self) -> tuple[float, float]:
+        return tuple(p / e.lower_bound if e.lower_bound > 1e-9 else (1.0 if p < 1e-9 else math.inf)
+                     for p, e in zip(self.plan.usd_per_hour, self.optimum))
+
+
+def random_run(n: int, seed: int, env: str = PRODUCT_ENV, time_limit: float = 30.0,
+               progress=None) -> list[RandomResult]:
+    """Each of ``n`` random portfolios planned by `modelstack plan` (models only, on-demand and spot) and its exact
+    optimum at min and at max."""
+    import tempfile
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, demands in enumerate(random_portfolios(n, seed)):
+            for spot in (False, True):
+                res = plan_product(stack_config(demands, spot, env), Path(tmp), f"r{i}-{'spot' if spot else 'od'}", env)
+                optimum = (exact_product(demands, "min", spot, env, time_limit),
+                           exact_product(demands, "max", spot, env, time_limit))
+                out.append(RandomResult(demands, spot, res, optimum))
+                if progress:
+                    progress(out[-1])
+    return out
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile by linear interpolation between order statistics (q=0.5: the median)."""
+    v = sorted(values)
+    if not v:
+        return math.nan
+    k = (len(v) - 1) * q
+    lo = math.floor(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def random_summary(results: Sequence[RandomResult]) -> dict:
+    """{(spot, "min"|"max"): (median, p90, worst, where the worst is)} of plan / optimum, over the portfolios
+    whose plan ran (exit 0) and whose optimum is not zero at that end."""
+    out = {}
+    for spot in (False, True):
+        for k, end in enumerate(("min", "max")):
+            rs = [(r.ratios[k], r.portfolio[0].name.split("-")[0]) for r in results
+                  if r.spot == spot and r.plan.exit_code == 0 and r.optimum[k].lower_bound > 1e-9]
+            values = [v for v, _ in rs]
+            worst = max(rs) if rs else (math.nan, "")
+            out[(spot, end)] = (_quantile(values, 0.5), _quantile(values, 0.9), worst[0], worst[1], len(values))
+    return out
+
+
+def random_verdicts(results: Sequence[RandomResult]) -> list[tuple[bool, str]]:
+    summary = random_summary(results)
+    failed = [f"{r.portfolio[0].name.split('-')[0]} ({'spot' if r.spot else 'on-demand'}): exit {r.plan.exit_code}"
+              for r in results if r.plan.exit_code != 0]
+    out = [(not failed, "every random portfolio plans (exit 0)" + (": " + "; ".join(failed) if failed else ""))]
+    for spot in (False, True):
+        med_t, worst_t = RANDOM_TARGETS[spot]
+        for end in ("min", "max"):
+            med, _, worst, where, n = summary[(spot, end)]
+            out.append((med <= med_t and worst <= worst_t,
+                        f"{'spot' if spot else 'on-demand'} at {end}: median {med:.4f} (target <= {med_t}), worst "
+                        f"{worst:.4f} (target <= {worst_t}, {where}) over {n} portfolios"))
+    return out
+
+
+def random_text(results: Sequence[RandomResult]) -> list[str]:
+    summary = random_summary(results)
+    lines = [f"{'plan / exact optimum':<28}{'median':>10}{'p90':>10}{'worst':>10}  worst at   portfolios"]
+    for spot in (False, True):
+        for end in ("min", "max"):
+            med, p90, worst, where, n = summary[(spot, end)]
+            lines.append(f"{('spot + floor' if spot else 'on-demand') + ' at ' + end:<28}{med:10.4f}{p90:10.4f}"
+                         f"{worst:10.4f}  {where:<10} {n:>4}")
+    return lines
+
+
+def _random_main(n: int, seed: int, verbose: bool) -> int:
+    print(f"RANDOM PORTFOLIOS: {n} drawn with seed {seed}, each written as a models-only {PRODUCT_ENV} stack (on-demand, "
+          "and spot with an on-demand fallback), planned by `modelstack plan`, priced from plan.json, against the exact "
+          "optimum (ILP, HiGHS) of the same pods")
+
+    def progress(r: RandomResult) -> None:
+        if verbose:
+            lo, hi = r.ratios
+            print(f"  {r.portfolio[0].name.split('-')[0]:<5} {'spot' if r.spot else 'od  '} exit {r.plan.exit_code} "
+                  f"plan {r.plan.usd_per_hour[0]:9.4f} {r.plan.usd_per_hour[1]:9.4f}  optimum "
+                  f"{r.optimum[0].lower_bound:9.4f} {r.optimum[1].lower_bound:9.4f}  ratio {lo:.4f} {hi:.4f}",
+                  flush=True)
+
+    results = random_run(n, seed, progress=progress)
+    print("\n".join(random_text(results)))
+    for ok, text in random_verdicts(results):
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    return 0
+
+
 def main(argv: Sequence[str] = ()) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="cost benchmark: modelstack plan against the exact optimum")
+    parser.add_argument("--random", type=int, metavar="N", help="N random portfolios instead of the shipped one")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random portfolios (default 1)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per random portfolio")
+    args = parser.parse_args(list(argv))
+    if args.random:
+        return _random_main(args.random, args.seed, args.verbose)
     print("us-east-1 prices (on-demand 2026-07-20; spot = on-demand x (1 - Spot Advisor savings), advisor data "
           "<= 2025-06-28); model node groups' instances only, USD per hour")
     print(f"\nPRODUCT PATH: {len(PRODUCT_PORTFOLIO)} models written as {PRODUCT_ENV} stack configs, planned by "
