@@ -123,6 +123,8 @@ class Exact:
     usd_per_hour: float  # best solution found
     lower_bound: float  # proven bound (equals usd_per_hour when solved to optimality)
     optimal: bool
+    nodes: tuple[tuple[str, int], ...] = ()
+    """The best solution's nodes: ("<type>/<capacity>", count), most first."""
 
 
 def _components(demands: Sequence[ModelDemand], fits: Sequence[set[str]]) -> list[list[int]]:
@@ -182,6 +184,7 @@ def _solve(items: Sequence[tuple[Requests, int, bool]], variants: Sequence[Varia
     h.setOptionValue("mip_rel_gap", 1e-6)
     inf = highspy.kHighsInf
     col = 0
+    slot_of: dict[int, str] = {}
     rows: list[tuple[float, float, list[int], list[float]]] = []
     assign: dict[int, list[int]] = {m: [] for m in live}
     lbs, ubs, costs = [], [], []
@@ -193,6 +196,7 @@ def _solve(items: Sequence[tuple[Requests, int, bool]], variants: Sequence[Varia
         prev_z = None
         for _ in range(slots):
             z = col
+            slot_of[z] = v.key
             col += 1
             lbs.append(0.0), ubs.append(1.0), costs.append(v.price)
             xs = []
@@ -233,7 +237,20 @@ def _solve(items: Sequence[tuple[Requests, int, bool]], variants: Sequence[Varia
     optimal = status == highspy.HighsModelStatus.kOptimal
     value = info.objective_function_value
     bound = info.mip_dual_bound if not optimal else value
-    return Exact(value, bound, optimal)
+    counts: dict[str, int] = {}
+    solution = h.getSolution().col_value
+    for z, key in slot_of.items():
+        if solution[z] > 0.5:
+            counts[key] = counts.get(key, 0) + 1
+    return Exact(value, bound, optimal, tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+def _add(a: Exact, b: Exact) -> Exact:
+    nodes = dict(a.nodes)
+    for k, n in b.nodes:
+        nodes[k] = nodes.get(k, 0) + n
+    return Exact(a.usd_per_hour + b.usd_per_hour, a.lower_bound + b.lower_bound, a.optimal and b.optimal,
+                 tuple(sorted(nodes.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def exact_optimum(demands: Sequence[ModelDemand], scenario: str, selection: GroupSelection = SELECTION,
@@ -256,7 +273,7 @@ def exact_optimum(demands: Sequence[ModelDemand], scenario: str, selection: Grou
         sub = [demands[i] for i in comp]
         sub_types = [t for t in types if any(t.name in fits[i] for i in comp)]
         r = _solve_component(sub, [counts[i] for i in comp], sub_types, prices, time_limit)
-        total = Exact(total.usd_per_hour + r.usd_per_hour, total.lower_bound + r.lower_bound, total.optimal and r.optimal)
+        total = _add(total, r)
     return total
 
 
@@ -602,7 +619,7 @@ def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env
         items = [it for i in comp for it in items_of[i]]
         sub = [v for v in vs if any(v.itype.name in fits[i] for i in comp)]
         r = _solve(items, sub, time_limit)
-        total = Exact(total.usd_per_hour + r.usd_per_hour, total.lower_bound + r.lower_bound, total.optimal and r.optimal)
+        total = _add(total, r)
     return total
 
 

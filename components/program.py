@@ -158,11 +158,14 @@ def _probe(probe: Optional[cfg.Probe]) -> Optional[dict]:
     return probe.model_dump(exclude_none=True) if probe else None
 
 
-def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list[str]:
+def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan,
+                  kplan: Optional[KarpenterPlan] = None) -> list[str]:
     """The pool's instance types one replica fits on, when that is not all of them (e.g. GPU memory in a mixed
-    pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type)."""
+    pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type). With Karpenter
+    (`kplan`), the pool's NodePools' types: a NodePool may allow types only some of its models fit."""
     cat = pricing.catalog()
-    types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types})
+    types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types}
+                   | ({t for s in kplan.node_pools if s.pool == pool for t in s.instance_types} if kplan else set()))
     req = pod_requests(m)
     fit = [t for t in types if sizing.replicas_per_node(req, cat[t]) > 0]
     return fit if len(fit) < len(types) else []
@@ -197,7 +200,8 @@ def longest_grace_seconds(all_args: dict[str, dict], drain: timeouts.Drain) -> i
                 *(int(a.get("termination_grace_period_seconds", 60)) for a in all_args.values())])
 
 
-def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> dict:
+def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan,
+               kplan: Optional[KarpenterPlan] = None) -> dict:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
     a = m.autoscaling
@@ -242,7 +246,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         "placement": {"node_pool": placement.pool, "accelerator": placement.accelerator, "spot": placement.spot,
                       **({"tolerate_taints": tol} if (tol := pool_taints(capacity, placement.pool)) else {}),
                       "on_demand_base": placement.on_demand_base, "strict_zone_spread": p.is_prod,
-                      **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity)) else {})},
+                      **({"instance_types": fit} if (fit := fitting_types(m, placement.pool, capacity, kplan)) else {})},
         "ingress": {**ingress_args(c.cluster, model_path(name, m)), **({"hosts": list(lb.hosts)} if lb.hosts else {})},
         "network_policy_cidrs": [c.cluster.vpc.cidr] + list(lb.allowed_cidrs) if lb.scheme == "internal" else None,
         "response_timeout_seconds": duration_seconds(m.response_timeout),
@@ -358,6 +362,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     """Register every resource of the platform described by `p` (`kplan`: the Karpenter plan, when made already)."""
     c = p.config
     cl = c.cluster
+    if cl.provisioner == "karpenter" and kplan is None:
+        kplan = plan_karpenter(p, capacity)  # once: the NodePools' types bound each model's instance types
     tags = labels.base_tags(c.environment, c.team, c.tags)
     vpc = cl.vpc
     network_args: dict[str, Any] = {"cidr": vpc.cidr, "az_count": vpc.az_count, "nat": vpc.nat, "tags": tags}
@@ -366,7 +372,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
                             existing_private_subnet_ids=vpc.existing.private_subnet_ids,
                             existing_public_subnet_ids=vpc.existing.public_subnet_ids)
     # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity, kplan) for name, m in c.models.items()})
     drain = interceptor_drain(all_args)
     network = Network(f"{cl.name}-network", network_args)
     cluster = Cluster(cl.name, {
@@ -414,7 +420,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
             "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
             "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity, kplan) for name, m in c.models.items()})
     obs = observability_plan(p, capacity, all_args)
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,

@@ -58,8 +58,10 @@ __all__ = [
     "SizingError",
     "GroupSelection",
     "ModelDemand",
+    "Part",
     "Pool",
     "GroupChoice",
+    "pack_mixed",
     "SPOT",
     "ON_DEMAND",
     "choose_group",
@@ -120,6 +122,10 @@ class GroupSelection:
     ``max_spread_cost_pct`` more than the cheapest (False: the planner's own designs, where spreading over pools
     may cost a little, not double a pool's price)."""
     max_spread_cost_pct: float = 2.0
+    mixed: bool = False
+    """Price each end of the replica range on a mix of the allowed node kinds (:func:`pack_mixed`), not on one
+    shape for both: what a Karpenter NodePool buys. The pool's ``primary`` and one-shape node counts still come
+    from the one-shape choice."""
 
     def __post_init__(self) -> None:
         if self.max_types < 1:
@@ -204,8 +210,26 @@ class ModelDemand:
 # --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Part:
+    """Nodes of one kind in a mix: ``nodes`` nodes of ``instance_types`` (one type, or a spot shape's pools) at
+    ``unit_usd_per_hour`` each (on-demand, or the mean expected spot price over the types)."""
+
+    instance_types: tuple[str, ...]
+    nodes: int
+    unit_usd_per_hour: float
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.nodes * self.unit_usd_per_hour
+
+
+@dataclass(frozen=True)
 class Pool:
-    """One node group to create: a capacity type, its instance types (primary first) and node counts."""
+    """One node group to create: a capacity type, its instance types (primary first) and node counts.
+
+    ``parts_min`` / ``parts_max`` (a :attr:`GroupSelection.mixed` selection: Karpenter) are the nodes it buys at
+    each end, a mix of the allowed types; the money fields price them. ``nodes_min`` / ``nodes_max`` stay the
+    one-shape counts on ``primary``."""
 
     capacity_type: str
     instance_types: tuple[str, ...]
@@ -218,14 +242,28 @@ class Pool:
     exact: bool
     interruption: tuple[str | None, ...] = ()
     notes: tuple[str, ...] = ()  # how the spot types were chosen when the plain rule was not enough
+    parts_min: tuple[Part, ...] | None = None
+    parts_max: tuple[Part, ...] | None = None
 
     @property
     def usd_per_hour_min(self) -> float:
+        if self.parts_min is not None:
+            return sum(p.usd_per_hour for p in self.parts_min)
         return self.nodes_min * self.unit_usd_per_hour
 
     @property
     def usd_per_hour_max(self) -> float:
+        if self.parts_max is not None:
+            return sum(p.usd_per_hour for p in self.parts_max)
         return self.nodes_max * self.unit_usd_per_hour
+
+    def parts(self, at_max: bool) -> tuple[Part, ...]:
+        """The nodes at one end: the mix, or ``nodes`` of the one shape."""
+        mix = self.parts_max if at_max else self.parts_min
+        if mix is not None:
+            return mix
+        n = self.nodes_max if at_max else self.nodes_min
+        return (Part(self.instance_types, n, self.unit_usd_per_hour),) if n else ()
 
 
 @dataclass(frozen=True)
@@ -367,6 +405,113 @@ def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: N
         math.ceil(gpu / cap.gpus) if cap.gpus else 0,
         math.ceil(inf / cap.neuron_devices) if cap.neuron_devices else 0,
     )
+
+
+MIX_OPTIONS = 12
+"""Node kinds a mix is drawn from at each end: the cheapest by their volume bound (:func:`pack_mixed`)."""
+
+
+def _shape_size(s: tuple[int, int, int, int], cap: NodeCapacity) -> float:
+    cpu, mem, gpu, inf = s
+    shares = [1.0 / cap.pods]
+    if cpu:
+        shares.append(cpu / cap.cpu_millicores)
+    if mem:
+        shares.append(mem / cap.memory_mib)
+    if gpu:
+        shares.append(gpu / cap.gpus if cap.gpus else math.inf)
+    if inf:
+        shares.append(inf / cap.neuron_devices if cap.neuron_devices else math.inf)
+    return max(shares)
+
+
+def _fill_node(remaining: Mapping[tuple, int], order: Sequence[tuple], cap: NodeCapacity) -> dict[tuple, int]:
+    """What first-fit decreasing puts on one empty node of ``cap`` from ``remaining`` (items in ``order``; an item
+    is (packing shape, the option indexes it may go on))."""
+    room = [cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices]
+    out: dict[tuple, int] = {}
+    for item in order:
+        n = remaining.get(item, 0)
+        if not n:
+            continue
+        k = min(n, _fits_shape(item[0], *room))
+        if k:
+            cpu, mem, gpu, inf = item[0]
+            room = [room[0] - k * cpu, room[1] - k * mem, room[2] - k, room[3] - k * gpu, room[4] - k * inf]
+            out[item] = k
+    return out
+
+
+def pack_mixed(items: Mapping[tuple[tuple[int, int, int, int], frozenset[int]], int],
+               options: Sequence[tuple[NodeCapacity, float]]) -> tuple[float, tuple[tuple[int, int], ...]]:
+    """A cheap mix of nodes holding ``items`` = {(packing shape, indexes of the options it may run on): replicas},
+    from ``options`` = (capacity, unit price) per node kind: (cost, ((option index, nodes), ...)), never dearer
+    than the best single kind that holds them all.
+
+    Greedy on price per value, a replica's value being its cheapest price per replica on any kind alone: fill one
+    node of each kind (first-fit decreasing), buy the kind with the lowest price per value as many times as that
+    fill repeats, until one node of some kind holds all that is left for no more than the greedy rate would pay.
+    That is how a Karpenter pool settles: launches for pending pods on the allowed types, then consolidation
+    replacing nodes with cheaper ones. Raises SizingError when a replica fits no option.
+    """
+    live = {it: n for it, n in items.items() if n > 0}
+    if not live:
+        return 0.0, ()
+
+    def per(it, cap: NodeCapacity) -> int:
+        return _fits_shape(it[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
+
+    value: dict[tuple, float] = {}
+    for it in live:
+        rates = [price / k for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
+        if not rates:
+            raise SizingError("pack_mixed: a replica fits no node kind offered")
+        value[it] = min(rates)
+    orders = [sorted((it for it in live if o in it[1]), key=lambda it: (_shape_size(it[0], cap), it[0]), reverse=True)
+              for o, (cap, _) in enumerate(options)]
+    # The best single kind, packed whole: the mix must beat it.
+    best_single: tuple[float, tuple[tuple[int, int], ...]] = (math.inf, ())
+    entries = [(_unpack_shape(it[0]), n, 1) for it, n in live.items()]
+    for o, (cap, price) in enumerate(options):
+        if all(o in it[1] and per(it, cap) for it in live):
+            n, _ = _pack(entries, cap)
+            if n * price < best_single[0] - 1e-12:
+                best_single = (n * price, ((o, n),))
+    remaining = dict(live)
+    bought: dict[int, int] = {}
+    total = 0.0
+    while remaining:
+        rest_value = sum(value[it] * n for it, n in remaining.items())
+        best = finish = None
+        for o, (cap, price) in enumerate(options):
+            fill = _fill_node(remaining, orders[o], cap)
+            if not fill:
+                continue
+            if fill == remaining and (finish is None or price < finish[0] - 1e-12):
+                finish = (price, o)
+            rate = price / sum(value[it] * k for it, k in fill.items())
+            if best is None or rate < best[0] - 1e-12:
+                best = (rate, o, fill)
+        if finish is not None and finish[0] <= best[0] * rest_value + 1e-9:
+            bought[finish[1]] = bought.get(finish[1], 0) + 1
+            total += finish[0]
+            break
+        _, o, fill = best
+        times = min(remaining[it] // k for it, k in fill.items())
+        for it, k in fill.items():
+            remaining[it] -= k * times
+            if not remaining[it]:
+                del remaining[it]
+        bought[o] = bought.get(o, 0) + times
+        total += times * options[o][1]
+    if best_single[0] <= total + 1e-9:
+        return best_single
+    return total, tuple(sorted(bought.items()))
+
+
+def _unpack_shape(s: tuple[int, int, int, int]) -> Requests:
+    cpu, mem, gpu, inf = s
+    return Requests(cpu_millicores=cpu, memory_mib=mem, gpu=gpu, inferentia=inf)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -669,8 +814,80 @@ class _Evaluator:
         if best is None:
             return None
         rank, cand, n_min, n_max, exact = best
-        return rank[0], Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
-                             cand.unit_on_demand, cand.unit_price, (), exact, cand.interruption, cand.notes)
+        pool = Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
+                    cand.unit_on_demand, cand.unit_price, (), exact, cand.interruption, cand.notes)
+        if not self.selection.mixed:
+            return rank[0], pool
+        # Karpenter: each end on its own mix of node kinds of the chosen pool's spread (spot: as many pools), each
+        # model on the kinds it fits.
+        parts = self._mix(cand, counts, spread)
+        one = (pool.parts(False), pool.parts(True))
+        # Never dearer than the one shape (a mix that fails or passes max_nodes keeps it).
+        pick = tuple(m if m and sum(p.usd_per_hour for p in m) < sum(p.usd_per_hour for p in o) - 1e-9 else o
+                     for m, o in zip(parts, one))
+        pool = replace(pool, parts_min=pick[0], parts_max=pick[1])
+        return w_min * pool.usd_per_hour_min + w_max * pool.usd_per_hour_max, pool
+
+    def _mix(self, chosen: _Candidate, counts: Sequence[tuple[Requests, int, int, int]],
+             spread: bool) -> tuple[tuple[Part, ...], tuple[Part, ...]]:
+        """The nodes at min and at max as mixes (:func:`pack_mixed`) of the kinds of ``chosen``'s capacity type
+        (spot: with as many pools as ``chosen``) that fit some model: each model's cheapest per replica, and the
+        cheapest per replica for the whole block."""
+        # A kind may serve some models of the block only: each model's pods are kept to the types it fits by
+        # instance type (the program's placement.instance_types), as the scheduler cannot see GPU memory.
+        fits = [self.fits_pod(pod) for pod, _, _, _ in counts]
+        union = frozenset().union(*fits)
+        if chosen.capacity_type == SPOT:
+            pools = min(len(chosen.members), self.selection.spot_types_wanted)
+            kinds = [c for c in self.spot_candidates(union)
+                     if not spread or min(len(c.members), self.selection.spot_types_wanted) >= pools]
+        else:
+            kinds = [c for c in self.od_candidates if c.primary.name in union]
+        kinds = [c for c in kinds if all(m.name in union for m in c.members)]
+        caps = {id(c): self.capacity(c.members) for c in kinds}
+        max_nodes = self.selection.max_nodes
+        out = []
+        for end in (1, 2):
+            live = [(c[0], c[end] * c[3], f) for c, f in zip(counts, fits) if c[end] * c[3]]
+            if not live:
+                out.append(())
+                continue
+            picked: dict[int, _Candidate] = {id(chosen): chosen}
+            for pod, n, f in live:
+                shape = _pack_shape(pod)
+                ok = [c for c in kinds if all(m.name in f for m in c.members)]
+                def rate(c: _Candidate) -> tuple[float, str]:
+                    k = caps[id(c)]
+                    n = _fits_shape(shape, k.cpu_millicores, k.memory_mib, k.pods, k.gpus, k.neuron_devices)
+                    return (c.unit_price / n if n else math.inf, c.primary.name)
+
+                rated = sorted(ok, key=rate)
+                for c in rated[:MIX_OPTIONS // 2]:
+                    picked.setdefault(id(c), c)
+            options = list(picked.values())
+            index = {id(c): o for o, c in enumerate(options)}
+            items: dict[tuple, int] = {}
+            for pod, n, f in live:
+                ok = frozenset(index[id(c)] for c in options if all(m.name in f for m in c.members))
+                it = (_pack_shape(pod), ok)
+                items[it] = items.get(it, 0) + n
+            self.packings += 1
+            try:
+                cost, mix = pack_mixed(items, [(self.capacity(c.members), c.unit_price) for c in options])
+            except SizingError:
+                mix = ()
+            parts = tuple(Part(tuple(t.name for t in options[o].members), n, options[o].unit_price) for o, n in mix)
+            if max_nodes is not None and sum(p.nodes for p in parts) > max_nodes:
+                parts = ()
+            out.append(parts)
+        return out[0], out[1]
+
+    def fits_pod(self, pod: Requests) -> frozenset[str]:
+        ok = self._fits.get(pod)
+        if ok is None:
+            ok = frozenset(t.name for t in self.type_list if replicas_per_node(pod, t, self.reserve) > 0)
+            self._fits[pod] = ok
+        return ok
 
     def block_of(self, key: tuple[tuple[int, int], ...]) -> tuple[float, Pool, Pool | None] | None:
         """Cheapest (objective, main pool, on-demand floor) for the models of ``key`` sharing one group (pools'

@@ -76,6 +76,8 @@ class Settings:
     gpu_models: tuple[str, ...]
     exclude_gpu_models: tuple[str, ...]
     system_instance_types: tuple[str, ...]
+    karpenter: bool = False
+    """Karpenter buys the nodes: each end of the replica range is priced on its own mix of the allowed types."""
 
 
 def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
@@ -91,6 +93,7 @@ def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -
         exclude_families=tuple(c.exclude_families), gpu_models=tuple(m.lower() for m in c.gpu_models),
         exclude_gpu_models=tuple(m.lower() for m in c.exclude_gpu_models),
         system_instance_types=tuple(c.system_instance_types),
+        karpenter=platform.config.cluster.provisioner == "karpenter",
     )
 
 
@@ -189,7 +192,7 @@ class Design:
 def _selection(s: Settings, spot: bool) -> GroupSelection:
     # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
     return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
-                          max_nodes=s.max_nodes, relax_spot_premium=False)
+                          max_nodes=s.max_nodes, relax_spot_premium=False, mixed=s.karpenter)
 
 
 def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
