@@ -122,6 +122,9 @@ class GroupSelection:
     ``max_spread_cost_pct`` more than the cheapest (False: the planner's own designs, where spreading over pools
     may cost a little, not double a pool's price)."""
     max_spread_cost_pct: float = 2.0
+    max_spot_spread_pct: float | None = None
+    """The most a spot candidate's extra pools may raise its mean spot price over its cheapest member, in percent:
+    members join cheapest first while the mean stays within it (None: no such limit)."""
     mixed: bool = False
     """Price each end of the replica range on a mix of the allowed node kinds (:func:`pack_mixed`), not on one
     shape for both: what a Karpenter NodePool buys. The pool's ``primary`` and one-shape node counts still come
@@ -626,6 +629,14 @@ def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selectio
         notes.append(f"only {len(chosen)} equal-shape type(s) with spot data fit these models within the selection "
                      f"({', '.join(t.name for t in chosen)}), fewer than min_types={wanted}: fewer spot pools means more "
                      "interruptions and failed launches; widen families or gpu_models (and allow mix_gpu_models)")
+    if selection.max_spot_spread_pct is not None and len(chosen) > 1:
+        by_price = sorted(chosen, key=lambda t: (prices.spot(t), t.name))
+        limit = prices.spot(by_price[0]) * (1.0 + selection.max_spot_spread_pct / 100.0) + 1e-12
+        keep = [by_price[0]]
+        for t in by_price[1:]:
+            if (sum(prices.spot(k) for k in keep) + prices.spot(t)) / (len(keep) + 1) <= limit:
+                keep.append(t)
+        chosen = [t for t in chosen if t in keep]
     unit = prices.mean_spot(chosen)
     return _Candidate(SPOT, tuple(chosen), unit, prices.on_demand(chosen[0]),
                       tuple(prices.interruption(t) for t in chosen), tuple(notes))
@@ -882,6 +893,53 @@ class _Evaluator:
             out.append(parts)
         return out[0], out[1]
 
+    def _absorb(self, floor: Pool, floor_counts: Sequence[tuple[Requests, int, int, int]],
+                rest: Sequence[tuple[Requests, int, int, int]]) -> list[tuple[Requests, int, int, int]]:
+        """``rest`` less the replicas the floor's nodes hold beside the floor, at min and at max.
+
+        The autoscaled replicas only prefer spot: the scheduler puts them on an on-demand floor node with room before
+        any node is bought. Floor replicas are placed first (first-fit decreasing over the floor's nodes), then the
+        rest, each on nodes of a type it fits. When the floor's nodes would hold all of the rest at max, nothing is
+        taken at max (the pool keeps its spot capacity to stand in)."""
+        ends = []
+        for at_max in (False, True):
+            bins = []
+            for part in floor.parts(at_max):
+                cap = self.capacity([self.types[t] for t in part.instance_types])
+                for _ in range(part.nodes):
+                    bins.append([part.instance_types[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus,
+                                 cap.neuron_devices])
+            taken = []
+            for group, record in ((floor_counts, False), (rest, True)):
+                for pod, lo, hi, k in sorted(group, key=lambda c: _pack_shape(c[0]), reverse=True):
+                    n = (hi if at_max else lo) * k
+                    shape, ok = _pack_shape(pod), self.fits_pod(pod)
+                    got = 0
+                    for b in bins:
+                        if got == n:
+                            break
+                        if b[0] not in ok:
+                            continue
+                        q = min(n - got, _fits_shape(shape, *b[1:]))
+                        if q:
+                            b[1] -= q * shape[0]
+                            b[2] -= q * shape[1]
+                            b[3] -= q
+                            b[4] -= q * shape[2]
+                            b[5] -= q * shape[3]
+                            got += q
+                    if record:
+                        taken.append(got)
+            ends.append(taken)
+        # taken follows rest sorted by shape: map it back to rest's order.
+        order = sorted(range(len(rest)), key=lambda i: _pack_shape(rest[i][0]), reverse=True)
+        lo_taken, hi_taken = [0] * len(rest), [0] * len(rest)
+        for pos, i in enumerate(order):
+            lo_taken[i], hi_taken[i] = ends[0][pos], ends[1][pos]
+        if sum(hi * k - t for (_, _, hi, k), t in zip(rest, hi_taken)) <= 0:
+            hi_taken = [0] * len(rest)
+        return [(pod, lo * k - a, hi * k - b, 1) for (pod, lo, hi, k), a, b in zip(rest, lo_taken, hi_taken)]
+
     def fits_pod(self, pod: Requests) -> frozenset[str]:
         ok = self._fits.get(pod)
         if ok is None:
@@ -909,8 +967,10 @@ class _Evaluator:
         # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
         base = [(d.base(d.min_replicas), d.base(d.max_replicas)) for d, _ in ds]
         rest = [(d.pod, d.running(d.min_replicas) - lo, d.max_replicas - hi, k) for (d, k), (lo, hi) in zip(ds, base)]
-        floor = self._best(key, "floor", self.od_candidates, common,
-                           [(d.pod, lo, hi, k) for (d, k), (lo, hi) in zip(ds, base)])
+        floor_counts = [(d.pod, lo, hi, k) for (d, k), (lo, hi) in zip(ds, base)]
+        floor = self._best(key, "floor", self.od_candidates, common, floor_counts)
+        if floor is not None:
+            rest = self._absorb(floor[1], floor_counts, rest)
         options = []
         for mode, cands in (("spot", None), ("rest-od", self.od_candidates)):
             r = self._best(key, mode, cands, common, rest)

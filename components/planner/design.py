@@ -78,6 +78,8 @@ class Settings:
     system_instance_types: tuple[str, ...]
     karpenter: bool = False
     """Karpenter buys the nodes: each end of the replica range is priced on its own mix of the allowed types."""
+    spot_spread_cost_pct: float = 3.0
+    """`capacity.spot_spread_cost_pct`: what more spot pools may add to a spot group's expected price."""
 
 
 def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
@@ -93,7 +95,7 @@ def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -
         exclude_families=tuple(c.exclude_families), gpu_models=tuple(m.lower() for m in c.gpu_models),
         exclude_gpu_models=tuple(m.lower() for m in c.exclude_gpu_models),
         system_instance_types=tuple(c.system_instance_types),
-        karpenter=platform.config.cluster.provisioner == "karpenter",
+        karpenter=platform.config.cluster.provisioner == "karpenter", spot_spread_cost_pct=c.spot_spread_cost_pct,
     )
 
 
@@ -192,7 +194,8 @@ class Design:
 def _selection(s: Settings, spot: bool) -> GroupSelection:
     # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
     return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
-                          max_nodes=s.max_nodes, relax_spot_premium=False, mixed=s.karpenter)
+                          max_nodes=s.max_nodes, relax_spot_premium=False, mixed=s.karpenter,
+                          max_spot_spread_pct=s.spot_spread_cost_pct)
 
 
 def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
@@ -280,7 +283,22 @@ class _Names:
         return name
 
 
-def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int) -> str:
+def spread_price(choice: GroupChoice, prices: pricing.PriceBook, cat: Mapping[str, InstanceType]) -> tuple[float, float]:
+    """What listing several spot pools costs a group over each node's cheapest pool alone, $/h at min and at max: the
+    price of fewer interruptions (the estimate is the mean over the pools; price-capacity-optimized allocation
+    may buy cheaper)."""
+    pool = choice.main
+    if pool.capacity_type != SPOT:
+        return 0.0, 0.0
+    out = []
+    for at_max in (False, True):
+        out.append(sum(p.nodes * (p.unit_usd_per_hour - min(prices.spot(cat[t]) for t in p.instance_types))
+                       for p in pool.parts(at_max) if len(p.instance_types) > 1))
+    return out[0], out[1]
+
+
+def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int,
+            spread: tuple[float, float] = (0.0, 0.0), spread_pct: float = 0.0) -> str:
     main = choice.main
     if main.capacity_type == SPOT:
         n = len(main.instance_types)
@@ -293,6 +311,9 @@ def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_al
     if choice.on_demand_floor is not None:
         line += f", on-demand floor on {choice.on_demand_floor.primary.name} included"
     line += ")"
+    if spread[1] > 0.0005 or spread[0] > 0.0005:
+        line += (f"; its spot pools cost ${spread[0]:.2f}/h at min, ${spread[1]:.2f}/h at max over the cheapest pool "
+                 f"alone (fewer interruptions; capacity.spot_spread_cost_pct {spread_pct:g})")
     if len(models) > 1 and alone_max > choice.usd_per_hour_max + 1e-9:
         line += f"; sharing saves ${alone_max - choice.usd_per_hour_max:.2f}/h at max against one group per model"
     return line
@@ -381,7 +402,8 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
                                  on_demand_fallback=spot and s.on_demand_fallback, min_size=0, max_size=max_size,
                                  priority=PRIORITY, root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB[kind]))
         models = tuple(d.name for d in ds)
-        groups.append(DesignedGroup(gname, config, models, choice, _reason(models, choice, alone, n_allowed)))
+        groups.append(DesignedGroup(gname, config, models, choice, _reason(
+            models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct)))
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     groups.sort(key=lambda g: g.name)
