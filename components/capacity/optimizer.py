@@ -411,7 +411,7 @@ def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: N
 
 
 MIX_OPTIONS = 12
-"""Node kinds a mix is drawn from at each end: the cheapest by their volume bound (:func:`pack_mixed`)."""
+"""Node kinds a mix is drawn from, per model: the cheapest per replica of each size, up to this many sizes."""
 
 
 def _shape_size(s: tuple[int, int, int, int], cap: NodeCapacity) -> float:
@@ -872,8 +872,12 @@ class _Evaluator:
                     n = _fits_shape(shape, k.cpu_millicores, k.memory_mib, k.pods, k.gpus, k.neuron_devices)
                     return (c.unit_price / n if n else math.inf, c.primary.name)
 
-                rated = sorted(ok, key=rate)
-                for c in rated[:MIX_OPTIONS // 2]:
+                # The best kind of each size, best first: a mix needs large nodes for the bulk and small ones for
+                # what is left, not six equal sizes of different families.
+                sizes: dict[tuple, _Candidate] = {}
+                for c in sorted(ok, key=rate):
+                    sizes.setdefault((c.primary.vcpu, c.primary.memory_gib, c.primary.gpu_count), c)
+                for c in list(sizes.values())[:MIX_OPTIONS]:
                     picked.setdefault(id(c), c)
             options = list(picked.values())
             index = {id(c): o for o, c in enumerate(options)}
@@ -910,6 +914,7 @@ class _Evaluator:
                     bins.append([part.instance_types[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus,
                                  cap.neuron_devices])
             taken = []
+            placed_all = True
             for group, record in ((floor_counts, False), (rest, True)):
                 for pod, lo, hi, k in sorted(group, key=lambda c: _pack_shape(c[0]), reverse=True):
                     n = (hi if at_max else lo) * k
@@ -930,7 +935,9 @@ class _Evaluator:
                             got += q
                     if record:
                         taken.append(got)
-            ends.append(taken)
+                    elif got < n:
+                        placed_all = False  # this packing of the floor is not the floor's: take nothing
+            ends.append(taken if placed_all else [0] * len(rest))
         # taken follows rest sorted by shape: map it back to rest's order.
         order = sorted(range(len(rest)), key=lambda i: _pack_shape(rest[i][0]), reverse=True)
         lo_taken, hi_taken = [0] * len(rest), [0] * len(rest)
