@@ -116,7 +116,13 @@ def test_random_portfolios_are_of_the_shapes_asked_for(bench):
     assert cpu and gpu and any(d.min_replicas == 0 for d in draws)
     assert all(250 <= r.cpu_millicores <= 16000 for r in cpu)
     assert {r.gpu for r in gpu} <= {1, 2, 4, 8} and {1, 8} <= {r.gpu for r in gpu}
-    assert all(8 <= r.min_gpu_memory_gib <= 80 for r in gpu)
+    # 8 GiB per GPU up to the most the environment's GPU families hold (80 GiB GPUs are prod-only: the addendum's)
+    from modelstack.capacity.pricing import catalog
+    from modelstack.planner.design import ACCELERATED_FAMILIES
+
+    most = max(t.gpu_memory_gib for t in catalog().values()
+               if t.is_gpu and t.family in ACCELERATED_FAMILIES[bench.PRODUCT_ENV])
+    assert min(r.min_gpu_memory_gib for r in gpu) == 8 and max(r.min_gpu_memory_gib for r in gpu) <= most
     floors = {d.on_demand_base for d in draws}
     assert 0 in floors and len(floors) > 2  # wholly on spot, small floors, nearly wholly on-demand
     assert bench.random_portfolios(3, seed=3) == bench.random_portfolios(3, seed=3)

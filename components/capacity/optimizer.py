@@ -62,6 +62,7 @@ __all__ = [
     "Pool",
     "GroupChoice",
     "pack_mixed",
+    "zone_shares",
     "SPOT",
     "ON_DEMAND",
     "choose_group",
@@ -122,6 +123,10 @@ class GroupSelection:
     ``max_spread_cost_pct`` more than the cheapest (False: the planner's own designs, where spreading over pools
     may cost a little, not double a pool's price)."""
     max_spread_cost_pct: float = 2.0
+    zones: int | None = None
+    """Strict zone spread over this many zones (DoNotSchedule, maxSkew 1: prod's ModelAPIs): each zone holds its
+    share of every model's replicas on nodes of its own, so a node never holds more of a model than its zone's
+    share. None: spread is soft (the scheduler may pack a model's replicas on one node)."""
     max_spot_spread_pct: float | None = None
     """The most a spot candidate's extra pools may raise its mean spot price over its cheapest member, in percent:
     members join cheapest first while the mean stays within it (None: no such limit)."""
@@ -408,6 +413,22 @@ def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: N
         math.ceil(gpu / cap.gpus) if cap.gpus else 0,
         math.ceil(inf / cap.neuron_devices) if cap.neuron_devices else 0,
     )
+
+
+def zone_shares(entries: Sequence[tuple[Requests, int, int]], zones: int) -> list[list[tuple[Requests, int, int]]]:
+    """``entries`` = (pod, replicas, models) split over ``zones`` as a strict zone spread with maxSkew 1 places
+    them: each model's replicas evenly, the remainders staggered across zones, per zone (pod, replicas, 1)."""
+    out: list[list[tuple[Requests, int, int]]] = [[] for _ in range(zones)]
+    offset = 0
+    for pod, n, k in entries:
+        q, r = divmod(n, zones)
+        extra = k * r
+        for z in range(zones):
+            count = k * q + extra // zones + (1 if (z - offset) % zones < extra % zones else 0)
+            if count:
+                out[z].append((pod, count, 1))
+        offset = (offset + extra) % zones
+    return out
 
 
 MIX_OPTIONS = 12
@@ -803,10 +824,10 @@ class _Evaluator:
             if bound > ceiling:
                 break
             self.packings += 2
-            n_max, ex_max = _pack(at_max, cap)
+            n_max, ex_max = self._pack(at_max, cap)
             if max_nodes is not None and n_max > max_nodes:
                 continue
-            n_min, ex_min = _pack(at_min, cap)
+            n_min, ex_min = self._pack(at_min, cap)
             cost = w_min * n_min * cand.unit_price + w_max * n_max * cand.unit_price
             rank = (round(cost, 9), cand.interruption_score, n_max, cand.primary.name)
             cheapest = min(cheapest, rank[0])
@@ -881,21 +902,41 @@ class _Evaluator:
                     picked.setdefault(id(c), c)
             options = list(picked.values())
             index = {id(c): o for o, c in enumerate(options)}
-            items: dict[tuple, int] = {}
-            for pod, n, f in live:
-                ok = frozenset(index[id(c)] for c in options if all(m.name in f for m in c.members))
-                it = (_pack_shape(pod), ok)
-                items[it] = items.get(it, 0) + n
-            self.packings += 1
+            ok_of = {pod: frozenset(index[id(c)] for c in options if all(m.name in f for m in c.members))
+                     for pod, _, f in live}
+            zones = self.selection.zones if self.selection.zones and self.selection.zones > 1 else 1
+            shares = zone_shares([(pod, n, 1) for pod, n, _ in live], zones) if zones > 1 else [
+                [(pod, n, 1) for pod, n, _ in live]]
+            bought: dict[int, int] = {}
             try:
-                cost, mix = pack_mixed(items, [(self.capacity(c.members), c.unit_price) for c in options])
+                for share in shares:
+                    items: dict[tuple, int] = {}
+                    for pod, n, _ in share:
+                        it = (_pack_shape(pod), ok_of[pod])
+                        items[it] = items.get(it, 0) + n
+                    self.packings += 1
+                    _, mix = pack_mixed(items, [(self.capacity(c.members), c.unit_price) for c in options])
+                    for o, n in mix:
+                        bought[o] = bought.get(o, 0) + n
             except SizingError:
-                mix = ()
-            parts = tuple(Part(tuple(t.name for t in options[o].members), n, options[o].unit_price) for o, n in mix)
+                bought = {}
+            parts = tuple(Part(tuple(t.name for t in options[o].members), n, options[o].unit_price)
+                          for o, n in sorted(bought.items()))
             if max_nodes is not None and sum(p.nodes for p in parts) > max_nodes:
                 parts = ()
             out.append(parts)
         return out[0], out[1]
+
+    def _pack(self, entries: Sequence[tuple[Requests, int, int]], cap: NodeCapacity) -> tuple[int, bool]:
+        """:func:`_pack`, zone by zone under a strict zone spread (:attr:`GroupSelection.zones`)."""
+        zones = self.selection.zones
+        if not zones or zones < 2:
+            return _pack(entries, cap)
+        total, exact = 0, True
+        for share in zone_shares(entries, zones):
+            n, ex = _pack(share, cap)
+            total, exact = total + n, exact and ex
+        return total, exact
 
     def _absorb(self, floor: Pool, floor_counts: Sequence[tuple[Requests, int, int, int]],
                 rest: Sequence[tuple[Requests, int, int, int]]) -> list[tuple[Requests, int, int, int]]:

@@ -36,6 +36,7 @@ from typing import Mapping, Optional
 from modelstack.capacity import optimizer, pricing
 from modelstack.capacity.optimizer import SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.capacity.pricing import InstanceType
+from modelstack.capacity.sizing import replicas_per_node
 from modelstack.config import schema as cfg
 from modelstack.config.checks import pod_requests
 from modelstack.config.schema import CapacityConfig, ConfigIssue, NodeGroupConfig, Platform
@@ -80,6 +81,9 @@ class Settings:
     """Karpenter buys the nodes: each end of the replica range is priced on its own mix of the allowed types."""
     spot_spread_cost_pct: float = 3.0
     """`capacity.spot_spread_cost_pct`: what more spot pools may add to a spot group's expected price."""
+    zones: Optional[int] = None
+    """Strict zone spread over this many zones (prod): each zone's share of a model packed on its own nodes."""
+    az_count: int = 1
 
 
 def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
@@ -96,6 +100,8 @@ def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -
         exclude_gpu_models=tuple(m.lower() for m in c.exclude_gpu_models),
         system_instance_types=tuple(c.system_instance_types),
         karpenter=platform.config.cluster.provisioner == "karpenter", spot_spread_cost_pct=c.spot_spread_cost_pct,
+        zones=platform.config.cluster.vpc.az_count if platform.is_prod else None,
+        az_count=platform.config.cluster.vpc.az_count,
     )
 
 
@@ -195,7 +201,7 @@ def _selection(s: Settings, spot: bool) -> GroupSelection:
     # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
     return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
                           max_nodes=s.max_nodes, relax_spot_premium=False, mixed=s.karpenter,
-                          max_spot_spread_pct=s.spot_spread_cost_pct)
+                          max_spot_spread_pct=s.spot_spread_cost_pct, zones=s.zones)
 
 
 def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
@@ -295,6 +301,22 @@ def spread_price(choice: GroupChoice, prices: pricing.PriceBook, cat: Mapping[st
         out.append(sum(p.nodes * (p.unit_usd_per_hour - min(prices.spot(cat[t]) for t in p.instance_types))
                        for p in pool.parts(at_max) if len(p.instance_types) > 1))
     return out[0], out[1]
+
+
+def spread_trade(choice: GroupChoice, demands: list[ModelDemand], s: Settings,
+                 cat: Mapping[str, InstanceType]) -> list[str]:
+    """Where packing trades zone spread for cost: models whose replicas at max may share one node beyond their zone's
+    share (ceil(max_replicas / zones)) because zone spread is soft in this environment (ScheduleAnyway)."""
+    if s.zones or s.az_count < 2:
+        return []  # strict spread (prod) is packed zone by zone; one zone has nothing to trade
+    out = []
+    types = {t for pool in choice.pools for at_max in (False, True) for p in pool.parts(at_max) for t in p.instance_types}
+    for d in demands:
+        share = -(-d.max_replicas // s.az_count)
+        per = max((min(d.max_replicas, replicas_per_node(d.pod, cat[t])) for t in types if t in cat), default=0)
+        if per > share:
+            out.append(f"{d.name}: up to {per} of {d.max_replicas} replicas on one node, over its zone share of {share}")
+    return out
 
 
 def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int,
@@ -402,8 +424,12 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
                                  on_demand_fallback=spot and s.on_demand_fallback, min_size=0, max_size=max_size,
                                  priority=PRIORITY, root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB[kind]))
         models = tuple(d.name for d in ds)
-        groups.append(DesignedGroup(gname, config, models, choice, _reason(
-            models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct)))
+        reason = _reason(models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct)
+        trade = spread_trade(choice, ds, s, cat)
+        if trade:
+            reason += (f"; packing trades zone spread for cost (soft in {c.environment}: a zone's loss takes more): "
+                       + "; ".join(trade))
+        groups.append(DesignedGroup(gname, config, models, choice, reason))
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     groups.sort(key=lambda g: g.name)

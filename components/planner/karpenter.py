@@ -72,7 +72,9 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
             continue
         models = {m: c.models[m] for m in plan.models}
         demands = [demand_of(m, mc, on_demand_base(platform, mc, g)) for m, mc in models.items()]
-        sel = replace(selection_of(g, cat), mixed=True)
+        # prod's ModelAPIs spread strictly over the zones: a node never holds more of a model than its zone's share
+        sel = replace(selection_of(g, cat), mixed=True,
+                      zones=c.cluster.vpc.az_count if platform.is_prod else None)
         try:
             both = plan.choice or optimizer.choose_group(sel, demands, prices, cat)
             if sel.instance_types is not None:

@@ -141,3 +141,29 @@ def test_spot_spread_cost_is_a_validated_key_and_its_price_is_in_the_plan():
     cheapest = estimate(one.cost_inputs).node_groups
     wider = estimate(wide.cost_inputs).node_groups
     assert sum(g.usd_per_hour_max for g in cheapest) <= sum(g.usd_per_hour_max for g in wider) + 1e-9
+
+
+def test_strict_zone_spread_in_prod_packs_zone_by_zone_and_soft_spread_says_what_it_trades():
+    p, cap = _platform("prod", _models_only({"llm": _l40s(2, 4)}))
+    zones = p.config.cluster.vpc.az_count
+    assert zones == 3
+    kp = plan_karpenter(p, cap)
+    (pool,) = [s.name for s in kp.node_pools]
+    bought = _bought(kp, pool, at_max=True)
+    # 4 replicas over 3 zones: 2, 1, 1. A node holds no more than its zone's share, so one four-GPU node cannot.
+    assert sum(bought.values()) >= zones and "g6e.12xlarge" not in bought
+    (g,) = [g for g in cap.groups if g.models]
+    assert "packing trades zone spread" not in g.reason
+    _, soft = _platform("staging", _models_only({"llm": _l40s(2, 4)}))
+    (g,) = [g for g in soft.groups if g.models]
+    assert "packing trades zone spread for cost" in g.reason and "llm: up to 4 of 4 replicas on one node" in g.reason
+
+
+def test_zone_shares_are_even_and_staggered():
+    from modelstack.capacity.optimizer import zone_shares
+
+    pod = Requests(cpu_millicores=100, memory_mib=100)
+    shares = zone_shares([(pod, 4, 1), (pod, 1, 2)], 3)
+    per_zone = [sum(n for _, n, _ in z) for z in shares]
+    assert sum(per_zone) == 6 and max(per_zone) - min(per_zone) <= 1
+    assert [sum(n for q, n, _ in z if q == pod) for z in zone_shares([(pod, 4, 1)], 3)] == [2, 1, 1]
