@@ -115,12 +115,20 @@ class NodeGroupCost:
     """A Karpenter pool's nodes at min as a mix: (types, nodes) per kind, types being one on-demand type or a spot
     shape's types (priced at their mean). Empty: ``nodes_min`` of ``instance_type``. The counts sum to nodes_min."""
     parts_max: tuple[tuple[tuple[str, ...], int], ...] = ()
-    """The same at max (its counts sum to nodes_max)."""
+    """The same at max (its counts sum to nodes_max, which may then be below nodes_min: fewer, larger nodes)."""
 
     def __post_init__(self) -> None:
         if self.capacity_type not in (SPOT, ON_DEMAND):
             raise ValueError(f"node group {self.name!r}: capacity_type must be {SPOT!r} or {ON_DEMAND!r}, got {self.capacity_type!r}")
-        if not 0 <= self.nodes_min <= self.nodes_max:
+        if self.parts_min or self.parts_max:
+            # A mix may run fewer, larger nodes at max than at min: the parts must add up instead.
+            for label, parts, nodes in (("min", self.parts_min, self.nodes_min), ("max", self.parts_max, self.nodes_max)):
+                if parts and sum(n for _, n in parts) != nodes:
+                    raise ValueError(f"node group {self.name!r}: parts_{label} add up to {sum(n for _, n in parts)} "
+                                     f"nodes, nodes_{label} is {nodes}")
+            if min(self.nodes_min, self.nodes_max) < 0:
+                raise ValueError(f"node group {self.name!r}: negative node counts {self.nodes_min}, {self.nodes_max}")
+        elif not 0 <= self.nodes_min <= self.nodes_max:
             raise ValueError(f"node group {self.name!r}: need 0 <= nodes_min <= nodes_max, got {self.nodes_min}, {self.nodes_max}")
 
 
@@ -133,7 +141,7 @@ def _from_pool(name: str, pool: Pool, root_volume: RootVolume) -> NodeGroupCost:
     lo, hi = pool.parts(False), pool.parts(True)
     n_min, n_max = sum(p.nodes for p in lo), sum(p.nodes for p in hi)
     return NodeGroupCost(name=name, instance_type=pool.primary.name, capacity_type=pool.capacity_type,
-                         nodes_min=n_min, nodes_max=max(n_min, n_max), root_volume=root_volume,
+                         nodes_min=n_min, nodes_max=n_max, root_volume=root_volume,
                          spot_instance_types=pool.instance_types if pool.capacity_type == SPOT else (),
                          parts_min=tuple((p.instance_types, p.nodes) for p in lo) or ((pool.instance_types, 0),),
                          parts_max=tuple((p.instance_types, p.nodes) for p in hi) or ((pool.instance_types, 0),))

@@ -41,8 +41,10 @@ class PoolSimulation:
     spot_types_at_min: tuple[str, ...] = ()
     spot_types_at_max: tuple[str, ...] = ()
     parts_at_min: tuple[Part, ...] = ()
-    """The nodes at min as a mix of types (empty: ``nodes_at_min`` of ``type_at_min``)."""
+    """The nodes at min by type (empty: ``nodes_at_min`` of ``type_at_min``)."""
     parts_at_max: tuple[Part, ...] = ()
+    """The nodes at max by type; they may be fewer than at min (larger ones). ``nodes_at_max`` is the most either
+    end runs, for the NodePool's limits."""
 
     @property
     def types(self) -> tuple[str, ...]:
@@ -105,7 +107,7 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
                 type_at_max=_first(at_max, b), nodes_at_max=max(n_min, n_max),
                 spot_types_at_min=(at_min[0].instance_types if at_min else a.instance_types) if a.capacity_type == SPOT else (),
                 spot_types_at_max=(at_max[0].instance_types if at_max else b.instance_types) if b.capacity_type == SPOT else (),
-                parts_at_min=at_min if len(at_min) > 1 else (), parts_at_max=at_max if len(at_max) > 1 else ())
+                parts_at_min=at_min, parts_at_max=at_max)
     return out
 
 
@@ -203,9 +205,10 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
     groups = [replace(ng, nodes_min=system_size[ng.name], nodes_max=system_size[ng.name])
               for ng in capacity.cost_inputs.node_groups if ng.name in system_size]
     for s in sims.values():
+        n_max = sum(p.nodes for p in s.parts_at_max) if s.parts_at_max else max(s.nodes_at_min, s.nodes_at_max)
         groups.append(cost.NodeGroupCost(
             name=s.name, instance_type=s.type_at_min, capacity_type=s.capacity_type, nodes_min=s.nodes_at_min,
-            nodes_max=max(s.nodes_at_min, s.nodes_at_max), root_volume=volumes.get(s.name, cost.RootVolume()),
+            nodes_max=n_max, root_volume=volumes.get(s.name, cost.RootVolume()),
             spot_instance_types=s.spot_types_at_min, max_instance_type=s.type_at_max,
             max_spot_instance_types=s.spot_types_at_max, kind="nodepool",
             parts_min=tuple((p.instance_types, p.nodes) for p in s.parts_at_min),

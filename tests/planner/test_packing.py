@@ -167,3 +167,13 @@ def test_zone_shares_are_even_and_staggered():
     per_zone = [sum(n for _, n, _ in z) for z in shares]
     assert sum(per_zone) == 6 and max(per_zone) - min(per_zone) <= 1
     assert [sum(n for q, n, _ in z if q == pod) for z in zone_shares([(pod, 4, 1)], 3)] == [2, 1, 1]
+
+
+def test_fewer_larger_nodes_at_max_than_at_min_are_priced_as_bought():
+    # Two replicas at min on two one-GPU nodes; four at max on one four-GPU node: max runs fewer nodes than min.
+    p, cap = _platform("staging", _models_only({"llm": _l40s(2, 4)}))
+    kp = plan_karpenter(p, cap)
+    (pool,) = [s.name for s in kp.node_pools]
+    assert _bought(kp, pool, at_max=False) == {"g6e.4xlarge": 2} and _bought(kp, pool, at_max=True) == {"g6e.12xlarge": 1}
+    g = estimate(kp.cost_inputs).to_json()["node_groups"][pool]
+    assert g["nodes"] == {"min": 2, "max": 1} and g["nodes_by_type"]["max"] == {"g6e.12xlarge/ON_DEMAND": 1.0}
