@@ -844,6 +844,45 @@ def random_text(results: Sequence[RandomResult]) -> list[str]:
     return lines
 
 
+RULES = (
+    ("packing: one shape per group (cluster-autoscaler) over Karpenter's mixes", False,
+     {"karpenter": False}, {"karpenter": True}),
+    ("zone spread: strict over 3 zones (prod) over soft (staging)", False, {"zones": 3}, {"zones": None}),
+    ("spot pools: spot_spread_cost_pct 3 (default) over 0 (cheapest pool)", True,
+     {"spot_spread_cost_pct": 3.0}, {"spot_spread_cost_pct": 0.0}),
+    ("spot pools: spot_spread_cost_pct 20 over 0", True, {"spot_spread_cost_pct": 20.0}, {"spot_spread_cost_pct": 0.0}),
+)
+"""What each rule costs: (label, spot, the rule's settings, the settings without it), on the planner's own design."""
+
+
+def rule_costs(n: int, seed: int, env: str = PRODUCT_ENV) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """{rule: {"min"|"max": (median, p90, worst)}} of design cost with the rule / without it over ``n`` random
+    portfolios: the planner's design (model groups' instances, floors included) under both settings, in-process."""
+    from modelstack.config.load import load_platform
+    from modelstack.planner import design
+
+    ratios: dict[str, dict[str, list[float]]] = {label: {"min": [], "max": []} for label, *_ in RULES}
+    for demands in random_portfolios(n, seed):
+        for label, spot, on, off in RULES:
+            platform = load_platform(env, stack_config(demands, spot, env)["config"])
+            base = design.settings_of(platform)
+            with_rule = design.design(platform, settings=replace(base, **on)).usd_per_hour
+            without = design.design(platform, settings=replace(base, **off)).usd_per_hour
+            for k, end in enumerate(("min", "max")):
+                if without[k] > 1e-9:
+                    ratios[label][end].append(with_rule[k] / without[k])
+    return {label: {end: (_quantile(v, 0.5), _quantile(v, 0.9), max(v) if v else math.nan) for end, v in ends.items()}
+            for label, ends in ratios.items()}
+
+
+def rule_text(costs: dict) -> list[str]:
+    lines = [f"{'design cost with the rule / without':<76}{'median':>9}{'p90':>9}{'worst':>9}"]
+    for label, ends in costs.items():
+        for end, (med, p90, worst) in ends.items():
+            lines.append(f"{label + ' at ' + end:<76}{med:9.4f}{p90:9.4f}{worst:9.4f}")
+    return lines
+
+
 def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: float = 30.0) -> int:
     print(f"RANDOM PORTFOLIOS: {n} drawn with seed {seed}, each written as a models-only {PRODUCT_ENV} stack (on-demand, "
           "and spot with an on-demand fallback), planned by `modelstack plan`, priced from plan.json, against the exact "
@@ -871,10 +910,17 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--random", type=int, metavar="N", help="N random portfolios instead of the shipped one")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random portfolios (default 1)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per random portfolio")
+    parser.add_argument("--rules", action="store_true",
+                        help="with --random: what each rule (packing, zone spread, spot pools) costs the design")
     parser.add_argument("--jobs", type=int, default=1, help="random portfolios planned at a time (default 1)")
     parser.add_argument("--time-limit", type=float, default=30.0,
                         help="seconds per exact optimum before its proven bound is used (default 30)")
     args = parser.parse_args(list(argv))
+    if args.random and args.rules:
+        print(f"WHAT EACH RULE COSTS: the planner's design of {args.random} random portfolios (seed {args.seed}), "
+              f"{PRODUCT_ENV}, with and without the rule; model groups' instances, USD per hour")
+        print("\n".join(rule_text(rule_costs(args.random, args.seed))))
+        return 0
     if args.random:
         return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit)
     print("us-east-1 prices (on-demand 2026-07-20; spot = on-demand x (1 - Spot Advisor savings), advisor data "

@@ -177,3 +177,17 @@ def test_fewer_larger_nodes_at_max_than_at_min_are_priced_as_bought():
     assert _bought(kp, pool, at_max=False) == {"g6e.4xlarge": 2} and _bought(kp, pool, at_max=True) == {"g6e.12xlarge": 1}
     g = estimate(kp.cost_inputs).to_json()["node_groups"][pool]
     assert g["nodes"] == {"min": 2, "max": 1} and g["nodes_by_type"]["max"] == {"g6e.12xlarge/ON_DEMAND": 1.0}
+
+
+def test_the_launch_facts_are_read_at_the_pinned_karpenter():
+    from pathlib import Path
+
+    from modelstack.render.charts import CHARTS
+
+    text = (Path(__file__).resolve().parents[2] / "components" / "data" / "UPSTREAM.md").read_text()
+    section = text.split("## Karpenter launches", 1)[1].split("\n## ", 1)[0]
+    assert f"tag **v{CHARTS['karpenter'].version}**" in section
+    assert "SpotAllocationStrategyPriceCapacityOptimized" in section and "`maxInstanceTypes = 60`" in section
+    # The NodePools stay far under the 60 types a launch is truncated to.
+    p, cap = _platform("staging", _models_only({"llm": _l40s(1, 5)}))
+    assert all(len(s.instance_types) <= 60 for s in plan_karpenter(p, cap).node_pools)
