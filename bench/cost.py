@@ -123,6 +123,8 @@ class Exact:
     usd_per_hour: float  # best solution found
     lower_bound: float  # proven bound (equals usd_per_hour when solved to optimality)
     optimal: bool
+    nodes: tuple[tuple[str, int], ...] = ()
+    """The best solution's nodes: ("<type>/<capacity>", count), most first."""
 
 
 def _components(demands: Sequence[ModelDemand], fits: Sequence[set[str]]) -> list[list[int]]:
@@ -182,17 +184,19 @@ def _solve(items: Sequence[tuple[Requests, int, bool]], variants: Sequence[Varia
     h.setOptionValue("mip_rel_gap", 1e-6)
     inf = highspy.kHighsInf
     col = 0
+    slot_of: dict[int, str] = {}
     rows: list[tuple[float, float, list[int], list[float]]] = []
     assign: dict[int, list[int]] = {m: [] for m in live}
     lbs, ubs, costs = [], [], []
     for v in variants:
         cap = node_capacity(v.itype)
         fitting = [m for m in live if per[(m, v.key)] > 0]
-        slots = min(int(upper // v.price + 1e-9) if v.price > 0 else 0,
+        slots = min(math.floor(upper / v.price + 1e-9) if v.price > 0 else 0,
                     sum(math.ceil(items[m][1] / per[(m, v.key)]) for m in fitting))
         prev_z = None
         for _ in range(slots):
             z = col
+            slot_of[z] = v.key
             col += 1
             lbs.append(0.0), ubs.append(1.0), costs.append(v.price)
             xs = []
@@ -233,7 +237,20 @@ def _solve(items: Sequence[tuple[Requests, int, bool]], variants: Sequence[Varia
     optimal = status == highspy.HighsModelStatus.kOptimal
     value = info.objective_function_value
     bound = info.mip_dual_bound if not optimal else value
-    return Exact(value, bound, optimal)
+    counts: dict[str, int] = {}
+    solution = h.getSolution().col_value
+    for z, key in slot_of.items():
+        if solution[z] > 0.5:
+            counts[key] = counts.get(key, 0) + 1
+    return Exact(value, bound, optimal, tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+def _add(a: Exact, b: Exact) -> Exact:
+    nodes = dict(a.nodes)
+    for k, n in b.nodes:
+        nodes[k] = nodes.get(k, 0) + n
+    return Exact(a.usd_per_hour + b.usd_per_hour, a.lower_bound + b.lower_bound, a.optimal and b.optimal,
+                 tuple(sorted(nodes.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
 def exact_optimum(demands: Sequence[ModelDemand], scenario: str, selection: GroupSelection = SELECTION,
@@ -256,7 +273,7 @@ def exact_optimum(demands: Sequence[ModelDemand], scenario: str, selection: Grou
         sub = [demands[i] for i in comp]
         sub_types = [t for t in types if any(t.name in fits[i] for i in comp)]
         r = _solve_component(sub, [counts[i] for i in comp], sub_types, prices, time_limit)
-        total = Exact(total.usd_per_hour + r.usd_per_hour, total.lower_bound + r.lower_bound, total.optimal and r.optimal)
+        total = _add(total, r)
     return total
 
 
@@ -602,7 +619,7 @@ def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env
         items = [it for i in comp for it in items_of[i]]
         sub = [v for v in vs if any(v.itype.name in fits[i] for i in comp)]
         r = _solve(items, sub, time_limit)
-        total = Exact(total.usd_per_hour + r.usd_per_hour, total.lower_bound + r.lower_bound, total.optimal and r.optimal)
+        total = _add(total, r)
     return total
 
 
@@ -675,7 +692,237 @@ def _product_text(figures: dict) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------------------------------
+# Random portfolios: does the planner hold on portfolios it was not tuned on?
+# --------------------------------------------------------------------------------------------------
+
+CPU_VCPU = (0.25, 0.5, 1, 2, 4, 8, 16)
+GIB_PER_VCPU = (1, 2, 4, 8)
+GPUS = (1, 1, 1, 1, 2, 4, 8)
+GPU_MEMORY_GIB = (8, 12, 16, 20, 22, 40, 44)
+"""Per-GPU memory a random GPU model needs: up to the L40S's 44.7 GiB, the largest GPU staging's families hold."""
+RANDOM_TARGETS = {False: (1.01, 1.03), True: (1.03, 1.05)}
+"""Random portfolios, plan / optimum at min and at max: (median, worst), on-demand and with spot."""
+
+
+def random_portfolio(rng, index: int = 0) -> tuple[ModelDemand, ...]:
+    """3-9 models of realistic shapes: CPU models of 0.25-16 vCPU (1-8 GiB per vCPU); GPU models of 1-8 GPUs with
+    8-44 GiB per GPU, 2-8 vCPU and 8-64 GiB per GPU; replica ranges from 0 or more; on-demand floors of 0-2 (a
+    model with floor 0 runs wholly on spot in a spot stack, a floor of max - 1 nearly wholly on-demand)."""
+    out = []
+    for j in range(rng.randint(3, 9)):
+        if rng.random() < 0.5:
+            vcpu = rng.choice(CPU_VCPU)
+            req = Requests(cpu_millicores=int(vcpu * 1000), memory_mib=int(max(0.5, vcpu * rng.choice(GIB_PER_VCPU)) * 1024))
+            lo = rng.choice((0, 1, 1, 2, 2, 3))
+            hi = max(lo, 1) + rng.randint(0, 14 if vcpu <= 4 else 6)
+            name = f"p{index}-cpu{j}"
+        else:
+            gpus = rng.choice(GPUS)
+            req = Requests(cpu_millicores=gpus * rng.choice((2, 3, 4, 6, 8)) * 1000,
+                           memory_mib=gpus * rng.choice((8, 16, 32, 48, 64)) * 1024, gpu=gpus,
+                           min_gpu_memory_gib=rng.choice(GPU_MEMORY_GIB))
+            lo = rng.choice((0, 1, 1, 2))
+            hi = max(lo, 1) + rng.randint(0, 6 if gpus == 1 else 2)
+            name = f"p{index}-gpu{j}"
+        base = 0 if lo == 0 else rng.choice((0, 1, 1, 2, hi - 1))
+        out.append(ModelDemand(name, req, lo, hi, on_demand_base=max(0, min(base, hi - 1))))
+    return tuple(out)
+
+
+def random_portfolios(n: int, seed: int) -> list[tuple[ModelDemand, ...]]:
+    import random
+
+    rng = random.Random(seed)
+    return [random_portfolio(rng, i) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class RandomResult:
+    portfolio: tuple[ModelDemand, ...]
+    spot: bool
+    plan: PlanResult
+    optimum: tuple[Exact, Exact]
+
+    @property
+    def ratios(self) -> tuple[float, float]:
+        return tuple(p / e.lower_bound if e.lower_bound > 1e-9 else (1.0 if p < 1e-9 else math.inf)
+                     for p, e in zip(self.plan.usd_per_hour, self.optimum))
+
+
+def _random_one(args: tuple[int, tuple[ModelDemand, ...], str, float]) -> list[RandomResult]:
+    """One portfolio, on-demand and spot: its plans and optima (a worker of :func:`random_run`)."""
+    import tempfile
+
+    i, demands, env, time_limit = args
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for spot in (False, True):
+            res = plan_product(stack_config(demands, spot, env), Path(tmp), f"r{i}-{'spot' if spot else 'od'}", env)
+            optimum = (exact_product(demands, "min", spot, env, time_limit),
+                       exact_product(demands, "max", spot, env, time_limit))
+            out.append(RandomResult(demands, spot, res, optimum))
+    return out
+
+
+def random_run(n: int, seed: int, env: str = PRODUCT_ENV, time_limit: float = 30.0,
+               progress=None, jobs: int = 1) -> list[RandomResult]:
+    """Each of ``n`` random portfolios planned by `modelstack plan` (models only, on-demand and spot) and its exact
+    optimum at min and at max, ``jobs`` portfolios at a time; results in draw order."""
+    work = [(i, d, env, time_limit) for i, d in enumerate(random_portfolios(n, seed))]
+    out: list[RandomResult] = []
+    if jobs <= 1:
+        for w in work:
+            for r in _random_one(w):
+                out.append(r)
+                if progress:
+                    progress(r)
+        return out
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for rs in pool.map(_random_one, work):
+            for r in rs:
+                out.append(r)
+                if progress:
+                    progress(r)
+    return out
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    """The q-quantile by linear interpolation between order statistics (q=0.5: the median)."""
+    v = sorted(values)
+    if not v:
+        return math.nan
+    k = (len(v) - 1) * q
+    lo = math.floor(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def random_summary(results: Sequence[RandomResult]) -> dict:
+    """{(spot, "min"|"max"): (median, p90, worst, where the worst is)} of plan / optimum, over the portfolios
+    whose plan ran (exit 0) and whose optimum is not zero at that end."""
+    out = {}
+    for spot in (False, True):
+        for k, end in enumerate(("min", "max")):
+            rs = [(r.ratios[k], r.portfolio[0].name.split("-")[0]) for r in results
+                  if r.spot == spot and r.plan.exit_code == 0 and r.optimum[k].lower_bound > 1e-9]
+            values = [v for v, _ in rs]
+            worst = max(rs) if rs else (math.nan, "")
+            out[(spot, end)] = (_quantile(values, 0.5), _quantile(values, 0.9), worst[0], worst[1], len(values))
+    return out
+
+
+def random_verdicts(results: Sequence[RandomResult]) -> list[tuple[bool, str]]:
+    summary = random_summary(results)
+    failed = [f"{r.portfolio[0].name.split('-')[0]} ({'spot' if r.spot else 'on-demand'}): exit {r.plan.exit_code}"
+              for r in results if r.plan.exit_code != 0]
+    out = [(not failed, "every random portfolio plans (exit 0)" + (": " + "; ".join(failed) if failed else ""))]
+    for spot in (False, True):
+        med_t, worst_t = RANDOM_TARGETS[spot]
+        for end in ("min", "max"):
+            med, _, worst, where, n = summary[(spot, end)]
+            out.append((med <= med_t and worst <= worst_t,
+                        f"{'spot' if spot else 'on-demand'} at {end}: median {med:.4f} (target <= {med_t}), worst "
+                        f"{worst:.4f} (target <= {worst_t}, {where}) over {n} portfolios"))
+    return out
+
+
+def random_text(results: Sequence[RandomResult]) -> list[str]:
+    summary = random_summary(results)
+    lines = [f"{'plan / exact optimum':<28}{'median':>10}{'p90':>10}{'worst':>10}  worst at   portfolios"]
+    for spot in (False, True):
+        for end in ("min", "max"):
+            med, p90, worst, where, n = summary[(spot, end)]
+            lines.append(f"{('spot + floor' if spot else 'on-demand') + ' at ' + end:<28}{med:10.4f}{p90:10.4f}"
+                         f"{worst:10.4f}  {where:<10} {n:>4}")
+    stopped = sum(1 for r in results for e in r.optimum if not e.optimal)
+    if stopped:
+        lines.append(f"{stopped} of {2 * len(results)} optima stopped at the time limit: their ratios use the proven "
+                     "lower bound (so they overstate the gap)")
+    return lines
+
+
+RULES = (
+    ("packing: one shape per group (cluster-autoscaler) over Karpenter's mixes", False,
+     {"karpenter": False}, {"karpenter": True}),
+    ("zone spread: strict over 3 zones (prod) over soft (staging)", False, {"zones": 3}, {"zones": None}),
+    ("spot pools: spot_spread_cost_pct 3 (default) over 0 (cheapest pool)", True,
+     {"spot_spread_cost_pct": 3.0}, {"spot_spread_cost_pct": 0.0}),
+    ("spot pools: spot_spread_cost_pct 20 over 0", True, {"spot_spread_cost_pct": 20.0}, {"spot_spread_cost_pct": 0.0}),
+)
+"""What each rule costs: (label, spot, the rule's settings, the settings without it), on the planner's own design."""
+
+
+def rule_costs(n: int, seed: int, env: str = PRODUCT_ENV) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """{rule: {"min"|"max": (median, p90, worst)}} of design cost with the rule / without it over ``n`` random
+    portfolios: the planner's design (model groups' instances, floors included) under both settings, in-process."""
+    from modelstack.config.load import load_platform
+    from modelstack.planner import design
+
+    ratios: dict[str, dict[str, list[float]]] = {label: {"min": [], "max": []} for label, *_ in RULES}
+    for demands in random_portfolios(n, seed):
+        for label, spot, on, off in RULES:
+            platform = load_platform(env, stack_config(demands, spot, env)["config"])
+            base = design.settings_of(platform)
+            with_rule = design.design(platform, settings=replace(base, **on)).usd_per_hour
+            without = design.design(platform, settings=replace(base, **off)).usd_per_hour
+            for k, end in enumerate(("min", "max")):
+                if without[k] > 1e-9:
+                    ratios[label][end].append(with_rule[k] / without[k])
+    return {label: {end: (_quantile(v, 0.5), _quantile(v, 0.9), max(v) if v else math.nan) for end, v in ends.items()}
+            for label, ends in ratios.items()}
+
+
+def rule_text(costs: dict) -> list[str]:
+    lines = [f"{'design cost with the rule / without':<76}{'median':>9}{'p90':>9}{'worst':>9}"]
+    for label, ends in costs.items():
+        for end, (med, p90, worst) in ends.items():
+            lines.append(f"{label + ' at ' + end:<76}{med:9.4f}{p90:9.4f}{worst:9.4f}")
+    return lines
+
+
+def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: float = 30.0) -> int:
+    print(f"RANDOM PORTFOLIOS: {n} drawn with seed {seed}, each written as a models-only {PRODUCT_ENV} stack (on-demand, "
+          "and spot with an on-demand fallback), planned by `modelstack plan`, priced from plan.json, against the exact "
+          "optimum (ILP, HiGHS) of the same pods")
+
+    def progress(r: RandomResult) -> None:
+        if verbose:
+            lo, hi = r.ratios
+            print(f"  {r.portfolio[0].name.split('-')[0]:<5} {'spot' if r.spot else 'od  '} exit {r.plan.exit_code} "
+                  f"plan {r.plan.usd_per_hour[0]:9.4f} {r.plan.usd_per_hour[1]:9.4f}  optimum "
+                  f"{r.optimum[0].lower_bound:9.4f} {r.optimum[1].lower_bound:9.4f}  ratio {lo:.4f} {hi:.4f}",
+                  flush=True)
+
+    results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit)
+    print("\n".join(random_text(results)))
+    for ok, text in random_verdicts(results):
+        print(f"{'PASS' if ok else 'FAIL'}: {text}")
+    return 0
+
+
 def main(argv: Sequence[str] = ()) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="cost benchmark: modelstack plan against the exact optimum")
+    parser.add_argument("--random", type=int, metavar="N", help="N random portfolios instead of the shipped one")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the random portfolios (default 1)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per random portfolio")
+    parser.add_argument("--rules", action="store_true",
+                        help="with --random: what each rule (packing, zone spread, spot pools) costs the design")
+    parser.add_argument("--jobs", type=int, default=1, help="random portfolios planned at a time (default 1)")
+    parser.add_argument("--time-limit", type=float, default=30.0,
+                        help="seconds per exact optimum before its proven bound is used (default 30)")
+    args = parser.parse_args(list(argv))
+    if args.random and args.rules:
+        print(f"WHAT EACH RULE COSTS: the planner's design of {args.random} random portfolios (seed {args.seed}), "
+              f"{PRODUCT_ENV}, with and without the rule; model groups' instances, USD per hour")
+        print("\n".join(rule_text(rule_costs(args.random, args.seed))))
+        return 0
+    if args.random:
+        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit)
     print("us-east-1 prices (on-demand 2026-07-20; spot = on-demand x (1 - Spot Advisor savings), advisor data "
           "<= 2025-06-28); model node groups' instances only, USD per hour")
     print(f"\nPRODUCT PATH: {len(PRODUCT_PORTFOLIO)} models written as {PRODUCT_ENV} stack configs, planned by "

@@ -173,11 +173,14 @@ def _probe(probe: Optional[cfg.Probe]) -> Optional[model_api.ProbeArgs]:
     return cast(model_api.ProbeArgs, probe.model_dump(exclude_none=True)) if probe else None
 
 
-def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan) -> list[str]:
+def fitting_types(m: cfg.ModelConfig, pool: str, capacity: CapacityPlan,
+                  kplan: Optional[KarpenterPlan] = None) -> list[str]:
     """The pool's instance types one replica fits on, when that is not all of them (e.g. GPU memory in a mixed
-    pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type)."""
+    pool: the scheduler cannot see GPU memory, so the pod must be kept off the smaller GPUs by type). With Karpenter
+    (`kplan`), the pool's NodePools' types: a NodePool may allow types only some of its models fit."""
     cat = pricing.catalog()
-    types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types})
+    types = sorted({t for g in capacity.groups if g.pool == pool for t in g.instance_types}
+                   | ({t for s in kplan.node_pools if s.pool == pool for t in s.instance_types} if kplan else set()))
     req = pod_requests(m)
     fit = [t for t in types if sizing.replicas_per_node(req, cat[t]) > 0]
     return fit if len(fit) < len(types) else []
@@ -223,7 +226,8 @@ def longest_grace_seconds(all_args: dict[str, ModelAPIArgs], drain: timeouts.Dra
                   for a in all_args.values())])
 
 
-def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan) -> ModelAPIArgs:
+def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPlan,
+               kplan: Optional[KarpenterPlan] = None) -> ModelAPIArgs:
     """A model's config as ModelAPI args: the one place config meets the component."""
     c = p.config
     a = m.autoscaling
@@ -264,7 +268,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         placement_args["tolerate_taints"] = tol
     placement_args["on_demand_base"] = placement.on_demand_base
     placement_args["strict_zone_spread"] = p.is_prod
-    if fit := fitting_types(m, placement.pool, capacity):
+    if fit := fitting_types(m, placement.pool, capacity, kplan):
         placement_args["instance_types"] = fit
     route = ingress_args(c.cluster, model_path(name, m))
     if lb.hosts:
@@ -449,6 +453,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     """Register every resource of the platform described by `p` (`kplan`: the Karpenter plan, when made already)."""
     c = p.config
     cl = c.cluster
+    if cl.provisioner == "karpenter" and kplan is None:
+        kplan = plan_karpenter(p, capacity)  # once: the NodePools' types bound each model's instance types
     tags = labels.base_tags(c.environment, c.team, c.tags)
     vpc = cl.vpc
     network_args: NetworkArgs = {"cidr": vpc.cidr, "az_count": vpc.az_count, "nat": vpc.nat, "tags": tags}
@@ -457,7 +463,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         network_args["existing_private_subnet_ids"] = vpc.existing.private_subnet_ids
         network_args["existing_public_subnet_ids"] = vpc.existing.public_subnet_ids
     # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity, kplan) for name, m in c.models.items()})
     drain = interceptor_drain(all_args)
     network = Network(f"{cl.name}-network", network_args)
     cluster_args: ClusterArgs = {
@@ -509,7 +515,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
             "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
             "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
+    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity, kplan) for name, m in c.models.items()})
     obs = observability_plan(p, capacity, all_args)
     # Amazon Managed Grafana: before the prometheus release, whose remote write waits for the Pod Identity binding.
     managed_obs = None

@@ -107,3 +107,39 @@ def test_the_optimum_places_the_pods_modelstack_plan_places(bench, tmp_path):
     # One model alone, one type either way: the plan is optimal, so the two agree to the cent.
     assert res.exit_code == 0
     assert [e.usd_per_hour for e in exact] == pytest.approx(list(res.usd_per_hour))
+
+
+def test_random_portfolios_are_of_the_shapes_asked_for(bench):
+    draws = [d for p in bench.random_portfolios(40, seed=3) for d in p]
+    cpu = [d.requests for d in draws if not d.requests.gpu]
+    gpu = [d.requests for d in draws if d.requests.gpu]
+    assert cpu and gpu and any(d.min_replicas == 0 for d in draws)
+    assert all(250 <= r.cpu_millicores <= 16000 for r in cpu)
+    assert {r.gpu for r in gpu} <= {1, 2, 4, 8} and {1, 8} <= {r.gpu for r in gpu}
+    # 8 GiB per GPU up to the most the environment's GPU families hold (80 GiB GPUs are prod-only: the addendum's)
+    from modelstack.capacity.pricing import catalog
+    from modelstack.planner.design import ACCELERATED_FAMILIES
+
+    most = max(t.gpu_memory_gib for t in catalog().values()
+               if t.is_gpu and t.family in ACCELERATED_FAMILIES[bench.PRODUCT_ENV])
+    assert min(r.min_gpu_memory_gib for r in gpu) == 8 and max(r.min_gpu_memory_gib for r in gpu) <= most
+    floors = {d.on_demand_base for d in draws}
+    assert 0 in floors and len(floors) > 2  # wholly on spot, small floors, nearly wholly on-demand
+    assert bench.random_portfolios(3, seed=3) == bench.random_portfolios(3, seed=3)
+
+
+def test_a_small_random_draw_holds_the_targets(bench):
+    # Not timed: a few random portfolios through `modelstack plan`, each against its exact optimum.
+    results = bench.random_run(2, seed=11, time_limit=30)
+    assert len(results) == 4 and all(r.plan.exit_code == 0 for r in results)
+    for r in results:
+        worst = bench.RANDOM_TARGETS[r.spot][1]
+        for ratio, e in zip(r.ratios, r.optimum):
+            if e.lower_bound > 1e-9:
+                # the optimum bounds the plan from below (the plan places the same pods), within the target above
+                assert 1 - 1e-6 <= ratio <= worst, (r.portfolio[0].name, r.spot, ratio)
+    verdicts = bench.random_verdicts(results)
+    assert [ok for ok, _ in verdicts[1:]] == [
+        med <= bench.RANDOM_TARGETS[spot][0] and w <= bench.RANDOM_TARGETS[spot][1]
+        for spot in (False, True) for end in ("min", "max")
+        for med, _, w, _, _ in (bench.random_summary(results)[(spot, end)],)]

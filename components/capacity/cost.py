@@ -112,18 +112,40 @@ class NodeGroupCost:
     """The spot types priced at max replicas when ``max_instance_type`` is set. Default: ``(max_instance_type,)``."""
     kind: str = "nodegroup"
     """What the rows call it: "nodegroup" (managed node group) or "nodepool" (Karpenter)."""
+    parts_min: tuple[tuple[tuple[str, ...], int], ...] = ()
+    """A Karpenter pool's nodes at min as a mix: (types, nodes) per kind, types being one on-demand type or a spot
+    shape's types (priced at their mean). Empty: ``nodes_min`` of ``instance_type``. The counts sum to nodes_min."""
+    parts_max: tuple[tuple[tuple[str, ...], int], ...] = ()
+    """The same at max (its counts sum to nodes_max, which may then be below nodes_min: fewer, larger nodes)."""
 
     def __post_init__(self) -> None:
         if self.capacity_type not in (SPOT, ON_DEMAND):
             raise ValueError(f"node group {self.name!r}: capacity_type must be {SPOT!r} or {ON_DEMAND!r}, got {self.capacity_type!r}")
-        if not 0 <= self.nodes_min <= self.nodes_max:
+        if self.parts_min or self.parts_max:
+            # A mix may run fewer, larger nodes at max than at min: the parts must add up instead.
+            for label, parts, nodes in (("min", self.parts_min, self.nodes_min), ("max", self.parts_max, self.nodes_max)):
+                if parts and sum(n for _, n in parts) != nodes:
+                    raise ValueError(f"node group {self.name!r}: parts_{label} add up to {sum(n for _, n in parts)} "
+                                     f"nodes, nodes_{label} is {nodes}")
+            if min(self.nodes_min, self.nodes_max) < 0:
+                raise ValueError(f"node group {self.name!r}: negative node counts {self.nodes_min}, {self.nodes_max}")
+        elif not 0 <= self.nodes_min <= self.nodes_max:
             raise ValueError(f"node group {self.name!r}: need 0 <= nodes_min <= nodes_max, got {self.nodes_min}, {self.nodes_max}")
 
 
 def _from_pool(name: str, pool: Pool, root_volume: RootVolume) -> NodeGroupCost:
+    """A pool as priced; a mixed pool (Karpenter's) as the mix it buys at each end."""
+    if pool.parts_min is None and pool.parts_max is None:
+        return NodeGroupCost(name=name, instance_type=pool.primary.name, capacity_type=pool.capacity_type,
+                             nodes_min=pool.nodes_min, nodes_max=pool.nodes_max, root_volume=root_volume,
+                             spot_instance_types=pool.instance_types if pool.capacity_type == SPOT else ())
+    lo, hi = pool.parts(False), pool.parts(True)
+    n_min, n_max = sum(p.nodes for p in lo), sum(p.nodes for p in hi)
     return NodeGroupCost(name=name, instance_type=pool.primary.name, capacity_type=pool.capacity_type,
-                         nodes_min=pool.nodes_min, nodes_max=pool.nodes_max, root_volume=root_volume,
-                         spot_instance_types=pool.instance_types if pool.capacity_type == SPOT else ())
+                         nodes_min=n_min, nodes_max=n_max, root_volume=root_volume,
+                         spot_instance_types=pool.instance_types if pool.capacity_type == SPOT else (),
+                         parts_min=tuple((p.instance_types, p.nodes) for p in lo) or ((pool.instance_types, 0),),
+                         parts_max=tuple((p.instance_types, p.nodes) for p in hi) or ((pool.instance_types, 0),))
 
 
 def node_groups_from_choice(name: str, choice: GroupChoice, root_volume: RootVolume = RootVolume()) -> list[NodeGroupCost]:
@@ -399,13 +421,34 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         if g.max_instance_type and g.max_instance_type != g.instance_type:
             od_max, spot_max, unit_max, detail_max = priced(g.max_instance_type, g.max_spot_instance_types)
             detail = f"{detail} at min; {detail_max} at max"
+        usd_min, usd_max = g.nodes_min * unit, g.nodes_max * unit_max
+        if g.parts_min or g.parts_max:
+            # A mix at one end (or both): each kind at its own price; the row's unit prices are then the mean per node.
+            def mix(parts, nodes, one: tuple[str, tuple[str, ...]]) -> tuple[float, float, float | None, str]:
+                parts = parts or ((one[1] or (one[0],), nodes),)
+                usd = od_sum = 0.0
+                spot_sum: float | None = 0.0 if g.capacity_type == SPOT else None
+                words = []
+                for types, n in parts:
+                    p_od, p_spot, p_unit, p_detail = priced(types[0], types if g.capacity_type == SPOT else ())
+                    usd += n * p_unit
+                    od_sum += n * p_od
+                    spot_sum = None if spot_sum is None or p_spot is None else spot_sum + n * p_spot
+                    words.append(f"{n} × {p_detail}")
+                total = sum(n for _, n in parts) or 1
+                return usd, od_sum / total, None if spot_sum is None else spot_sum / total, " + ".join(words)
+            usd_min, _, _, detail_min = mix(g.parts_min, g.nodes_min, (g.instance_type, g.spot_instance_types))
+            usd_max, od_max, spot_max, detail_max = mix(
+                g.parts_max, g.nodes_max, (g.max_instance_type or g.instance_type,
+                                           g.max_spot_instance_types if g.max_instance_type else g.spot_instance_types))
+            detail = f"{detail_min} at min; {detail_max} at max"
         rows.append(CostRow(f"{g.kind} {g.name}", detail, g.nodes_min, g.nodes_max, od_max, spot_max,
-                            g.nodes_min * unit, g.nodes_max * unit_max))
+                            usd_min, usd_max))
         vol_unit = root_volume_usd_per_month(g.root_volume) / hpm
         rows.append(CostRow(f"ebs root volumes, {g.kind} {g.name}", g.root_volume.describe(), g.nodes_min,
                             g.nodes_max, vol_unit, None, g.nodes_min * vol_unit, g.nodes_max * vol_unit))
         groups.append(NodeGroupEstimate(g.name, g.instance_type, g.capacity_type, g.nodes_min, g.nodes_max,
-                                        g.nodes_min * (unit + vol_unit), g.nodes_max * (unit_max + vol_unit),
+                                        usd_min + g.nodes_min * vol_unit, usd_max + g.nodes_max * vol_unit,
                                         g.max_instance_type or g.instance_type, _nodes_by_type(g, prices, cat)))
 
     fixed("nat gateways", "", inputs.nat_gateways, pricing.NAT_GATEWAY_USD_PER_HOUR)
@@ -490,5 +533,15 @@ def _nodes_by_type(g: NodeGroupCost, prices: pricing.PriceBook, cat: Mapping[str
                 names, label = with_spot, SPOT
         return {f"{n}/{label}": count / len(names) for n in names}
 
+    def mixed(parts, one: tuple[str, tuple[str, ...]], count: int) -> dict:
+        if not parts:
+            return spread(*one, count)
+        out: dict[str, float] = {}
+        for types, n in parts:
+            for k, v in spread(types[0], types if g.capacity_type == SPOT else (), n).items():
+                out[k] = out.get(k, 0.0) + v
+        return out
+
     at_max = (g.max_instance_type, g.max_spot_instance_types) if g.max_instance_type else (g.instance_type, g.spot_instance_types)
-    return {"min": spread(g.instance_type, g.spot_instance_types, g.nodes_min), "max": spread(*at_max, g.nodes_max)}
+    return {"min": mixed(g.parts_min, (g.instance_type, g.spot_instance_types), g.nodes_min),
+            "max": mixed(g.parts_max, at_max, g.nodes_max)}

@@ -58,8 +58,11 @@ __all__ = [
     "SizingError",
     "GroupSelection",
     "ModelDemand",
+    "Part",
     "Pool",
     "GroupChoice",
+    "pack_mixed",
+    "zone_shares",
     "SPOT",
     "ON_DEMAND",
     "choose_group",
@@ -120,6 +123,17 @@ class GroupSelection:
     ``max_spread_cost_pct`` more than the cheapest (False: the planner's own designs, where spreading over pools
     may cost a little, not double a pool's price)."""
     max_spread_cost_pct: float = 2.0
+    zones: int | None = None
+    """Strict zone spread over this many zones (DoNotSchedule, maxSkew 1: prod's ModelAPIs): each zone holds its
+    share of every model's replicas on nodes of its own, so a node never holds more of a model than its zone's
+    share. None: spread is soft (the scheduler may pack a model's replicas on one node)."""
+    max_spot_spread_pct: float | None = None
+    """The most a spot candidate's extra pools may raise its mean spot price over its cheapest member, in percent:
+    members join cheapest first while the mean stays within it (None: no such limit)."""
+    mixed: bool = False
+    """Price each end of the replica range on a mix of the allowed node kinds (:func:`pack_mixed`), not on one
+    shape for both: what a Karpenter NodePool buys. The pool's ``primary`` and one-shape node counts still come
+    from the one-shape choice."""
 
     def __post_init__(self) -> None:
         if self.max_types < 1:
@@ -204,8 +218,26 @@ class ModelDemand:
 # --------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Part:
+    """Nodes of one kind in a mix: ``nodes`` nodes of ``instance_types`` (one type, or a spot shape's pools) at
+    ``unit_usd_per_hour`` each (on-demand, or the mean expected spot price over the types)."""
+
+    instance_types: tuple[str, ...]
+    nodes: int
+    unit_usd_per_hour: float
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.nodes * self.unit_usd_per_hour
+
+
+@dataclass(frozen=True)
 class Pool:
-    """One node group to create: a capacity type, its instance types (primary first) and node counts."""
+    """One node group to create: a capacity type, its instance types (primary first) and node counts.
+
+    ``parts_min`` / ``parts_max`` (a :attr:`GroupSelection.mixed` selection: Karpenter) are the nodes it buys at
+    each end, a mix of the allowed types; the money fields price them. ``nodes_min`` / ``nodes_max`` stay the
+    one-shape counts on ``primary``."""
 
     capacity_type: str
     instance_types: tuple[str, ...]
@@ -218,14 +250,28 @@ class Pool:
     exact: bool
     interruption: tuple[str | None, ...] = ()
     notes: tuple[str, ...] = ()  # how the spot types were chosen when the plain rule was not enough
+    parts_min: tuple[Part, ...] | None = None
+    parts_max: tuple[Part, ...] | None = None
 
     @property
     def usd_per_hour_min(self) -> float:
+        if self.parts_min is not None:
+            return sum(p.usd_per_hour for p in self.parts_min)
         return self.nodes_min * self.unit_usd_per_hour
 
     @property
     def usd_per_hour_max(self) -> float:
+        if self.parts_max is not None:
+            return sum(p.usd_per_hour for p in self.parts_max)
         return self.nodes_max * self.unit_usd_per_hour
+
+    def parts(self, at_max: bool) -> tuple[Part, ...]:
+        """The nodes at one end: the mix, or ``nodes`` of the one shape."""
+        mix = self.parts_max if at_max else self.parts_min
+        if mix is not None:
+            return mix
+        n = self.nodes_max if at_max else self.nodes_min
+        return (Part(self.instance_types, n, self.unit_usd_per_hour),) if n else ()
 
 
 @dataclass(frozen=True)
@@ -369,6 +415,129 @@ def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: N
     )
 
 
+def zone_shares(entries: Sequence[tuple[Requests, int, int]], zones: int) -> list[list[tuple[Requests, int, int]]]:
+    """``entries`` = (pod, replicas, models) split over ``zones`` as a strict zone spread with maxSkew 1 places
+    them: each model's replicas evenly, the remainders staggered across zones, per zone (pod, replicas, 1)."""
+    out: list[list[tuple[Requests, int, int]]] = [[] for _ in range(zones)]
+    offset = 0
+    for pod, n, k in entries:
+        q, r = divmod(n, zones)
+        extra = k * r
+        for z in range(zones):
+            count = k * q + extra // zones + (1 if (z - offset) % zones < extra % zones else 0)
+            if count:
+                out[z].append((pod, count, 1))
+        offset = (offset + extra) % zones
+    return out
+
+
+MIX_OPTIONS = 12
+"""Node kinds a mix is drawn from, per model: the cheapest per replica of each size, up to this many sizes."""
+
+
+def _shape_size(s: tuple[int, int, int, int], cap: NodeCapacity) -> float:
+    cpu, mem, gpu, inf = s
+    shares = [1.0 / cap.pods]
+    if cpu:
+        shares.append(cpu / cap.cpu_millicores)
+    if mem:
+        shares.append(mem / cap.memory_mib)
+    if gpu:
+        shares.append(gpu / cap.gpus if cap.gpus else math.inf)
+    if inf:
+        shares.append(inf / cap.neuron_devices if cap.neuron_devices else math.inf)
+    return max(shares)
+
+
+def _fill_node(remaining: Mapping[tuple, int], order: Sequence[tuple], cap: NodeCapacity) -> dict[tuple, int]:
+    """What first-fit decreasing puts on one empty node of ``cap`` from ``remaining`` (items in ``order``; an item
+    is (packing shape, the option indexes it may go on))."""
+    room = [cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices]
+    out: dict[tuple, int] = {}
+    for item in order:
+        n = remaining.get(item, 0)
+        if not n:
+            continue
+        k = min(n, _fits_shape(item[0], *room))
+        if k:
+            cpu, mem, gpu, inf = item[0]
+            room = [room[0] - k * cpu, room[1] - k * mem, room[2] - k, room[3] - k * gpu, room[4] - k * inf]
+            out[item] = k
+    return out
+
+
+def pack_mixed(items: Mapping[tuple[tuple[int, int, int, int], frozenset[int]], int],
+               options: Sequence[tuple[NodeCapacity, float]]) -> tuple[float, tuple[tuple[int, int], ...]]:
+    """A cheap mix of nodes holding ``items`` = {(packing shape, indexes of the options it may run on): replicas},
+    from ``options`` = (capacity, unit price) per node kind: (cost, ((option index, nodes), ...)), never dearer
+    than the best single kind that holds them all.
+
+    Greedy on price per value, a replica's value being its cheapest price per replica on any kind alone: fill one
+    node of each kind (first-fit decreasing), buy the kind with the lowest price per value as many times as that
+    fill repeats, until one node of some kind holds all that is left for no more than the greedy rate would pay.
+    That is how a Karpenter pool settles: launches for pending pods on the allowed types, then consolidation
+    replacing nodes with cheaper ones. Raises SizingError when a replica fits no option.
+    """
+    live = {it: n for it, n in items.items() if n > 0}
+    if not live:
+        return 0.0, ()
+
+    def per(it, cap: NodeCapacity) -> int:
+        return _fits_shape(it[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
+
+    value: dict[tuple, float] = {}
+    for it in live:
+        rates = [price / k for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
+        if not rates:
+            raise SizingError("pack_mixed: a replica fits no node kind offered")
+        value[it] = min(rates)
+    orders = [sorted((it for it in live if o in it[1]), key=lambda it: (_shape_size(it[0], cap), it[0]), reverse=True)
+              for o, (cap, _) in enumerate(options)]
+    # The best single kind, packed whole: the mix must beat it.
+    best_single: tuple[float, tuple[tuple[int, int], ...]] = (math.inf, ())
+    entries = [(_unpack_shape(it[0]), n, 1) for it, n in live.items()]
+    for o, (cap, price) in enumerate(options):
+        if all(o in it[1] and per(it, cap) for it in live):
+            n, _ = _pack(entries, cap)
+            if n * price < best_single[0] - 1e-12:
+                best_single = (n * price, ((o, n),))
+    remaining = dict(live)
+    bought: dict[int, int] = {}
+    total = 0.0
+    while remaining:
+        rest_value = sum(value[it] * n for it, n in remaining.items())
+        best = finish = None
+        for o, (cap, price) in enumerate(options):
+            fill = _fill_node(remaining, orders[o], cap)
+            if not fill:
+                continue
+            if fill == remaining and (finish is None or price < finish[0] - 1e-12):
+                finish = (price, o)
+            rate = price / sum(value[it] * k for it, k in fill.items())
+            if best is None or rate < best[0] - 1e-12:
+                best = (rate, o, fill)
+        if finish is not None and finish[0] <= best[0] * rest_value + 1e-9:
+            bought[finish[1]] = bought.get(finish[1], 0) + 1
+            total += finish[0]
+            break
+        _, o, fill = best
+        times = min(remaining[it] // k for it, k in fill.items())
+        for it, k in fill.items():
+            remaining[it] -= k * times
+            if not remaining[it]:
+                del remaining[it]
+        bought[o] = bought.get(o, 0) + times
+        total += times * options[o][1]
+    if best_single[0] <= total + 1e-9:
+        return best_single
+    return total, tuple(sorted(bought.items()))
+
+
+def _unpack_shape(s: tuple[int, int, int, int]) -> Requests:
+    cpu, mem, gpu, inf = s
+    return Requests(cpu_millicores=cpu, memory_mib=mem, gpu=gpu, inferentia=inf)
+
+
 # --------------------------------------------------------------------------------------------------
 # Candidate types and shapes
 # --------------------------------------------------------------------------------------------------
@@ -481,6 +650,14 @@ def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selectio
         notes.append(f"only {len(chosen)} equal-shape type(s) with spot data fit these models within the selection "
                      f"({', '.join(t.name for t in chosen)}), fewer than min_types={wanted}: fewer spot pools means more "
                      "interruptions and failed launches; widen families or gpu_models (and allow mix_gpu_models)")
+    if selection.max_spot_spread_pct is not None and len(chosen) > 1:
+        by_price = sorted(chosen, key=lambda t: (prices.spot(t), t.name))
+        limit = prices.spot(by_price[0]) * (1.0 + selection.max_spot_spread_pct / 100.0) + 1e-12
+        keep = [by_price[0]]
+        for t in by_price[1:]:
+            if (sum(prices.spot(k) for k in keep) + prices.spot(t)) / (len(keep) + 1) <= limit:
+                keep.append(t)
+        chosen = [t for t in chosen if t in keep]
     unit = prices.mean_spot(chosen)
     return _Candidate(SPOT, tuple(chosen), unit, prices.on_demand(chosen[0]),
                       tuple(prices.interruption(t) for t in chosen), tuple(notes))
@@ -647,10 +824,10 @@ class _Evaluator:
             if bound > ceiling:
                 break
             self.packings += 2
-            n_max, ex_max = _pack(at_max, cap)
+            n_max, ex_max = self._pack(at_max, cap)
             if max_nodes is not None and n_max > max_nodes:
                 continue
-            n_min, ex_min = _pack(at_min, cap)
+            n_min, ex_min = self._pack(at_min, cap)
             cost = w_min * n_min * cand.unit_price + w_max * n_max * cand.unit_price
             rank = (round(cost, 9), cand.interruption_score, n_max, cand.primary.name)
             cheapest = min(cheapest, rank[0])
@@ -669,8 +846,154 @@ class _Evaluator:
         if best is None:
             return None
         rank, cand, n_min, n_max, exact = best
-        return rank[0], Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
-                             cand.unit_on_demand, cand.unit_price, (), exact, cand.interruption, cand.notes)
+        pool = Pool(cand.capacity_type, tuple(t.name for t in cand.members), cand.primary, n_min, n_max,
+                    cand.unit_on_demand, cand.unit_price, (), exact, cand.interruption, cand.notes)
+        if not self.selection.mixed:
+            return rank[0], pool
+        # Karpenter: each end on its own mix of node kinds of the chosen pool's spread (spot: as many pools), each
+        # model on the kinds it fits.
+        parts = self._mix(cand, counts, spread)
+        one = (pool.parts(False), pool.parts(True))
+        # Never dearer than the one shape (a mix that fails or passes max_nodes keeps it).
+        pick = tuple(m if m and sum(p.usd_per_hour for p in m) < sum(p.usd_per_hour for p in o) - 1e-9 else o
+                     for m, o in zip(parts, one))
+        pool = replace(pool, parts_min=pick[0], parts_max=pick[1])
+        return w_min * pool.usd_per_hour_min + w_max * pool.usd_per_hour_max, pool
+
+    def _mix(self, chosen: _Candidate, counts: Sequence[tuple[Requests, int, int, int]],
+             spread: bool) -> tuple[tuple[Part, ...], tuple[Part, ...]]:
+        """The nodes at min and at max as mixes (:func:`pack_mixed`) of the kinds of ``chosen``'s capacity type
+        (spot: with as many pools as ``chosen``) that fit some model: each model's cheapest per replica, and the
+        cheapest per replica for the whole block."""
+        # A kind may serve some models of the block only: each model's pods are kept to the types it fits by
+        # instance type (the program's placement.instance_types), as the scheduler cannot see GPU memory.
+        fits = [self.fits_pod(pod) for pod, _, _, _ in counts]
+        union = frozenset().union(*fits)
+        if chosen.capacity_type == SPOT:
+            pools = min(len(chosen.members), self.selection.spot_types_wanted)
+            kinds = [c for c in self.spot_candidates(union)
+                     if not spread or min(len(c.members), self.selection.spot_types_wanted) >= pools]
+        else:
+            kinds = [c for c in self.od_candidates if c.primary.name in union]
+        kinds = [c for c in kinds if all(m.name in union for m in c.members)]
+        caps = {id(c): self.capacity(c.members) for c in kinds}
+        max_nodes = self.selection.max_nodes
+        out = []
+        for end in (1, 2):
+            live = [(c[0], c[end] * c[3], f) for c, f in zip(counts, fits) if c[end] * c[3]]
+            if not live:
+                out.append(())
+                continue
+            picked: dict[int, _Candidate] = {id(chosen): chosen}
+            for pod, n, f in live:
+                shape = _pack_shape(pod)
+                ok = [c for c in kinds if all(m.name in f for m in c.members)]
+                def rate(c: _Candidate) -> tuple[float, str]:
+                    k = caps[id(c)]
+                    n = _fits_shape(shape, k.cpu_millicores, k.memory_mib, k.pods, k.gpus, k.neuron_devices)
+                    return (c.unit_price / n if n else math.inf, c.primary.name)
+
+                # The best kind of each size, best first: a mix needs large nodes for the bulk and small ones for
+                # what is left, not six equal sizes of different families.
+                sizes: dict[tuple, _Candidate] = {}
+                for c in sorted(ok, key=rate):
+                    sizes.setdefault((c.primary.vcpu, c.primary.memory_gib, c.primary.gpu_count), c)
+                for c in list(sizes.values())[:MIX_OPTIONS]:
+                    picked.setdefault(id(c), c)
+            options = list(picked.values())
+            index = {id(c): o for o, c in enumerate(options)}
+            ok_of = {pod: frozenset(index[id(c)] for c in options if all(m.name in f for m in c.members))
+                     for pod, _, f in live}
+            zones = self.selection.zones if self.selection.zones and self.selection.zones > 1 else 1
+            shares = zone_shares([(pod, n, 1) for pod, n, _ in live], zones) if zones > 1 else [
+                [(pod, n, 1) for pod, n, _ in live]]
+            bought: dict[int, int] = {}
+            try:
+                for share in shares:
+                    items: dict[tuple, int] = {}
+                    for pod, n, _ in share:
+                        it = (_pack_shape(pod), ok_of[pod])
+                        items[it] = items.get(it, 0) + n
+                    self.packings += 1
+                    _, mix = pack_mixed(items, [(self.capacity(c.members), c.unit_price) for c in options])
+                    for o, n in mix:
+                        bought[o] = bought.get(o, 0) + n
+            except SizingError:
+                bought = {}
+            parts = tuple(Part(tuple(t.name for t in options[o].members), n, options[o].unit_price)
+                          for o, n in sorted(bought.items()))
+            if max_nodes is not None and sum(p.nodes for p in parts) > max_nodes:
+                parts = ()
+            out.append(parts)
+        return out[0], out[1]
+
+    def _pack(self, entries: Sequence[tuple[Requests, int, int]], cap: NodeCapacity) -> tuple[int, bool]:
+        """:func:`_pack`, zone by zone under a strict zone spread (:attr:`GroupSelection.zones`)."""
+        zones = self.selection.zones
+        if not zones or zones < 2:
+            return _pack(entries, cap)
+        total, exact = 0, True
+        for share in zone_shares(entries, zones):
+            n, ex = _pack(share, cap)
+            total, exact = total + n, exact and ex
+        return total, exact
+
+    def _absorb(self, floor: Pool, floor_counts: Sequence[tuple[Requests, int, int, int]],
+                rest: Sequence[tuple[Requests, int, int, int]]) -> list[tuple[Requests, int, int, int]]:
+        """``rest`` less the replicas the floor's nodes hold beside the floor, at min and at max.
+
+        The autoscaled replicas only prefer spot: the scheduler puts them on an on-demand floor node with room before
+        any node is bought. Floor replicas are placed first (first-fit decreasing over the floor's nodes), then the
+        rest, each on nodes of a type it fits. When the floor's nodes would hold all of the rest at max, nothing is
+        taken at max (the pool keeps its spot capacity to stand in)."""
+        ends = []
+        for at_max in (False, True):
+            bins = []
+            for part in floor.parts(at_max):
+                cap = self.capacity([self.types[t] for t in part.instance_types])
+                for _ in range(part.nodes):
+                    bins.append([part.instance_types[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus,
+                                 cap.neuron_devices])
+            taken = []
+            placed_all = True
+            for group, record in ((floor_counts, False), (rest, True)):
+                for pod, lo, hi, k in sorted(group, key=lambda c: _pack_shape(c[0]), reverse=True):
+                    n = (hi if at_max else lo) * k
+                    shape, ok = _pack_shape(pod), self.fits_pod(pod)
+                    got = 0
+                    for b in bins:
+                        if got == n:
+                            break
+                        if b[0] not in ok:
+                            continue
+                        q = min(n - got, _fits_shape(shape, *b[1:]))
+                        if q:
+                            b[1] -= q * shape[0]
+                            b[2] -= q * shape[1]
+                            b[3] -= q
+                            b[4] -= q * shape[2]
+                            b[5] -= q * shape[3]
+                            got += q
+                    if record:
+                        taken.append(got)
+                    elif got < n:
+                        placed_all = False  # this packing of the floor is not the floor's: take nothing
+            ends.append(taken if placed_all else [0] * len(rest))
+        # taken follows rest sorted by shape: map it back to rest's order.
+        order = sorted(range(len(rest)), key=lambda i: _pack_shape(rest[i][0]), reverse=True)
+        lo_taken, hi_taken = [0] * len(rest), [0] * len(rest)
+        for pos, i in enumerate(order):
+            lo_taken[i], hi_taken[i] = ends[0][pos], ends[1][pos]
+        if sum(hi * k - t for (_, _, hi, k), t in zip(rest, hi_taken)) <= 0:
+            hi_taken = [0] * len(rest)
+        return [(pod, lo * k - a, hi * k - b, 1) for (pod, lo, hi, k), a, b in zip(rest, lo_taken, hi_taken)]
+
+    def fits_pod(self, pod: Requests) -> frozenset[str]:
+        ok = self._fits.get(pod)
+        if ok is None:
+            ok = frozenset(t.name for t in self.type_list if replicas_per_node(pod, t, self.reserve) > 0)
+            self._fits[pod] = ok
+        return ok
 
     def block_of(self, key: tuple[tuple[int, int], ...]) -> tuple[float, Pool, Pool | None] | None:
         """Cheapest (objective, main pool, on-demand floor) for the models of ``key`` sharing one group (pools'
@@ -692,8 +1015,10 @@ class _Evaluator:
         # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
         base = [(d.base(d.min_replicas), d.base(d.max_replicas)) for d, _ in ds]
         rest = [(d.pod, d.running(d.min_replicas) - lo, d.max_replicas - hi, k) for (d, k), (lo, hi) in zip(ds, base)]
-        floor = self._best(key, "floor", self.od_candidates, common,
-                           [(d.pod, lo, hi, k) for (d, k), (lo, hi) in zip(ds, base)])
+        floor_counts = [(d.pod, lo, hi, k) for (d, k), (lo, hi) in zip(ds, base)]
+        floor = self._best(key, "floor", self.od_candidates, common, floor_counts)
+        if floor is not None:
+            rest = self._absorb(floor[1], floor_counts, rest)
         options = []
         for mode, cands in (("spot", None), ("rest-od", self.od_candidates)):
             r = self._best(key, mode, cands, common, rest)

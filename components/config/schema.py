@@ -1023,6 +1023,11 @@ class CapacityConfig(_Strict):
     """Most model node groups (system and on-demand fallback groups not counted); default: no cap."""
     max_types: int = Field(4, ge=1, le=20)
     """Most instance types in one spot group."""
+    spot_spread_cost_pct: float = Field(3.0, ge=0, le=100)
+    """The most listing more spot pools (equal-shape types) may raise a spot group's expected price (the mean over
+    its pools), in percent of its cheapest pool's: pools join cheapest first while the mean stays within it. 0: the
+    cheapest pool alone (lowest price, most interruptions); 20: every pool within 20%. Default 3. The plan says
+    what the pools cost per group."""
     max_nodes_per_group: Optional[int] = Field(None, ge=1, le=1000)
     """Largest max_size of a designed group (default: the environment's policy cap, 10 in dev)."""
     system_instance_types: list[str] = Field(default_factory=list)

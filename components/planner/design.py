@@ -36,6 +36,7 @@ from typing import Mapping, Optional
 from modelstack.capacity import optimizer, pricing
 from modelstack.capacity.optimizer import SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
 from modelstack.capacity.pricing import InstanceType
+from modelstack.capacity.sizing import replicas_per_node
 from modelstack.config import schema as cfg
 from modelstack.config.checks import pod_requests
 from modelstack.config.schema import CapacityConfig, ConfigIssue, NodeGroupConfig, Platform
@@ -78,6 +79,13 @@ class Settings:
     gpu_models: tuple[str, ...]
     exclude_gpu_models: tuple[str, ...]
     system_instance_types: tuple[str, ...]
+    karpenter: bool = False
+    """Karpenter buys the nodes: each end of the replica range is priced on its own mix of the allowed types."""
+    spot_spread_cost_pct: float = 3.0
+    """`capacity.spot_spread_cost_pct`: what more spot pools may add to a spot group's expected price."""
+    zones: Optional[int] = None
+    """Strict zone spread over this many zones (prod): each zone's share of a model packed on its own nodes."""
+    az_count: int = 1
 
 
 def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
@@ -93,6 +101,9 @@ def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -
         exclude_families=tuple(c.exclude_families), gpu_models=tuple(m.lower() for m in c.gpu_models),
         exclude_gpu_models=tuple(m.lower() for m in c.exclude_gpu_models),
         system_instance_types=tuple(c.system_instance_types),
+        karpenter=platform.config.cluster.provisioner == "karpenter", spot_spread_cost_pct=c.spot_spread_cost_pct,
+        zones=platform.config.cluster.vpc.az_count if platform.is_prod else None,
+        az_count=platform.config.cluster.vpc.az_count,
     )
 
 
@@ -191,7 +202,8 @@ class Design:
 def _selection(s: Settings, spot: bool) -> GroupSelection:
     # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
     return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
-                          max_nodes=s.max_nodes, relax_spot_premium=False)
+                          max_nodes=s.max_nodes, relax_spot_premium=False, mixed=s.karpenter,
+                          max_spot_spread_pct=s.spot_spread_cost_pct, zones=s.zones)
 
 
 def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
@@ -280,7 +292,38 @@ class _Names:
         return name
 
 
-def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int) -> str:
+def spread_price(choice: GroupChoice, prices: pricing.PriceBook, cat: Mapping[str, InstanceType]) -> tuple[float, float]:
+    """What listing several spot pools costs a group over each node's cheapest pool alone, $/h at min and at max: the
+    price of fewer interruptions (the estimate is the mean over the pools; price-capacity-optimized allocation
+    may buy cheaper)."""
+    pool = choice.main
+    if pool.capacity_type != SPOT:
+        return 0.0, 0.0
+    out = []
+    for at_max in (False, True):
+        out.append(sum(p.nodes * (p.unit_usd_per_hour - min(prices.spot(cat[t]) for t in p.instance_types))
+                       for p in pool.parts(at_max) if len(p.instance_types) > 1))
+    return out[0], out[1]
+
+
+def spread_trade(choice: GroupChoice, demands: list[ModelDemand], s: Settings,
+                 cat: Mapping[str, InstanceType]) -> list[str]:
+    """Where packing trades zone spread for cost: models whose replicas at max may share one node beyond their zone's
+    share (ceil(max_replicas / zones)) because zone spread is soft in this environment (ScheduleAnyway)."""
+    if s.zones or s.az_count < 2:
+        return []  # strict spread (prod) is packed zone by zone; one zone has nothing to trade
+    out = []
+    types = {t for pool in choice.pools for at_max in (False, True) for p in pool.parts(at_max) for t in p.instance_types}
+    for d in demands:
+        share = -(-d.max_replicas // s.az_count)
+        per = max((min(d.max_replicas, replicas_per_node(d.pod, cat[t])) for t in types if t in cat), default=0)
+        if per > share:
+            out.append(f"{d.name}: up to {per} of {d.max_replicas} replicas on one node, over its zone share of {share}")
+    return out
+
+
+def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int,
+            spread: tuple[float, float] = (0.0, 0.0), spread_pct: float = 0.0) -> str:
     main = choice.main
     if main.capacity_type == SPOT:
         n = len(main.instance_types)
@@ -293,6 +336,9 @@ def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_al
     if choice.on_demand_floor is not None:
         line += f", on-demand floor on {choice.on_demand_floor.primary.name} included"
     line += ")"
+    if spread[1] > 0.0005 or spread[0] > 0.0005:
+        line += (f"; its spot pools cost ${spread[0]:.2f}/h at min, ${spread[1]:.2f}/h at max over the cheapest pool "
+                 f"alone (fewer interruptions; capacity.spot_spread_cost_pct {spread_pct:g})")
     if len(models) > 1 and alone_max > choice.usd_per_hour_max + 1e-9:
         line += f"; sharing saves ${alone_max - choice.usd_per_hour_max:.2f}/h at max against one group per model"
     return line
@@ -381,7 +427,12 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
                                  on_demand_fallback=spot and s.on_demand_fallback, min_size=0, max_size=max_size,
                                  priority=PRIORITY, root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB[kind]))
         models = tuple(d.name for d in ds)
-        groups.append(DesignedGroup(gname, config, models, choice, _reason(models, choice, alone, n_allowed)))
+        reason = _reason(models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct)
+        trade = spread_trade(choice, ds, s, cat)
+        if trade:
+            reason += (f"; packing trades zone spread for cost (soft in {c.environment}: a zone's loss takes more): "
+                       + "; ".join(trade))
+        groups.append(DesignedGroup(gname, config, models, choice, reason))
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
     groups.sort(key=lambda g: g.name)

@@ -4,8 +4,10 @@ A managed node group holds one shape, so the capacity plan picks one type per gr
 together. Karpenter launches per batch of pending pods, so the simulation runs the same optimizer twice per pool:
 once for the cost at min replicas, once for the cost at max replicas, each free to pick its own type. Both picks
 join the NodePool's instance types, so what the estimate assumes Karpenter buys is something it is allowed to buy.
-A pool whose types are fixed (listed in a declared group, or designed by the planner) has nothing to pick per end:
-it is priced as planned, a designed pool's on-demand floor on the types the design chose for it.
+Karpenter buys a mix of the types a NodePool allows (per batch of pending pods, then consolidation toward cheaper
+nodes), so each end is priced on the mix the optimizer finds for it (`GroupSelection.mixed`, `pack_mixed`), a
+designed pool's as the design found it; every type of both mixes joins the NodePool. A pool whose types a declared
+group lists is priced on those types as planned.
 Karpenter keeps no minimum node count: a pool's nodes at min replicas come from its models alone (config
 `min_size` does not apply), and a pool without models launches nothing.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from modelstack.capacity import cost, optimizer, pricing
-from modelstack.capacity.optimizer import SPOT, GroupChoice, SizingError
+from modelstack.capacity.optimizer import SPOT, GroupChoice, Part, Pool, SizingError
 from modelstack.config.checks import selection_of
 from modelstack.config.schema import Platform, RootVolume
 from modelstack.planner.capacity import FALLBACK_SUFFIX, CapacityPlan, NodeGroupPlan, demand_of, on_demand_base
@@ -38,6 +40,18 @@ class PoolSimulation:
     nodes_at_max: int
     spot_types_at_min: tuple[str, ...] = ()
     spot_types_at_max: tuple[str, ...] = ()
+    parts_at_min: tuple[Part, ...] = ()
+    """The nodes at min by type (empty: ``nodes_at_min`` of ``type_at_min``)."""
+    parts_at_max: tuple[Part, ...] = ()
+    """The nodes at max by type; they may be fewer than at min (larger ones). ``nodes_at_max`` is the most either
+    end runs, for the NodePool's limits."""
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """Every type the simulation buys at either end."""
+        names = [self.type_at_min, self.type_at_max, *self.spot_types_at_min, *self.spot_types_at_max]
+        names += [t for p in self.parts_at_min + self.parts_at_max for t in p.instance_types]
+        return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -60,12 +74,14 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
             continue
         models = {m: c.models[m] for m in plan.models}
         demands = [demand_of(m, mc, on_demand_base(platform, mc, g)) for m, mc in models.items()]
-        sel = selection_of(g, cat)
+        # prod's ModelAPIs spread strictly over the zones: a node never holds more of a model than its zone's share
+        sel = replace(selection_of(g, cat), mixed=True,
+                      zones=c.cluster.vpc.az_count if platform.is_prod else None)
         try:
             both = plan.choice or optimizer.choose_group(sel, demands, prices, cat)
             if sel.instance_types is not None:
-                # Types fixed (declared, or designed): nothing to choose per end. A designed pool's floor is where the
-                # design put it, on types its config cannot name; re-choosing from the config would move it.
+                # Types fixed (declared, or designed): nothing to choose per end. A designed pool's mixes and floor
+                # are where the design put them, on types its config cannot name; re-choosing would move them.
                 lo = hi = both
             else:
                 lo = optimizer.choose_group(sel, demands, prices, cat, weights=AT_MIN)
@@ -83,13 +99,20 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
             if a is None or b is None or a.capacity_type != b.capacity_type:
                 # a floor at one end only, or spot at one end only: both ends priced on the pick that exists at max
                 a = b = b if b is not None else a
+            at_min, at_max = a.parts(False), b.parts(True)
+            n_min, n_max = sum(p.nodes for p in at_min), sum(p.nodes for p in at_max)
             out[name] = PoolSimulation(
                 name=name, capacity_type=b.capacity_type,
-                type_at_min=a.primary.name, nodes_at_min=a.nodes_min,
-                type_at_max=b.primary.name, nodes_at_max=max(a.nodes_min, b.nodes_max),
-                spot_types_at_min=a.instance_types if a.capacity_type == SPOT else (),
-                spot_types_at_max=b.instance_types if b.capacity_type == SPOT else ())
+                type_at_min=_first(at_min, a), nodes_at_min=n_min,
+                type_at_max=_first(at_max, b), nodes_at_max=max(n_min, n_max),
+                spot_types_at_min=(at_min[0].instance_types if at_min else a.instance_types) if a.capacity_type == SPOT else (),
+                spot_types_at_max=(at_max[0].instance_types if at_max else b.instance_types) if b.capacity_type == SPOT else (),
+                parts_at_min=at_min, parts_at_max=at_max)
     return out
+
+
+def _first(parts: tuple[Part, ...], pool: Pool) -> str:
+    return parts[0].instance_types[0] if parts else pool.primary.name
 
 
 def _cost_volume(v: RootVolume) -> cost.RootVolume:
@@ -103,8 +126,7 @@ def _usd(choice: GroupChoice, volume_usd_per_hour: float, *, at_max: bool) -> fl
     total = 0.0
     for pool in (choice.main, choice.on_demand_floor):
         if pool is not None:
-            nodes = pool.nodes_max if at_max else pool.nodes_min
-            total += nodes * (pool.unit_usd_per_hour + volume_usd_per_hour)
+            total += sum(p.nodes * (p.unit_usd_per_hour + volume_usd_per_hour) for p in pool.parts(at_max))
     return total
 
 
@@ -126,7 +148,7 @@ def _node_pool(g: NodeGroupPlan, sim: Optional[PoolSimulation], main_nodes: int,
     # to the max replicas alone could not surge a rollout at max, nor fit the replicas on smaller types it allows.
     nodes = max(g.max_size, g.nodes_max if g.models else 0)
     if sim is not None:
-        types += [sim.type_at_min, sim.type_at_max, *sim.spot_types_at_min, *sim.spot_types_at_max]
+        types += list(sim.types)
         nodes = max(nodes, sim.nodes_at_max)
     if g.name != g.pool:  # an on-demand fallback must be able to stand in for every spot node of its pool
         nodes = max(nodes, main_nodes)
@@ -183,11 +205,14 @@ def plan_karpenter(platform: Platform, capacity: CapacityPlan) -> KarpenterPlan:
     groups = [replace(ng, nodes_min=system_size[ng.name], nodes_max=system_size[ng.name])
               for ng in capacity.cost_inputs.node_groups if ng.name in system_size]
     for s in sims.values():
+        n_max = sum(p.nodes for p in s.parts_at_max) if s.parts_at_max else max(s.nodes_at_min, s.nodes_at_max)
         groups.append(cost.NodeGroupCost(
             name=s.name, instance_type=s.type_at_min, capacity_type=s.capacity_type, nodes_min=s.nodes_at_min,
-            nodes_max=max(s.nodes_at_min, s.nodes_at_max), root_volume=volumes.get(s.name, cost.RootVolume()),
+            nodes_max=n_max, root_volume=volumes.get(s.name, cost.RootVolume()),
             spot_instance_types=s.spot_types_at_min, max_instance_type=s.type_at_max,
-            max_spot_instance_types=s.spot_types_at_max, kind="nodepool"))
+            max_spot_instance_types=s.spot_types_at_max, kind="nodepool",
+            parts_min=tuple((p.instance_types, p.nodes) for p in s.parts_at_min),
+            parts_max=tuple((p.instance_types, p.nodes) for p in s.parts_at_max)))
     return KarpenterPlan(node_pools=pools, simulations=sims,
                          cost_inputs=replace(capacity.cost_inputs, node_groups=tuple(groups)))
 
