@@ -30,6 +30,14 @@ same requests, replica ranges and floors with each GPU class written as the GPU 
 that scales to zero. ``ADDENDUM`` holds the two models that need A100/H100 instances (p4d.24xlarge, an 8-GPU
 node; p5.4xlarge): reported apart through the optimizer directly (prod's families; prod's min-replicas policy
 rejects their one-replica minimum), with the reason spot cannot save there. The script exits 0 either way.
+
+**Random portfolios** (``--random N --seed S [--jobs J] [--time-limit T] [-v]``): N portfolios of 3-9 models drawn
+by :func:`random_portfolio` (CPU models of 0.25-16 vCPU; GPU models of 1-8 GPUs needing 8-44 GiB per GPU, the most
+staging's families hold; replica ranges from zero; on-demand floors from none to nearly all), each written as a
+models-only staging stack, on-demand and spot, planned by `modelstack plan` and compared with its exact optimum
+(the same ILP over the same pods): median, p90 and worst of plan / optimum at min and at max, against
+``RANDOM_TARGETS``. ``--rules`` instead prints what each rule (one shape per group, strict zone spread, spot pools)
+costs the planner's design of the same portfolios, in-process.
 """
 
 from __future__ import annotations
