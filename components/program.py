@@ -196,7 +196,7 @@ def ingress_args(cluster: cfg.ClusterConfig, path: str) -> model_api.IngressArgs
 def with_group_idle_timeout(all_args: dict[str, ModelAPIArgs]) -> dict[str, ModelAPIArgs]:
     """Every model's args with the shared ALB's idle timeout: the longest silent wait of any model behind it (an
     attribute of the one load balancer, so every Ingress of the group must carry the same value)."""
-    plans = {name: model_api.resolve(name, a) for name, a in all_args.items()}
+    plans = resolved(all_args)
     idle = timeouts.alb_idle_timeout((pl.cold_start.total, pl.response_seconds) for pl in plans.values())
     return {name: _with_idle_timeout(a, idle) for name, a in all_args.items()}
 
@@ -211,11 +211,15 @@ def _with_idle_timeout(a: ModelAPIArgs, idle: int) -> ModelAPIArgs:
     return out
 
 
-def interceptor_drain(all_args: dict[str, ModelAPIArgs]) -> timeouts.Drain:
+def resolved(all_args: dict[str, ModelAPIArgs]) -> dict[str, model_api.Plan]:
+    """Every model's objects as its ModelAPI renders them from `all_args` (model_api.resolve), by model name."""
+    return {name: model_api.resolve(name, a) for name, a in all_args.items()}
+
+
+def interceptor_drain(plans: Mapping[str, model_api.Plan]) -> timeouts.Drain:
     """How the KEDA interceptor stops, from the routes through it: every in_flight model's (readiness, response)."""
-    plans = [model_api.resolve(name, a) for name, a in all_args.items()]
     return timeouts.interceptor_drain((pl.cold_start.total, pl.response_seconds)
-                                      for pl in plans if "interceptor_route" in pl.objects)
+                                      for pl in plans.values() if "interceptor_route" in pl.objects)
 
 
 def longest_grace_seconds(all_args: dict[str, ModelAPIArgs], drain: timeouts.Drain) -> int:
@@ -421,9 +425,10 @@ def log_retention_days(p: Platform) -> int:
     return p.config.cluster.logging.retention_days or cfg.LOG_RETENTION_DAYS.get(p.tier or "", 30)
 
 
-def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, ModelAPIArgs]) -> ObservabilityPlan:
-    """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI resolves its args."""
-    return plan_observability(p, capacity, {n: model_api.resolve(n, a).cold_start.total for n, a in all_args.items()})
+def observability_plan(p: Platform, capacity: CapacityPlan, plans: Mapping[str, model_api.Plan]) -> ObservabilityPlan:
+    """Rules, routing and dashboards of the platform; cold-start budgets as each ModelAPI renders them (`plans`:
+    :func:`resolved`)."""
+    return plan_observability(p, capacity, {n: pl.cold_start.total for n, pl in plans.items()})
 
 
 def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: ClusterHandle,
@@ -464,7 +469,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         network_args["existing_public_subnet_ids"] = vpc.existing.public_subnet_ids
     # Every model's args first (pure): the interceptor's drain and the autoscaler's grace limit follow from them.
     all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity, kplan) for name, m in c.models.items()})
-    drain = interceptor_drain(all_args)
+    plans = resolved(all_args)
+    drain = interceptor_drain(plans)
     network = Network(f"{cl.name}-network", network_args)
     cluster_args: ClusterArgs = {
         "cluster_name": cl.name,
@@ -515,8 +521,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
             "system_node_pool": system_pool, "max_graceful_termination_seconds": longest_grace_seconds(all_args, drain),
             "tags": tags,
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
-    all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity, kplan) for name, m in c.models.items()})
-    obs = observability_plan(p, capacity, all_args)
+    obs = observability_plan(p, capacity, plans)
     # Amazon Managed Grafana: before the prometheus release, whose remote write waits for the Pod Identity binding.
     managed_obs = None
     prometheus_values = obs.prometheus_values(system_pool) if cl.observability.prometheus else {}

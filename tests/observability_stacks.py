@@ -15,4 +15,4 @@ def observability(env: str):
     platform, capacity = plan_platform(env, values, str(ROOT / "stacks" / f"Pulumi.{env}.yaml"))
     all_args = program.with_group_idle_timeout(
         {n: program.model_args(platform, n, m, capacity) for n, m in platform.config.models.items()})
-    return platform, program.observability_plan(platform, capacity, all_args)
+    return platform, program.observability_plan(platform, capacity, program.resolved(all_args))

@@ -13,6 +13,7 @@ from pulumi.runtime import mocks
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
+from .offline_sdk import offline_sdk
 from .mocks import Recorded, RecordingMocks, RecordingMonitor, OutputsFn
 
 PROJECT = "modelstack"
@@ -46,30 +47,38 @@ def config_strings(values: Mapping[str, Any]) -> dict[str, str]:
 
 #: Allocations between two young-generation collections while a plan runs (CPython's default is 700).
 GC_YOUNG_THRESHOLD = 100_000
+#: Young-generation collections between two collections of the middle one while a plan runs: so many that a plan
+#: never reaches it (CPython's default is 10).
+GC_NO_OLDER = 1_000_000
 _tuned = 0
 
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Garbage collection tuned for one offline plan, then restored: what exists before (imports, the price table,
-    the validated config) is frozen out of the collector's scans, and the young generation is collected every
-    GC_YOUNG_THRESHOLD allocations instead of every 700. A plan allocates millions of objects that stay alive
-    until it ends (every resource, output and recorded input): with the defaults, the collector rescans them over
-    and over, about a third of a 1,000-model plan. Reference cycles are still collected. Nested uses are one."""
+    """Garbage collection tuned for one offline plan, then restored. A plan allocates millions of objects that stay
+    alive until it ends (every resource, output and recorded input): with the defaults, the collector rescans them
+    over and over. So: what exists before (imports, the price table, the validated config) is frozen out of the
+    collector's scans; the young generation is collected every GC_YOUNG_THRESHOLD allocations instead of every 700
+    (short-lived reference cycles are still collected); the older generations are not collected while the plan
+    runs (each of those collections rescans everything the plan holds so far); and when the plan ends, what it
+    allocated joins the oldest generation without a scan (gc.freeze, then gc.unfreeze: a collection of the young
+    generation right after the plan would scan all of it), where the next full collection finds its garbage.
+    Nested uses are one."""
     global _tuned
     if _tuned:
         yield
         return
     threshold = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
+    gc.set_threshold(GC_YOUNG_THRESHOLD, GC_NO_OLDER, GC_NO_OLDER)
     _tuned += 1
     try:
         yield
     finally:
         _tuned -= 1
-        gc.set_threshold(*threshold)
+        gc.freeze()
         gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def run_program(program: Callable[[], Any], stack: str, config: Mapping[str, Any], *, project: str = PROJECT,
@@ -82,7 +91,7 @@ def run_program(program: Callable[[], Any], stack: str, config: Mapping[str, Any
     `secret_keys`: config keys the engine would mark secret (a stack file's `secure:` values). `stack_outputs`: what
     each `pulumi.StackReference` reads, by the stack name it is given (`pulumi stack output --json` of that stack).
     """
-    with fewer_collections():
+    with fewer_collections(), offline_sdk():
         pulumi.runtime.settings.ROOT.set(None)
         pulumi.runtime.set_all_config(config_strings(config), list(secret_keys or []))
         monitor = RecordingMonitor(RecordingMocks(region=region, outputs=outputs, stack_outputs=stack_outputs))
