@@ -252,12 +252,14 @@ def choose(a: Architecture, s: Settings, types: Iterable[InstanceType], prices: 
     found = options(a, s, types, prices, spot=spot, pod=pod, degrees=degrees, gpu_models=gpu_models)
     if found:
         return found[0]
-    raise LlmSizingError(refusal(a, s, types, degrees, gpu_models))
+    priced = [t for t in types if prices.offers(t) and (prices.spot(t) if spot else prices.on_demand(t)) is not None]
+    raise LlmSizingError(refusal(a, s, priced, degrees, gpu_models))
 
 
 def refusal(a: Architecture, s: Settings, types: Iterable[InstanceType], degrees: Iterable[int],
             gpu_models: Optional[Iterable[str]] = None) -> str:
-    """Why nothing fits: the memory one replica needs, and the largest node's GPU memory at its best degree."""
+    """Why nothing fits `types` (the priced ones): the memory one replica needs, and how short the largest node
+    falls at its best degree."""
     need = a.weight_bytes + a.kv_bytes_per_token(s.kv_cache_dtype) * s.tokens
     allowed = {m.lower() for m in gpu_models} if gpu_models else None
     gpus = [t for t in types if t.is_gpu and t.gpu_memory_gib and not a.gpu_problem(t.gpu_model or "", s.kv_cache_dtype)
