@@ -20,6 +20,7 @@ from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
+from modelstack.planner.llm import model_api_extras as llm_model_api_extras, nvme_classes as llm_nvme_classes
 from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
@@ -256,8 +257,10 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     for k in ("readiness_probe", "liveness_probe", "startup_probe"):
         if getattr(m, k) is not None:
             args[k] = _probe(getattr(m, k))
-    if a.signal in ("gpu", "prometheus"):
+    if a.signal in ("gpu", "prometheus", "llm"):
         args["prometheus_address"] = PROMETHEUS_ADDRESS
+    if name in capacity.llms:  # the weights' node-local cache and its init container, the engine's metrics
+        args.update(llm_model_api_extras(capacity.llms[name]), engine_metrics=True)
     if m.sidecars:
         args["sidecars"] = [sidecar_args(n, sc) for n, sc in m.sidecars.items()]
     if m.aws is not None:
@@ -294,7 +297,9 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         "controller_identity": k.controller_identity,
         "ami_version": k.ami_version,
         "node_classes": [{"name": n, "root_volume_size_gib": v.size_gib, "root_volume_type": v.type,
-                          **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {})}
+                          **({"root_volume_iops": v.iops, "root_volume_throughput": v.throughput} if v.type == "gp3" else {}),
+                          # an LLM's weights are cached on the instance-store NVMe of its nodes (planner/llm.py)
+                          **({"instance_store_policy": "RAID0"} if n in llm_nvme_classes(capacity) else {})}
                          for n, v in node_classes(capacity).items()],
         "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
         "tags": tags,

@@ -62,6 +62,9 @@ class NodeClassArgs(TypedDict):
     """gp3 IOPS. Default 3000."""
     root_volume_throughput: NotRequired[int]
     """gp3 MB/s. Default 125."""
+    instance_store_policy: NotRequired[str]
+    """"RAID0": the instance-store NVMe volumes as one RAID 0 holding the kubelet's and containerd's folders (so
+    emptyDir volumes and image layers are node-local NVMe; the LLM weights' cache). Default none (root volume)."""
 
 
 class KarpenterArgs(TypedDict):
@@ -248,7 +251,8 @@ class Karpenter(pulumi.ComponentResource):
                         a[0], a[1], name=c["name"], ami_version=args.get("ami_version", "latest"),
                         volume_size_gib=c.get("root_volume_size_gib", 100), volume_type=c.get("root_volume_type", "gp3"),
                         iops=c.get("root_volume_iops", 3000), throughput=c.get("root_volume_throughput", 125),
-                        imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels))),
+                        imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels,
+                        instance_store_policy=c.get("instance_store_policy")))),
                 opts=k8s_opts))
         zones = pulumi.Output.from_input(args.get("zones") or [])
         pool_opts = pulumi.ResourceOptions(parent=self, provider=h.provider, depends_on=[*deps, release, *node_class_resources])

@@ -823,7 +823,7 @@ TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
 LLM_DTYPES = ("bfloat16", "float16", "fp8", "int4")
 _WEIGHTS_RE = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[!-~]*)?|hf://[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96})$"
 WEIGHTS_RULE = ("s3://bucket/prefix (the folder holding config.json and the *.safetensors files) or "
-                "hf://org/name (a Hugging Face repository, with hf_token_secret for a gated one)")
+                "hf://org/name (a public Hugging Face repository, downloaded by vLLM at start)")
 
 
 class LlmArchitecture(_Strict):
@@ -877,9 +877,8 @@ class LlmConfig(_Strict):
     engine: Literal["vllm"] = "vllm"
     """The engine; its image is pinned (render/vllm.py IMAGE) unless the model sets `image`."""
     weights: str = Field(pattern=_WEIGHTS_RE)
-    """Where the weights are: s3://bucket/prefix (read with the model's own read-only role) or hf://org/name."""
-    hf_token_secret: Optional[str] = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-    """hf:// weights: a Secret in the model's namespace whose key `token` is the Hugging Face token."""
+    """Where the weights are: s3://bucket/prefix (copied to the node's NVMe with the model's own read-only role) or
+    hf://org/name (public; vLLM downloads it at start)."""
     config_file: Optional[str] = Field(None, min_length=1, max_length=4096)
     """The model's config.json, relative to the folder of the stack file (or absolute)."""
     architecture: Optional[LlmArchitecture] = None
@@ -914,8 +913,6 @@ class LlmConfig(_Strict):
         if (self.config_file is None) == (self.architecture is None):
             given = "both config_file and architecture" if self.config_file else "neither config_file nor architecture"
             raise rule_error(given, "exactly one of config_file (the model's config.json) and architecture")
-        if self.hf_token_secret and not self.weights.startswith("hf://"):
-            raise rule_error("hf_token_secret with s3:// weights", "hf_token_secret only with hf:// weights")
         return self
 
 
