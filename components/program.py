@@ -20,7 +20,7 @@ from modelstack.render import labels, node_templates, timeouts
 from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
-from modelstack.planner.llm import model_api_extras as llm_model_api_extras, nvme_classes as llm_nvme_classes
+from modelstack.planner.llm import model_api_extras as llm_model_api_extras
 from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
 from modelstack.cluster.control_plane import Cluster
 from modelstack.cluster.logging import ClusterLogging
@@ -29,7 +29,7 @@ from modelstack.ops.observability import plan_observability
 from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter
-from modelstack.planner.karpenter import KarpenterPlan, node_classes, plan_karpenter
+from modelstack.planner.karpenter import KarpenterPlan, node_class_of, node_classes, plan_karpenter
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.serving import model_api
@@ -269,6 +269,14 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
                        "allow_wildcard_actions": m.aws.allow_wildcard_actions,
                        "tags": labels.base_tags(c.environment, c.team, c.tags)}
     return {k: v for k, v in args.items() if v is not None}
+
+
+def llm_nvme_classes(capacity: CapacityPlan) -> set[str]:
+    """EC2NodeClasses of pools that run an LLM with s3:// weights: the kubelet goes on the instance stores' RAID 0
+    (instanceStorePolicy RAID0), where the weights' emptyDir lands (planner/llm.py). Pools sharing that root volume
+    share the class."""
+    return {node_class_of(capacity, capacity.placements[m].pool) for m, p in capacity.llms.items()
+            if p.weights.startswith("s3://") and m in capacity.placements}
 
 
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,

@@ -273,16 +273,6 @@ def model_api_extras(plan: LlmPlan) -> dict[str, Any]:
     }
 
 
-def nvme_classes(capacity: Any) -> set[str]:
-    """The EC2NodeClasses (planner/karpenter.py node_classes) of pools that run an LLM with s3:// weights: they put
-    the kubelet on the instance stores' RAID 0 (instanceStorePolicy RAID0), where the weights' emptyDir lands. Pools
-    sharing that root volume share the class."""
-    from modelstack.planner.karpenter import node_class_of  # planner/karpenter imports planner/capacity, which imports us
-    pools = {capacity.placements[m].pool for m, p in capacity.llms.items()
-             if p.weights.startswith("s3://") and m in capacity.placements}
-    return {node_class_of(capacity, pool) for pool in pools}
-
-
 def table(plans: Mapping[str, LlmPlan]) -> list[str]:
     """The plan summary's LLM lines: GPU x count, degree, memory per GPU, KV tokens, $/h per replica, cold start."""
     if not plans:
