@@ -91,7 +91,10 @@ class Planned:
 
 
 def project_root() -> Path:
-    """The folder of the project's Pulumi.yaml (Pulumi runs the program there)."""
+    """The folder of the project's Pulumi.yaml (Pulumi runs the program there; so does `modelstack plan --program`,
+    whose mocks may report another root)."""
+    if (Path.cwd() / "Pulumi.yaml").is_file():
+        return Path.cwd()
     try:
         return Path(pulumi.get_root_directory() or Path.cwd())
     except Exception:  # noqa: BLE001 - older engines, or no engine (mocks): the working folder
@@ -115,7 +118,9 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     else:
         try:
             # The plan's price files (planner/prices.py) and recorded choices live in the project `pulumi up` runs.
-            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml", project=project_root(),
+            root = project_root()
+            source = stack_config_dir(root).relative_to(root) / f"Pulumi.{stack}.yaml"
+            platform, capacity = plan_platform(stack, values, str(source), project=root,
                                                recorded=recorded_choices(stack))
         except ConfigError as e:
             # RunError prints the message without a Python traceback.
