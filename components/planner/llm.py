@@ -166,6 +166,13 @@ def weights_statements(weights: str) -> list[cfg.AwsStatement]:
             cfg.AwsStatement(actions=["s3:ListBucket"], resources=[f"arn:aws:s3:::{bucket}"])]
 
 
+def startup_probe(health: cfg.HttpGet, budget: int) -> cfg.Probe:
+    """A start-up probe that keeps failing up to `budget` seconds: every STARTUP_PERIOD_SECONDS, or longer when the
+    schema's 100 failures would not cover it."""
+    period = max(STARTUP_PERIOD_SECONDS, math.ceil(budget / 100))
+    return cfg.Probe(http_get=health, period_seconds=period, failure_threshold=max(1, math.ceil(budget / period)))
+
+
 def _expanded(name: str, m: cfg.ModelConfig, plan: LlmPlan) -> cfg.ModelConfig:
     """The model's config with everything the engine decides filled in."""
     spec, o = m.llm, plan.option
@@ -198,8 +205,7 @@ def _expanded(name: str, m: cfg.ModelConfig, plan: LlmPlan) -> cfg.ModelConfig:
         "readiness_probe": m.readiness_probe or cfg.Probe(http_get=health, period_seconds=5, failure_threshold=2),
         "liveness_probe": m.liveness_probe or cfg.Probe(http_get=health, period_seconds=10, failure_threshold=6,
                                                         timeout_seconds=5),
-        "startup_probe": cfg.Probe(http_get=health, period_seconds=STARTUP_PERIOD_SECONDS,
-                                   failure_threshold=max(1, math.ceil(budget / STARTUP_PERIOD_SECONDS))),
+        "startup_probe": startup_probe(health, budget),
         "termination_grace_period_seconds": max(m.termination_grace_period_seconds, min(grace, 3600)),
         "max_concurrency": m.max_concurrency if m.max_concurrency > 1 else spec.max_num_seqs,
         "autoscaling": auto, "aws": aws,

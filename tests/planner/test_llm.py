@@ -176,3 +176,10 @@ def test_the_plan_row_states_the_memory_budget():
     assert (r["weights_gib"], r["kv_gib"], r["overhead_gib"]) == (14.96, 16.0, 2.0)
     assert r["cold_start"]["total"] == 15 and r["usd_per_replica_hour"] == 1.861
     assert "1 x l40s" in "\n".join(planner_llm.table({"chat": p}))
+
+
+@pytest.mark.parametrize("budget", [1, 95, 1000, 2350, 10_000])
+def test_the_start_up_probe_covers_any_budget_within_the_schemas_bounds(budget):
+    p = planner_llm.startup_probe(planner_llm.cfg.HttpGet(path="/health"), budget)
+    assert p.period_seconds * p.failure_threshold >= budget and p.failure_threshold <= 100
+    assert p.period_seconds * (p.failure_threshold - 1) < budget  # no more than one period beyond it
