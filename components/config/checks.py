@@ -30,6 +30,7 @@ from modelstack.config.schema import (
 )
 from modelstack.render import autoscaling as autoscaling_render
 from modelstack.render import manifests, timeouts
+from modelstack.render import vllm as vllm_render
 from modelstack.render import labels as labels_render
 from modelstack.render.charts import CHARTS
 
@@ -267,9 +268,14 @@ def semantic_warnings(cfg: PlatformConfig) -> list[ConfigIssue]:
                 out.append(ConfigIssue(path=f"{q}.{k}", given=f"{getattr(a, k):g}", allowed=(
                     f"has no effect: the cluster-wide HPA tolerance ({autoscaling_render.HPA_DEFAULT_TOLERANCE:g}) applies "
                     "(behavior.*.tolerance is feature-gated on EKS and KEDA's ScaledObject does not carry it); remove it")))
-        if a.signal != "in_flight" and "target_in_flight" in a.model_fields_set:
+        if a.signal not in autoscaling_render.INTERCEPTED_SIGNALS and "target_in_flight" in a.model_fields_set:
             out.append(ConfigIssue(path=f"{q}.target_in_flight", given=f"{a.target_in_flight:g} with signal {a.signal}",
                                    allowed="has no effect: only signal in_flight scales on requests in flight; remove it"))
+        tag = m.image.rpartition(":")[2] if "vllm-openai:" in m.image else None
+        if m.llm is not None and tag is not None and tag != vllm_render.IMAGE.rpartition(":")[2]:
+            out.append(ConfigIssue(path=f"{CONFIG_KEY}.models.{name}.image", given=repr(m.image), allowed=(
+                f"vLLM {vllm_render.VERSION} ({vllm_render.IMAGE.rpartition(':')[2]}): the engine's flags and metric names "
+                "are checked against that release only (render/vllm.py); another tag may not take them")))
     return out
 
 

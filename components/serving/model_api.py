@@ -780,6 +780,9 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     server = _container("model", a, "", env_extra)
     sidecars = tuple(_container(_plain(s["name"], "sidecars.name"), s, f"sidecars[{i}]", sidecar=True)
                      for i, s in enumerate(a.get("sidecars") or []))
+    if knobs.signal == "llm" and not _get(a, "engine_metrics", False, ""):
+        raise ValueError(f"ModelAPI {name!r}: signal 'llm' needs engine_metrics: true (Prometheus scrapes the engine's "
+                         "queue through the Service)")
     inits = tuple(_container(_plain(s["name"], "init_containers.name"), s, f"init_containers[{i}]")
                   for i, s in enumerate(a.get("init_containers") or []))
     cache = a.get("cache_volume") or None

@@ -183,3 +183,11 @@ def test_the_start_up_probe_covers_any_budget_within_the_schemas_bounds(budget):
     p = planner_llm.startup_probe(planner_llm.cfg.HttpGet(path="/health"), budget)
     assert p.period_seconds * p.failure_threshold >= budget and p.failure_threshold <= 100
     assert p.period_seconds * (p.failure_threshold - 1) < budget  # no more than one period beyond it
+
+
+def test_another_vllm_tag_is_a_warning_naming_the_checked_release(tmp_path):
+    platform, _ = planned(tmp_path, image="123456789012.dkr.ecr.us-east-1.amazonaws.com/vllm/vllm-openai:v0.30.0")
+    (w,) = [w for w in platform.warnings if w.path.endswith("models.chat.image")]
+    assert "v0.30.0" in w.given and f"vLLM {vllm.VERSION}" in w.allowed
+    pinned, _ = planned(tmp_path, image=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/vllm/vllm-openai:v{vllm.VERSION}")
+    assert not [w for w in pinned.warnings if w.path.endswith("models.chat.image")]
