@@ -897,14 +897,14 @@ class LlmConfig(_Strict):
     """Per GPU, beyond weights and KV cache: CUDA context, CUDA graphs, activations at the batch peak."""
     served_model_name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][\w./:-]{0,127}$")
     """The `model` name clients send; default: the model's key."""
-    shutdown_timeout: Union[int, str] = "10m"
-    """How long a stopping replica finishes the requests it holds (vLLM --shutdown-timeout; the grace period and
-    pre-stop follow it)."""
+    shutdown_timeout: Optional[Union[int, str]] = None
+    """How long a stopping replica finishes the requests it holds (vLLM --shutdown-timeout; the pod's grace period
+    follows it). Default: the model's response_timeout (its longest request), at most 50m."""
 
     @field_validator("shutdown_timeout")
     @classmethod
     def _shutdown(cls, v: Any) -> Any:
-        if duration_seconds(v) < 1 or duration_seconds(v) > 3000:
+        if v is not None and (duration_seconds(v) < 1 or duration_seconds(v) > 3000):
             raise ValueError("a duration from 1 s to 50m, such as '10m'")
         return v
 

@@ -50,6 +50,8 @@ LOAD_BYTES_PER_SECOND = 15e9 / 47.99
 #: vLLM's start past the weights, caches cold: torch.compile (10 s + 42 s), CUDA graph capture (54 s), engine
 #: and imports (94 s) for Llama-3.1-8B on an L40S (tensorfuse.io blog "Reducing GPU cold start", 2025-09-01).
 ENGINE_INIT_SECONDS = 10 + 42 + 54 + 94
+#: The longest default engine shutdown: the schema's bound on `llm.shutdown_timeout` (grace stays under 3600 s).
+MAX_SHUTDOWN_SECONDS = 3000
 #: Start-up probe period; the failure threshold covers the budget.
 STARTUP_PERIOD_SECONDS = 10
 
@@ -179,7 +181,9 @@ def _expanded(name: str, m: cfg.ModelConfig, plan: LlmPlan) -> cfg.ModelConfig:
     assert spec is not None
     # s3:// weights are copied onto the node first; a Hugging Face id is vLLM's to download
     model_path = f"{WEIGHTS_MOUNT}/{name}" if spec.weights.startswith("s3://") else spec.weights.removeprefix("hf://")
-    shutdown = duration_seconds(spec.shutdown_timeout)
+    #: the longest request by default (the response timeout), within the grace period's 3600 s
+    shutdown = duration_seconds(spec.shutdown_timeout) if spec.shutdown_timeout is not None else min(
+        duration_seconds(m.response_timeout), MAX_SHUTDOWN_SECONDS)
     engine = vllm.EngineArgs(
         model=model_path, served_model_name=spec.served_model_name or name, tensor_parallel_size=o.degree,
         max_model_len=spec.max_model_len, max_num_seqs=spec.max_num_seqs,

@@ -206,3 +206,11 @@ def test_under_cluster_autoscaler_the_root_volume_must_hold_the_weights(tmp_path
     values, source = stack(tmp_path, {})  # 8B: 17 + 60 GiB fits the default
     values[CONFIG_KEY]["cluster"]["provisioner"] = "cluster-autoscaler"
     assert plan_platform("dev", values, source, TODAY)[1].llms["chat"]
+
+
+def test_the_engine_drains_the_longest_request_by_default(tmp_path):
+    platform, _ = planned(tmp_path, response_timeout="15m")
+    m = platform.config.models["chat"]
+    a = dict(zip(m.args[1::2], m.args[2::2]))
+    assert a["--shutdown-timeout"] == "900"
+    assert m.termination_grace_period_seconds == m.pre_stop.sleep_seconds + 900 + timeouts.EXIT_MARGIN_SECONDS
