@@ -44,6 +44,9 @@ COPY_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
 #: S3 to the node's disk with parallel ranged GETs: 130 GB of Llama-2-70B in 4 min 25 s as Anyscale measured
 #: before their optimisations (anyscale.com blog "Loading Llama-2 70b 20x faster", 2023-10), about 0.49 GB/s.
 S3_COPY_BYTES_PER_SECOND = 130e9 / 265
+#: Hugging Face to the node, as vLLM downloads an hf:// model at start: 16.06 GB of Llama-3.1-8B-Instruct in 61 s
+#: (tensorfuse.io blog "Reducing GPU cold start", 2025-09-01), about 0.26 GB/s.
+HF_DOWNLOAD_BYTES_PER_SECOND = 16.06e9 / 61
 #: Disk to GPU memory with vLLM's default safetensors loader: 15 GB of Llama-3-8B in 47.99 s on a g5.12xlarge
 #: (Run:ai Model Streamer benchmarks whitepaper, 2024-10-29, GP3 SSD), about 0.31 GB/s.
 LOAD_BYTES_PER_SECOND = 15e9 / 47.99
@@ -283,7 +286,7 @@ def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform
             issues.append(disk)
             continue
         plan = LlmPlan(model=name, option=o, architecture=a, settings=s, spot=spot, weights=spec.weights,
-                       copy_seconds=math.ceil(w / S3_COPY_BYTES_PER_SECOND) if s3 else 0,
+                       copy_seconds=math.ceil(w / (S3_COPY_BYTES_PER_SECOND if s3 else HF_DOWNLOAD_BYTES_PER_SECOND)),
                        load_seconds=math.ceil(w / LOAD_BYTES_PER_SECOND), init_seconds=ENGINE_INIT_SECONDS,
                        node_seconds=timeouts.NODE_READY_SECONDS["gpu"],
                        image_pull_seconds=timeouts.IMAGE_PULL_SECONDS["gpu"])

@@ -214,3 +214,11 @@ def test_the_engine_drains_the_longest_request_by_default(tmp_path):
     a = dict(zip(m.args[1::2], m.args[2::2]))
     assert a["--shutdown-timeout"] == "900"
     assert m.termination_grace_period_seconds == m.pre_stop.sleep_seconds + 900 + timeouts.EXIT_MARGIN_SECONDS
+
+
+def test_hugging_face_weights_are_downloaded_by_the_engine_within_its_budget(tmp_path):
+    platform, capacity = planned(tmp_path, {"weights": "hf://meta-llama/Llama-3.1-8B-Instruct"})
+    p, m = capacity.llms["chat"], platform.config.models["chat"]
+    assert m.args[0] == "meta-llama/Llama-3.1-8B-Instruct" and m.aws is None
+    assert p.copy_seconds >= p.architecture.weight_bytes / planner_llm.HF_DOWNLOAD_BYTES_PER_SECOND
+    assert planner_llm.model_api_extras(p) == {}
