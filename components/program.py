@@ -265,7 +265,7 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     if a.signal in ("gpu", "prometheus", "llm"):
         args["prometheus_address"] = PROMETHEUS_ADDRESS
     if name in capacity.llms:  # the weights' node-local cache and its init container, the engine's metrics
-        args.update(llm_model_api_extras(capacity.llms[name]), engine_metrics=True)
+        args.update(llm_model_api_extras(capacity.llms[name]), engine_metrics=True, strip_path_prefix=True)
     if m.sidecars:
         args["sidecars"] = [sidecar_args(n, sc) for n, sc in m.sidecars.items()]
     if m.aws is not None:

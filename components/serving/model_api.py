@@ -375,6 +375,9 @@ class ModelAPIArgs(TypedDict):
     cache_volume: NotRequired[Optional["CacheVolumeArgs"]]
     """An emptyDir every container mounts; on nodes whose kubelet folder is on instance-store NVMe (Karpenter
     instanceStorePolicy RAID0) it is node-local disk. Default none."""
+    strip_path_prefix: NotRequired[pulumi.Input[bool]]
+    """The proxy takes the route's path off each request before the server sees it (/chat/v1/models -> /v1/models),
+    for servers that answer at their root (an LLM engine's OpenAI API). Default false: the server gets the full path."""
     engine_metrics: NotRequired[pulumi.Input[bool]]
     """The server exports Prometheus metrics at /metrics on its port (vLLM): Prometheus scrapes it through the
     Service. Default false."""
@@ -811,13 +814,17 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     # The ALB checks pods through the proxy whenever it may target the model's Service: the model's own Ingress or a
     # TrafficSplitter's (both only for signals other than in_flight, which go through the KEDA interceptor).
     alb_checks_pods = knobs.signal not in autoscaling.INTERCEPTED_SIGNALS
+    ing_args = a.get("ingress")
+    path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress")) if ing_args else f"/{model}"
+    strip = path if bool(_get(a, "strip_path_prefix", False, "")) and path != "/" else None
     proxy = manifests.ProxySpec(
         settings=proxy_config.ProxySettings(
             max_concurrency=max_conc, max_queue_length=max_queue, upstream_port=port,
             queue_timeout_seconds=queue_timeout,
             request_timeout_seconds=int(_get(px, "request_timeout_seconds", response, "proxy")),
             hard_stop_after_seconds=max(1, grace - sleep - 2),
-            health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None),
+            health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None,
+            strip_prefix=strip),
         image=px.get("image") or proxy_config.IMAGE, cpu=str(_get(px, "cpu", proxy_config.CPU, "proxy")),
         memory=str(_get(px, "memory", proxy_config.MEMORY, "proxy")))
     problems = proxy.settings.problems()
@@ -896,12 +903,9 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     if spec.has_floor:
         objects["on_demand"] = manifests.on_demand_deployment(spec)
 
-    ing_args = a.get("ingress")
-    path = f"/{model}"
     tls = False
     settings = None
     if ing_args:
-        path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress"))
         need = timeouts.alb_idle_timeout([(cold.total, upstream)])
         idle = int(_get(ing_args, "idle_timeout_seconds", need, "ingress"))
         if idle < need:

@@ -100,6 +100,8 @@ def test_rendered_objects_hold_the_request_for_the_whole_cold_start(tmp_path):
     assert init["command"][-2:] == ["s3://weights-bucket/chat", "/models/chat"]
     cache = next(v for v in pod["volumes"] if v["name"] == "cache")
     assert float(cache["emptyDir"]["sizeLimit"].rstrip("Gi")) * 2 ** 30 >= p.architecture.weight_bytes
+    # the OpenAI API answers at /v1/...: the proxy takes the route's /chat off first
+    assert "replace-path '^/chat/?(.*)$'" in "".join(plan.objects["proxy_config"]["data"].values())
     triggers = plan.objects["scaled_object"]["spec"]["triggers"]
     assert vllm.METRIC_WAITING in triggers[0]["metadata"]["query"]
     assert plan.objects["service"]["metadata"]["annotations"]["prometheus.io/port"] == str(args["port"])
