@@ -325,7 +325,7 @@ def table(plans: Mapping[str, LlmPlan]) -> list[str]:
         gpus = f"{r['gpus']} x {r['gpu']}"
         out.append(f"{p.model[:16]:<16} {gpus:<14} {r['tensor_parallel']:>2} {mem:>32} {r['kv_tokens']:>10,} "
                    f"{r['usd_per_replica_hour']:>12.4f} {p.cold_start_seconds:>9}s")
-        out.append(f"{'':<16} on {r['instance_type']} ({r['capacity']}, {r['replicas_per_node']} per node); cold "
-                   f"start: node {p.node_seconds}s + image {p.image_pull_seconds}s + weights copy {p.copy_seconds}s "
-                   f"+ load {p.load_seconds}s + engine {p.init_seconds}s")
+        out.append(f"{'':<16} on {r['instance_type']} ({r['capacity']}, {r['replicas_per_node']} per node)")
+        out.append(f"{'':<16} cold start: node {p.node_seconds}s + image {p.image_pull_seconds}s + weights copy "
+                   f"{p.copy_seconds}s + load {p.load_seconds}s + engine {p.init_seconds}s")
     return out

@@ -177,7 +177,8 @@ def test_the_plan_row_states_the_memory_budget():
     r = p.row()
     assert (r["weights_gib"], r["kv_gib"], r["overhead_gib"]) == (14.96, 16.0, 2.0)
     assert r["cold_start"]["total"] == 15 and r["usd_per_replica_hour"] == 1.861
-    assert "1 x l40s" in "\n".join(planner_llm.table({"chat": p}))
+    lines = planner_llm.table({"chat": p})
+    assert "1 x l40s" in "\n".join(lines) and all(len(line) <= 120 for line in lines)
 
 
 @pytest.mark.parametrize("budget", [1, 95, 1000, 2350, 10_000])
