@@ -86,3 +86,15 @@ def test_the_llm_node_class_caches_on_instance_store_nvme(planned):
     _, objects = planned
     classes = of_kind(objects, "EC2NodeClass")
     assert any(c["spec"].get("instanceStorePolicy") == "RAID0" for c in classes)
+
+
+def test_the_readme_shows_the_dev_plan_as_it_is():
+    from modelstack.planner import llm as planner_llm
+    from modelstack.planner.capacity import plan_platform
+
+    values = yaml.safe_load((EXAMPLE / "Pulumi.dev.yaml").read_text())["config"]
+    _, capacity = plan_platform("dev", values, str(EXAMPLE / "Pulumi.dev.yaml"), project=EXAMPLE)
+    lines = planner_llm.table({"chat": capacity.llms["chat"]})
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    for line in lines:
+        assert f"# {line}" in readme, line
