@@ -130,7 +130,8 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     return platform, capacity
 
 
-def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> dict:
+def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str],
+                     capacity: Optional[CapacityPlan] = None) -> dict:
     c = g.config
     primary = g.primary
     args = {
@@ -157,6 +158,8 @@ def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict
     }
     if c.root_volume.type == "gp3":
         args.update(root_volume_iops=c.root_volume.iops, root_volume_throughput=c.root_volume.throughput)
+    if g.pool in llm_nvme_pools(capacity):  # an LLM's weights are cached on the instance stores (planner/llm.py)
+        args["instance_store_policy"] = "RAID0"
     return args
 
 
@@ -276,12 +279,19 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     return {k: v for k, v in args.items() if v is not None}
 
 
+def llm_nvme_pools(capacity: Optional[CapacityPlan]) -> set[str]:
+    """Pools (node groups and their fallbacks) that run an LLM with s3:// weights."""
+    if capacity is None:
+        return set()
+    return {capacity.placements[m].pool for m, p in capacity.llms.items()
+            if p.weights.startswith("s3://") and m in capacity.placements}
+
+
 def llm_nvme_classes(capacity: CapacityPlan) -> set[str]:
     """EC2NodeClasses of pools that run an LLM with s3:// weights: the kubelet goes on the instance stores' RAID 0
     (instanceStorePolicy RAID0), where the weights' emptyDir lands (planner/llm.py). Pools sharing that root volume
     share the class."""
-    return {node_class_of(capacity, capacity.placements[m].pool) for m, p in capacity.llms.items()
-            if p.weights.startswith("s3://") and m in capacity.placements}
+    return {node_class_of(capacity, pool) for pool in llm_nvme_pools(capacity)}
 
 
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
@@ -415,7 +425,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
                if not use_karpenter or g.kind == "system" or cl.karpenter.keep_node_groups]
     groups = {}
     for g in managed:
-        ng_args = _node_group_args(p, g, cluster, tags)
+        ng_args = _node_group_args(p, g, cluster, tags, capacity)
         if use_karpenter and g.kind != "system":
             ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
         elif use_karpenter:  # nothing scales it: it runs at the size its add-ons need (planner/system.py)

@@ -220,28 +220,6 @@ def _expanded(name: str, m: cfg.ModelConfig, plan: LlmPlan) -> cfg.ModelConfig:
     })
 
 
-#: Root-volume room left beside the weights on a node (images, logs, the OS): GiB.
-ROOT_VOLUME_SPARE_GIB = 60
-
-
-def _root_volume_problem(platform: Platform, name: str, m: cfg.ModelConfig, weight_bytes: int) -> Optional[ConfigIssue]:
-    """Under cluster-autoscaler the nodes are managed node groups without the instance-store RAID (not rendered
-    yet): the weights' emptyDir lands on the root volume, which must hold them."""
-    c = platform.config
-    if c.cluster.provisioner != "cluster-autoscaler":
-        return None
-    need = math.ceil(weight_bytes * 1.1 / sizing_llm.GIB) + ROOT_VOLUME_SPARE_GIB
-    group = c.node_groups.get(m.node_group or "") if c.node_groups else None
-    size = group.root_volume.size_gib if group else cfg.RootVolume().size_gib
-    if size >= need:
-        return None
-    where = (f"node_groups.{m.node_group}.root_volume.size_gib" if group else "cluster.provisioner")
-    return ConfigIssue(path=f"{cfg.CONFIG_KEY}.{where}", given=f"{size} GiB of root volume for model {name!r}",
-                       allowed=f"at least {need} GiB: under cluster-autoscaler the weights' copy is on the root volume "
-                               f"({need - ROOT_VOLUME_SPARE_GIB} GiB of weights and files + {ROOT_VOLUME_SPARE_GIB} GiB "
-                               "for images and the OS); or provisioner karpenter, which puts it on instance-store NVMe")
-
-
 def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform, dict[str, LlmPlan], list[ConfigIssue]]:
     """The platform with every LLM model's config filled in, the LLM plans, and the problems found."""
     c = platform.config
@@ -281,10 +259,6 @@ def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform
             continue
         w = a.weight_bytes
         s3 = spec.weights.startswith("s3://")
-        disk = _root_volume_problem(platform, name, m, w) if s3 else None
-        if disk:
-            issues.append(disk)
-            continue
         plan = LlmPlan(model=name, option=o, architecture=a, settings=s, spot=spot, weights=spec.weights,
                        copy_seconds=math.ceil(w / (S3_COPY_BYTES_PER_SECOND if s3 else HF_DOWNLOAD_BYTES_PER_SECOND)),
                        load_seconds=math.ceil(w / LOAD_BYTES_PER_SECOND), init_seconds=ENGINE_INIT_SECONDS,

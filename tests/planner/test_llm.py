@@ -196,19 +196,18 @@ def test_another_vllm_tag_is_a_warning_naming_the_checked_release(tmp_path):
     assert not [w for w in pinned.warnings if w.path.endswith("models.chat.image")]
 
 
-def test_under_cluster_autoscaler_the_root_volume_must_hold_the_weights(tmp_path):
+def test_under_cluster_autoscaler_the_llms_node_group_puts_the_kubelet_on_the_instance_stores(tmp_path):
     values, source = stack(tmp_path, {}, doc=LLAMA_70B)
-    p = values[CONFIG_KEY]
-    p["cluster"]["provisioner"] = "cluster-autoscaler"
-    with pytest.raises(ConfigError) as e:
-        plan_platform("dev", values, source, TODAY)
-    # 141.1 GB of weights x 1.1 = 145 GiB, + 60 GiB: 205 GiB; designed groups have the default 100 GiB
-    (msg,) = [i.render() for i in e.value.issues if "root volume" in i.render()]
-    assert msg.startswith(f"{CONFIG_KEY}.cluster.provisioner: got 100 GiB of root volume for model 'chat'")
-    assert "at least 205 GiB" in msg
-    values, source = stack(tmp_path, {})  # 8B: 17 + 60 GiB fits the default
     values[CONFIG_KEY]["cluster"]["provisioner"] = "cluster-autoscaler"
-    assert plan_platform("dev", values, source, TODAY)[1].llms["chat"]
+    platform, capacity = plan_platform("dev", values, source, TODAY)
+    group = next(g for g in capacity.groups if "chat" in g.models)
+    assert program._node_group_args(platform, group, _FakeCluster(), {}, capacity)["instance_store_policy"] == "RAID0"
+    other = next(g for g in capacity.groups if g.kind == "system")
+    assert "instance_store_policy" not in program._node_group_args(platform, other, _FakeCluster(), {}, capacity)
+
+
+class _FakeCluster:
+    cluster_name = node_role_arn = private_subnet_ids = kubernetes_version = "x"
 
 
 def test_the_engine_drains_the_longest_request_by_default(tmp_path):
