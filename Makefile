@@ -5,7 +5,7 @@
 #   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md)
 #   make lock   re-resolve requirements/*.lock (UPGRADE=1 to move every package to its newest allowed version)
 #   make crds   fetch (or reuse) the pinned upstream CRDs the tests validate against (tools/upstream.py)
-#   make bench  the benchmarks (bench/): cost against the exact optimum, plan time and memory, Karpenter
+#   make bench  the benchmarks (bench/): cost against the exact optimum, plan time and memory, Karpenter, LLM sizing
 #   make install  the .venv from the lock (every target that needs it does this first)
 #   make policy-venv  the policy pack's own venv (policies/venv), for `pulumi preview --policy-pack policies`
 #   make gotools  build (or reuse) promtool and amtool, which the alert-rule tests run
@@ -122,6 +122,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/karpenter.py
+	$(BIN)/python bench/llm.py
 
 # Builds (or reuses, from ${MODELSTACK_E2E_CACHE:-~/.cache/modelstack-e2e}) the Go tools, then runs the scenarios.
 e2e: $(STAMP) crds

@@ -23,6 +23,7 @@ from modelstack.config.load import read_stack_path, stack_config_dir
 from modelstack.capacity import cost as cost_mod, pricing
 from modelstack.planner import recorded as rec_mod
 from modelstack.planner.capacity import CapacityPlan, plan_platform
+from modelstack.planner import llm as llm_plan
 from modelstack.planner.karpenter import plan_karpenter
 from modelstack.plan import report
 from modelstack.render import table as text_table
@@ -183,7 +184,10 @@ def _plan(stack: str, values: dict[str, Any], source: str, project: Optional[Pat
         notes["cluster"] = capacity.notes
     designed = {g.name: g.reason for g in capacity.groups if g.designed and g.models or g.designed and g.kind == "system"}
     doc["_summary"] = report.summary(stack, run.resources, estimate.render_table(), violations, notes, platform.warnings,
-                                     designed, _record_lines(stack, capacity, recorded))
+                                     designed, _record_lines(stack, capacity, recorded),
+                                     llm_lines=llm_plan.table(capacity.llms))
+    if capacity.llms:
+        doc["llms"] = {n: p.row() for n, p in capacity.llms.items()}
     doc["_run"] = run
     return doc
 

@@ -22,6 +22,7 @@ from modelstack.capacity import pricing, sizing
 from modelstack.cluster.addons import PROMETHEUS_ADDRESS, PlatformAddons, PlatformAddonsArgs
 from modelstack.planner.capacity import CapacityPlan, NodeGroupPlan, plan_platform
 from modelstack.planner.system import addon_switches
+from modelstack.planner.llm import model_api_extras as llm_model_api_extras
 from modelstack.planner.recorded import Recorded, RecordError, read as read_recorded
 from modelstack.cluster.control_plane import AccessEntryArgs, Cluster, ClusterArgs
 from modelstack.cluster.logging import ClusterLogging, ClusterLoggingArgs
@@ -31,7 +32,7 @@ from modelstack.ops.observability import ObservabilityPlan, plan_observability
 from modelstack.ops import outputs as ops_outputs
 from modelstack.cluster.autoscaler import ClusterAutoscaler
 from modelstack.cluster.karpenter import Karpenter, KarpenterArgs, NodeClassArgs
-from modelstack.planner.karpenter import KarpenterPlan, node_classes, plan_karpenter
+from modelstack.planner.karpenter import KarpenterPlan, node_class_of, node_classes, plan_karpenter
 from modelstack.config.schema import ConfigError, Platform, duration_seconds
 from modelstack.cluster.handle import ClusterHandle
 from modelstack.serving import model_api
@@ -93,7 +94,10 @@ class Planned:
 
 
 def project_root() -> Path:
-    """The folder of the project's Pulumi.yaml (Pulumi runs the program there)."""
+    """The folder of the project's Pulumi.yaml (Pulumi runs the program there; so does `modelstack plan --program`,
+    whose mocks may report another root)."""
+    if (Path.cwd() / "Pulumi.yaml").is_file():
+        return Path.cwd()
     try:
         return Path(pulumi.get_root_directory() or Path.cwd())
     except Exception:  # noqa: BLE001 - older engines, or no engine (mocks): the working folder
@@ -117,7 +121,9 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     else:
         try:
             # The plan's price files (planner/prices.py) and recorded choices live in the project `pulumi up` runs.
-            platform, capacity = plan_platform(stack, values, f"stacks/Pulumi.{stack}.yaml", project=project_root(),
+            root = project_root()
+            source = stack_config_dir(root).relative_to(root) / f"Pulumi.{stack}.yaml"
+            platform, capacity = plan_platform(stack, values, str(source), project=root,
                                                recorded=recorded_choices(stack))
         except ConfigError as e:
             # RunError prints the message without a Python traceback.
@@ -127,7 +133,8 @@ def load(planned: Optional[Planned] = None) -> tuple[Platform, CapacityPlan]:
     return platform, capacity
 
 
-def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str]) -> NodeGroupArgs:
+def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict[str, str],
+                     capacity: Optional[CapacityPlan] = None) -> NodeGroupArgs:
     c = g.config
     primary = g.primary
     args: NodeGroupArgs = {
@@ -155,6 +162,8 @@ def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict
     if c.root_volume.type == "gp3":
         args["root_volume_iops"] = c.root_volume.iops
         args["root_volume_throughput"] = c.root_volume.throughput
+    if g.pool in llm_nvme_pools(capacity):  # an LLM's weights are cached on the instance stores (planner/llm.py)
+        args["instance_store_policy"] = "RAID0"
     return args
 
 
@@ -313,8 +322,11 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
         args["liveness_probe"] = _probe(m.liveness_probe)
     if m.startup_probe is not None:
         args["startup_probe"] = _probe(m.startup_probe)
-    if a.signal in ("gpu", "prometheus"):
+    if a.signal in ("gpu", "prometheus", "llm"):
         args["prometheus_address"] = PROMETHEUS_ADDRESS
+    if name in capacity.llms:  # the weights' node-local cache and its init container, the engine's metrics
+        args.update(cast(ModelAPIArgs, {**llm_model_api_extras(capacity.llms[name]), "engine_metrics": True,
+                                        "strip_path_prefix": True}))
     if m.sidecars:
         args["sidecars"] = [sidecar_args(n, sc) for n, sc in m.sidecars.items()]
     if m.aws is not None:
@@ -325,6 +337,21 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     return args
 
 
+def llm_nvme_pools(capacity: Optional[CapacityPlan]) -> set[str]:
+    """Pools (node groups and their fallbacks) that run an LLM with s3:// weights."""
+    if capacity is None:
+        return set()
+    return {capacity.placements[m].pool for m, p in capacity.llms.items()
+            if p.weights.startswith("s3://") and m in capacity.placements}
+
+
+def llm_nvme_classes(capacity: CapacityPlan) -> set[str]:
+    """EC2NodeClasses of pools that run an LLM with s3:// weights: the kubelet goes on the instance stores' RAID 0
+    (instanceStorePolicy RAID0), where the weights' emptyDir lands (planner/llm.py). Pools sharing that root volume
+    share the class."""
+    return {node_class_of(capacity, pool) for pool in llm_nvme_pools(capacity)}
+
+
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
                    tags: dict[str, str], kplan: Optional[KarpenterPlan] = None) -> KarpenterArgs:
     """The Karpenter component's args: NodePools from the capacity plan (`kplan`: its Karpenter plan, when made
@@ -333,6 +360,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
     k = c.cluster.karpenter
     vpc = c.cluster.vpc
     system = next(g for g in capacity.groups if g.kind == "system")
+    nvme = llm_nvme_classes(capacity)
     args: KarpenterArgs = {
         "handle": handle,
         "region": p.region,
@@ -350,7 +378,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         "replicas": 2 if system.nodes_min >= 2 else 1,
         "controller_identity": k.controller_identity,
         "ami_version": k.ami_version,
-        "node_classes": [node_class_args(n, v) for n, v in node_classes(capacity).items()],
+        "node_classes": [node_class_args(n, v, n in nvme) for n, v in node_classes(capacity).items()],
         "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
         "tags": tags,
     }
@@ -365,12 +393,15 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
     return args
 
 
-def node_class_args(name: str, volume: cfg.RootVolume) -> NodeClassArgs:
-    """An EC2NodeClass of the Karpenter component: its root volume (gp3 with its IOPS and throughput)."""
+def node_class_args(name: str, volume: cfg.RootVolume, raid0: bool = False) -> NodeClassArgs:
+    """An EC2NodeClass of the Karpenter component: its root volume (gp3 with its IOPS and throughput); `raid0`: its
+    instance stores as one RAID 0 array, where an LLM's weights are cached (planner/llm.py). Default off."""
     out: NodeClassArgs = {"name": name, "root_volume_size_gib": volume.size_gib, "root_volume_type": volume.type}
     if volume.type == "gp3":
         out["root_volume_iops"] = volume.iops
         out["root_volume_throughput"] = volume.throughput
+    if raid0:
+        out["instance_store_policy"] = "RAID0"
     return out
 
 
@@ -503,7 +534,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
                if not use_karpenter or g.kind == "system" or cl.karpenter.keep_node_groups]
     groups = {}
     for g in managed:
-        ng_args = _node_group_args(p, g, cluster, tags)
+        ng_args = _node_group_args(p, g, cluster, tags, capacity)
         if use_karpenter and g.kind != "system":
             ng_args["min_size"] = 0  # migrating: nothing holds the old groups up while their nodes drain
         elif use_karpenter:  # nothing scales it: it runs at the size its add-ons need (planner/system.py)

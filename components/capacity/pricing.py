@@ -249,6 +249,7 @@ class InstanceType:
     on_demand_usd_per_hour: float | None  # us-east-1; None when absent (p5e.48xlarge)
     spot_savings_pct: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
     spot_interruption: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    local_nvme_gb: int = 0  # instance-store NVMe, GB (0: none); the LLM weights' node-local cache needs some
 
     def __repr__(self) -> str:
         return f"InstanceType({self.name!r})"
@@ -308,6 +309,7 @@ def _parse_row(row: Mapping[str, str]) -> InstanceType:
         on_demand_usd_per_hour=_float_or_none(row["on_demand_usd_per_hour"]),
         spot_savings_pct=MappingProxyType(savings),
         spot_interruption=MappingProxyType(buckets),
+        local_nvme_gb=_int(row.get("local_nvme_gb") or ""),
     )
 
 

@@ -63,6 +63,9 @@ class NodeClassArgs(TypedDict):
     """gp3 IOPS. Default 3000."""
     root_volume_throughput: NotRequired[int]
     """gp3 MB/s. Default 125."""
+    instance_store_policy: NotRequired[str]
+    """"RAID0": the instance-store NVMe volumes as one RAID 0 holding the kubelet's and containerd's folders (so
+    emptyDir volumes and image layers are node-local NVMe; the LLM weights' cache). Default none (root volume)."""
 
 
 def _managed_policy_arn(name: str, partition: str) -> str:
@@ -258,7 +261,8 @@ class Karpenter(pulumi.ComponentResource):
                 a[0], a[1], name=c["name"], ami_version=args.get("ami_version", "latest"),
                 volume_size_gib=c.get("root_volume_size_gib", 100), volume_type=c.get("root_volume_type", "gp3"),
                 iops=c.get("root_volume_iops", 3000), throughput=c.get("root_volume_throughput", 125),
-                imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels)
+                imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels,
+                instance_store_policy=c.get("instance_store_policy"))
 
         for c in classes:
             suffix = "" if c["name"] == karpenter.NODECLASS_NAME else f"-{c['name']}"

@@ -4,6 +4,7 @@ Args are plain serializable inputs (no Python objects, no unions) so the compone
 languages through the Python component provider.
 """
 
+import base64
 from typing import Mapping, Optional, Sequence, TypedDict, cast
 
 import pulumi
@@ -68,6 +69,9 @@ class NodeGroupArgs(TypedDict):
     """gp3 throughput MB/s (above 125 is billed). Default 125."""
     max_unavailable_percentage: NotRequired[int]
     """Nodes replaced at once when the AMI or Kubernetes version changes. Default 33."""
+    instance_store_policy: NotRequired[str]
+    """"RAID0": the instance-store NVMe volumes as one RAID 0 for the kubelet and containerd (nodeadm user data in the
+    launch template), so emptyDir volumes and image layers are node-local NVMe (an LLM's weights). Default none."""
     imds_hop_limit: NotRequired[int]
     """IMDSv2 response hop limit. Default 1: pods (one hop away) cannot read the node role's credentials;
     add-ons use IRSA and get region/VPC from their values instead."""
@@ -143,6 +147,8 @@ class NodeGroup(pulumi.ComponentResource):
         if volume_type == "gp3":
             ebs["iops"] = args.get("root_volume_iops", 3000)
             ebs["throughput"] = args.get("root_volume_throughput", 125)
+        store = args.get("instance_store_policy")  # nodeadm's NodeConfig: the instance stores as one RAID 0 array
+        user_data = base64.b64encode(node_templates.instance_store_user_data(store).encode()).decode() if store else None
         lt = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"EKS managed node group {ng_name}",
@@ -154,6 +160,7 @@ class NodeGroup(pulumi.ComponentResource):
             tag_specifications=[aws.ec2.LaunchTemplateTagSpecificationArgsDict(resource_type=rt, tags={**tags, "Name": ng_name})
                                 for rt in ("instance", "volume", "network-interface")],
             update_default_version=True,
+            user_data=user_data,
             tags=tags,
             opts=child,
         )

@@ -30,6 +30,7 @@ from modelstack.config.schema import (
 )
 from modelstack.render import autoscaling as autoscaling_render
 from modelstack.render import manifests, tiers, timeouts
+from modelstack.render import vllm as vllm_render
 from modelstack.render import labels as labels_render
 from modelstack.render.charts import CHARTS
 
@@ -269,9 +270,14 @@ def semantic_warnings(cfg: PlatformConfig) -> list[ConfigIssue]:
                 out.append(ConfigIssue(path=f"{q}.{k}", given=f"{getattr(a, k):g}", allowed=(
                     f"has no effect: the cluster-wide HPA tolerance ({autoscaling_render.HPA_DEFAULT_TOLERANCE:g}) applies "
                     "(behavior.*.tolerance is feature-gated on EKS and KEDA's ScaledObject does not carry it); remove it")))
-        if a.signal != "in_flight" and "target_in_flight" in a.model_fields_set:
+        if a.signal not in autoscaling_render.INTERCEPTED_SIGNALS and "target_in_flight" in a.model_fields_set:
             out.append(ConfigIssue(path=f"{q}.target_in_flight", given=f"{a.target_in_flight:g} with signal {a.signal}",
                                    allowed="has no effect: only signal in_flight scales on requests in flight; remove it"))
+        tag = m.image.rpartition(":")[2] if "vllm-openai:" in m.image else None
+        if m.llm is not None and tag is not None and tag != vllm_render.IMAGE.rpartition(":")[2]:
+            out.append(ConfigIssue(path=f"{CONFIG_KEY}.models.{name}.image", given=repr(m.image), allowed=(
+                f"vLLM {vllm_render.VERSION} ({vllm_render.IMAGE.rpartition(':')[2]}): the engine's flags and metric names "
+                "are checked against that release only (render/vllm.py); another tag may not take them")))
     return out
 
 
@@ -352,6 +358,8 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
         m = cfg.models[name] if cfg else _try(ModelConfig, m_raw)
         m_raw = m_raw if isinstance(m_raw, Mapping) else {}
         compute = m.compute if m else _try(Compute, m_raw.get("compute", {}))
+        if compute is not None and isinstance(m_raw.get("llm"), Mapping):
+            compute = compute.model_copy(update={"gpu": 1})  # an LLM runs on GPUs; planner/llm.py sizes how many
         auto = m.autoscaling if m else _try(Autoscaling, m_raw.get("autoscaling", {}))
         group_name = m.node_group if m else m_raw.get("node_group")
         claim(model_path(name, m), f"model '{name}'", f"{p}.networking.path")
@@ -383,11 +391,15 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                 there = {"gpu": "a GPU node group", "inferentia": "an Inferentia node group", "none": "a node group with no GPUs"}[have]
                 add(f"{p}.node_group", f"{group_name!r} ({there}) for {what}", _groups_of(groups, need))
             elif not (compute.gpu and compute.inferentia) and group_name not in unmatched:  # else reported above
-                issues_fit = _fit_issue(pod_requests(m) if m else requests_of(compute), group, cat)
+                issues_fit = _fit_issue(pod_requests(m.model_copy(update={"compute": compute})) if m
+                                        else requests_of(compute), group, cat)
                 if issues_fit:
                     add(f"{p}.compute", issues_fit[0], issues_fit[1])
         if auto is not None:
             _autoscaling_issues(add, p, auto, compute)
+            if auto.signal == "llm" and not isinstance(m_raw.get("llm"), Mapping):
+                add(f"{p}.autoscaling.signal", "'llm' on a model without llm",
+                    "llm only for a model with an llm section (it scales on the engine's queue)")
             if auto.on_demand_base and group is not None and not (group.spot and group.on_demand_fallback):
                 add(f"{p}.autoscaling.on_demand_base", repr(auto.on_demand_base),
                     f"on_demand_base only on a spot node group with on_demand_fallback: true ({group_name!r} is not)")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Mapping, Optional, Un
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets, tiers
+from modelstack.render import autoscaling, iam, ingress, karpenter, node_templates, subnets, tiers, vllm
 from modelstack.capacity import sizing
 from modelstack.render.charts import KUBERNETES_VERSIONS as SUPPORTED_KUBERNETES, chart, known_versions
 
@@ -944,8 +944,108 @@ class AwsAccess(_Strict):
                               "IAM policy ARNs such as arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
 
 
+#: Tensor-parallel degrees the LLM sizing considers: the GPU counts of one EC2 node.
+TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
+#: Weight formats the LLM sizing knows: bytes per parameter of the linear layers (capacity/llm.py).
+LLM_DTYPES = ("bfloat16", "float16", "fp8", "int4")
+_WEIGHTS_RE = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[!-~]*)?|hf://[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96})$"
+WEIGHTS_RULE = ("s3://bucket/prefix (the folder holding config.json and the *.safetensors files) or "
+                "hf://org/name (a public Hugging Face repository, downloaded by vLLM at start)")
+
+
+class LlmArchitecture(_Strict):
+    """A model's architecture, as its config.json states it (Hugging Face key names in brackets)."""
+
+    layers: int = Field(ge=1, le=1024)
+    """[num_hidden_layers]"""
+    attention_heads: int = Field(ge=1, le=1024)
+    """[num_attention_heads]"""
+    kv_heads: Optional[int] = Field(None, ge=1, le=1024)
+    """[num_key_value_heads]; default: attention_heads (no grouped-query attention)."""
+    hidden_size: int = Field(ge=1, le=1_000_000)
+    """[hidden_size]"""
+    head_dim: Optional[int] = Field(None, ge=1, le=4096)
+    """[head_dim]; default: hidden_size / attention_heads."""
+    intermediate_size: Optional[int] = Field(None, ge=1, le=10_000_000)
+    """[intermediate_size]: the MLP width; needed unless `parameters` is given."""
+    vocab_size: int = Field(ge=1, le=10_000_000)
+    """[vocab_size]"""
+    max_position_embeddings: Optional[int] = Field(None, ge=1)
+    """[max_position_embeddings]: the longest context; max_model_len may not exceed it."""
+    tie_word_embeddings: bool = False
+    """[tie_word_embeddings]: the output head shares the embedding matrix."""
+    parameters: Optional[int] = Field(None, ge=1_000_000)
+    """Total parameter count; default: counted from the shape above (a Llama-style dense decoder)."""
+    dtype: Literal[LLM_DTYPES] = "bfloat16"  # type: ignore[valid-type]
+    """Weight format [torch_dtype, or quantization_config]: bfloat16/float16 (2 bytes), fp8 (1 byte), int4
+    (AWQ/GPTQ, 4 bits plus group scales); embeddings and the output head stay 16-bit."""
+
+    @model_validator(mode="after")
+    def _shape(self) -> "LlmArchitecture":
+        kv = self.kv_heads or self.attention_heads
+        if self.attention_heads % kv:
+            raise rule_error(f"attention_heads {self.attention_heads} with kv_heads {kv}",
+                             "kv_heads dividing attention_heads (grouped-query attention)")
+        if self.head_dim is None and self.hidden_size % self.attention_heads:
+            raise rule_error(f"hidden_size {self.hidden_size} with attention_heads {self.attention_heads}",
+                             "head_dim given, or hidden_size a multiple of attention_heads")
+        if self.parameters is None and self.intermediate_size is None:
+            raise rule_error("neither parameters nor intermediate_size",
+                             "parameters (the total count), or intermediate_size to count them from the shape")
+        return self
+
+
+class LlmConfig(_Strict):
+    """A large language model served by an OpenAI-compatible engine (vLLM), sized by GPU memory (capacity/llm.py).
+
+    Give the architecture as `config_file` (the model's config.json, committed beside the stack file) or as
+    `architecture`. The planner picks the GPU, the tensor-parallel degree and the instance type."""
+
+    engine: Literal["vllm"] = "vllm"
+    """The engine; its image is pinned (render/vllm.py IMAGE) unless the model sets `image`."""
+    weights: str = Field(pattern=_WEIGHTS_RE)
+    """Where the weights are: s3://bucket/prefix (copied to the node's NVMe with the model's own read-only role) or
+    hf://org/name (public; vLLM downloads it at start)."""
+    config_file: Optional[str] = Field(None, min_length=1, max_length=4096)
+    """The model's config.json, relative to the folder of the stack file (or absolute)."""
+    architecture: Optional[LlmArchitecture] = None
+    max_model_len: int = Field(ge=256, le=4_194_304)
+    """The longest prompt + completion, in tokens (vLLM --max-model-len)."""
+    max_num_seqs: int = Field(16, ge=1, le=4096)
+    """Sequences one replica holds at full length at once (vLLM --max-num-seqs): the KV cache is sized for
+    max_num_seqs x max_model_len tokens."""
+    gpu_memory_utilization: float = Field(0.9, ge=0.5, le=0.98)
+    """Share of each GPU's memory the engine may use (vLLM --gpu-memory-utilization)."""
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    """KV cache element: auto (the activations' 16-bit type) or fp8 (half the memory)."""
+    tensor_parallel_size: Optional[Literal[TENSOR_PARALLEL_DEGREES]] = None  # type: ignore[valid-type]
+    """GPUs per replica; default: the planner's cheapest degree that fits."""
+    engine_overhead_gib: float = Field(2.0, ge=0, le=64)
+    """Per GPU, beyond weights and KV cache: CUDA context, CUDA graphs, activations at the batch peak."""
+    served_model_name: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][\w./:-]{0,127}$")
+    """The `model` name clients send; default: the model's key."""
+    shutdown_timeout: Optional[Union[int, str]] = None
+    """How long a stopping replica finishes the requests it holds (vLLM --shutdown-timeout; the pod's grace period
+    follows it). Default: the model's response_timeout (its longest request), at most 50m."""
+
+    @field_validator("shutdown_timeout")
+    @classmethod
+    def _shutdown(cls, v: Any) -> Any:
+        if v is not None and (duration_seconds(v) < 1 or duration_seconds(v) > 3000):
+            raise ValueError("a duration from 1 s to 50m, such as '10m'")
+        return v
+
+    @model_validator(mode="after")
+    def _source(self) -> "LlmConfig":
+        if (self.config_file is None) == (self.architecture is None):
+            given = "both config_file and architecture" if self.config_file else "neither config_file nor architecture"
+            raise rule_error(given, "exactly one of config_file (the model's config.json) and architecture")
+        return self
+
+
 class ModelConfig(_Strict):
     image: str
+    """The model server's image: required, except with `llm` (default: the pinned engine image)."""
     command: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
@@ -983,6 +1083,29 @@ class ModelConfig(_Strict):
         return v
     sidecars: dict[Name, Sidecar] = Field(default_factory=dict)
     aws: Optional[AwsAccess] = None
+    llm: Optional[LlmConfig] = None
+    """A large language model: the engine's command, GPUs, probes, drain and autoscaling come from it
+    (planner/llm.py); give no `command`, `args`, `compute.gpu` or `startup_probe` of your own."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_image(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "image" not in data and isinstance(data.get("llm"), dict):
+            return {**data, "image": vllm.IMAGE}
+        return data
+
+    @model_validator(mode="after")
+    def _llm_owns(self) -> "ModelConfig":
+        if self.llm is None:
+            return self
+        mine = [k for k, v in (("command", self.command), ("args", self.args), ("compute.gpu", self.compute.gpu),
+                               ("compute.min_gpu_memory_gib", self.compute.min_gpu_memory_gib),
+                               ("startup_probe", self.startup_probe)) if v]
+        if mine:
+            raise rule_error(" and ".join(mine) + " with llm",
+                             "no command, args, compute.gpu, compute.min_gpu_memory_gib or startup_probe with llm: "
+                             "the engine's own (compute.gpu_models narrows the GPUs the planner may pick)")
+        return self
 
 
 class TrafficSplit(_Strict):

@@ -307,9 +307,10 @@ def _model_chips(m: dict[str, Any]) -> str:
 
 def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], violations: Iterable[Any],
             capacity_notes: Optional[dict[str, Iterable[str]]] = None, warnings: Iterable[Any] = (),
-            designed: Optional[dict[str, str]] = None, record_lines: Iterable[str] = (), banner: str = BANNER) -> str:
+            designed: Optional[dict[str, str]] = None, record_lines: Iterable[str] = (), banner: str = BANNER,
+            llm_lines: Iterable[str] = ()) -> str:
     """`designed`: one line per group the planner designed (its models and why its type), printed under the
-    node group table."""
+    node group table. `llm_lines`: the LLM sizing table (planner/llm.py), printed under the models."""
     by_urn = {r.urn: r for r in resources}
     per_component: Counter[tuple[str, str]] = Counter()
     held: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
@@ -346,6 +347,9 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
         [[m["name"], m["node_group"], f"{m['replicas']['min']}-{m['replicas']['max']}", m["replicas"]["on_demand_base"] or "-",
           m["pod_requests"]["cpu"], m["pod_requests"]["memory"], _model_chips(m), m["signal"], m["path"]] for m in ms],
         ["model", "node pool", "replicas", "on-demand floor", "pod cpu", "pod memory", "accelerators", "scales on", "path"])]
+    llm = list(llm_lines)
+    if llm:
+        parts += ["", "llms (sized by GPU memory, per GPU; $/h per replica at the price the pool pays):", *llm]
     splits = traffic_splits(resources)
     if splits:
         parts += ["", "traffic splits:", _table(

@@ -28,6 +28,7 @@ from modelstack.planner import design as design_mod
 from modelstack.planner.recorded import Recorded, RecordedGroup
 from modelstack.planner.system import SystemSizing, system_sizing
 from modelstack.planner import prices as prices_mod
+from modelstack.planner import llm as llm_mod
 
 FALLBACK_SUFFIX = "-on-demand"
 
@@ -100,6 +101,8 @@ class CapacityPlan:
     """Followed groups a fresh choice would make cheaper: its types and the saving in $/h at max replicas."""
     system: Optional[SystemSizing] = None
     """What the system group's add-ons need (planner/system.py): its size comes from it."""
+    llms: dict[str, Any] = field(default_factory=dict)
+    """Per LLM model, its sizing (planner/llm.py LlmPlan): GPUs, degree, memory budget, cold start."""
 
 
 #: Warn this many days before a Kubernetes version leaves EKS standard support.
@@ -538,7 +541,11 @@ def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] =
     ConfigError as a typo elsewhere, not in the next run."""
     platform, issues = validate_platform(stack, values, source)
     capacity: Optional[CapacityPlan] = None
+    llms: dict[str, Any] = {}
     if platform is not None:
+        # LLM models get their GPUs, engine command line and probes first (planner/llm.py), then plan as any model
+        platform, llms, llm_issues = llm_mod.expand(platform, project)
+        issues = issues + llm_issues
         try:
             capacity = plan_capacity(platform, today, project, recorded, rechoose)
         except cfg.ConfigError as e:
@@ -546,4 +553,4 @@ def plan_platform(stack: str, values: Mapping[str, Any], source: Optional[str] =
     if issues:
         raise cfg.ConfigError(stack, issues, source)
     assert platform is not None and capacity is not None
-    return platform, capacity
+    return platform, replace(capacity, llms=llms) if llms else capacity

@@ -18,9 +18,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from modelstack.render import timeouts
+from modelstack.render import timeouts, vllm
 
-SIGNALS = ("in_flight", "cpu", "gpu", "prometheus")
+SIGNALS = ("in_flight", "cpu", "gpu", "prometheus", "llm")
+#: Signals whose requests pass the HTTP add-on's interceptor (it counts them and holds them through a cold start).
+#: `llm` scales on the engine's own queue (vLLM's requests running + waiting per replica, render/vllm.py) and keeps
+#: the interceptor for scale from zero, when no engine exists yet to report a queue.
+INTERCEPTED_SIGNALS = ("in_flight", "llm")
 #: Cortex re-evaluated every 10 s; KEDA's polling interval (activation checks and trigger sampling) matches it.
 POLLING_INTERVAL_SECONDS = 10
 #: The period the HPA step limits apply over: the HPA controller's sync period (15 s, not settable on EKS).
@@ -138,6 +142,9 @@ MAPPING: tuple[Mapping, ...] = (
             f"avg of {GPU_UTIL_METRIC} over the model's pods and window; threshold = target_utilization"),
     Mapping("signal=prometheus", "-", "trigger prometheus, metricType AverageValue",
             "the user's query and threshold, as given"),
+    Mapping("signal=llm", "-", "trigger prometheus, metricType AverageValue, + the interceptor's",
+            "vLLM requests running + waiting over the model's pods; threshold = target_in_flight (default "
+            "max_num_seqs); the interceptor trigger wakes it from zero"),
 )
 
 
@@ -223,6 +230,14 @@ def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:
         return [{"type": "prometheus", "name": "gpu-utilization", "metricType": "Value", "metadata": {
             "serverAddress": t.prometheus_address, "query": gpu_query(t.namespace, t.deployment, t.container, k.window_seconds),
             "threshold": str(k.target_utilization)}}]
+    if k.signal == "llm":
+        # desired replicas = ceil(engine requests running + waiting, summed / target per replica); the in-flight
+        # trigger beside it wakes the model from zero and holds the first requests meanwhile
+        return [{"type": "prometheus", "name": "engine-requests", "metricType": "AverageValue", "metadata": {
+                    "serverAddress": t.prometheus_address, "query": vllm.load_query(t.namespace, t.deployment),
+                    "threshold": _num(concurrency_target(k.target_in_flight))}},
+                {"type": "external-push", "name": "in-flight", "metadata": {
+                    "scalerAddress": t.external_scaler_address, "interceptorRoute": t.interceptor_route}}]
     return [{"type": "prometheus", "name": "prometheus", "metricType": "AverageValue", "metadata": {
         "serverAddress": t.prometheus_address, "query": k.prometheus_query, "threshold": _num(k.prometheus_threshold)}}]
 

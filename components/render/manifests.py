@@ -17,6 +17,7 @@ from modelstack.render import autoscaling, labels, proxy as proxy_config, timeou
 
 POOL_AFFINITY_WEIGHT = 100
 SHM_VOLUME = "dshm"
+CACHE_VOLUME = "cache"
 TMP_VOLUME = "tmp"
 PROXY_VOLUME = "proxy-config"
 MODEL_PORT_NAME = "model"
@@ -129,6 +130,14 @@ class ModelSpec:
     """The request-limit proxy. None: the Service targets the server directly (no limits enforced)."""
     aws_access: bool = False
     """The model has an AWS role: mount the ServiceAccount token (Pod Identity / IRSA need it). Default false."""
+    init_containers: tuple[ContainerSpec, ...] = ()
+    """Run to completion, in order, before the server starts (e.g. copying LLM weights onto the node). Default none."""
+    cache_volume: Optional[tuple[str, str]] = None
+    """(mount path, size limit) of an emptyDir every container mounts: node-local disk shared by the init containers
+    and the server (an LLM's weights). Default none."""
+    engine_metrics: bool = False
+    """The server exports Prometheus metrics on its own port at /metrics (an LLM engine's queue, which KEDA
+    scales on): the Service carries the scrape annotations and Prometheus's namespace may reach that port."""
 
     @property
     def traffic_port(self) -> int:
@@ -269,6 +278,8 @@ def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any
     mounts = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
     if spec.shm:
         mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
+    if spec.cache_volume:
+        mounts.append({"name": CACHE_VOLUME, "mountPath": spec.cache_volume[0]})
     out["volumeMounts"] = mounts
     return out
 
@@ -390,6 +401,8 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
     volumes: list[dict[str, Any]] = [{"name": TMP_VOLUME, "emptyDir": {}}]
     if spec.shm:
         volumes.append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": spec.shm}})
+    if spec.cache_volume:
+        volumes.append({"name": CACHE_VOLUME, "emptyDir": {"sizeLimit": spec.cache_volume[1]}})
     containers = [container(spec, c, i == 0) for i, c in enumerate(spec.containers)]
     meta: dict[str, Any] = {"labels": pl}
     if spec.proxy:
@@ -414,6 +427,7 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
             "fsGroup": spec.run_as_user,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        **({"initContainers": [container(spec, c, False) for c in spec.init_containers]} if spec.init_containers else {}),
         "containers": containers,
         "volumes": volumes,
         "topologySpreadConstraints": topology_spread(spec, {labels.MODEL_LABEL: spec.name}),
@@ -467,10 +481,18 @@ def _selector_labels(pl: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in pl.items() if k in keep}
 
 
+#: The prometheus chart's `kubernetes-service-endpoints` job scrapes every endpoint of a Service that carries these.
+def engine_scrape_annotations(port: int) -> dict[str, str]:
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+
+
 def service(spec: ModelSpec) -> dict[str, Any]:
+    meta = metadata(spec)
+    if spec.engine_metrics:
+        meta = {**meta, "annotations": {**(meta.get("annotations") or {}), **engine_scrape_annotations(spec.port)}}
     return {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": metadata(spec),
+        "metadata": meta,
         "spec": {"type": "ClusterIP", "selector": spec.selector(),
                  "ports": [{"name": "http", "port": spec.port, "targetPort": "http", "protocol": "TCP"}]},
     }
@@ -513,6 +535,8 @@ def network_policy(spec: ModelSpec, from_namespaces: tuple[str, ...] = (),
     if spec.proxy and metrics_namespaces:
         rules.append({"ports": [{"protocol": "TCP", "port": spec.proxy.settings.metrics_port}],
                       "from": _namespaces(metrics_namespaces)})
+    if spec.engine_metrics and metrics_namespaces:
+        rules.append({"ports": [{"protocol": "TCP", "port": spec.port}], "from": _namespaces(metrics_namespaces)})
     return {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": metadata(spec),

@@ -205,3 +205,22 @@ def render_expander_config(priorities: Mapping[int, Sequence[str]]) -> str:
         lines.append(f"{score}:")
         lines.extend(f"  - '{r}'" for r in regexes)
     return "\n".join(lines) + "\n"
+
+
+#: The MIME part type nodeadm (AL2023) reads a NodeConfig from in a node's user data.
+NODEADM_CONTENT_TYPE = "application/node.eks.aws"
+_BOUNDARY = "MODELSTACK"
+
+
+def instance_store_user_data(strategy: str = "RAID0") -> str:
+    """Launch-template user data (MIME multipart, which EKS merges with its own for a managed node group) with a
+    nodeadm NodeConfig whose `spec.instance.localStorage.strategy` puts the instance-store NVMe volumes in one
+    RAID 0 for the kubelet and containerd: the managed node group equivalent of Karpenter's instanceStorePolicy.
+    awslabs/amazon-eks-ami `nodeadm/api/v1alpha1/nodeconfig_types.go` (LocalStorageStrategy RAID0, RAID10, Mount)."""
+    if strategy not in ("RAID0", "RAID10", "Mount"):
+        raise ValueError(f"instance store strategy {strategy!r}: RAID0, RAID10 or Mount")
+    return "\n".join([
+        "MIME-Version: 1.0", f'Content-Type: multipart/mixed; boundary="{_BOUNDARY}"', "",
+        f"--{_BOUNDARY}", f"Content-Type: {NODEADM_CONTENT_TYPE}", "",
+        "---", "apiVersion: node.eks.aws/v1alpha1", "kind: NodeConfig", "spec:", "  instance:", "    localStorage:",
+        f"      strategy: {strategy}", "", f"--{_BOUNDARY}--", ""])

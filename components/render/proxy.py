@@ -25,6 +25,8 @@ document several times the size, and Debian packages HAProxy, so the exact rende
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 from dataclasses import dataclass
 from typing import Optional
@@ -79,9 +81,14 @@ class ProxySettings:
     """The load balancer's health-check path when it checks pods through the proxy (models not behind the KEDA
     interceptor). Its checks (GET/HEAD from ELB-HealthChecker) skip the queue and the 503 rule: a saturated but
     healthy replica must not be taken out of the target group, which would only push its load onto the others."""
+    strip_prefix: Optional[str] = None
+    """The route's path (e.g. /chat), taken off the request path before the server sees it (/chat/v1/models ->
+    /v1/models): for servers that answer at their root, such as an LLM engine's OpenAI API. Default none."""
 
     def problems(self) -> list[str]:
         out = []
+        if self.strip_prefix is not None and not re.fullmatch(r"/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]", self.strip_prefix):
+            out.append(f"strip_prefix {self.strip_prefix!r}: a route path such as /chat (no trailing '/')")
         if self.max_concurrency < 1:
             out.append(f"max_concurrency {self.max_concurrency}: at least 1")
         if self.max_queue_length < 0:
@@ -141,6 +148,7 @@ def config(s: ProxySettings) -> str:
         "    default_backend model",
         "",
         "backend model",
+        *([f"    http-request replace-path '^{re.escape(s.strip_prefix)}/?(.*)$' '/\\1'"] if s.strip_prefix else []),
         f"    server model {s.upstream_host}:{s.upstream_port} maxconn {s.max_concurrency}",
         "",
         *(["backend health",

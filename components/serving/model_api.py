@@ -183,7 +183,8 @@ class AutoscalingArgs(TypedDict):
     upscale_tolerance: NotRequired[pulumi.Input[float]]
     """Default 0.05 (not rendered: the cluster's 0.1 HPA tolerance applies)."""
     signal: NotRequired[pulumi.Input[str]]
-    """One of "in_flight" (default), "cpu", "gpu", "prometheus"."""
+    """One of "in_flight" (default), "cpu", "gpu", "prometheus", "llm" (vLLM's requests running + waiting per
+    replica, behind the interceptor as in_flight; needs `engine_metrics`)."""
     target_utilization: NotRequired[Optional[pulumi.Input[int]]]
     """Percent, 1-100; required for signal cpu or gpu."""
     prometheus_query: NotRequired[Optional[pulumi.Input[str]]]
@@ -286,6 +287,15 @@ class HttpAddOnArgs(TypedDict):
     """Default "keda-add-ons-http-external-scaler.keda:9090"."""
 
 
+class CacheVolumeArgs(TypedDict):
+    """Disk shared by the pod's containers (an emptyDir)."""
+
+    mount_path: str
+    """Where every container sees it, e.g. "/models". Required."""
+    size_limit: str
+    """The emptyDir's size limit, e.g. "160Gi" (the kubelet evicts the pod past it). Required."""
+
+
 class ModelAPIArgs(TypedDict):
     """Inputs of a ModelAPI. Fields that decide structure (names, counts, paths, knobs) must be known values;
     `image`, `env` values, `certificate_arn`, `placement.node_pool` and `kubeconfig` may be Outputs."""
@@ -345,7 +355,7 @@ class ModelAPIArgs(TypedDict):
     http_add_on: NotRequired[Optional[HttpAddOnArgs]]
     """KEDA HTTP add-on location (signal in_flight). Default: its chart's names in namespace "keda"."""
     prometheus_address: NotRequired[Optional[pulumi.Input[str]]]
-    """Prometheus URL KEDA queries. Default: none; required for signal gpu or prometheus."""
+    """Prometheus URL KEDA queries. Default: none; required for signal gpu, prometheus or llm."""
     network_policy_cidrs: NotRequired[Optional[pulumi.Input[list[str]]]]
     """Sources allowed to the model port (e.g. the VPC CIDR). Default none: any source, model port only."""
     run_as_user: NotRequired[pulumi.Input[int]]
@@ -359,6 +369,18 @@ class ModelAPIArgs(TypedDict):
     """Worst seconds from no replica to a Ready one. Default: node launch + image pull for the accelerator
     (render/timeouts.py) + the container's start-up probe budget. Sets the interceptor's readiness timeout, the
     Deployment's progress deadline and how long `pulumi up` waits for it."""
+    init_containers: NotRequired[Optional[list[ContainerArgs]]]
+    """Containers run to completion before the server (name, image, command, args, env, compute; no ports or
+    probes), e.g. copying LLM weights into `cache_volume`. Default none."""
+    cache_volume: NotRequired[Optional["CacheVolumeArgs"]]
+    """An emptyDir every container mounts; on nodes whose kubelet folder is on instance-store NVMe (Karpenter
+    instanceStorePolicy RAID0) it is node-local disk. Default none."""
+    strip_path_prefix: NotRequired[pulumi.Input[bool]]
+    """The proxy takes the route's path off each request before the server sees it (/chat/v1/models -> /v1/models),
+    for servers that answer at their root (an LLM engine's OpenAI API). Default false: the server gets the full path."""
+    engine_metrics: NotRequired[pulumi.Input[bool]]
+    """The server exports Prometheus metrics at /metrics on its port (vLLM): Prometheus scrapes it through the
+    Service. Default false."""
     kubeconfig: NotRequired[Optional[pulumi.Input[str]]]
     """Cluster credentials: the component creates its own Kubernetes provider. Default: the provider in opts."""
 
@@ -764,6 +786,14 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     server = _container("model", a, "", env_extra)
     sidecars = tuple(_container(_plain(s["name"], "sidecars.name"), s, f"sidecars[{i}]", sidecar=True)
                      for i, s in enumerate(a.get("sidecars") or []))
+    if knobs.signal == "llm" and not _get(a, "engine_metrics", False, ""):
+        raise ValueError(f"ModelAPI {name!r}: signal 'llm' needs engine_metrics: true (Prometheus scrapes the engine's "
+                         "queue through the Service)")
+    inits = tuple(_container(_plain(s["name"], "init_containers.name"), s, f"init_containers[{i}]")
+                  for i, s in enumerate(a.get("init_containers") or []))
+    cache = a.get("cache_volume") or None
+    if cache is not None and not (cache.get("mount_path") and cache.get("size_limit")):
+        raise ValueError(f"ModelAPI {name!r}: cache_volume needs mount_path and size_limit")
     names = [s.name for s in sidecars]
     for reserved in ("model", proxy_config.CONTAINER):
         if reserved in names:
@@ -786,14 +816,18 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     upstream = queue_timeout + response
     # The ALB checks pods through the proxy whenever it may target the model's Service: the model's own Ingress or a
     # TrafficSplitter's (both only for signals other than in_flight, which go through the KEDA interceptor).
-    alb_checks_pods = knobs.signal != "in_flight"
+    alb_checks_pods = knobs.signal not in autoscaling.INTERCEPTED_SIGNALS
+    ing_args = a.get("ingress")
+    path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress")) if ing_args else f"/{model}"
+    strip = path if bool(_get(a, "strip_path_prefix", False, "")) and path != "/" else None
     proxy = manifests.ProxySpec(
         settings=proxy_config.ProxySettings(
             max_concurrency=max_conc, max_queue_length=max_queue, upstream_port=port,
             queue_timeout_seconds=queue_timeout,
             request_timeout_seconds=int(_get(px, "request_timeout_seconds", response, "proxy")),
             hard_stop_after_seconds=max(1, grace - sleep - 2),
-            health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None),
+            health_path=((readiness.http_path if readiness else None) or "/") if alb_checks_pods else None,
+            strip_prefix=strip),
         image=px.get("image") or proxy_config.IMAGE, cpu=str(_get(px, "cpu", proxy_config.CPU, "proxy")),
         memory=str(_get(px, "memory", proxy_config.MEMORY, "proxy")))
     problems = proxy.settings.problems()
@@ -839,6 +873,10 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         replicas=max(0, init - base),
         allowed_ingress_cidrs=tuple(_plain(a.get("network_policy_cidrs") or (), "network_policy_cidrs")),
         proxy=proxy, aws_access=aws_plan is not None,
+        init_containers=inits,
+        cache_volume=(str(_plain(cache["mount_path"], "cache_volume.mount_path")),
+                      str(_plain(cache["size_limit"], "cache_volume.size_limit"))) if cache else None,
+        engine_metrics=bool(_get(a, "engine_metrics", False, "")),
     )
     target = autoscaling.Target(
         deployment=model, namespace=ns, container="model", interceptor_route=model,
@@ -855,7 +893,7 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         }
     except ValueError as e:
         raise ValueError(f"ModelAPI {name!r}: {e}") from None
-    in_flight = knobs.signal == "in_flight"
+    in_flight = knobs.signal in autoscaling.INTERCEPTED_SIGNALS
     if alb_checks_pods:
         # Target-group health checks set on the Service win over an Ingress's (aws-load-balancer-controller v3.5.0,
         # data/UPSTREAM.md): the model's own route and every TrafficSplitter in front of it check the one path
@@ -868,12 +906,9 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     if spec.has_floor:
         objects["on_demand"] = manifests.on_demand_deployment(spec)
 
-    ing_args = a.get("ingress")
-    path = f"/{model}"
     tls = False
     settings = None
     if ing_args:
-        path = ingress.validate_path(_get(ing_args, "path", f"/{model}", "ingress"))
         need = timeouts.alb_idle_timeout([(cold.total, upstream)])
         idle = int(_get(ing_args, "idle_timeout_seconds", need, "ingress"))
         if idle < need:

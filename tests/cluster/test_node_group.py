@@ -101,3 +101,15 @@ def test_args_pass_the_component_provider_analyzer():
     c = result["component_definitions"]["NodeGroup"]
     assert {"clusterName", "nodeRoleArn", "subnetIds", "instanceTypes", "capacityType", "nodePool", "priority"} <= set(c.inputs)
     assert {"nodeGroupName", "asgName", "nodePool"} <= set(c.outputs)
+
+
+def test_instance_store_raid0_goes_into_the_launch_templates_user_data(run):
+    import base64
+
+    from modelstack.render import node_templates
+    r = _run(run, "llm", {"instance_types": ["g6e.xlarge"], "kind": "gpu", "accelerator_count": 1,
+                          "instance_store_policy": "RAID0"})
+    lt = r.named("llm-lt", "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert base64.b64decode(lt["userData"]).decode() == node_templates.instance_store_user_data("RAID0")
+    plain = _run(run, "cpu", {"instance_types": ["m6i.xlarge"]}).named("cpu-lt", "aws:ec2/launchTemplate:LaunchTemplate")
+    assert "userData" not in plain.inputs

@@ -46,7 +46,7 @@ def _del(path: str):
 
 MODEL_KEYS = ("image, command, args, env, port, compute, node_group, namespace, team, max_concurrency, max_queue_length, "
               "autoscaling, update_strategy, readiness_probe, liveness_probe, startup_probe, pre_stop, "
-              "termination_grace_period_seconds, networking, response_timeout, cold_start, sidecars, aws")
+              "termination_grace_period_seconds, networking, response_timeout, cold_start, sidecars, aws, llm")
 
 CASES = [
     ("model port taken by the proxy", _set("models.sentiment.port", 8888),
@@ -101,7 +101,7 @@ CASES = [
     ("short window", _set("models.sentiment.autoscaling.window", "5s"),
      f"{P}.models.sentiment.autoscaling.window: got '5s'; allowed: at least 10 seconds (the autoscaler samples every 10 s)"),
     ("unknown signal", _set("models.sentiment.autoscaling.signal", "qps"),
-     f"{P}.models.sentiment.autoscaling.signal: got 'qps'; allowed: one of 'in_flight', 'cpu', 'gpu' or 'prometheus'"),
+     f"{P}.models.sentiment.autoscaling.signal: got 'qps'; allowed: one of 'in_flight', 'cpu', 'gpu', 'prometheus' or 'llm'"),
     ("cpu signal without target", _set("models.sentiment.autoscaling.signal", "cpu"),
      f"{P}.models.sentiment.autoscaling.target_utilization: got nothing; allowed: a percentage from 1 to 100, required with signal cpu"),
     ("gpu signal on cpu model", lambda v, p: p["models"]["sentiment"]["autoscaling"].update(signal="gpu", target_utilization=70),

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import yaml
 
 from modelstack.render import labels, node_templates as nt
 
@@ -147,3 +148,17 @@ def test_duplicate_group_names_are_rejected():
 def test_rendered_configmap_text():
     text = nt.render_expander_config({50497: ["^a$"], 1: [".*"]})
     assert text == "50497:\n  - '^a$'\n1:\n  - '.*'\n"
+
+
+def test_instance_store_user_data_is_a_nodeadm_node_config_in_mime():
+    import email
+
+    msg = email.message_from_string(nt.instance_store_user_data())
+    assert msg.is_multipart()
+    (part,) = msg.get_payload()
+    assert part.get_content_type() == nt.NODEADM_CONTENT_TYPE
+    doc = yaml.safe_load(part.get_payload())
+    assert doc["kind"] == "NodeConfig" and doc["apiVersion"] == "node.eks.aws/v1alpha1"
+    assert doc["spec"]["instance"]["localStorage"]["strategy"] == "RAID0"
+    with pytest.raises(ValueError):
+        nt.instance_store_user_data("RAID5")

@@ -282,3 +282,59 @@ def test_the_config_a_model_api_ships_is_valid_haproxy(tmp_path: Path) -> None:
     check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "be_conn(model) ge 4 }" in cfg.read_text()
+
+
+class Echo:
+    """A server that answers every GET with the path it was asked for."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                body = self.path.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@needs_haproxy
+def test_real_haproxy_strips_the_route_prefix_before_the_server(tmp_path: Path) -> None:
+    # An LLM engine answers its OpenAI API at /v1/...; the ALB and the interceptor keep the route's /chat prefix.
+    assert HAPROXY
+    model = Echo()
+    s = settings(max_concurrency=2, max_queue_length=2, upstream_port=model.port, listen_port=free_port(),
+                 metrics_port=free_port(), bind_address="127.0.0.1", strip_prefix="/chat.v2")
+    cfg = tmp_path / proxy.CONFIG_FILE
+    cfg.write_text(proxy.config(s))
+    check = subprocess.run([HAPROXY, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    haproxy = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _up(s.metrics_port), "the proxy's /healthz")
+        assert get(s.listen_port, "/chat.v2/v1/chat/completions", 5)[2] == "/v1/chat/completions"
+        assert get(s.listen_port, "/chat.v2/v1/models?x=1", 5)[2] == "/v1/models?x=1"
+        assert get(s.listen_port, "/chat.v2", 5)[2] == "/"
+        assert get(s.listen_port, "/chatxv2/v1", 5)[2] == "/chatxv2/v1"  # the '.' is literal
+    finally:
+        haproxy.terminate()
+        haproxy.wait(10)
+        model.close()
+
+
+def test_strip_prefix_must_be_a_route_path() -> None:
+    assert settings(strip_prefix="/chat/").problems()
+    assert not settings(strip_prefix="/team/chat").problems()

@@ -435,3 +435,26 @@ def test_health_checks_ride_on_the_service_so_traffic_splits_pass_the_proxy_too(
     # Behind the KEDA interceptor the ALB checks the interceptor, not the pods: no check on the Service.
     r = run(one({"image": "ghcr.io/acme/m:1"}, name="n"))
     assert "annotations" not in r.named("n-service").inputs["metadata"]
+
+
+def test_signal_llm_needs_the_engine_metrics_and_renders_init_containers_and_the_cache():
+    from modelstack.serving import model_api as m
+    base = {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/vllm/vllm-openai:v0.33.0",
+            "autoscaling": {"signal": "llm", "target_in_flight": 16}, "prometheus_address": "http://prom:80"}
+    with pytest.raises(ValueError, match="engine_metrics"):
+        m.resolve("chat", base)
+    plan = m.resolve("chat", {**base, "engine_metrics": True,
+                              "cache_volume": {"mount_path": "/models", "size_limit": "20Gi"},
+                              "init_containers": [{"name": "weights", "image": "public.ecr.aws/aws-cli/aws-cli:2.27.0",
+                                                   "command": ["aws", "s3", "sync", "s3://b/p", "/models/chat"]}]})
+    pod = plan.objects["deployment"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["weights"]
+    assert {"name": "cache", "mountPath": "/models"} in pod["initContainers"][0]["volumeMounts"]
+    assert {"name": "cache", "mountPath": "/models"} in pod["containers"][0]["volumeMounts"]
+    assert {"name": "cache", "emptyDir": {"sizeLimit": "20Gi"}} in pod["volumes"]
+    assert plan.objects["service"]["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    rules = plan.objects["network_policy"]["spec"]["ingress"]
+    assert any(r["ports"] == [{"protocol": "TCP", "port": 8080}] and r.get("from") for r in rules[1:])
+    assert "interceptor_route" in plan.objects  # behind the interceptor, as in_flight
+    with pytest.raises(ValueError, match="cache_volume"):
+        m.resolve("chat", {**base, "engine_metrics": True, "cache_volume": {"mount_path": "/models"}})
