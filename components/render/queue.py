@@ -51,6 +51,8 @@ RESULT_EXPIRY_DAYS = 7
 WAIT_TIME_SECONDS = 20
 """Long polling (SQS maximum 20 s): fewer empty receives, each a billed request."""
 BATCH_SIZE = 100
+#: The message's content as a cache value: the cache processor's `value` has no default (an empty value is stored).
+CONTENT = "${! content() }"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def consumer_config(*, queue_url: str, bucket: str, aws: Endpoints, model_url: s
                       "timeout": f"{request_timeout_seconds}s", "retries": 0}},
             {"switch": [
                 {"check": "!errored()", "processors": [
-                    {"cache": {"resource": "store", "operator": "set", "key": "${! @key }/result"}},
+                    {"cache": {"resource": "store", "operator": "set", "key": "${! @key }/result", "value": CONTENT}},
                     {"cache": {"resource": "store", "operator": "set", "key": "${! @key }/status",
                                "value": status("completed")}}]},
                 {"check": f"@receives >= {max_receives}", "processors": [
@@ -140,7 +142,7 @@ def gateway_config(*, queue_url: str, bucket: str, aws: Endpoints, port: int = G
     ]
     post = [
         {"mutation": 'let id = uuid_v4()\nmeta id = $id\nmeta key = "requests/" + $id'},
-        {"cache": {"resource": "store", "operator": "set", "key": "${! @key }/payload"}},
+        {"cache": {"resource": "store", "operator": "set", "key": "${! @key }/payload", "value": CONTENT}},
         {"cache": {"resource": "store", "operator": "set", "key": "${! @key }/status",
                    "value": json.dumps({"status": "in_queue"}, separators=(",", ":"))}},
         {"mutation": 'root = {"id": @id, "key": @key, "status": "in_queue"}\nmeta status_code = "202"'},
