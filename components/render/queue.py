@@ -31,6 +31,8 @@ USER_ID = 10001
 #: The service-wide HTTP server (benthos `http.address` default 0.0.0.0:4195): /ping and /ready for probes.
 HTTP_PORT = 4195
 GATEWAY_PORT = 8080
+HEALTH_PATH = "/healthz"
+"""The gateway answers 200 here (readiness, and the ALB's health check through the proxy)."""
 CONFIG_ENV = "MODELSTACK_CONNECT_CONFIG"
 CONFIG_PATH = "/tmp/connect.yaml"
 CONSUMER_CONTAINER = "queue-consumer"
@@ -124,7 +126,7 @@ def gateway_config(*, queue_url: str, bucket: str, aws: Endpoints, port: int = G
                    timeout_seconds: int = 10) -> dict[str, Any]:
     """The async API: `POST <path>` stores the body as `requests/<id>/payload`, marks it in_queue, queues
     `{"id", "key"}` and answers 202 with it; `GET <path>/<id>` answers the status and, once completed, the result
-    (404 for an unknown id). The id is the last path segment, so any route prefix works."""
+    (404 for an unknown id); `GET /healthz` answers 200. The id is the last path segment, so any route prefix works."""
     get_status = [
         {"mutation": 'let id = @http_server_request_path.split("/").filter(s -> s != "").index(-1).catch("")\n'
                      'meta id = $id\nmeta key = "requests/" + $id\n'
@@ -156,6 +158,8 @@ def gateway_config(*, queue_url: str, bucket: str, aws: Endpoints, port: int = G
                               "headers": {"Content-Type": "application/json"}}}},
         "pipeline": {"processors": [
             {"switch": [{"check": '@http_server_verb == "POST"', "processors": post},
+                        {"check": f'@http_server_request_path == "{HEALTH_PATH}"',
+                         "processors": [{"mutation": 'root = {"status": "ok"}\nmeta status_code = "200"'}]},
                         {"processors": get_status}]},
             {"sync_response": {}},
         ]},
@@ -219,6 +223,19 @@ def gateway_statements(queue_arn: Any, bucket_arn: Any) -> list[dict[str, Any]]:
 def scaler_statements(queue_arn: Any) -> list[dict[str, Any]]:
     """KEDA's aws-sqs-queue scaler reads queue depth only (GetQueueAttributes, pkg/scalers/aws_sqs_queue_scaler.go)."""
     return [{"actions": ["sqs:GetQueueAttributes"], "resources": [queue_arn]}]
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
+    """Deny every request to the bucket that does not use TLS (aws:SecureTransport false)."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "TLSOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+
+
+def assume_from_policy(role_arn: str) -> dict[str, Any]:
+    """Trust policy: `role_arn` (KEDA's operator role) may assume this role (KEDA's AssumeRole fallback)."""
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": role_arn},
+                                                     "Action": "sts:AssumeRole"}]}
 
 
 def trigger_authentication(name: str, namespace: str, labels: dict[str, str], role_arn: Any = None) -> dict[str, Any]:
