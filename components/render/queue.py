@@ -53,6 +53,8 @@ RESULT_EXPIRY_DAYS = 7
 WAIT_TIME_SECONDS = 20
 """Long polling (SQS maximum 20 s): fewer empty receives, each a billed request."""
 BATCH_SIZE = 100
+#: The tag of a dead-letter queue: the policy pack's sqs-dead-letter-queue rule needs no DLQ behind it.
+DLQ_TAG, DLQ_TAG_VALUE = "modelstack.io/queue-role", "dead-letter"
 #: The message's content as a cache value: the cache processor's `value` has no default (an empty value is stored).
 CONTENT = "${! content() }"
 

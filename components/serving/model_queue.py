@@ -66,7 +66,8 @@ class ModelQueue(pulumi.ComponentResource):
         tags = dict(args.get("tags") or {})
 
         dlq = aws.sqs.Queue(f"{name}-dlq", sqs_managed_sse_enabled=True,
-                            message_retention_seconds=q.DLQ_RETENTION_SECONDS, tags=tags, opts=child)
+                            message_retention_seconds=q.DLQ_RETENTION_SECONDS,
+                            tags={**tags, q.DLQ_TAG: q.DLQ_TAG_VALUE}, opts=child)
         queue = aws.sqs.Queue(
             f"{name}-queue", sqs_managed_sse_enabled=True, visibility_timeout_seconds=visibility,
             receive_wait_time_seconds=q.WAIT_TIME_SECONDS, message_retention_seconds=q.RETENTION_SECONDS,
