@@ -844,10 +844,6 @@ class QueueSettings(_Strict):
 
 
 class ModelConfig(_Strict):
-    kind: Literal[MODEL_KINDS] = "realtime"  # type: ignore[valid-type]
-    """How requests reach the model: realtime (a route), async (a queue behind a gateway) or batch (jobs)."""
-    queue: Optional[QueueSettings] = None
-    """async and batch only: the queue's settings."""
     image: str
     command: list[str] = Field(default_factory=list)
     args: list[str] = Field(default_factory=list)
@@ -886,6 +882,10 @@ class ModelConfig(_Strict):
         return v
     sidecars: dict[Name, Sidecar] = Field(default_factory=dict)
     aws: Optional[AwsAccess] = None
+    kind: Literal[MODEL_KINDS] = "realtime"  # type: ignore[valid-type]
+    """How requests reach the model: realtime (a route), async (a queue behind a gateway) or batch (jobs)."""
+    queue: Optional[QueueSettings] = None
+    """async and batch only: the queue's settings."""
 
     @model_validator(mode="after")
     def _queue_kind(self) -> "ModelConfig":
