@@ -51,3 +51,23 @@ def test_submit_refuses_an_empty_job(aws) -> None:
     s3, sqs, url = aws
     with pytest.raises(ValueError, match="at least one item"):
         batch.submit(s3, sqs, bucket="jobs-bucket", queue_url=url, items=[], batch_size=10)
+
+
+def test_cli_submits_and_reads_a_job_through_the_stack_outputs(aws, tmp_path, capsys) -> None:
+    from modelstack import cli
+    s3, sqs, url = aws
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({"region": "us-east-1", "models": {}, "queues": {
+        "scoring": {"kind": "batch", "queue_url": url, "dlq_url": url + "-dlq", "bucket": "jobs-bucket"},
+        "summarize": {"kind": "async", "queue_url": url, "dlq_url": url, "bucket": "jobs-bucket"}}}))
+    items = tmp_path / "items.jsonl"
+    items.write_text("\n".join(json.dumps({"n": i}) for i in range(7)))
+    assert cli.main(["batch", "submit", "scoring", str(items), "--batch-size", "3", "--outputs", str(outputs)]) == 0
+    job = capsys.readouterr().out.strip()
+    assert cli.main(["batch", "status", "scoring", job, "--outputs", str(outputs)]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert (st["items_total"], st["batches_total"], st["status"]) == (7, 3, "in_progress")
+    assert cli.main(["batch", "submit", "summarize", str(items), "--outputs", str(outputs)]) == 2
+    assert "kind async; batch jobs need kind batch" in capsys.readouterr().err
+    assert cli.main(["batch", "status", "nope", job, "--outputs", str(outputs)]) == 2
+    assert "its batch models: scoring" in capsys.readouterr().err
