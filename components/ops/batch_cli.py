@@ -85,10 +85,7 @@ def run(args: argparse.Namespace, find_project: Callable[[Path], Path], selected
                 raise _Usage(str(e)) from None
             outputs = out_mod.read(stack, project)
         q = target(outputs, args.model, stack)
-        try:
-            import boto3
-        except ImportError:
-            raise _Usage("boto3 is not installed: pip install 'modelstack[aws]'") from None
+        import boto3
         kw = {"region_name": outputs.get("region"), **({"endpoint_url": args.endpoint_url} if args.endpoint_url else {})}
         s3 = boto3.client("s3", **kw)
         if args.batch_command == "submit":
