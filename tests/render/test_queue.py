@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, strategies as st
@@ -12,6 +13,7 @@ from hypothesis import given, strategies as st
 from modelstack.render import autoscaling, queue as q
 
 AWS = q.Endpoints("us-east-1")
+ROOT = Path(__file__).resolve().parents[2]
 QURL = "https://sqs.us-east-1.amazonaws.com/123456789012/summarize-queue"
 
 
@@ -135,3 +137,26 @@ def test_replicas_examples() -> None:
     t = autoscaling.QueueTarget(queue_url=QURL, region="us-east-1", authentication="a", queue_length=5)
     assert [autoscaling.queue_replicas(n, t, k, 0) for n in (0, 1, 5, 6, 99, 1000)] == [0, 1, 1, 2, 20, 20]
     assert autoscaling.queue_replicas(52, t, k, 10) == 10  # 52 / (5 x 10) = 1.04: within the 10 % tolerance
+
+
+# ---- pins held to data/UPSTREAM.md and e2e/versions.env -----------------------------------------------------------
+
+
+
+def test_image_binary_and_upstream_facts_name_one_version() -> None:
+    versions = dict(line.split("#")[0].strip().split("=", 1) for line in
+                    (ROOT / "e2e" / "versions.env").read_text().splitlines() if "=" in line.split("#")[0])
+    tag = q.IMAGE.rsplit(":", 1)[1]
+    assert versions["CONNECT_VERSION"] == f"v{tag}"
+    upstream = (ROOT / "components" / "data" / "UPSTREAM.md").read_text()
+    assert f"## Redpanda Connect {tag}" in upstream and f"tag **v{tag}**" in upstream
+    assert q.IMAGE.startswith("public.ecr.aws/l9j0i2e0/connect:") and "public.ecr.aws/l9j0i2e0/connect" in upstream
+
+
+def test_request_prices_are_the_documented_ones() -> None:
+    from modelstack.capacity import queue_cost as qc
+    doc = (ROOT / "components" / "data" / "FIXED_COSTS.md").read_text()
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in doc.splitlines()
+            if line.startswith("| S3 Standard") or line.startswith("| SQS standard")}
+    assert [qc.SQS_PER_REQUEST * 1e6, qc.S3_PUT_PER_REQUEST * 1e3, qc.S3_GET_PER_REQUEST * 1e3] == pytest.approx(
+        [v for k, v in sorted(rows.items(), key=lambda kv: ("SQS" not in kv[0], "GET" in kv[0]))])
