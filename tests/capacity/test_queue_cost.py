@@ -27,3 +27,12 @@ def test_batch_job_calls_scale_with_batches_not_items() -> None:
 def test_idle_queue_costs_keda_polls_only() -> None:
     assert qc.idle_month().sqs == 360 * 730
     assert qc.idle_month(2).dollars == pytest.approx(2 * 360 * 730 * 0.4e-6)
+
+
+def test_readme_states_the_example_figures() -> None:
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    asynch = (qc.async_request(qc.EXAMPLE_POLLS) * qc.EXAMPLE_ASYNC_REQUESTS).dollars
+    job = qc.batch_job(qc.EXAMPLE_JOB_ITEMS, qc.EXAMPLE_BATCH_SIZE).dollars
+    assert f"**${asynch:,.2f}**" in readme and f"**${job:,.2f}**" in readme
+    assert f"${qc.idle_month().dollars:,.2f} a month in KEDA's polls" in readme
