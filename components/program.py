@@ -36,6 +36,7 @@ from modelstack.serving.model_api import ModelAPI
 from modelstack.cluster.network import Network
 from modelstack.cluster.node_group import NodeGroup
 from modelstack.serving.traffic_splitter import TrafficSplitter
+from modelstack.cluster.keda_identity import KedaIdentity
 from modelstack.serving.async_model_api import AsyncModelAPI
 from modelstack.serving.batch_model_api import BatchModelAPI
 from modelstack.config.checks import model_path, pod_requests
@@ -359,7 +360,7 @@ def observability_plan(p: Platform, capacity: CapacityPlan, all_args: dict[str, 
 
 
 def queue_api_args(p: Platform, name: str, m: cfg.ModelConfig, base: dict, capacity: CapacityPlan,
-                   system_pool: str) -> dict:
+                   system_pool: str, keda_role_arn: Any = None) -> dict:
     """A model of kind async or batch as AsyncModelAPI / BatchModelAPI args: its ModelAPI args (the workers; the
     planner placed them as any model), scaled on the queue (from zero unless min_replicas is given), plus the queue's
     settings; an async model's gateway runs on the system pool."""
@@ -371,6 +372,7 @@ def queue_api_args(p: Platform, name: str, m: cfg.ModelConfig, base: dict, capac
     a["autoscaling"] = auto
     qs = m.queue or cfg.QueueSettings()
     a.update(cluster_name=c.cluster.name, region=p.region, tags=labels.base_tags(c.environment, c.team, c.tags),
+             keda_role_arn=keda_role_arn,
              queue={"max_receives": qs.max_receives, "result_expiry_days": qs.result_expiry_days,
                     "message_timeout_seconds": duration_seconds(qs.message_timeout), "queue_length": qs.queue_length,
                     "model_path": qs.model_path})
@@ -444,6 +446,9 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         }, pulumi.ResourceOptions(depends_on=list(groups.values())))
     all_args = with_group_idle_timeout({name: model_args(p, name, m, capacity) for name, m in c.models.items()})
     obs = observability_plan(p, capacity, all_args)
+    # KEDA reads the queues of async and batch models as itself: its identity exists before its pods start.
+    keda_identity = (KedaIdentity(f"{cl.name}-keda-identity", {"cluster_name": cluster.cluster_name, "tags": tags})
+                     if any(m.kind != "realtime" for m in c.models.values()) else None)
     addons = PlatformAddons(f"{cl.name}-addons", {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         **({"coredns_version": cl.addons.coredns} if cl.addons.coredns else {}),
@@ -473,7 +478,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         "dcgm_exporter": any(g.kind == "gpu" for g in capacity.groups),
         "dcgm_exporter_version": cl.charts.version("dcgm-exporter", cl.kubernetes_version),
         "tags": tags,
-    }, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    }, pulumi.ResourceOptions(depends_on=[groups[system_pool], *([keda_identity] if keda_identity else [])]))
     provisioner = None
     if use_karpenter:
         provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags, kplan),
@@ -508,7 +513,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
             models[name] = ModelAPI(name, all_args[name], opts)
         else:
             cls = AsyncModelAPI if m.kind == "async" else BatchModelAPI
-            queue_apis[name] = cls(name, queue_api_args(p, name, m, all_args[name], capacity, system_pool), opts)
+            queue_apis[name] = cls(name, queue_api_args(p, name, m, all_args[name], capacity, system_pool,
+                                                        keda_identity.role_arn if keda_identity else None), opts)
     splits = {}
     for name, s in c.traffic_splits.items():
         namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace

@@ -234,10 +234,22 @@ def tls_only_bucket_policy(bucket_arn: str) -> dict[str, Any]:
         "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
 
 
+#: The IAM path of every per-API scaler role: KEDA's operator role may assume roles under it (and nothing else).
+SCALER_ROLE_PATH = "/modelstack/keda-scaler/"
+#: KEDA's operator ServiceAccount (kedacore/charts v2.20.2 keda/values.yaml `serviceAccount.operator.name`).
+KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
+
+
 def assume_from_policy(role_arn: str) -> dict[str, Any]:
     """Trust policy: `role_arn` (KEDA's operator role) may assume this role (KEDA's AssumeRole fallback)."""
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": role_arn},
-                                                     "Action": "sts:AssumeRole"}]}
+                                                     "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+
+
+def keda_operator_statements(partition: str = "aws") -> list[dict[str, Any]]:
+    """KEDA's operator may assume the scaler roles (under SCALER_ROLE_PATH; each trusts only KEDA's role)."""
+    return [{"actions": ["sts:AssumeRole", "sts:TagSession"],
+             "resources": [f"arn:{partition}:iam::*:role{SCALER_ROLE_PATH}*"]}]
 
 
 def trigger_authentication(name: str, namespace: str, labels: dict[str, str], role_arn: Any = None) -> dict[str, Any]:

@@ -96,7 +96,7 @@ class ModelQueue(pulumi.ComponentResource):
         scaler_role: Optional[aws.iam.Role] = None
         if args.get("keda_role_arn") is not None:
             scaler_role = aws.iam.Role(
-                f"{name}-scaler-role", description=f"{name}: KEDA reads the queue depth",
+                f"{name}-scaler-role", description=f"{name}: KEDA reads the queue depth", path=q.SCALER_ROLE_PATH,
                 assume_role_policy=pulumi.Output.from_input(args["keda_role_arn"]).apply(
                     lambda a: json.dumps(q.assume_from_policy(a))), tags=tags, opts=child)
             aws.iam.RolePolicy(f"{name}-scaler-policy", role=scaler_role.id,
