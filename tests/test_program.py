@@ -296,3 +296,11 @@ def test_realtime_stacks_have_no_keda_identity_nor_queues_output(run):
     result = run(program.main, "dev", copy.deepcopy(stack_values("dev")))
     assert not [r for r in result.resources if r.type == "modelstack:index:KedaIdentity"]
     assert "queues" not in result.exports
+
+
+def test_the_queue_consumer_counts_in_sizing():
+    p, _ = _platform("dev")
+    q, _ = _platform("dev", _queue_models)
+    from modelstack.config.checks import pod_requests
+    plain, queued = pod_requests(p.config.models["sentiment"]), pod_requests(q.config.models["sentiment"])
+    assert queued.cpu_millicores - plain.cpu_millicores == 100

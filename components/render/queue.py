@@ -36,6 +36,8 @@ HEALTH_PATH = "/healthz"
 CONFIG_ENV = "MODELSTACK_CONNECT_CONFIG"
 CONFIG_PATH = "/tmp/connect.yaml"
 CONSUMER_CONTAINER = "queue-consumer"
+CONSUMER_CPU, CONSUMER_MEMORY = "100m", "128Mi"
+"""The consumer's default requests (memory also its limit), counted by sizing as the proxy's are."""
 KINDS = ("async", "batch")
 PREFIX = {"async": "requests", "batch": "jobs"}
 STATUSES = ("in_queue", "in_progress", "completed", "failed")

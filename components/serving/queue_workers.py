@@ -105,7 +105,7 @@ def consumer_container(*, name: str, args: dict, queue_url: Any, bucket: Any) ->
         message_timeout_seconds=int(qa.get("message_timeout_seconds", q.MESSAGE_TIMEOUT_SECONDS)))))
     return {"name": q.CONSUMER_CONTAINER, "image": c.get("image") or q.IMAGE, "command": q.wrapper_command(),
             "env": {q.CONFIG_ENV: config}, "port": q.HTTP_PORT,
-            "compute": {"cpu": c.get("cpu") or "100m", "memory": c.get("memory") or "128Mi"},
+            "compute": {"cpu": c.get("cpu") or q.CONSUMER_CPU, "memory": c.get("memory") or q.CONSUMER_MEMORY},
             "readiness_probe": {"http_get": {"path": "/ready", "port": q.HTTP_PORT}, "period_seconds": 10},
             "liveness_probe": {"http_get": {"path": "/ping", "port": q.HTTP_PORT}, "period_seconds": 10}}
 
