@@ -139,3 +139,17 @@ def test_batch_has_no_gateway_and_uses_jobs_prefix(run) -> None:
 def test_bad_args_fail_before_registering(run, cls, bad, match) -> None:
     with pytest.raises(Exception, match=match):
         run(build(cls, "x", args(**bad)))
+
+
+def test_model_api_queue_signal_and_queue_scaling_go_together() -> None:
+    from modelstack.serving.model_api import resolve
+    base = {"image": "ghcr.io/acme/m:1"}
+    with pytest.raises(ValueError, match="go together"):
+        resolve("m", {**base, "autoscaling": {"signal": "queue", "min_replicas": 0, "scale_to_zero": True}})
+    with pytest.raises(ValueError, match="go together"):
+        resolve("m", {**base, "queue_scaling": {"queue_url": "u", "region": "us-east-1", "authentication": "a"}})
+    plan = resolve("m", {**base, "autoscaling": {"signal": "queue", "min_replicas": 0, "scale_to_zero": True},
+                         "queue_scaling": {"queue_url": "u", "region": "us-east-1", "authentication": "a",
+                                           "queue_length": 3}})
+    (trig,) = plan.objects["scaled_object"]["spec"]["triggers"]
+    assert trig["metadata"]["queueLength"] == "3" and "interceptor_route" not in plan.objects
