@@ -53,36 +53,39 @@ def sqs_dead_letter_queue(resources: Sequence[Resource], ctx: Context) -> Iterat
             yield r.urn, f"queue {r.name} has no redrivePolicy (deadLetterTargetArn and maxReceiveCount)"
 
 
-def _siblings(resources: Sequence[Resource], bucket: Resource, typ: str) -> list[Resource]:
-    return [r for r in resources if r.type == typ and r.parent == bucket.parent]
+#: Since 2023 S3 encrypts every new object with SSE-S3 and turns Block Public Access on for every new bucket (S3 user
+#: guide, "Setting default server-side encryption behavior" and "Blocking public access"); so a bucket that states
+#: nothing is encrypted and closed, and these rules judge what a stack states: a weaker setting is the violation.
+ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")
+PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 
 
 @stack_rule(
     "s3-encryption", category="security", level="mandatory",
-    description="Every S3 bucket has a default server-side encryption configuration.",
-    why="Payloads and results are the users' data; the configuration makes the choice explicit and reviewable.",
+    description="No S3 bucket's encryption configuration leaves out the algorithm (AES256, aws:kms or aws:kms:dsse); "
+                "a bucket without one gets S3's default SSE-S3.",
+    why="Payloads and results are the users' data; a configuration that names no algorithm is a mistake to catch.",
 )
 def s3_encryption(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
-    for b in (r for r in resources if r.type == BUCKET):
-        configs = _siblings(resources, b, BUCKET_ENCRYPTION)
-        algos = [key(key(rule, "applyServerSideEncryptionByDefault"), "sseAlgorithm")
-                 for c in configs for rule in as_list(get(c.props, "rules"))]
-        if not any(is_unknown(a) or a in ("AES256", "aws:kms", "aws:kms:dsse") for a in algos):
-            yield b.urn, f"bucket {b.name} has no BucketServerSideEncryptionConfiguration with an sseAlgorithm"
+    for c in (r for r in resources if r.type == BUCKET_ENCRYPTION):
+        rules = as_list(get(c.props, "rules"))
+        algos = [key(key(rule, "applyServerSideEncryptionByDefault"), "sseAlgorithm") for rule in rules]
+        if not algos or any(not is_unknown(a) and a not in ALGORITHMS for a in algos):
+            yield c.urn, f"{c.name}: sseAlgorithm {algos or 'missing'}; one of {', '.join(ALGORITHMS)}"
 
 
 @stack_rule(
     "s3-no-public-access", category="security", level="mandatory",
-    description="Every S3 bucket blocks public access (all four BucketPublicAccessBlock settings true).",
+    description="No S3 bucket is opened: no public canned ACL, and a BucketPublicAccessBlock (when given) keeps all "
+                "four settings true.",
     why="A public bucket, or one a later ACL or policy could make public, would publish requests and results.",
 )
 def s3_no_public_access(resources: Sequence[Resource], ctx: Context) -> Iterator[tuple[str | None, str]]:
     for b in (r for r in resources if r.type == BUCKET):
-        blocks = _siblings(resources, b, BUCKET_PUBLIC_ACCESS)
-        if not blocks:
-            yield b.urn, f"bucket {b.name} has no BucketPublicAccessBlock"
-            continue
-        for blk in blocks:
-            off = [f for f in PUBLIC_ACCESS_FLAGS if not is_unknown(get(blk.props, f)) and get(blk.props, f) is not True]
-            if off:
-                yield blk.urn, f"bucket {b.name}: {', '.join(off)} not true"
+        acl = get(b.props, "acl")
+        if isinstance(acl, str) and acl in PUBLIC_ACLS:
+            yield b.urn, f"bucket {b.name} has the public canned ACL {acl!r}"
+    for blk in (r for r in resources if r.type == BUCKET_PUBLIC_ACCESS):
+        off = [f for f in PUBLIC_ACCESS_FLAGS if not is_unknown(get(blk.props, f)) and get(blk.props, f) is not True]
+        if off:
+            yield blk.urn, f"{blk.name}: {', '.join(off)} not true"

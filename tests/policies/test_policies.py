@@ -204,12 +204,12 @@ CASES += [
         s, "summarize-queue-queue").pop("redrivePolicy"))),
     ("sqs-dead-letter-queue", "prod", "redrive without maxReceiveCount", with_queues("prod", lambda s: inputs(
         s, "summarize-queue-queue").update(redrivePolicy=json.dumps({"deadLetterTargetArn": "arn:aws:sqs:x"})))),
-    ("s3-encryption", "dev", "no encryption configuration", with_queues("dev", lambda s: s.remove(find(
-        s, "summarize-queue-bucket-encryption")))),
+    ("s3-encryption", "dev", "a rule without an algorithm", with_queues("dev", lambda s: inputs(
+        s, "summarize-queue-bucket-encryption")["rules"][0].pop("applyServerSideEncryptionByDefault"))),
     ("s3-no-public-access", "dev", "public policies allowed", with_queues("dev", lambda s: inputs(
         s, "summarize-queue-bucket-public-access").update(blockPublicPolicy=False))),
-    ("s3-no-public-access", "staging", "no public access block", with_queues("staging", lambda s: s.remove(find(
-        s, "summarize-queue-bucket-public-access")))),
+    ("s3-no-public-access", "staging", "a public-read bucket", with_queues("staging", lambda s: inputs(
+        s, "summarize-queue-bucket").update(acl="public-read"))),
 ]
 
 
