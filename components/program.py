@@ -7,7 +7,7 @@ Pulumi's mocks. Only this module reads Pulumi config; components take typed args
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, cast
 
@@ -40,6 +40,9 @@ from modelstack.serving.model_api import ModelAPI, ModelAPIArgs
 from modelstack.cluster.network import Network, NetworkArgs
 from modelstack.cluster.node_group import NodeGroup, NodeGroupArgs, TaintArgs
 from modelstack.serving.traffic_splitter import TrafficSplitter
+from modelstack.cluster.keda_identity import KedaIdentity
+from modelstack.serving.async_model_api import AsyncModelAPI
+from modelstack.serving.batch_model_api import BatchModelAPI
 from modelstack.config.checks import model_path, pod_requests
 from modelstack.config.load import stack_config_dir
 
@@ -56,6 +59,8 @@ class PlatformResources:
     models: dict[str, ModelAPI]
     splits: dict[str, TrafficSplitter]
     karpenter: Optional[Karpenter] = None
+    queue_apis: dict[str, Any] = field(default_factory=dict)
+    """AsyncModelAPI / BatchModelAPI per model of kind async or batch (those are not in `models`)."""
 
 
 def config_values(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -485,6 +490,31 @@ def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: Clus
     return args
 
 
+def queue_api_args(p: Platform, name: str, m: cfg.ModelConfig, base: dict, capacity: CapacityPlan,
+                   system_pool: str, keda_role_arn: Any = None) -> dict:
+    """A model of kind async or batch as AsyncModelAPI / BatchModelAPI args: its ModelAPI args (the workers; the
+    planner placed them as any model), scaled on the queue (from zero unless min_replicas is given), plus the queue's
+    settings; an async model's gateway runs on the system pool."""
+    c = p.config
+    a = dict(base)
+    auto = {k: v for k, v in a["autoscaling"].items() if k not in ("signal", "target_in_flight")}
+    if "min_replicas" not in m.autoscaling.model_fields_set:
+        auto.update(min_replicas=0, scale_to_zero=True)
+    a["autoscaling"] = auto
+    qs = m.queue or cfg.QueueSettings()
+    a.update(cluster_name=c.cluster.name, region=p.region, tags=labels.base_tags(c.environment, c.team, c.tags),
+             keda_role_arn=keda_role_arn,
+             queue={"max_receives": qs.max_receives, "result_expiry_days": qs.result_expiry_days,
+                    "message_timeout_seconds": duration_seconds(qs.message_timeout), "queue_length": qs.queue_length,
+                    "model_path": qs.model_path})
+    if m.kind == "batch":
+        a.pop("ingress", None)
+    else:
+        a["gateway"] = {"placement": {"node_pool": system_pool,
+                                      **({"tolerate_taints": t} if (t := pool_taints(capacity, system_pool)) else {})}}
+    return a
+
+
 def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = None) -> PlatformResources:
     """Register every resource of the platform described by `p` (`kplan`: the Karpenter plan, when made already)."""
     c = p.config
@@ -560,6 +590,9 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         managed_obs = ManagedObservability(f"{cl.name}-amg", managed_observability_args(
             p, obs, handle, tags))
         prometheus_values = merge_values(prometheus_values, {"server": {"remoteWrite": managed_obs.remote_write}})
+    # KEDA reads the queues of async and batch models as itself: its identity exists before its pods start.
+    keda_identity = (KedaIdentity(f"{cl.name}-keda-identity", {"cluster_name": cluster.cluster_name, "tags": tags})
+                     if any(m.kind != "realtime" for m in c.models.values()) else None)
     addon_args: PlatformAddonsArgs = {
         "handle": handle, "region": p.region, "system_node_pool": system_pool,
         "metrics_server_version": cl.charts.version("metrics-server", cl.kubernetes_version),
@@ -596,7 +629,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         addon_args["prometheus_values"] = prometheus_values
         if obs.sns_topic_arns:
             addon_args["alertmanager_sns_topic_arns"] = obs.sns_topic_arns
-    addons = PlatformAddons(f"{cl.name}-addons", addon_args, pulumi.ResourceOptions(depends_on=[groups[system_pool]]))
+    addons = PlatformAddons(f"{cl.name}-addons", addon_args, pulumi.ResourceOptions(
+        depends_on=[groups[system_pool], *([keda_identity] if keda_identity else [])]))
     provisioner = None
     if use_karpenter:
         provisioner = Karpenter(f"{cl.name}-karpenter", karpenter_args(p, capacity, network, handle, tags, kplan),
@@ -625,9 +659,16 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
                                    "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
     idle = next((r.get("idle_timeout_seconds") for a in all_args.values() if (r := a.get("ingress")) is not None), None)
     models = {}
+    queue_apis: dict[str, Any] = {}
     for name, m in c.models.items():
         deps = [addons, namespaces[m.namespace]] + ([provisioner] if provisioner is not None else [])
-        models[name] = ModelAPI(name, all_args[name], handle.options(pulumi.ResourceOptions(depends_on=deps)))
+        opts = handle.options(pulumi.ResourceOptions(depends_on=deps))
+        if m.kind == "realtime":
+            models[name] = ModelAPI(name, all_args[name], opts)
+        else:
+            cls = AsyncModelAPI if m.kind == "async" else BatchModelAPI
+            queue_apis[name] = cls(name, queue_api_args(p, name, m, all_args[name], capacity, system_pool,
+                                                        keda_identity.role_arn if keda_identity else None), opts)
     splits = {}
     for name, s in c.traffic_splits.items():
         namespace = c.models[next(iter(s.backends))].namespace  # validation keeps a split in one namespace
@@ -642,7 +683,8 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         }, handle.options(pulumi.ResourceOptions(depends_on=list(models.values()))))
     pulumi.export("cluster_name", cluster.cluster_name)
     pulumi.export("kubeconfig", pulumi.Output.secret(cluster.kubeconfig))
-    pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()})
+    pulumi.export("endpoints", {n: api.endpoint for n, api in models.items()} | {n: s.endpoint for n, s in splits.items()}
+                  | {n: q.endpoint for n, q in queue_apis.items() if isinstance(q, AsyncModelAPI)})
     pulumi.export("node_groups", {n: g.node_group_name for n, g in groups.items()})
     if logging is not None:
         pulumi.export("log_group", logging.log_group_name)
@@ -657,7 +699,12 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     if managed_obs is not None:
         pulumi.export("managed_grafana", {"url": managed_obs.grafana_url, "workspace_id": managed_obs.grafana_workspace_id,
                                           "prometheus_workspace_arn": managed_obs.prometheus_workspace_arn})
-    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner)
+    # What `modelstack batch submit|status` read (modelstack.ops.batch).
+    if queue_apis:
+        pulumi.export("queues", {n: {"kind": c.models[n].kind, "queue_url": q.queue_url, "dlq_url": q.dlq_url,
+                                     "bucket": q.bucket} for n, q in queue_apis.items()})
+    return PlatformResources(network, cluster, handle, groups, autoscaler, addons, models, splits, provisioner,
+                             queue_apis)
 
 
 def main(planned: Optional[Planned] = None) -> PlatformResources:

@@ -125,10 +125,22 @@ build_k8sprovider() {
      && go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=${K8S_PROVIDER_VERSION#v}" -o "$bin" .)
 }
 
+build_connect() {
+  # Redpanda Connect with the pure, io and aws plugins only (e2e/tools/connect), for the async/batch data plane.
+  local bin="$CACHE/bin/connect-$CONNECT_VERSION/redpanda-connect"
+  [[ -x $bin ]] && return 0
+  local d; d=$(workdir connect "$CONNECT_VERSION")
+  # Upstream's go.mod replaces 99designs/keyring with a fork; a dependency's replace is ignored, so repeat it.
+  go mod download -json "github.com/redpanda-data/connect/v4@$CONNECT_VERSION" >/dev/null
+  grep '^replace ' "$GOMODCACHE/cache/download/github.com/redpanda-data/connect/v4/@v/$CONNECT_VERSION.mod" >> "$d/go.mod" || true
+  (cd "$d" && go get "github.com/redpanda-data/connect/v4@$CONNECT_VERSION" && go mod tidy \
+     && go build -p 1 -ldflags "$LDFLAGS_BASE -X main.Version=${CONNECT_VERSION#v}" -o "$bin" .)
+}
+
 # Everything runs from main, so bash has parsed the whole file before any build starts (editing this file
 # while a build runs cannot change what that build does).
 main() {
-  ALL=(etcd kube kwok pulumi langhost k8sprovider)
+  ALL=(etcd kube kwok pulumi langhost k8sprovider connect)
   local TOOLS=("$@"); [[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=("${ALL[@]}")
   start=$(date +%s)
   declare -A SECS
@@ -147,6 +159,7 @@ KUBE_BIN=$CACHE/bin/kube-$K8S_VERSION
 KWOK=$CACHE/bin/kwok-$KWOK_VERSION/kwok
 PULUMI_BIN=$CACHE/bin/pulumi-$PULUMI_VERSION
 K8S_PROVIDER=$CACHE/bin/k8sprovider-$K8S_PROVIDER_VERSION/pulumi-resource-kubernetes
+CONNECT=$CACHE/bin/connect-$CONNECT_VERSION/redpanda-connect
 EOF
   # Cold: the sum of each tool's recorded first build (empty caches, tools built one after another);
   # warm: this run (everything reused).

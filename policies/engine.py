@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import jsonschema
 
-from . import cost, reliability, security  # noqa: F401  (importing registers the rules)
+from . import cost, queues, reliability, security  # noqa: F401  (importing registers the rules)
 from .rule import LEVELS, RULES, Context, Resource, Rule
 
 CATEGORIES = ("security", "reliability", "cost")

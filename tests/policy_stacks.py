@@ -252,3 +252,24 @@ def bad_stack() -> list[dict[str, Any]]:
     gpu["scalingConfig"]["maxSize"] = 500                                               # cost
     del find(stack, "ms-vpc")["inputs"]["tags"]["team"]                                 # cost
     return stack
+
+
+def queue_resources(env: str) -> list[dict[str, Any]]:
+    """What an AsyncModelAPI's ModelQueue adds (compliant): a queue with a DLQ, an encrypted, closed bucket."""
+    c, owner = "modelstack:index:ModelQueue", "summarize-queue"
+    dlq_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:summarize-queue-dlq"
+    return [
+        record(env, "aws:sqs/queue:Queue", "summarize-queue-dlq", {
+            "sqsManagedSseEnabled": True, "tags": {**tags(env), "modelstack.io/queue-role": "dead-letter"}}, c, owner),
+        record(env, "aws:sqs/queue:Queue", "summarize-queue-queue", {
+            "sqsManagedSseEnabled": True, "tags": tags(env),
+            "redrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})}, c, owner),
+        record(env, "aws:s3/bucket:Bucket", "summarize-queue-bucket", {"tags": tags(env)}, c, owner),
+        record(env, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+               "summarize-queue-bucket-encryption", {"bucket": "summarize-queue-bucket-id", "rules": [
+                   {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}, "bucketKeyEnabled": True}]},
+               c, owner),
+        record(env, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "summarize-queue-bucket-public-access", {
+            "bucket": "summarize-queue-bucket-id", "blockPublicAcls": True, "blockPublicPolicy": True,
+            "ignorePublicAcls": True, "restrictPublicBuckets": True}, c, owner),
+    ]

@@ -295,3 +295,44 @@ def test_stack_references_read_the_outputs_given_offline(tmp_path, capsys):
     for bad in ("org/platform/dev", f"org/platform/dev={tmp_path / 'none.json'}"):
         assert cli.main(["plan", "--program", str(d), "--stack-outputs", bad]) == 2
         assert "--stack-outputs" in capsys.readouterr().err
+
+
+# ---- examples/cortex-queues: Cortex's AsyncAPI and BatchAPI examples as models of kind async and batch -----------
+
+
+QUEUES = EXAMPLE.parent / "cortex-queues"
+
+
+def test_cortex_queue_examples_plan_offline_with_queues_gateways_and_costs(tmp_path, capsys):
+    rc, doc = _plan(tmp_path, "--program", str(QUEUES))
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    comps = {(r["type"], r["name"]) for r in doc["resources"]}
+    for name in ("text-generator", "iris-classifier"):
+        assert ("modelstack:index:AsyncModelAPI", name) in comps
+        assert ("modelstack:index:ModelAPI", f"{name}-gateway") in comps
+    assert ("modelstack:index:BatchModelAPI", "image-classifier") in comps
+    assert not any(n == "image-classifier-gateway" for _, n in comps)
+    models = {m["name"]: m for m in doc["models"]}
+    assert models["text-generator"]["signal"] == "aws-sqs-queue" and models["text-generator"]["replicas"]["min"] == 0
+    assert models["text-generator-gateway"]["path"] == "/text-generator"
+    apis = {a["name"]: a for a in doc["queue_apis"]}
+    assert apis["image-classifier"]["max_receives"] == 2 and apis["image-classifier"]["result_expiry_days"] == 14
+    assert apis["text-generator"]["example_dollars"] > 0 and "queue-backed APIs" in text
+    assert doc["policy"]["mandatory"] == 0, doc["policy"]["violations"]
+
+
+def test_a_queue_setting_change_updates_in_place(tmp_path, capsys):
+    import shutil
+    copy = tmp_path / "cortex-queues"
+    shutil.copytree(QUEUES, copy)
+    assert _plan(tmp_path, "--program", str(copy), name="before.json")[0] == 0
+    stack = copy / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("queue: {max_receives: 2, result_expiry_days: 14}",
+                                               "queue: {max_receives: 4, result_expiry_days: 14}"))
+    assert _plan(tmp_path, "--program", str(copy), name="after.json")[0] == 0
+    d = plan_diff.summarize(str(tmp_path / "before.json"), str(tmp_path / "after.json"))
+    changed = {(c.action, c.type, c.name) for c in d.changes}
+    assert ("update", "aws:sqs/queue:Queue", "image-classifier-queue-queue") in changed
+    capsys.readouterr()
+    assert cli.main(["diff", str(tmp_path / "before.json"), str(tmp_path / "after.json"), "--fail-on-replace"]) == 0

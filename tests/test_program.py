@@ -253,3 +253,54 @@ def test_a_handed_plan_of_other_config_is_not_used(run):
     result = run(lambda: program.main(stale), "dev", vals)
     so = next(r for r in result.resources if r.inputs.get("kind") == "ScaledObject" and r.name.startswith("sentiment"))
     assert so.inputs["spec"]["maxReplicaCount"] == 7  # planned again from the config the program read
+
+
+def _queue_models(c):
+    c["models"]["sentiment"]["kind"] = "async"
+    c["models"]["sentiment"]["queue"] = {"max_receives": 4}
+    c["models"]["sentiment"]["autoscaling"].pop("target_in_flight")
+    c["models"]["image-classifier"]["kind"] = "batch"
+
+
+def test_models_of_kind_async_and_batch_become_queue_apis_scaled_by_an_identity_of_keda(run):
+    values = copy.deepcopy(stack_values("dev"))
+    _queue_models(values[CONFIG_KEY])
+    result = run(program.main, "dev", values)
+    assert result.named("sentiment", "modelstack:index:AsyncModelAPI")
+    assert result.named("image-classifier", "modelstack:index:BatchModelAPI")
+    assert result.named("llm-chat", "modelstack:index:ModelAPI")  # realtime stays a ModelAPI
+    # The workers keep the planner's placement; the gateway runs on the system pool.
+    def affinity(name):
+        dep = result.named(f"{name}-deployment", "kubernetes:apps/v1:Deployment")
+        return dep.inputs["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]
+    pools = lambda exprs: [e["values"] for e in exprs if e["key"] == labels.NODE_POOL_LABEL]  # noqa: E731
+    p, capacity = _platform("dev", _queue_models)
+    assert pools(affinity("sentiment-workers")) == [[capacity.placements["sentiment"].pool]]
+    assert pools(affinity("sentiment-gateway")) == [["system"]]
+    # min_replicas 1 in the stack file is kept; scaling is on the queue, with KEDA's own role behind it.
+    so = result.named("sentiment-workers-scaled-object").inputs["spec"]
+    assert so["minReplicaCount"] == 1 and so["triggers"][0]["type"] == "aws-sqs-queue"
+    assoc = result.named("models-dev-keda-identity-pod-identity")
+    assert (assoc.inputs["namespace"], assoc.inputs["serviceAccount"]) == ("keda", "keda-operator")
+    keda_role = result.named("models-dev-keda-identity-role")
+    trust = __import__("json").loads(result.named("sentiment-queue-scaler-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"AWS": keda_role.outputs["arn"]}
+    addons = result.named("models-dev-addons", "modelstack:index:PlatformAddons")
+    assert assoc.urn in addons.dependencies  # depends_on a component is on its resources (the SDK expands it)
+    assert set(result.exports["queues"]) == {"sentiment", "image-classifier"}
+    assert "sentiment" in result.exports["endpoints"] and "image-classifier" not in result.exports["endpoints"]
+
+
+def test_realtime_stacks_have_no_keda_identity_nor_queues_output(run):
+    result = run(program.main, "dev", copy.deepcopy(stack_values("dev")))
+    assert not [r for r in result.resources if r.type == "modelstack:index:KedaIdentity"]
+    assert "queues" not in result.exports
+
+
+def test_the_queue_consumer_counts_in_sizing():
+    p, _ = _platform("dev")
+    q, _ = _platform("dev", _queue_models)
+    from modelstack.config.checks import pod_requests
+    plain, queued = pod_requests(p.config.models["sentiment"]), pod_requests(q.config.models["sentiment"])
+    assert queued.cpu_millicores - plain.cpu_millicores == 100

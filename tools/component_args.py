@@ -24,7 +24,7 @@ END = "<!-- /component-args -->"
 
 #: The public components, in the README table's order.
 COMPONENTS = ["Network", "Cluster", "NodeGroup", "ClusterAutoscaler", "Karpenter", "ClusterLogging", "PlatformAddons",
-              "ModelAPI", "TrafficSplitter"]
+              "ModelAPI", "TrafficSplitter", "ModelQueue", "KedaIdentity"]
 
 
 def fields(component: str) -> Iterator[tuple[str, bool, str]]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from modelstack.capacity import optimizer, pricing, sizing
 from modelstack.render import iam
 from modelstack.render import proxy as proxy_config
+from modelstack.render import queue as queue_config
 from modelstack.capacity.optimizer import GroupSelection, allowed_types
 from modelstack.render.charts import CLUSTER_AUTOSCALER
 from modelstack.config.schema import (
@@ -497,6 +498,8 @@ def pod_requests(m: ModelConfig) -> "sizing.Requests":
     """One replica's pod: the server, the proxy and every sidecar (what sizing and cost count)."""
     parts = [sizing.Requests.parse(proxy_config.CPU, proxy_config.MEMORY)]
     parts += [sizing.Requests.parse(sc.compute.cpu, sc.compute.memory) for sc in m.sidecars.values()]
+    if m.kind != "realtime":  # the queue consumer beside the server of an async or batch model
+        parts.append(sizing.Requests.parse(queue_config.CONSUMER_CPU, queue_config.CONSUMER_MEMORY))
     return sizing.replica_total(requests_of(m.compute), parts)
 
 

@@ -1043,6 +1043,32 @@ class LlmConfig(_Strict):
         return self
 
 
+MODEL_KINDS = ("realtime", "async", "batch")
+"""realtime: ModelAPI; async: AsyncModelAPI (POST returns an id, GET <id> the result); batch: BatchModelAPI."""
+
+
+class QueueSettings(_Strict):
+    """The queue of an async or batch model (its defaults are render/queue.py's)."""
+
+    max_receives: int = Field(3, ge=1, le=1000)
+    """Receives (attempts) before a request or batch goes to the dead-letter queue (SQS maxReceiveCount)."""
+    result_expiry_days: int = Field(7, ge=1, le=3650)
+    """Payloads, statuses and results expire this many days after they were written (S3 lifecycle)."""
+    message_timeout: Union[int, str] = 60
+    """Visibility timeout, refreshed at half while a request runs (at most 12h, SQS's maximum)."""
+    queue_length: int = Field(1, ge=1, le=10000)
+    """Messages per worker replica KEDA aims at."""
+    model_path: str = Field("/", pattern=r"^/[A-Za-z0-9._~/-]*$", max_length=256)
+    """Where the consumer POSTs each payload on the model server."""
+
+    @field_validator("message_timeout")
+    @classmethod
+    def _timeout(cls, v: Any) -> Any:
+        if not 2 <= duration_seconds(v) <= 43200:
+            raise ValueError("a duration from 2s to 12h (SQS's visibility timeout range)")
+        return v
+
+
 class ModelConfig(_Strict):
     image: str
     """The model server's image: required, except with `llm` (default: the pinned engine image)."""
@@ -1105,6 +1131,25 @@ class ModelConfig(_Strict):
             raise rule_error(" and ".join(mine) + " with llm",
                              "no command, args, compute.gpu, compute.min_gpu_memory_gib or startup_probe with llm: "
                              "the engine's own (compute.gpu_models narrows the GPUs the planner may pick)")
+        return self
+
+    kind: Literal[MODEL_KINDS] = "realtime"  # type: ignore[valid-type]
+    """How requests reach the model: realtime (a route), async (a queue behind a gateway) or batch (jobs)."""
+    queue: Optional[QueueSettings] = None
+    """async and batch only: the queue's settings."""
+
+    @model_validator(mode="after")
+    def _queue_kind(self) -> "ModelConfig":
+        if self.queue is not None and self.kind == "realtime":
+            raise rule_error("queue with kind realtime", "queue only with kind async or batch")
+        if self.kind != "realtime" and "signal" in self.autoscaling.model_fields_set:
+            raise rule_error(f"autoscaling.signal {self.autoscaling.signal!r} with kind {self.kind}",
+                             "no signal for async and batch models (their workers scale on the queue's depth)")
+        if self.kind == "batch" and self.networking.path is not None:
+            raise rule_error("networking.path with kind batch", "no path: batch jobs come through the queue")
+        if self.kind != "realtime" and self.llm is not None:
+            raise rule_error(f"llm with kind {self.kind}", "llm only with kind realtime (the engine serves its own "
+                             "OpenAI-compatible routes)")
         return self
 
 

@@ -59,6 +59,11 @@ class _Usage(Exception):
     pass
 
 
+def selected_stack(project: Path) -> str:
+    """The selected Pulumi stack of `project` (for commands given no --stack)."""
+    return _selected_stack(project)
+
+
 def run(args: argparse.Namespace, find_project: Callable[[Path], Path], stack_exists: Callable[[Path, str], bool]) -> int:
     from modelstack.ops import outputs as out_mod
     from modelstack.ops.kube import Kube, KubeError, load_kubeconfig

@@ -16,6 +16,7 @@ import yaml
 
 from modelstack.render import labels, table as text_table
 from modelstack.capacity import pricing, sizing
+from modelstack.plan import queues as queue_plan
 from .mocks import Recorded
 
 BANNER = ("OFFLINE PLAN: the stack program ran under Pulumi's in-process mocks. Nothing was sent to AWS or "
@@ -362,6 +363,10 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
     if obs:
         parts += ["", "observability:", _table([[o["what"], o["where"], o["detail"], o["cost"]] for o in obs],
                                                ["what", "where", "detail", "cost"])]
+    qa = queue_plan.queue_apis(resources)
+    if qa:
+        parts += ["", "queue-backed APIs (request charges, not in the hourly estimate):",
+                  _table(queue_plan.table_rows(qa), queue_plan.HEAD)]
     if cost_table:
         parts += ["", "cost:", cost_table]
     vs = list(violations)
@@ -433,7 +438,8 @@ def observability(resources: list[Recorded]) -> list[dict[str, Any]]:
 def plan_json(stack: str, resources: list[Recorded], cost: Optional[dict[str, Any]], violations: Iterable[Any],
               capacity_reasons: Optional[dict[str, Any]] = None, warnings: Iterable[Any] = (), banner: str = BANNER) -> dict[str, Any]:
     vs = [v.to_json() for v in violations]
-    return {
+    qa = queue_plan.queue_apis(resources)
+    return {**({"queue_apis": qa} if qa else {}),
         "stack": stack,
         "kind": "offline-plan",
         "note": banner,

@@ -25,6 +25,8 @@ SIGNALS = ("in_flight", "cpu", "gpu", "prometheus", "llm")
 #: `llm` scales on the engine's own queue (vLLM's requests running + waiting per replica, render/vllm.py) and keeps
 #: the interceptor for scale from zero, when no engine exists yet to report a queue.
 INTERCEPTED_SIGNALS = ("in_flight", "llm")
+#: Queue depth (KEDA's aws-sqs-queue scaler): the workers of an AsyncModelAPI / BatchModelAPI, not a config choice.
+QUEUE_SIGNAL = "queue"
 #: Cortex re-evaluated every 10 s; KEDA's polling interval (activation checks and trigger sampling) matches it.
 POLLING_INTERVAL_SECONDS = 10
 #: The period the HPA step limits apply over: the HPA controller's sync period (15 s, not settable on EKS).
@@ -59,7 +61,7 @@ class Knobs:
     def problems(self) -> list[str]:
         """Every inconsistency, as readable sentences (empty when valid)."""
         out: list[str] = []
-        if self.signal not in SIGNALS:
+        if self.signal not in (*SIGNALS, QUEUE_SIGNAL):
             out.append(f"signal {self.signal!r}: allowed {', '.join(SIGNALS)}")
         if self.min_replicas < 0 or self.max_replicas < 1:
             out.append(f"min_replicas {self.min_replicas} / max_replicas {self.max_replicas}: need min >= 0 and max >= 1")
@@ -214,6 +216,43 @@ class Target:
     prometheus_address: Optional[str] = None
     replicas_offset: int = 0
     """Replicas served elsewhere (the on-demand floor), subtracted from min and max."""
+    queue: Optional["QueueTarget"] = None
+    """Signal queue: the SQS queue and how KEDA reads it."""
+
+
+@dataclass(frozen=True)
+class QueueTarget:
+    """KEDA's aws-sqs-queue trigger (kedacore/keda v2.20.2 pkg/scalers/aws_sqs_queue_scaler.go, data/UPSTREAM.md)."""
+
+    queue_url: Any
+    region: str
+    authentication: str
+    """The TriggerAuthentication (podIdentity provider aws) in the model's namespace."""
+    queue_length: int = 1
+    """Messages per replica (`queueLength`, KEDA's default 5): the consumer takes one at a time, so 1."""
+    activation_queue_length: int = 0
+    """Wake from zero when more messages than this wait (`activationQueueLength`, default 0)."""
+
+
+def sqs_queue_length(visible: int, in_flight: int, delayed: int = 0, *, scale_on_in_flight: bool = True,
+                     scale_on_delayed: bool = False) -> int:
+    """The queue length KEDA's scaler reports: ApproximateNumberOfMessages, plus ...NotVisible with
+    scaleOnInFlight (default true) and ...Delayed with scaleOnDelayed (default false)."""
+    return visible + (in_flight if scale_on_in_flight else 0) + (delayed if scale_on_delayed else 0)
+
+
+def queue_replicas(queue_length: int, q: QueueTarget, k: Knobs, current: int) -> int:
+    """Replicas KEDA and the HPA settle on for a queue length (before the behavior's rate limits): 0 while the
+    length is at most the activation threshold and min is 0 (KEDA deactivates); else the HPA's AverageValue rule,
+    ceil(length / queueLength), kept at `current` within the 10 % tolerance, clamped to [max(min, 1), max]."""
+    lo, hi = replica_bounds(k)
+    if queue_length <= q.activation_queue_length and lo == 0:
+        return 0
+    if current > 0 and abs(queue_length / (q.queue_length * current) - 1) <= HPA_DEFAULT_TOLERANCE:
+        desired = current
+    else:
+        desired = math.ceil(queue_length / q.queue_length)
+    return min(hi, max(lo, 1, desired))
 
 
 def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:
@@ -224,6 +263,13 @@ def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:
     if k.signal == "cpu":
         return [{"type": "cpu", "name": "cpu", "metricType": "Utilization",
                  "metadata": {"value": str(k.target_utilization), "containerName": t.container}}]
+    if k.signal == QUEUE_SIGNAL:
+        if t.queue is None:
+            raise ValueError("signal 'queue' needs the queue (Target.queue)")
+        return [{"type": "aws-sqs-queue", "name": "queue-depth", "authenticationRef": {"name": t.queue.authentication},
+                 "metadata": {"queueURL": t.queue.queue_url, "queueLength": str(t.queue.queue_length),
+                              "activationQueueLength": str(t.queue.activation_queue_length),
+                              "awsRegion": t.queue.region, "scaleOnInFlight": "true"}}]
     if not t.prometheus_address:
         raise ValueError(f"signal {k.signal!r} needs prometheus_address (the Prometheus server KEDA queries)")
     if k.signal == "gpu":

@@ -1,1 +1,2 @@
-"""Model serving components: ModelAPI (one per model) and TrafficSplitter. Import them from `modelstack`."""
+"""Model serving components: ModelAPI (one per model), TrafficSplitter, AsyncModelAPI and BatchModelAPI (with
+their ModelQueue). Import them from `modelstack`."""

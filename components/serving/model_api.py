@@ -296,6 +296,20 @@ class CacheVolumeArgs(TypedDict):
     """The emptyDir's size limit, e.g. "160Gi" (the kubelet evicts the pod past it). Required."""
 
 
+class QueueScalingArgs(TypedDict):
+    """KEDA's aws-sqs-queue trigger for signal "queue"."""
+
+    queue_url: pulumi.Input[str]
+    region: str
+    authentication: str
+    """Name of the TriggerAuthentication (podIdentity provider aws) in the model's namespace."""
+    queue_length: NotRequired[int]
+    """Messages per replica. Default 1."""
+
+
+_DOC_TABLE_MARK = "Knob mapping (Cortex knob, Cortex default, where it lands)::"
+
+
 class ModelAPIArgs(TypedDict):
     """Inputs of a ModelAPI. Fields that decide structure (names, counts, paths, knobs) must be known values;
     `image`, `env` values, `certificate_arn`, `placement.node_pool` and `kubeconfig` may be Outputs."""
@@ -383,9 +397,9 @@ class ModelAPIArgs(TypedDict):
     Service. Default false."""
     kubeconfig: NotRequired[Optional[pulumi.Input[str]]]
     """Cluster credentials: the component creates its own Kubernetes provider. Default: the provider in opts."""
-
-
-_DOC_TABLE_MARK = "Knob mapping (Cortex knob, Cortex default, where it lands)::"
+    queue_scaling: NotRequired[Optional[QueueScalingArgs]]
+    """Scale on an SQS queue's depth instead (autoscaling signal "queue"): the workers of an AsyncModelAPI or
+    BatchModelAPI. Default none."""
 
 
 class ModelAPI(pulumi.ComponentResource):
@@ -726,6 +740,18 @@ def knobs_of(a: Optional[Mapping[str, Any]], max_concurrency: int) -> autoscalin
         scale_to_zero=bool(g("scale_to_zero", False)))
 
 
+def _queue_target(q: Optional[dict], knobs: autoscaling.Knobs) -> Optional[autoscaling.QueueTarget]:
+    if (q is not None) != (knobs.signal == autoscaling.QUEUE_SIGNAL):
+        raise ValueError(f"autoscaling signal {autoscaling.QUEUE_SIGNAL!r} and queue_scaling go together")
+    if q is None:
+        return None
+    length = int(_get(q, "queue_length", 1, "queue_scaling"))
+    if length < 1:
+        raise ValueError(f"queue_scaling.queue_length {length}: at least 1")
+    return autoscaling.QueueTarget(queue_url=q["queue_url"], region=_get(q, "region", "", "queue_scaling"),
+                                   authentication=_get(q, "authentication", "", "queue_scaling"), queue_length=length)
+
+
 def _count_or_percent(v: Any, what: str) -> str:
     s = str(v)
     if not (s.isdigit() or (s.endswith("%") and s[:-1].isdigit() and int(s[:-1]) <= 100)):
@@ -881,7 +907,8 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     target = autoscaling.Target(
         deployment=model, namespace=ns, container="model", interceptor_route=model,
         external_scaler_address=_get(add_on, "external_scaler_address", autoscaling.DEFAULT_EXTERNAL_SCALER, "http_add_on"),
-        prometheus_address=_get(a, "prometheus_address", None, ""), replicas_offset=base)
+        prometheus_address=_get(a, "prometheus_address", None, ""), replicas_offset=base,
+        queue=_queue_target(a.get("queue_scaling"), knobs))
     try:
         objects: dict[str, dict[str, Any]] = {
             "service_account": manifests.service_account(spec),

@@ -46,7 +46,7 @@ def _del(path: str):
 
 MODEL_KEYS = ("image, command, args, env, port, compute, node_group, namespace, team, max_concurrency, max_queue_length, "
               "autoscaling, update_strategy, readiness_probe, liveness_probe, startup_probe, pre_stop, "
-              "termination_grace_period_seconds, networking, response_timeout, cold_start, sidecars, aws, llm")
+              "termination_grace_period_seconds, networking, response_timeout, cold_start, sidecars, aws, llm, kind, queue")
 
 CASES = [
     ("model port taken by the proxy", _set("models.sentiment.port", 8888),
@@ -671,3 +671,42 @@ def test_only_one_access_entry_may_be_the_cluster_creator():
     got = issues_of(two)
     assert (f"{P}.cluster.access_entries: got cluster_creator on a, b; allowed: at most one entry: only one principal "
             "creates the cluster") in got, got
+
+
+# ---- models.<name>.kind and models.<name>.queue (async and batch APIs) ------------------------------------------
+
+
+def test_model_kind_must_be_one_of_three():
+    assert issues_of(_set("models.sentiment.kind", "stream")) == [
+        f"{P}.models.sentiment.kind: got 'stream'; allowed: one of 'realtime', 'async' or 'batch'"]
+
+
+def test_queue_settings_are_validated_together():
+    found = issues_of(lambda v, p: p["models"]["sentiment"].update(
+        kind="async", queue={"max_receives": 0, "message_timeout": "13h", "retention": 3}))
+    assert f"{P}.models.sentiment.queue.max_receives: got 0; allowed: an integer >= 1" in found
+    assert any(i.startswith(f"{P}.models.sentiment.queue.message_timeout: got '13h'") and "12h" in i for i in found)
+    assert any(i.startswith(f"{P}.models.sentiment.queue.retention: got unknown key") for i in found)
+
+
+def test_queue_needs_an_async_or_batch_kind():
+    assert issues_of(_set("models.sentiment.queue", {"max_receives": 5})) == [
+        f"{P}.models.sentiment: got queue with kind realtime; allowed: queue only with kind async or batch"]
+
+
+def test_queue_models_take_no_signal_and_batch_no_path():
+    found = issues_of(lambda v, p: p["models"]["sentiment"].update(
+        kind="batch", networking={"path": "/score"}, autoscaling={"signal": "cpu", "target_utilization": 50}))
+    assert len(found) == 1 and "autoscaling.signal 'cpu' with kind batch" in found[0]
+    found = issues_of(lambda v, p: p["models"]["sentiment"].update(kind="batch", networking={"path": "/score"}))
+    assert found == [f"{P}.models.sentiment: got networking.path with kind batch; allowed: no path: batch jobs "
+                     "come through the queue"]
+
+
+def test_async_kind_is_valid_with_defaults():
+    values = copy.deepcopy(stack_values("dev"))
+    values[CONFIG_KEY]["models"]["sentiment"]["kind"] = "async"
+    del values[CONFIG_KEY]["models"]["sentiment"]["autoscaling"]["target_in_flight"]
+    platform = load_platform("dev", values)
+    m = platform.config.models["sentiment"]
+    assert m.kind == "async" and m.queue is None

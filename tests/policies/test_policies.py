@@ -18,7 +18,7 @@ from modelstack.policies import engine
 from modelstack.policies.engine import evaluate, has_mandatory
 from modelstack.policies.pack import build_policies
 from modelstack.policies.rule import Context, Resource, Rule
-from policy_stacks import bad_stack, find, good_stack, karpenter_resources, pod
+from policy_stacks import bad_stack, find, good_stack, karpenter_resources, pod, queue_resources
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bad_resources.json"
 Stack = list[dict[str, Any]]
@@ -190,6 +190,33 @@ CASES: list[tuple[str, str, str, Callable[[Stack], None]]] = [
 def with_karpenter(env: str, mutate: Callable[[Stack], None]) -> Callable[[Stack], None]:
     """Add the Karpenter resources (compliant), then break them."""
     return lambda s: (s.extend(karpenter_resources(env)), mutate(s))
+
+
+def with_queues(env: str, mutate: Callable[[Stack], None]) -> Callable[[Stack], None]:
+    """Add an AsyncModelAPI's queue and bucket (compliant), then break them."""
+    return lambda s: (s.extend(queue_resources(env)), mutate(s))
+
+
+CASES += [
+    ("sqs-encryption", "dev", "SSE-SQS off", with_queues("dev", lambda s: inputs(
+        s, "summarize-queue-queue").update(sqsManagedSseEnabled=False))),
+    ("sqs-dead-letter-queue", "dev", "no redrive policy", with_queues("dev", lambda s: inputs(
+        s, "summarize-queue-queue").pop("redrivePolicy"))),
+    ("sqs-dead-letter-queue", "prod", "redrive without maxReceiveCount", with_queues("prod", lambda s: inputs(
+        s, "summarize-queue-queue").update(redrivePolicy=json.dumps({"deadLetterTargetArn": "arn:aws:sqs:x"})))),
+    ("s3-encryption", "dev", "a rule without an algorithm", with_queues("dev", lambda s: inputs(
+        s, "summarize-queue-bucket-encryption")["rules"][0].pop("applyServerSideEncryptionByDefault"))),
+    ("s3-no-public-access", "dev", "public policies allowed", with_queues("dev", lambda s: inputs(
+        s, "summarize-queue-bucket-public-access").update(blockPublicPolicy=False))),
+    ("s3-no-public-access", "staging", "a public-read bucket", with_queues("staging", lambda s: inputs(
+        s, "summarize-queue-bucket").update(acl="public-read"))),
+]
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_compliant_stack_with_queues_passes_every_rule(env: str) -> None:
+    stack = good_stack(env) + queue_resources(env)
+    assert evaluate(stack, None, env) == []
 
 
 def pool(s: Stack) -> dict[str, Any]:

@@ -1,0 +1,3 @@
+module modelstack.local/connect
+
+go 1.26.6
