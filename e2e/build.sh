@@ -14,7 +14,8 @@ CACHE="${MODELSTACK_E2E_CACHE:-$HOME/.cache/modelstack-e2e}"
 OUT="$ROOT/out/e2e"
 mkdir -p "$CACHE/bin" "$CACHE/src" "$CACHE/gomod" "$CACHE/gocache" "$OUT"
 export GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gocache"
-export GOFLAGS="-trimpath -mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
+# E2E_GO_P: Go build parallelism (-p), for builds sharing a busy machine.
+export GOFLAGS="-trimpath -mod=mod${E2E_GO_P:+ -p=$E2E_GO_P}" CGO_ENABLED=0 GOTOOLCHAIN=local
 export PATH="/usr/local/go/bin:$PATH"
 LDFLAGS_BASE="-s -w"
 
@@ -125,10 +126,46 @@ build_k8sprovider() {
      && go build -ldflags "$LDFLAGS_BASE -X $m/pkg/version.Version=${K8S_PROVIDER_VERSION#v}" -o "$bin" .)
 }
 
+# Copy a Go module, as the proxy serves it, to a writable dir in the cache and build its commands there, so its own
+# go.mod (replace directives included) and go.sum decide every dependency, as upstream's release build does.
+modcopy() {
+  local mod=$1 ver=$2 dir="$CACHE/src/$3-$2"
+  go mod download -json "$mod@$ver" >/dev/null
+  if [[ ! -f $dir/go.mod ]]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    cp -r "$GOMODCACHE/$mod@$ver/." "$dir/"; chmod -R u+w "$dir"
+  fi
+  echo "$dir"
+}
+
+build_keda() {
+  # KEDA's operator and its metrics API server (cmd/operator, cmd/adapter), with the version ldflags of its Makefile.
+  local dir="$CACHE/bin/keda-$KEDA_VERSION" m=github.com/kedacore/keda/v2
+  [[ -x $dir/keda && -x $dir/keda-adapter ]] && return 0
+  local d; d=$(modcopy "$m" "$KEDA_VERSION" keda)
+  local ld="$LDFLAGS_BASE -X $m/version.Version=${KEDA_VERSION#v} -X $m/version.GitCommit=$KEDA_VERSION"
+  mkdir -p "$dir"
+  (cd "$d" && for c in operator:keda adapter:keda-adapter; do
+       log "keda: ${c%%:*}"; GOFLAGS="${GOFLAGS/-mod=mod/-mod=readonly}" go build -ldflags "$ld" -o "$dir/${c#*:}" "./cmd/${c%%:*}" || exit 1
+     done)
+}
+
+build_httpaddon() {
+  # The HTTP add-on's operator, scaler and interceptor, with the version ldflags of its .ko.yaml.
+  local dir="$CACHE/bin/http-add-on-$HTTP_ADDON_VERSION" m=github.com/kedacore/http-add-on
+  [[ -x $dir/operator && -x $dir/scaler && -x $dir/interceptor ]] && return 0
+  local d; d=$(modcopy "$m" "$HTTP_ADDON_VERSION" http-add-on)
+  local ld="$LDFLAGS_BASE -X $m/pkg/build.version=$HTTP_ADDON_VERSION -X $m/pkg/build.gitCommit=$HTTP_ADDON_VERSION"
+  mkdir -p "$dir"
+  (cd "$d" && for c in operator scaler interceptor; do
+       log "http-add-on: $c"; GOFLAGS="${GOFLAGS/-mod=mod/-mod=readonly}" go build -ldflags "$ld" -o "$dir/$c" "./$c" || exit 1
+     done)
+}
+
 # Everything runs from main, so bash has parsed the whole file before any build starts (editing this file
 # while a build runs cannot change what that build does).
 main() {
-  ALL=(etcd kube kwok pulumi langhost k8sprovider)
+  ALL=(etcd kube kwok pulumi langhost k8sprovider keda httpaddon)
   local TOOLS=("$@"); [[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=("${ALL[@]}")
   start=$(date +%s)
   declare -A SECS
@@ -147,6 +184,8 @@ KUBE_BIN=$CACHE/bin/kube-$K8S_VERSION
 KWOK=$CACHE/bin/kwok-$KWOK_VERSION/kwok
 PULUMI_BIN=$CACHE/bin/pulumi-$PULUMI_VERSION
 K8S_PROVIDER=$CACHE/bin/k8sprovider-$K8S_PROVIDER_VERSION/pulumi-resource-kubernetes
+KEDA_BIN=$CACHE/bin/keda-$KEDA_VERSION
+HTTP_ADDON_BIN=$CACHE/bin/http-add-on-$HTTP_ADDON_VERSION
 EOF
   # Cold: the sum of each tool's recorded first build (empty caches, tools built one after another);
   # warm: this run (everything reused).
