@@ -10,8 +10,8 @@ On top, what PlatformAddons gives the charts (`addon_values.keda_charts`), mappe
 set from those values (kedacore/charts `http-add-on/templates/interceptor/deployment.yaml` at keda-add-ons-http
 0.15.0, `c4b92e9`, see CHART_ENV): interceptor timeouts and drain as env, its grace period, tolerations. And what
 only the e2e changes: local images (imported into containerd, `imagePullPolicy: Never`) under the names the charts
-pull, and the nodeSelector, which names the run's real node instead of the system pool (one real node stands in for
-every pool; `placement`). Pure: no cluster, no network; tests/test_e2e_addons.py holds it to the upstream trees.
+pull, and the placement (`placement`: a nodeSelector naming the run's real node instead of the system pool, since
+one real node stands in for every pool, and a toleration of that node's taint). Pure: no cluster, no network; tests/test_e2e_addons.py holds it to the upstream trees.
 """
 
 from __future__ import annotations
@@ -60,15 +60,16 @@ def _check_keys(section: str, values: Mapping[str, Any], allowed: set[str]) -> N
                          f"(it applies {sorted(allowed)})")
 
 
-def _place(spec: dict, values: Mapping[str, Any], placement: Mapping[str, str]) -> None:
-    """Tolerations as the chart sets them; nodeSelector: the chart's (os=linux + ours), with the pool replaced by
-    `placement` when given."""
-    if values.get("tolerations"):
-        spec["tolerations"] = copy.deepcopy(list(values["tolerations"]))
-    selector = {**spec.get("nodeSelector", {}), "kubernetes.io/os": "linux",
-                **(values.get("nodeSelector") or {})}
-    if placement:
-        selector = {"kubernetes.io/os": "linux", **placement}
+def _place(spec: dict, values: Mapping[str, Any], placement: Mapping[str, Any]) -> None:
+    """Tolerations and nodeSelector as the chart sets them (os=linux + ours); with a `placement`, its nodeSelector
+    replaces the pool and its tolerations are added to ours."""
+    tolerations = copy.deepcopy(list(values.get("tolerations") or spec.get("tolerations") or []))
+    tolerations += [t for t in placement.get("tolerations", []) if t not in tolerations]
+    if tolerations:
+        spec["tolerations"] = tolerations
+    selector = {**spec.get("nodeSelector", {}), "kubernetes.io/os": "linux", **(values.get("nodeSelector") or {})}
+    if placement.get("nodeSelector"):
+        selector = {"kubernetes.io/os": "linux", **placement["nodeSelector"]}
     spec["nodeSelector"] = selector
 
 
@@ -86,13 +87,13 @@ def _local_image(dep: dict, image: str) -> None:
 
 
 def render_keda(files: Mapping[str, bytes], values: Mapping[str, Any], image_refs: Mapping[str, str],
-                placement: Mapping[str, str] = ()) -> list[dict]:
+                placement: Mapping[str, Any] = {}) -> list[dict]:
     """KEDA's operator and metrics API server from `config/minimal`, with the `keda` chart values we set."""
     _check_keys("", values, PLACEMENT_KEYS)
     objs = kustomize.build(files, KEDA_TREE)
     for name, dep in _deployments(objs, KEDA_DEPLOYMENTS, KEDA_TREE).items():
         _local_image(dep, image_refs[name])
-        _place(dep["spec"]["template"]["spec"], values, dict(placement))
+        _place(dep["spec"]["template"]["spec"], values, placement)
         if name == "keda-operator":
             # No admission webhooks here: the operator must not wait to patch their configuration (the chart passes
             # `--enable-webhook-patching={{ .Values.webhooks.enabled }}`, keda/templates/manager/deployment.yaml).
@@ -101,7 +102,7 @@ def render_keda(files: Mapping[str, bytes], values: Mapping[str, Any], image_ref
 
 
 def render_http_add_on(files: Mapping[str, bytes], values: Mapping[str, Any], image_refs: Mapping[str, str],
-                       placement: Mapping[str, str] = ()) -> list[dict]:
+                       placement: Mapping[str, Any] = {}) -> list[dict]:
     """The HTTP add-on from `config/default`, with the `keda-add-ons-http` chart values we set."""
     _check_keys("", values, {"operator", "scaler", "interceptor"})
     objs = kustomize.build(files, HTTP_ADD_ON_TREE)
@@ -111,7 +112,7 @@ def render_http_add_on(files: Mapping[str, bytes], values: Mapping[str, Any], im
         _check_keys(section, v, INTERCEPTOR_KEYS if section == "interceptor" else PLACEMENT_KEYS)
         _local_image(dep, image_refs[name])
         spec = dep["spec"]["template"]["spec"]
-        _place(spec, v, dict(placement))
+        _place(spec, v, placement)
         if section != "interceptor":
             continue
         (c,) = spec["containers"]

@@ -48,6 +48,8 @@ class Image:
     env: list[str] = field(default_factory=list)
     stop_signal: str = ""
     dirs: tuple[str, ...] = ("etc", "tmp", "dev", "proc", "sys")
+    user: str = ""
+    """The image's USER ("65532:65532"); empty: root. Pods with runAsNonRoot and no runAsUser need a numeric one."""
 
     def add_file(self, path: str, src: Path, mode: int = 0o755) -> None:
         self.files[path.lstrip("/")] = (Path(src).read_bytes(), mode)
@@ -109,7 +111,8 @@ class Store:
         lay = {"mediaType": LAYER, **self.put(layer)}
         cfg = {"architecture": "amd64", "os": "linux",
                "config": {"Entrypoint": image.entrypoint, "Env": image.env, "WorkingDir": "/",
-                          **({"StopSignal": image.stop_signal} if image.stop_signal else {})},
+                          **({"StopSignal": image.stop_signal} if image.stop_signal else {}),
+                          **({"User": image.user} if image.user else {})},
                "rootfs": {"type": "layers", "diff_ids": [lay["digest"]]}}
         c = {"mediaType": CONFIG, **self.put(json.dumps(cfg, sort_keys=True).encode())}
         manifest = json.dumps({"schemaVersion": 2, "mediaType": MANIFEST, "config": c, "layers": [lay]},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import scaling
 import serving
 
 
@@ -56,6 +57,7 @@ class Report:
                 f.append(f"drain: {r['model']} fell below its PodDisruptionBudget ({r['min_ready']} ready)")
         if "serving" in d:
             f.extend(serving.checks(d["serving"]))
+            f.extend(scaling.checks(d["serving"]))
         else:
             f.append("serving scenarios not run (no real node)")
         f.extend((d.get("get") or {"failures": ["modelstack get not run"]})["failures"])
@@ -107,6 +109,7 @@ class Report:
                          f"{lm['concurrent']} at once over {lm['max_concurrency']}+{lm['max_queue_length']}: "
                          f"{lm['accepted']} accepted, {lm['shed_503']} shed 503 (p99 {lm['shed_p99_ms']} ms), "
                          f"{lm['other_errors']} other"))
+        rows.extend(scaling.rows(sv))
         o = sv.get("overhead") or {}
         if o:
             rows.append(("serving overhead", f"error: {o['error'][:120]}" if "error" in o else

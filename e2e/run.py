@@ -29,6 +29,7 @@ import nodes as nodedefs  # noqa: E402
 import prodlike  # noqa: E402
 import replace as replace_step  # noqa: E402
 import report  # noqa: E402
+import scaling  # noqa: E402
 import serving  # noqa: E402
 import tsconsumer  # noqa: E402
 from cluster import Cluster, Tools  # noqa: E402
@@ -194,6 +195,14 @@ def main() -> int:
             "runtime": n["status"]["nodeInfo"]["containerRuntimeVersion"], "pod_cidr": str(node.pod_cidr),
             "images": built, "proxy_haproxy_version": serving.images.haproxy_version()}}
         log(f"real node {node.name} Ready in {node_ready_s} s; images {sorted(built)}")
+        if os.environ.get("E2E_REAL_ADDONS", "1") != "0":
+            log("the real KEDA and HTTP add-on: images, upstream manifests with our values, pods Ready")
+            try:
+                rep.data["serving"]["addons"] = scaling.deploy(kube, node, env, platform, capacity, TAINT_KEY,
+                                                               faults.wait_until)
+            except (RuntimeError, SystemExit, KeyError, ValueError, OSError) as e:
+                rep.data["serving"]["addons"] = {"error": f"{type(e).__name__}: {e}"[-2000:]}
+            log(f"add-ons: {rep.data['serving']['addons']}")
 
         venv_bin = Path(sys.executable).parent
         pulumi_bin = Path(env["PULUMI_BIN"])
@@ -202,7 +211,9 @@ def main() -> int:
         (STACK_DIR / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)  # the previous run's config (old salt)
         pl.run("stack", "init", STACK)
         pl.run("config", "set", "--secret", "kubeconfig", stdin=cluster.kubeconfig.read_text())
-        pl.run("config", "set", "serving", json.dumps(serving.models(TAINT_KEY)))
+        with_addons = "addons" in rep.data["serving"] and "error" not in rep.data["serving"]["addons"]
+        pl.run("config", "set", "serving", json.dumps({**serving.models(TAINT_KEY),
+                                                       **(scaling.models(TAINT_KEY) if with_addons else {})}))
 
         log("pulumi up (prod-like models and traffic split)")
         s = time.time()
@@ -232,6 +243,17 @@ def main() -> int:
 
         # Serving scenarios: real pods on the real node, real requests.
         sv = rep.data["serving"]
+        # Through the real interceptor, scaled by the real KEDA (before the rollout, whose `up` keeps only its models).
+        for key, step in (("scale_from_zero", lambda: scaling.scale_from_zero(kube, node, ns, faults.wait_until)),
+                          ("autoscale", lambda: scaling.autoscale(kube, node, ns, faults.wait_until))):
+            if not with_addons:
+                break
+            log(f"serving: {key}")
+            try:
+                sv[key] = step()
+            except (RuntimeError, SystemExit, StopIteration, KeyError, TypeError) as e:
+                sv[key] = {"error": f"{type(e).__name__}: {e}"[-2000:]}
+            log(f"serving {key}: {sv[key]}")
         for key, step in (("rollout", lambda: serving.rollout(pl, kube, node, ns, TAINT_KEY, faults.wait_until)),
                           ("limits", lambda: serving.limits(kube, node, ns)),
                           ("overhead", lambda: serving.overhead(kube, node, ns))):

@@ -21,7 +21,9 @@ import upstream  # noqa: E402
 from modelstack.render import addon_values, labels, timeouts  # noqa: E402
 from modelstack.render.charts import CHARTS  # noqa: E402
 
-PLACEMENT = {"kubernetes.io/hostname": "e2e-real-node"}
+NODE = {"kubernetes.io/hostname": "e2e-real-node"}
+NODE_TAINT = {"key": "e2e/real", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+PLACEMENT = {"nodeSelector": NODE, "tolerations": [NODE_TAINT]}
 DRAIN = 1560
 
 
@@ -187,8 +189,8 @@ def test_the_env_names_are_the_ones_the_interceptor_reads_at_the_pin():
 def test_add_ons_tolerate_our_system_taint_and_sit_on_the_given_node(rendered):
     for d in by(rendered["keda"] + rendered["keda-add-ons-http"], "Deployment").values():
         spec = d["spec"]["template"]["spec"]
-        assert labels.k8s_taint(labels.SYSTEM_TAINT) in spec["tolerations"]
-        assert spec["nodeSelector"] == {"kubernetes.io/os": "linux", **PLACEMENT}
+        assert labels.k8s_taint(labels.SYSTEM_TAINT) in spec["tolerations"] and NODE_TAINT in spec["tolerations"]
+        assert spec["nodeSelector"] == {"kubernetes.io/os": "linux", **NODE}
 
 
 def test_without_a_placement_the_system_pool_is_selected(trees):
