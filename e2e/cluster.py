@@ -110,7 +110,9 @@ class Cluster:
             "--proxy-client-key-file", str(front["key"]), "--enable-aggregator-routing=true",
             # Its own address is loopback, which pods cannot reach: the `kubernetes` Service's endpoint is set by
             # whoever gives pods a way to the API server (the real node's relay), not by the API server.
-            "--endpoint-reconciler-type=none", "--v", "1"])
+            "--endpoint-reconciler-type=none",
+            # Logs and exec on the real node by its address (its name resolves nowhere on this machine).
+            "--kubelet-preferred-address-types=InternalIP,Hostname", "--v", "1"])
         self.kubeconfig = w / "kubeconfig"
         self.kubeconfig.write_text(kubeconfig_text(self.server, self.token))
         kube = Kube(self.server, self.token)

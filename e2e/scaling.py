@@ -134,9 +134,11 @@ def deploy(kube, node, tools_env: dict[str, str], platform, capacity, taint_key:
     for o in crds:
         apply(kube, o)
     wait_until(lambda: all(established(kube, o["metadata"]["name"]) for o in crds), 60)
-    for o in objs:
-        if o["kind"] != "CustomResourceDefinition":
-            apply(kube, o)
+    # As `kubectl apply` orders them: what the pods need (accounts, RBAC, Services) before the Deployments.
+    order = ["Namespace", "ServiceAccount", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding", "Service"]
+    for o in sorted((o for o in objs if o["kind"] != "CustomResourceDefinition"),
+                    key=lambda o: order.index(o["kind"]) if o["kind"] in order else len(order)):
+        apply(kube, o)
     deps = [o["metadata"]["name"] for o in objs if o["kind"] == "Deployment"]
     ready = wait_until(lambda: all(deployment_ready(kube, "keda", d) for d in deps), 300)
     api_ok = ready and wait_until(lambda: apiservice_available(kube, "v1beta1.external.metrics.k8s.io"), 180)

@@ -217,3 +217,10 @@ def test_keda_ships_every_crd_its_operator_watches(rendered):
     beh = so["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["advanced"][
         "properties"]["horizontalPodAutoscalerConfig"]["properties"]["behavior"]["properties"]
     assert beh["scaleDown"]["properties"]["stabilizationWindowSeconds"]["maximum"] == 3600
+
+
+def test_the_e2e_builds_the_add_ons_at_the_chart_pins():
+    env = dict(line.split("#", 1)[0].strip().split("=", 1) for line in (ROOT / "e2e" / "versions.env").read_text().splitlines()
+               if "=" in line.split("#", 1)[0])
+    assert env["KEDA_VERSION"] == upstream.version("keda")
+    assert env["HTTP_ADDON_VERSION"] == upstream.version("keda-add-ons-http")
