@@ -157,10 +157,11 @@ def _limits(**kw) -> dict:
 
 
 OVERHEAD = {"failed": 0, "added_p50_ms": 0.2}
+DNS = {"ok": True, "answers": {}}
 
 
 def test_serving_checks_pass_only_when_every_goal_holds():
-    assert serving.checks({"rollout": _rollout(), "limits": _limits(), "overhead": OVERHEAD}) == []
+    assert serving.checks({"rollout": _rollout(), "limits": _limits(), "overhead": OVERHEAD, "dns": DNS}) == []
     bad = [
         {"rollout": _rollout(failed=1, failures_by_kind={"503": 1})},
         {"rollout": _rollout(rolled_out=False)},
@@ -170,8 +171,9 @@ def test_serving_checks_pass_only_when_every_goal_holds():
         {"limits": _limits(accepted=serving.LIMITS_CONCURRENCY + serving.LIMITS_QUEUE + 1)},
         {"limits": _limits(shed_p99_ms=serving.SHED_FAST_MS + 1)},
         {"overhead": {"failed": 2, "added_p50_ms": 0.1}},
+        {"dns": {"ok": False, "answers": {"a": "502: no such host"}}},
     ]
     for b in bad:
-        s = {"rollout": _rollout(), "limits": _limits(), "overhead": OVERHEAD, **b}
+        s = {"rollout": _rollout(), "limits": _limits(), "overhead": OVERHEAD, "dns": DNS, **b}
         assert len(serving.checks(s)) == 1, b
-    assert len(serving.checks({})) == 3
+    assert len(serving.checks({})) == 4
