@@ -361,35 +361,40 @@ current-context: e2e
     # ---- stop
     def stop(self) -> None:
         """Stops every process of the node and its pods, removes its cgroups; the namespaces (and with them the
-        veth, bridge, routes and mounts) go with the last process. Safe to call twice or after a failed start."""
+        veth, bridge, routes and mounts) go with the last process. Safe to call twice or after a failed start;
+        every step runs even when an earlier one failed (the first error is raised at the end)."""
+        errors: list[BaseException] = []
+
+        def step(fn, *args) -> None:
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 - keep stopping; raised below
+                errors.append(e)
         for name, p in reversed(self.procs):
-            if name != "containerd" and p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for name, p in self.procs:
             if name != "containerd":
-                _wait_or_kill(p, 15)
-        self._copy_pod_logs()
-        self._kill_cgroup_tasks()
+                step(_terminate, p, 15)
+        step(self._copy_pod_logs)
+        step(self._kill_cgroup_tasks)
         for name, p in self.procs:
-            if name == "containerd" and p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-                _wait_or_kill(p, 15)
-        self._kill_namespace_members()
+            if name == "containerd":
+                step(_terminate, p, 15)
+        step(self._kill_namespace_members)
         if self.registry:
-            self.registry.stop()
+            step(self.registry.stop)
             self.registry = None
         if self.forwarder:
-            self.forwarder.close()
+            step(self.forwarder.close)
             self.forwarder = None
-        if self.holder and self.holder.poll() is None:
-            os.killpg(self.holder.pid, signal.SIGKILL)
-            self.holder.wait()
+        if self.holder:
+            step(_terminate, self.holder, 0)
         self.procs.clear()
-        self._remove_cgroups()
-        subprocess.run(["ip", "link", "del", self.veth_host], capture_output=True)  # gone with the netns already
+        step(self._remove_cgroups)
+        step(subprocess.run, ["ip", "link", "del", self.veth_host], capture_output=True)  # gone with the netns
         f = Path("/proc/sys/net/ipv4/ip_forward")
         if f.read_text().strip() != self.host_ip_forward:
             f.write_text(self.host_ip_forward)
+        if errors:
+            raise errors[0]
 
     def _copy_pod_logs(self) -> None:
         src = self.dir / "fs/var-log/pods"
@@ -397,16 +402,23 @@ current-context: e2e
             shutil.copytree(src, self.logs / "pods", dirs_exist_ok=True, symlinks=False,
                             ignore_dangling_symlinks=True)
 
+    def _cgroup_dirs(self) -> list[Path]:
+        """Every cgroup under the node's root, deepest first, in every hierarchy (the cgroup2 one too: runc makes
+        the pods' cgroups there as well); cgroups that vanish while listed are skipped."""
+        out = []
+        for h in [*self._hierarchies(), Path("/sys/fs/cgroup/unified")]:
+            top = h / self.cgroup_root.lstrip("/")
+            for dirpath, _dirs, _files in os.walk(top, onerror=lambda _e: None):
+                out.append(Path(dirpath))
+        return sorted(out, key=lambda p: -len(p.parts))
+
     def _cgroup_pids(self) -> set[int]:
         pids: set[int] = set()
-        for h in self._hierarchies():
-            c = h / self.cgroup_root.lstrip("/")
-            if c.exists():
-                for f in c.rglob("cgroup.procs"):
-                    try:
-                        pids.update(int(x) for x in f.read_text().split())
-                    except OSError:
-                        pass
+        for c in self._cgroup_dirs():
+            try:
+                pids.update(int(x) for x in (c / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
         return pids
 
     def _kill_cgroup_tasks(self) -> None:
@@ -448,12 +460,7 @@ current-context: e2e
             time.sleep(0.25)
 
     def _remove_cgroups(self) -> None:
-        for h in self._hierarchies():
-            c = h / self.cgroup_root.lstrip("/")
-            if not c.exists():
-                continue
-            for sub in sorted((p for p in c.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-                _rmdir(sub)
+        for c in self._cgroup_dirs():
             _rmdir(c)
 
 
@@ -468,9 +475,19 @@ def _rmdir(p: Path) -> None:
             time.sleep(0.25)
 
 
+def _terminate(p: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to the process group, SIGKILL after `timeout` s (at once with 0)."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, signal.SIGTERM if timeout else signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _wait_or_kill(p, timeout)
+
+
 def _wait_or_kill(p: subprocess.Popen, timeout: float) -> None:
     try:
-        p.wait(timeout=timeout)
+        p.wait(timeout=timeout or 0.1)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(p.pid, signal.SIGKILL)

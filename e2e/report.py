@@ -109,6 +109,11 @@ class Report:
                          f"{lm['concurrent']} at once over {lm['max_concurrency']}+{lm['max_queue_length']}: "
                          f"{lm['accepted']} accepted, {lm['shed_503']} shed 503 (p99 {lm['shed_p99_ms']} ms), "
                          f"{lm['other_errors']} other"))
+        dn = sv.get("dns") or {}
+        if dn:
+            rows.append(("serving dns", f"error: {dn['error'][:120]}" if "error" in dn else
+                         f"pod resolves {', '.join(f'{k} -> {v}' for k, v in dn['answers'].items())} "
+                         f"(ClusterIP {dn['cluster_ip']}: {'ok' if dn['ok'] else 'WRONG'})"))
         rows.extend(scaling.rows(sv))
         o = sv.get("overhead") or {}
         if o:

@@ -162,9 +162,11 @@ def main() -> int:
     node: RealNode | None = None
 
     def stop_all() -> None:
-        if node:
-            node.stop()
-        cluster.stop()
+        try:
+            if node:
+                node.stop()
+        finally:
+            cluster.stop()
 
     def on_signal(signum, _frame):
         stop_all()
@@ -256,6 +258,7 @@ def main() -> int:
             log(f"serving {key}: {sv[key]}")
         for key, step in (("rollout", lambda: serving.rollout(pl, kube, node, ns, TAINT_KEY, faults.wait_until)),
                           ("limits", lambda: serving.limits(kube, node, ns)),
+                          ("dns", lambda: serving.dns(kube, node, ns)),
                           ("overhead", lambda: serving.overhead(kube, node, ns))):
             log(f"serving: {key}")
             try:
@@ -290,7 +293,10 @@ def main() -> int:
         rep.data["error"] = str(e)[-4000:]
         log(f"FAILED: {rep.data['error']}")
     finally:
-        stop_all()
+        try:
+            stop_all()
+        except Exception as e:  # noqa: BLE001 - reported: something of the run may be left running
+            rep.data.setdefault("error", f"stopping the run's processes: {type(e).__name__}: {e}")
         if node and "serving" in rep.data:
             rep.data["serving"]["node"]["log_lines"] = serving.node_log_counts(node.logs)
     rep.data["total_seconds"] = round(time.time() - t0, 1)

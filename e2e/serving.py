@@ -15,6 +15,8 @@ Scenarios, each reported under `serving` in report.json:
   requests, failed (non-2xx or connection errors), p50/p99 ms, answers per version. Goal: 0 failed.
 - `limits`: a burst of more concurrent requests than max_concurrency + max_queue_length at `serve-limits`
   (one replica, a slow server): accepted (200), shed (503, and how fast), other. Goal: shed > 0, other 0.
+- `dns`: a model pod's own resolver (cluster DNS: CoreDNS on the node) gives a Service's ClusterIP for its short
+  and full names.
 - `overhead`: light sequential load on one `serve-rollout` pod, straight to the server's port and through the
   proxy's: p50/p99 of each and the difference.
 """
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 import images
+from realnode import DNS_DOMAIN
 from modelstack.render import labels, node_templates, proxy
 
 HERE = Path(__file__).resolve().parent
@@ -196,6 +199,34 @@ def overhead(kube, node, ns: str, n: int = 300) -> dict:
     return out
 
 
+def fetch(node, url: str, timeout: float = 10) -> tuple[int, str]:
+    """One GET from inside the node's network namespace: (status, body)."""
+    code = ("import sys, urllib.request, urllib.error\n"
+            "try:\n r = urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])); print(r.status); print(r.read().decode())\n"
+            "except urllib.error.HTTPError as e:\n print(e.code); print(e.read().decode())\n")
+    p = subprocess.run(node.net_ns([sys.executable, "-c", code, url, str(timeout)]), capture_output=True, text=True,
+                       timeout=timeout + 10)
+    if p.returncode != 0:
+        raise RuntimeError(f"GET {url}: {p.stderr.strip()[-300:]}")
+    status, _, body = p.stdout.partition("\n")
+    return int(status), body
+
+
+def dns(kube, node, ns: str) -> dict:
+    """Cluster DNS as a pod sees it: a serve-rollout pod's own resolver (the kubelet's resolv.conf, CoreDNS on the
+    node) asked for serve-limits by its short name (the namespace's search path) and by its full name."""
+    pod = next(p for p in model_pods(kube, ns, ROLLOUT) if pod_ready(p))
+    port = next(iter({p.get("name"): p["containerPort"] for c in pod["spec"]["containers"] if c["name"] == "model"
+                      for p in c.get("ports", [])}.values()))
+    want = kube.get(f"/api/v1/namespaces/{ns}/services/{LIMITS}")["spec"]["clusterIP"]
+    out = {"pod": pod["metadata"]["name"], "cluster_ip": want, "answers": {}}
+    for name in (LIMITS, f"{LIMITS}.{ns}.svc.{DNS_DOMAIN}"):
+        status, body = fetch(node, f"http://{pod['status']['podIP']}:{port}/resolve?name={name}")
+        out["answers"][name] = json.loads(body)["addresses"] if status == 200 else f"{status}: {body.strip()[:200]}"
+    out["ok"] = all(a == [want] for a in out["answers"].values())
+    return out
+
+
 def checks(s: dict) -> list[str]:
     """Which serving figures do not hold (report.Report.check calls this)."""
     f = []
@@ -225,6 +256,11 @@ def checks(s: dict) -> list[str]:
             f.append(f"serving limits: {lm['accepted']} accepted > max_concurrency + max_queue_length")
         if lm["shed_p99_ms"] is not None and lm["shed_p99_ms"] > SHED_FAST_MS:
             f.append(f"serving limits: shedding took {lm['shed_p99_ms']} ms (p99) > {SHED_FAST_MS}")
+    dn = s.get("dns")
+    if not dn:
+        f.append("serving dns not run")
+    elif dn.get("error") or not dn.get("ok"):
+        f.append(f"serving dns: a pod did not resolve a Service to its ClusterIP: {dn.get('error') or dn['answers']}")
     o = s.get("overhead")
     if not o:
         f.append("serving overhead not run")

@@ -4,14 +4,16 @@
 // finishes what is in flight. Every start, ready, stop and exit is logged to stdout (the node's pod logs).
 //
 // Env: MODEL_PORT (default 8080), MODEL_STARTUP_SECONDS (0), MODEL_LATENCY_MS (0), MODEL_FAILURE_RATE (0..1, 0),
-// MODEL_VERSION (echoed in every answer, default "dev").
+// MODEL_VERSION (echoed in every answer, default "dev"). GET /resolve?name= answers what the pod's resolver gives.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log"
+	"encoding/json"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -61,6 +63,16 @@ func main() {
 	var inflight, served atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	// /resolve?name=N: the addresses the pod's resolver (the kubelet's resolv.conf: cluster DNS) gives for N.
+	mux.HandleFunc("/resolve", func(w http.ResponseWriter, r *http.Request) {
+		addrs, err := net.DefaultResolver.LookupHost(r.Context(), r.URL.Query().Get("name"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"addresses": addrs})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		inflight.Add(1)
 		defer inflight.Add(-1)
