@@ -224,3 +224,41 @@ def test_the_e2e_builds_the_add_ons_at_the_chart_pins():
                if "=" in line.split("#", 1)[0])
     assert env["KEDA_VERSION"] == upstream.version("keda")
     assert env["HTTP_ADDON_VERSION"] == upstream.version("keda-add-ons-http")
+
+
+# --- the scenarios' checks -----------------------------------------------------------------------------------------
+
+def good_serving() -> dict:
+    import scaling
+    return {"addons": {"ready": True, "external_metrics_api": True},
+            "scale_from_zero": {"failed": 0, "requests": 60, "failures_by_kind": {}, "held": 31,
+                                "first_replica_ready_seconds": scaling.STARTUP_SECONDS + 4.0, "back_to_zero": True,
+                                "cooldown": scaling.ZERO_COOLDOWN},
+            "autoscale": {"scaled": True, "replicas_before": 1, "replicas_after": 3, "max_replicas": 3, "failed": 0,
+                          "requests": 200, "failures_by_kind": {}}}
+
+
+def test_the_scaling_checks_pass_figures_that_hold():
+    import scaling
+    assert scaling.checks(good_serving()) == []
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("scale_from_zero", "failed"), 2, "serving scale_from_zero: 2 of 60 failed"),
+    (("scale_from_zero", "held"), 0, "no request held through a 30 s start-up"),
+    (("scale_from_zero", "first_replica_ready_seconds"), 5.0, "no request held through a 30 s start-up"),
+    (("scale_from_zero", "back_to_zero"), False, "not back to 0 after the 30s cooldown"),
+    (("autoscale", "replicas_after"), 1, "serving autoscale: replicas 1 -> 1"),
+    (("autoscale", "failed"), 3, "serving autoscale: 3 of 200 requests failed"),
+    (("addons", "external_metrics_api"), False, "real KEDA / HTTP add-on not up"),
+])
+def test_the_scaling_checks_name_a_figure_that_does_not_hold(path, value, message):
+    import scaling
+    s = good_serving()
+    s[path[0]][path[1]] = value
+    assert any(message in f for f in scaling.checks(s)), scaling.checks(s)
+
+
+def test_without_the_add_ons_the_scaling_scenarios_fail_the_run():
+    import scaling
+    assert scaling.checks({}) == ["real KEDA / HTTP add-on not deployed"]
