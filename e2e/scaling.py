@@ -8,7 +8,8 @@
   the API server with their own ServiceAccount tokens and the CA the controller-manager publishes.
 - `scale_from_zero` (`serve-zero`): a model at zero replicas whose server starts in STARTUP_SECONDS; requests go
   through the interceptor (its proxy Service, as the Ingress sends them) while KEDA scales it 0 -> 1: when the first
-  answer came, how many requests were held and answered, how many failed; then, idle, back to 0 after the cooldown.
+  answer came, how many requests were held and answered, how many failed; then light traffic (one quick request
+  every 5 s) for longer than the cooldown, during which it must not drop to zero; then, idle, back to 0.
 - `autoscale` (`serve-scale`): load above its in-flight target through the interceptor: replicas before and after,
   seconds until the HPA KEDA made had scaled it, the HPA's own metric and desired count.
 
@@ -26,7 +27,7 @@ import images
 import serving
 import upstream
 from modelstack import program
-from modelstack.render import addon_values
+from modelstack.render import addon_values, autoscaling
 
 ZERO, SCALE = "serve-zero", "serve-scale"
 STARTUP_SECONDS = 30
@@ -208,22 +209,39 @@ def hpa_of(kube, ns: str, name: str) -> dict:
             "desired": st.get("desiredReplicas"), "metrics": metrics}
 
 
+LIGHT_INTERVAL_SECONDS = 5
+"""Light traffic after the cold start: one quick request every 5 s, so hardly ever one in flight when sampled."""
+
+
 def scale_from_zero(kube, node, ns: str, wait_until) -> dict:
-    """Requests through the interceptor at a model scaled to zero; then idle until it is back at zero."""
+    """Requests through the interceptor at a model scaled to zero (1/s, through the cold start), then light traffic
+    for longer than the cooldown (it must stay up: no drop to zero, no second cold start), then idle until it is
+    back at zero."""
     ok_zero = wait_until(lambda: replicas(kube, ns, ZERO) == (0, 0), 180)
     if not ok_zero:
         raise RuntimeError(f"{ZERO} not at zero replicas before the scenario: {replicas(kube, ns, ZERO)}")
     url = interceptor_url(kube, f"/{ZERO}/predict")
-    ready_at: list[float] = []
-    load = serving.Load(node, {"mode": "steady", "url": url, "rate": 1, "concurrency": 60,
-                               "seconds": STARTUP_SECONDS + 30, "max_requests": STARTUP_SECONDS + 30,
-                               "timeout": 300})
+    cold_n = STARTUP_SECONDS + 30
+    load = serving.Load(node, {"mode": "steady", "url": url, "rate": 1, "concurrency": 60, "seconds": cold_n,
+                               "max_requests": cold_n, "timeout": 300})
     t0 = time.time()
+    ready_at: list[float] = []
     wait_until(lambda: replicas(kube, ns, ZERO)[1] >= 1 and not ready_at.append(time.time() - t0), 300)
     res = load.results(timeout=700)
+    # Light traffic for the cooldown + the activity window + a margin: watch for drops to zero meanwhile.
+    light_s = int(ZERO_COOLDOWN[:-1]) + autoscaling.ACTIVITY_WINDOW_SECONDS + 20
+    light = serving.Load(node, {"mode": "steady", "url": url, "rate": 1 / LIGHT_INTERVAL_SECONDS, "concurrency": 4,
+                                "seconds": light_s, "max_requests": light_s // LIGHT_INTERVAL_SECONDS + 1,
+                                "timeout": 300})
+    drops, was_up, end = 0, True, time.time() + light_s
+    while time.time() < end:
+        up = replicas(kube, ns, ZERO)[0] > 0
+        drops += was_up and not up
+        was_up = up
+        time.sleep(1)
+    light_res = light.results(timeout=light_s + 400)
     last = time.time()
-    ok = [r for r in res if r[2] == 200]
-    failed = [r for r in res if r[2] != 200]
+    failed = [r for r in res + light_res if r[2] != 200]
     kinds: dict[str, int] = {}
     for r in failed:
         kinds[str(r[2])] = kinds.get(str(r[2]), 0) + 1
@@ -231,13 +249,19 @@ def scale_from_zero(kube, node, ns: str, wait_until) -> dict:
     ready_s = round(ready_at[0], 1) if ready_at else None
     # Held: sent before the first replica was Ready (the interceptor held them); answered or not.
     held = [r for r in res if ready_s is not None and r[0] < ready_s]
-    back = wait_until(lambda: replicas(kube, ns, ZERO) == (0, 0), int(ZERO_COOLDOWN[:-1]) + 180)
-    return {"model": ZERO, "startup_seconds": STARTUP_SECONDS, "requests": len(res), "failed": len(failed),
-            "failures_by_kind": kinds, "first_request_seconds": round(first[1] / 1000, 1) if first and first[2] == 200
-            else None, "first_replica_ready_seconds": ready_s, "held": len(held),
-            "held_answered": sum(1 for r in held if r[2] == 200), "answered": len(ok),
-            "cooldown": ZERO_COOLDOWN, "back_to_zero": bool(back),
-            "back_to_zero_seconds": round(time.time() - last, 1) if back else None}
+    back = wait_until(lambda: replicas(kube, ns, ZERO) == (0, 0),
+                      int(ZERO_COOLDOWN[:-1]) + autoscaling.ACTIVITY_WINDOW_SECONDS + 180)
+    return {"model": ZERO, "startup_seconds": STARTUP_SECONDS, "requests": len(res) + len(light_res),
+            "failed": len(failed), "failures_by_kind": kinds,
+            "first_request_seconds": round(first[1] / 1000, 1) if first and first[2] == 200 else None,
+            "first_replica_ready_seconds": ready_s, "held": len(held),
+            "held_answered": sum(1 for r in held if r[2] == 200),
+            "light_traffic": {"seconds": light_s, "interval_seconds": LIGHT_INTERVAL_SECONDS, "requests": len(light_res),
+                              "drops_to_zero": drops,
+                              "cold_starts": sum(1 for r in light_res if r[1] > STARTUP_SECONDS * 500),
+                              "max_ms": max((r[1] for r in light_res), default=None)},
+            "cooldown": ZERO_COOLDOWN, "activity_window_seconds": autoscaling.ACTIVITY_WINDOW_SECONDS,
+            "back_to_zero": bool(back), "back_to_zero_seconds": round(time.time() - last, 1) if back else None}
 
 
 def autoscale(kube, node, ns: str, wait_until) -> dict:
@@ -280,6 +304,10 @@ def checks(s: dict) -> list[str]:
             f.append(f"serving scale_from_zero: {z['failed']} of {z['requests']} failed {z['failures_by_kind']}")
         if not z["held"] or z["first_replica_ready_seconds"] is None or z["first_replica_ready_seconds"] < STARTUP_SECONDS:
             f.append(f"serving scale_from_zero: no request held through a {STARTUP_SECONDS} s start-up")
+        lt = z.get("light_traffic") or {}
+        if lt.get("drops_to_zero") or lt.get("cold_starts"):
+            f.append(f"serving scale_from_zero: light traffic (1 request / {lt['interval_seconds']} s) still dropped to "
+                     f"zero {lt['drops_to_zero']} times ({lt['cold_starts']} cold starts)")
         if not z["back_to_zero"]:
             f.append(f"serving scale_from_zero: not back to 0 after the {z['cooldown']} cooldown")
     au = s.get("autoscale")
@@ -308,8 +336,10 @@ def rows(s: dict) -> list[tuple[str, str]]:
     if z:
         out.append(("serving scale_from_zero", f"error: {z['error'][:120]}" if "error" in z else
                     f"{STARTUP_SECONDS} s start-up: first answer {z['first_request_seconds']} s, {z['held']} held "
-                    f"({z['held_answered']} answered), {z['failed']} of {z['requests']} failed; back to 0: "
-                    f"{z['back_to_zero_seconds']} s after the load (cooldown {z['cooldown']})"))
+                    f"({z['held_answered']} answered), {z['failed']} of {z['requests']} failed; light traffic "
+                    f"{(z.get('light_traffic') or {}).get('drops_to_zero')} drops to 0; back to 0: "
+                    f"{z['back_to_zero_seconds']} s after the last request (window "
+                    f"{z.get('activity_window_seconds')} s + cooldown {z['cooldown']})"))
     au = s.get("autoscale") or {}
     if au:
         out.append(("serving autoscale", f"error: {au['error'][:120]}" if "error" in au else

@@ -233,7 +233,8 @@ def good_serving() -> dict:
     return {"addons": {"ready": True, "external_metrics_api": True},
             "scale_from_zero": {"failed": 0, "requests": 60, "failures_by_kind": {}, "held": 31,
                                 "first_replica_ready_seconds": scaling.STARTUP_SECONDS + 4.0, "back_to_zero": True,
-                                "cooldown": scaling.ZERO_COOLDOWN},
+                                "cooldown": scaling.ZERO_COOLDOWN,
+                                "light_traffic": {"drops_to_zero": 0, "cold_starts": 0, "interval_seconds": 5}},
             "autoscale": {"scaled": True, "replicas_before": 1, "replicas_after": 3, "max_replicas": 3, "failed": 0,
                           "requests": 200, "failures_by_kind": {}}}
 
@@ -248,6 +249,8 @@ def test_the_scaling_checks_pass_figures_that_hold():
     (("scale_from_zero", "held"), 0, "no request held through a 30 s start-up"),
     (("scale_from_zero", "first_replica_ready_seconds"), 5.0, "no request held through a 30 s start-up"),
     (("scale_from_zero", "back_to_zero"), False, "not back to 0 after the 30s cooldown"),
+    (("scale_from_zero", "light_traffic"), {"drops_to_zero": 1, "cold_starts": 1, "interval_seconds": 5},
+     "light traffic (1 request / 5 s) still dropped to zero 1 times"),
     (("autoscale", "replicas_after"), 1, "serving autoscale: replicas 1 -> 1"),
     (("autoscale", "failed"), 3, "serving autoscale: 3 of 200 requests failed"),
     (("addons", "external_metrics_api"), False, "real KEDA / HTTP add-on not up"),
