@@ -174,6 +174,8 @@ class RealNode:
     # ---- start
     def start(self, kube, labels: dict[str, str], taints: list[dict] | None = None, timeout: float = 180) -> str:
         """Starts the node and waits until it is Ready; returns its name. `taints` default: TAINT_KEY NoSchedule."""
+        if os.geteuid() != 0:
+            raise RuntimeError("real node: needs root (namespaces, mounts, cgroups, veth); run `make e2e` as root")
         miss = missing_packages()
         if miss:
             raise RuntimeError(f"real node: Debian packages missing: {', '.join(miss)} (run `make node-packages`)")
