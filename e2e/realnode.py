@@ -44,6 +44,7 @@ from pathlib import Path
 
 import images
 import netns
+from procs import Processes, terminate
 from registry import Registry
 
 CNI_BIN = "/usr/lib/cni"
@@ -124,7 +125,7 @@ class RealNode:
         self.cgroup_root = f"/modelstack-{self.id}"
         self.store = images.Store(self.dir / "images")
         self.holder: subprocess.Popen | None = None
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs = Processes(self.logs)
         self.forwarder: netns.Forwarder | None = None
         self.registry: Registry | None = None
         self.host_ip_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
@@ -152,24 +153,10 @@ class RealNode:
         return p
 
     def _start(self, name: str, argv: list[str]) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        out = open(self.logs / f"{name}.log", "ab")
-        p = subprocess.Popen(self.ns(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, p))
+        self.procs.start(name, self.ns(argv))
 
     def _wait(self, what: str, ok, timeout: float) -> None:
-        end = time.time() + timeout
-        while time.time() < end:
-            for name, p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({p.returncode}); see {self.logs}/{name}.log")
-            try:
-                if ok():
-                    return
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"real node: {what} not ready after {timeout:.0f} s")
+        self.procs.wait(f"real node: {what}", ok, timeout)
 
     # ---- start
     def start(self, kube, labels: dict[str, str], taints: list[dict] | None = None, timeout: float = 180) -> str:
@@ -385,14 +372,10 @@ current-context: e2e
                 fn(*args)
             except Exception as e:  # noqa: BLE001 - keep stopping; raised below
                 errors.append(e)
-        for name, p in reversed(self.procs):
-            if name != "containerd":
-                step(_terminate, p, 15)
+        step(self.procs.stop, ["kube-proxy", "coredns", "kubelet"])
         step(self._link_pod_logs)
         step(self._kill_cgroup_tasks)
-        for name, p in self.procs:
-            if name == "containerd":
-                step(_terminate, p, 15)
+        step(self.procs.stop)  # containerd
         step(self._kill_namespace_members)
         if self.registry:
             step(self.registry.stop)
@@ -401,8 +384,7 @@ current-context: e2e
             step(self.forwarder.close)
             self.forwarder = None
         if self.holder:
-            step(_terminate, self.holder, 0)
-        self.procs.clear()
+            step(terminate, self.holder, 0)
         step(self._remove_cgroups)
         step(lambda: subprocess.run(["ip", "link", "del", self.veth_host], capture_output=True))  # gone with the netns
         f = Path("/proc/sys/net/ipv4/ip_forward")
@@ -502,24 +484,3 @@ def _rmdir(p: Path) -> None:
             return
         except OSError:
             time.sleep(0.25)
-
-
-def _terminate(p: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM to the process group, SIGKILL after `timeout` s (at once with 0)."""
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGTERM if timeout else signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    _wait_or_kill(p, timeout)
-
-
-def _wait_or_kill(p: subprocess.Popen, timeout: float) -> None:
-    try:
-        p.wait(timeout=timeout or 0.1)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
