@@ -42,9 +42,6 @@ class Cluster:
     kubeconfig: Path = None  # type: ignore[assignment]
     server: str = ""
     token: str = ""
-    advertise_address: str = "127.0.0.1"
-    """The `kubernetes` Service's endpoint: the real node's address when there is one (pods reach the API server
-    there through the node's relay); the API server itself listens on 127.0.0.1 only."""
 
     def __post_init__(self) -> None:
         self.procs = Processes(self.workdir / "logs")
@@ -83,7 +80,7 @@ class Cluster:
         # Default admission plugins (PodSecurity among them) stay on; nothing here relaxes them.
         self._start("kube-apiserver", [
             f"{kb}/kube-apiserver", "--etcd-servers", f"http://127.0.0.1:{etcd_client}",
-            "--bind-address", "127.0.0.1", "--advertise-address", self.advertise_address, "--secure-port", str(api_port),
+            "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", str(api_port),
             "--cert-dir", str(pki / "apiserver"), "--token-auth-file", str(pki / "tokens.csv"),
             "--authorization-mode", "RBAC", "--service-cluster-ip-range", "10.96.0.0/16",
             "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", str(sa_pub),
@@ -99,9 +96,6 @@ class Cluster:
             "--authentication-kubeconfig", str(self.kubeconfig), "--authorization-kubeconfig", str(self.kubeconfig),
             "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
             "--service-account-private-key-file", str(sa_key), "--use-service-account-credentials=false",
-            # The API server's self-signed chain (written at its start): every namespace's kube-root-ca.crt, so
-            # in-cluster clients on the real node verify the API server.
-            "--root-ca-file", str(pki / "apiserver" / "apiserver.crt"),
             "--controllers", "*", "--cluster-name", "e2e", "--v", "1"])
         self._start("kube-scheduler", [
             f"{kb}/kube-scheduler", "--kubeconfig", str(self.kubeconfig),

@@ -17,8 +17,8 @@ everything it started (the driver calls it from `finally` and from its signal ha
 - **cgroups**: pods go under `/modelstack-<id>` in every cgroup v1 hierarchy (the kubelet's cgroupRoot), removed
   at stop.
 - **API server**: the node reaches the host's loopback API server through a relay listening on the API
-  server's port on 0.0.0.0 inside the namespace (`netns.Forwarder`); `api_address` is that address for pods,
-  and the `kubernetes` Service's endpoint when the Cluster advertises the node's address (`link_addresses`).
+  server's port on 0.0.0.0 inside the namespace (`netns.Forwarder`); `api_address` is that address for pods
+  (whoever deploys in-cluster clients points the `kubernetes` Service's endpoints at it).
 - **Images**: containerd pulls only from the run's registry (`registry.py`, on the namespace's loopback),
   configured as the mirror of every registry host in `mirror_hosts`; `store` is its content. `import_image`
   imports an archive directly instead.
@@ -100,10 +100,8 @@ def free_subnet(rng: random.Random) -> ipaddress.IPv4Network:
 
 
 def link_addresses(net: ipaddress.IPv4Network) -> tuple[str, str]:
-    """(host side, node side) of the veth /30 in the second /24 of `net`: the node's address is its Node IP, the
-    kubelet's and kube-proxy's bind address and, given to `Cluster(advertise_address=...)` before the control
-    plane starts, the `kubernetes` Service's endpoint (pods reach the API server at it: the relay listens there on
-    the API server's own port)."""
+    """(host side, node side) of the veth /30 in the second /24 of `net`: the node's address is its Node IP and
+    the kubelet's and kube-proxy's bind address; the relay to the API server listens there too (`api_address`)."""
     link = ipaddress.ip_network(f"{net.network_address + 256}/30")
     return str(link.network_address + 1), str(link.network_address + 2)
 
@@ -176,8 +174,8 @@ class RealNode:
         self._namespaces()
         self._network()
         self._cgroups()
-        # The API server's port, inside the namespace: the node's kubeconfig uses 127.0.0.1:<it>, and the
-        # `kubernetes` Service's endpoint (advertise address = the node's address) is <node address>:<it>.
+        # The API server's port, inside the namespace: the node's kubeconfig uses 127.0.0.1:<it>; pods reach the
+        # API server at <node address>:<it> (`api_address`), e.g. as the `kubernetes` Service's endpoint.
         self.forwarder = netns.Forwarder(netns.listen_in(self.holder.pid, "0.0.0.0", self.api_port),
                                          ("127.0.0.1", self.api_port))
         self.registry = Registry(self.store, netns.listen_in(self.holder.pid, "127.0.0.1", 0),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -34,7 +33,6 @@ import serving  # noqa: E402
 import tsconsumer  # noqa: E402
 from cluster import Cluster, Tools  # noqa: E402
 from kube import Kube  # noqa: E402
-import realnode  # noqa: E402
 from realnode import TAINT_KEY, NodeTools, RealNode  # noqa: E402
 from watch import Watcher  # noqa: E402
 
@@ -159,10 +157,7 @@ def main() -> int:
 
     run_dir = OUT / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
-    # The real node's addresses are chosen first: the API server advertises the node's (pods reach it there).
-    node_net = realnode.free_subnet(random.Random())
-    cluster = Cluster(Tools.from_env_file(tools_env), run_dir,
-                      advertise_address=realnode.link_addresses(node_net)[1])
+    cluster = Cluster(Tools.from_env_file(tools_env), run_dir)
     node: RealNode | None = None
 
     def stop_all() -> None:
@@ -191,8 +186,7 @@ def main() -> int:
         log("starting the real node (containerd, kubelet, kube-proxy, CoreDNS) and building its images")
         s = time.time()
         node_tools = NodeTools.from_env_file(tools_env)
-        node = RealNode(node_tools, run_dir, OUT / "logs", int(cluster.server.rsplit(":", 1)[1]), cluster.token,
-                        subnet=node_net)
+        node = RealNode(node_tools, run_dir, OUT / "logs", int(cluster.server.rsplit(":", 1)[1]), cluster.token)
         node.start(kube, serving.node_labels())
         node_ready_s = round(time.time() - s, 1)
         built = serving.build_images(node, node_tools.podbins)
