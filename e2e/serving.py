@@ -150,7 +150,9 @@ def rollout(pl, kube, node, ns: str, taint_key: str, wait_until) -> dict:
                        "seconds": 420, "max_requests": 12000, "timeout": 20, "stop_file": str(stop)})
     time.sleep(5)
     t = time.time()
-    pl.run("config", "set", "serving", json.dumps(models(taint_key, "v2")))
+    # Only this module's models change image; other serving models in the config (other scenarios') stay as they are.
+    current = json.loads(pl.run("config", "get", "serving").stdout)
+    pl.run("config", "set", "serving", json.dumps({**current, **models(taint_key, "v2")}))
     pl.run("up", "--yes", "--skip-preview", log_name="up-serving-rollout")
     new = f"{images.MODEL_SERVER}:v2"
     done = wait_until(lambda: rolled_out(kube, ns, ROLLOUT, new), 240)
