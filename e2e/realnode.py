@@ -1,6 +1,6 @@
 """A real Kubernetes node beside the kwok nodes: containerd, runc, bridge CNI, kubelet, kube-proxy and CoreDNS.
 
-`RealNode(tools, workdir, api_port, token).start(kube)` joins one node to the run's control plane; `stop()` ends
+`RealNode(tools, workdir, logs, api_port, token).start(kube, labels)` joins one node to the run's control plane; `stop()` ends
 everything it started (the driver calls it from `finally` and from its signal handlers). What it keeps private:
 
 - **Network**: every process of the node runs in a network namespace the run creates (held by an `unshare`d
@@ -157,8 +157,9 @@ class RealNode:
         self.procs.wait(f"real node: {what}", ok, timeout)
 
     # ---- start
-    def start(self, kube, labels: dict[str, str], taints: list[dict] | None = None, timeout: float = 180) -> str:
-        """Starts the node and waits until it is Ready; returns its name. `taints` default: TAINT_KEY NoSchedule."""
+    def start(self, kube, labels: dict[str, str], timeout: float = 180) -> str:
+        """Starts the node (registered with the taint TAINT_KEY=true:NoSchedule), patches `labels` on and waits
+        until it is Ready; returns its name."""
         if os.geteuid() != 0:
             raise RuntimeError("real node: needs root (namespaces, mounts, cgroups, veth); run `make e2e` as root")
         miss = missing_packages()
