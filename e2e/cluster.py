@@ -6,16 +6,14 @@ Every process binds 127.0.0.1 on a free port, logs to out/e2e/logs/, and is stop
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kube import Kube
+from procs import Processes
 
 
 def free_port() -> int:
@@ -40,32 +38,19 @@ class Tools:
 class Cluster:
     tools: Tools
     workdir: Path
-    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    procs: Processes = field(init=False)
     kubeconfig: Path = None  # type: ignore[assignment]
     server: str = ""
     token: str = ""
 
+    def __post_init__(self) -> None:
+        self.procs = Processes(self.workdir / "logs")
+
     def _start(self, name: str, argv: list[str]) -> None:
-        logs = self.workdir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        out = open(logs / f"{name}.log", "wb")
-        # Own process group, so stop() can end the process and anything it started.
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, p))
+        self.procs.start(name, argv)
 
     def _wait(self, what: str, ok, timeout: float = 120) -> None:
-        end = time.time() + timeout
-        while time.time() < end:
-            for name, p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({p.returncode}); see {self.workdir}/logs/{name}.log")
-            try:
-                if ok():
-                    return
-            except Exception:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"{what} not ready after {timeout}s")
+        self.procs.wait(what, ok, timeout)
 
     def start(self) -> Kube:
         w = self.workdir
@@ -143,23 +128,7 @@ class Cluster:
         return kube
 
     def stop(self) -> None:
-        for name, p in reversed(self.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.time() + 15
-        for name, p in reversed(self.procs):
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait()
-        self.procs.clear()
+        self.procs.stop()
 
 
 FRONT_PROXY_CLIENT = "front-proxy-client"

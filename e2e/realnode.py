@@ -1,6 +1,6 @@
 """A real Kubernetes node beside the kwok nodes: containerd, runc, bridge CNI, kubelet, kube-proxy and CoreDNS.
 
-`RealNode(tools, workdir, api_port, token).start(kube)` joins one node to the run's control plane; `stop()` ends
+`RealNode(tools, workdir, logs, api_port, token).start(kube, labels)` joins one node to the run's control plane; `stop()` ends
 everything it started (the driver calls it from `finally` and from its signal handlers). What it keeps private:
 
 - **Network**: every process of the node runs in a network namespace the run creates (held by an `unshare`d
@@ -16,14 +16,15 @@ everything it started (the driver calls it from `finally` and from its signal ha
   three kernel tunables it would otherwise write (vm.overcommit_memory, kernel.panic, kernel.panic_on_oops).
 - **cgroups**: pods go under `/modelstack-<id>` in every cgroup v1 hierarchy (the kubelet's cgroupRoot), removed
   at stop.
-- **API server**: the node reaches the host's loopback API server through a relay listening on 0.0.0.0:6443
-  inside the namespace (`netns.Forwarder`); `api_address` is that address for pods.
+- **API server**: the node reaches the host's loopback API server through a relay listening on the API
+  server's port on 0.0.0.0 inside the namespace (`netns.Forwarder`); `api_address` is that address for pods
+  (whoever deploys in-cluster clients points the `kubernetes` Service's endpoints at it).
 - **Images**: containerd pulls only from the run's registry (`registry.py`, on the namespace's loopback),
   configured as the mirror of every registry host in `mirror_hosts`; `store` is its content. `import_image`
   imports an archive directly instead.
 
-Logs: `logs/node/{containerd,kubelet,kube-proxy,coredns,registry}.log` and the pods' own logs copied to
-`logs/node/pods/` at stop.
+Logs (cleared at start): `logs/node/{containerd,kubelet,kube-proxy,coredns,registry}.log` and every container's
+own log in `logs/node/pods/` (hard-linked as it appears, so logs of deleted pods stay, to their last line).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ import secrets
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import images
 import netns
+from procs import Processes, terminate
 from registry import Registry
 
 CNI_BIN = "/usr/lib/cni"
@@ -49,7 +52,6 @@ PACKAGES = {"containerd": "containerd", "runc": "runc", "ctr": "containerd", "ip
             "ip": "iproute2", "unshare": "util-linux", "nsenter": "util-linux"}
 TAINT_KEY = "modelstack.io/e2e-real-node"
 """The real node's NoSchedule taint: only pods that tolerate it (the serving scenarios' models) run there."""
-API_PORT = 6443
 DNS_DOMAIN = "cluster.local"
 #: What the kubelet sets these to at start-up (kubelet's setupKernelTunables); the files bind-mounted over them
 #: hold these values, so it finds them set and the machine's own stay as they are.
@@ -97,9 +99,16 @@ def free_subnet(rng: random.Random) -> ipaddress.IPv4Network:
     raise RuntimeError("no free /23 in 10.100.0.0-10.249.255.255 for the real node")
 
 
+def link_addresses(net: ipaddress.IPv4Network) -> tuple[str, str]:
+    """(host side, node side) of the veth /30 in the second /24 of `net`: the node's address is its Node IP and
+    the kubelet's and kube-proxy's bind address; the relay to the API server listens there too (`api_address`)."""
+    link = ipaddress.ip_network(f"{net.network_address + 256}/30")
+    return str(link.network_address + 1), str(link.network_address + 2)
+
+
 class RealNode:
     def __init__(self, tools: NodeTools, workdir: Path, logs: Path, api_port: int, token: str,
-                 mirror_hosts: tuple[str, ...] = ()):
+                 mirror_hosts: tuple[str, ...] = (), subnet: ipaddress.IPv4Network | None = None):
         self.tools, self.api_port, self.token = tools, api_port, token
         self.id = secrets.token_hex(3)
         self.name = f"realnode-{self.id}"
@@ -107,15 +116,14 @@ class RealNode:
         self.logs = logs / "node"
         self.mirror_hosts = tuple(dict.fromkeys((images.LOCAL_REGISTRY, "public.ecr.aws", "docker.io",
                                                  "registry.k8s.io", "ghcr.io", *mirror_hosts)))
-        net = free_subnet(random.Random())
+        net = subnet or free_subnet(random.Random())
         self.pod_cidr = ipaddress.ip_network(f"{net.network_address}/24")
-        link = ipaddress.ip_network(f"{net.network_address + 256}/30")
-        self.host_ip, self.node_ip = str(link.network_address + 1), str(link.network_address + 2)
+        self.host_ip, self.node_ip = link_addresses(net)
         self.veth_host, self.veth_node, self.bridge = f"msv{self.id}", f"msn{self.id}", f"msb{self.id}"
         self.cgroup_root = f"/modelstack-{self.id}"
         self.store = images.Store(self.dir / "images")
         self.holder: subprocess.Popen | None = None
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs = Processes(self.logs)
         self.forwarder: netns.Forwarder | None = None
         self.registry: Registry | None = None
         self.host_ip_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
@@ -124,7 +132,7 @@ class RealNode:
     @property
     def api_address(self) -> str:
         """The API server as the node's pods reach it (the relay on the node's address)."""
-        return f"{self.node_ip}:{API_PORT}"
+        return f"{self.node_ip}:{self.api_port}"
 
     def ns(self, argv: list[str]) -> list[str]:
         """`argv` run inside the node's mount and network namespaces."""
@@ -143,33 +151,23 @@ class RealNode:
         return p
 
     def _start(self, name: str, argv: list[str]) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        out = open(self.logs / f"{name}.log", "ab")
-        p = subprocess.Popen(self.ns(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, p))
+        self.procs.start(name, self.ns(argv))
 
     def _wait(self, what: str, ok, timeout: float) -> None:
-        end = time.time() + timeout
-        while time.time() < end:
-            for name, p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({p.returncode}); see {self.logs}/{name}.log")
-            try:
-                if ok():
-                    return
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"real node: {what} not ready after {timeout:.0f} s")
+        self.procs.wait(f"real node: {what}", ok, timeout)
 
     # ---- start
-    def start(self, kube, labels: dict[str, str], taints: list[dict] | None = None, timeout: float = 180) -> str:
-        """Starts the node and waits until it is Ready; returns its name. `taints` default: TAINT_KEY NoSchedule."""
+    def start(self, kube, labels: dict[str, str], timeout: float = 180) -> str:
+        """Starts the node (registered with the taint TAINT_KEY=true:NoSchedule), patches `labels` on and waits
+        until it is Ready; returns its name."""
+        if os.geteuid() != 0:
+            raise RuntimeError("real node: needs root (namespaces, mounts, cgroups, veth); run `make e2e` as root")
         miss = missing_packages()
         if miss:
             raise RuntimeError(f"real node: Debian packages missing: {', '.join(miss)} (run `make node-packages`)")
         d = self.dir
         shutil.rmtree(d, ignore_errors=True)
+        shutil.rmtree(self.logs, ignore_errors=True)
         for sub in ("fs", "sysctl", "kubelet", "containerd", "cni/net.d", "cni/ipam", "volume-plugins"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         self.store = images.Store(d / "images")
@@ -177,11 +175,14 @@ class RealNode:
         self._namespaces()
         self._network()
         self._cgroups()
-        self.forwarder = netns.Forwarder(netns.listen_in(self.holder.pid, "0.0.0.0", API_PORT),
+        # The API server's port, inside the namespace: the node's kubeconfig uses 127.0.0.1:<it>; pods reach the
+        # API server at <node address>:<it> (`api_address`), e.g. as the `kubernetes` Service's endpoint.
+        self.forwarder = netns.Forwarder(netns.listen_in(self.holder.pid, "0.0.0.0", self.api_port),
                                          ("127.0.0.1", self.api_port))
         self.registry = Registry(self.store, netns.listen_in(self.holder.pid, "127.0.0.1", 0),
                                  self.logs / "registry.log").start()
         self._configs()
+        threading.Thread(target=self._keep_pod_logs, daemon=True).start()
         self._start("containerd", ["containerd", "--config", str(d / "containerd.toml")])
         sock = d / "fs/run/containerd/containerd.sock"
         self._wait("containerd", lambda: sock.exists() and subprocess.run(
@@ -298,7 +299,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 kind: Config
 clusters:
 - name: e2e
-  cluster: {{server: "https://127.0.0.1:{API_PORT}", insecure-skip-tls-verify: true}}
+  cluster: {{server: "https://127.0.0.1:{self.api_port}", insecure-skip-tls-verify: true}}
 users:
 - name: node
   user: {{token: {self.token}}}
@@ -370,14 +371,10 @@ current-context: e2e
                 fn(*args)
             except Exception as e:  # noqa: BLE001 - keep stopping; raised below
                 errors.append(e)
-        for name, p in reversed(self.procs):
-            if name != "containerd":
-                step(_terminate, p, 15)
-        step(self._copy_pod_logs)
+        step(self.procs.stop, ["kube-proxy", "coredns", "kubelet"])
+        step(self._link_pod_logs)
         step(self._kill_cgroup_tasks)
-        for name, p in self.procs:
-            if name == "containerd":
-                step(_terminate, p, 15)
+        step(self.procs.stop)  # containerd
         step(self._kill_namespace_members)
         if self.registry:
             step(self.registry.stop)
@@ -386,21 +383,34 @@ current-context: e2e
             step(self.forwarder.close)
             self.forwarder = None
         if self.holder:
-            step(_terminate, self.holder, 0)
-        self.procs.clear()
+            step(terminate, self.holder, 0)
         step(self._remove_cgroups)
-        step(subprocess.run, ["ip", "link", "del", self.veth_host], capture_output=True)  # gone with the netns
+        step(lambda: subprocess.run(["ip", "link", "del", self.veth_host], capture_output=True))  # gone with the netns
         f = Path("/proc/sys/net/ipv4/ip_forward")
         if f.read_text().strip() != self.host_ip_forward:
             f.write_text(self.host_ip_forward)
         if errors:
             raise errors[0]
 
-    def _copy_pod_logs(self) -> None:
-        src = self.dir / "fs/var-log/pods"
-        if src.exists():
-            shutil.copytree(src, self.logs / "pods", dirs_exist_ok=True, symlinks=False,
-                            ignore_dangling_symlinks=True)
+    def _keep_pod_logs(self) -> None:
+        """Every second, hard-links each new container log into logs/node/pods/: the kubelet deletes a pod's logs
+        with the pod, the link keeps the file (same inode: the container's last lines, its exit, included)."""
+        while self.holder is not None and self.holder.poll() is None:
+            self._link_pod_logs()
+            time.sleep(1)
+
+    def _link_pod_logs(self) -> None:
+        src, dst = self.dir / "fs/var-log/pods", self.logs / "pods"
+        for dirpath, _dirs, files in os.walk(src, onerror=lambda _e: None):  # pods come and go meanwhile
+            for name in files:
+                f = Path(dirpath) / name
+                t = dst / f.relative_to(src)
+                if name.endswith(".log") and not t.exists():
+                    try:
+                        t.parent.mkdir(parents=True, exist_ok=True)
+                        os.link(f, t)
+                    except OSError:
+                        pass
 
     def _cgroup_dirs(self) -> list[Path]:
         """Every cgroup under the node's root, deepest first, in every hierarchy (the cgroup2 one too: runc makes
@@ -473,24 +483,3 @@ def _rmdir(p: Path) -> None:
             return
         except OSError:
             time.sleep(0.25)
-
-
-def _terminate(p: subprocess.Popen, timeout: float) -> None:
-    """SIGTERM to the process group, SIGKILL after `timeout` s (at once with 0)."""
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, signal.SIGTERM if timeout else signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    _wait_or_kill(p, timeout)
-
-
-def _wait_or_kill(p: subprocess.Popen, timeout: float) -> None:
-    try:
-        p.wait(timeout=timeout or 0.1)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()

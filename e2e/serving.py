@@ -150,7 +150,9 @@ def rollout(pl, kube, node, ns: str, taint_key: str, wait_until) -> dict:
                        "seconds": 420, "max_requests": 12000, "timeout": 20, "stop_file": str(stop)})
     time.sleep(5)
     t = time.time()
-    pl.run("config", "set", "serving", json.dumps(models(taint_key, "v2")))
+    # Only this module's models change image; other serving models in the config (other scenarios') stay as they are.
+    current = json.loads(pl.run("config", "get", "serving").stdout)
+    pl.run("config", "set", "serving", json.dumps({**current, **models(taint_key, "v2")}))
     pl.run("up", "--yes", "--skip-preview", log_name="up-serving-rollout")
     new = f"{images.MODEL_SERVER}:v2"
     done = wait_until(lambda: rolled_out(kube, ns, ROLLOUT, new), 240)
@@ -256,6 +258,10 @@ def checks(s: dict) -> list[str]:
             f.append(f"serving limits: {lm['accepted']} accepted > max_concurrency + max_queue_length")
         if lm["shed_p99_ms"] is not None and lm["shed_p99_ms"] > SHED_FAST_MS:
             f.append(f"serving limits: shedding took {lm['shed_p99_ms']} ms (p99) > {SHED_FAST_MS}")
+    lg = (s.get("node") or {}).get("log_lines")
+    if lg is not None and not (lg["containerd_container_starts"] and lg["containerd_container_stops"]
+                               and lg["server_ready_lines"] and lg["server_exit_lines"]):
+        f.append(f"serving: the node's logs lack container starts or exits {lg}")
     dn = s.get("dns")
     if not dn:
         f.append("serving dns not run")
@@ -272,13 +278,15 @@ def checks(s: dict) -> list[str]:
 
 
 def node_log_counts(logs: Path) -> dict:
-    """Evidence in the node's own logs that the pods really ran: containerd's container starts and task exits,
-    and our server's "ready" and "exiting" lines in the pods' logs (copied at stop)."""
+    """Evidence in the node's own logs that the pods really ran: containerd's image pulls, container starts and
+    stops, and our server's "ready" and "exiting" lines in the containers' logs."""
     c = (logs / "containerd.log").read_text(errors="replace") if (logs / "containerd.log").exists() else ""
     pods = [f.read_text(errors="replace") for f in (logs / "pods").rglob("*.log")] if (logs / "pods").exists() else []
     lines = c.splitlines()
     return {"containerd_container_starts": sum("StartContainer for" in ln and "returns successfully" in ln
                                                for ln in lines),
-            "containerd_task_exits": sum("TaskExit" in ln for ln in lines),
+            "containerd_container_stops": sum("StopContainer for" in ln and "returns successfully" in ln
+                                              for ln in lines),
+            "containerd_image_pulls": sum("PullImage" in ln and "returns image reference" in ln for ln in lines),
             "server_ready_lines": sum(p.count(" ready on :") for p in pods),
             "server_exit_lines": sum(p.count(" exiting after ") for p in pods)}

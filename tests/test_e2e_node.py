@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 import json
 import os
+import random
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tarfile
 import urllib.error
@@ -23,6 +26,8 @@ sys.path.insert(0, str(ROOT / "e2e"))
 
 import images  # noqa: E402
 import load  # noqa: E402
+import procs  # noqa: E402
+import realnode  # noqa: E402
 import serving  # noqa: E402
 from registry import Registry  # noqa: E402
 
@@ -177,3 +182,26 @@ def test_serving_checks_pass_only_when_every_goal_holds():
         s = {"rollout": _rollout(), "limits": _limits(), "overhead": OVERHEAD, "dns": DNS, **b}
         assert len(serving.checks(s)) == 1, b
     assert len(serving.checks({})) == 4
+
+
+def test_processes_stop_ends_what_they_started_and_wait_fails_when_one_died(tmp_path):
+    ps = procs.Processes(tmp_path / "logs")
+    sleeper = ps.start("sleeper", ["sleep", "30"])
+    quitter = ps.start("quitter", ["sh", "-c", "echo bye; exit 3"])
+    quitter.wait(timeout=10)
+    with pytest.raises(RuntimeError, match="quitter exited \\(3\\)"):
+        ps.wait("never", lambda: False, timeout=5)
+    ps.stop()
+    assert sleeper.poll() is not None and ps.items == []
+    assert (tmp_path / "logs" / "quitter.log").read_text() == "bye\n"
+
+
+def test_the_node_subnet_overlaps_nothing_on_the_host_and_the_node_address_is_outside_the_pods():
+    net = realnode.free_subnet(random.Random(7))
+    host = [ipaddress.ip_network(w, strict=False) for w in subprocess.run(
+        ["ip", "-4", "-o", "addr"], capture_output=True, text=True, check=True).stdout.split() if "/" in w]
+    assert net.prefixlen == 23 and not any(net.overlaps(h) for h in host)
+    host_side, node_side = realnode.link_addresses(net)
+    pods = ipaddress.ip_network(f"{net.network_address}/24")
+    for a in (host_side, node_side):
+        assert ipaddress.ip_address(a) in net and ipaddress.ip_address(a) not in pods
