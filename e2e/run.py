@@ -29,9 +29,12 @@ import nodes as nodedefs  # noqa: E402
 import prodlike  # noqa: E402
 import replace as replace_step  # noqa: E402
 import report  # noqa: E402
+import scaling  # noqa: E402
+import serving  # noqa: E402
 import tsconsumer  # noqa: E402
 from cluster import Cluster, Tools  # noqa: E402
 from kube import Kube  # noqa: E402
+from realnode import TAINT_KEY, NodeTools, RealNode  # noqa: E402
 from watch import Watcher  # noqa: E402
 
 ROOT = HERE.parent
@@ -156,9 +159,17 @@ def main() -> int:
     run_dir = OUT / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     cluster = Cluster(Tools.from_env_file(tools_env), run_dir)
+    node: RealNode | None = None
+
+    def stop_all() -> None:
+        try:
+            if node:
+                node.stop()
+        finally:
+            cluster.stop()
 
     def on_signal(signum, _frame):
-        cluster.stop()
+        stop_all()
         sys.exit(128 + signum)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -173,6 +184,28 @@ def main() -> int:
         log(f"{len(node_objs)} kwok nodes Ready; installing CRDs")
         install_crds(kube)
 
+        log("starting the real node (containerd, kubelet, kube-proxy, CoreDNS) and building its images")
+        s = time.time()
+        node_tools = NodeTools.from_env_file(tools_env)
+        node = RealNode(node_tools, run_dir, OUT / "logs", int(cluster.server.rsplit(":", 1)[1]), cluster.token)
+        node.start(kube, serving.node_labels())
+        node_ready_s = round(time.time() - s, 1)
+        built = serving.build_images(node, node_tools.podbins)
+        n = kube.get(f"/api/v1/nodes/{node.name}")
+        rep.data["serving"] = {"node": {
+            "name": node.name, "ready_seconds": node_ready_s, "kubelet": n["status"]["nodeInfo"]["kubeletVersion"],
+            "runtime": n["status"]["nodeInfo"]["containerRuntimeVersion"], "pod_cidr": str(node.pod_cidr),
+            "images": built, "proxy_haproxy_version": serving.images.haproxy_version()}}
+        log(f"real node {node.name} Ready in {node_ready_s} s; images {sorted(built)}")
+        if os.environ.get("E2E_REAL_ADDONS", "1") != "0":
+            log("the real KEDA and HTTP add-on: images, upstream manifests with our values, pods Ready")
+            try:
+                rep.data["serving"]["addons"] = scaling.deploy(kube, node, env, platform, capacity, TAINT_KEY,
+                                                               faults.wait_until)
+            except (RuntimeError, SystemExit, KeyError, ValueError, OSError) as e:
+                rep.data["serving"]["addons"] = {"error": f"{type(e).__name__}: {e}"[-2000:]}
+            log(f"add-ons: {rep.data['serving']['addons']}")
+
         venv_bin = Path(sys.executable).parent
         pulumi_bin = Path(env["PULUMI_BIN"])
         pl = Pulumi(pulumi_bin, Path(env["K8S_PROVIDER"]), pulumi_bin, venv_bin, cluster.kubeconfig)
@@ -180,6 +213,9 @@ def main() -> int:
         (STACK_DIR / f"Pulumi.{STACK}.yaml").unlink(missing_ok=True)  # the previous run's config (old salt)
         pl.run("stack", "init", STACK)
         pl.run("config", "set", "--secret", "kubeconfig", stdin=cluster.kubeconfig.read_text())
+        with_addons = "addons" in rep.data["serving"] and "error" not in rep.data["serving"]["addons"]
+        pl.run("config", "set", "serving", json.dumps({**serving.models(TAINT_KEY),
+                                                       **(scaling.models(TAINT_KEY) if with_addons else {})}))
 
         log("pulumi up (prod-like models and traffic split)")
         s = time.time()
@@ -207,6 +243,30 @@ def main() -> int:
                                     "replacements": replacements, "min_ready_during_rollout": w.min_ready.get(CHANGED_MODEL, 0),
                                     "desired": desired, "watch_events": w.samples, "rolled_out": images_now == {new}}
 
+        # Serving scenarios: real pods on the real node, real requests.
+        sv = rep.data["serving"]
+        # Through the real interceptor, scaled by the real KEDA (before the rollout, whose `up` keeps only its models).
+        for key, step in (("scale_from_zero", lambda: scaling.scale_from_zero(kube, node, ns, faults.wait_until)),
+                          ("autoscale", lambda: scaling.autoscale(kube, node, ns, faults.wait_until))):
+            if not with_addons:
+                break
+            log(f"serving: {key}")
+            try:
+                sv[key] = step()
+            except (RuntimeError, SystemExit, StopIteration, KeyError, TypeError) as e:
+                sv[key] = {"error": f"{type(e).__name__}: {e}"[-2000:]}
+            log(f"serving {key}: {sv[key]}")
+        for key, step in (("rollout", lambda: serving.rollout(pl, kube, node, ns, TAINT_KEY, faults.wait_until)),
+                          ("limits", lambda: serving.limits(kube, node, ns)),
+                          ("dns", lambda: serving.dns(kube, node, ns)),
+                          ("overhead", lambda: serving.overhead(kube, node, ns))):
+            log(f"serving: {key}")
+            try:
+                sv[key] = step()
+            except (RuntimeError, SystemExit, StopIteration, KeyError, TypeError) as e:
+                sv[key] = {"error": f"{type(e).__name__}: {e}"[-2000:]}
+            log(f"serving {key}: {sv[key]}")
+
         log("replace-forcing change (a model moved to another namespace): real preview against the offline diff")
         rep.data["replace_preview"] = replace_step.run(pl, venv_bin, STACK_DIR, STACK, "modelstack-e2e", CHANGED_MODEL,
                                                        {CHANGED_MODEL: new}, OUT / "replace")
@@ -233,7 +293,12 @@ def main() -> int:
         rep.data["error"] = str(e)[-4000:]
         log(f"FAILED: {rep.data['error']}")
     finally:
-        cluster.stop()
+        try:
+            stop_all()
+        except Exception as e:  # noqa: BLE001 - reported: something of the run may be left running
+            rep.data.setdefault("error", f"stopping the run's processes: {type(e).__name__}: {e}")
+        if node and "serving" in rep.data:
+            rep.data["serving"]["node"]["log_lines"] = serving.node_log_counts(node.logs)
     rep.data["total_seconds"] = round(time.time() - t0, 1)
     ok = rep.write(OUT / "report.json")
     print(rep.table())

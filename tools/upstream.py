@@ -254,6 +254,21 @@ def module_zip_path(chart: str) -> Path:
     return zip_path(up.module, ver)
 
 
+def module_tree(chart: str, under: str) -> dict[str, bytes]:
+    """The files under `under` (a folder of the module, e.g. "config/") of `chart`'s module at its pinned version,
+    by path inside the module, from the zip held to its recorded h1 (downloaded first when it is not cached)."""
+    up, ver = UPSTREAMS[chart], version(chart)
+    key = f"{up.module}@{ver}"
+    entry = load_sums().get(key)
+    if entry is None:
+        raise UpstreamError(f"no checksum recorded for {key}: run `.venv/bin/python tools/upstream.py record {chart}`")
+    prefix = f"{key}/"
+    files = module_zip(up, ver, entry, f"Nothing verified is cached in {cache_root()}: connect once to a Go module "
+                                       f"proxy (GOPROXY, default {DEFAULT_PROXY}).")
+    under = under.rstrip("/") + "/"
+    return {n[len(prefix):]: b for n, b in files.items() if n[len(prefix):].startswith(under)}
+
+
 def crd_files(chart: str) -> list[Path]:
     """Every CRD file of `chart` at its pinned version, sorted by name."""
     return sorted(crd_dir(chart).glob("*.yaml"))

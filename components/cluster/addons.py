@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from typing_extensions import NotRequired
 
-from modelstack.render import addon_values, alerts, iam, observability, timeouts
+from modelstack.render import addon_values, alerts, iam, observability
 from modelstack.render.charts import CHARTS
 from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
@@ -214,12 +214,10 @@ class PlatformAddons(pulumi.ComponentResource):
             self.load_balancer_controller_role_arn = role.arn
 
         if args.get("keda", True):
-            keda = release("keda", "keda", args.get("keda_version"), addon_values.keda(pool))
+            keda_values = addon_values.keda_charts(pool, args.get("interceptor_drain_seconds"))
+            keda = release("keda", "keda", args.get("keda_version"), keda_values["keda"])
             release("keda-http", "keda-add-ons-http", args.get("keda_http_add_on_version"),
-                    addon_values.keda_http_add_on(pool, timeouts.Drain(
-                        timeouts.INTERCEPTOR_SHUTDOWN_DELAY_SECONDS,
-                        args.get("interceptor_drain_seconds") or timeouts.interceptor_drain(()).drain_seconds)),
-                    extra_deps=[keda])
+                    keda_values["keda-add-ons-http"], extra_deps=[keda])
 
         if args.get("nvidia_device_plugin", False):
             release("nvidia-device-plugin", "nvidia-device-plugin", args.get("nvidia_device_plugin_version"),

@@ -114,6 +114,16 @@ def keda_http_add_on(system_pool: str, drain: Optional[timeouts.Drain] = None) -
     return {"operator": dict(p), "scaler": dict(p), "interceptor": interceptor}
 
 
+def keda_charts(system_pool: str, interceptor_drain_seconds: Optional[int] = None) -> dict[str, dict[str, Any]]:
+    """The values PlatformAddons installs the `keda` and `keda-add-ons-http` charts with, by chart name.
+    `interceptor_drain_seconds`: the routes' longest readiness + response (program.interceptor_drain); default the
+    interceptor-wide timeouts' (timeouts.interceptor_drain of no routes). `make e2e` deploys the real add-ons with
+    these same values."""
+    drain = timeouts.Drain(timeouts.INTERCEPTOR_SHUTDOWN_DELAY_SECONDS,
+                           interceptor_drain_seconds or timeouts.interceptor_drain(()).drain_seconds)
+    return {"keda": keda(system_pool), "keda-add-ons-http": keda_http_add_on(system_pool, drain)}
+
+
 def nvidia_device_plugin(node_taints: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
     """Runs on GPU nodes only: the chart's default affinity matches `nvidia.com/gpu.present=true`, which our GPU
     node groups set (no node-feature-discovery needed). The chart's tolerations (values `tolerations`, rendered as

@@ -35,6 +35,10 @@ POLICY_PERIOD_SECONDS = 15
 HPA_DEFAULT_TOLERANCE = 0.1
 DEFAULT_EXTERNAL_SCALER = "keda-add-ons-http-external-scaler.keda:9090"
 GPU_UTIL_METRIC = "DCGM_FI_DEV_GPU_UTIL"
+#: A scale-to-zero route also reports its request rate over this window, so it stays active while requests arrive.
+ACTIVITY_WINDOW_SECONDS = 60
+#: The request-rate target (requests/s per replica) of that metric: out of reach, so replicas follow concurrency.
+ACTIVITY_RATE_TARGET = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -137,7 +141,8 @@ MAPPING: tuple[Mapping, ...] = (
     Mapping("downscale_tolerance", "0.05", "(not rendered)",
             "the cluster-wide HPA tolerance applies", "0.1, as for upscale_tolerance"),
     Mapping("scale_to_zero", "false", "minReplicaCount 0 + the add-on's interceptor",
-            "the interceptor holds requests while KEDA scales 0 -> 1 (Cortex's activator); idle for cooldownPeriod -> 0",
+            "the interceptor holds requests while KEDA scales 0 -> 1 (Cortex's activator); no request for "
+            f"{ACTIVITY_WINDOW_SECONDS} s (the route's request-rate window) + cooldownPeriod -> 0",
             "cold start: a pod on a warm node is seconds; a GPU node from zero plus a multi-GB image pull is minutes"),
     Mapping("signal=cpu", "-", "trigger cpu, metricType Utilization", "value = target_utilization"),
     Mapping("signal=gpu", "-", "trigger prometheus, metricType Value",
@@ -321,10 +326,19 @@ def interceptor_route_spec(k: Knobs, *, service: str, port: int, path: str, host
     rule: dict[str, Any] = {"paths": [{"value": path}]}
     if hosts:
         rule["hosts"] = list(hosts)
+    metric: dict[str, Any] = {"concurrency": {"targetValue": concurrency_target(k.target_in_flight)}}
+    if k.scale_to_zero:
+        # The add-on calls a route active when any of its metrics is above 0 (scaler/handlers.go IsActive @v0.15.0).
+        # With concurrency alone that is "a request in flight at the sample": a model with light traffic is idle
+        # between requests and drops to zero cooldownPeriod after the last overlap, then cold-starts again. The rate
+        # over ACTIVITY_WINDOW_SECONDS keeps it active while requests arrive; its unreachable target leaves the
+        # replica count to concurrency (the HPA takes the larger of the two).
+        metric["requestRate"] = {"targetValue": ACTIVITY_RATE_TARGET,
+                                 "window": timeouts.duration(ACTIVITY_WINDOW_SECONDS), "granularity": "1s"}
     return {
         "target": {"service": service, "port": port},
         "rules": [rule],
-        "scalingMetric": {"concurrency": {"targetValue": concurrency_target(k.target_in_flight)}},
+        "scalingMetric": metric,
         "timeouts": {"readiness": timeouts.duration(readiness_seconds),
                      "responseHeader": timeouts.duration(response_seconds)},
     }

@@ -7,6 +7,7 @@ charts (KEDA, ALB controller, ...) are not deployed (their CRDs are installed by
 not run). The driver's kwok nodes stand in for the node groups, labelled and tainted as ours would be.
 """
 
+import json
 import sys
 from pathlib import Path
 
@@ -81,6 +82,23 @@ for name, m in c.models.items():
     args = {**all_args[name], "image": images.get(name, all_args[name]["image"]), "namespace": namespace_of[name]}
     models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions.merge(
         SKIP_INGRESS_AWAIT, pulumi.ResourceOptions(depends_on=[namespaces[namespace_of[name]]]))))
+
+# The serving scenarios' models (`serving`: JSON set by the driver, e2e/serving.py): each is a prod model's args
+# (`base`) with our stand-in server's image and env, small compute, and placement on the real node (its pool and
+# taint) instead of the kwok node groups; `overrides` replace top-level args (limits, replicas).
+serving: dict = json.loads(config.get("serving") or "{}")
+serving_models = {}
+for name, sv in serving.items():
+    base = all_args[sv["base"]]
+    placement = {k: v for k, v in base["placement"].items() if k != "instance_types"}
+    placement.update(sv["placement"])
+    args = {**base, "model_name": name, "image": sv["image"], "env": sv.get("env", {}), "compute": sv["compute"],
+            "placement": placement, "namespace": sv.get("namespace", base["namespace"]),
+            "ingress": {**base["ingress"], "path": f"/{name}"}}
+    for k, v in (sv.get("overrides") or {}).items():
+        args[k] = {**args[k], **v} if isinstance(v, dict) and isinstance(args.get(k), dict) else v
+    serving_models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions.merge(
+        SKIP_INGRESS_AWAIT, pulumi.ResourceOptions(depends_on=[namespaces[args["namespace"]]]))))
 
 for name, s in c.traffic_splits.items():
     namespace = namespace_of[next(iter(s.backends))]

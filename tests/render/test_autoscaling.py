@@ -154,3 +154,18 @@ def test_gpu_query_selects_only_the_deployments_own_pods() -> None:
     assert re.fullmatch(pod_re, "vision-7d4b9c8f5b-x2x7k")
     for other in ("vision-v2-7d4b9c8f5b-x2x7k", "vision-on-demand-7d4b9c8f5b-x2x7k", "xvision-7d4b9c8f5b-x2x7k"):
         assert not re.fullmatch(pod_re, other), other
+
+
+def test_a_scale_to_zero_route_stays_active_while_requests_arrive() -> None:
+    # The add-on's activity is "a metric above 0": concurrency alone is 0 between light requests, so the route also
+    # reports its request rate over a window; the rate's target is out of reach, so replicas follow concurrency.
+    zero = autoscaling.Knobs(min_replicas=0, max_replicas=2, scale_to_zero=True, target_in_flight=2)
+    route = autoscaling.interceptor_route_spec(zero, service="m", port=8080, path="/m", readiness_seconds=360,
+                                               response_seconds=600)
+    assert route["scalingMetric"] == {
+        "concurrency": {"targetValue": 2},
+        "requestRate": {"targetValue": autoscaling.ACTIVITY_RATE_TARGET,
+                        "window": f"{autoscaling.ACTIVITY_WINDOW_SECONDS}s", "granularity": "1s"}}
+    warm = autoscaling.Knobs(min_replicas=1, max_replicas=2, target_in_flight=2)
+    assert "requestRate" not in autoscaling.interceptor_route_spec(
+        warm, service="m", port=8080, path="/m", readiness_seconds=360, response_seconds=600)["scalingMetric"]

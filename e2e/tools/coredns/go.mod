@@ -1,0 +1,3 @@
+module modelstack.local/e2e/coredns
+
+go 1.26
