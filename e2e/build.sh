@@ -176,6 +176,7 @@ build_connect() {
   grep '^replace ' "$GOMODCACHE/cache/download/github.com/redpanda-data/connect/v4/@v/$CONNECT_VERSION.mod" >> "$d/go.mod" || true
   (cd "$d" && go get "github.com/redpanda-data/connect/v4@$CONNECT_VERSION" && go mod tidy \
      && go build -p 1 -ldflags "$LDFLAGS_BASE -X main.Version=${CONNECT_VERSION#v}" -o "$bin" .)
+}
 
 # Copy a Go module, as the proxy serves it, to a writable dir in the cache and build its commands there, so its own
 # go.mod (replace directives included) and go.sum decide every dependency, as upstream's release build does.

@@ -355,3 +355,10 @@ def test_make_help_lists_every_entry_point() -> None:
     phony = re.search(r"^\.PHONY:(.*)$", (ROOT / "Makefile").read_text(), re.M).group(1).split()
     # Internal steps of `make test` need no entry of their own.
     assert set(phony) - {"tools", "haproxy"} <= listed, set(phony) - listed
+
+
+@pytest.mark.parametrize("script", sorted(str(p.relative_to(ROOT)) for p in [*ROOT.glob("e2e/**/*.sh"), ROOT / ".ci" / "run"]))
+def test_shell_scripts_parse(script: str) -> None:
+    """Every shell script CI runs parses (bash -n): a merge that drops a brace fails here, not an hour into CI."""
+    proc = subprocess.run(["bash", "-n", str(ROOT / script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
