@@ -111,7 +111,7 @@ def platform_values(platform, capacity) -> dict[str, dict]:
     all_args = program.with_group_idle_timeout({n: program.model_args(platform, n, m, capacity)
                                                 for n, m in platform.config.models.items()})
     pool = next(g.pool for g in capacity.groups if g.kind == "system")
-    return addon_values.keda_charts(pool, program.interceptor_drain(all_args).drain_seconds)
+    return addon_values.keda_charts(pool, program.interceptor_drain(program.resolved(all_args)).drain_seconds)
 
 
 def deploy(kube, node, tools_env: dict[str, str], platform, capacity, taint_key: str, wait_until) -> dict:

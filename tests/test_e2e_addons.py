@@ -265,3 +265,23 @@ def test_the_scaling_checks_name_a_figure_that_does_not_hold(path, value, messag
 def test_without_the_add_ons_the_scaling_scenarios_fail_the_run():
     import scaling
     assert scaling.checks({}) == ["real KEDA / HTTP add-on not deployed"]
+
+
+def test_the_e2e_deploys_the_keda_values_the_stack_program_installs(run):
+    """e2e/scaling.py renders KEDA and the HTTP add-on with the platform's values: the very values the stack program
+    hands to the two Helm releases (the same drain over the same routes)."""
+    import copy
+    from datetime import date
+
+    import scaling
+    from modelstack import program
+    from modelstack.config.load import load_platform
+    from modelstack.planner.capacity import plan_capacity
+    from stacks import stack_values
+
+    vals = copy.deepcopy(stack_values("dev"))
+    platform = load_platform("dev", vals)
+    values = scaling.platform_values(platform, plan_capacity(platform, date(2026, 11, 22)))
+    r = run(program.main, "dev", vals)
+    for release, chart in (("models-dev-addons-keda", "keda"), ("models-dev-addons-keda-http", "keda-add-ons-http")):
+        assert r.named(release, "kubernetes:helm.sh/v3:Release").inputs["values"] == values[chart], chart
