@@ -2,7 +2,7 @@
 
 The stack's outputs come from `pulumi stack output` (run by modelstack itself, with the run's backend), the cluster's
 state from the API server. No Prometheus runs here, so every metric must be reported unavailable with a reason, never
-a number. Writes out/e2e/get-<stack>.json and get-<model>.txt (the README's sample).
+a number. Writes out/e2e/get-<stack>.json, get-<stack>.txt (the table) and get-<model>.txt (the README's samples).
 """
 
 from __future__ import annotations
@@ -60,19 +60,22 @@ def check(doc: dict, text: str, platform, desired: dict[str, int]) -> list[str]:
 def run(pl, venv_bin: Path, stack_dir: Path, stack: str, kubeconfig: Path, out: Path, platform) -> dict:
     t0 = time.time()
     js = _modelstack(pl, venv_bin, stack_dir, kubeconfig, stack, "--json")
+    table = _modelstack(pl, venv_bin, stack_dir, kubeconfig, stack)
     txt = _modelstack(pl, venv_bin, stack_dir, kubeconfig, MODEL, "--stack", stack)
     seconds = round(time.time() - t0, 1)
     res: dict = {"seconds": seconds, "failures": []}
-    for name, p in (("stack", js), (MODEL, txt)):
+    for name, p in (("stack --json", js), ("stack", table), (MODEL, txt)):
         if p.returncode != 0:
             res["failures"].append(f"modelstack get {name} exited {p.returncode}: {p.stderr.strip()[-500:]}")
     if res["failures"]:
         return res
     doc = json.loads(js.stdout)
     (out / f"get-{stack}.json").write_text(js.stdout)
+    (out / f"get-{stack}.txt").write_text(table.stdout)
     (out / f"get-{MODEL}.txt").write_text(txt.stdout)
     desired = {n: m.autoscaling.min_replicas for n, m in platform.config.models.items()}
     res["failures"] = check(doc, txt.stdout, platform, desired)
+    res["failures"] += [f"get {stack}: the table lacks {n}" for n in platform.config.models if n not in table.stdout]
     res["models"] = len(doc["models"])
     res["prometheus"] = doc["prometheus"]
     return res
