@@ -471,8 +471,8 @@ def render_model(stack: str, st: Mapping[str, Any]) -> str:
     else:
         lines.append(f"metrics    not available: {x['reason']}")
     lat = m["latency"]
-    lines.append(f"percentile p50 {_fmt(lat['p50_seconds'], 's', 3)}, p99 {_fmt(lat['p99_seconds'], 's', 3)} "
-                 f"(from the {lat['source']})" if lat.get("available") else f"percentile not available: {lat['reason']}")
+    lines.append(f"latency    p50 {_fmt(lat['p50_seconds'], 's', 3)}, p99 {_fmt(lat['p99_seconds'], 's', 3)} "
+                 f"(from the {lat['source']})" if lat.get("available") else f"latency    not available: {lat['reason']}")
     lines.append(f"cost       ${m['cost']['usd_per_hour']:.4f}/h ({m['cost']['pods_priced']} pods priced: {m['cost']['basis']})")
     lines += ["", "pods:"]
     lines.append(_table([["name", "ready", "phase", "restarts", "node", "capacity", "age"]] +

@@ -119,4 +119,4 @@ def test_get_shows_the_percentiles_or_why_not():
     assert "0.021s/0.180s" in text and "p50/p99: not available: no ALB" in text
     assert "p50/p99: from the ALB TargetResponseTime (CloudWatch, 5-minute period)" in text
     one = status.render_model("prod", {**st, "models": [have]})
-    assert "percentile p50 0.021s, p99 0.180s" in one
+    assert "latency    p50 0.021s, p99 0.180s" in one
