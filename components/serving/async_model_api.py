@@ -69,7 +69,7 @@ class AsyncModelAPI(pulumi.ComponentResource):
     """The workers' IAM role."""
 
     def __init__(self, name: str, args: AsyncModelAPIArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        a = args
+        a = args.copy()  # a snapshot: the Outputs below read it when they resolve
         queue_workers.check("AsyncModelAPI", name, a)
         gw: GatewayArgs = a.get("gateway") or {}
         lo, hi = int(gw.get("min_replicas", 2)), int(gw.get("max_replicas", 10))
