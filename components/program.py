@@ -41,7 +41,7 @@ from modelstack.cluster.network import Network, NetworkArgs
 from modelstack.cluster.node_group import NodeGroup, NodeGroupArgs, TaintArgs
 from modelstack.serving.traffic_splitter import TrafficSplitter
 from modelstack.cluster.keda_identity import KedaIdentity
-from modelstack.serving.async_model_api import AsyncModelAPI
+from modelstack.serving.async_model_api import AsyncModelAPI, AsyncModelAPIArgs
 from modelstack.serving.batch_model_api import BatchModelAPI
 from modelstack.config.checks import model_path, pod_requests
 from modelstack.config.load import stack_config_dir
@@ -490,28 +490,35 @@ def managed_observability_args(p: Platform, obs: ObservabilityPlan, handle: Clus
     return args
 
 
-def queue_api_args(p: Platform, name: str, m: cfg.ModelConfig, base: dict, capacity: CapacityPlan,
-                   system_pool: str, keda_role_arn: Any = None) -> dict:
+def queue_api_args(p: Platform, name: str, m: cfg.ModelConfig, base: ModelAPIArgs, capacity: CapacityPlan,
+                   system_pool: str, keda_role_arn: Any = None) -> AsyncModelAPIArgs:
     """A model of kind async or batch as AsyncModelAPI / BatchModelAPI args: its ModelAPI args (the workers; the
     planner placed them as any model), scaled on the queue (from zero unless min_replicas is given), plus the queue's
     settings; an async model's gateway runs on the system pool."""
     c = p.config
-    a = dict(base)
-    auto = {k: v for k, v in a["autoscaling"].items() if k not in ("signal", "target_in_flight")}
+    base_auto = base.get("autoscaling")
+    assert base_auto is not None  # model_api_args always sets it
+    auto: model_api.AutoscalingArgs = {**base_auto}
+    auto.pop("signal", None)
+    auto.pop("target_in_flight", None)
     if "min_replicas" not in m.autoscaling.model_fields_set:
-        auto.update(min_replicas=0, scale_to_zero=True)
-    a["autoscaling"] = auto
+        auto["min_replicas"], auto["scale_to_zero"] = 0, True
     qs = m.queue or cfg.QueueSettings()
-    a.update(cluster_name=c.cluster.name, region=p.region, tags=labels.base_tags(c.environment, c.team, c.tags),
-             keda_role_arn=keda_role_arn,
-             queue={"max_receives": qs.max_receives, "result_expiry_days": qs.result_expiry_days,
-                    "message_timeout_seconds": duration_seconds(qs.message_timeout), "queue_length": qs.queue_length,
-                    "model_path": qs.model_path})
+    # A cast: mypy cannot tell that base holds no key of AsyncModelAPIArgs' own (gateway, consumer) of another type.
+    a = cast(AsyncModelAPIArgs, {
+        **base, "autoscaling": auto,
+        "cluster_name": c.cluster.name, "region": p.region, "tags": labels.base_tags(c.environment, c.team, c.tags),
+        "keda_role_arn": keda_role_arn,
+        "queue": {"max_receives": qs.max_receives, "result_expiry_days": qs.result_expiry_days,
+                  "message_timeout_seconds": duration_seconds(qs.message_timeout), "queue_length": qs.queue_length,
+                  "model_path": qs.model_path}})
     if m.kind == "batch":
         a.pop("ingress", None)
     else:
-        a["gateway"] = {"placement": {"node_pool": system_pool,
-                                      **({"tolerate_taints": t} if (t := pool_taints(capacity, system_pool)) else {})}}
+        placement: model_api.PlacementArgs = {"node_pool": system_pool}
+        if t := pool_taints(capacity, system_pool):
+            placement["tolerate_taints"] = t
+        a["gateway"] = {"placement": placement}
     return a
 
 

@@ -411,7 +411,7 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
                 assumptions.append(f"node group {g.name!r}: no spot data for {', '.join(spot_names)}; priced at on-demand")
             if spot is not None:
                 # The same types as the spot mean: the spot row compares like with like.
-                od = sum(prices.on_demand(cat[n]) for n in spot_names if prices.spot(cat[n]) is not None) / \
+                od = sum(prices.priced_on_demand(cat[n]) for n in spot_names if prices.spot(cat[n]) is not None) / \
                     sum(1 for n in spot_names if prices.spot(cat[n]) is not None)
             text = ", ".join(spot_names) if g.capacity_type == SPOT else instance_type
             return od, spot, spot if spot is not None else od, f"{text} ({label})"
@@ -424,7 +424,8 @@ def estimate(inputs: CostInputs, catalog: Mapping[str, pricing.InstanceType] | N
         usd_min, usd_max = g.nodes_min * unit, g.nodes_max * unit_max
         if g.parts_min or g.parts_max:
             # A mix at one end (or both): each kind at its own price; the row's unit prices are then the mean per node.
-            def mix(parts, nodes, one: tuple[str, tuple[str, ...]]) -> tuple[float, float, float | None, str]:
+            def mix(parts: tuple[tuple[tuple[str, ...], int], ...], nodes: int,
+                    one: tuple[str, tuple[str, ...]]) -> tuple[float, float, float | None, str]:
                 parts = parts or ((one[1] or (one[0],), nodes),)
                 usd = od_sum = 0.0
                 spot_sum: float | None = 0.0 if g.capacity_type == SPOT else None
@@ -523,7 +524,7 @@ def _nodes_by_type(g: NodeGroupCost, prices: pricing.PriceBook, cat: Mapping[str
     """Expected nodes per "<type>/<capacity>" at min and at max: a spot group's nodes spread evenly over its types
     with spot data (the assumption behind its mean spot price); an on-demand group's on its type. At max, the
     types that run at max (``max_instance_type``, for Karpenter pools)."""
-    def spread(instance_type: str, spot_types: tuple[str, ...], count: int) -> dict[str, Any]:
+    def spread(instance_type: str, spot_types: tuple[str, ...], count: int) -> dict[str, float]:
         if not count:
             return {}
         names, label = [instance_type], ON_DEMAND
@@ -533,7 +534,8 @@ def _nodes_by_type(g: NodeGroupCost, prices: pricing.PriceBook, cat: Mapping[str
                 names, label = with_spot, SPOT
         return {f"{n}/{label}": count / len(names) for n in names}
 
-    def mixed(parts, one: tuple[str, tuple[str, ...]], count: int) -> dict:
+    def mixed(parts: tuple[tuple[tuple[str, ...], int], ...], one: tuple[str, tuple[str, ...]],
+              count: int) -> dict[str, float]:
         if not parts:
             return spread(*one, count)
         out: dict[str, float] = {}

@@ -449,11 +449,15 @@ def _shape_size(s: tuple[int, int, int, int], cap: NodeCapacity) -> float:
     return max(shares)
 
 
-def _fill_node(remaining: Mapping[tuple, int], order: Sequence[tuple], cap: NodeCapacity) -> dict[tuple, int]:
+#: A replica kind in :func:`pack_mixed`: (packing shape, indexes of the options it may run on).
+_MixItem = tuple[tuple[int, int, int, int], frozenset[int]]
+
+
+def _fill_node(remaining: Mapping[_MixItem, int], order: Sequence[_MixItem], cap: NodeCapacity) -> dict[_MixItem, int]:
     """What first-fit decreasing puts on one empty node of ``cap`` from ``remaining`` (items in ``order``; an item
     is (packing shape, the option indexes it may go on))."""
     room = [cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices]
-    out: dict[tuple, int] = {}
+    out: dict[_MixItem, int] = {}
     for item in order:
         n = remaining.get(item, 0)
         if not n:
@@ -466,7 +470,7 @@ def _fill_node(remaining: Mapping[tuple, int], order: Sequence[tuple], cap: Node
     return out
 
 
-def pack_mixed(items: Mapping[tuple[tuple[int, int, int, int], frozenset[int]], int],
+def pack_mixed(items: Mapping[_MixItem, int],
                options: Sequence[tuple[NodeCapacity, float]]) -> tuple[float, tuple[tuple[int, int], ...]]:
     """A cheap mix of nodes holding ``items`` = {(packing shape, indexes of the options it may run on): replicas},
     from ``options`` = (capacity, unit price) per node kind: (cost, ((option index, nodes), ...)), never dearer
@@ -482,10 +486,10 @@ def pack_mixed(items: Mapping[tuple[tuple[int, int, int, int], frozenset[int]], 
     if not live:
         return 0.0, ()
 
-    def per(it, cap: NodeCapacity) -> int:
+    def per(it: _MixItem, cap: NodeCapacity) -> int:
         return _fits_shape(it[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
 
-    value: dict[tuple, float] = {}
+    value: dict[_MixItem, float] = {}
     for it in live:
         rates = [price / k for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
         if not rates:
@@ -506,7 +510,8 @@ def pack_mixed(items: Mapping[tuple[tuple[int, int, int, int], frozenset[int]], 
     total = 0.0
     while remaining:
         rest_value = sum(value[it] * n for it, n in remaining.items())
-        best = finish = None
+        best: tuple[float, int, dict[_MixItem, int]] | None = None
+        finish: tuple[float, int] | None = None
         for o, (cap, price) in enumerate(options):
             fill = _fill_node(remaining, orders[o], cap)
             if not fill:
@@ -516,6 +521,7 @@ def pack_mixed(items: Mapping[tuple[tuple[int, int, int, int], frozenset[int]], 
             rate = price / sum(value[it] * k for it, k in fill.items())
             if best is None or rate < best[0] - 1e-12:
                 best = (rate, o, fill)
+        assert best is not None  # every replica fits some option (its value above), so some fill is not empty
         if finish is not None and finish[0] <= best[0] * rest_value + 1e-9:
             bought[finish[1]] = bought.get(finish[1], 0) + 1
             total += finish[0]
@@ -573,8 +579,8 @@ def packing_key(itype: InstanceType) -> tuple[Any, ...]:
 
 def group_capacity(members: Sequence[InstanceType], reserve: NodeReserve | None = None) -> NodeCapacity:
     """What every node of a multi-type group offers for sure: the minimum over its types, per resource."""
-    caps = [node_capacity(t, reserve) for t in members]
-    if not caps or any(c is None for c in caps):
+    caps = [c for c in (node_capacity(t, reserve) for t in members) if c is not None]
+    if not caps or len(caps) < len(members):
         raise SizingError(f"no allocatable figures for {', '.join(t.name for t in members)}")
     return NodeCapacity(
         cpu_millicores=min(c.cpu_millicores for c in caps), memory_mib=min(c.memory_mib for c in caps),
@@ -614,9 +620,10 @@ def _on_demand_candidates(types: Iterable[InstanceType], prices: PriceBook) -> l
     best: dict[tuple[Any, ...], InstanceType] = {}
     for t in types:
         key = packing_key(t)
-        if key not in best or (prices.on_demand(t), t.name) < (prices.on_demand(best[key]), best[key].name):
+        if key not in best or (prices.priced_on_demand(t), t.name) < (prices.priced_on_demand(best[key]), best[key].name):
             best[key] = t
-    return [_Candidate(ON_DEMAND, (t,), prices.on_demand(t), prices.on_demand(t), ()) for t in best.values()]
+    return [_Candidate(ON_DEMAND, (t,), prices.priced_on_demand(t), prices.priced_on_demand(t), ())
+            for t in best.values()]
 
 
 def _spot_shapes(types: Iterable[InstanceType], prices: PriceBook, selection: GroupSelection) -> list[list[InstanceType]]:
@@ -629,20 +636,22 @@ def _spot_shapes(types: Iterable[InstanceType], prices: PriceBook, selection: Gr
 
 
 def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selection: GroupSelection) -> _Candidate:
-    """The spot types to list for one shape, out of ``members`` (equal shape, all fitting the models)."""
-    order = lambda t: (interruption_rank(prices.interruption(t)), prices.spot(t), t.name)  # noqa: E731
+    """The spot types to list for one shape, out of ``members`` (equal shape, all fitting the models, all with spot
+    data: :func:`_spot_shapes`)."""
+    spot = prices.priced_spot
+    order = lambda t: (interruption_rank(prices.interruption(t)), spot(t), t.name)  # noqa: E731
     ranked = sorted(members, key=order)
-    cheapest = min(prices.spot(t) for t in members)
+    cheapest = min(spot(t) for t in members)
     cap_pct = selection.max_spot_price_premium_pct
     ceiling = cheapest * (1.0 + cap_pct / 100.0) + 1e-12
-    chosen = [t for t in ranked if prices.spot(t) <= ceiling][: selection.max_types]
+    chosen = [t for t in ranked if spot(t) <= ceiling][: selection.max_types]
     wanted = selection.spot_types_wanted
     notes = []
     if len(chosen) < wanted and selection.relax_spot_premium:
         # Diversification first: relax the premium cap, lowest interruption bucket then price first.
         extra = [t for t in ranked if t not in chosen][: wanted - len(chosen)]
         if extra:
-            worst = max(prices.spot(t) / cheapest - 1.0 for t in extra) * 100.0
+            worst = max(spot(t) / cheapest - 1.0 for t in extra) * 100.0
             notes.append(f"{', '.join(t.name for t in extra)} added above the {cap_pct:g}% spot price premium cap "
                          f"(up to {worst:.0f}% above the cheapest member) to reach min_types={wanted} spot pools")
             chosen = sorted(chosen + extra, key=order)
@@ -651,15 +660,15 @@ def _spot_candidate(members: Sequence[InstanceType], prices: PriceBook, selectio
                      f"({', '.join(t.name for t in chosen)}), fewer than min_types={wanted}: fewer spot pools means more "
                      "interruptions and failed launches; widen families or gpu_models (and allow mix_gpu_models)")
     if selection.max_spot_spread_pct is not None and len(chosen) > 1:
-        by_price = sorted(chosen, key=lambda t: (prices.spot(t), t.name))
-        limit = prices.spot(by_price[0]) * (1.0 + selection.max_spot_spread_pct / 100.0) + 1e-12
+        by_price = sorted(chosen, key=lambda t: (spot(t), t.name))
+        limit = spot(by_price[0]) * (1.0 + selection.max_spot_spread_pct / 100.0) + 1e-12
         keep = [by_price[0]]
         for t in by_price[1:]:
-            if (sum(prices.spot(k) for k in keep) + prices.spot(t)) / (len(keep) + 1) <= limit:
+            if (sum(spot(k) for k in keep) + spot(t)) / (len(keep) + 1) <= limit:
                 keep.append(t)
         chosen = [t for t in chosen if t in keep]
-    unit = prices.mean_spot(chosen)
-    return _Candidate(SPOT, tuple(chosen), unit, prices.on_demand(chosen[0]),
+    unit = sum(spot(t) for t in chosen) / len(chosen)  # PriceBook.mean_spot, every member having spot data
+    return _Candidate(SPOT, tuple(chosen), unit, prices.priced_on_demand(chosen[0]),
                       tuple(prices.interruption(t) for t in chosen), tuple(notes))
 
 
@@ -878,9 +887,9 @@ class _Evaluator:
         kinds = [c for c in kinds if all(m.name in union for m in c.members)]
         caps = {id(c): self.capacity(c.members) for c in kinds}
         max_nodes = self.selection.max_nodes
-        out = []
-        for end in (1, 2):
-            live = [(c[0], c[end] * c[3], f) for c, f in zip(counts, fits) if c[end] * c[3]]
+        out: list[tuple[Part, ...]] = []
+        for at_max in (False, True):
+            live = [(pod, n, f) for (pod, lo, hi, k), f in zip(counts, fits) if (n := (hi if at_max else lo) * k)]
             if not live:
                 out.append(())
                 continue
@@ -895,7 +904,7 @@ class _Evaluator:
 
                 # The best kind of each size, best first: a mix needs large nodes for the bulk and small ones for
                 # what is left, not six equal sizes of different families.
-                sizes: dict[tuple, _Candidate] = {}
+                sizes: dict[tuple[int, float, int], _Candidate] = {}
                 for c in sorted(ok, key=rate):
                     sizes.setdefault((c.primary.vcpu, c.primary.memory_gib, c.primary.gpu_count), c)
                 for c in list(sizes.values())[:MIX_OPTIONS]:
@@ -910,7 +919,7 @@ class _Evaluator:
             bought: dict[int, int] = {}
             try:
                 for share in shares:
-                    items: dict[tuple, int] = {}
+                    items: dict[_MixItem, int] = {}
                     for pod, n, _ in share:
                         it = (_pack_shape(pod), ok_of[pod])
                         items[it] = items.get(it, 0) + n
@@ -948,12 +957,12 @@ class _Evaluator:
         taken at max (the pool keeps its spot capacity to stand in)."""
         ends = []
         for at_max in (False, True):
-            bins = []
+            bins: list[tuple[str, list[float]]] = []  # (instance type, room left: cpu, memory, pods, GPUs, Neuron)
             for part in floor.parts(at_max):
                 cap = self.capacity([self.types[t] for t in part.instance_types])
                 for _ in range(part.nodes):
-                    bins.append([part.instance_types[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus,
-                                 cap.neuron_devices])
+                    bins.append((part.instance_types[0], [cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus,
+                                                          cap.neuron_devices]))
             taken = []
             placed_all = True
             for group, record in ((floor_counts, False), (rest, True)):
@@ -961,18 +970,18 @@ class _Evaluator:
                     n = (hi if at_max else lo) * k
                     shape, ok = _pack_shape(pod), self.fits_pod(pod)
                     got = 0
-                    for b in bins:
+                    for itype, room in bins:
                         if got == n:
                             break
-                        if b[0] not in ok:
+                        if itype not in ok:
                             continue
-                        q = min(n - got, _fits_shape(shape, *b[1:]))
+                        q = min(n - got, _fits_shape(shape, *room))
                         if q:
-                            b[1] -= q * shape[0]
-                            b[2] -= q * shape[1]
-                            b[3] -= q
-                            b[4] -= q * shape[2]
-                            b[5] -= q * shape[3]
+                            room[0] -= q * shape[0]
+                            room[1] -= q * shape[1]
+                            room[2] -= q
+                            room[3] -= q * shape[2]
+                            room[4] -= q * shape[3]
                             got += q
                     if record:
                         taken.append(got)
@@ -1155,8 +1164,12 @@ class GroupOptimizer:
         n = len(demands)
         blocks = _partition(ev, demands) if n <= exact_up_to else _greedy(ev, demands)
         blocks.sort(key=min)
-        return [_choice_from(ev.block([demands[i] for i in b]), self.selection, len(ev.types), self.prices,
-                             self.weights) for b in blocks]
+        choices = []
+        for b in blocks:
+            block = ev.block([demands[i] for i in b])
+            assert block is not None  # _partition and _greedy form only blocks some allowed type hosts
+            choices.append(_choice_from(block, self.selection, len(ev.types), self.prices, self.weights))
+        return choices
 
 
 def _partition(ev: _Evaluator, demands: Sequence[ModelDemand]) -> list[tuple[int, ...]]:
@@ -1318,7 +1331,8 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
                           f"(or not priced there), by {prices.data.origin if prices.data else 'the price data'}")
     primary = types[0]
     notes = list(prices.notes)
-    if prices.on_demand(primary) is None:
+    od_unit = prices.on_demand(primary)
+    if od_unit is None:
         raise SizingError(f"{primary.name} has no on-demand price in the pricing data, so its cost cannot be shown")
     cap = node_capacity(primary, reserve)
     if cap is None:
@@ -1335,7 +1349,6 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
     for alt in types[1:]:
         if shape_key(alt, mix_gpu_models=True) != shape_key(primary, mix_gpu_models=True):
             notes.append(f"{alt.name} is not the same shape as {primary.name}; cluster-autoscaler sizes the group as {primary.name}")
-    od_unit = prices.on_demand(primary)
     pods = [d.pod for d in demands]
     floor = None
     if capacity_type == SPOT:
@@ -1355,7 +1368,7 @@ def estimate_explicit(instance_types: Sequence[str], capacity_type: str, demands
             if f_primary is None or f_cap is None or f_unit is None:
                 raise SizingError(f"on-demand floor type {f_names[0]} is not priced and sized in the pricing data")
             for d, b in zip(demands, base_max):
-                why = fit_report(d.requests, f_primary, reserve, d.sidecars) if b else None
+                why = fit_report(d.requests, f_primary, reserve, d.sidecars) if b else []
                 if why:
                     raise SizingError(f"model {d.name!r} ({_describe_pod(d.pod)} per replica) does not fit on the "
                                       f"on-demand floor type {f_primary.name}: {'; '.join(why)}")

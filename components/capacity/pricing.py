@@ -451,7 +451,9 @@ def parse_region_prices(doc: object, origin: str = "") -> RegionPrices:
     if not isinstance(region, str) or not region:
         raise bad("no region")
     try:
-        _dt.date.fromisoformat(day if isinstance(day, str) else "")
+        if not isinstance(day, str):
+            raise ValueError(day)
+        _dt.date.fromisoformat(day)
     except ValueError:
         raise bad(f"date is {day!r}, not YYYY-MM-DD") from None
     sources = doc.get("sources")
@@ -533,6 +535,13 @@ class PriceBook:
             return None
         return on_demand_usd_per_hour(itype, self.price_region)
 
+    def priced_on_demand(self, itype: InstanceType) -> float:
+        """:meth:`on_demand` of a type already known to have one (one of :meth:`usable`); PricingError if not."""
+        od = self.on_demand(itype)
+        if od is None:
+            raise PricingError(f"{itype.name} has no on-demand price in {self.region}'s price data")
+        return od
+
     def savings_pct(self, itype: InstanceType) -> float | None:
         if self.data is not None:
             od, spot = self.on_demand(itype), self.spot(itype)
@@ -551,6 +560,13 @@ class PriceBook:
         if savings is None:
             return None
         return _expected_spot(od, savings)
+
+    def priced_spot(self, itype: InstanceType) -> float:
+        """:meth:`spot` of a type already known to have one (spot data checked); PricingError if not."""
+        spot = self.spot(itype)
+        if spot is None:
+            raise PricingError(f"{itype.name} has no spot price in {self.region}'s price data")
+        return spot
 
     def mean_spot(self, itypes: Iterable[InstanceType]) -> float | None:
         """Mean expected spot $/h over the types that have one (a spot group's unit price); None when none has."""

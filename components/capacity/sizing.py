@@ -167,7 +167,8 @@ class Requests:
             if self.min_gpu_memory_gib <= 0:
                 raise ValueError(f"Requests.min_gpu_memory_gib must be positive, got {self.min_gpu_memory_gib!r}")
         if self.gpu_models is not None:
-            if isinstance(self.gpu_models, str) or not self.gpu_models:
+            given: object = self.gpu_models  # a str would pass as a tuple of letters: checked, whatever the annotation
+            if isinstance(given, str) or not self.gpu_models:
                 raise ValueError("Requests.gpu_models must be a non-empty tuple of model names, or None")
             object.__setattr__(self, "gpu_models", tuple(m.lower() for m in self.gpu_models))
         if self.arch is not None and self.arch not in ARCHES:
@@ -373,7 +374,7 @@ def fitting_types(
 
     ``allowed`` narrows the catalog: a collection of type names, or a predicate.
     """
-    types = (catalog if catalog is not None else _default_catalog()).values()
+    types: Iterable[InstanceType] = (catalog if catalog is not None else _default_catalog()).values()
     if allowed is not None:
         if callable(allowed):
             types = [t for t in types if allowed(t)]

@@ -577,7 +577,8 @@ class LoadBalancerConfig(_Strict):
         return [_cidr(c) for c in v]
 
 
-PROVISIONERS = ("karpenter", "cluster-autoscaler")
+Provisioner = Literal["karpenter", "cluster-autoscaler"]
+PROVISIONERS: tuple[Provisioner, ...] = get_args(Provisioner)
 
 
 def _matching(pattern: str, what: str) -> "classmethod[Any, [Optional[str]], Optional[str]]":
@@ -639,7 +640,7 @@ class ClusterConfig(_Strict):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
-    provisioner: Literal[PROVISIONERS] = "karpenter"  # type: ignore[valid-type]
+    provisioner: Provisioner = "karpenter"
     """Who launches model nodes: Karpenter NodePools (default) or managed node groups scaled by cluster-autoscaler.
     The system node group is a managed node group either way."""
     karpenter: KarpenterConfig = Field(default_factory=KarpenterConfig)

@@ -55,7 +55,7 @@ def read_items(path: str) -> list[Any]:
 
 
 def target(outputs: dict[str, Any], model: str, stack: str) -> dict[str, Any]:
-    queues = outputs.get("queues") or {}
+    queues: dict[str, dict[str, Any]] = outputs.get("queues") or {}  # the stack's output (program.py)
     if model not in queues:
         raise _Usage(f"stack {stack!r} has no queue-backed model {model!r}; its batch models: "
                      f"{', '.join(sorted(n for n, q in queues.items() if q.get('kind') == 'batch')) or 'none'}")

@@ -248,7 +248,7 @@ def _root_volume(ng: Any, by_urn: Mapping[str, Any], templates: Mapping[str, Any
     """The root volume of a node group's launch template (the template the NodeGroup component made), else the
     default the estimate assumes."""
     lt = ng.inputs.get("launchTemplate") or {}
-    tmpl = templates.get(lt.get("id")) or templates.get(lt.get("name"))
+    tmpl = next((templates[k] for k in (lt.get("id"), lt.get("name")) if isinstance(k, str) and k in templates), None)
     for m in (tmpl.inputs.get("blockDeviceMappings") or []) if tmpl is not None else []:
         ebs = m.get("ebs") or {}
         try:

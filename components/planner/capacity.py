@@ -22,6 +22,7 @@ from modelstack.capacity import cost, optimizer, pricing
 from modelstack.render import addon_values, node_templates, subnets
 from modelstack.config.schema import ConfigIssue, NodeGroupConfig, Platform
 from modelstack.capacity.optimizer import ON_DEMAND, SPOT, GroupChoice, GroupSelection, ModelDemand, SizingError
+from modelstack.capacity.sizing import fit_report
 from modelstack.config.checks import compute_accelerator, pod_requests, selection_of
 from modelstack.config.load import validate_platform
 from modelstack.planner import design as design_mod
@@ -124,10 +125,17 @@ def support_note(version: str, today: date) -> Optional[str]:
     return None
 
 
+def declared_group(platform: Platform, model: cfg.ModelConfig) -> NodeGroupConfig:
+    """The model's declared node group (with declared node_groups every model names one: config checks)."""
+    if model.node_group is None:
+        raise ValueError("the model names no node_group")
+    return platform.config.node_groups[model.node_group]
+
+
 def on_demand_base(platform: Platform, model: cfg.ModelConfig, group: Optional[NodeGroupConfig] = None) -> int:
     """Replicas kept on on-demand capacity. Default: 1 in prod on a spot pool with a fallback group, else 0.
     `group` defaults to the model's declared node group."""
-    group = group or platform.config.node_groups[model.node_group]
+    group = group or declared_group(platform, model)
     return design_mod.base_of(model, group.spot and group.on_demand_fallback, platform.is_prod)
 
 
@@ -137,7 +145,7 @@ def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
                        max_replicas=a.max_replicas, on_demand_base=base)
 
 
-def _idle_choice(selection: GroupSelection, catalog, prices: pricing.PriceBook) -> tuple[tuple[str, ...], str]:
+def _idle_choice(selection: GroupSelection, catalog: Mapping[str, pricing.InstanceType], prices: pricing.PriceBook) -> tuple[tuple[str, ...], str]:
     """Types for a group no model uses yet: the cheapest allowed shape (spot: its equal-shape peers too), among the
     types the region offers."""
     if selection.instance_types:
@@ -146,7 +154,7 @@ def _idle_choice(selection: GroupSelection, catalog, prices: pricing.PriceBook) 
     if not allowed:
         raise SizingError(f"no instance type in the price table matches {selection.describe()}"
                           + (f" and is offered in {prices.region}" if prices.data else ""))
-    allowed.sort(key=lambda t: (prices.on_demand(t), t.name))
+    allowed.sort(key=lambda t: (prices.priced_on_demand(t), t.name))  # usable(): every one priced
     primary = allowed[0]
     if not selection.spot:
         return (primary.name,), "no models yet: cheapest allowed type"
@@ -182,7 +190,7 @@ def _volume(g: NodeGroupConfig) -> cost.RootVolume:
                            iops=g.root_volume.iops if gp3 else None, throughput_mbps=g.root_volume.throughput if gp3 else None)
 
 
-def _entries(platform: Platform, prices, cat) -> tuple[list[_Entry], Optional[design_mod.Design]]:
+def _entries(platform: Platform, prices: pricing.PriceBook, cat: Mapping[str, pricing.InstanceType]) -> tuple[list[_Entry], Optional[design_mod.Design]]:
     c = platform.config
     issues = design_mod.capacity_issues(platform, cat)
     if issues:
@@ -194,8 +202,8 @@ def _entries(platform: Platform, prices, cat) -> tuple[list[_Entry], Optional[de
     return [_Entry(g.name, g.config, g.models, g.choice, g.reason, True) for g in d.groups], d
 
 
-def _on_demand_design(platform: Platform, entries: list[_Entry], costs: list[cost.NodeGroupCost], prices,
-                      cat) -> Optional[tuple[cost.NodeGroupCost, ...]]:
+def _on_demand_design(platform: Platform, entries: list[_Entry], costs: list[cost.NodeGroupCost],
+                      prices: pricing.PriceBook, cat: Mapping[str, pricing.InstanceType]) -> Optional[tuple[cost.NodeGroupCost, ...]]:
     """Every node group as the planner would build it all on-demand (None when no group is spot): what the plan
     compares spot with. Models-only stacks: the design with spot off; declared: each model group chosen
     on-demand. Groups without models (system, idle) are kept as they are."""
@@ -222,7 +230,7 @@ def _on_demand_design(platform: Platform, entries: list[_Entry], costs: list[cos
     return tuple(out)
 
 
-def _gpu_limits(compute: cfg.Compute, group: NodeGroupConfig, cat) -> cfg.Compute:
+def _gpu_limits(compute: cfg.Compute, group: NodeGroupConfig, cat: Mapping[str, pricing.InstanceType]) -> cfg.Compute:
     """A GPU model's compute with its declared group's GPU limits (GPU models, GPU memory) made its own, so the
     design the advice compares with keeps the user's GPU choices."""
     if not compute.gpu:
@@ -237,7 +245,8 @@ def _gpu_limits(compute: cfg.Compute, group: NodeGroupConfig, cat) -> cfg.Comput
     return compute.model_copy(update={"gpu_models": models or own, "min_gpu_memory_gib": max(memory) if memory else None})
 
 
-def _advice(platform: Platform, entries: list[_Entry], declared_max: float, prices, cat) -> Optional[str]:
+def _advice(platform: Platform, entries: list[_Entry], declared_max: float, prices: pricing.PriceBook,
+            cat: Mapping[str, pricing.InstanceType]) -> Optional[str]:
     """A note when the planner's own design of the same models costs > ADVICE_THRESHOLD less at max replicas."""
     model_groups = [e for e in entries if e.models]
     if not model_groups:
@@ -245,7 +254,7 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
     spot = any(e.config.spot for e in model_groups)
     fallback = any(e.config.spot and e.config.on_demand_fallback for e in model_groups)
     c = platform.config
-    models = {m: mc.model_copy(update={"node_group": None, "compute": _gpu_limits(mc.compute, c.node_groups[mc.node_group], cat)})
+    models = {m: mc.model_copy(update={"node_group": None, "compute": _gpu_limits(mc.compute, declared_group(platform, mc), cat)})
               for m, mc in c.models.items()}
     bare = platform.model_copy(update={"config": c.model_copy(update={"node_groups": {}, "models": models})})
     s = design_mod.settings_of(bare, cfg.CapacityConfig(spot=spot, on_demand_fallback=fallback))
@@ -265,7 +274,7 @@ def _advice(platform: Platform, entries: list[_Entry], declared_max: float, pric
             "(and the models' node_group) to use it")
 
 
-def _serves(rec: RecordedGroup, capacity: str, sel: GroupSelection, cat) -> Optional[str]:
+def _serves(rec: RecordedGroup, capacity: str, sel: GroupSelection, cat: Mapping[str, pricing.InstanceType]) -> Optional[str]:
     """Why recorded types can no longer serve a group (None when they can): the capacity type or the selection
     changed, or a type left the price table. Whether the models fit is the sizing's to say."""
     if rec.capacity_type != capacity:
@@ -280,7 +289,8 @@ def _serves(rec: RecordedGroup, capacity: str, sel: GroupSelection, cat) -> Opti
 
 
 def _follow(rec: RecordedGroup, floor: Optional[RecordedGroup], capacity: str, sel: GroupSelection,
-            demands: list[ModelDemand], max_size: int, prices, cat) -> tuple[Optional[GroupChoice], str]:
+            demands: list[ModelDemand], max_size: int, prices: pricing.PriceBook,
+            cat: Mapping[str, pricing.InstanceType]) -> tuple[Optional[GroupChoice], str]:
     """The group on its recorded types (and its on-demand floor on the floor's), or why that cannot serve."""
     why = _serves(rec, capacity, sel, cat)
     if why is None and floor is not None:
@@ -360,9 +370,10 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
         capacity = SPOT if g.spot else ON_DEMAND
         volume = _volume(g)
         where = f"node_groups.{gname}" if not e.designed else "models"
+        choice: Optional[GroupChoice]
         try:
             if demands:
-                choice: Optional[GroupChoice] = e.choice or optimizer.choose_group(sel, demands, prices, cat)
+                choice = e.choice or optimizer.choose_group(sel, demands, prices, cat)
                 fb = g.spot and g.on_demand_fallback
                 rec = recorded_for(e, gname)
                 if rec is not None:
@@ -393,12 +404,12 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
                 types, reason = _idle_choice(sel, cat, prices)
                 reason = e.reason or reason
                 rec = recorded_for(e, gname)
-                why = _serves(rec, capacity, sel, cat) if rec is not None else None
-                if rec is not None and why is None:
+                stale = _serves(rec, capacity, sel, cat) if rec is not None else None
+                if rec is not None and stale is None:
                     types, reason = rec.instance_types, "recorded choice, kept (no models yet)"
                     followed.append(gname)
                 elif rec is not None:
-                    rechosen[gname] = why or ""
+                    rechosen[gname] = stale or ""
                 elif recordable:
                     unrecorded.append(gname)
                 nodes_min = nodes_max = g.min_size
@@ -446,7 +457,7 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
             if floor is None and fb_rec is not None and gname not in rechosen:
                 od_sel = replace(sel, spot=False)
                 if _serves(fb_rec, ON_DEMAND, od_sel, cat) is None and all(
-                        not optimizer.fit_report(d.requests, cat[fb_rec.instance_types[0]], None, d.sidecars)
+                        not fit_report(d.requests, cat[fb_rec.instance_types[0]], None, d.sidecars)
                         for d in demands):
                     fb_types = fb_rec.instance_types
             if recordable:
@@ -464,13 +475,13 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
             placements[m] = Placement(pool=gname, node_group=gname,
                                       accelerator=compute_accelerator(mc.compute),
                                       spot=g.spot, on_demand_base=bases[m])
-    for g in groups:
-        base = c.cluster.node_group_name(g.name)
+    for gp in groups:
+        base = c.cluster.node_group_name(gp.name)
         if len(base) > node_templates.BASE_NAME_MAX:
-            where = f"node_groups.{g.pool}" if c.node_groups else "cluster.name"
+            where = f"node_groups.{gp.pool}" if c.node_groups else "cluster.name"
             issue(where, f"{base!r} as the node group's name ({len(base)} characters)",
                   f"at most {node_templates.BASE_NAME_MAX} characters for <cluster.name>-<group>"
-                  f"{'-on-demand' if g.name.endswith(FALLBACK_SUFFIX) else ''} (EKS allows "
+                  f"{'-on-demand' if gp.name.endswith(FALLBACK_SUFFIX) else ''} (EKS allows "
                   f"{node_templates.EKS_NAME_MAX} with modelstack's 8-character suffix): shorten the group or cluster name")
     if issues:
         raise cfg.ConfigError(platform.stack, issues, platform.source)
@@ -489,32 +500,33 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
         on_demand_design=_on_demand_design(platform, entries, costs, prices, cat),
         managed_grafana=managed_grafana_cost(platform, costs),
     )
-    notes = []
+    plan_notes: list[str] = []
     note = support_note(c.cluster.kubernetes_version, day)
     if note:
-        notes.append(note)
-    for key, e in c.cluster.access_entries.items():
-        if e.cluster_creator:
-            notes.append(f"access entry {key} ({e.principal_arn}) is the cluster's creator: EKS gives it cluster-admin "
+        plan_notes.append(note)
+    for key, access in c.cluster.access_entries.items():
+        if access.cluster_creator:
+            plan_notes.append(f"access entry {key} ({access.principal_arn}) is the cluster's creator: EKS gives it cluster-admin "
                          "at creation (bootstrap access entry, not a resource of this stack); run the first `pulumi "
                          "up` as that principal")
     if designed is None and c.models:
-        groups_with_models = {g.name for g in groups if g.models}
+        groups_with_models = {gp.name for gp in groups if gp.models}
         declared = cost.estimate(replace(cost_inputs, node_groups=tuple(k for k in costs if k.name in groups_with_models),
                                          on_demand_design=None), cat)
         advice = _advice(platform, entries, sum(g.usd_per_hour_max for g in declared.node_groups), prices, cat)
         if advice:
-            notes.append(advice)
+            plan_notes.append(advice)
     for gname, why in rechosen.items():
-        now = next(g.instance_types for g in groups if g.name == gname)
-        notes.append(f"recorded choice of {gname} ({', '.join(recorded.groups[gname].instance_types)}) no longer "
+        assert recorded is not None  # a group is rechosen only against its recorded choice
+        now = next(gp.instance_types for gp in groups if gp.name == gname)
+        plan_notes.append(f"recorded choice of {gname} ({', '.join(recorded.groups[gname].instance_types)}) no longer "
                      f"serves: {why}; chosen again: {', '.join(now)} (the node group is replaced)")
     for gname, (types, saving) in savings.items():
-        notes.append(f"re-choosing {gname} ({', '.join(types)}) would save ${saving * pricing.HOURS_PER_MONTH:,.2f}"
+        plan_notes.append(f"re-choosing {gname} ({', '.join(types)}) would save ${saving * pricing.HOURS_PER_MONTH:,.2f}"
                      f"/month at max replicas and replace its node group: `modelstack capacity rechoose "
                      f"{platform.stack} --group {gname}`")
     return CapacityPlan(groups=tuple(groups), placements=placements, cost_inputs=cost_inputs,
-                        notes=tuple(notes), designed=designed is not None, record=record, followed=tuple(followed),
+                        notes=tuple(plan_notes), designed=designed is not None, record=record, followed=tuple(followed),
                         rechosen=rechosen, unrecorded=tuple(unrecorded), savings=savings, system=system)
 
 

@@ -259,8 +259,11 @@ def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection: GroupSelec
         for i in range(len(blocks)):
             for j in range(i + 1, len(blocks)):
                 merged = objective(blocks[i] + blocks[j])
-                if merged is not None and (best is None or merged - current[i] - current[j] < best[0]):
-                    best = (merged - current[i] - current[j], i, j, merged)
+                ci, cj = current[i], current[j]
+                if merged is None or ci is None or cj is None:
+                    continue  # a block the optimizer cannot choose has no cost to weigh a merge with
+                if best is None or merged - ci - cj < best[0]:
+                    best = (merged - ci - cj, i, j, merged)
         if best is None:
             raise SizingError(f"the models need at least {len(blocks)} node groups (no two of the remaining groups "
                               f"share an instance type)")
@@ -301,7 +304,7 @@ def spread_price(choice: GroupChoice, prices: pricing.PriceBook, cat: Mapping[st
         return 0.0, 0.0
     out = []
     for at_max in (False, True):
-        out.append(sum(p.nodes * (p.unit_usd_per_hour - min(prices.spot(cat[t]) for t in p.instance_types))
+        out.append(sum(p.nodes * (p.unit_usd_per_hour - min(prices.priced_spot(cat[t]) for t in p.instance_types))
                        for p in pool.parts(at_max) if len(p.instance_types) > 1))
     return out[0], out[1]
 

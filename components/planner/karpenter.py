@@ -93,12 +93,16 @@ def _simulate(platform: Platform, capacity: CapacityPlan) -> dict[str, PoolSimul
         volume = cost.root_volume_usd_per_month(_cost_volume(g.root_volume)) / pricing.HOURS_PER_MONTH
         lo = min((lo, both), key=lambda ch: _usd(ch, volume, at_max=False))
         hi = min((hi, both), key=lambda ch: _usd(ch, volume, at_max=True))
-        for name, a, b in ((gname, lo.main, hi.main), (f"{gname}{FALLBACK_SUFFIX}", lo.on_demand_floor, hi.on_demand_floor)):
-            if a is None and b is None:
+        for name, lo_pool, hi_pool in ((gname, lo.main, hi.main),
+                                       (f"{gname}{FALLBACK_SUFFIX}", lo.on_demand_floor, hi.on_demand_floor)):
+            pick = hi_pool if hi_pool is not None else lo_pool
+            if pick is None:
                 continue
-            if a is None or b is None or a.capacity_type != b.capacity_type:
+            if lo_pool is None or hi_pool is None or lo_pool.capacity_type != hi_pool.capacity_type:
                 # a floor at one end only, or spot at one end only: both ends priced on the pick that exists at max
-                a = b = b if b is not None else a
+                a = b = pick
+            else:
+                a, b = lo_pool, hi_pool
             at_min, at_max = a.parts(False), b.parts(True)
             n_min, n_max = sum(p.nodes for p in at_min), sum(p.nodes for p in at_max)
             out[name] = PoolSimulation(

@@ -77,7 +77,8 @@ def _runs(w: dict[str, Any], platform: Platform, installs: addon_values.Installe
     if chart == "karpenter":
         return cl.provisioner == "karpenter"
     if chart == "cluster-autoscaler":
-        return cl.provisioner == "cluster-autoscaler" and w["chart_version"] == kubernetes_chart
+        chart_version: str = w["chart_version"]  # the facts file's string
+        return cl.provisioner == "cluster-autoscaler" and chart_version == kubernetes_chart
     if chart == "aws-load-balancer-controller":
         return installs.load_balancer_controller
     if chart == "prometheus":

@@ -92,7 +92,9 @@ def consumer_config(*, queue_url: str, bucket: str, aws: Endpoints, model_url: s
     """The queue consumer beside the model server: one message at a time (receive, POST `<key>/payload` to
     `model_url`, write the result, delete); a failure is nacked (visible again at once) and, on the last receive,
     recorded as failed before SQS dead-letters it. The visibility timeout is refreshed while the request runs."""
-    status = lambda s: json.dumps({"status": s}, separators=(",", ":"))  # noqa: E731
+    def status(s: str) -> str:
+        return json.dumps({"status": s}, separators=(",", ":"))
+
     return {
         "http": _probe_server(),
         "input": {"aws_sqs": {

@@ -2,13 +2,13 @@
 an id, processed by workers that scale on the queue's depth (from zero), and their results read back by id."""
 
 import sys
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, TypedDict, cast
 
 import pulumi
 
 from modelstack.render import queue as q
 from modelstack.serving import queue_workers
-from modelstack.serving.model_api import IngressArgs, ModelAPI, PlacementArgs
+from modelstack.serving.model_api import IngressArgs, ModelAPI, ModelAPIArgs, PlacementArgs
 from modelstack.serving.queue_workers import QueueWorkersArgs
 
 if sys.version_info >= (3, 11):
@@ -69,9 +69,9 @@ class AsyncModelAPI(pulumi.ComponentResource):
     """The workers' IAM role."""
 
     def __init__(self, name: str, args: AsyncModelAPIArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        a = dict(args)
+        a = args.copy()  # a snapshot: the Outputs below read it when they resolve
         queue_workers.check("AsyncModelAPI", name, a)
-        gw = dict(a.get("gateway") or {})
+        gw: GatewayArgs = a.get("gateway") or {}
         lo, hi = int(gw.get("min_replicas", 2)), int(gw.get("max_replicas", 10))
         if not 1 <= lo <= hi:
             raise ValueError(f"AsyncModelAPI {name!r}: gateway min_replicas {lo} / max_replicas {hi}: 1 <= min <= max")
@@ -90,14 +90,14 @@ class AsyncModelAPI(pulumi.ComponentResource):
                                "role_arn": self.role_arn})
 
 
-def gateway_args(model: str, a: dict[str, Any], gw: dict[str, Any], config: Any, policy_arn: Any) -> dict[str, Any]:
+def gateway_args(model: str, a: AsyncModelAPIArgs, gw: GatewayArgs, config: Any, policy_arn: Any) -> ModelAPIArgs:
     """The gateway as a ModelAPI: the proxy, PDB, NetworkPolicy, route and role of any model, around Redpanda
     Connect; the ALB checks /healthz on it."""
     ing: Optional[IngressArgs] = a.get("ingress")
     keep = ("namespace", "team", "environment", "http_add_on", "prometheus_address", "network_policy_cidrs",
             "kubeconfig")
-    return {
-        **{k: a[k] for k in keep if a.get(k) is not None},
+    out: dict[str, Any] = {
+        **{k: v for k in keep if (v := a.get(k)) is not None},
         "model_name": f"{model}-gateway", "image": gw.get("image") or q.IMAGE, "command": q.wrapper_command(),
         "env": {q.CONFIG_ENV: config}, "port": q.GATEWAY_PORT, "run_as_user": q.USER_ID,
         "compute": {"cpu": gw.get("cpu") or "100m", "memory": gw.get("memory") or "128Mi"},
@@ -110,3 +110,4 @@ def gateway_args(model: str, a: dict[str, Any], gw: dict[str, Any], config: Any,
         "ingress": {**dict(ing), "path": ing.get("path") or f"/{model}"} if ing else None,
         "aws": {"cluster_name": a["cluster_name"], "policy_arns": [policy_arn], "tags": dict(a.get("tags") or {})},
     }
+    return cast(ModelAPIArgs, out)  # ModelAPIArgs' keys: the user's copied by name, the rest as written here

@@ -36,7 +36,7 @@ class BatchModelAPI(pulumi.ComponentResource):
     """The workers' IAM role."""
 
     def __init__(self, name: str, args: BatchModelAPIArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
-        a = dict(args)
+        a = args.copy()  # a snapshot: the Outputs below read it when they resolve
         queue_workers.check("BatchModelAPI", name, a)
         if a.get("ingress"):
             raise ValueError(f"BatchModelAPI {name!r}: ingress: jobs are submitted through the queue, not a route")

@@ -740,7 +740,7 @@ def knobs_of(a: Optional[Mapping[str, Any]], max_concurrency: int) -> autoscalin
         scale_to_zero=bool(g("scale_to_zero", False)))
 
 
-def _queue_target(q: Optional[dict], knobs: autoscaling.Knobs) -> Optional[autoscaling.QueueTarget]:
+def _queue_target(q: Optional[QueueScalingArgs], knobs: autoscaling.Knobs) -> Optional[autoscaling.QueueTarget]:
     if (q is not None) != (knobs.signal == autoscaling.QUEUE_SIGNAL):
         raise ValueError(f"autoscaling signal {autoscaling.QUEUE_SIGNAL!r} and queue_scaling go together")
     if q is None:

@@ -3,7 +3,7 @@ bucket, and the least-privilege policies of its workers, its gateway and KEDA's 
 
 import json
 import sys
-from typing import Any, Optional, TypedDict
+from typing import Any, Optional, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -80,7 +80,8 @@ class ModelQueue(pulumi.ComponentResource):
         aws.s3.BucketPublicAccessBlock(f"{name}-bucket-public-access", bucket=bucket.id, block_public_acls=True,
                                        block_public_policy=True, ignore_public_acls=True,
                                        restrict_public_buckets=True, opts=child)
-        rule = q.lifecycle_rule(kind, days)
+        # render/ stays free of the provider's types: its plain rule is the provider's args dict, field for field.
+        rule = cast(aws.s3.BucketLifecycleConfigurationRuleArgsDict, q.lifecycle_rule(kind, days))
         aws.s3.BucketLifecycleConfiguration(f"{name}-bucket-lifecycle", bucket=bucket.id, rules=[rule], opts=child)
         aws.s3.BucketPolicy(f"{name}-bucket-tls-only", bucket=bucket.id,
                             policy=bucket.arn.apply(lambda a: iam.to_json(q.tls_only_bucket_policy(a))), opts=child)
@@ -94,10 +95,11 @@ class ModelQueue(pulumi.ComponentResource):
         workers = policy("workers", arns.apply(lambda v: q.worker_statements(v[0], v[1], kind)))
         gateway = policy("gateway", arns.apply(lambda v: q.gateway_statements(v[0], v[1])))
         scaler_role: Optional[aws.iam.Role] = None
-        if args.get("keda_role_arn") is not None:
+        keda_role_arn = args.get("keda_role_arn")
+        if keda_role_arn is not None:
             scaler_role = aws.iam.Role(
                 f"{name}-scaler-role", description=f"{name}: KEDA reads the queue depth", path=q.SCALER_ROLE_PATH,
-                assume_role_policy=pulumi.Output.from_input(args["keda_role_arn"]).apply(
+                assume_role_policy=pulumi.Output.from_input(keda_role_arn).apply(
                     lambda a: json.dumps(q.assume_from_policy(a))), tags=tags, opts=child)
             aws.iam.RolePolicy(f"{name}-scaler-policy", role=scaler_role.id,
                                policy=queue.arn.apply(lambda a: iam.to_json(iam.statements_policy(q.scaler_statements(a)))),

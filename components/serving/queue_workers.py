@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Optional, TypedDict
+from typing import Any, Mapping, Optional, TypedDict
 
 import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
 
 from modelstack.render import queue as q
-from modelstack.serving.model_api import ModelAPI, ModelAPIArgs
+from modelstack.serving.model_api import AutoscalingArgs, ModelAPI, ModelAPIArgs
 from modelstack.serving.model_queue import ModelQueue
 
 if sys.version_info >= (3, 11):
@@ -79,7 +79,7 @@ class Workers:
     authentication: CustomResource
 
 
-def _autoscaling(a: Optional[dict]) -> dict[str, Any]:
+def _autoscaling(a: Optional[AutoscalingArgs]) -> dict[str, Any]:
     """The user's autoscaling knobs with signal queue; from zero unless min_replicas says otherwise."""
     out = dict(a or {})
     if out.get("signal") not in (None, "queue"):
@@ -90,11 +90,13 @@ def _autoscaling(a: Optional[dict]) -> dict[str, Any]:
     return out
 
 
-def consumer_container(*, name: str, args: dict, queue_url: Any, bucket: Any) -> dict[str, Any]:
+def consumer_container(*, name: str, args: QueueWorkersArgs, queue_url: Any, bucket: Any) -> dict[str, Any]:
     """The sidecar: the rendered consumer config in its variable, written to /tmp and run by the wrapper."""
-    qa = args.get("queue") or {}
-    c = args.get("consumer") or {}
-    port = int(args.get("port") or 8080)
+    qa: QueueArgs = args.get("queue") or {}
+    c: ConsumerArgs = args.get("consumer") or {}
+    port = args.get("port") or 8080
+    if not isinstance(port, int):  # rendered into the consumer's model URL below
+        raise TypeError(f"port must be a known integer, not {type(port).__name__}")
     path = str(qa.get("model_path") or "/")
     if not path.startswith("/"):
         raise ValueError(f"queue.model_path {path!r}: a path starting with '/'")
@@ -110,38 +112,38 @@ def consumer_container(*, name: str, args: dict, queue_url: Any, bucket: Any) ->
             "liveness_probe": {"http_get": {"path": "/ping", "port": q.HTTP_PORT}, "period_seconds": 10}}
 
 
-def worker_args(name: str, args: dict, queue: ModelQueue, auth_name: str) -> ModelAPIArgs:
+def worker_args(name: str, args: QueueWorkersArgs, queue: ModelQueue, auth_name: str) -> ModelAPIArgs:
     """The workers' ModelAPI args: the user's, minus the route, plus the consumer, the queue trigger and the role."""
     out: dict[str, Any] = {k: v for k, v in args.items() if k not in OWN_KEYS and k != "ingress"}
     out.setdefault("model_name", name)
     out["sidecars"] = [*(args.get("sidecars") or []),
                        consumer_container(name=name, args=args, queue_url=queue.queue_url, bucket=queue.bucket)]
     out["autoscaling"] = _autoscaling(args.get("autoscaling"))
-    qa = args.get("queue") or {}
+    qa: QueueArgs = args.get("queue") or {}
     out["queue_scaling"] = {"queue_url": queue.queue_url, "region": args["region"], "authentication": auth_name,
                             "queue_length": int(qa.get("queue_length", 1))}
-    user = dict(args.get("aws") or {})
+    user: Mapping[str, Any] = args.get("aws") or {}  # AwsArgs, its required keys set below
     out["aws"] = {**user, "cluster_name": args["cluster_name"],
                   "policy_arns": [*(user.get("policy_arns") or []), queue.worker_policy_arn],
                   "tags": {**dict(args.get("tags") or {}), **dict(user.get("tags") or {})}}
     return out  # type: ignore[return-value]
 
 
-def check(kind: str, name: str, args: dict) -> None:
+def check(kind: str, name: str, args: QueueWorkersArgs) -> None:
     """What must hold before anything registers."""
     for k in ("cluster_name", "region", "image"):
         if args.get(k) is None:
             raise ValueError(f"{kind} {name!r}: {k} is required")
     _autoscaling(args.get("autoscaling"))
-    qa = args.get("queue") or {}
+    qa: QueueArgs = args.get("queue") or {}
     q.redrive_policy("arn", int(qa.get("max_receives", q.MAX_RECEIVES)))
     if int(qa.get("queue_length", 1)) < 1:
         raise ValueError(f"{kind} {name!r}: queue.queue_length {qa['queue_length']}: at least 1")
 
 
-def register(parent: pulumi.Resource, name: str, args: dict, kind: str) -> Workers:
+def register(parent: pulumi.Resource, name: str, args: QueueWorkersArgs, kind: str) -> Workers:
     """The ModelQueue, the TriggerAuthentication and the workers' ModelAPI, parented to `parent`."""
-    qa = args.get("queue") or {}
+    qa: QueueArgs = args.get("queue") or {}
     child = pulumi.ResourceOptions(parent=parent)
     queue = ModelQueue(f"{name}-queue", {
         "kind": kind, "max_receives": int(qa.get("max_receives", q.MAX_RECEIVES)),

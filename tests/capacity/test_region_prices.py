@@ -29,6 +29,8 @@ def full(region: str = "eu-central-1", missing=(), factor: float = 1.2) -> prici
     ([], "not a JSON object"),
     (doc({"m6i.large": {"offered": True}}, format=2), "format is 2"),
     (doc({"m6i.large": {"offered": True}}, date="yesterday"), "date is 'yesterday'"),
+    (doc({"m6i.large": {"offered": True}}, date=None), "date is None"),
+    (doc({"m6i.large": {"offered": True}}, date=20261201), "date is 20261201"),
     (doc({"m6i.large": {"offered": True}}, sources={"spot": "x"}), "sources must name"),
     (doc({}), "no instance_types"),
     (doc({"m6i.large": {}}), "needs offered: true or false"),
@@ -60,6 +62,19 @@ def test_the_book_uses_the_file_and_the_median_zone_price():
     assert set(book.usable(cat)) == {"m6i.large", "m7i.large"}
     with pytest.raises(PricingError, match="holds prices for eu-central-1, not sa-east-1"):
         price_book("sa-east-1", data=data)
+
+
+def test_priced_lookups_give_the_price_and_name_a_type_without_one():
+    data = parse_region_prices(doc({
+        "m6i.large": {"offered": True, "on_demand_usd_per_hour": 0.12, "spot_usd_per_hour": {"eu-central-1a": 0.03}},
+        "m7i.large": {"offered": True, "on_demand_usd_per_hour": 0.13}}))
+    book = price_book("eu-central-1", data=data)
+    cat = pricing.catalog()
+    assert book.priced_on_demand(cat["m6i.large"]) == 0.12 and book.priced_spot(cat["m6i.large"]) == 0.03
+    with pytest.raises(PricingError, match="m7i.large has no spot price in eu-central-1"):
+        book.priced_spot(cat["m7i.large"])
+    with pytest.raises(PricingError, match="c7i.large has no on-demand price in eu-central-1"):
+        book.priced_on_demand(cat["c7i.large"])  # not in the file: not offered
 
 
 def test_us_east_1_without_a_file_is_the_built_in_table_unchanged():
