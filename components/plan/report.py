@@ -379,6 +379,12 @@ def summary(stack: str, resources: list[Recorded], cost_table: Optional[str], vi
 RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
+#: The rows of the plan's observability table, in the order it prints them.
+OBSERVABILITY_ROWS = ("prometheus server", "kube-state-metrics", "alertmanager", "grafana", "grafana dashboards",
+                      "amazon managed prometheus", "amazon managed grafana", "managed grafana dashboards",
+                      "cloudwatch log group")
+
+
 def observability(resources: list[Recorded]) -> list[dict[str, Any]]:
     """What the stack creates to observe itself (Prometheus and its rule files, kube-state-metrics, Alertmanager,
     Grafana and its dashboards, the log group), each with where it runs and what it costs. Pods on the system group
@@ -432,6 +438,11 @@ def observability(resources: list[Recorded]) -> list[dict[str, Any]]:
             out.append({"what": "cloudwatch log group", "where": str(r.inputs.get("name") or r.name),
                         "detail": f"retention {r.inputs.get('retentionInDays')} days",
                         "cost": "traffic-dependent (ingestion and storage per GB), not in the estimate"})
+    for row in out:
+        if row["what"] == "managed grafana dashboards":
+            row["detail"] = ", ".join(sorted(row["detail"].split(", ")))
+    # In a fixed order: the mocks register resources made inside an apply in whatever order their inputs resolve.
+    out.sort(key=lambda o: (OBSERVABILITY_ROWS.index(o["what"]), o["where"]))
     return out
 
 

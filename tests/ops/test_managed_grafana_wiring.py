@@ -110,3 +110,12 @@ def test_remote_write_all_sends_every_series(run):
     r = run(program.main, "prod", _values({"remote_write": "all"}))
     (rw,) = r.named("models-prod-addons-prometheus").inputs["values"]["server"]["remoteWrite"]
     assert "write_relabel_configs" not in rw
+
+
+def test_the_observability_table_does_not_depend_on_registration_order(managed_run):
+    """The mocks register what an apply makes in the order its inputs resolve; the plan's table must not move."""
+    rows = report.observability(managed_run.resources)
+    assert report.observability(list(reversed(managed_run.resources))) == rows
+    assert [r["what"] for r in rows] == sorted((r["what"] for r in rows), key=report.OBSERVABILITY_ROWS.index)
+    titles = next(r["detail"] for r in rows if r["what"] == "managed grafana dashboards").split(", ")
+    assert titles == sorted(titles) and len(titles) > 1
