@@ -106,6 +106,20 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
         return e.code, json.loads(e.read() or b"null")
 
 
+def start_moto(log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """moto's server mode on a free loopback port (SQS and S3), answering within 30 s; the caller stops it."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_for("moto", lambda: http("GET", f"{endpoint}/moto-api/data.json")[0] == 200, 30)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, endpoint
+
+
 def connect_binary(given: str | None) -> str:
     if given:
         return given
@@ -128,11 +142,8 @@ def main() -> int:
     figures: dict[str, Any] = {"connect": binary.rsplit("/", 2)[-2], "max_receives": MAX_RECEIVES}
     failures: list[str] = []
     try:
-        moto_port = free_port()
-        endpoint = f"http://127.0.0.1:{moto_port}"
-        procs.append(subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                                      env=env, stdout=(work / "moto.log").open("w"), stderr=subprocess.STDOUT))
-        wait_for("moto", lambda: http("GET", f"{endpoint}/moto-api/data.json")[0] == 200, 30)
+        proc, endpoint = start_moto(work / "moto.log", env)
+        procs.append(proc)
         clients = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "testing",
                    "aws_secret_access_key": "testing"}
         s3, sqs = boto3.client("s3", **clients), boto3.client("sqs", **clients)

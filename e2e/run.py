@@ -160,13 +160,18 @@ def main() -> int:
     shutil.rmtree(run_dir, ignore_errors=True)
     cluster = Cluster(Tools.from_env_file(tools_env), run_dir)
     node: RealNode | None = None
+    queue: scaling.QueueBackend | None = None
 
     def stop_all() -> None:
         try:
-            if node:
-                node.stop()
+            if queue:
+                queue.stop()
         finally:
-            cluster.stop()
+            try:
+                if node:
+                    node.stop()
+            finally:
+                cluster.stop()
 
     def on_signal(signum, _frame):
         stop_all()
@@ -214,8 +219,11 @@ def main() -> int:
         pl.run("stack", "init", STACK)
         pl.run("config", "set", "--secret", "kubeconfig", stdin=cluster.kubeconfig.read_text())
         with_addons = "addons" in rep.data["serving"] and "error" not in rep.data["serving"]["addons"]
+        if with_addons:  # the queue KEDA's SQS scaler reads (moto, through a relay in the node's namespace)
+            queue = scaling.QueueBackend(node, run_dir / "queue")
+            pl.run("config", "set", "queue_auth", json.dumps(queue.auth(ns)))
         pl.run("config", "set", "serving", json.dumps({**serving.models(TAINT_KEY),
-                                                       **(scaling.models(TAINT_KEY) if with_addons else {})}))
+                                                       **(scaling.models(TAINT_KEY, queue) if with_addons else {})}))
 
         log("pulumi up (prod-like models and traffic split)")
         s = time.time()
@@ -252,7 +260,8 @@ def main() -> int:
         if with_addons:  # through the real interceptor, scaled by the real KEDA: before the rollout, whose `up`
             # keeps only its own models
             steps[:0] = [("scale_from_zero", lambda: scaling.scale_from_zero(kube, node, ns, faults.wait_until)),
-                         ("autoscale", lambda: scaling.autoscale(kube, node, ns, faults.wait_until))]
+                         ("autoscale", lambda: scaling.autoscale(kube, node, ns, faults.wait_until)),
+                         ("queue_scale", lambda: scaling.queue_scale(kube, queue, ns, faults.wait_until))]
         for key, step in steps:
             log(f"serving: {key}")
             try:

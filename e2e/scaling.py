@@ -12,6 +12,11 @@
   every 5 s) for longer than the cooldown, during which it must not drop to zero; then, idle, back to 0.
 - `autoscale` (`serve-scale`): load above its in-flight target through the interceptor: replicas before and after,
   seconds until the HPA KEDA made had scaled it, the HPA's own metric and desired count.
+- `queue_scale` (`serve-queue`): workers scaled by KEDA's own aws-sqs-queue scaler on a queue of the run's moto
+  (`QueueBackend`: moto on the driver's loopback, reached by KEDA's operator pod through a relay in the node's
+  namespace; the ScaledObject is the one ModelAPI renders for signal `queue`, with `queue_scaling.endpoint` set to
+  that relay and a TriggerAuthentication of static test keys instead of Pod Identity): from 0, messages in, the
+  replicas KEDA's formula gives (render/autoscaling.queue_replicas) reached, capped at max; queue purged, back to 0.
 
 Traffic goes only to the run's pods and Services (load.py, in the node's network namespace), bounded in count and
 time.
@@ -19,11 +24,17 @@ time.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+import boto3
+import botocore.exceptions
+
 import addons
 import images
+import netns
+import queues
 import serving
 import upstream
 from modelstack import program
@@ -37,6 +48,12 @@ SCALE_LATENCY_MS = 2000
 SCALE_TARGET_IN_FLIGHT, SCALE_MAX = 1, 3
 SCALE_RATE = 3
 """Requests per second at serve-scale: with 2 s answers about 6 in flight, six times its target of 1 per replica."""
+QUEUE = "serve-queue"
+QUEUE_LENGTH, QUEUE_MAX, QUEUE_COOLDOWN_SECONDS = 2, 4, 30
+"""Messages per worker KEDA aims at, the workers' max, their cooldown (KEDA's cooldownPeriod) back to zero."""
+QUEUE_STEPS = (5, 6)
+"""Messages sent in turn: 5 -> ceil(5 / 2) = 3 workers, then 11 -> 6, capped at 4."""
+QUEUE_AUTH = "e2e-sqs"
 INTERCEPTOR_PROXY = "keda-add-ons-http-interceptor-proxy"
 UID = "65532:65532"
 """The user the upstream images run as (distroless `nonroot` for KEDA, ko's default for the HTTP add-on)."""
@@ -166,14 +183,75 @@ def apiservice_available(kube, name: str) -> bool:
     return any(c["type"] == "Available" and c["status"] == "True" for c in a.get("status", {}).get("conditions", []))
 
 
+# --- the queue ---------------------------------------------------------------------------------------------------
+
+class QueueBackend:
+    """moto's SQS on the driver's loopback (queues.start_moto), and a relay to it listening on the node's address
+    inside its namespace, which the KEDA operator pod reaches; `stop()` ends both (the driver calls it at the end)."""
+
+    def __init__(self, node, work: Path) -> None:
+        work.mkdir(parents=True, exist_ok=True)
+        self.proc, local = queues.start_moto(work / "moto.log", {**os.environ, **queues.CREDENTIALS})
+        try:
+            self.relay = netns.Forwarder(netns.listen_in(node.holder.pid, node.node_ip, 0),
+                                         ("127.0.0.1", int(local.rsplit(":", 1)[1])))
+            self.endpoint = f"http://{node.node_ip}:{self.relay.sock.getsockname()[1]}"
+            self.sqs = boto3.client("sqs", endpoint_url=local, region_name=queues.REGION,
+                                    aws_access_key_id=queues.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=queues.CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+            self.local_url = self.sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        except Exception:
+            self.stop()
+            raise
+        # The URL KEDA is given: the relay's address, the queue's path (moto finds a queue by its URL's last part).
+        self.queue_url = f"{self.endpoint}/{self.local_url.split('/', 3)[3]}"
+
+    def send(self, n: int) -> None:
+        for i in range(n):
+            self.sqs.send_message(QueueUrl=self.local_url, MessageBody=f'{{"n": {i}}}')
+
+    def depth(self) -> int:
+        a = self.sqs.get_queue_attributes(QueueUrl=self.local_url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(a["Attributes"]["ApproximateNumberOfMessages"])
+
+    def purge(self) -> None:
+        self.sqs.purge_queue(QueueUrl=self.local_url)
+
+    def auth(self, namespace: str) -> dict:
+        """The stack's `queue_auth` config (e2e/stack): the TriggerAuthentication's name, namespace and test keys."""
+        return {"name": QUEUE_AUTH, "namespace": namespace, "key_id": queues.CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "secret_key": queues.CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+
+    def stop(self) -> None:
+        if getattr(self, "relay", None):
+            self.relay.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: make sure it ends
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
 # --- models ------------------------------------------------------------------------------------------------------
 
-def models(taint_key: str) -> dict:
-    """The stack's `serving` entries for the two scenarios (see serving.models for the format): prod's sentiment args
-    with the in_flight signal, so each gets an InterceptorRoute and a ScaledObject pushed by the HTTP add-on."""
+def models(taint_key: str, queue: QueueBackend | None = None) -> dict:
+    """The stack's `serving` entries for the scenarios (see serving.models for the format): prod's sentiment args
+    with the in_flight signal, so each gets an InterceptorRoute and a ScaledObject pushed by the HTTP add-on; with a
+    queue, the workers scaled on it (signal queue, from zero)."""
     image = f"{images.MODEL_SERVER}:v1"
     place = {**serving.placement(taint_key), "on_demand_base": 0}
-    return {
+    queued = {} if queue is None else {QUEUE: {
+        "base": "sentiment", "image": image, "compute": serving.COMPUTE, "placement": place,
+        "env": {"MODEL_STARTUP_SECONDS": "1", "MODEL_LATENCY_MS": "20"},
+        "overrides": {"autoscaling": {"signal": "queue", "min_replicas": 0, "max_replicas": QUEUE_MAX,
+                                      "scale_to_zero": True, "upscale_stabilization_seconds": 0,
+                                      "max_upscale_factor": 4.0,
+                                      "downscale_stabilization_seconds": QUEUE_COOLDOWN_SECONDS},
+                      "queue_scaling": {"queue_url": queue.queue_url, "region": queues.REGION,
+                                        "authentication": QUEUE_AUTH, "queue_length": QUEUE_LENGTH,
+                                        "endpoint": queue.endpoint}}}}
+    return {**queued,
         ZERO: {"base": "sentiment", "image": image, "compute": serving.COMPUTE, "placement": place,
                "env": {"MODEL_STARTUP_SECONDS": str(STARTUP_SECONDS), "MODEL_LATENCY_MS": "50"},
                "overrides": {"autoscaling": {"signal": "in_flight", "min_replicas": 0, "max_replicas": 1,
@@ -286,6 +364,40 @@ def autoscale(kube, node, ns: str, wait_until) -> dict:
             "seconds_to_scale": seconds if scaled else None, "hpa": hpa, **serving.summary(res)}
 
 
+def queue_scale(kube, q: QueueBackend, ns: str, wait_until) -> dict:
+    """Messages in, in QUEUE_STEPS, with no consumer (they stay visible): after each, the worker count KEDA's
+    formula gives for the depth must be reached; then the queue is purged and the workers must go back to 0."""
+    try:
+        return _queue_scale(kube, q, ns, wait_until)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        raise RuntimeError(f"SQS (moto): {type(e).__name__}: {e}") from e
+
+
+def _queue_scale(kube, q: QueueBackend, ns: str, wait_until) -> dict:
+    if not wait_until(lambda: replicas(kube, ns, QUEUE) == (0, 0), 180):
+        raise RuntimeError(f"{QUEUE} not at zero replicas before the scenario: {replicas(kube, ns, QUEUE)}")
+    target = autoscaling.QueueTarget(queue_url=q.queue_url, region=queues.REGION, authentication=QUEUE_AUTH,
+                                     queue_length=QUEUE_LENGTH)
+    knobs = autoscaling.Knobs(min_replicas=0, max_replicas=QUEUE_MAX, scale_to_zero=True,
+                              signal=autoscaling.QUEUE_SIGNAL)
+    steps = []
+    for n in QUEUE_STEPS:
+        q.send(n)
+        depth = q.depth()
+        want = autoscaling.queue_replicas(depth, target, knobs, replicas(kube, ns, QUEUE)[0])
+        t0 = time.time()
+        reached = wait_until(lambda: replicas(kube, ns, QUEUE)[0] == want, 240)
+        steps.append({"depth": depth, "expected": want, "replicas": replicas(kube, ns, QUEUE)[0],
+                      "reached": bool(reached), "seconds": round(time.time() - t0, 1), "hpa": hpa_of(kube, ns, QUEUE)})
+    q.purge()
+    t0 = time.time()
+    back = wait_until(lambda: replicas(kube, ns, QUEUE)[0] == 0, QUEUE_COOLDOWN_SECONDS + 240)
+    return {"model": QUEUE, "queue_length": QUEUE_LENGTH, "max_replicas": QUEUE_MAX, "endpoint": q.endpoint,
+            "steps": steps, "back_to_zero": bool(back),
+            "back_to_zero_seconds": round(time.time() - t0, 1) if back else None,
+            "cooldown_seconds": QUEUE_COOLDOWN_SECONDS}
+
+
 def checks(s: dict) -> list[str]:
     """Which of these figures do not hold (report.Report.check calls this)."""
     f = []
@@ -320,6 +432,18 @@ def checks(s: dict) -> list[str]:
             f.append(f"serving autoscale: replicas {au['replicas_before']} -> {au['replicas_after']} (max {au['max_replicas']})")
         if au["failed"]:
             f.append(f"serving autoscale: {au['failed']} of {au['requests']} requests failed {au['failures_by_kind']}")
+    qs = s.get("queue_scale")
+    if not qs:
+        f.append("serving queue_scale not run")
+    elif qs.get("error"):
+        f.append(f"serving queue_scale: {qs['error'][:200]}")
+    else:
+        for st in qs["steps"]:
+            if not st["reached"]:
+                f.append(f"serving queue_scale: depth {st['depth']} -> {st['replicas']} workers, KEDA's formula gives "
+                         f"{st['expected']}")
+        if not qs["back_to_zero"]:
+            f.append(f"serving queue_scale: not back to 0 after the queue was purged ({qs['cooldown_seconds']} s cooldown)")
     return f
 
 
@@ -346,4 +470,10 @@ def rows(s: dict) -> list[tuple[str, str]]:
                     f"replicas {au['replicas_before']} -> {au['replicas_after']} in {au['seconds_to_scale']} s "
                     f"(HPA {au['hpa'].get('name')}: {au['hpa'].get('metrics')}), {au['failed']} of "
                     f"{au['requests']} failed"))
+    qs = s.get("queue_scale") or {}
+    if qs:
+        out.append(("serving queue_scale", f"error: {qs['error'][:120]}" if "error" in qs else
+                    "KEDA aws-sqs-queue on moto: " + ", ".join(
+                        f"depth {st['depth']} -> {st['replicas']} workers (formula {st['expected']}) in {st['seconds']} s"
+                        for st in qs["steps"]) + f"; purged -> 0 in {qs['back_to_zero_seconds']} s"))
     return out

@@ -236,7 +236,10 @@ def good_serving() -> dict:
                                 "cooldown": scaling.ZERO_COOLDOWN,
                                 "light_traffic": {"drops_to_zero": 0, "cold_starts": 0, "interval_seconds": 5}},
             "autoscale": {"scaled": True, "replicas_before": 1, "replicas_after": 3, "max_replicas": 3, "failed": 0,
-                          "requests": 200, "failures_by_kind": {}}}
+                          "requests": 200, "failures_by_kind": {}},
+            "queue_scale": {"steps": [{"depth": 5, "expected": 3, "replicas": 3, "reached": True},
+                                      {"depth": 11, "expected": 4, "replicas": 4, "reached": True}],
+                            "back_to_zero": True, "cooldown_seconds": scaling.QUEUE_COOLDOWN_SECONDS}}
 
 
 def test_the_scaling_checks_pass_figures_that_hold():
@@ -254,6 +257,9 @@ def test_the_scaling_checks_pass_figures_that_hold():
     (("autoscale", "replicas_after"), 1, "serving autoscale: replicas 1 -> 1"),
     (("autoscale", "failed"), 3, "serving autoscale: 3 of 200 requests failed"),
     (("addons", "external_metrics_api"), False, "real KEDA / HTTP add-on not up"),
+    (("queue_scale", "steps"), [{"depth": 5, "expected": 3, "replicas": 1, "reached": False}],
+     "serving queue_scale: depth 5 -> 1 workers, KEDA's formula gives 3"),
+    (("queue_scale", "back_to_zero"), False, "serving queue_scale: not back to 0"),
 ])
 def test_the_scaling_checks_name_a_figure_that_does_not_hold(path, value, message):
     import scaling
@@ -285,3 +291,54 @@ def test_the_e2e_deploys_the_keda_values_the_stack_program_installs(run):
     r = run(program.main, "dev", vals)
     for release, chart in (("models-dev-addons-keda", "keda"), ("models-dev-addons-keda-http", "keda-add-ons-http")):
         assert r.named(release, "kubernetes:helm.sh/v3:Release").inputs["values"] == values[chart], chart
+
+
+def test_the_queue_scenario_expects_what_kedas_formula_gives_for_its_steps():
+    """The steps' depths give distinct worker counts below and at the cap, so the run tells the formula from a
+    scaler that only wakes one worker, or one that ignores the cap."""
+    import scaling
+    from modelstack.render import autoscaling
+    t = autoscaling.QueueTarget(queue_url="http://x/1/q", region="us-east-1", authentication=scaling.QUEUE_AUTH,
+                                queue_length=scaling.QUEUE_LENGTH)
+    k = autoscaling.Knobs(min_replicas=0, max_replicas=scaling.QUEUE_MAX, scale_to_zero=True,
+                          signal=autoscaling.QUEUE_SIGNAL)
+    first, total = scaling.QUEUE_STEPS[0], sum(scaling.QUEUE_STEPS)
+    want = [autoscaling.queue_replicas(first, t, k, 0), autoscaling.queue_replicas(total, t, k, 3)]
+    assert 1 < want[0] < scaling.QUEUE_MAX and want[1] == scaling.QUEUE_MAX < -(-total // scaling.QUEUE_LENGTH)
+
+
+def test_the_queue_workers_model_renders_kedas_sqs_trigger_at_the_relay():
+    import scaling
+
+    class Queue:
+        queue_url, endpoint = "http://10.9.8.2:4000/123456789012/serve-queue", "http://10.9.8.2:4000"
+
+    m = scaling.models("e2e/real", Queue())[scaling.QUEUE]
+    assert m["overrides"]["queue_scaling"]["endpoint"] == Queue.endpoint
+    assert scaling.QUEUE not in scaling.models("e2e/real")
+
+
+def test_the_e2e_stack_plans_the_queue_workers_with_kedas_sqs_trigger_and_their_auth():
+    """e2e/stack with the driver's `serving` and `queue_auth` config, planned offline as `pulumi up` runs it: the
+    workers' ScaledObject reads the relay's SQS from zero with the TriggerAuthentication of test keys it names."""
+    import json
+
+    import scaling
+    from modelstack import cli
+
+    class Queue:
+        queue_url, endpoint = "http://10.9.8.2:4000/123456789012/serve-queue", "http://10.9.8.2:4000"
+
+    doc = cli.plan_program(str(ROOT / "e2e" / "stack"), stack="e2e", overrides=[
+        "kubeconfig=x", f"serving={json.dumps(scaling.models('e2e/real', Queue()))}",
+        f"queue_auth={json.dumps(scaling.QueueBackend.auth(None, 'models'))}"])  # type: ignore[arg-type]
+    (so,) = [r for r in doc["resources"] if r["type"].endswith(":ScaledObject") and scaling.QUEUE in r["urn"]]
+    spec = so["inputs"]["spec"]
+    (trig,) = spec["triggers"]
+    assert trig["metadata"]["awsEndpoint"] == Queue.endpoint and trig["metadata"]["queueURL"] == Queue.queue_url
+    assert trig["metadata"]["queueLength"] == str(scaling.QUEUE_LENGTH) and trig["authenticationRef"]["name"] == scaling.QUEUE_AUTH
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["cooldownPeriod"]) == (
+        0, scaling.QUEUE_MAX, scaling.QUEUE_COOLDOWN_SECONDS)
+    (ta,) = [r for r in doc["resources"] if r["type"].endswith(":TriggerAuthentication")]
+    assert ta["inputs"]["metadata"] == {"name": scaling.QUEUE_AUTH, "namespace": "models"}
+    assert {p["parameter"] for p in ta["inputs"]["spec"]["secretTargetRef"]} == {"awsAccessKeyID", "awsSecretAccessKey"}

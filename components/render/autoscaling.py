@@ -237,6 +237,8 @@ class QueueTarget:
     """Messages per replica (`queueLength`, KEDA's default 5): the consumer takes one at a time, so 1."""
     activation_queue_length: int = 0
     """Wake from zero when more messages than this wait (`activationQueueLength`, default 0)."""
+    endpoint: str = ""
+    """The SQS endpoint KEDA calls (`awsEndpoint`): default "", the region's own (SQS-compatible servers, tests)."""
 
 
 def sqs_queue_length(visible: int, in_flight: int, delayed: int = 0, *, scale_on_in_flight: bool = True,
@@ -274,7 +276,8 @@ def triggers(k: Knobs, t: Target) -> list[dict[str, Any]]:
         return [{"type": "aws-sqs-queue", "name": "queue-depth", "authenticationRef": {"name": t.queue.authentication},
                  "metadata": {"queueURL": t.queue.queue_url, "queueLength": str(t.queue.queue_length),
                               "activationQueueLength": str(t.queue.activation_queue_length),
-                              "awsRegion": t.queue.region, "scaleOnInFlight": "true"}}]
+                              "awsRegion": t.queue.region, "scaleOnInFlight": "true",
+                              **({"awsEndpoint": t.queue.endpoint} if t.queue.endpoint else {})}}]
     if not t.prometheus_address:
         raise ValueError(f"signal {k.signal!r} needs prometheus_address (the Prometheus server KEDA queries)")
     if k.signal == "gpu":

@@ -1,5 +1,6 @@
 """ModelAPI: a trained model served as an autoscaling HTTP API (Cortex's RealtimeAPI as one Pulumi component)."""
 
+import re
 import sys
 from typing import Any, Mapping, Optional, TypedDict, cast
 
@@ -305,6 +306,8 @@ class QueueScalingArgs(TypedDict):
     """Name of the TriggerAuthentication (podIdentity provider aws) in the model's namespace."""
     queue_length: NotRequired[int]
     """Messages per replica. Default 1."""
+    endpoint: NotRequired[str]
+    """The SQS endpoint KEDA calls (an http(s) URL). Default: the region's public endpoint."""
 
 
 _DOC_TABLE_MARK = "Knob mapping (Cortex knob, Cortex default, where it lands)::"
@@ -748,8 +751,12 @@ def _queue_target(q: Optional[QueueScalingArgs], knobs: autoscaling.Knobs) -> Op
     length = int(_get(q, "queue_length", 1, "queue_scaling"))
     if length < 1:
         raise ValueError(f"queue_scaling.queue_length {length}: at least 1")
+    endpoint = str(_get(q, "endpoint", "", "queue_scaling") or "")
+    if endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", endpoint):
+        raise ValueError(f"queue_scaling.endpoint {endpoint!r}: an http(s) URL such as https://sqs.us-east-1.amazonaws.com")
     return autoscaling.QueueTarget(queue_url=q["queue_url"], region=_get(q, "region", "", "queue_scaling"),
-                                   authentication=_get(q, "authentication", "", "queue_scaling"), queue_length=length)
+                                   authentication=_get(q, "authentication", "", "queue_scaling"), queue_length=length,
+                                   endpoint=endpoint)
 
 
 def _count_or_percent(v: Any, what: str) -> str:

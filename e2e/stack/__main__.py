@@ -3,8 +3,9 @@
 What is real here: the Pulumi engine, the Kubernetes provider, the API server and controllers. What is not: AWS and
 EKS. The cluster is not built by our Cluster component (no EKS API here), so the handle's AWS facts (OIDC provider,
 node role, VPC, subnets) are dummy strings that nothing below reads; node groups, cluster-autoscaler and the add-on
-charts (KEDA, ALB controller, ...) are not deployed (their CRDs are installed by the driver, their controllers do
-not run). The driver's kwok nodes stand in for the node groups, labelled and tainted as ours would be.
+charts (KEDA, ALB controller, ...) are not deployed by it (their CRDs are installed by the driver; the driver runs
+the real KEDA and HTTP add-on itself, on its real node, e2e/scaling.py). The driver's kwok nodes stand in for the node
+groups, labelled and tainted as ours would be.
 """
 
 import json
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apiextensions import CustomResource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -87,6 +89,22 @@ for name, m in c.models.items():
 # (`base`) with our stand-in server's image and env, small compute, and placement on the real node (its pool and
 # taint) instead of the kwok node groups; `overrides` replace top-level args (limits, replicas).
 serving: dict = json.loads(config.get("serving") or "{}")
+# The queue-driven scenario's TriggerAuthentication (`queue_auth`: JSON set by the driver, e2e/scaling.py): KEDA reads
+# the run's SQS (moto) with the static test keys of a Secret, where AsyncModelAPI renders Pod Identity (AWS only).
+queue_auth: dict = json.loads(config.get("queue_auth") or "{}")
+auths = {}
+if queue_auth:
+    q_ns = namespaces[queue_auth["namespace"]]
+    q_md = {"name": queue_auth["name"], "namespace": queue_auth["namespace"]}
+    q_secret = k8s.core.v1.Secret("queue-auth", metadata=q_md, string_data={
+        "key-id": queue_auth["key_id"], "secret-key": queue_auth["secret_key"]},
+        opts=pulumi.ResourceOptions(provider=handle.provider, depends_on=[q_ns]))
+    auths[queue_auth["name"]] = CustomResource(
+        "queue-auth", api_version="keda.sh/v1alpha1", kind="TriggerAuthentication", metadata=q_md,
+        spec={"secretTargetRef": [
+            {"parameter": "awsAccessKeyID", "name": queue_auth["name"], "key": "key-id"},
+            {"parameter": "awsSecretAccessKey", "name": queue_auth["name"], "key": "secret-key"}]},
+        opts=pulumi.ResourceOptions(provider=handle.provider, depends_on=[q_secret]))
 serving_models = {}
 for name, sv in serving.items():
     base = all_args[sv["base"]]
@@ -97,8 +115,9 @@ for name, sv in serving.items():
             "ingress": {**base["ingress"], "path": f"/{name}"}}
     for k, v in (sv.get("overrides") or {}).items():
         args[k] = {**args[k], **v} if isinstance(v, dict) and isinstance(args.get(k), dict) else v
+    auth = auths.get((args.get("queue_scaling") or {}).get("authentication", ""))
     serving_models[name] = ModelAPI(name, args, handle.options(pulumi.ResourceOptions.merge(
-        SKIP_INGRESS_AWAIT, pulumi.ResourceOptions(depends_on=[namespaces[args["namespace"]]]))))
+        SKIP_INGRESS_AWAIT, pulumi.ResourceOptions(depends_on=[namespaces[args["namespace"]], *([auth] if auth else [])]))))
 
 for name, s in c.traffic_splits.items():
     namespace = namespace_of[next(iter(s.backends))]

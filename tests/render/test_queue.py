@@ -111,6 +111,18 @@ def test_trigger_metadata_names_are_kedas() -> None:
     assert trig["metadata"]["queueLength"] == "2" and spec["minReplicaCount"] == 0
 
 
+def test_endpoint_is_rendered_only_when_given() -> None:
+    k = autoscaling.Knobs(min_replicas=0, max_replicas=4, scale_to_zero=True, signal=autoscaling.QUEUE_SIGNAL)
+
+    def meta(**q: str) -> dict:
+        t = autoscaling.Target(deployment="d", namespace="n", container="model",
+                               queue=autoscaling.QueueTarget(queue_url=QURL, region="us-east-1", authentication="a", **q))
+        return autoscaling.scaled_object_spec(k, t)["triggers"][0]["metadata"]
+
+    assert "awsEndpoint" not in meta()
+    assert meta(endpoint="http://10.1.2.3:4566")["awsEndpoint"] == "http://10.1.2.3:4566"
+
+
 def test_scaler_counts_in_flight_messages_by_default() -> None:
     assert autoscaling.sqs_queue_length(7, 3, 4) == 10
     assert autoscaling.sqs_queue_length(7, 3, 4, scale_on_in_flight=False, scale_on_delayed=True) == 11

@@ -153,3 +153,14 @@ def test_model_api_queue_signal_and_queue_scaling_go_together() -> None:
                                            "queue_length": 3}})
     (trig,) = plan.objects["scaled_object"]["spec"]["triggers"]
     assert trig["metadata"]["queueLength"] == "3" and "interceptor_route" not in plan.objects
+
+
+def test_model_api_queue_endpoint_is_checked_and_rendered() -> None:
+    from modelstack.serving.model_api import resolve
+    base = {"image": "ghcr.io/acme/m:1", "autoscaling": {"signal": "queue", "min_replicas": 0, "scale_to_zero": True}}
+    q = {"queue_url": "u", "region": "us-east-1", "authentication": "a"}
+    with pytest.raises(ValueError, match=r"queue_scaling.endpoint 'sqs.local': an http\(s\) URL"):
+        resolve("m", {**base, "queue_scaling": {**q, "endpoint": "sqs.local"}})
+    plan = resolve("m", {**base, "queue_scaling": {**q, "endpoint": "http://10.0.0.2:4566"}})
+    (trig,) = plan.objects["scaled_object"]["spec"]["triggers"]
+    assert trig["metadata"]["awsEndpoint"] == "http://10.0.0.2:4566"
