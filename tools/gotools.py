@@ -111,10 +111,15 @@ def build(name: str) -> Path:
             f.write("\n" + directives(upstream_mod.read_text()))
         _run(["go", "get", f"{t.module}/{t.package}@{t.version}"], wd, env)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        _run(["go", "build", "-trimpath", "-ldflags", f"-s -w {t.version_ldflags}", "-o", str(tmp),
-              f"{t.module}/{t.package}"], wd, env)
-        tmp.replace(out)
+        # A name of this build's own: two builds at once (CI jobs, test runs of two checkouts sharing the cache)
+        # each rename their own finished binary over `out` (atomic, the same bytes), never the other's.
+        tmp = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        try:
+            _run(["go", "build", "-trimpath", "-ldflags", f"-s -w {t.version_ldflags}", "-o", str(tmp),
+                  f"{t.module}/{t.package}"], wd, env)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
     (out.parent / "build-seconds").write_text(f"{time.time() - started:.0f}\n")
     return out
 
