@@ -406,12 +406,7 @@ def checks(s: dict) -> list[str]:
         return ["real KEDA / HTTP add-on not deployed"]
     if a.get("error") or not a.get("ready") or not a.get("external_metrics_api"):
         f.append(f"real KEDA / HTTP add-on not up: {a.get('error') or a.get('not_ready') or 'external metrics API'}")
-    z = s.get("scale_from_zero")
-    if not z:
-        f.append("serving scale_from_zero not run")
-    elif z.get("error"):
-        f.append(f"serving scale_from_zero: {z['error'][:200]}")
-    else:
+    if z := serving.ran(f, s, "scale_from_zero"):
         if z["failed"]:
             f.append(f"serving scale_from_zero: {z['failed']} of {z['requests']} failed {z['failures_by_kind']}")
         if not z["held"] or z["first_replica_ready_seconds"] is None or z["first_replica_ready_seconds"] < STARTUP_SECONDS:
@@ -422,22 +417,12 @@ def checks(s: dict) -> list[str]:
                      f"zero {lt['drops_to_zero']} times ({lt['cold_starts']} cold starts)")
         if not z["back_to_zero"]:
             f.append(f"serving scale_from_zero: not back to 0 after the {z['cooldown']} cooldown")
-    au = s.get("autoscale")
-    if not au:
-        f.append("serving autoscale not run")
-    elif au.get("error"):
-        f.append(f"serving autoscale: {au['error'][:200]}")
-    else:
+    if au := serving.ran(f, s, "autoscale"):
         if not au["scaled"] or au["replicas_after"] <= au["replicas_before"]:
             f.append(f"serving autoscale: replicas {au['replicas_before']} -> {au['replicas_after']} (max {au['max_replicas']})")
         if au["failed"]:
             f.append(f"serving autoscale: {au['failed']} of {au['requests']} requests failed {au['failures_by_kind']}")
-    qs = s.get("queue_scale")
-    if not qs:
-        f.append("serving queue_scale not run")
-    elif qs.get("error"):
-        f.append(f"serving queue_scale: {qs['error'][:200]}")
-    else:
+    if qs := serving.ran(f, s, "queue_scale"):
         for st in qs["steps"]:
             if not st["reached"]:
                 f.append(f"serving queue_scale: depth {st['depth']} -> {st['replicas']} workers, KEDA's formula gives "

@@ -229,27 +229,29 @@ def dns(kube, node, ns: str) -> dict:
     return out
 
 
+def ran(f: list[str], s: dict, key: str) -> dict:
+    """Scenario `key`'s figures; empty, with the reason added to `f`, when it did not run or failed."""
+    d = s.get(key)
+    if not d:
+        f.append(f"serving {key} not run")
+        return {}
+    if d.get("error"):
+        f.append(f"serving {key}: {d['error'][:200]}")
+        return {}
+    return d
+
+
 def checks(s: dict) -> list[str]:
     """Which serving figures do not hold (report.Report.check calls this)."""
-    f = []
-    r = s.get("rollout")
-    if not r:
-        f.append("serving rollout not run")
-    else:
-        if r.get("error"):
-            f.append(f"serving rollout: {r['error'][:200]}")
-        elif not r["rolled_out"]:
+    f: list[str] = []
+    if r := ran(f, s, "rollout"):
+        if not r["rolled_out"]:
             f.append("serving rollout: v2 did not replace every pod")
         elif r["failed"]:
             f.append(f"serving rollout: {r['failed']} of {r['requests']} requests failed {r['failures_by_kind']}")
         elif not r["requests"] or set(r["answers_by_version"]) != {"v1", "v2"}:
             f.append(f"serving rollout: load did not span the rollout {r['answers_by_version']}")
-    lm = s.get("limits")
-    if not lm:
-        f.append("serving limits not run")
-    elif lm.get("error"):
-        f.append(f"serving limits: {lm['error'][:200]}")
-    else:
+    if lm := ran(f, s, "limits"):
         if not lm["shed_503"]:
             f.append("serving limits: nothing shed with 503")
         if lm["other_errors"]:
@@ -267,12 +269,7 @@ def checks(s: dict) -> list[str]:
         f.append("serving dns not run")
     elif dn.get("error") or not dn.get("ok"):
         f.append(f"serving dns: a pod did not resolve a Service to its ClusterIP: {dn.get('error') or dn['answers']}")
-    o = s.get("overhead")
-    if not o:
-        f.append("serving overhead not run")
-    elif o.get("error"):
-        f.append(f"serving overhead: {o['error'][:200]}")
-    elif o["failed"] or o.get("added_p50_ms") is None:
+    if (o := ran(f, s, "overhead")) and (o["failed"] or o.get("added_p50_ms") is None):
         f.append(f"serving overhead: {o['failed']} requests failed")
     return f
 
