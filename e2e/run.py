@@ -261,6 +261,7 @@ def main() -> int:
             # keeps only its own models
             steps[:0] = [("scale_from_zero", lambda: scaling.scale_from_zero(kube, node, ns, faults.wait_until)),
                          ("autoscale", lambda: scaling.autoscale(kube, node, ns, faults.wait_until)),
+                         ("interceptor_overhead", lambda: scaling.interceptor_overhead(kube, node, ns)),
                          ("queue_scale", lambda: scaling.queue_scale(kube, queue, ns, faults.wait_until))]
         for key, step in steps:
             log(f"serving: {key}")

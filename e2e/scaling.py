@@ -12,6 +12,8 @@
   every 5 s) for longer than the cooldown, during which it must not drop to zero; then, idle, back to 0.
 - `autoscale` (`serve-scale`): load above its in-flight target through the interceptor: replicas before and after,
   seconds until the HPA KEDA made had scaled it, the HPA's own metric and desired count.
+- `interceptor_overhead` (`serve-scale`): light load (one request at a time, no server latency) to the model's
+  Service and through the interceptor (which forwards to that Service), alternating in blocks: what it adds.
 - `queue_scale` (`serve-queue`): workers scaled by KEDA's own aws-sqs-queue scaler on a queue of the run's moto
   (`QueueBackend`: moto on the driver's loopback, reached by KEDA's operator pod through a relay in the node's
   namespace; the ScaledObject is the one ModelAPI renders for signal `queue`, with `queue_scaling.endpoint` set to
@@ -364,6 +366,29 @@ def autoscale(kube, node, ns: str, wait_until) -> dict:
             "seconds_to_scale": seconds if scaled else None, "hpa": hpa, **serving.summary(res)}
 
 
+def interceptor_overhead(kube, node, ns: str, n: int = 300) -> dict:
+    """The interceptor's added latency at light load: the same path to serve-scale's Service and through the
+    interceptor, `n` sequential requests each with the server's latency set to 0, in five alternating blocks."""
+    svc = kube.get(f"/api/v1/namespaces/{ns}/services/{SCALE}")
+    path = f"/{SCALE}/predict?sleep_ms=0"
+    port = next(p["port"] for p in svc["spec"]["ports"] if p["name"] == "http")
+    urls = {"service": f"http://{svc['spec']['clusterIP']}:{port}{path}",
+            "interceptor": interceptor_url(kube, path)}
+    got: dict[str, list] = {k: [] for k in urls}
+    for _ in range(5):
+        for k, url in urls.items():
+            got[k] += serving.run_load(node, {"mode": "sequential", "url": url, "max_requests": n // 5, "seconds": 60,
+                                              "timeout": 10})
+    ok = {k: [r[1] for r in v if r[2] == 200] for k, v in got.items()}
+    out: dict = {"model": SCALE, "requests_each": n, "failed": sum(len(got[k]) - len(ok[k]) for k in got)}
+    for k, v in ok.items():
+        out[f"{k}_p50_ms"], out[f"{k}_p99_ms"] = serving.pct(v, 50), serving.pct(v, 99)
+    if ok["service"] and ok["interceptor"]:
+        for q in ("p50", "p99"):
+            out[f"added_{q}_ms"] = round(out[f"interceptor_{q}_ms"] - out[f"service_{q}_ms"], 2)
+    return out
+
+
 def queue_scale(kube, q: QueueBackend, ns: str, wait_until) -> dict:
     """Messages in, in QUEUE_STEPS, with no consumer (they stay visible): after each, the worker count KEDA's
     formula gives for the depth must be reached; then the queue is purged and the workers must go back to 0."""
@@ -422,6 +447,8 @@ def checks(s: dict) -> list[str]:
             f.append(f"serving autoscale: replicas {au['replicas_before']} -> {au['replicas_after']} (max {au['max_replicas']})")
         if au["failed"]:
             f.append(f"serving autoscale: {au['failed']} of {au['requests']} requests failed {au['failures_by_kind']}")
+    if (io := serving.ran(f, s, "interceptor_overhead")) and (io["failed"] or io.get("added_p50_ms") is None):
+        f.append(f"serving interceptor_overhead: {io['failed']} of {2 * io['requests_each']} requests failed")
     if qs := serving.ran(f, s, "queue_scale"):
         for st in qs["steps"]:
             if not st["reached"]:
@@ -455,6 +482,12 @@ def rows(s: dict) -> list[tuple[str, str]]:
                     f"replicas {au['replicas_before']} -> {au['replicas_after']} in {au['seconds_to_scale']} s "
                     f"(HPA {au['hpa'].get('name')}: {au['hpa'].get('metrics')}), {au['failed']} of "
                     f"{au['requests']} failed"))
+    io = s.get("interceptor_overhead") or {}
+    if io:
+        out.append(("serving interceptor_overhead", f"error: {io['error'][:120]}" if "error" in io else
+                    f"interceptor adds p50 {io.get('added_p50_ms')} ms, p99 {io.get('added_p99_ms')} ms (Service "
+                    f"{io['service_p50_ms']} / {io['service_p99_ms']} ms, through the interceptor "
+                    f"{io['interceptor_p50_ms']} / {io['interceptor_p99_ms']} ms; {io['requests_each']} requests each)"))
     qs = s.get("queue_scale") or {}
     if qs:
         out.append(("serving queue_scale", f"error: {qs['error'][:120]}" if "error" in qs else

@@ -237,6 +237,7 @@ def good_serving() -> dict:
                                 "light_traffic": {"drops_to_zero": 0, "cold_starts": 0, "interval_seconds": 5}},
             "autoscale": {"scaled": True, "replicas_before": 1, "replicas_after": 3, "max_replicas": 3, "failed": 0,
                           "requests": 200, "failures_by_kind": {}},
+            "interceptor_overhead": {"failed": 0, "requests_each": 300, "added_p50_ms": 0.4},
             "queue_scale": {"steps": [{"depth": 5, "expected": 3, "replicas": 3, "reached": True},
                                       {"depth": 11, "expected": 4, "replicas": 4, "reached": True}],
                             "back_to_zero": True, "cooldown_seconds": scaling.QUEUE_COOLDOWN_SECONDS}}
@@ -260,6 +261,7 @@ def test_the_scaling_checks_pass_figures_that_hold():
     (("queue_scale", "steps"), [{"depth": 5, "expected": 3, "replicas": 1, "reached": False}],
      "serving queue_scale: depth 5 -> 1 workers, KEDA's formula gives 3"),
     (("queue_scale", "back_to_zero"), False, "serving queue_scale: not back to 0"),
+    (("interceptor_overhead", "failed"), 2, "serving interceptor_overhead: 2 of 600 requests failed"),
 ])
 def test_the_scaling_checks_name_a_figure_that_does_not_hold(path, value, message):
     import scaling
