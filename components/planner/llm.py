@@ -416,5 +416,6 @@ def table(plans: Mapping[str, LlmPlan]) -> list[str]:
         out.append(f"{'':<16} cold start: node {p.node_seconds}s + image {p.image_pull_seconds}s + weights copy "
                    f"{p.copy_seconds}s + load {p.load_seconds}s + engine {p.init_seconds}s")
         warm = "warm node (cache hit)" if p.node_cache else "warm node (copied again: no node cache)"
-        out.append(f"{'':<16} {warm}: {p.warm_start_seconds}s; weights at {p.weights_path}")
+        out.append(f"{'':<16} {warm}: {p.warm_start_seconds}s")
+        out.append(f"{'':<16} weights: {p.weights_path}"[:120])  # plan.json `llms.<model>.weights_path` in full
     return out

@@ -285,10 +285,10 @@ def test_the_hugging_face_fill_renames_a_complete_download_into_place(tmp_path):
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text(textwrap.dedent("""\
         import os
-        def snapshot_download(repo, revision, local_dir):
-            os.makedirs(os.path.join(local_dir, ".cache"))
+        def snapshot_download(repo_id, *, revision=None, local_dir=None):  # the real one's keyword-only arguments
+            os.makedirs(os.path.join(local_dir, ".cache", "huggingface"))
             with open(os.path.join(local_dir, "config.json"), "w") as f:
-                f.write(repo + "@" + revision + ":" + os.environ.get("HF_TOKEN", ""))
+                f.write(repo_id + "@" + revision + ":" + os.environ.get("HF_TOKEN", ""))
         """))
     root = tmp_path / "cache"
     root.mkdir()
@@ -310,3 +310,44 @@ def test_the_engine_flag_for_a_revision_is_vllms():
 
     from modelstack.data import read_text
     assert vllm.FLAGS["revision"] in json.loads(read_text("vllm_facts.json"))["engine_flags"]
+
+
+# ------------------------------------------------------------------------------------------- the facts behind it
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _upstream_rows() -> list[str]:
+    text = (ROOT / "components" / "data" / "UPSTREAM.md").read_text()
+    section = text.split("### Node-wide weight cache and Hugging Face tokens", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ")]
+
+
+def test_the_pins_follow_the_recorded_upstream_facts():
+    rows = _upstream_rows()
+    (disks,) = [r for r in rows if "setup-local-disks" in r and "`${MNT_DIR}/0`" in r]
+    assert "`/mnt/k8s-disks`" in disks and f"`{node_templates.RAID_MOUNT}`" in disks
+    assert node_templates.WEIGHTS_CACHE_ROOT.startswith(node_templates.RAID_MOUNT + "/")
+    (token,) = [r for r in rows if "token lookup" in r]
+    assert f"`{planner_llm.HF_TOKEN_ENV}`, then `HUGGING_FACE_HUB_TOKEN`" in token and "huggingface_hub 1.31.0" in token
+    (ordering,) = [r for r in rows if "run phase" in r]
+    assert "kubelet drop-in" in ordering and str(node_templates.WEIGHTS_CACHE_UID) in ordering
+
+
+def test_vllm_passes_no_token_of_its_own_and_needs_the_recorded_huggingface_hub():
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import vllm_facts
+    if not vllm_facts.wheel_path().is_file():
+        pytest.skip(f"the pinned wheel is not cached: `.venv/bin/python tools/vllm_facts.py fetch` "
+                    f"({vllm_facts.wheel_path()})")
+    with zipfile.ZipFile(vllm_facts.fetch()) as z:
+        meta = z.read(f"vllm-{vllm.VERSION}.dist-info/METADATA").decode()
+        model = z.read("vllm/config/model.py").decode()
+        sources = [z.read(n).decode(errors="replace") for n in z.namelist() if n.endswith(".py")]
+    assert "Requires-Dist: huggingface_hub>=1.31.0" in meta.splitlines()
+    # the engine's own token option defaults to none (huggingface_hub's lookup, so HF_TOKEN); we never render it
+    assert "    hf_token: bool | str | None = None" in model.splitlines()
+    assert "--hf-token" not in " ".join(vllm.FLAGS.values())
+    assert not [s for s in sources if planner_llm.HF_TOKEN_ENV in s]
