@@ -343,11 +343,31 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
 
 
 def llm_nvme_pools(capacity: Optional[CapacityPlan]) -> set[str]:
-    """Pools (node groups and their fallbacks) that run an LLM with s3:// weights."""
+    """Pools (node groups and their fallbacks) that run an LLM whose weights are on the instance stores: s3:// ones
+    (copied there) and any with the node-wide cache."""
     if capacity is None:
         return set()
     return {capacity.placements[m].pool for m, p in capacity.llms.items()
-            if p.weights.startswith("s3://") and m in capacity.placements}
+            if p.on_nvme and m in capacity.placements}
+
+
+#: Pod Security admission labels of a model namespace (Kubernetes' pod-security.kubernetes.io/<mode>).
+PSA = "pod-security.kubernetes.io"
+
+
+def node_cache_namespaces(c: cfg.PlatformConfig) -> set[str]:
+    """Namespaces holding an LLM with the node-wide weight cache (a hostPath volume)."""
+    return {m.namespace for m in c.models.values() if m.llm is not None and m.llm.node_cache}
+
+
+def pod_security_labels(host_path: bool) -> dict[str, str]:
+    """`restricted`, enforced. A namespace whose LLMs cache weights on the node needs hostPath volumes, which every
+    Pod Security level but `privileged` refuses; it enforces `privileged` and still warns and audits at
+    `restricted`, the config only lets node-cache LLMs into it (config/checks.py), and the policy pack's
+    `pod-host-path` rule admits no hostPath but the weights cache, read-only for the engine."""
+    if not host_path:
+        return {f"{PSA}/enforce": "restricted"}
+    return {f"{PSA}/enforce": "privileged", f"{PSA}/warn": "restricted", f"{PSA}/audit": "restricted"}
 
 
 def llm_nvme_classes(capacity: CapacityPlan) -> set[str]:
@@ -663,7 +683,7 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
     for ns in sorted({m.namespace for m in c.models.values()}):
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
-                                   "pod-security.kubernetes.io/enforce": "restricted"}}, opts=k8s_opts)
+                                   **pod_security_labels(ns in node_cache_namespaces(c))}}, opts=k8s_opts)
     idle = next((r.get("idle_timeout_seconds") for a in all_args.values() if (r := a.get("ingress")) is not None), None)
     models = {}
     queue_apis: dict[str, Any] = {}

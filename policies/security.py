@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from modelstack.render.node_templates import WEIGHTS_CACHE_ROOT
+
 from .rule import (
     NODE_CLASS, NODE_GROUP, PROD_ONLY, WORKLOAD_TYPES, Context, Param, annotations_of, as_list, containers, get, glob_any,
     config_file, in_envs, is_unknown, key, parse_json_document, pod_spec, resource_rule,
@@ -294,6 +296,45 @@ def pod_no_privilege_escalation(resource_type: str, props: Mapping[str, Any], ct
             continue
         if "ALL" not in [str(d).upper() for d in as_list(drop)]:
             yield f"{label}: capabilities.drop does not include \"ALL\""
+
+
+@resource_rule(
+    "pod-host-path", category="security", level="mandatory", types=WORKLOAD_TYPES,
+    description="No hostPath volumes, except the LLM weights' node cache: that folder exactly (type Directory), "
+                "written only by init containers, read-only for every other container.",
+    why="A hostPath is the node's filesystem inside the pod; the one modelstack needs is the node-wide weight cache, "
+        "in a namespace whose Pod Security admission had to allow hostPath for it.",
+    params={"allowed_paths": Param([WEIGHTS_CACHE_ROOT], {"type": "array", "items": {"type": "string"}},
+                                   "Host folders a pod may mount (the node cache's root).")},
+)
+def pod_host_path(resource_type: str, props: Mapping[str, Any], ctx: Context) -> Iterator[str]:
+    spec = pod_spec(resource_type, props)
+    volumes = key(spec, "volumes")
+    if is_unknown(volumes):
+        return
+    allowed = {str(p).rstrip("/") for p in ctx["allowed_paths"]}
+    host = set()
+    for v in as_list(volumes):
+        hp = key(v, "hostPath") if isinstance(v, Mapping) else None
+        if hp is None or is_unknown(hp):
+            continue
+        name, path, kind = key(v, "name"), key(hp, "path"), key(hp, "type")
+        host.add(name)
+        if is_unknown(path):
+            continue
+        if not isinstance(path, str) or path.rstrip("/") not in allowed:
+            yield f"volume {name}: hostPath {path!r} is not an allowed host folder ({', '.join(sorted(allowed))})"
+        elif kind != "Directory":
+            yield f"volume {name}: hostPath type {kind!r}; \"Directory\" (the node prepares the folder)"
+    for label, c in containers(spec):
+        for m in as_list(key(c, "volumeMounts")):
+            if not isinstance(m, Mapping) or key(m, "name") not in host:
+                continue
+            sub = key(m, "subPath")
+            if isinstance(sub, str) and ".." in sub.split("/"):
+                yield f"{label}: mounts {key(m, 'name')} at subPath {sub!r} (no '..')"
+            if not label.startswith("init ") and key(m, "readOnly") is not True:
+                yield f"{label}: mounts hostPath volume {key(m, 'name')} writable (readOnly: true; only init containers fill it)"
 
 
 OPEN_CIDRS = ["0.0.0.0/0", "::/0"]

@@ -33,6 +33,17 @@ MODELS = {
     "gpu-util": {"image": "ghcr.io/acme/vision:1", "compute": {"gpu": 1, "memory": "8Gi"},
                  "prometheus_address": "http://prometheus.monitoring:9090",
                  "autoscaling": {"signal": "gpu", "target_utilization": 80}},
+    # an LLM whose weights are cached once per node (hostPath) and fetched with a Hugging Face token Secret
+    "llm-cache": {"image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/vllm/vllm-openai:v0.33.0",
+                  "compute": {"cpu": "4", "memory": "32Gi", "gpu": 1}, "engine_metrics": True,
+                  "prometheus_address": "http://prometheus.monitoring:9090",
+                  "autoscaling": {"signal": "llm", "target_in_flight": 16},
+                  "node_cache": {"host_path": "/mnt/k8s-disks/0/modelstack-weights", "sub_path": "models.llm-cache.0123",
+                                 "mount_path": "/models/llm-cache", "init_mount_path": "/node-cache"},
+                  "init_containers": [{"name": "weights", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/vllm/vllm-openai:v0.33.0",
+                                       "command": ["python3", "-c", "pass"], "compute": {"cpu": "1", "memory": "1Gi"},
+                                       "secret_env": {"HF_TOKEN": {"secret": "hf-token", "key": "token"}}}],
+                  "secret_env": {"HF_TOKEN": {"secret": "hf-token", "key": "token"}}},
 }
 
 

@@ -98,3 +98,25 @@ def test_the_readme_shows_the_dev_plan_as_it_is():
     readme = (EXAMPLE.parents[1] / "README.md").read_text()
     for line in lines:
         assert f"# {line}" in readme, line
+
+
+def test_the_weights_are_cached_once_per_node_read_only_for_the_engine(planned):
+    from modelstack.render import node_templates
+
+    doc, objects = planned
+    for name, row in doc["llms"].items():
+        pod = of_kind(objects, "Deployment", name)[0]["spec"]["template"]["spec"]
+        (vol,) = [v for v in pod["volumes"] if "hostPath" in v]
+        assert vol["hostPath"] == {"path": node_templates.WEIGHTS_CACHE_ROOT, "type": "Directory"}
+        (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == vol["name"]]
+        assert mount["readOnly"] is True and row["weights_path"] == f"{vol['hostPath']['path']}/{mount['subPath']}"
+        assert row["cold_start"]["warm_node"] < row["cold_start"]["total"]
+    classes = [c for c in of_kind(objects, "EC2NodeClass") if c["spec"].get("instanceStorePolicy") == "RAID0"]
+    assert classes and all(c["spec"]["userData"] == node_templates.weights_cache_user_data() for c in classes)
+
+
+def test_the_node_cache_namespace_admits_hostpath_and_still_warns_at_restricted(planned):
+    _, objects = planned
+    (ns,) = of_kind(objects, "Namespace", "models")
+    psa = {k.rsplit("/", 1)[1]: v for k, v in ns["metadata"]["labels"].items() if k.startswith("pod-security.")}
+    assert psa == {"enforce": "privileged", "warn": "restricted", "audit": "restricted"}

@@ -17,7 +17,7 @@ from typing_extensions import NotRequired
 
 from modelstack.cluster import helm
 from modelstack.cluster.handle import ClusterHandle, inherited_depends_on
-from modelstack.render import iam, karpenter
+from modelstack.render import iam, karpenter, node_templates
 from modelstack.render.charts import CHARTS
 
 TYPE = "modelstack:index:Karpenter"
@@ -65,7 +65,8 @@ class NodeClassArgs(TypedDict):
     """gp3 MB/s. Default 125."""
     instance_store_policy: NotRequired[str]
     """"RAID0": the instance-store NVMe volumes as one RAID 0 holding the kubelet's and containerd's folders (so
-    emptyDir volumes and image layers are node-local NVMe; the LLM weights' cache). Default none (root volume)."""
+    emptyDir volumes and image layers are node-local NVMe; the LLM weights' cache), and a `userData` script that
+    prepares the node-wide weight cache folder on it (render/node_templates.py). Default none (root volume)."""
 
 
 def _managed_policy_arn(name: str, partition: str) -> str:
@@ -262,7 +263,9 @@ class Karpenter(pulumi.ComponentResource):
                 volume_size_gib=c.get("root_volume_size_gib", 100), volume_type=c.get("root_volume_type", "gp3"),
                 iops=c.get("root_volume_iops", 3000), throughput=c.get("root_volume_throughput", 125),
                 imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels,
-                instance_store_policy=c.get("instance_store_policy"))
+                instance_store_policy=c.get("instance_store_policy"),
+                # the LLM weights' node-wide cache folder on that RAID (render/node_templates.py)
+                user_data=node_templates.weights_cache_user_data() if c.get("instance_store_policy") else None)
 
         for c in classes:
             suffix = "" if c["name"] == karpenter.NODECLASS_NAME else f"-{c['name']}"

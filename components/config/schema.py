@@ -949,9 +949,19 @@ class AwsAccess(_Strict):
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
 #: Weight formats the LLM sizing knows: bytes per parameter of the linear layers (capacity/llm.py).
 LLM_DTYPES = ("bfloat16", "float16", "fp8", "int4")
-_WEIGHTS_RE = r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[!-~]*)?|hf://[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96})$"
+_WEIGHTS_RE = (r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[!-~]*)?"
+               r"|hf://[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}(@[A-Za-z0-9][A-Za-z0-9_.-]{0,63})?)$")
 WEIGHTS_RULE = ("s3://bucket/prefix (the folder holding config.json and the *.safetensors files) or "
-                "hf://org/name (a public Hugging Face repository, downloaded by vLLM at start)")
+                "hf://org/name[@revision] (a Hugging Face repository at a branch, tag or commit, default main; gated "
+                "or private ones with llm.hf_token_secret)")
+#: A Kubernetes Secret's name: a DNS-1123 subdomain (lower-case alphanumerics, '-' and '.', alphanumeric at both
+#: ends and around each '.', at most 253 characters).
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+SECRET_NAME_RE = rf"^{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*$"
+SECRET_NAME_RULE = ("a Kubernetes Secret name (DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and "
+                    "ending with a letter or digit, at most 253 characters), e.g. hf-token")
+#: A key in a Secret's data: letters, digits, '-', '_' and '.', at most 253 characters.
+SECRET_KEY_RE = r"^[-._a-zA-Z0-9]{1,253}$"
 
 
 class LlmArchitecture(_Strict):
@@ -1006,7 +1016,17 @@ class LlmConfig(_Strict):
     """The engine; its image is pinned (render/vllm.py IMAGE) unless the model sets `image`."""
     weights: str = Field(pattern=_WEIGHTS_RE)
     """Where the weights are: s3://bucket/prefix (copied to the node's NVMe with the model's own read-only role) or
-    hf://org/name (public; vLLM downloads it at start)."""
+    hf://org/name[@revision] (downloaded from the Hugging Face Hub at that branch, tag or commit, default main;
+    gated or private repositories need `hf_token_secret`)."""
+    hf_token_secret: Optional[str] = None
+    """hf:// only: the Kubernetes Secret, in the model's namespace, holding a Hugging Face access token; it reaches
+    the container that downloads the weights as HF_TOKEN (secretKeyRef), never the stack config."""
+    hf_token_secret_key: str = "token"
+    """The key of that Secret's data holding the token."""
+    node_cache: bool = False
+    """Cache the weights once per node, on the instance-store NVMe (a hostPath under the RAID 0 mount, keyed by
+    model and weights), shared by the model's pods on that node; off: one copy per pod (an emptyDir). On relaxes
+    the namespace's Pod Security admission (README "LLMs", node-wide weight cache)."""
     config_file: Optional[str] = Field(None, min_length=1, max_length=4096)
     """The model's config.json, relative to the folder of the stack file (or absolute)."""
     architecture: Optional[LlmArchitecture] = None
@@ -1036,8 +1056,29 @@ class LlmConfig(_Strict):
             raise ValueError("a duration from 1 s to 50m, such as '10m'")
         return v
 
+    @field_validator("hf_token_secret")
+    @classmethod
+    def _secret_name(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (len(v) > 253 or not re.fullmatch(SECRET_NAME_RE, v)):
+            raise ValueError(SECRET_NAME_RULE)
+        return v
+
+    @field_validator("hf_token_secret_key")
+    @classmethod
+    def _secret_key(cls, v: str) -> str:
+        if not re.fullmatch(SECRET_KEY_RE, v):
+            raise ValueError("a key of a Secret's data: letters, digits, '-', '_' and '.', at most 253 characters")
+        return v
+
     @model_validator(mode="after")
     def _source(self) -> "LlmConfig":
+        if self.hf_token_secret is not None and not self.weights.startswith("hf://"):
+            raise rule_error(f"hf_token_secret {self.hf_token_secret!r} with weights {self.weights!r}",
+                             "hf_token_secret only with hf://org/name weights (s3:// weights are read with the "
+                             "model's own AWS role)")
+        if "hf_token_secret_key" in self.model_fields_set and self.hf_token_secret is None:
+            raise rule_error(f"hf_token_secret_key {self.hf_token_secret_key!r} without hf_token_secret",
+                             "hf_token_secret_key only with hf_token_secret (the Secret it is a key of)")
         if (self.config_file is None) == (self.architecture is None):
             given = "both config_file and architecture" if self.config_file else "neither config_file nor architecture"
             raise rule_error(given, "exactly one of config_file (the model's config.json) and architecture")
@@ -1349,6 +1390,8 @@ def _allowed(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
         if leaf in ("environment", "team", "name", "node_group", "namespace") or (
                 len(loc) >= 2 and loc[-2] in ("node_groups", "models", "traffic_splits", "access_entries")):
             return _NAME_RULE
+        if leaf == "weights" and len(loc) >= 2 and loc[-2] == "llm":
+            return WEIGHTS_RULE
         if leaf == "image":
             return "an image reference with a registry host and a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/sentiment:1.4.2"
         return f"a string matching {ctx.get('pattern')}"

@@ -14,10 +14,17 @@ the weights from S3 into an emptyDir on it (Karpenter's EC2NodeClass `instanceSt
 kubelet's and containerd's folders, so emptyDir and image layers, on the RAID of the instance stores), and vLLM
 loads them from there. Why not Mountpoint for S3: a FUSE read path for vLLM's loader, plus a cluster add-on and a
 driver role, with no faster first load; README "LLMs" has the comparison.
+
+With `llm.node_cache` the copy is once per node instead of once per pod: the init container fills
+`<WEIGHTS_CACHE_ROOT>/<namespace>.<model>.<digest of the weights source>` on the RAID (a hostPath the node
+prepares), downloading into a folder of its own and renaming it into place, so pods starting together on one
+node never see a partial copy; the engine mounts only that entry, read-only. Hugging Face weights go the same way
+(the engine image's huggingface_hub downloads them), with the token Secret as HF_TOKEN in that init container.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -33,10 +40,17 @@ from modelstack.config.checks import pod_requests, selection_of
 from modelstack.config.schema import ConfigIssue, LlmArchitecture, Platform, duration_seconds
 from modelstack.planner import design as design_mod
 from modelstack.planner import prices as prices_mod
-from modelstack.render import timeouts, vllm
+from modelstack.render import node_templates, timeouts, vllm
 
-#: Where the weights live in the pod (an emptyDir on the node's instance-store NVMe).
+#: Where the weights live in the pod (an emptyDir on the node's instance-store NVMe, or the node cache's entry).
 WEIGHTS_MOUNT = "/models"
+#: Where the weights' init container sees the whole node cache folder (read-write; the engine never does).
+NODE_CACHE_MOUNT = "/node-cache"
+#: The variable huggingface_hub reads an access token from (before HUGGING_FACE_HUB_TOKEN and the token file);
+#: vLLM passes none of its own (data/UPSTREAM.md, "LLM weights").
+HF_TOKEN_ENV = "HF_TOKEN"
+#: Hugging Face's default branch: the revision of an hf:// id without `@revision`.
+HF_DEFAULT_REVISION = "main"
 #: The image that copies the weights from S3 (AWS CLI v2; data/UPSTREAM.md "LLM weights").
 COPY_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
 
@@ -74,6 +88,13 @@ class LlmPlan:
     init_seconds: int
     node_seconds: int
     image_pull_seconds: int
+    namespace: str = "models"
+    node_cache: bool = False
+    """The weights are cached once per node (hostPath on the RAID), not per pod."""
+    hf_token: Optional[tuple[str, str]] = None
+    """(Secret, key) of a Hugging Face token, read as HF_TOKEN by whichever container downloads hf:// weights."""
+    image: str = vllm.IMAGE
+    """The engine's image: it also downloads hf:// weights into the node cache (its huggingface_hub)."""
 
     @property
     def startup_seconds(self) -> int:
@@ -82,6 +103,43 @@ class LlmPlan:
     @property
     def cold_start_seconds(self) -> int:
         return self.node_seconds + self.image_pull_seconds + self.startup_seconds
+
+    @property
+    def warm_start_seconds(self) -> int:
+        """A replica on a node that already holds the weights (node cache hit) and the image: load and engine start
+        only. What a second replica packed on the node or a rolling update's new pod waits; the budgets and timeouts
+        keep the cold figure. Without the node cache every pod copies again: the copy counts."""
+        return (0 if self.node_cache else self.copy_seconds) + self.load_seconds + self.init_seconds
+
+    @property
+    def s3(self) -> bool:
+        return self.weights.startswith("s3://")
+
+    @property
+    def on_nvme(self) -> bool:
+        """The pods need instance-store NVMe (RAID 0): s3:// weights are copied onto it, and the node cache is on it."""
+        return self.s3 or self.node_cache
+
+    @property
+    def hf_repo(self) -> tuple[str, str]:
+        """An hf:// source's repository id and revision (default main)."""
+        repo, _, rev = self.weights.removeprefix("hf://").partition("@")
+        return repo, rev or HF_DEFAULT_REVISION
+
+    @property
+    def cache_key(self) -> str:
+        """The model's entry in the node cache: namespace, model, and a digest of the weights source (an s3:// prefix,
+        or an hf:// id at its revision), so another source or revision is another entry, never a stale hit."""
+        source = self.weights if self.s3 else "hf://{}@{}".format(*self.hf_repo)
+        return f"{self.namespace}.{self.model}.{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+
+    @property
+    def weights_path(self) -> str:
+        """Where the weights are on the node: the node cache's entry, the pod's emptyDir, or the engine's own
+        Hugging Face cache (in the pod's /tmp)."""
+        if self.node_cache:
+            return f"{node_templates.WEIGHTS_CACHE_ROOT}/{self.cache_key}"
+        return f"emptyDir {WEIGHTS_MOUNT}/{self.model} (per pod)" if self.s3 else "HF_HOME /tmp/huggingface (per pod)"
 
     @property
     def cache_size(self) -> str:
@@ -97,10 +155,11 @@ class LlmPlan:
                 "weights_gib": round(b.weights / g, 2), "kv_gib": round(b.kv / g, 2),
                 "overhead_gib": round(b.overhead / g, 2), "headroom_gib": round(b.headroom / g, 2),
                 "kv_tokens": b.kv_tokens, "usd_per_replica_hour": round(o.usd_per_replica_hour, 4),
-                "capacity": "spot" if self.spot else "on-demand",
+                "capacity": "spot" if self.spot else "on-demand", "weights_path": self.weights_path,
                 "cold_start": {"node": self.node_seconds, "image_pull": self.image_pull_seconds,
                                "weights_copy": self.copy_seconds, "weights_load": self.load_seconds,
-                               "engine_init": self.init_seconds, "total": self.cold_start_seconds}}
+                               "engine_init": self.init_seconds, "total": self.cold_start_seconds,
+                               "warm_node": self.warm_start_seconds}}
 
 
 def _issue(name: str, key: str, given: str, allowed: str) -> ConfigIssue:
@@ -183,8 +242,10 @@ def _expanded(name: str, m: cfg.ModelConfig, plan: LlmPlan) -> cfg.ModelConfig:
     """The model's config with everything the engine decides filled in."""
     spec, o = m.llm, plan.option
     assert spec is not None
-    # s3:// weights are copied onto the node first; a Hugging Face id is vLLM's to download
-    model_path = f"{WEIGHTS_MOUNT}/{name}" if spec.weights.startswith("s3://") else spec.weights.removeprefix("hf://")
+    # s3:// weights (and any with the node cache) are on the node's disk first; otherwise a Hugging Face id is
+    # vLLM's to download, at its revision
+    local = plan.on_nvme
+    model_path = f"{WEIGHTS_MOUNT}/{name}" if local else plan.hf_repo[0]
     #: the longest request by default (the response timeout), within the grace period's 3600 s
     shutdown = duration_seconds(spec.shutdown_timeout) if spec.shutdown_timeout is not None else min(
         duration_seconds(m.response_timeout), MAX_SHUTDOWN_SECONDS)
@@ -192,7 +253,7 @@ def _expanded(name: str, m: cfg.ModelConfig, plan: LlmPlan) -> cfg.ModelConfig:
         model=model_path, served_model_name=spec.served_model_name or name, tensor_parallel_size=o.degree,
         max_model_len=spec.max_model_len, max_num_seqs=spec.max_num_seqs,
         gpu_memory_utilization=spec.gpu_memory_utilization, port=m.port, kv_cache_dtype=spec.kv_cache_dtype,
-        shutdown_timeout_seconds=shutdown)
+        shutdown_timeout_seconds=shutdown, revision=None if local or "@" not in spec.weights else plan.hf_repo[1])
     health = cfg.HttpGet(path=vllm.HEALTH_PATH)
     budget = plan.startup_seconds
     compute = m.compute.model_copy(update={
@@ -249,7 +310,7 @@ def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform
                                 kv_cache_dtype=spec.kv_cache_dtype, overhead_gib=spec.engine_overhead_gib)
         types, spot = _types_and_spot(platform, m, cat)
         degrees = (spec.tensor_parallel_size,) if spec.tensor_parallel_size else sizing_llm.DEGREES
-        if spec.weights.startswith("s3://"):
+        if spec.weights.startswith("s3://") or spec.node_cache:
             types = [t for t in types if t.local_nvme_gb]
         try:
             o = sizing_llm.choose(a, s, types, prices, spot=spot, pod=pod_requests(m), degrees=degrees,
@@ -264,18 +325,69 @@ def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform
                        copy_seconds=math.ceil(w / (S3_COPY_BYTES_PER_SECOND if s3 else HF_DOWNLOAD_BYTES_PER_SECOND)),
                        load_seconds=math.ceil(w / LOAD_BYTES_PER_SECOND), init_seconds=ENGINE_INIT_SECONDS,
                        node_seconds=timeouts.NODE_READY_SECONDS["gpu"],
-                       image_pull_seconds=timeouts.IMAGE_PULL_SECONDS["gpu"])
+                       image_pull_seconds=timeouts.IMAGE_PULL_SECONDS["gpu"], namespace=m.namespace,
+                       node_cache=spec.node_cache, image=m.image,
+                       hf_token=(spec.hf_token_secret, spec.hf_token_secret_key) if spec.hf_token_secret else None)
         plans[name] = plan
         models[name] = _expanded(name, m, plan)
     out = platform.model_copy(update={"config": c.model_copy(update={"models": models})})
     return out, plans, issues
 
 
+#: The node cache's fill, for s3:// weights (sh in the AWS CLI image): $1 the cache folder, $2 the entry, $3 the
+#: source. An entry exists only complete: the copy goes to a folder named after the pod, then one rename(2) puts it
+#: in place; a pod that loses the race (another one's rename came first) drops its copy. A hit copies nothing.
+S3_FILL_SCRIPT = (
+    'set -eu; final="$1/$2"; tmp="$1/.$2.tmp-$HOSTNAME"; '
+    'if [ -d "$final" ]; then echo "node cache hit: $final"; exit 0; fi; '
+    'rm -rf "$tmp"; aws s3 sync --only-show-errors "$3" "$tmp"; '
+    'if ! mv -T "$tmp" "$final" 2>/dev/null; then [ -d "$final" ]; rm -rf "$tmp"; fi; echo "node cache filled: $final"')
+#: The same for hf:// weights (Python in the engine image, with its huggingface_hub): argv the cache folder, the
+#: entry, the repository id and its revision. HF_TOKEN, when given, is read by huggingface_hub itself.
+HF_FILL_SCRIPT = """\
+import os, shutil, sys
+from huggingface_hub import snapshot_download
+root, key, repo, rev = sys.argv[1:5]
+final = os.path.join(root, key)
+if os.path.isdir(final):
+    print("node cache hit: " + final)
+    sys.exit(0)
+tmp = os.path.join(root, "." + key + ".tmp-" + os.environ["HOSTNAME"])
+shutil.rmtree(tmp, ignore_errors=True)
+snapshot_download(repo, revision=rev, local_dir=tmp)
+shutil.rmtree(os.path.join(tmp, ".cache"), ignore_errors=True)
+try:
+    os.rename(tmp, final)
+except OSError:
+    if not os.path.isdir(final):
+        raise
+    shutil.rmtree(tmp)
+print("node cache filled: " + final)
+"""
+
+
 def model_api_extras(plan: LlmPlan) -> dict[str, Any]:
-    """ModelAPI args beyond the model's config: the weights' node-local cache and the init container that fills
-    it from S3 with the model's own role."""
-    if not plan.weights.startswith("s3://"):
-        return {}
+    """ModelAPI args beyond the model's config: where the weights are cached on the node (a per-pod emptyDir, or the
+    node-wide cache with `node_cache`), the init container that fills it (from S3 with the model's own role, or
+    from Hugging Face), and the Hugging Face token Secret for the container that downloads."""
+    token = ({HF_TOKEN_ENV: {"secret": plan.hf_token[0], "key": plan.hf_token[1]}} if plan.hf_token else None)
+    if plan.node_cache:
+        root = node_templates.WEIGHTS_CACHE_ROOT
+        if plan.s3:
+            init: dict[str, Any] = {"name": "weights", "image": COPY_IMAGE,
+                                    "command": ["/bin/sh", "-c", S3_FILL_SCRIPT, "fill", NODE_CACHE_MOUNT,
+                                                plan.cache_key, plan.weights]}
+        else:
+            init = {"name": "weights", "image": plan.image,
+                    "command": ["python3", "-c", HF_FILL_SCRIPT, NODE_CACHE_MOUNT, plan.cache_key, *plan.hf_repo]}
+        init.update(env={"HOME": "/tmp", "HF_HOME": "/tmp/huggingface"}, compute={"cpu": "1", "memory": "1Gi"})
+        if token:
+            init["secret_env"] = token
+        return {"node_cache": {"host_path": root, "sub_path": plan.cache_key, "mount_path": f"{WEIGHTS_MOUNT}/{plan.model}",
+                               "init_mount_path": NODE_CACHE_MOUNT},
+                "init_containers": [init]}
+    if not plan.s3:
+        return {"secret_env": token} if token else {}
     return {
         "cache_volume": {"mount_path": WEIGHTS_MOUNT, "size_limit": plan.cache_size},
         "init_containers": [{
@@ -303,4 +415,7 @@ def table(plans: Mapping[str, LlmPlan]) -> list[str]:
         out.append(f"{'':<16} on {r['instance_type']} ({r['capacity']}, {r['replicas_per_node']} per node)")
         out.append(f"{'':<16} cold start: node {p.node_seconds}s + image {p.image_pull_seconds}s + weights copy "
                    f"{p.copy_seconds}s + load {p.load_seconds}s + engine {p.init_seconds}s")
+        warm = "warm node (cache hit)" if p.node_cache else "warm node (copied again: no node cache)"
+        out.append(f"{'':<16} {warm}: {p.warm_start_seconds}s")
+        out.append(f"{'':<16} weights: {p.weights_path}"[:120])  # plan.json `llms.<model>.weights_path` in full
     return out

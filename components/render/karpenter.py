@@ -174,10 +174,11 @@ def ec2_node_class(cluster_name: str, role_name: str, *, name: str = NODECLASS_N
                    volume_type: str = "gp3", iops: Optional[int] = 3000, throughput: Optional[int] = 125,
                    imds_hop_limit: int = 1, tags: Optional[Mapping[str, str]] = None,
                    metadata_labels: Optional[Mapping[str, str]] = None,
-                   instance_store_policy: Optional[str] = None) -> dict[str, Any]:
+                   instance_store_policy: Optional[str] = None, user_data: Optional[str] = None) -> dict[str, Any]:
     """An EC2NodeClass: AL2023 (Karpenter picks the NVIDIA/Neuron variant per instance type), IMDSv2 only with hop
     limit 1 like NodeGroup, an encrypted root volume, discovery-tagged subnets and security group, cost tags.
-    `instance_store_policy` "RAID0" puts the kubelet and containerd on the instance stores' RAID 0 (default none)."""
+    `instance_store_policy` "RAID0" puts the kubelet and containerd on the instance stores' RAID 0 (default none);
+    `user_data` (MIME multipart) is appended by Karpenter after its own NodeConfig (default none)."""
     ebs: dict[str, Any] = {"volumeSize": f"{volume_size_gib}Gi", "volumeType": volume_type, "encrypted": True,
                            "deleteOnTermination": True}
     if volume_type == "gp3":
@@ -198,6 +199,7 @@ def ec2_node_class(cluster_name: str, role_name: str, *, name: str = NODECLASS_N
                                 "httpPutResponseHopLimit": imds_hop_limit, "httpTokens": "required"},
             "tags": dict(tags or {}),
             **({"instanceStorePolicy": instance_store_policy} if instance_store_policy else {}),
+            **({"userData": user_data} if user_data else {}),
         },
     }
 

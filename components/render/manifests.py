@@ -18,6 +18,7 @@ from modelstack.render import autoscaling, labels, proxy as proxy_config, timeou
 POOL_AFFINITY_WEIGHT = 100
 SHM_VOLUME = "dshm"
 CACHE_VOLUME = "cache"
+NODE_CACHE_VOLUME = "node-cache"
 TMP_VOLUME = "tmp"
 PROXY_VOLUME = "proxy-config"
 MODEL_PORT_NAME = "model"
@@ -55,6 +56,8 @@ class ContainerSpec:
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, Any], ...] = ()
+    secret_env: tuple[tuple[str, str, str], ...] = ()
+    """(variable, Secret name, key): variables read from a Secret of the model's namespace (secretKeyRef)."""
     cpu: str = "200m"
     cpu_limit: Optional[str] = None
     memory: Optional[str] = None
@@ -68,6 +71,18 @@ class ContainerSpec:
     """Sidecars only: the server's probes are ModelSpec's."""
     liveness: Optional[ProbeSpec] = None
     startup: Optional[ProbeSpec] = None
+
+
+@dataclass(frozen=True)
+class NodeCache:
+    """A node-wide cache on the node's disk (a hostPath folder, which the node prepares): the init containers mount
+    the whole folder read-write at `init_mount_path` and fill `sub_path` in it; the server mounts only `sub_path`,
+    read-only, at `mount_path`. Sidecars do not see it."""
+
+    host_path: str
+    sub_path: str
+    mount_path: str
+    init_mount_path: str
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,8 @@ class ModelSpec:
     cache_volume: Optional[tuple[str, str]] = None
     """(mount path, size limit) of an emptyDir every container mounts: node-local disk shared by the init containers
     and the server (an LLM's weights). Default none."""
+    node_cache: Optional[NodeCache] = None
+    """A node-wide cache (hostPath) instead of `cache_volume`: shared by the pods on one node. Default none."""
     engine_metrics: bool = False
     """The server exports Prometheus metrics on its own port at /metrics (an LLM engine's queue, which KEDA
     scales on): the Service carries the scrape annotations and Prometheus's namespace may reach that port."""
@@ -253,16 +270,22 @@ def _probes(out: dict[str, Any], readiness: Optional[ProbeSpec], liveness: Optio
         out[key] = probe(p, port or 0)
 
 
-def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any]:
-    """The server (first container: the model's port, probes and preStop hook) or a sidecar (its own port and
-    probes). Every container shares the pod's localhost, /tmp and /dev/shm."""
+def env(c: ContainerSpec) -> list[dict[str, Any]]:
+    """The container's variables: plain values, then those read from a Secret (secretKeyRef)."""
+    return [*({"name": k, "value": v} for k, v in c.env),
+            *({"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} for k, secret, key in c.secret_env)]
+
+
+def container(spec: ModelSpec, c: ContainerSpec, serving: bool, init: bool = False) -> dict[str, Any]:
+    """The server (first container: the model's port, probes and preStop hook), a sidecar (its own port and
+    probes) or an init container. Every container shares the pod's localhost, /tmp and /dev/shm."""
     out: dict[str, Any] = {"name": c.name, "image": c.image, "imagePullPolicy": image_pull_policy(c.image)}
     if c.command:
         out["command"] = list(c.command)
     if c.args:
         out["args"] = list(c.args)
-    if c.env:
-        out["env"] = [{"name": k, "value": v} for k, v in c.env]
+    if c.env or c.secret_env:
+        out["env"] = env(c)
     if serving:
         out["ports"] = [{"name": MODEL_PORT_NAME if spec.proxy else "http", "containerPort": spec.port, "protocol": "TCP"}]
         _probes(out, spec.readiness or default_readiness(spec.port), spec.liveness, spec.startup, spec.port)
@@ -275,11 +298,16 @@ def container(spec: ModelSpec, c: ContainerSpec, serving: bool) -> dict[str, Any
         _probes(out, c.readiness, c.liveness, c.startup, c.port)
     out["resources"] = resources(c)
     out["securityContext"] = _security_context(spec)
-    mounts = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+    mounts: list[dict[str, Any]] = [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
     if spec.shm:
         mounts.append({"name": SHM_VOLUME, "mountPath": "/dev/shm"})
     if spec.cache_volume:
         mounts.append({"name": CACHE_VOLUME, "mountPath": spec.cache_volume[0]})
+    nc = spec.node_cache
+    if nc and init:
+        mounts.append({"name": NODE_CACHE_VOLUME, "mountPath": nc.init_mount_path})
+    elif nc and serving:
+        mounts.append({"name": NODE_CACHE_VOLUME, "mountPath": nc.mount_path, "subPath": nc.sub_path, "readOnly": True})
     out["volumeMounts"] = mounts
     return out
 
@@ -403,6 +431,9 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
         volumes.append({"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": spec.shm}})
     if spec.cache_volume:
         volumes.append({"name": CACHE_VOLUME, "emptyDir": {"sizeLimit": spec.cache_volume[1]}})
+    if spec.node_cache:
+        # type Directory: the node made it (owned by the pods' UID); a node that did not fails the pod visibly
+        volumes.append({"name": NODE_CACHE_VOLUME, "hostPath": {"path": spec.node_cache.host_path, "type": "Directory"}})
     containers = [container(spec, c, i == 0) for i, c in enumerate(spec.containers)]
     meta: dict[str, Any] = {"labels": pl}
     if spec.proxy:
@@ -427,7 +458,8 @@ def pod_template(spec: ModelSpec, capacity: Optional[str], on_demand_floor: bool
             "fsGroup": spec.run_as_user,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        **({"initContainers": [container(spec, c, False) for c in spec.init_containers]} if spec.init_containers else {}),
+        **({"initContainers": [container(spec, c, False, init=True) for c in spec.init_containers]}
+           if spec.init_containers else {}),
         "containers": containers,
         "volumes": volumes,
         "topologySpreadConstraints": topology_spread(spec, {labels.MODEL_LABEL: spec.name}),

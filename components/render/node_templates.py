@@ -212,15 +212,54 @@ NODEADM_CONTENT_TYPE = "application/node.eks.aws"
 _BOUNDARY = "MODELSTACK"
 
 
+#: Where nodeadm's `setup-local-disks` mounts the instance stores' RAID (its default `--dir` /mnt/k8s-disks, the
+#: array at `<dir>/0`; awslabs/amazon-eks-ami `templates/al2023/runtime/bin/setup-local-disks`, data/UPSTREAM.md).
+RAID_MOUNT = "/mnt/k8s-disks/0"
+#: The node-wide LLM weight cache: one folder per model and weights on the RAID, shared by the pods of the node.
+WEIGHTS_CACHE_ROOT = f"{RAID_MOUNT}/modelstack-weights"
+#: Who owns it: the UID every model container runs as (ModelAPI's run_as_user default), so the weights' init
+#: container, which runs as that user, can write there; other users may read (mode 0755).
+WEIGHTS_CACHE_UID = 10001
+#: The kubelet drop-in that makes the cache folder before the kubelet starts (so after the RAID is mounted).
+WEIGHTS_CACHE_DROP_IN = "/etc/systemd/system/kubelet.service.d/90-modelstack-weights.conf"
+SHELL_CONTENT_TYPE = 'text/x-shellscript; charset="us-ascii"'
+
+
+def weights_cache_script(uid: int = WEIGHTS_CACHE_UID) -> str:
+    """A user-data shell script that has the kubelet create WEIGHTS_CACHE_ROOT, owned by `uid`, each time it starts.
+
+    Why a kubelet drop-in, not a mkdir here: cloud-init runs this script before nodeadm's run phase, which mounts the
+    instance stores' RAID at RAID_MOUNT (the `local-disk` aspect of `nodeadm init`'s run phase, after cloud-final);
+    a folder made now would be hidden under that mount. The kubelet is started by the same run phase, after the disks
+    (data/UPSTREAM.md, "LLM weights")."""
+    return "\n".join([
+        "#!/bin/bash", "set -euo pipefail", f"mkdir -p {WEIGHTS_CACHE_DROP_IN.rsplit('/', 1)[0]}",
+        f"cat > {WEIGHTS_CACHE_DROP_IN} <<'EOF'", "[Service]",
+        f"ExecStartPre=/usr/bin/install -d -o {uid} -g {uid} -m 0755 {WEIGHTS_CACHE_ROOT}", "EOF",
+        "systemctl daemon-reload", ""])
+
+
+def _mime(parts: Sequence[tuple[str, str]]) -> str:
+    out = ["MIME-Version: 1.0", f'Content-Type: multipart/mixed; boundary="{_BOUNDARY}"', ""]
+    for content_type, body in parts:
+        out += [f"--{_BOUNDARY}", f"Content-Type: {content_type}", "", body.rstrip("\n"), ""]
+    return "\n".join([*out, f"--{_BOUNDARY}--", ""])
+
+
+def weights_cache_user_data() -> str:
+    """An EC2NodeClass's `userData` (MIME multipart; Karpenter puts its own NodeConfig first and appends these
+    parts, aws/karpenter-provider-aws `pkg/providers/amifamily/bootstrap/nodeadm.go`): the cache folder's script."""
+    return _mime([(SHELL_CONTENT_TYPE, weights_cache_script())])
+
+
 def instance_store_user_data(strategy: str = "RAID0") -> str:
     """Launch-template user data (MIME multipart, which EKS merges with its own for a managed node group) with a
     nodeadm NodeConfig whose `spec.instance.localStorage.strategy` puts the instance-store NVMe volumes in one
     RAID 0 for the kubelet and containerd: the managed node group equivalent of Karpenter's instanceStorePolicy.
-    awslabs/amazon-eks-ami `nodeadm/api/v1alpha1/nodeconfig_types.go` (LocalStorageStrategy RAID0, RAID10, Mount)."""
+    awslabs/amazon-eks-ami `nodeadm/api/v1alpha1/nodeconfig_types.go` (LocalStorageStrategy RAID0, RAID10, Mount).
+    Then the script that prepares the node-wide weight cache on that RAID (`weights_cache_script`)."""
     if strategy not in ("RAID0", "RAID10", "Mount"):
         raise ValueError(f"instance store strategy {strategy!r}: RAID0, RAID10 or Mount")
-    return "\n".join([
-        "MIME-Version: 1.0", f'Content-Type: multipart/mixed; boundary="{_BOUNDARY}"', "",
-        f"--{_BOUNDARY}", f"Content-Type: {NODEADM_CONTENT_TYPE}", "",
-        "---", "apiVersion: node.eks.aws/v1alpha1", "kind: NodeConfig", "spec:", "  instance:", "    localStorage:",
-        f"      strategy: {strategy}", "", f"--{_BOUNDARY}--", ""])
+    node_config = "\n".join(["---", "apiVersion: node.eks.aws/v1alpha1", "kind: NodeConfig", "spec:", "  instance:",
+                             "    localStorage:", f"      strategy: {strategy}"])
+    return _mime([(NODEADM_CONTENT_TYPE, node_config), (SHELL_CONTENT_TYPE, weights_cache_script())])

@@ -47,6 +47,8 @@ class EngineArgs:
     quantization: Optional[str] = None
     shutdown_timeout_seconds: int = 0
     """Seconds the engine waits for requests in flight on SIGTERM (vLLM's default 0 aborts them)."""
+    revision: Optional[str] = None
+    """The Hugging Face branch, tag or commit vLLM downloads (hf:// weights it downloads itself)."""
 
 
 #: The flags `args` renders, by EngineArgs field (tests check each against vLLM's own argument definitions).
@@ -60,6 +62,7 @@ FLAGS = {
     "kv_cache_dtype": "--kv-cache-dtype",
     "quantization": "--quantization",
     "shutdown_timeout_seconds": "--shutdown-timeout",
+    "revision": "--revision",
 }
 
 

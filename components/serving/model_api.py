@@ -41,6 +41,15 @@ class ComputeArgs(TypedDict):
     have them preallocated. Default none."""
 
 
+class SecretKeyArgs(TypedDict):
+    """One key of a Kubernetes Secret in the model's namespace (the Secret is yours to create)."""
+
+    secret: str
+    """The Secret's name (a DNS-1123 subdomain)."""
+    key: str
+    """The key of its data."""
+
+
 class ContainerArgs(TypedDict):
     """A sidecar container next to the model server: same pod, same localhost, /tmp and /dev/shm."""
 
@@ -54,6 +63,8 @@ class ContainerArgs(TypedDict):
     """Arguments. Default: the image's."""
     env: NotRequired[Optional[pulumi.Input[dict[str, pulumi.Input[str]]]]]
     """Environment variables. Default none."""
+    secret_env: NotRequired[Optional[dict[str, SecretKeyArgs]]]
+    """Environment variables read from Secrets of the model's namespace (secretKeyRef). Default none."""
     compute: NotRequired[Optional[ComputeArgs]]
     """Resources. Default cpu "200m"."""
     port: NotRequired[Optional[pulumi.Input[int]]]
@@ -288,6 +299,17 @@ class HttpAddOnArgs(TypedDict):
     """Default "keda-add-ons-http-external-scaler.keda:9090"."""
 
 
+class NodeCacheArgs(TypedDict):
+    """A node-wide cache: a folder on the node (hostPath, prepared by the node, e.g. the LLM weights' cache on the
+    instance stores' RAID) shared by the model's pods on that node. The init containers mount the whole folder
+    read-write at `init_mount_path` and fill `sub_path`; the server mounts `sub_path` read-only at `mount_path`."""
+
+    host_path: str
+    sub_path: str
+    mount_path: str
+    init_mount_path: str
+
+
 class CacheVolumeArgs(TypedDict):
     """Disk shared by the pod's containers (an emptyDir)."""
 
@@ -392,6 +414,11 @@ class ModelAPIArgs(TypedDict):
     cache_volume: NotRequired[Optional["CacheVolumeArgs"]]
     """An emptyDir every container mounts; on nodes whose kubelet folder is on instance-store NVMe (Karpenter
     instanceStorePolicy RAID0) it is node-local disk. Default none."""
+    node_cache: NotRequired[Optional[NodeCacheArgs]]
+    """A hostPath folder shared by the model's pods on one node (not with `cache_volume`); the namespace's Pod
+    Security admission must allow hostPath (README "LLMs"). Default none."""
+    secret_env: NotRequired[Optional[dict[str, SecretKeyArgs]]]
+    """The server's environment variables read from Secrets of the model's namespace (secretKeyRef). Default none."""
     strip_path_prefix: NotRequired[pulumi.Input[bool]]
     """The proxy takes the route's path off each request before the server sees it (/chat/v1/models -> /v1/models),
     for servers that answer at their root (an LLM engine's OpenAI API). Default false: the server gets the full path."""
@@ -681,11 +708,19 @@ def _container(name: str, a: Mapping[str, Any], where: str, extra_env: tuple[Any
         for k, p in probes.items():
             if p is not None and p.exec_command is None and p.port is None and port is None:
                 raise ValueError(f"{where}.{k}_probe: an http_get or tcp_socket probe needs a port (the sidecar has none)")
+    secret_env = a.get("secret_env") or {}
+    for k, ref in secret_env.items():
+        if not (isinstance(ref, Mapping) and ref.get("secret") and ref.get("key")):
+            raise ValueError(f"{where + '.' if where else ''}secret_env.{k}: a secret and a key")
+        if k in env:
+            raise ValueError(f"{where + '.' if where else ''}secret_env.{k}: also in env (one value per variable)")
     return manifests.ContainerSpec(
         name=name, image=a["image"],
         command=tuple(_plain(a.get("command") or (), f"{where}.command")),
         args=tuple(_plain(a.get("args") or (), f"{where}.args")),
         env=tuple(sorted(env.items())) + extra_env,
+        secret_env=tuple((k, str(_plain(r["secret"], f"{where}.secret_env")), str(_plain(r["key"], f"{where}.secret_env")))
+                         for k, r in sorted(secret_env.items())),
         cpu=str(_get(c, "cpu", "200m", where)), cpu_limit=_get(c, "cpu_limit", None, where),
         memory=_get(c, "memory", None, where), gpu=gpu, inferentia=inf, hugepages=_get(c, "hugepages", None, where),
         port=int(port) if port is not None else None, **probes)
@@ -827,6 +862,16 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
     cache = a.get("cache_volume") or None
     if cache is not None and not (cache.get("mount_path") and cache.get("size_limit")):
         raise ValueError(f"ModelAPI {name!r}: cache_volume needs mount_path and size_limit")
+    nc = a.get("node_cache") or None
+    if nc is not None:
+        fields = ("host_path", "sub_path", "mount_path", "init_mount_path")
+        if cache is not None:
+            raise ValueError(f"ModelAPI {name!r}: node_cache or cache_volume, not both")
+        if not all(isinstance(nc.get(f), str) and nc.get(f) for f in fields):
+            raise ValueError(f"ModelAPI {name!r}: node_cache needs {', '.join(fields)}")
+        if not nc["host_path"].startswith("/") or any(p in ("", ".", "..") for p in nc["sub_path"].split("/")):
+            raise ValueError(f"ModelAPI {name!r}: node_cache: an absolute host_path and a relative sub_path without "
+                             f"'..' (got {nc['host_path']!r}, {nc['sub_path']!r})")
     names = [s.name for s in sidecars]
     for reserved in ("model", proxy_config.CONTAINER):
         if reserved in names:
@@ -909,6 +954,8 @@ def _resolve(name: str, args: ModelAPIArgs) -> Plan:
         init_containers=inits,
         cache_volume=(str(_plain(cache["mount_path"], "cache_volume.mount_path")),
                       str(_plain(cache["size_limit"], "cache_volume.size_limit"))) if cache else None,
+        node_cache=manifests.NodeCache(host_path=nc["host_path"], sub_path=nc["sub_path"], mount_path=nc["mount_path"],
+                                       init_mount_path=nc["init_mount_path"]) if nc else None,
         engine_metrics=bool(_get(a, "engine_metrics", False, "")),
     )
     target = autoscaling.Target(

@@ -18,6 +18,7 @@ from modelstack.policies import engine
 from modelstack.policies.engine import evaluate, has_mandatory
 from modelstack.policies.pack import build_policies
 from modelstack.policies.rule import Context, Resource, Rule
+from modelstack.render.node_templates import WEIGHTS_CACHE_ROOT
 from policy_stacks import bad_stack, find, good_stack, karpenter_resources, pod, queue_resources
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "bad_resources.json"
@@ -59,6 +60,14 @@ def set_path(d: dict[str, Any], path: str, value: Any) -> None:
 
 
 DELETE = object()
+
+
+def host_path_volume(stack: Stack, path: str, readonly: bool, kind: str = "Directory") -> None:
+    """The server mounts a hostPath volume."""
+    spec = pod(find(stack, "sentiment", "Deployment"))
+    spec.setdefault("volumes", []).append({"name": "host", "hostPath": {"path": path, "type": kind}})
+    spec["containers"][0].setdefault("volumeMounts", []).append({"name": "host", "mountPath": "/host",
+                                                                 "readOnly": readonly})
 
 
 def at(name: str, path: str, value: Any, type_suffix: str = "") -> Callable[[Stack], None]:
@@ -104,6 +113,14 @@ CASES: list[tuple[str, str, str, Callable[[Stack], None]]] = [
      lambda s: server(s)["securityContext"].pop("capabilities")),
     ("pod-no-privilege-escalation", "dev", "host network",
      lambda s: pod(find(s, "sentiment", "Deployment")).update(hostNetwork=True)),
+    ("pod-host-path", "dev", "the node's root filesystem",
+     lambda s: host_path_volume(s, "/", readonly=True)),
+    ("pod-host-path", "dev", "the weights cache, writable by the server",
+     lambda s: host_path_volume(s, WEIGHTS_CACHE_ROOT, readonly=False)),
+    ("pod-host-path", "dev", "the weights cache, created by the kubelet if missing",
+     lambda s: host_path_volume(s, WEIGHTS_CACHE_ROOT, readonly=True, kind="DirectoryOrCreate")),
+    ("pod-host-path", "dev", "a folder beside the weights cache",
+     lambda s: host_path_volume(s, WEIGHTS_CACHE_ROOT + "/../../..", readonly=True)),
     ("lb-cidr-allowlist", "dev", "no allow-list",
      lambda s: ingress_notes(s).pop("alb.ingress.kubernetes.io/inbound-cidrs")),
     ("lb-cidr-allowlist", "dev", "open to the internet",

@@ -155,10 +155,45 @@ def test_instance_store_user_data_is_a_nodeadm_node_config_in_mime():
 
     msg = email.message_from_string(nt.instance_store_user_data())
     assert msg.is_multipart()
-    (part,) = msg.get_payload()
+    part, script = msg.get_payload()
     assert part.get_content_type() == nt.NODEADM_CONTENT_TYPE
     doc = yaml.safe_load(part.get_payload())
     assert doc["kind"] == "NodeConfig" and doc["apiVersion"] == "node.eks.aws/v1alpha1"
     assert doc["spec"]["instance"]["localStorage"]["strategy"] == "RAID0"
+    # then the script that prepares the node-wide weight cache on that RAID
+    assert script.get_content_type() == "text/x-shellscript" and script.get_payload().rstrip("\n") == nt.weights_cache_script().rstrip("\n")
     with pytest.raises(ValueError):
         nt.instance_store_user_data("RAID5")
+
+
+def _drop_in(script: str) -> str:
+    """The kubelet drop-in the script writes (its here-document)."""
+    lines = script.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("cat > ")) + 1
+    return "\n".join(lines[start:lines.index("EOF", start)])
+
+
+def test_the_weights_cache_script_makes_the_folder_when_the_kubelet_starts_owned_by_the_pods_user(tmp_path):
+    import configparser
+    import subprocess
+
+    script = nt.weights_cache_script(uid=4242)
+    # a kubelet drop-in written to the path the script names, then a reload so the kubelet nodeadm starts later uses it
+    assert f"cat > {nt.WEIGHTS_CACHE_DROP_IN} <<'EOF'" in script and script.rstrip().endswith("systemctl daemon-reload")
+    unit = configparser.ConfigParser()
+    unit.read_string(_drop_in(script))
+    pre = unit["Service"]["ExecStartPre"].split()
+    assert pre[0] == "/usr/bin/install" and pre[-1] == nt.WEIGHTS_CACHE_ROOT
+    assert pre[1:-1] == ["-d", "-o", "4242", "-g", "4242", "-m", "0755"]
+    assert nt.WEIGHTS_CACHE_ROOT.startswith(nt.RAID_MOUNT + "/")
+    # the script itself is valid bash
+    subprocess.run(["bash", "-n"], input=script, text=True, check=True)
+
+
+def test_an_ec2_node_class_user_data_carries_only_the_cache_script():
+    import email
+
+    msg = email.message_from_string(nt.weights_cache_user_data())
+    (script,) = msg.get_payload()  # Karpenter puts its own NodeConfig (with instanceStorePolicy's RAID0) first
+    assert script.get_content_type() == "text/x-shellscript"
+    assert "ExecStartPre=/usr/bin/install" in script.get_payload()
