@@ -169,6 +169,8 @@ def _node_group_args(p: Platform, g: NodeGroupPlan, cluster: Cluster, tags: dict
         args["root_volume_throughput"] = c.root_volume.throughput
     if g.pool in llm_nvme_pools(capacity):  # an LLM's weights are cached on the instance stores (planner/llm.py)
         args["instance_store_policy"] = "RAID0"
+        if g.pool in llm_nvme_pools(capacity, node_cache=True):  # only then the node-wide cache's folder
+            args["weights_cache"] = True
     return args
 
 
@@ -342,13 +344,13 @@ def model_args(p: Platform, name: str, m: cfg.ModelConfig, capacity: CapacityPla
     return args
 
 
-def llm_nvme_pools(capacity: Optional[CapacityPlan]) -> set[str]:
+def llm_nvme_pools(capacity: Optional[CapacityPlan], node_cache: bool = False) -> set[str]:
     """Pools (node groups and their fallbacks) that run an LLM whose weights are on the instance stores: s3:// ones
-    (copied there) and any with the node-wide cache."""
+    (copied there) and any with the node-wide cache; `node_cache`: only those that run one with the node cache."""
     if capacity is None:
         return set()
     return {capacity.placements[m].pool for m, p in capacity.llms.items()
-            if p.on_nvme and m in capacity.placements}
+            if (p.node_cache if node_cache else p.on_nvme) and m in capacity.placements}
 
 
 #: Pod Security admission labels of a model namespace (Kubernetes' pod-security.kubernetes.io/<mode>).
@@ -370,11 +372,11 @@ def pod_security_labels(host_path: bool) -> dict[str, str]:
     return {f"{PSA}/enforce": "privileged", f"{PSA}/warn": "restricted", f"{PSA}/audit": "restricted"}
 
 
-def llm_nvme_classes(capacity: CapacityPlan) -> set[str]:
-    """EC2NodeClasses of pools that run an LLM with s3:// weights: the kubelet goes on the instance stores' RAID 0
-    (instanceStorePolicy RAID0), where the weights' emptyDir lands (planner/llm.py). Pools sharing that root volume
-    share the class."""
-    return {node_class_of(capacity, pool) for pool in llm_nvme_pools(capacity)}
+def llm_nvme_classes(capacity: CapacityPlan, node_cache: bool = False) -> set[str]:
+    """EC2NodeClasses of pools that run an LLM with s3:// weights or the node cache: the kubelet goes on the instance
+    stores' RAID 0 (instanceStorePolicy RAID0), where the weights' emptyDir or cache lands (planner/llm.py). Pools
+    sharing that root volume share the class. `node_cache`: only the classes of pools with a node-cache LLM."""
+    return {node_class_of(capacity, pool) for pool in llm_nvme_pools(capacity, node_cache)}
 
 
 def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle: ClusterHandle,
@@ -385,7 +387,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
     k = c.cluster.karpenter
     vpc = c.cluster.vpc
     system = next(g for g in capacity.groups if g.kind == "system")
-    nvme = llm_nvme_classes(capacity)
+    nvme, cached = llm_nvme_classes(capacity), llm_nvme_classes(capacity, node_cache=True)
     args: KarpenterArgs = {
         "handle": handle,
         "region": p.region,
@@ -403,7 +405,7 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
         "replicas": 2 if system.nodes_min >= 2 else 1,
         "controller_identity": k.controller_identity,
         "ami_version": k.ami_version,
-        "node_classes": [node_class_args(n, v, n in nvme) for n, v in node_classes(capacity).items()],
+        "node_classes": [node_class_args(n, v, n in nvme, n in cached) for n, v in node_classes(capacity).items()],
         "labels": {labels.ENVIRONMENT_LABEL: c.environment, labels.TEAM_LABEL: c.team},
         "tags": tags,
     }
@@ -418,15 +420,18 @@ def karpenter_args(p: Platform, capacity: CapacityPlan, network: Network, handle
     return args
 
 
-def node_class_args(name: str, volume: cfg.RootVolume, raid0: bool = False) -> NodeClassArgs:
+def node_class_args(name: str, volume: cfg.RootVolume, raid0: bool = False, weights_cache: bool = False) -> NodeClassArgs:
     """An EC2NodeClass of the Karpenter component: its root volume (gp3 with its IOPS and throughput); `raid0`: its
-    instance stores as one RAID 0 array, where an LLM's weights are cached (planner/llm.py). Default off."""
+    instance stores as one RAID 0 array, where an LLM's weights are cached (planner/llm.py); `weights_cache`: with
+    the node-wide cache's folder prepared on it. Both default off."""
     out: NodeClassArgs = {"name": name, "root_volume_size_gib": volume.size_gib, "root_volume_type": volume.type}
     if volume.type == "gp3":
         out["root_volume_iops"] = volume.iops
         out["root_volume_throughput"] = volume.throughput
     if raid0:
         out["instance_store_policy"] = "RAID0"
+        if weights_cache:
+            out["weights_cache"] = True
     return out
 
 

@@ -65,8 +65,10 @@ class NodeClassArgs(TypedDict):
     """gp3 MB/s. Default 125."""
     instance_store_policy: NotRequired[str]
     """"RAID0": the instance-store NVMe volumes as one RAID 0 holding the kubelet's and containerd's folders (so
-    emptyDir volumes and image layers are node-local NVMe; the LLM weights' cache), and a `userData` script that
-    prepares the node-wide weight cache folder on it (render/node_templates.py). Default none (root volume)."""
+    emptyDir volumes and image layers are node-local NVMe; the LLM weights' cache). Default none (root volume)."""
+    weights_cache: NotRequired[bool]
+    """A `userData` script that prepares the LLM weights' node-wide cache folder on that RAID
+    (render/node_templates.py; needs instance_store_policy). Default false: no userData."""
 
 
 def _managed_policy_arn(name: str, partition: str) -> str:
@@ -265,7 +267,7 @@ class Karpenter(pulumi.ComponentResource):
                 imds_hop_limit=args.get("imds_hop_limit", 1), tags=tags, metadata_labels=meta_labels,
                 instance_store_policy=c.get("instance_store_policy"),
                 # the LLM weights' node-wide cache folder on that RAID (render/node_templates.py)
-                user_data=node_templates.weights_cache_user_data() if c.get("instance_store_policy") else None)
+                user_data=node_templates.weights_cache_user_data() if c.get("weights_cache") else None)
 
         for c in classes:
             suffix = "" if c["name"] == karpenter.NODECLASS_NAME else f"-{c['name']}"

@@ -72,6 +72,9 @@ class NodeGroupArgs(TypedDict):
     instance_store_policy: NotRequired[str]
     """"RAID0": the instance-store NVMe volumes as one RAID 0 for the kubelet and containerd (nodeadm user data in the
     launch template), so emptyDir volumes and image layers are node-local NVMe (an LLM's weights). Default none."""
+    weights_cache: NotRequired[bool]
+    """Also prepare the LLM weights' node-wide cache folder on that RAID (a script in the launch template's user data,
+    render/node_templates.py; needs instance_store_policy). Default false."""
     imds_hop_limit: NotRequired[int]
     """IMDSv2 response hop limit. Default 1: pods (one hop away) cannot read the node role's credentials;
     add-ons use IRSA and get region/VPC from their values instead."""
@@ -148,7 +151,8 @@ class NodeGroup(pulumi.ComponentResource):
             ebs["iops"] = args.get("root_volume_iops", 3000)
             ebs["throughput"] = args.get("root_volume_throughput", 125)
         store = args.get("instance_store_policy")  # nodeadm's NodeConfig: the instance stores as one RAID 0 array
-        user_data = base64.b64encode(node_templates.instance_store_user_data(store).encode()).decode() if store else None
+        user_data = base64.b64encode(node_templates.instance_store_user_data(
+            store, weights_cache=bool(args.get("weights_cache"))).encode()).decode() if store else None
         lt = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"EKS managed node group {ng_name}",

@@ -252,14 +252,16 @@ def weights_cache_user_data() -> str:
     return _mime([(SHELL_CONTENT_TYPE, weights_cache_script())])
 
 
-def instance_store_user_data(strategy: str = "RAID0") -> str:
+def instance_store_user_data(strategy: str = "RAID0", weights_cache: bool = False) -> str:
     """Launch-template user data (MIME multipart, which EKS merges with its own for a managed node group) with a
     nodeadm NodeConfig whose `spec.instance.localStorage.strategy` puts the instance-store NVMe volumes in one
     RAID 0 for the kubelet and containerd: the managed node group equivalent of Karpenter's instanceStorePolicy.
     awslabs/amazon-eks-ami `nodeadm/api/v1alpha1/nodeconfig_types.go` (LocalStorageStrategy RAID0, RAID10, Mount).
-    Then the script that prepares the node-wide weight cache on that RAID (`weights_cache_script`)."""
+    With `weights_cache`, then the script that prepares the node-wide weight cache on that RAID
+    (`weights_cache_script`). Default without."""
     if strategy not in ("RAID0", "RAID10", "Mount"):
         raise ValueError(f"instance store strategy {strategy!r}: RAID0, RAID10 or Mount")
     node_config = "\n".join(["---", "apiVersion: node.eks.aws/v1alpha1", "kind: NodeConfig", "spec:", "  instance:",
                              "    localStorage:", f"      strategy: {strategy}"])
-    return _mime([(NODEADM_CONTENT_TYPE, node_config), (SHELL_CONTENT_TYPE, weights_cache_script())])
+    return _mime([(NODEADM_CONTENT_TYPE, node_config),
+                  *([(SHELL_CONTENT_TYPE, weights_cache_script())] if weights_cache else [])])

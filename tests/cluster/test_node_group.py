@@ -111,5 +111,9 @@ def test_instance_store_raid0_goes_into_the_launch_templates_user_data(run):
                           "instance_store_policy": "RAID0"})
     lt = r.named("llm-lt", "aws:ec2/launchTemplate:LaunchTemplate").inputs
     assert base64.b64decode(lt["userData"]).decode() == node_templates.instance_store_user_data("RAID0")
+    cached = _run(run, "llm", {"instance_types": ["g6e.xlarge"], "kind": "gpu", "accelerator_count": 1,
+                               "instance_store_policy": "RAID0", "weights_cache": True})
+    lt = cached.named("llm-lt", "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert base64.b64decode(lt["userData"]).decode() == node_templates.instance_store_user_data("RAID0", weights_cache=True)
     plain = _run(run, "cpu", {"instance_types": ["m6i.xlarge"]}).named("cpu-lt", "aws:ec2/launchTemplate:LaunchTemplate")
     assert "userData" not in plain.inputs

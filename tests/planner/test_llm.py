@@ -201,7 +201,10 @@ def test_under_cluster_autoscaler_the_llms_node_group_puts_the_kubelet_on_the_in
     values[CONFIG_KEY]["cluster"]["provisioner"] = "cluster-autoscaler"
     platform, capacity = plan_platform("dev", values, source, TODAY)
     group = next(g for g in capacity.groups if "chat" in g.models)
-    assert program._node_group_args(platform, group, _FakeCluster(), {}, capacity)["instance_store_policy"] == "RAID0"
+    args = program._node_group_args(platform, group, _FakeCluster(), {}, capacity)
+    # s3:// weights without the node cache: the RAID, not the cache's folder (nothing more in the user data, so an
+    # existing LLM group's launch template is what it was)
+    assert args["instance_store_policy"] == "RAID0" and "weights_cache" not in args
     other = next(g for g in capacity.groups if g.kind == "system")
     assert "instance_store_policy" not in program._node_group_args(platform, other, _FakeCluster(), {}, capacity)
 
@@ -224,3 +227,13 @@ def test_hugging_face_weights_are_downloaded_by_the_engine_within_its_budget(tmp
     assert m.args[0] == "meta-llama/Llama-3.1-8B-Instruct" and m.aws is None
     assert p.copy_seconds >= p.architecture.weight_bytes / planner_llm.HF_DOWNLOAD_BYTES_PER_SECOND
     assert planner_llm.model_api_extras(p) == {}
+
+
+def test_under_karpenter_only_node_cache_classes_carry_the_cache_folders_user_data(tmp_path):
+    platform, capacity = planned(tmp_path, doc=LLAMA_70B)  # s3:// weights, no node cache
+    (cls,) = program.llm_nvme_classes(capacity)
+    assert program.llm_nvme_classes(capacity, node_cache=True) == set()
+    volume = program.node_classes(capacity)[cls]
+    assert program.node_class_args(cls, volume, raid0=True) == {
+        **program.node_class_args(cls, volume), "instance_store_policy": "RAID0"}  # no userData: no drift
+    assert program.node_class_args(cls, volume, raid0=True, weights_cache=True)["weights_cache"] is True

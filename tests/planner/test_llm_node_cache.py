@@ -137,7 +137,8 @@ def test_node_cache_pools_get_the_raid_and_the_namespace_admits_hostpath(tmp_pat
     values[CONFIG_KEY]["cluster"]["provisioner"] = "cluster-autoscaler"
     platform, capacity = plan_platform("dev", values, source, TODAY)
     group = next(g for g in capacity.groups if "chat" in g.models)
-    assert program._node_group_args(platform, group, _FakeCluster(), {}, capacity)["instance_store_policy"] == "RAID0"
+    args = program._node_group_args(platform, group, _FakeCluster(), {}, capacity)
+    assert args["instance_store_policy"] == "RAID0" and args["weights_cache"] is True
     assert program.node_cache_namespaces(platform.config) == {"models"}
     assert program.pod_security_labels(True)["pod-security.kubernetes.io/enforce"] == "privileged"
     assert program.pod_security_labels(True)["pod-security.kubernetes.io/warn"] == "restricted"

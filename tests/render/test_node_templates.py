@@ -153,7 +153,9 @@ def test_rendered_configmap_text():
 def test_instance_store_user_data_is_a_nodeadm_node_config_in_mime():
     import email
 
-    msg = email.message_from_string(nt.instance_store_user_data())
+    (only,) = email.message_from_string(nt.instance_store_user_data()).get_payload()  # no cache: the NodeConfig only
+    assert only.get_content_type() == nt.NODEADM_CONTENT_TYPE
+    msg = email.message_from_string(nt.instance_store_user_data(weights_cache=True))
     assert msg.is_multipart()
     part, script = msg.get_payload()
     assert part.get_content_type() == nt.NODEADM_CONTENT_TYPE
