@@ -476,11 +476,15 @@ def pack_mixed(items: Mapping[_MixItem, int],
     from ``options`` = (capacity, unit price) per node kind: (cost, ((option index, nodes), ...)), never dearer
     than the best single kind that holds them all.
 
-    Greedy on price per value, a replica's value being its cheapest price per replica on any kind alone: fill one
-    node of each kind (first-fit decreasing), buy the kind with the lowest price per value as many times as that
-    fill repeats, until one node of some kind holds all that is left for no more than the greedy rate would pay.
-    That is how a Karpenter pool settles: launches for pending pods on the allowed types, then consolidation
-    replacing nodes with cheaper ones. Raises SizingError when a replica fits no option.
+    Greedy on price per value, a replica's value being what it costs alone: its cheapest kind for the replicas of
+    its shape still to place, recomputed each step (a lone replica of a large shape is worth its whole node, so the
+    fill that tops that node up with others is bought first). Each step fills one node of each kind and buys the
+    fill with the lowest price per value as many times as it repeats, until one node of some kind holds all that is
+    left for no more than the greedy rate would pay. The greedy runs twice, keeping the cheaper: once with each
+    node filled first-fit decreasing, once also trying fills that start from each other shape, or take the shapes
+    by value per room they use (two shapes that share a multi-GPU node well: the largest first fills it with one
+    of them alone). That is how a Karpenter pool settles: launches for pending pods on the allowed types, then
+    consolidation replacing nodes with cheaper ones. Raises SizingError when a replica fits no option.
     """
     live = {it: n for it, n in items.items() if n > 0}
     if not live:
@@ -489,44 +493,66 @@ def pack_mixed(items: Mapping[_MixItem, int],
     def per(it: _MixItem, cap: NodeCapacity) -> int:
         return _fits_shape(it[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
 
-    value: dict[_MixItem, float] = {}
-    for it in live:
-        rates = [price / k for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
-        if not rates:
-            raise SizingError("pack_mixed: a replica fits no node kind offered")
-        value[it] = min(rates)
+    fit = {it: [(k, price) for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
+           for it in live}
+    if not all(fit.values()):
+        raise SizingError("pack_mixed: a replica fits no node kind offered")
     orders = [sorted((it for it in live if o in it[1]), key=lambda it: (_shape_size(it[0], cap), it[0]), reverse=True)
               for o, (cap, _) in enumerate(options)]
     # The best single kind, packed whole: the mix must beat it.
-    best_single: tuple[float, tuple[tuple[int, int], ...]] = (math.inf, ())
+    best: tuple[float, tuple[tuple[int, int], ...]] = (math.inf, ())
     entries = [(_unpack_shape(it[0]), n, 1) for it, n in live.items()]
     for o, (cap, price) in enumerate(options):
         if all(o in it[1] and per(it, cap) for it in live):
             n, _ = _pack(entries, cap)
-            if n * price < best_single[0] - 1e-12:
-                best_single = (n * price, ((o, n),))
+            if n * price < best[0] - 1e-12:
+                best = (n * price, ((o, n),))
+    for more_fills in ((False, True) if len(live) > 1 else (False,)):
+        greedy = _greedy_mix(live, options, fit, orders, more_fills)
+        # A tie goes to fewer nodes (fewer root volumes and DaemonSet pods, larger holes for what comes next),
+        # then to the single kind (one shape).
+        if (round(greedy[0], 9), sum(n for _, n in greedy[1])) < (round(best[0], 9), sum(n for _, n in best[1])):
+            best = greedy
+    return best
+
+
+def _greedy_mix(live: Mapping[_MixItem, int], options: Sequence[tuple[NodeCapacity, float]],
+                fit: Mapping[_MixItem, list[tuple[int, float]]], orders: Sequence[Sequence[_MixItem]],
+                more_fills: bool) -> tuple[float, tuple[tuple[int, int], ...]]:
+    """One run of :func:`pack_mixed`'s greedy: (cost, ((option index, nodes), ...))."""
     remaining = dict(live)
     bought: dict[int, int] = {}
     total = 0.0
     while remaining:
+        value = {it: min(math.ceil(n / k) * price for k, price in fit[it]) / n for it, n in remaining.items()}
         rest_value = sum(value[it] * n for it, n in remaining.items())
-        best: tuple[float, int, dict[_MixItem, int]] | None = None
+        best: tuple[float, float, int, dict[_MixItem, int]] | None = None
         finish: tuple[float, int] | None = None
         for o, (cap, price) in enumerate(options):
-            fill = _fill_node(remaining, orders[o], cap)
-            if not fill:
+            present = [it for it in orders[o] if it in remaining]
+            if not present:
                 continue
-            if fill == remaining and (finish is None or price < finish[0] - 1e-12):
-                finish = (price, o)
-            rate = price / sum(value[it] * k for it, k in fill.items())
-            if best is None or rate < best[0] - 1e-12:
-                best = (rate, o, fill)
-        assert best is not None  # every replica fits some option (its value above), so some fill is not empty
+            tries = [present]
+            if more_fills and len(present) > 1:
+                tries += [[first] + [it for it in present if it is not first] for first in present[1:]]
+                tries.append(sorted(present, key=lambda it: value[it] / _shape_size(it[0], cap), reverse=True))
+            for order in tries:
+                fill = _fill_node(remaining, order, cap)
+                if not fill:
+                    continue
+                if fill == remaining and (finish is None or price < finish[0] - 1e-12):
+                    finish = (price, o)
+                worth = sum(value[it] * k for it, k in fill.items())
+                rate = price / worth
+                # At the same rate, the fill worth more: a larger node, so fewer of them.
+                if best is None or rate < best[0] - 1e-12 or (rate <= best[0] + 1e-12 and worth > best[1] + 1e-9):
+                    best = (rate, worth, o, fill)
+        assert best is not None  # every replica fits some option (pack_mixed checks), so some fill is not empty
         if finish is not None and finish[0] <= best[0] * rest_value + 1e-9:
             bought[finish[1]] = bought.get(finish[1], 0) + 1
             total += finish[0]
             break
-        _, o, fill = best
+        _, _, o, fill = best
         times = min(remaining[it] // k for it, k in fill.items())
         for it, k in fill.items():
             remaining[it] -= k * times
@@ -534,8 +560,6 @@ def pack_mixed(items: Mapping[_MixItem, int],
                 del remaining[it]
         bought[o] = bought.get(o, 0) + times
         total += times * options[o][1]
-    if best_single[0] <= total + 1e-9:
-        return best_single
     return total, tuple(sorted(bought.items()))
 
 
@@ -863,9 +887,12 @@ class _Evaluator:
         # model on the kinds it fits.
         parts = self._mix(cand, counts, spread)
         one = (pool.parts(False), pool.parts(True))
-        # Never dearer than the one shape (a mix that fails or passes max_nodes keeps it).
-        pick = tuple(m if m and sum(p.usd_per_hour for p in m) < sum(p.usd_per_hour for p in o) - 1e-9 else o
-                     for m, o in zip(parts, one))
+        # Never dearer than the one shape (a mix that fails or passes max_nodes keeps it); at the same price, fewer
+        # nodes win (fewer root volumes; larger holes for replicas an on-demand floor's nodes take beside it).
+        def rank(ps: tuple[Part, ...]) -> tuple[float, int]:
+            return round(sum(p.usd_per_hour for p in ps), 9), sum(p.nodes for p in ps)
+
+        pick = tuple(m if m and rank(m) < rank(o) else o for m, o in zip(parts, one))
         pool = replace(pool, parts_min=pick[0], parts_max=pick[1])
         return w_min * pool.usd_per_hour_min + w_max * pool.usd_per_hour_max, pool
 
@@ -970,7 +997,9 @@ class _Evaluator:
                     n = (hi if at_max else lo) * k
                     shape, ok = _pack_shape(pod), self.fits_pod(pod)
                     got = 0
-                    for itype, room in bins:
+                    # Best fit: the nodes with the least room for this shape first, so the floor leaves its large
+                    # holes whole for the rest (first fit may fill a large node with what a small one holds).
+                    for itype, room in sorted(bins, key=lambda b: _fits_shape(shape, *b[1])):
                         if got == n:
                             break
                         if itype not in ok:
