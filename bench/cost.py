@@ -914,7 +914,7 @@ def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: fl
                 if i in only:
                     print("\n".join(_portfolio_text(demands, hand=False)))
     results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit, only=only)
-    if verbose:
+    if verbose and only:
         for r in results:
             print(f"  {r.portfolio[0].name.split('-')[0]} {'spot' if r.spot else 'on-demand'}: optimum at min "
                   f"{dict(r.optimum[0].nodes)}, at max {dict(r.optimum[1].nodes)}")

@@ -9,7 +9,7 @@ from modelstack import program
 from modelstack.capacity import pricing
 from modelstack.capacity.cost import estimate
 from modelstack.capacity.optimizer import GroupSelection, ModelDemand, choose_group, pack_mixed
-from modelstack.capacity.sizing import Requests, node_capacity
+from modelstack.capacity.sizing import NodeCapacity, Requests, node_capacity
 from modelstack.config.schema import CONFIG_KEY, ConfigError
 from modelstack.planner.karpenter import plan_karpenter
 from test_program import _platform
@@ -114,6 +114,42 @@ def test_pack_mixed_is_never_dearer_than_one_kind_and_beats_it_on_a_remainder():
     assert dict(mix) == {0: 1, 1: 1} and usd == pytest.approx(sum(p for _, p in options))
     # a replica may only go where it is allowed: kind 0 barred leaves kind 1 alone
     assert pack_mixed({(shape, frozenset({1})): 5}, options)[1] == ((1, 5),)
+
+
+def _nodes(capacity_gpus: int, price: float):
+    """A node kind of ``capacity_gpus`` GPUs with 12 vCPU and 45 GiB per GPU, at ``price`` ($1 per GPU-hour)."""
+    return (NodeCapacity(cpu_millicores=12000 * capacity_gpus, memory_mib=46080 * capacity_gpus, pods=100,
+                         gpus=capacity_gpus, neuron_devices=0), price)
+
+
+def test_pack_mixed_shares_a_multi_gpu_node_between_two_shapes():
+    # Hand-checked: X needs 4 GPUs and 64 GiB, Y 2 GPUs and 128 GiB. Every GPU costs $1/h on either kind, so a mix
+    # costs at least the GPUs it needs; it gets there only if no GPU idles. Y's memory leaves a 4-GPU node (180 GiB)
+    # two idle GPUs, so both Ys must share an 8-GPU node with one X (8 GPUs, 256 of 360 GiB). First-fit decreasing
+    # with the largest shape first fills each 8-GPU node with two Xs, then pays for idle GPUs beside each Y.
+    small, big = _nodes(4, 4.0), _nodes(8, 8.0)
+    x = ((12000, 65536, 4, 0), frozenset({0, 1}))
+    y = ((6000, 131072, 2, 0), frozenset({0, 1}))
+    for nx, ny in ((4, 2), (2, 2), (1, 2)):
+        usd, mix = pack_mixed({x: nx, y: ny}, [small, big])
+        assert usd == pytest.approx(4 * nx + 2 * ny), (nx, ny, mix)  # no GPU idle
+        assert sum(n * (4, 8)[o] for o, n in mix) == 4 * nx + 2 * ny
+    # Three Xs and a Y need 14 GPUs but cost 16 (the Y idles two GPUs wherever it runs); at that price, two 8-GPU
+    # nodes win over four 4-GPU ones: fewer root volumes and DaemonSet pods.
+    usd, mix = pack_mixed({x: 3, y: 1}, [small, big])
+    assert usd == pytest.approx(16.0) and mix == ((1, 2),)
+
+
+def test_pack_mixed_values_a_lone_large_replica_at_its_whole_node():
+    # Hand-checked: L needs 2 GPUs and may only run on the 4-GPU kind ($10.50); three S need 1 GPU each, anywhere
+    # (a 1-GPU node is $2.25). L's node costs $10.50 whatever else it holds, so its two spare GPUs take two S for
+    # nothing and the third S runs alone: $12.75. Valued at half a node (two Ls fit one), L looked cheaper than
+    # topping its node up, and the three S were bought 1-GPU nodes first: $17.25.
+    one, four = _nodes(1, 2.25), _nodes(4, 10.5)
+    large = ((16000, 32768, 2, 0), frozenset({1}))
+    small_pod = ((4000, 16384, 1, 0), frozenset({0, 1}))
+    usd, mix = pack_mixed({large: 1, small_pod: 3}, [one, four])
+    assert usd == pytest.approx(12.75) and mix == ((0, 1), (1, 1))
 
 
 def test_autoscaled_replicas_fill_the_on_demand_floor_before_spot_is_bought():
