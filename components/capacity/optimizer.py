@@ -1070,9 +1070,7 @@ class _Evaluator:
                     n = (hi if at_max else lo) * k
                     shape, ok = _pack_shape(pod), self.fits_pod(pod)
                     got = 0
-                    # Best fit: the nodes with the least room for this shape first, so the floor leaves its large
-                    # holes whole for the rest (first fit may fill a large node with what a small one holds).
-                    for itype, room in sorted(bins, key=lambda b: _fits_shape(shape, *b[1])):
+                    for itype, room in bins:
                         if got == n:
                             break
                         if itype not in ok:

@@ -152,6 +152,23 @@ def test_pack_mixed_values_a_lone_large_replica_at_its_whole_node():
     assert usd == pytest.approx(12.75) and mix == ((0, 1), (1, 1))
 
 
+def test_the_floor_leaves_its_spare_room_where_an_autoscaled_replica_fits():
+    # Hand-checked on g4dn (12xlarge: 4 T4, ~174 GiB allocatable, $3.912/h; metal: 8 T4, ~346 GiB, $7.824/h). The
+    # floor is one "two" (2 GPUs, 128 GiB) and two "four" (4 GPUs, 64 GiB): 10 GPUs, $11.736/h either as three
+    # 12xlarge or as a metal and a 12xlarge. Only the second way leaves a hole for the autoscaled "two" at max (two
+    # GPUs and the memory beside the floor's "two" and "four" on the metal), so spot buys nodes for the two
+    # autoscaled "four" alone. Three 12xlarge (the first at that price) leave two GPUs but 46 GiB on one node.
+    two = ModelDemand("two", Requests(cpu_millicores=6000, memory_mib=131072, gpu=2), 1, 2, on_demand_base=1)
+    four = ModelDemand("four", Requests(cpu_millicores=12000, memory_mib=65536, gpu=4), 2, 4, on_demand_base=2)
+    sel = GroupSelection(families=("g4dn",), spot=True, mixed=True, relax_spot_premium=False)
+    ch = choose_group(sel, [two, four], PRICES, CAT)
+    floor = ch.on_demand_floor
+    assert sorted((p.instance_types, p.nodes) for p in floor.parts(True)) == [(("g4dn.12xlarge",), 1), (("g4dn.metal",), 1)]
+    assert floor.usd_per_hour_max == pytest.approx(3 * 3.912)
+    spot_gpus = sum(p.nodes * CAT[p.instance_types[0]].gpu_count for p in ch.main.parts(True))
+    assert spot_gpus == 8  # the two autoscaled "four"; the autoscaled "two" is on the floor's metal
+
+
 def test_autoscaled_replicas_fill_the_on_demand_floor_before_spot_is_bought():
     # Two replicas at min, one of them the on-demand floor, on nodes holding two: at min one on-demand node holds
     # both (the autoscaled replica only prefers spot), and no spot node runs; at max the rest is on spot.
