@@ -420,14 +420,15 @@ def _table(res: BenchResult, *, with_optimum: bool = True) -> list[str]:
     return lines
 
 
-def _portfolio_text(demands: Sequence[ModelDemand]) -> list[str]:
+def _portfolio_text(demands: Sequence[ModelDemand], hand: bool = True) -> list[str]:
     lines = []
     for d in demands:
         p = d.pod
         acc = f", {p.gpu} GPU {'/'.join(p.gpu_models or ('any',))}" if p.gpu else ""
         mem = f" >= {p.min_gpu_memory_gib:g} GiB" if p.min_gpu_memory_gib else ""
         lines.append(f"  {d.name:<22} {p.cpu_millicores:>6}m {p.memory_mib:>7} MiB{acc}{mem}; replicas {d.min_replicas}-"
-                     f"{d.max_replicas}, on-demand base {d.on_demand_base}; hand-pick {hand_pick(d, catalog()).name}")
+                     f"{d.max_replicas}, on-demand base {d.on_demand_base}"
+                     + (f"; hand-pick {hand_pick(d, catalog()).name}" if hand else ""))
     return lines
 
 
@@ -774,10 +775,11 @@ def _random_one(args: tuple[int, tuple[ModelDemand, ...], str, float]) -> list[R
 
 
 def random_run(n: int, seed: int, env: str = PRODUCT_ENV, time_limit: float = 30.0,
-               progress=None, jobs: int = 1) -> list[RandomResult]:
+               progress=None, jobs: int = 1, only: Sequence[int] = ()) -> list[RandomResult]:
     """Each of ``n`` random portfolios planned by `modelstack plan` (models only, on-demand and spot) and its exact
-    optimum at min and at max, ``jobs`` portfolios at a time; results in draw order."""
-    work = [(i, d, env, time_limit) for i, d in enumerate(random_portfolios(n, seed))]
+    optimum at min and at max, ``jobs`` portfolios at a time; results in draw order. ``only``: just the portfolios
+    of these indexes (p<i>) of the same draw."""
+    work = [(i, d, env, time_limit) for i, d in enumerate(random_portfolios(n, seed)) if not only or i in only]
     out: list[RandomResult] = []
     if jobs <= 1:
         for w in work:
@@ -891,7 +893,8 @@ def rule_text(costs: dict) -> list[str]:
     return lines
 
 
-def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: float = 30.0) -> int:
+def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: float = 30.0,
+                 only: Sequence[int] = ()) -> int:
     print(f"RANDOM PORTFOLIOS: {n} drawn with seed {seed}, each written as a models-only {PRODUCT_ENV} stack (on-demand, "
           "and spot with an on-demand fallback), planned by `modelstack plan`, priced from plan.json, against the exact "
           "optimum (ILP, HiGHS) of the same pods")
@@ -904,7 +907,18 @@ def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: fl
                   f"{r.optimum[0].lower_bound:9.4f} {r.optimum[1].lower_bound:9.4f}  ratio {lo:.4f} {hi:.4f}",
                   flush=True)
 
-    results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit)
+    if only:
+        print(f"only portfolio(s) {', '.join(f'p{i}' for i in only)} of the draw")
+        if verbose:
+            for i, demands in enumerate(random_portfolios(n, seed)):
+                if i in only:
+                    print("\n".join(_portfolio_text(demands, hand=False)))
+    results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit, only=only)
+    if verbose and only:
+        for r in results:
+            print(f"  {r.portfolio[0].name.split('-')[0]} {'spot' if r.spot else 'on-demand'}: optimum at min "
+                  f"{dict(r.optimum[0].nodes)}, at max {dict(r.optimum[1].nodes)}")
+            print("\n".join(r.plan.groups))
     print("\n".join(random_text(results)))
     for ok, text in random_verdicts(results):
         print(f"{'PASS' if ok else 'FAIL'}: {text}")
@@ -920,6 +934,8 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per random portfolio")
     parser.add_argument("--rules", action="store_true",
                         help="with --random: what each rule (packing, zone spread, spot pools) costs the design")
+    parser.add_argument("--only", type=lambda v: int(v.lstrip("p")), action="append", default=[], metavar="pI",
+                        help="with --random: only portfolio pI of the draw (repeatable), e.g. --only p23")
     parser.add_argument("--jobs", type=int, default=1, help="random portfolios planned at a time (default 1)")
     parser.add_argument("--time-limit", type=float, default=30.0,
                         help="seconds per exact optimum before its proven bound is used (default 30)")
@@ -930,7 +946,7 @@ def main(argv: Sequence[str] = ()) -> int:
         print("\n".join(rule_text(rule_costs(args.random, args.seed))))
         return 0
     if args.random:
-        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit)
+        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit, args.only)
     print("us-east-1 prices (on-demand 2026-07-20; spot = on-demand x (1 - Spot Advisor savings), advisor data "
           "<= 2025-06-28); model node groups' instances only, USD per hour")
     print(f"\nPRODUCT PATH: {len(PRODUCT_PORTFOLIO)} models written as {PRODUCT_ENV} stack configs, planned by "

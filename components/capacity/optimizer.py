@@ -431,6 +431,12 @@ def zone_shares(entries: Sequence[tuple[Requests, int, int]], zones: int) -> lis
     return out
 
 
+MIX_SPLIT = 8
+"""In :func:`pack_mixed`, a node kind that holds at most this many of some shape is coarse; the largest shape on it
+is also tried at each count per node."""
+MIX_SEARCH = 6
+"""In :func:`pack_mixed`, replicas of at most this many shapes get the wider search on coarse kinds (its cost grows with
+the cube of the shapes; many shapes in one pool fill its nodes finely anyway)."""
 MIX_OPTIONS = 12
 """Node kinds a mix is drawn from, per model: the cheapest per replica of each size, up to this many sizes."""
 
@@ -456,16 +462,30 @@ _MixItem = tuple[tuple[int, int, int, int], frozenset[int]]
 def _fill_node(remaining: Mapping[_MixItem, int], order: Sequence[_MixItem], cap: NodeCapacity) -> dict[_MixItem, int]:
     """What first-fit decreasing puts on one empty node of ``cap`` from ``remaining`` (items in ``order``; an item
     is (packing shape, the option indexes it may go on))."""
-    room = [cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices]
+    cpu_left, mem_left, pods_left, gpu_left, inf_left = (cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus,
+                                                         cap.neuron_devices)
     out: dict[_MixItem, int] = {}
     for item in order:
         n = remaining.get(item, 0)
         if not n:
             continue
-        k = min(n, _fits_shape(item[0], *room))
-        if k:
-            cpu, mem, gpu, inf = item[0]
-            room = [room[0] - k * cpu, room[1] - k * mem, room[2] - k, room[3] - k * gpu, room[4] - k * inf]
+        cpu, mem, gpu, inf = item[0]  # _fits_shape, inline: this is the packing's innermost loop
+        k = min(n, pods_left)
+        if cpu:
+            k = min(k, cpu_left // cpu)
+        if mem:
+            k = min(k, math.floor(mem_left / mem + 1e-9))
+        if gpu:
+            k = min(k, gpu_left // gpu)
+        if inf:
+            k = min(k, inf_left // inf)
+        k = int(k)
+        if k > 0:
+            cpu_left -= k * cpu
+            mem_left -= k * mem
+            pods_left -= k
+            gpu_left -= k * gpu
+            inf_left -= k * inf
             out[item] = k
     return out
 
@@ -476,11 +496,19 @@ def pack_mixed(items: Mapping[_MixItem, int],
     from ``options`` = (capacity, unit price) per node kind: (cost, ((option index, nodes), ...)), never dearer
     than the best single kind that holds them all.
 
-    Greedy on price per value, a replica's value being its cheapest price per replica on any kind alone: fill one
-    node of each kind (first-fit decreasing), buy the kind with the lowest price per value as many times as that
-    fill repeats, until one node of some kind holds all that is left for no more than the greedy rate would pay.
-    That is how a Karpenter pool settles: launches for pending pods on the allowed types, then consolidation
-    replacing nodes with cheaper ones. Raises SizingError when a replica fits no option.
+    Greedy on price per value, a replica's value being what it costs alone: its cheapest kind for the replicas of
+    its shape still to place, recomputed each step (a lone replica of a large shape is worth its whole node, so the
+    fill that tops that node up with others is bought first). Each step fills one node of each kind and buys the
+    fill with the lowest price per value as many times as it repeats, until one node of some kind holds all that is
+    left for no more than the greedy rate would pay; at equal rates the fill worth more (fewer, larger nodes).
+    On *coarse* kinds (a node that holds a few replicas of some shape and more than one shape) first-fit
+    decreasing can fill a node with the largest shape alone where two shapes share it better, so a second run also
+    tries there fills starting from each other shape, each count of the largest (up to :data:`MIX_SPLIT`), and by
+    value per room, and then runs again without each coarse kind its mix bought (the first purchases steer the
+    rest). The cheapest result wins, a tie going to fewer nodes, then to the single kind. Kinds are tried best
+    bound first (each shape alone on a node) and skipped once the bound passes the best rate. That is how a
+    Karpenter pool settles: launches for pending pods on the allowed types, then consolidation replacing nodes
+    with cheaper ones. Raises SizingError when a replica fits no option.
     """
     live = {it: n for it, n in items.items() if n > 0}
     if not live:
@@ -489,44 +517,109 @@ def pack_mixed(items: Mapping[_MixItem, int],
     def per(it: _MixItem, cap: NodeCapacity) -> int:
         return _fits_shape(it[0], cap.cpu_millicores, cap.memory_mib, cap.pods, cap.gpus, cap.neuron_devices)
 
-    value: dict[_MixItem, float] = {}
-    for it in live:
-        rates = [price / k for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
-        if not rates:
-            raise SizingError("pack_mixed: a replica fits no node kind offered")
-        value[it] = min(rates)
+    fit = {it: [(k, price, o) for o, (cap, price) in enumerate(options) if o in it[1] and (k := per(it, cap)) > 0]
+           for it in live}
+    if not all(fit.values()):
+        raise SizingError("pack_mixed: a replica fits no node kind offered")
+    per_node = {(o, it): k for it, kinds in fit.items() for k, _, o in kinds}
     orders = [sorted((it for it in live if o in it[1]), key=lambda it: (_shape_size(it[0], cap), it[0]), reverse=True)
               for o, (cap, _) in enumerate(options)]
     # The best single kind, packed whole: the mix must beat it.
-    best_single: tuple[float, tuple[tuple[int, int], ...]] = (math.inf, ())
+    best: tuple[float, tuple[tuple[int, int], ...]] = (math.inf, ())
     entries = [(_unpack_shape(it[0]), n, 1) for it, n in live.items()]
     for o, (cap, price) in enumerate(options):
         if all(o in it[1] and per(it, cap) for it in live):
             n, _ = _pack(entries, cap)
-            if n * price < best_single[0] - 1e-12:
-                best_single = (n * price, ((o, n),))
+            if n * price < best[0] - 1e-12:
+                best = (n * price, ((o, n),))
+    # Coarse kinds: a node that holds two or more shapes, a few replicas of one of them. First-fit decreasing fills
+    # such a node with the largest shape alone where two shapes share it better, so there the greedy tries more.
+    coarse = frozenset(o for o, (cap, _) in enumerate(options) if len(live) <= MIX_SEARCH
+                       and sum(1 for it in live if o in it[1] and per(it, cap)) > 1
+                       and any(0 < per(it, cap) <= MIX_SPLIT for it in live if o in it[1]))
+
+    def better(a: tuple[float, tuple[tuple[int, int], ...]], b: tuple[float, tuple[tuple[int, int], ...]]) -> bool:
+        # A tie goes to fewer nodes (fewer root volumes and DaemonSet pods, larger holes for what comes next),
+        # then to what was found first (the single kind: one shape).
+        return (round(a[0], 9), sum(n for _, n in a[1])) < (round(b[0], 9), sum(n for _, n in b[1]))
+
+    greedy = _greedy_mix(live, options, fit, orders, frozenset(), per_node)
+    if better(greedy, best):
+        best = greedy
+    if coarse:
+        greedy = _greedy_mix(live, options, fit, orders, coarse, per_node)
+        if better(greedy, best):
+            best = greedy
+        for o in [o for o, _ in best[1] if o in coarse] if len(best[1]) > 1 else []:
+            # Without a coarse kind the best mix bought: the greedy's first purchases steer the rest, and another
+            # start may end cheaper.
+            without = [order if k != o else [] for k, order in enumerate(orders)]
+            if all(any(k != o and k in it[1] and per(it, options[k][0]) for k in range(len(options))) for it in live):
+                greedy = _greedy_mix(live, options, fit, without, coarse, per_node, skip=o)
+                if better(greedy, best):
+                    best = greedy
+    return best
+
+
+def _greedy_mix(live: Mapping[_MixItem, int], options: Sequence[tuple[NodeCapacity, float]],
+                fit: Mapping[_MixItem, list[tuple[int, float, int]]], orders: Sequence[Sequence[_MixItem]],
+                coarse: frozenset[int], per_node: Mapping[tuple[int, _MixItem], int],
+                skip: int | None = None) -> tuple[float, tuple[tuple[int, int], ...]]:
+    """One run of :func:`pack_mixed`'s greedy: (cost, ((option index, nodes), ...)), trying more fills on the
+    ``coarse`` kinds, never buying kind ``skip``."""
     remaining = dict(live)
     bought: dict[int, int] = {}
     total = 0.0
     while remaining:
+        value = {it: min(math.ceil(n / k) * price for k, price, o in fit[it] if o != skip) / n
+                 for it, n in remaining.items()}
         rest_value = sum(value[it] * n for it, n in remaining.items())
-        best: tuple[float, int, dict[_MixItem, int]] | None = None
+        best: tuple[float, float, int, dict[_MixItem, int]] | None = None
         finish: tuple[float, int] | None = None
+        # Kinds by the best rate a node of them could reach (each shape alone at most as many as fit it, at most as
+        # many as are left): once that bound is past the best rate found, no later kind can win, nor finish.
+        bounds = []
         for o, (cap, price) in enumerate(options):
-            fill = _fill_node(remaining, orders[o], cap)
-            if not fill:
-                continue
-            if fill == remaining and (finish is None or price < finish[0] - 1e-12):
-                finish = (price, o)
-            rate = price / sum(value[it] * k for it, k in fill.items())
-            if best is None or rate < best[0] - 1e-12:
-                best = (rate, o, fill)
-        assert best is not None  # every replica fits some option (its value above), so some fill is not empty
+            present = [it for it in orders[o] if it in remaining]
+            if present:
+                worth = sum(value[it] * min(remaining[it], per_node.get((o, it), 0)) for it in present)
+                if worth > 0:
+                    bounds.append((price / worth, o, present))
+        bounds.sort(key=lambda b: b[0])
+        for bound, o, present in bounds:
+            if best is not None and bound > best[0] + 1e-12:
+                break
+            cap, price = options[o]
+            fills = [_fill_node(remaining, present, cap)]
+            if o in coarse and len(present) > 1:
+                for first in present:
+                    rest = [it for it in present if it is not first]
+                    most = min(remaining[first], _fits_shape(first[0], cap.cpu_millicores, cap.memory_mib, cap.pods,
+                                                             cap.gpus, cap.neuron_devices))
+                    # A few replicas of a large shape per node: each count of it, the rest filled first-fit
+                    # decreasing (two on a 4-GPU node leave room for two of another shape).
+                    for k in (range(1, most + 1) if first is present[0] and most <= MIX_SPLIT else (most,)):
+                        if k == most and first is present[0]:
+                            continue  # the plain first-fit decreasing fill
+                        fills.append(_fill_node({**remaining, first: k}, [first] + rest, cap))
+                fills.append(_fill_node(remaining, sorted(present, key=lambda it: value[it] / _shape_size(it[0], cap),
+                                                          reverse=True), cap))
+            for fill in fills:
+                if not fill:
+                    continue
+                if fill == remaining and (finish is None or price < finish[0] - 1e-12):
+                    finish = (price, o)
+                worth = sum(value[it] * k for it, k in fill.items())
+                rate = price / worth
+                # At the same rate, the fill worth more: a larger node, so fewer of them.
+                if best is None or rate < best[0] - 1e-12 or (rate <= best[0] + 1e-12 and worth > best[1] + 1e-9):
+                    best = (rate, worth, o, fill)
+        assert best is not None  # every replica fits some option (pack_mixed checks), so some fill is not empty
         if finish is not None and finish[0] <= best[0] * rest_value + 1e-9:
             bought[finish[1]] = bought.get(finish[1], 0) + 1
             total += finish[0]
             break
-        _, o, fill = best
+        _, _, o, fill = best
         times = min(remaining[it] // k for it, k in fill.items())
         for it, k in fill.items():
             remaining[it] -= k * times
@@ -534,8 +627,6 @@ def pack_mixed(items: Mapping[_MixItem, int],
                 del remaining[it]
         bought[o] = bought.get(o, 0) + times
         total += times * options[o][1]
-    if best_single[0] <= total + 1e-9:
-        return best_single
     return total, tuple(sorted(bought.items()))
 
 
@@ -737,6 +828,8 @@ class _Evaluator:
         self._spot_memo: dict[frozenset[Any], list[_Candidate]] = {}
         self._memo: dict[tuple[Any, ...], tuple[float, Pool] | None] = {}
         self._blocks: dict[tuple[Any, ...], tuple[float, Pool, Pool | None] | None] = {}
+        self._mixes: dict[tuple[Any, ...], tuple[tuple[int, int], ...]] = {}
+        """pack_mixed's answers: blocks that differ only in models packed on other kinds ask the same question."""
         self.packings = 0
         """pack_nodes runs so far (what the memo and the pruning save is counted by tests)."""
 
@@ -863,9 +956,12 @@ class _Evaluator:
         # model on the kinds it fits.
         parts = self._mix(cand, counts, spread)
         one = (pool.parts(False), pool.parts(True))
-        # Never dearer than the one shape (a mix that fails or passes max_nodes keeps it).
-        pick = tuple(m if m and sum(p.usd_per_hour for p in m) < sum(p.usd_per_hour for p in o) - 1e-9 else o
-                     for m, o in zip(parts, one))
+        # Never dearer than the one shape (a mix that fails or passes max_nodes keeps it); at the same price, fewer
+        # nodes win (fewer root volumes; larger holes for replicas an on-demand floor's nodes take beside it).
+        def price_nodes(ps: tuple[Part, ...]) -> tuple[float, int]:
+            return round(sum(p.usd_per_hour for p in ps), 9), sum(p.nodes for p in ps)
+
+        pick = tuple(m if m and price_nodes(m) < price_nodes(o) else o for m, o in zip(parts, one))
         pool = replace(pool, parts_min=pick[0], parts_max=pick[1])
         return w_min * pool.usd_per_hour_min + w_max * pool.usd_per_hour_max, pool
 
@@ -924,7 +1020,11 @@ class _Evaluator:
                         it = (_pack_shape(pod), ok_of[pod])
                         items[it] = items.get(it, 0) + n
                     self.packings += 1
-                    _, mix = pack_mixed(items, [(self.capacity(c.members), c.unit_price) for c in options])
+                    kinds_offered = tuple((self.capacity(c.members), c.unit_price) for c in options)
+                    memo = (tuple(sorted(items.items())), kinds_offered)
+                    if memo not in self._mixes:
+                        self._mixes[memo] = pack_mixed(items, kinds_offered)[1]
+                    mix = self._mixes[memo]
                     for o, n in mix:
                         bought[o] = bought.get(o, 0) + n
             except SizingError:

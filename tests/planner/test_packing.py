@@ -9,7 +9,7 @@ from modelstack import program
 from modelstack.capacity import pricing
 from modelstack.capacity.cost import estimate
 from modelstack.capacity.optimizer import GroupSelection, ModelDemand, choose_group, pack_mixed
-from modelstack.capacity.sizing import Requests, node_capacity
+from modelstack.capacity.sizing import NodeCapacity, Requests, node_capacity
 from modelstack.config.schema import CONFIG_KEY, ConfigError
 from modelstack.planner.karpenter import plan_karpenter
 from test_program import _platform
@@ -114,6 +114,59 @@ def test_pack_mixed_is_never_dearer_than_one_kind_and_beats_it_on_a_remainder():
     assert dict(mix) == {0: 1, 1: 1} and usd == pytest.approx(sum(p for _, p in options))
     # a replica may only go where it is allowed: kind 0 barred leaves kind 1 alone
     assert pack_mixed({(shape, frozenset({1})): 5}, options)[1] == ((1, 5),)
+
+
+def _nodes(capacity_gpus: int, price: float):
+    """A node kind of ``capacity_gpus`` GPUs with 12 vCPU and 45 GiB per GPU, at ``price`` ($1 per GPU-hour)."""
+    return (NodeCapacity(cpu_millicores=12000 * capacity_gpus, memory_mib=46080 * capacity_gpus, pods=100,
+                         gpus=capacity_gpus, neuron_devices=0), price)
+
+
+def test_pack_mixed_shares_a_multi_gpu_node_between_two_shapes():
+    # Hand-checked: X needs 4 GPUs and 64 GiB, Y 2 GPUs and 128 GiB. Every GPU costs $1/h on either kind, so a mix
+    # costs at least the GPUs it needs; it gets there only if no GPU idles. Y's memory leaves a 4-GPU node (180 GiB)
+    # two idle GPUs, so both Ys must share an 8-GPU node with one X (8 GPUs, 256 of 360 GiB). First-fit decreasing
+    # with the largest shape first fills each 8-GPU node with two Xs, then pays for idle GPUs beside each Y.
+    small, big = _nodes(4, 4.0), _nodes(8, 8.0)
+    x = ((12000, 65536, 4, 0), frozenset({0, 1}))
+    y = ((6000, 131072, 2, 0), frozenset({0, 1}))
+    for nx, ny in ((4, 2), (2, 2), (1, 2)):
+        usd, mix = pack_mixed({x: nx, y: ny}, [small, big])
+        assert usd == pytest.approx(4 * nx + 2 * ny), (nx, ny, mix)  # no GPU idle
+        assert sum(n * (4, 8)[o] for o, n in mix) == 4 * nx + 2 * ny
+    # Three Xs and a Y need 14 GPUs but cost 16 (the Y idles two GPUs wherever it runs); at that price, two 8-GPU
+    # nodes win over four 4-GPU ones: fewer root volumes and DaemonSet pods.
+    usd, mix = pack_mixed({x: 3, y: 1}, [small, big])
+    assert usd == pytest.approx(16.0) and mix == ((1, 2),)
+
+
+def test_pack_mixed_values_a_lone_large_replica_at_its_whole_node():
+    # Hand-checked: L needs 2 GPUs and may only run on the 4-GPU kind ($10.50); three S need 1 GPU each, anywhere
+    # (a 1-GPU node is $2.25). L's node costs $10.50 whatever else it holds, so its two spare GPUs take two S for
+    # nothing and the third S runs alone: $12.75. Valued at half a node (two Ls fit one), L looked cheaper than
+    # topping its node up, and the three S were bought 1-GPU nodes first: $17.25.
+    one, four = _nodes(1, 2.25), _nodes(4, 10.5)
+    large = ((16000, 32768, 2, 0), frozenset({1}))
+    small_pod = ((4000, 16384, 1, 0), frozenset({0, 1}))
+    usd, mix = pack_mixed({large: 1, small_pod: 3}, [one, four])
+    assert usd == pytest.approx(12.75) and mix == ((0, 1), (1, 1))
+
+
+def test_the_floor_leaves_its_spare_room_where_an_autoscaled_replica_fits():
+    # Hand-checked on g4dn (12xlarge: 4 T4, ~174 GiB allocatable, $3.912/h; metal: 8 T4, ~346 GiB, $7.824/h). The
+    # floor is one "two" (2 GPUs, 128 GiB) and two "four" (4 GPUs, 64 GiB): 10 GPUs, $11.736/h either as three
+    # 12xlarge or as a metal and a 12xlarge. Only the second way leaves a hole for the autoscaled "two" at max (two
+    # GPUs and the memory beside the floor's "two" and "four" on the metal), so spot buys nodes for the two
+    # autoscaled "four" alone. Three 12xlarge (the first at that price) leave two GPUs but 46 GiB on one node.
+    two = ModelDemand("two", Requests(cpu_millicores=6000, memory_mib=131072, gpu=2), 1, 2, on_demand_base=1)
+    four = ModelDemand("four", Requests(cpu_millicores=12000, memory_mib=65536, gpu=4), 2, 4, on_demand_base=2)
+    sel = GroupSelection(families=("g4dn",), spot=True, mixed=True, relax_spot_premium=False)
+    ch = choose_group(sel, [two, four], PRICES, CAT)
+    floor = ch.on_demand_floor
+    assert sorted((p.instance_types, p.nodes) for p in floor.parts(True)) == [(("g4dn.12xlarge",), 1), (("g4dn.metal",), 1)]
+    assert floor.usd_per_hour_max == pytest.approx(3 * 3.912)
+    spot_gpus = sum(p.nodes * CAT[p.instance_types[0]].gpu_count for p in ch.main.parts(True))
+    assert spot_gpus == 8  # the two autoscaled "four"; the autoscaled "two" is on the floor's metal
 
 
 def test_autoscaled_replicas_fill_the_on_demand_floor_before_spot_is_bought():
