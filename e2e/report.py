@@ -98,28 +98,19 @@ class Report:
         if sv.get("node"):
             nd = sv["node"]
             rows.append(("real node", f"{nd['name']} ({nd['kubelet']}, {nd['runtime']}) Ready in {nd['ready_seconds']} s"))
-        r = sv.get("rollout") or {}
-        if r:
-            rows.append(("serving rollout", f"error: {r['error'][:120]}" if "error" in r else
-                         f"{r['requests']} requests, {r['failed']} failed, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-                         f"{r['answers_by_version']} ({r['rollout_seconds']} s)"))
-        lm = sv.get("limits") or {}
-        if lm:
-            rows.append(("serving limits", f"error: {lm['error'][:120]}" if "error" in lm else
-                         f"{lm['concurrent']} at once over {lm['max_concurrency']}+{lm['max_queue_length']}: "
-                         f"{lm['accepted']} accepted, {lm['shed_503']} shed 503 (p99 {lm['shed_p99_ms']} ms), "
-                         f"{lm['other_errors']} other"))
-        dn = sv.get("dns") or {}
-        if dn:
-            rows.append(("serving dns", f"error: {dn['error'][:120]}" if "error" in dn else
-                         f"pod resolves {', '.join(f'{k} -> {v}' for k, v in dn['answers'].items())} "
-                         f"(ClusterIP {dn['cluster_ip']}: {'ok' if dn['ok'] else 'WRONG'})"))
+        serving.row(rows, sv, "rollout", lambda r: (
+            f"{r['requests']} requests, {r['failed']} failed, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
+            f"{r['answers_by_version']} ({r['rollout_seconds']} s)"))
+        serving.row(rows, sv, "limits", lambda lm: (
+            f"{lm['concurrent']} at once over {lm['max_concurrency']}+{lm['max_queue_length']}: "
+            f"{lm['accepted']} accepted, {lm['shed_503']} shed 503 (p99 {lm['shed_p99_ms']} ms), {lm['other_errors']} other"))
+        serving.row(rows, sv, "dns", lambda dn: (
+            f"pod resolves {', '.join(f'{k} -> {v}' for k, v in dn['answers'].items())} "
+            f"(ClusterIP {dn['cluster_ip']}: {'ok' if dn['ok'] else 'WRONG'})"))
         rows.extend(scaling.rows(sv))
-        o = sv.get("overhead") or {}
-        if o:
-            rows.append(("serving overhead", f"error: {o['error'][:120]}" if "error" in o else
-                         f"proxy adds p50 {o.get('added_p50_ms')} ms, p99 {o.get('added_p99_ms')} ms "
-                         f"(direct {o['direct_p50_ms']}/{o['direct_p99_ms']}, proxy {o['proxy_p50_ms']}/{o['proxy_p99_ms']})"))
+        serving.row(rows, sv, "overhead", lambda o: (
+            f"proxy adds p50 {o.get('added_p50_ms')} ms, p99 {o.get('added_p99_ms')} ms "
+            f"(direct {o['direct_p50_ms']}/{o['direct_p99_ms']}, proxy {o['proxy_p50_ms']}/{o['proxy_p99_ms']})"))
         b = d["build_seconds"]
         rows.append(("build seconds", f"cold {b['cold']}, this run {b['warm']}"))
         w = max(len(r[0]) for r in rows)

@@ -468,30 +468,20 @@ def rows(s: dict) -> list[tuple[str, str]]:
                     f"KEDA {a['keda']}, HTTP add-on {a['http_add_on']}: {len(a['deployments'])} Deployments "
                     f"{'Ready' if a['ready'] else 'NOT ready'}, external metrics API "
                     f"{'served' if a['external_metrics_api'] else 'NOT served'} ({a['seconds']} s)"))
-    z = s.get("scale_from_zero") or {}
-    if z:
-        out.append(("serving scale_from_zero", f"error: {z['error'][:120]}" if "error" in z else
-                    f"{STARTUP_SECONDS} s start-up: first answer {z['first_request_seconds']} s, {z['held']} held "
-                    f"({z['held_answered']} answered), {z['failed']} of {z['requests']} failed; light traffic "
-                    f"{(z.get('light_traffic') or {}).get('drops_to_zero')} drops to 0; back to 0: "
-                    f"{z['back_to_zero_seconds']} s after the last request (window "
-                    f"{z.get('activity_window_seconds')} s + cooldown {z['cooldown']})"))
-    au = s.get("autoscale") or {}
-    if au:
-        out.append(("serving autoscale", f"error: {au['error'][:120]}" if "error" in au else
-                    f"replicas {au['replicas_before']} -> {au['replicas_after']} in {au['seconds_to_scale']} s "
-                    f"(HPA {au['hpa'].get('name')}: {au['hpa'].get('metrics')}), {au['failed']} of "
-                    f"{au['requests']} failed"))
-    io = s.get("interceptor_overhead") or {}
-    if io:
-        out.append(("serving interceptor_overhead", f"error: {io['error'][:120]}" if "error" in io else
-                    f"interceptor adds p50 {io.get('added_p50_ms')} ms, p99 {io.get('added_p99_ms')} ms (Service "
-                    f"{io['service_p50_ms']} / {io['service_p99_ms']} ms, through the interceptor "
-                    f"{io['interceptor_p50_ms']} / {io['interceptor_p99_ms']} ms; {io['requests_each']} requests each)"))
-    qs = s.get("queue_scale") or {}
-    if qs:
-        out.append(("serving queue_scale", f"error: {qs['error'][:120]}" if "error" in qs else
-                    "KEDA aws-sqs-queue on moto: " + ", ".join(
-                        f"depth {st['depth']} -> {st['replicas']} workers (formula {st['expected']}) in {st['seconds']} s"
-                        for st in qs["steps"]) + f"; purged -> 0 in {qs['back_to_zero_seconds']} s"))
+    serving.row(out, s, "scale_from_zero", lambda z: (
+        f"{STARTUP_SECONDS} s start-up: first answer {z['first_request_seconds']} s, {z['held']} held "
+        f"({z['held_answered']} answered), {z['failed']} of {z['requests']} failed; light traffic "
+        f"{(z.get('light_traffic') or {}).get('drops_to_zero')} drops to 0; back to 0: "
+        f"{z['back_to_zero_seconds']} s after the last request (window "
+        f"{z.get('activity_window_seconds')} s + cooldown {z['cooldown']})"))
+    serving.row(out, s, "autoscale", lambda au: (
+        f"replicas {au['replicas_before']} -> {au['replicas_after']} in {au['seconds_to_scale']} s "
+        f"(HPA {au['hpa'].get('name')}: {au['hpa'].get('metrics')}), {au['failed']} of {au['requests']} failed"))
+    serving.row(out, s, "interceptor_overhead", lambda io: (
+        f"interceptor adds p50 {io.get('added_p50_ms')} ms, p99 {io.get('added_p99_ms')} ms (Service "
+        f"{io['service_p50_ms']} / {io['service_p99_ms']} ms, through the interceptor "
+        f"{io['interceptor_p50_ms']} / {io['interceptor_p99_ms']} ms; {io['requests_each']} requests each)"))
+    serving.row(out, s, "queue_scale", lambda qs: "KEDA aws-sqs-queue on moto: " + ", ".join(
+        f"depth {st['depth']} -> {st['replicas']} workers (formula {st['expected']}) in {st['seconds']} s"
+        for st in qs["steps"]) + f"; purged -> 0 in {qs['back_to_zero_seconds']} s")
     return out

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import images
 from realnode import DNS_DOMAIN
@@ -239,6 +240,14 @@ def ran(f: list[str], s: dict, key: str) -> dict:
         f.append(f"serving {key}: {d['error'][:200]}")
         return {}
     return d
+
+
+def row(rows: list[tuple[str, str]], s: dict, key: str, describe: Callable[[dict], str]) -> None:
+    """Scenario `key`'s report row, "serving <key>": its error, or what `describe` makes of its figures; no row
+    when it did not run."""
+    d = s.get(key) or {}
+    if d:
+        rows.append((f"serving {key}", f"error: {d['error'][:120]}" if "error" in d else describe(d)))
 
 
 def checks(s: dict) -> list[str]:

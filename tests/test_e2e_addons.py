@@ -344,3 +344,29 @@ def test_the_e2e_stack_plans_the_queue_workers_with_kedas_sqs_trigger_and_their_
     (ta,) = [r for r in doc["resources"] if r["type"].endswith(":TriggerAuthentication")]
     assert ta["inputs"]["metadata"] == {"name": scaling.QUEUE_AUTH, "namespace": "models"}
     assert {p["parameter"] for p in ta["inputs"]["spec"]["secretTargetRef"]} == {"awsAccessKeyID", "awsSecretAccessKey"}
+
+
+def test_a_real_runs_report_holds_and_its_table_has_a_row_per_serving_scenario():
+    """tests/fixtures/e2e_report.json is `out/e2e/report.json` of a passing `make e2e` (2026-12-04): its figures
+    hold under today's checks, and the printed table names every serving scenario with its figures; a scenario
+    that failed shows its error instead, and the run fails."""
+    import copy
+    import json
+
+    import report
+    data = json.loads((ROOT / "tests" / "fixtures" / "e2e_report.json").read_text())
+    rep = report.Report()
+    rep.data = copy.deepcopy(data)
+    assert rep.check() == []
+    table = rep.table()
+    scenarios = ("rollout", "limits", "dns", "overhead", "scale_from_zero", "autoscale", "interceptor_overhead",
+                 "queue_scale")
+    for key in scenarios:
+        (line,) = [x for x in table.splitlines() if x.split("  ")[0] == f"serving {key}"]
+        assert "error" not in line
+    assert "depth 5 -> 3 workers (formula 3)" in table and table.endswith("all figures hold")
+    rep.data = copy.deepcopy(data)
+    rep.data["serving"]["queue_scale"] = {"error": "RuntimeError: SQS (moto): down"}
+    assert any("serving queue_scale: RuntimeError" in f for f in rep.check())
+    (line,) = [x for x in rep.table().splitlines() if x.startswith("serving queue_scale ")]
+    assert line.endswith("error: RuntimeError: SQS (moto): down")
