@@ -385,16 +385,16 @@ def _fits_shape(s: tuple[int, int, int, int], cpu_millicores: float, memory_mib:
                 neuron_devices: float) -> int:
     """:func:`~modelstack.capacity.sizing.fits_count` on a packing shape."""
     cpu, mem, gpu, inf = s
-    limits = [pods]
+    k = pods  # no list: this is the packing's innermost step (_fill_node)
     if cpu:
-        limits.append(cpu_millicores // cpu)
+        k = min(k, cpu_millicores // cpu)
     if mem:
-        limits.append(math.floor(memory_mib / mem + 1e-9))
+        k = min(k, math.floor(memory_mib / mem + 1e-9))
     if gpu:
-        limits.append(gpus // gpu)
+        k = min(k, gpus // gpu)
     if inf:
-        limits.append(neuron_devices // inf)
-    return max(0, int(min(limits)))
+        k = min(k, neuron_devices // inf)
+    return max(0, int(k))
 
 
 def _lower_bound(shapes: Iterable[tuple[tuple[int, int, int, int], int]], cap: NodeCapacity) -> int:
@@ -469,18 +469,9 @@ def _fill_node(remaining: Mapping[_MixItem, int], order: Sequence[_MixItem], cap
         n = remaining.get(item, 0)
         if not n:
             continue
-        cpu, mem, gpu, inf = item[0]  # _fits_shape, inline: this is the packing's innermost loop
-        k = min(n, pods_left)
-        if cpu:
-            k = min(k, cpu_left // cpu)
-        if mem:
-            k = min(k, math.floor(mem_left / mem + 1e-9))
-        if gpu:
-            k = min(k, gpu_left // gpu)
-        if inf:
-            k = min(k, inf_left // inf)
-        k = int(k)
+        k = min(n, _fits_shape(item[0], cpu_left, mem_left, pods_left, gpu_left, inf_left))
         if k > 0:
+            cpu, mem, gpu, inf = item[0]
             cpu_left -= k * cpu
             mem_left -= k * mem
             pods_left -= k
@@ -594,8 +585,7 @@ def _greedy_mix(live: Mapping[_MixItem, int], options: Sequence[tuple[NodeCapaci
             if o in coarse and len(present) > 1:
                 for first in present:
                     rest = [it for it in present if it is not first]
-                    most = min(remaining[first], _fits_shape(first[0], cap.cpu_millicores, cap.memory_mib, cap.pods,
-                                                             cap.gpus, cap.neuron_devices))
+                    most = min(remaining[first], per_node.get((o, first), 0))
                     # A few replicas of a large shape per node: each count of it, the rest filled first-fit
                     # decreasing (two on a 4-GPU node leave room for two of another shape).
                     for k in (range(1, most + 1) if first is present[0] and most <= MIX_SPLIT else (most,)):
