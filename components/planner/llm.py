@@ -310,7 +310,8 @@ def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform
                                 kv_cache_dtype=spec.kv_cache_dtype, overhead_gib=spec.engine_overhead_gib)
         types, spot = _types_and_spot(platform, m, cat)
         degrees = (spec.tensor_parallel_size,) if spec.tensor_parallel_size else sizing_llm.DEGREES
-        if spec.weights.startswith("s3://") or spec.node_cache:
+        s3 = spec.weights.startswith("s3://")
+        if s3 or spec.node_cache:  # the weights go on the instance stores (LlmPlan.on_nvme)
             types = [t for t in types if t.local_nvme_gb]
         try:
             o = sizing_llm.choose(a, s, types, prices, spot=spot, pod=pod_requests(m), degrees=degrees,
@@ -320,7 +321,6 @@ def expand(platform: Platform, project: Optional[Path] = None) -> tuple[Platform
                                  f"{a.parameter_count / 1e9:,.1f}B parameters ({a.dtype})", str(e)))
             continue
         w = a.weight_bytes
-        s3 = spec.weights.startswith("s3://")
         plan = LlmPlan(model=name, option=o, architecture=a, settings=s, spot=spot, weights=spec.weights,
                        copy_seconds=math.ceil(w / (S3_COPY_BYTES_PER_SECOND if s3 else HF_DOWNLOAD_BYTES_PER_SECOND)),
                        load_seconds=math.ceil(w / LOAD_BYTES_PER_SECOND), init_seconds=ENGINE_INIT_SECONDS,
