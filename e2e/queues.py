@@ -120,6 +120,12 @@ def start_moto(log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     return proc, endpoint
 
 
+def client_args(endpoint: str) -> dict[str, str]:
+    """boto3 client arguments for moto at `endpoint`: its region and the test credentials."""
+    return {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+
+
 def connect_binary(given: str | None) -> str:
     if given:
         return given
@@ -144,9 +150,7 @@ def main() -> int:
     try:
         proc, endpoint = start_moto(work / "moto.log", env)
         procs.append(proc)
-        clients = {"endpoint_url": endpoint, "region_name": REGION, "aws_access_key_id": "testing",
-                   "aws_secret_access_key": "testing"}
-        s3, sqs = boto3.client("s3", **clients), boto3.client("sqs", **clients)
+        s3, sqs = boto3.client("s3", **client_args(endpoint)), boto3.client("sqs", **client_args(endpoint))
 
         def make_queue(name: str) -> tuple[str, str]:
             dlq = sqs.create_queue(QueueName=f"{name}-dlq", Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]

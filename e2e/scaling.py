@@ -198,9 +198,7 @@ class QueueBackend:
             self.relay = netns.Forwarder(netns.listen_in(node.holder.pid, node.node_ip, 0),
                                          ("127.0.0.1", int(local.rsplit(":", 1)[1])))
             self.endpoint = f"http://{node.node_ip}:{self.relay.sock.getsockname()[1]}"
-            self.sqs = boto3.client("sqs", endpoint_url=local, region_name=queues.REGION,
-                                    aws_access_key_id=queues.CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=queues.CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+            self.sqs = boto3.client("sqs", **queues.client_args(local))
             self.local_url = self.sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         except Exception:
             self.stop()
