@@ -69,6 +69,7 @@ __all__ = [
     "plan_groups",
     "GroupOptimizer",
     "estimate_explicit",
+    "raised_floors_text",
     "pack_nodes",
     "shape_key",
     "packing_key",
@@ -130,6 +131,10 @@ class GroupSelection:
     max_spot_spread_pct: float | None = None
     """The most a spot candidate's extra pools may raise its mean spot price over its cheapest member, in percent:
     members join cheapest first while the mean stays within it (None: no such limit)."""
+    raise_floors: bool = False
+    """Let a spot block's on-demand floor hold a model's ``min_replicas`` (up to ``max_replicas - 1``) instead of
+    its ``on_demand_base`` when that lowers the objective: at min every replica then runs on on-demand nodes,
+    cheaper there than a spot node for them (the planner's own design with an on-demand fallback). Default off."""
     mixed: bool = False
     """Price each end of the replica range on a mix of the allowed node kinds (:func:`pack_mixed`), not on one
     shape for both: what a Karpenter NodePool buys. The pool's ``primary`` and one-shape node counts still come
@@ -252,6 +257,9 @@ class Pool:
     notes: tuple[str, ...] = ()  # how the spot types were chosen when the plain rule was not enough
     parts_min: tuple[Part, ...] | None = None
     parts_max: tuple[Part, ...] | None = None
+    floor_replicas: tuple[int, ...] = ()
+    """An on-demand floor the planner raised (:attr:`GroupSelection.raise_floors`): the replicas it holds per model,
+    in ``models``' order. Empty: each model's ``on_demand_base``."""
 
     @property
     def usd_per_hour_min(self) -> float:
@@ -1087,6 +1095,29 @@ class _Evaluator:
             hi_taken = [0] * len(rest)
         return [(pod, lo * k - a, hi * k - b, 1) for (pod, lo, hi, k), a, b in zip(rest, lo_taken, hi_taken)]
 
+    def _split(self, key: tuple[Any, ...], tag: str, ds: Sequence[tuple[ModelDemand, int]], common: frozenset[str],
+               bases: Sequence[int], ceiling: float = math.inf) -> tuple[float, int, Pool, Pool | None] | None:
+        """An on-demand floor of ``bases`` replicas per model, the rest on the cheaper of spot and on-demand:
+        (objective, tie rank, main pool, floor pool). None also when the floor alone costs ``ceiling`` or more."""
+        rest = [(d.pod, max(d.running(d.min_replicas), b) - b, d.max_replicas - b, k) for (d, k), b in zip(ds, bases)]
+        floor_counts = [(d.pod, b, b, k) for (d, k), b in zip(ds, bases)]
+        floor = self._best(key, "floor" + tag, self.od_candidates, common, floor_counts)
+        if floor is not None and floor[0] >= ceiling:
+            return None
+        if floor is not None:
+            rest = self._absorb(floor[1], floor_counts, rest)
+        options = []
+        # A raised floor with an on-demand rest is two on-demand pools, which the one pool for all rarely loses to.
+        for mode, cands in (("spot", None), ("rest-od", self.od_candidates))[:1 if tag else 2]:
+            r = self._best(key, mode + tag, cands, common, rest)
+            if r is not None:
+                options.append(r)
+        if not options:
+            return None
+        main = min(options, key=lambda r: (round(r[0], 9), r[1].capacity_type != SPOT))
+        split_od = main[1].capacity_type == ON_DEMAND and floor is not None
+        return main[0] + (floor[0] if floor else 0.0), 2 if split_od else 0, main[1], floor[1] if floor else None
+
     def fits_pod(self, pod: Requests) -> frozenset[str]:
         ok = self._fits.get(pod)
         if ok is None:
@@ -1112,23 +1143,18 @@ class _Evaluator:
                            [(d.pod, d.min_replicas, d.max_replicas, k) for d, k in ds])
             return None if r is None else (r[0], r[1], None)
         # Spot: base replicas on an on-demand floor pool, the rest on the cheaper of spot and on-demand.
-        base = [(d.base(d.min_replicas), d.base(d.max_replicas)) for d, _ in ds]
-        rest = [(d.pod, d.running(d.min_replicas) - lo, d.max_replicas - hi, k) for (d, k), (lo, hi) in zip(ds, base)]
-        floor_counts = [(d.pod, lo, hi, k) for (d, k), (lo, hi) in zip(ds, base)]
-        floor = self._best(key, "floor", self.od_candidates, common, floor_counts)
-        if floor is not None:
-            rest = self._absorb(floor[1], floor_counts, rest)
-        options = []
-        for mode, cands in (("spot", None), ("rest-od", self.od_candidates)):
-            r = self._best(key, mode, cands, common, rest)
-            if r is not None:
-                options.append(r)
         totals = []
-        if options:
-            main = min(options, key=lambda r: (round(r[0], 9), r[1].capacity_type != SPOT))
-            split_od = main[1].capacity_type == ON_DEMAND and floor is not None
-            totals.append((main[0] + (floor[0] if floor else 0.0), 2 if split_od else 0, main[1],
-                           floor[1] if floor else None))
+        bases = [d.base(d.max_replicas) for d, _ in ds]
+        split = self._split(key, "", ds, common, bases)
+        if split is not None:
+            totals.append(split)
+        raised = [max(b, min(d.min_replicas, d.max_replicas - 1)) for (d, _), b in zip(ds, bases)]
+        # Raising the floor can only pay where replicas above it still need nodes of their own at min, and only
+        # when the raised floor alone costs less than the whole split as asked.
+        if self.selection.raise_floors and raised != bases and split is not None and split[2].usd_per_hour_min > 0:
+            split = self._split(key, "+", ds, common, raised, ceiling=split[0])
+            if split is not None and split[3] is not None:  # a tie keeps the floors as asked
+                totals.append((split[0], split[1] + 3, split[2], replace(split[3], floor_replicas=tuple(raised))))
         # One on-demand pool for every replica can beat a floor plus an on-demand rest (and wins a tie with it:
         # one node group instead of two).
         all_od = self._best(key, "all-od", self.od_candidates, common,
@@ -1147,11 +1173,30 @@ class _Evaluator:
             return None
         names = tuple(d.name for d in demands)
         obj, main, floor = r
-        return obj, replace(main, models=names), (replace(floor, models=names) if floor is not None else None)
+        if floor is not None:
+            # a raised floor's replicas follow the key's signatures: give them in the models' order
+            by_sig = {i: n for (i, _), n in zip(self.key(demands), floor.floor_replicas)}
+            floor = replace(floor, models=names,
+                            floor_replicas=tuple(by_sig[self.sig(d)] for d in demands) if by_sig else ())
+        return obj, replace(main, models=names), floor
+
+
+def raised_floors_text(floor: Pool | None, demands: Sequence[ModelDemand]) -> str:
+    """What a raised on-demand floor (:attr:`Pool.floor_replicas`) holds beyond the models' ``on_demand_base``, in
+    words ("" when it holds what they ask)."""
+    if floor is None or not floor.floor_replicas:
+        return ""
+    asked = {d.name: d.on_demand_base for d in demands}
+    raised = [f"{m} {n} (on_demand_base {asked[m]})" for m, n in zip(floor.models, floor.floor_replicas)
+              if n > asked.get(m, n)]
+    if not raised:
+        return ""
+    return (f"on-demand floor raised to the min replicas of {', '.join(raised)}: on on-demand nodes beside the floor "
+            "they cost less (min and max weighed) than on spot nodes of their own")
 
 
 def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelection, n_allowed: int,
-                 prices: PriceBook, weights: tuple[float, float]) -> GroupChoice:
+                 prices: PriceBook, weights: tuple[float, float], demands: Sequence[ModelDemand]) -> GroupChoice:
     _, main, floor = block
     usd_min = main.usd_per_hour_min + (floor.usd_per_hour_min if floor else 0.0)
     usd_max = main.usd_per_hour_max + (floor.usd_per_hour_max if floor else 0.0)
@@ -1169,6 +1214,8 @@ def _choice_from(block: tuple[float, Pool, Pool | None], selection: GroupSelecti
         words.append("on-demand: cheaper than any spot shape with data for these models")
     if floor is not None:
         words.append(f"on-demand floor of {floor.nodes_min}-{floor.nodes_max} {floor.primary.name} for on_demand_base replicas")
+        if text := raised_floors_text(floor, demands):
+            words.append(text)
     if not main.exact or (floor is not None and not floor.exact):
         words.append("node counts from first-fit decreasing, not proven minimal")
     return GroupChoice(
@@ -1238,7 +1285,7 @@ class GroupOptimizer:
             names = ", ".join(d.name for d in demands)
             raise SizingError(f"no single instance type allowed for this node group ({s.describe()}) fits all of "
                               f"{names}; give them separate node groups (plan_groups does this)")
-        return _choice_from(block, s, len(ev.types), self.prices, self.weights)
+        return _choice_from(block, s, len(ev.types), self.prices, self.weights, demands)
 
     def plan(self, demands: Sequence[ModelDemand], exact_up_to: int = 8) -> list[GroupChoice]:
         """See :func:`plan_groups`."""
@@ -1256,9 +1303,10 @@ class GroupOptimizer:
         blocks.sort(key=min)
         choices = []
         for b in blocks:
-            block = ev.block([demands[i] for i in b])
+            members = [demands[i] for i in b]
+            block = ev.block(members)
             assert block is not None  # _partition and _greedy form only blocks some allowed type hosts
-            choices.append(_choice_from(block, self.selection, len(ev.types), self.prices, self.weights))
+            choices.append(_choice_from(block, self.selection, len(ev.types), self.prices, self.weights, members))
         return choices
 
 

@@ -366,6 +366,9 @@ def plan_capacity(platform: Platform, today: Optional[date] = None, project: Opt
         sel = selection_of(g, cat)
         models = {m: c.models[m] for m in e.models}
         bases = {m: on_demand_base(platform, mc, g) for m, mc in models.items()}
+        raised = e.choice.on_demand_floor if e.choice is not None else None
+        if raised is not None and raised.floor_replicas:  # a designed floor that holds min_replicas (design.py)
+            bases.update(zip(raised.models, raised.floor_replicas))
         demands = [demand_of(m, mc, bases[m]) for m, mc in models.items()]
         capacity = SPOT if g.spot else ON_DEMAND
         volume = _volume(g)

@@ -23,6 +23,9 @@ A stack may leave out `node_groups` and give an optional platform-level `capacit
   with at least 2 vCPU and 8 GiB; 1-3 nodes in dev, else one per availability zone up to twice that.
 * **Spot.** `capacity.spot` (default true); `capacity.on_demand_fallback` (default: prod) adds the on-demand
   fallback group and each model's on-demand floor (`on_demand_base`, default 1 in prod), as declared groups do.
+  A designed floor may hold a model's `min_replicas` instead (at most `max_replicas - 1`) when that costs less at
+  min and max weighed: the replicas at min then all run on on-demand nodes, which the plan says in the group's
+  reason (e.g. a replica too large for the floor's room would need a spot node of its own).
 
 Pure module: no Pulumi.
 """
@@ -203,7 +206,8 @@ def _selection(s: Settings, spot: bool) -> GroupSelection:
     # Every allowed type is in the catalog handed to the optimizer; models narrow it by their own requests.
     return GroupSelection(families=None, arch=s.arch, spot=spot, max_types=s.max_types, mix_gpu_models=True,
                           max_nodes=s.max_nodes, relax_spot_premium=False, mixed=s.karpenter,
-                          max_spot_spread_pct=s.spot_spread_cost_pct, zones=s.zones)
+                          max_spot_spread_pct=s.spot_spread_cost_pct, zones=s.zones,
+                          raise_floors=spot and s.on_demand_fallback)
 
 
 def _components(demands: list[ModelDemand], fits: list[set[str]]) -> list[list[int]]:
@@ -431,6 +435,8 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
                                  priority=PRIORITY, root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB[kind]))
         models = tuple(d.name for d in ds)
         reason = _reason(models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct)
+        if raised := optimizer.raised_floors_text(choice.on_demand_floor, ds):
+            reason += "; " + raised
         trade = spread_trade(choice, ds, s, cat)
         if trade:
             reason += (f"; packing trades zone spread for cost (soft in {c.environment}: a zone's loss takes more): "

@@ -23,7 +23,7 @@ from modelstack.capacity.optimizer import (
     plan_groups,
     shape_key,
 )
-from modelstack.capacity.pricing import catalog
+from modelstack.capacity.pricing import catalog, price_book
 from modelstack.capacity.sizing import Requests, node_capacity
 
 CAT = catalog()
@@ -333,3 +333,37 @@ def test_equal_models_cost_the_same_work_however_many_there_are():
         assert sorted(m for g in groups for m in g.models) == sorted(d.name for d in demands)
         work[n] = opt.packings
     assert work[400] <= 2 * work[20]  # blocks are keyed on what they hold, not on which models
+
+
+def test_a_spot_floor_may_hold_the_min_replicas_when_that_costs_less():
+    # "big" (4 GPUs, 192 GiB) fits one per g4dn.metal (8 T4, 384 GiB); "wide" (4 GPUs, 16 vCPU) two per metal.
+    # Floors as asked: big's two replicas on one on-demand g6.48xlarge (8 L4, 768 GiB: the cheapest floor), wide's
+    # two at min on a spot g4dn.metal. Raised to min replicas: all four on two on-demand g4dn.metal, no spot at min.
+    big = ModelDemand("big", R("8", "192Gi", gpu=4), 2, 3, on_demand_base=2)
+    wide = ModelDemand("wide", R("16", "128Gi", gpu=4), 2, 3)
+    asked = GroupSelection(spot=True, relax_spot_premium=False)
+    prices = price_book("us-east-1")
+    od, spot = prices.on_demand, prices.spot
+    c = choose_group(asked, [big, wide])
+    assert c.on_demand_floor.instance_types == ("g6.48xlarge",) and c.on_demand_floor.floor_replicas == ()
+    assert c.usd_per_hour_min == pytest.approx(od(CAT["g6.48xlarge"]) + spot(CAT["g4dn.metal"]))
+    assert "raised" not in c.reason
+    r = choose_group(replace(asked, raise_floors=True), [big, wide])
+    floor = r.on_demand_floor
+    assert (floor.instance_types, floor.nodes_min, floor.nodes_max) == (("g4dn.metal",), 2, 2)
+    assert floor.models == ("big", "wide") and floor.floor_replicas == (2, 2)
+    assert r.main.nodes_min == 0 and r.usd_per_hour_min == pytest.approx(2 * od(CAT["g4dn.metal"]))
+    assert r.usd_per_hour_min + r.usd_per_hour_max < c.usd_per_hour_min + c.usd_per_hour_max
+    assert "raised to the min replicas of wide 2 (on_demand_base 0)" in r.reason and "big 2" not in r.reason
+    # In the other order, the floor's replicas follow the models.
+    assert choose_group(replace(asked, raise_floors=True), [wide, big]).on_demand_floor.floor_replicas == (2, 2)
+
+
+def test_a_raised_floor_leaves_a_replica_to_autoscale_and_skips_a_model_that_scales_to_zero():
+    # on_demand_base < max_replicas holds for a raised floor too: with min == max it holds max - 1. A model with
+    # min 0 has nothing to raise (its floor stays as asked: none).
+    big = ModelDemand("big", R("8", "192Gi", gpu=4), 2, 3, on_demand_base=2)
+    sel = GroupSelection(spot=True, relax_spot_premium=False, raise_floors=True)
+    for lo, hi, expected in ((3, 3, (2, 2)), (2, 2, (2, 1)), (0, 4, ())):
+        wide = ModelDemand("wide", R("16", "128Gi", gpu=4), lo, hi)
+        assert choose_group(sel, [big, wide]).on_demand_floor.floor_replicas == expected

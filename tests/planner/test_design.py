@@ -224,3 +224,24 @@ def test_advice_keeps_the_declared_gpu_choices():
     cap = plan_capacity(load_platform("prod", vals), TODAY)
     (advice,) = [n for n in cap.notes if n.startswith("the planner's own design")]
     assert "image-classifier on g4dn.xlarge" in advice
+
+
+def test_a_designed_floor_that_holds_min_replicas_reaches_the_placements_and_says_why():
+    # The pair of tests/capacity/test_optimizer.py's raised floor, as a models-only staging stack with spot and a
+    # fallback: "wide" asks no floor, and its placement (the ModelAPI's on-demand Deployment) gets its min of 2.
+    def mutate(p):
+        big = model("8", "192Gi", 2, 3, gpu=4)
+        big["autoscaling"]["on_demand_base"] = 2
+        p["models"] = {"big": big, "wide": model("16", "128Gi", 2, 3, gpu=4)}
+        p.pop("traffic_splits", None)
+        p["capacity"] = {"spot": True, "on_demand_fallback": True}
+
+    _, cap = plan("staging", mutate)
+    assert (cap.placements["big"].on_demand_base, cap.placements["wide"].on_demand_base) == (2, 2)
+    group = next(g for g in cap.groups if "wide" in g.models and g.capacity_type == SPOT)
+    assert "on-demand floor raised to the min replicas of wide 2 (on_demand_base 0)" in " ".join(group.reason.split())
+    floor = next(g for g in cap.groups if g.name == f"{group.name}-on-demand")
+    assert (floor.instance_types, floor.nodes_min) == (("g4dn.metal",), 2)
+    # Without the fallback there is no floor to raise: dev's spot design keeps every base at 0.
+    _, dev = plan("dev", lambda p: (mutate(p), p.update(capacity={"spot": True})))
+    assert all(pl.on_demand_base == 0 for pl in dev.placements.values())
