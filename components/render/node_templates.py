@@ -247,8 +247,8 @@ def _mime(parts: Sequence[tuple[str, str]]) -> str:
 
 
 def weights_cache_user_data() -> str:
-    """An EC2NodeClass's `userData` (MIME multipart; Karpenter puts its own NodeConfig first and appends these
-    parts, aws/karpenter-provider-aws `pkg/providers/amifamily/bootstrap/nodeadm.go`): the cache folder's script."""
+    """An EC2NodeClass's `userData` (MIME multipart; Karpenter v1.14.1 puts these parts first and its own NodeConfig
+    last, aws/karpenter-provider-aws `pkg/providers/amifamily/bootstrap/nodeadm.go`): the cache folder's script."""
     return _mime([(SHELL_CONTENT_TYPE, weights_cache_script())])
 
 

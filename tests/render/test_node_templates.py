@@ -196,6 +196,6 @@ def test_an_ec2_node_class_user_data_carries_only_the_cache_script():
     import email
 
     msg = email.message_from_string(nt.weights_cache_user_data())
-    (script,) = msg.get_payload()  # Karpenter puts its own NodeConfig (with instanceStorePolicy's RAID0) first
+    (script,) = msg.get_payload()  # Karpenter v1.14.1 appends its own NodeConfig (with instanceStorePolicy's RAID0)
     assert script.get_content_type() == "text/x-shellscript"
     assert "ExecStartPre=/usr/bin/install" in script.get_payload()
