@@ -36,7 +36,8 @@ by :func:`random_portfolio` (CPU models of 0.25-16 vCPU; GPU models of 1-8 GPUs 
 staging's families hold; replica ranges from zero; on-demand floors from none to nearly all), each written as a
 models-only staging stack, on-demand and spot, planned by `modelstack plan` and compared with its exact optimum
 (the same ILP over the same pods): median, p90 and worst of plan / optimum at min and at max, against
-``RANDOM_TARGETS``. ``--rules`` instead prints what each rule (one shape per group, strict zone spread, spot pools)
+``RANDOM_TARGETS``. With ``--only pI --nested``, whether any layout that scales without moving a pod (a nested
+ILP of both ends, :func:`nested_bound`) could meet the spot targets at both ends. ``--rules`` instead prints what each rule (one shape per group, strict zone spread, spot pools)
 costs the planner's design of the same portfolios, in-process.
 """
 
@@ -632,6 +633,143 @@ def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env
     return total
 
 
+def _variants(spot: bool, env: str) -> list[Variant]:
+    """The ways to buy a node the planner may use in ``env``: each allowed type on-demand and (with spot) at its
+    expected spot price, one per packing shape and capacity type (the cheapest)."""
+    from modelstack.planner import design
+
+    prices = price_book("us-east-1")
+    s = design.Settings(spot=spot, on_demand_fallback=spot, max_nodes=10**6, arch="amd64", max_types=4,
+                        max_groups=None, families=(), exclude_families=(), gpu_models=(), exclude_gpu_models=(),
+                        system_instance_types=())
+    allowed = allowed_types(GroupSelection(), design.allowed_catalog(s, env))
+    variants: dict[tuple, Variant] = {}
+    for t in allowed:
+        options = [Variant(f"{t.name}/ON_DEMAND", t, prices.on_demand(t), False)]
+        if spot and prices.spot(t) is not None:
+            options.append(Variant(f"{t.name}/SPOT", t, prices.spot(t), True))
+        for v in options:  # equal packing, equal capacity type: keep the cheapest
+            k = (packing_key(t), v.spot)
+            if k not in variants or (v.price, t.name) < (variants[k].price, variants[k].itype.name):
+                variants[k] = v
+    return list(variants.values())
+
+
+@dataclass(frozen=True)
+class Nested:
+    """The cheapest end of a layout that scales without moving a pod, the other end held within a budget."""
+
+    end: str  # what is minimized: "min", "max" or "sum" (min + max)
+    bound: float  # proven lower bound on that end's $/h
+    value: float  # the best layout found (equals bound when optimal)
+    other: float  # that layout's other end, $/h
+    optimal: bool
+    nodes: tuple[tuple[str, int, int], ...] = ()
+    """The layout's nodes: ("<type>/<capacity>", at min, at max)."""
+
+
+def nested_bound(demands: Sequence[ModelDemand], spot: bool, end: str, budget: float, env: str = PRODUCT_ENV,
+                 time_limit: float = 60.0) -> Nested:
+    """Least $/h at ``end`` ("min", "max", or "sum": min + max, the planner's objective) of any layout of the pods `modelstack plan` places in which scaling
+    from min to max moves no pod (the nodes and pods at min stay at max; floors are the same pods at both ends,
+    on on-demand nodes) and the other end costs at most ``budget``: an integer program (HiGHS).
+
+    A Deployment's pods stay where they are scheduled as it scales, so a plan, which runs one layout at both ends,
+    can do no better than this; the per-end optimum (:func:`exact_product`) may place every pod afresh at each end.
+    Any capacity type may hold autoscaled replicas here (Karpenter would buy only spot for them), so it is a lower
+    bound on what a plan can reach, not what Karpenter buys."""
+    import highspy
+    import numpy as np
+
+    demands = planned_demands(demands, spot, env)
+    items = []  # (pod, at min, at max, on-demand only, the same pods at both ends)
+    for d in demands:
+        base = d.base(d.max_replicas) if spot else 0
+        if base:
+            items.append((d.pod, base, base, True, True))
+        items.append((d.pod, d.running(d.min_replicas) - base, d.max_replicas - base, False, False))
+    items = [it for it in items if it[2]]
+    variants = _variants(spot, env)
+    per = {(i, v.key): (0 if (it[3] and v.spot) else replicas_per_node(it[0], v.itype))
+           for i, it in enumerate(items) for v in variants}
+    variants = [v for v in variants if any(per[(i, v.key)] for i in range(len(items)))]
+    other = "max" if end == "min" else "min"
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit))
+    h.setOptionValue("mip_rel_gap", 1e-6)
+    inf = highspy.kHighsInf
+    lbs: list[float] = []
+    ubs: list[float] = []
+    cost_end: list[float] = []
+    cost_other: list[float] = []
+
+    def var(ub: float, at_min: float = 0.0, at_max: float = 0.0) -> int:
+        lbs.append(0.0), ubs.append(ub)
+        cost_end.append(at_min + at_max if end == "sum" else at_min if end == "min" else at_max)
+        cost_other.append(at_max if end in ("min", "sum") else at_min)
+        return len(lbs) - 1
+
+    rows: list[tuple[float, float, list[int], list[float]]] = []
+    take: dict[tuple[int, str], list[int]] = {}
+    slots_of: dict[str, list[tuple[int, int]]] = {}
+    for v in variants:
+        cap = node_capacity(v.itype)
+        fitting = [i for i in range(len(items)) if per[(i, v.key)]]
+        by_count = sum(math.ceil(items[i][2] / per[(i, v.key)]) for i in fitting)
+        slots = by_count
+        if other == "max" and math.isfinite(budget) and v.price > 0:  # no more of a type than the budget at max buys
+            slots = min(slots, math.floor(budget / v.price + 1e-9))
+        prev = None
+        for _ in range(slots):
+            z_max, z_min = var(1.0, at_max=v.price), var(1.0, at_min=v.price)
+            slots_of.setdefault(v.key, []).append((z_min, z_max))
+            rows.append((-inf, 0.0, [z_min, z_max], [1.0, -1.0]))  # a node at min is there at max too
+            xs_max = []
+            for i in fitting:
+                k = float(min(items[i][2], per[(i, v.key)]))
+                x_max = var(k)
+                x_min = x_max if items[i][4] else var(k)
+                if x_min != x_max:
+                    rows.append((-inf, 0.0, [x_min, x_max], [1.0, -1.0]))  # pods at min stay at max
+                rows.append((-inf, 0.0, [x_min, z_min], [1.0, -k]))  # pods at min only on nodes at min
+                take.setdefault((i, "max"), []).append(x_max)
+                take.setdefault((i, "min"), []).append(x_min)
+                xs_max.append((i, x_max))
+            pods = [items[i][0] for i, _ in xs_max]
+            for coeffs, capacity in (([1.0] * len(pods), cap.pods),
+                                     ([float(p.cpu_millicores) for p in pods], cap.cpu_millicores),
+                                     ([float(p.memory_mib) for p in pods], cap.memory_mib),
+                                     ([float(p.gpu) for p in pods], cap.gpus),
+                                     ([float(p.inferentia) for p in pods], cap.neuron_devices)):
+                if any(coeffs):
+                    rows.append((-inf, 0.0, [x for _, x in xs_max] + [z_max], coeffs + [-float(capacity)]))
+            if prev is not None:
+                rows.append((0.0, inf, [prev, z_max], [1.0, -1.0]))  # symmetry: slot k before slot k+1
+            prev = z_max
+    for i, it in enumerate(items):
+        for e, n in (("min", it[1]), ("max", it[2])):
+            xs = take.get((i, e), [])
+            rows.append((float(n), float(n), xs, [1.0] * len(xs)))
+    n = len(lbs)
+    rows.append((-inf, float(budget), list(range(n)), cost_other))
+    h.addVars(n, np.array(lbs), np.array(ubs))
+    h.changeColsCost(n, np.arange(n, dtype=np.int32), np.array(cost_end))
+    h.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * n))
+    for lo, hi, idx, vals in rows:
+        nz = [(j, c) for j, c in zip(idx, vals) if c]
+        h.addRow(lo, hi, len(nz), np.array([j for j, _ in nz], dtype=np.int32), np.array([c for _, c in nz]))
+    h.run()
+    optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    info = h.getInfo()
+    sol = h.getSolution().col_value
+    value = info.objective_function_value
+    nodes = tuple((key, sum(round(sol[a]) for a, _ in zs), sum(round(sol[b]) for _, b in zs))
+                  for key, zs in slots_of.items() if any(sol[b] > 0.5 for _, b in zs))
+    return Nested(end, value if optimal else info.mip_dual_bound, value,
+                  sum(c * x for c, x in zip(cost_other, sol)), optimal, nodes)
+
+
 TARGETS = {False: 1.03, True: 1.05}
 """Models-only plan / exact optimum, at min and at max: 3% on-demand, 5% with spot."""
 
@@ -893,8 +1031,34 @@ def rule_text(costs: dict) -> list[str]:
     return lines
 
 
+def nested_text(r: RandomResult, time_limit: float = 60.0) -> list[str]:
+    """Whether a plan could meet the spot targets at both ends on ``r``'s portfolio: the cheapest layout that scales
+    without moving a pod (:func:`nested_bound`) by min + max, at min with max within the target, and at max with
+    min within it; each as plan-like ratios to the per-end optimum."""
+    lo, hi = (e.lower_bound for e in r.optimum)
+    target = RANDOM_TARGETS[True][1]
+    name = r.portfolio[0].name.split("-")[0]
+    out = []
+    ends = {}
+    for end, budget in (("sum", math.inf), ("min", target * hi), ("max", target * lo)):
+        b = nested_bound(r.portfolio, True, end, budget, time_limit=time_limit)
+        at_min, at_max = {"sum": (b.value - b.other, b.other), "min": (b.value, b.other), "max": (b.other, b.value)}[end]
+        ends[end] = b
+        what = {"sum": "least min + max", "min": f"least at min, max within {target:g}",
+                "max": f"least at max, min within {target:g}"}[end]
+        proof = "" if b.optimal else (f" (stopped at the time limit: proven bound ${b.bound:.4f}/h on the "
+                                      f"{'min + max' if end == 'sum' else end})")
+        out.append(f"  {name} {what:<34} min {at_min / lo:.4f}  max {at_max / hi:.4f}  min + max "
+                   f"${at_min + at_max:.4f}/h{proof}")
+    plan_sum = sum(r.plan.usd_per_hour)
+    reach = ends["min"].bound <= target * lo + 1e-9 or ends["max"].bound <= target * hi + 1e-9
+    out.append(f"  {name} the plan: min {r.ratios[0]:.4f}  max {r.ratios[1]:.4f}  min + max ${plan_sum:.4f}/h; both ends "
+               f"within {target:g}: {'reachable by such a layout' if reach else 'out of reach for any such layout'}")
+    return out
+
+
 def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: float = 30.0,
-                 only: Sequence[int] = ()) -> int:
+                 only: Sequence[int] = (), nested: bool = False) -> int:
     print(f"RANDOM PORTFOLIOS: {n} drawn with seed {seed}, each written as a models-only {PRODUCT_ENV} stack (on-demand, "
           "and spot with an on-demand fallback), planned by `modelstack plan`, priced from plan.json, against the exact "
           "optimum (ILP, HiGHS) of the same pods")
@@ -914,6 +1078,11 @@ def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: fl
                 if i in only:
                     print("\n".join(_portfolio_text(demands, hand=False)))
     results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit, only=only)
+    if nested:
+        print("layouts that scale without moving a pod (nested ILP; the per-end optimum places every pod afresh):")
+        for r in results:
+            if r.spot:
+                print("\n".join(nested_text(r, time_limit=max(time_limit, 60.0))))
     if verbose and only:
         for r in results:
             print(f"  {r.portfolio[0].name.split('-')[0]} {'spot' if r.spot else 'on-demand'}: optimum at min "
@@ -937,6 +1106,9 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--only", type=lambda v: int(v.lstrip("p")), action="append", default=[], metavar="pI",
                         help="with --random: only portfolio pI of the draw (repeatable), e.g. --only p23")
     parser.add_argument("--jobs", type=int, default=1, help="random portfolios planned at a time (default 1)")
+    parser.add_argument("--nested", action="store_true",
+                        help="with --random --only: whether any layout that scales without moving a pod meets the "
+                             "spot targets at both ends (nested ILP)")
     parser.add_argument("--time-limit", type=float, default=30.0,
                         help="seconds per exact optimum before its proven bound is used (default 30)")
     args = parser.parse_args(list(argv))
@@ -946,7 +1118,9 @@ def main(argv: Sequence[str] = ()) -> int:
         print("\n".join(rule_text(rule_costs(args.random, args.seed))))
         return 0
     if args.random:
-        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit, args.only)
+        if args.nested and not args.only:
+            parser.error("--nested needs --only pI (one ILP of both ends per portfolio takes up to minutes)")
+        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit, args.only, args.nested)
     print("us-east-1 prices (on-demand 2026-07-20; spot = on-demand x (1 - Spot Advisor savings), advisor data "
           "<= 2025-06-28); model node groups' instances only, USD per hour")
     print(f"\nPRODUCT PATH: {len(PRODUCT_PORTFOLIO)} models written as {PRODUCT_ENV} stack configs, planned by "

@@ -143,3 +143,25 @@ def test_a_small_random_draw_holds_the_targets(bench):
         med <= bench.RANDOM_TARGETS[spot][0] and w <= bench.RANDOM_TARGETS[spot][1]
         for spot in (False, True) for end in ("min", "max")
         for med, _, w, _, _ in (bench.random_summary(results)[(spot, end)],)]
+
+
+def test_the_nested_bound_says_when_no_plan_can_meet_both_spot_ends(bench):
+    import math
+
+    # Seed 2's p33: at min one on-demand g6e.12xlarge holds both models' floors; at max the per-end optimum gives
+    # that node's free GPUs to the 2-GPU model's autoscaled replica and moves the 1-GPU floor to a node of its own.
+    # A layout that scales without moving a pod cannot do both, whatever the plan: no such layout is within 5% at
+    # min while within 5% at max.
+    d = bench.random_portfolios(50, 2)[33]
+    lo, hi = (bench.exact_product(d, e, True, time_limit=30) for e in ("min", "max"))
+    best_min = bench.nested_bound(d, True, "min", 1.05 * hi.lower_bound)
+    assert best_min.optimal and best_min.value > 1.05 * lo.usd_per_hour and best_min.other <= 1.05 * hi.usd_per_hour
+    best_max = bench.nested_bound(d, True, "max", 1.05 * lo.lower_bound)
+    assert best_max.optimal and best_max.value > 1.05 * hi.usd_per_hour
+    # Nesting only constrains: one end alone is the per-end optimum, and both ends cost at least both optima.
+    assert bench.nested_bound(d, True, "min", math.inf).value == pytest.approx(lo.usd_per_hour)
+    both = bench.nested_bound(d, True, "sum", math.inf)
+    assert both.value >= lo.usd_per_hour + hi.usd_per_hour - 1e-6
+    # What `bench/cost.py --only p33 --nested` prints of it.
+    (r,) = [r for r in bench.random_run(50, 2, only=(33,)) if r.spot]
+    assert any("out of reach for any such layout" in line for line in bench.nested_text(r))
