@@ -12,6 +12,7 @@ A stack may leave out `node_groups` and give an optional platform-level `capacit
   where every model of the group accepts them (a model's `compute.gpu_models` and `min_gpu_memory_gib`).
 * **Objective.** Cost at min replicas + cost at max replicas, weighed 1:1 (USD per hour): the steady state
   and the scale-out ceiling count equally; a model that scales to zero counts at max only (its min is 0).
+  `capacity.weight_at_min` weighs the cost at min more (or less) for a stack that runs near min most hours.
 * **Our own policies.** Accelerated families are those the environment's `gpu-instance-families` policy
   allows (:data:`ACCELERATED_FAMILIES`), and no group needs more nodes at max replicas than the environment's
   `max-nodes-per-group` cap (:data:`MAX_NODES_PER_GROUP`, 10 in dev): a shape that would is not chosen.
@@ -89,6 +90,8 @@ class Settings:
     zones: Optional[int] = None
     """Strict zone spread over this many zones (prod): each zone's share of a model packed on its own nodes."""
     az_count: int = 1
+    weights: tuple[float, float] = (1.0, 1.0)
+    """(`capacity.weight_at_min`, 1): the objective's weights on the cost at min and at max replicas."""
 
 
 def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
@@ -106,7 +109,7 @@ def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -
         system_instance_types=tuple(c.system_instance_types),
         karpenter=platform.config.cluster.provisioner == "karpenter", spot_spread_cost_pct=c.spot_spread_cost_pct,
         zones=platform.config.cluster.vpc.az_count if platform.is_prod else None,
-        az_count=platform.config.cluster.vpc.az_count,
+        az_count=platform.config.cluster.vpc.az_count, weights=(c.weight_at_min, 1.0),
     )
 
 
@@ -229,13 +232,14 @@ class _Optimizers:
     """One :class:`~modelstack.capacity.optimizer.GroupOptimizer` per selection, shared by every question a design
     asks (the partition, each group, each model alone, the on-demand redo), so equal models are evaluated once."""
 
-    def __init__(self, prices: pricing.PriceBook, cat: Mapping[str, InstanceType]) -> None:
-        self.prices, self.cat = prices, cat
+    def __init__(self, prices: pricing.PriceBook, cat: Mapping[str, InstanceType],
+                 weights: tuple[float, float] = (1.0, 1.0)) -> None:
+        self.prices, self.cat, self.weights = prices, cat, weights
         self._by: dict[GroupSelection, optimizer.GroupOptimizer] = {}
 
     def __call__(self, selection: GroupSelection) -> optimizer.GroupOptimizer:
         if selection not in self._by:
-            self._by[selection] = optimizer.GroupOptimizer(selection, self.prices, self.cat)
+            self._by[selection] = optimizer.GroupOptimizer(selection, self.prices, self.cat, weights=self.weights)
         return self._by[selection]
 
 
@@ -255,7 +259,7 @@ def _merge_to(blocks: list[list[ModelDemand]], limit: int, selection: GroupSelec
             c = _choose(opt, selection, ds)
         except SizingError:
             return None
-        return c.usd_per_hour_min + c.usd_per_hour_max
+        return opt.weights[0] * c.usd_per_hour_min + opt.weights[1] * c.usd_per_hour_max
 
     current = [objective(b) for b in blocks]
     while len(blocks) > limit:
@@ -330,7 +334,8 @@ def spread_trade(choice: GroupChoice, demands: list[ModelDemand], s: Settings,
 
 
 def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_allowed: int,
-            spread: tuple[float, float] = (0.0, 0.0), spread_pct: float = 0.0) -> str:
+            spread: tuple[float, float] = (0.0, 0.0), spread_pct: float = 0.0,
+            weights: tuple[float, float] = (1.0, 1.0)) -> str:
     main = choice.main
     if main.capacity_type == SPOT:
         n = len(main.instance_types)
@@ -338,7 +343,7 @@ def _reason(models: tuple[str, ...], choice: GroupChoice, alone_max: float, n_al
     else:
         what = f"on-demand {main.primary.name}"
     line = (f"{', '.join(models)}: {what}, the cheapest of {n_allowed} allowed types that fits "
-            f"{'them all' if len(models) > 1 else 'it'} at 1×cost at min + 1×cost at max replicas "
+            f"{'them all' if len(models) > 1 else 'it'} at {weights[0]:g}×cost at min + {weights[1]:g}×cost at max replicas "
             f"(${choice.usd_per_hour_min:.2f}/h at min, ${choice.usd_per_hour_max:.2f}/h at max")
     if choice.on_demand_floor is not None:
         line += f", on-demand floor on {choice.on_demand_floor.primary.name} included"
@@ -374,7 +379,7 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
             continue
         (named.setdefault(mc.node_group, []) if mc.node_group else free).append(demands[m])
     fits = []
-    opt = _Optimizers(prices, cat)
+    opt = _Optimizers(prices, cat, s.weights)
     for d in list(free) + [d for ds in named.values() for d in ds]:
         ok = set(opt(selection).fits(d))
         if not ok:
@@ -434,7 +439,8 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
                                  on_demand_fallback=spot and s.on_demand_fallback, min_size=0, max_size=max_size,
                                  priority=PRIORITY, root_volume=cfg.RootVolume(size_gib=ROOT_VOLUME_GIB[kind]))
         models = tuple(d.name for d in ds)
-        reason = _reason(models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct)
+        reason = _reason(models, choice, alone, n_allowed, spread_price(choice, prices, cat), s.spot_spread_cost_pct,
+                         s.weights)
         if raised := optimizer.raised_floors_text(choice.on_demand_floor, ds):
             reason += "; " + raised
         trade = spread_trade(choice, ds, s, cat)

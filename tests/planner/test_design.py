@@ -156,6 +156,7 @@ def test_a_model_gpu_model_is_honoured():
                                                "allowed: instance types without accelerators"),
     ({"spot": False, "on_demand_fallback": True}, "modelstack:platform.capacity.on_demand_fallback: got true with spot: "
                                                   "false; allowed: on_demand_fallback only with spot capacity"),
+    ({"weight_at_min": 0}, "modelstack:platform.capacity.weight_at_min: got 0; allowed: a number > 0"),
 ])
 def test_bad_capacity_sections_are_reported_exactly(capacity, expected):
     with pytest.raises(ConfigError) as e:
@@ -245,3 +246,31 @@ def test_a_designed_floor_that_holds_min_replicas_reaches_the_placements_and_say
     # Without the fallback there is no floor to raise: dev's spot design keeps every base at 0.
     _, dev = plan("dev", lambda p: (mutate(p), p.update(capacity={"spot": True})))
     assert all(pl.on_demand_base == 0 for pl in dev.placements.values())
+
+
+def test_weight_at_min_trades_the_ceiling_for_a_cheaper_steady_state():
+    # The raised-floor pair above with "wide" up to 4 replicas. At 1:1 the two keep groups of their own ("big" on an
+    # on-demand g6.48xlarge floor, "wide" on spot g4dn: $16.17/h at min, $21.92/h at max); weighing min 3 times,
+    # they share one group whose on-demand floor holds both mins on two g4dn.metal: $15.65/h at min, $23.32/h at max.
+    def mutate(weight):
+        def m(p):
+            p.pop("traffic_splits", None)
+            big = model("8", "192Gi", 2, 3, gpu=4)
+            big["autoscaling"]["on_demand_base"] = 2
+            p["models"] = {"big": big, "wide": model("16", "128Gi", 2, 4, gpu=4)}
+            p["capacity"] = {"spot": True, "on_demand_fallback": True, "weight_at_min": weight}
+        return m
+
+    def ends(cap):
+        chosen = [g.choice for g in cap.groups if g.models and g.choice is not None]  # floors included
+        return cap, sum(c.usd_per_hour_min for c in chosen), sum(c.usd_per_hour_max for c in chosen)
+
+    even, lo1, hi1 = ends(plan("staging", mutate(1))[1])
+    steady, lo3, hi3 = ends(plan("staging", mutate(3))[1])
+    assert even.placements["wide"].on_demand_base == 0 and steady.placements["wide"].on_demand_base == 2
+    assert even.placements["big"].node_group != even.placements["wide"].node_group
+    assert steady.placements["big"].node_group == steady.placements["wide"].node_group
+    assert lo3 < lo1 and hi3 > hi1
+    assert 3 * lo3 + hi3 < 3 * lo1 + hi1 and lo1 + hi1 < lo3 + hi3  # each the cheaper by its own objective
+    gpu = next(g for g in steady.groups if "wide" in g.models and g.capacity_type == SPOT)
+    assert "at 3×cost at min + 1×cost at max replicas" in " ".join(gpu.reason.split())
