@@ -591,48 +591,6 @@ def planned_demands(demands: Sequence[ModelDemand], spot: bool, env: str = PRODU
             for d in demands for mc in (platform.config.models[d.name],)]
 
 
-def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env: str = PRODUCT_ENV,
-                  time_limit: float = 60.0) -> Exact:
-    """Minimum $/h for ``scenario`` replicas on every type the planner may use in ``env``: on-demand, or with
-    spot every type's expected spot price and each model's on_demand_base on on-demand nodes (the floor runs
-    whole even at min). Replicas are the pods `modelstack plan` places (:func:`planned_demands`), not the bare
-    requests of ``demands``."""
-    from modelstack.planner import design
-
-    demands = planned_demands(demands, spot, env)
-    prices = price_book("us-east-1")
-    s = design.Settings(spot=spot, on_demand_fallback=spot, max_nodes=10**6, arch="amd64", max_types=4,
-                        max_groups=None, families=(), exclude_families=(), gpu_models=(), exclude_gpu_models=(),
-                        system_instance_types=())
-    allowed = allowed_types(GroupSelection(), design.allowed_catalog(s, env))
-    variants: dict[tuple, Variant] = {}
-    for t in allowed:
-        options = [Variant(f"{t.name}/ON_DEMAND", t, prices.on_demand(t), False)]
-        if spot and prices.spot(t) is not None:
-            options.append(Variant(f"{t.name}/SPOT", t, prices.spot(t), True))
-        for v in options:  # equal packing, equal capacity type: keep the cheapest
-            k = (packing_key(t), v.spot)
-            if k not in variants or (v.price, t.name) < (variants[k].price, variants[k].itype.name):
-                variants[k] = v
-    vs = list(variants.values())
-    items_of = []
-    for d in demands:
-        total = d.min_replicas if scenario == "min" else d.max_replicas
-        if d.on_demand_base:
-            base = d.base(total)
-            items_of.append([(d.pod, base, True), (d.pod, d.running(total) - base, False)])
-        else:
-            items_of.append([(d.pod, total, False)])
-    fits = [{v.itype.name for v in vs if replicas_per_node(d.pod, v.itype) > 0} for d in demands]
-    total = Exact(0.0, 0.0, True)
-    for comp in _components(demands, fits):
-        items = [it for i in comp for it in items_of[i]]
-        sub = [v for v in vs if any(v.itype.name in fits[i] for i in comp)]
-        r = _solve(items, sub, time_limit)
-        total = _add(total, r)
-    return total
-
-
 def _variants(spot: bool, env: str) -> list[Variant]:
     """The ways to buy a node the planner may use in ``env``: each allowed type on-demand and (with spot) at its
     expected spot price, one per packing shape and capacity type (the cheapest)."""
@@ -653,6 +611,32 @@ def _variants(spot: bool, env: str) -> list[Variant]:
             if k not in variants or (v.price, t.name) < (variants[k].price, variants[k].itype.name):
                 variants[k] = v
     return list(variants.values())
+
+
+def exact_product(demands: Sequence[ModelDemand], scenario: str, spot: bool, env: str = PRODUCT_ENV,
+                  time_limit: float = 60.0) -> Exact:
+    """Minimum $/h for ``scenario`` replicas on every type the planner may use in ``env``: on-demand, or with
+    spot every type's expected spot price and each model's on_demand_base on on-demand nodes (the floor runs
+    whole even at min). Replicas are the pods `modelstack plan` places (:func:`planned_demands`), not the bare
+    requests of ``demands``."""
+    demands = planned_demands(demands, spot, env)
+    vs = _variants(spot, env)
+    items_of = []
+    for d in demands:
+        total = d.min_replicas if scenario == "min" else d.max_replicas
+        if d.on_demand_base:
+            base = d.base(total)
+            items_of.append([(d.pod, base, True), (d.pod, d.running(total) - base, False)])
+        else:
+            items_of.append([(d.pod, total, False)])
+    fits = [{v.itype.name for v in vs if replicas_per_node(d.pod, v.itype) > 0} for d in demands]
+    total = Exact(0.0, 0.0, True)
+    for comp in _components(demands, fits):
+        items = [it for i in comp for it in items_of[i]]
+        sub = [v for v in vs if any(v.itype.name in fits[i] for i in comp)]
+        r = _solve(items, sub, time_limit)
+        total = _add(total, r)
+    return total
 
 
 @dataclass(frozen=True)
