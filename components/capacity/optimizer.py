@@ -1003,6 +1003,11 @@ class _Evaluator:
                     sizes.setdefault((c.primary.vcpu, c.primary.memory_gib, c.primary.gpu_count), c)
                 for c in list(sizes.values())[:MIX_OPTIONS]:
                     picked.setdefault(id(c), c)
+                # and the cheapest node that holds one replica, for what is left (the best rates are large nodes)
+                small = min((c for c in ok if rate(c)[0] < math.inf), key=lambda c: (c.unit_price, c.primary.name),
+                            default=None)
+                if small is not None:
+                    picked.setdefault(id(small), small)
             options = list(picked.values())
             index = {id(c): o for o, c in enumerate(options)}
             ok_of = {pod: frozenset(index[id(c)] for c in options if all(m.name in f for m in c.members))
