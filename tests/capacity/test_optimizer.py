@@ -16,6 +16,7 @@ from modelstack.capacity.optimizer import (
     GroupSelection,
     ModelDemand,
     SizingError,
+    allowed_types,
     choose_group,
     estimate_explicit,
     group_capacity,
@@ -24,7 +25,7 @@ from modelstack.capacity.optimizer import (
     shape_key,
 )
 from modelstack.capacity.pricing import catalog, price_book
-from modelstack.capacity.sizing import Requests, node_capacity
+from modelstack.capacity.sizing import Requests, node_capacity, replicas_per_node
 
 CAT = catalog()
 R = Requests.parse
@@ -367,3 +368,18 @@ def test_a_raised_floor_leaves_a_replica_to_autoscale_and_skips_a_model_that_sca
     for lo, hi, expected in ((3, 3, (2, 2)), (2, 2, (2, 1)), (0, 4, ())):
         wide = ModelDemand("wide", R("16", "128Gi", gpu=4), lo, hi)
         assert choose_group(sel, [big, wide]).on_demand_floor.floor_replicas == expected
+
+
+def test_a_karpenter_floor_of_one_small_replica_goes_on_the_cheapest_node_that_holds_it():
+    # "big" (4 vCPU) and "tiny" (0.5 vCPU, a floor of 1) share a Karpenter block: the group's one shape must hold
+    # big, but the floor's mix may use any node tiny fits, and one replica is cheapest on the cheapest such node
+    # (the best per-replica rates are large nodes, which the mix offered first).
+    big = ModelDemand("big", R("4", "8Gi"), 1, 6)
+    tiny = ModelDemand("tiny", R("500m", "1Gi"), 3, 12, on_demand_base=1)
+    sel = GroupSelection(spot=True, mixed=True, relax_spot_premium=False)
+    prices = price_book("us-east-1")
+    fits = [t for t in allowed_types(sel, CAT) if prices.on_demand(t) is not None and replicas_per_node(tiny.pod, t) > 0]
+    cheapest = min(fits, key=lambda t: (prices.on_demand(t), t.name))
+    floor = choose_group(sel, [big, tiny]).on_demand_floor
+    assert [(p.instance_types, p.nodes) for p in floor.parts(False)] == [((cheapest.name,), 1)]
+    assert floor.usd_per_hour_min == pytest.approx(prices.on_demand(cheapest))
