@@ -658,10 +658,12 @@ def nested_bound(demands: Sequence[ModelDemand], spot: bool, end: str, budget: f
     from min to max moves no pod (the nodes and pods at min stay at max; floors are the same pods at both ends,
     on on-demand nodes) and the other end costs at most ``budget``: an integer program (HiGHS).
 
-    A Deployment's pods stay where they are scheduled as it scales, so a plan, which runs one layout at both ends,
-    can do no better than this; the per-end optimum (:func:`exact_product`) may place every pod afresh at each end.
-    Any capacity type may hold autoscaled replicas here (Karpenter would buy only spot for them), so it is a lower
-    bound on what a plan can reach, not what Karpenter buys."""
+    A Deployment's pods stay where they are scheduled as it scales up, so a cluster that scales from min to max
+    before any consolidation can do no better than this; the per-end optimum (:func:`exact_product`) may place every
+    pod afresh at each end, and so does the plan's estimate (each end as Karpenter buys it from empty), so either may
+    lie below it. Any capacity type may hold autoscaled replicas here (Karpenter would buy only spot for them): a
+    lower bound for such a cluster, not what Karpenter buys. A solve stopped at ``time_limit`` returns its proven
+    bound (``-inf`` when it found neither a layout nor a bound)."""
     import highspy
     import numpy as np
 
@@ -1026,8 +1028,11 @@ def nested_text(r: RandomResult, time_limit: float = 60.0) -> list[str]:
     ends = {}
     for end, budget in (("sum", math.inf), ("min", target * hi), ("max", target * lo)):
         b = nested_bound(r.portfolio, True, end, budget, time_limit=time_limit)
-        at_min, at_max = {"sum": (b.value - b.other, b.other), "min": (b.value, b.other), "max": (b.other, b.value)}[end]
         ends[end] = b
+        if not math.isfinite(b.value):
+            out.append(f"  {name} {end}: no layout found within the time limit (or none within the budget)")
+            continue
+        at_min, at_max = {"sum": (b.value - b.other, b.other), "min": (b.value, b.other), "max": (b.other, b.value)}[end]
         what = {"sum": "least min + max", "min": f"least at min, max within {target:g}",
                 "max": f"least at max, min within {target:g}"}[end]
         proof = "" if b.optimal else (f" (stopped at the time limit: proven bound ${b.bound:.4f}/h on the "
@@ -1035,9 +1040,17 @@ def nested_text(r: RandomResult, time_limit: float = 60.0) -> list[str]:
         out.append(f"  {name} {what:<34} min {at_min / lo:.4f}  max {at_max / hi:.4f}  min + max "
                    f"${at_min + at_max:.4f}/h{proof}")
     plan_sum = sum(r.plan.usd_per_hour)
-    reach = ends["min"].bound <= target * lo + 1e-9 or ends["max"].bound <= target * hi + 1e-9
+    b_min, b_max = ends["min"], ends["max"]
+    if (math.isfinite(b_min.value) and b_min.value <= target * lo + 1e-9) or (
+            math.isfinite(b_max.value) and b_max.value <= target * hi + 1e-9):
+        verdict = "reachable by such a layout (one was found)"
+    elif all(b.optimal or (math.isfinite(b.bound) and b.bound > limit + 1e-9)
+             for b, limit in ((b_min, target * lo), (b_max, target * hi))):
+        verdict = "out of reach for any such layout"
+    else:
+        verdict = "unknown (an integer program stopped at its time limit without a layout or a bound that decides)"
     out.append(f"  {name} the plan: min {r.ratios[0]:.4f}  max {r.ratios[1]:.4f}  min + max ${plan_sum:.4f}/h; both ends "
-               f"within {target:g}: {'reachable by such a layout' if reach else 'out of reach for any such layout'}")
+               f"within {target:g}: {verdict}")
     return out
 
 

@@ -526,7 +526,7 @@ def queue_api_args(p: Platform, name: str, m: cfg.ModelConfig, base: ModelAPIArg
     auto: model_api.AutoscalingArgs = {**base_auto}
     auto.pop("signal", None)
     auto.pop("target_in_flight", None)
-    if "min_replicas" not in m.autoscaling.model_fields_set:
+    if m.scales_from_zero:
         auto["min_replicas"], auto["scale_to_zero"] = 0, True
     qs = m.queue or cfg.QueueSettings()
     # A cast: mypy cannot tell that base holds no key of AsyncModelAPIArgs' own (gateway, consumer) of another type.

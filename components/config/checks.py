@@ -398,6 +398,10 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
                     add(f"{p}.compute", issues_fit[0], issues_fit[1])
         if auto is not None:
             _autoscaling_issues(add, p, auto, compute)
+            if m is not None and m.kind != "realtime" and auto.on_demand_base and m.scales_from_zero:
+                add(f"{p}.autoscaling.on_demand_base", repr(auto.on_demand_base),
+                    f"0 for a {m.kind} model whose workers scale from zero (min_replicas not given); give "
+                    "min_replicas to keep a floor of workers")
             if auto.signal == "llm" and not isinstance(m_raw.get("llm"), Mapping):
                 add(f"{p}.autoscaling.signal", "'llm' on a model without llm",
                     "llm only for a model with an llm section (it scales on the engine's queue)")

@@ -1194,6 +1194,18 @@ class ModelConfig(_Strict):
                              "OpenAI-compatible routes)")
         return self
 
+    @property
+    def scales_from_zero(self) -> bool:
+        """The replicas scale from zero: `scale_to_zero`, or the workers of an async or batch model whose
+        `min_replicas` is not given (they scale on the queue from zero)."""
+        a = self.autoscaling
+        return a.scale_to_zero or (self.kind != "realtime" and "min_replicas" not in a.model_fields_set)
+
+    @property
+    def running_min_replicas(self) -> int:
+        """Replicas that run at the bottom of the range: 0 when the model scales from zero, else `min_replicas`."""
+        return 0 if self.scales_from_zero else self.autoscaling.min_replicas
+
 
 class TrafficSplit(_Strict):
     """Weighted routing across models at one path (canaries); weights are percentages summing to 100."""

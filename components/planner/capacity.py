@@ -140,9 +140,8 @@ def on_demand_base(platform: Platform, model: cfg.ModelConfig, group: Optional[N
 
 
 def demand_of(name: str, model: cfg.ModelConfig, base: int) -> ModelDemand:
-    a = model.autoscaling
-    return ModelDemand(name=name, requests=pod_requests(model), min_replicas=a.min_replicas,
-                       max_replicas=a.max_replicas, on_demand_base=base)
+    return ModelDemand(name=name, requests=pod_requests(model), min_replicas=model.running_min_replicas,
+                       max_replicas=model.autoscaling.max_replicas, on_demand_base=base)
 
 
 def _idle_choice(selection: GroupSelection, catalog: Mapping[str, pricing.InstanceType], prices: pricing.PriceBook) -> tuple[tuple[str, ...], str]:

@@ -171,13 +171,14 @@ def capacity_issues(platform: Platform, catalog: Optional[Mapping[str, InstanceT
 
 
 def base_of(model: cfg.ModelConfig, spot_with_fallback: bool, is_prod: bool) -> int:
-    """Replicas kept on on-demand capacity. Default: 1 in prod on a spot pool with a fallback group, else 0."""
+    """Replicas kept on on-demand capacity. Default: 1 in prod on a spot pool with a fallback group, else 0 (and 0
+    for a model that scales from zero, as async and batch workers do unless min_replicas is given)."""
     if not spot_with_fallback:
         return 0
     a = model.autoscaling
     if a.on_demand_base is not None:
         return a.on_demand_base
-    return 1 if is_prod and not a.scale_to_zero else 0
+    return 1 if is_prod and not model.scales_from_zero else 0
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,7 @@ def design(platform: Platform, prices: Optional[pricing.PriceBook] = None,
     cat = prices.usable(allowed_catalog(s, c.environment, catalog))
     issues: list[ConfigIssue] = []
     selection = _selection(s, s.spot)
-    demands = {m: ModelDemand(m, pod_requests(mc), mc.autoscaling.min_replicas, mc.autoscaling.max_replicas,
+    demands = {m: ModelDemand(m, pod_requests(mc), mc.running_min_replicas, mc.autoscaling.max_replicas,
                               base_of(mc, s.spot and s.on_demand_fallback, platform.is_prod))
                for m, mc in c.models.items()}
     blocks: list[list[ModelDemand]] = []

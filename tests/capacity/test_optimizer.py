@@ -356,8 +356,11 @@ def test_a_spot_floor_may_hold_the_min_replicas_when_that_costs_less():
     assert r.main.nodes_min == 0 and r.usd_per_hour_min == pytest.approx(2 * od(CAT["g4dn.metal"]))
     assert r.usd_per_hour_min + r.usd_per_hour_max < c.usd_per_hour_min + c.usd_per_hour_max
     assert "raised to the min replicas of wide 2 (on_demand_base 0)" in r.reason and "big 2" not in r.reason
-    # In the other order, the floor's replicas follow the models.
-    assert choose_group(replace(asked, raise_floors=True), [wide, big]).on_demand_floor.floor_replicas == (2, 2)
+    # The floor's replicas follow the models in either order (wide with min 1: raised to 1, big stays at 2).
+    narrow = replace(wide, min_replicas=1)
+    sel = replace(asked, raise_floors=True)
+    assert choose_group(sel, [big, narrow]).on_demand_floor.floor_replicas == (2, 1)
+    assert choose_group(sel, [narrow, big]).on_demand_floor.floor_replicas == (1, 2)
 
 
 def test_a_raised_floor_leaves_a_replica_to_autoscale_and_skips_a_model_that_scales_to_zero():

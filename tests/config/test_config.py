@@ -710,3 +710,16 @@ def test_async_kind_is_valid_with_defaults():
     platform = load_platform("dev", values)
     m = platform.config.models["sentiment"]
     assert m.kind == "async" and m.queue is None
+
+
+def test_an_on_demand_floor_needs_min_replicas_on_async_and_batch_workers():
+    # Without min_replicas the workers scale on the queue from zero, where a floor cannot stand.
+    def floor(given_min):
+        def mutate(v, p):
+            auto = {"max_replicas": 6, "on_demand_base": 1, **({"min_replicas": 1} if given_min else {})}
+            p["models"]["sentiment"].update(kind="async", autoscaling=auto)
+        return mutate
+
+    assert f"{P}.models.sentiment.autoscaling.on_demand_base: got 1; allowed: 0 for a async model whose workers " \
+           "scale from zero (min_replicas not given); give min_replicas to keep a floor of workers" in issues_of(floor(False))
+    assert not any("scale from zero" in i for i in issues_of(floor(True)))

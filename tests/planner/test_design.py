@@ -274,3 +274,23 @@ def test_weight_at_min_trades_the_ceiling_for_a_cheaper_steady_state():
     assert 3 * lo3 + hi3 < 3 * lo1 + hi1 and lo1 + hi1 < lo3 + hi3  # each the cheaper by its own objective
     gpu = next(g for g in steady.groups if "wide" in g.models and g.capacity_type == SPOT)
     assert "at 3×cost at min + 1×cost at max replicas" in " ".join(gpu.reason.split())
+
+
+def test_async_workers_that_scale_from_zero_get_no_floor_raised_nor_a_prod_default():
+    # An async model without min_replicas runs its workers from zero (program.queue_api_args): the design counts
+    # none at min, so it neither raises a floor for them (a floor of workers that scale to zero is refused by
+    # ModelAPI) nor, in prod, gives them the default floor of 1.
+    def mutate(p):
+        p.pop("traffic_splits", None)
+        big = model("8", "192Gi", 2, 3, gpu=4)
+        big["autoscaling"]["on_demand_base"] = 2
+        wide = model("16", "128Gi", 1, 3, gpu=4)
+        del wide["autoscaling"]["min_replicas"]
+        wide["kind"] = "async"
+        p["models"] = {"big": big, "wide": wide}
+        p["capacity"] = {"spot": True, "on_demand_fallback": True}
+
+    for env in ("staging", "prod"):
+        platform, cap = plan(env, mutate)
+        assert platform.config.models["wide"].running_min_replicas == 0
+        assert cap.placements["wide"].on_demand_base == 0, env
