@@ -357,11 +357,6 @@ def llm_nvme_pools(capacity: Optional[CapacityPlan], node_cache: bool = False) -
 PSA = "pod-security.kubernetes.io"
 
 
-def node_cache_namespaces(c: cfg.PlatformConfig) -> set[str]:
-    """Namespaces holding an LLM with the node-wide weight cache (a hostPath volume)."""
-    return {m.namespace for m in c.models.values() if m.llm is not None and m.llm.node_cache}
-
-
 def pod_security_labels(host_path: bool) -> dict[str, str]:
     """`restricted`, enforced. A namespace whose LLMs cache weights on the node needs hostPath volumes, which every
     Pod Security level but `privileged` refuses; it enforces `privileged` and still warns and audits at
@@ -685,10 +680,11 @@ def build(p: Platform, capacity: CapacityPlan, kplan: Optional[KarpenterPlan] = 
         }, pulumi.ResourceOptions(depends_on=[addons]))
     k8s_opts = pulumi.ResourceOptions(provider=handle.provider, depends_on=[addons])
     namespaces = {}
+    cached = c.node_cache_namespaces
     for ns in sorted({m.namespace for m in c.models.values()}):
         namespaces[ns] = k8s.core.v1.Namespace(f"{cl.name}-ns-{ns}", metadata={
             "name": ns, "labels": {labels.TEAM_LABEL: c.team, labels.ENVIRONMENT_LABEL: c.environment, **labels.MANAGED_BY,
-                                   **pod_security_labels(ns in node_cache_namespaces(c))}}, opts=k8s_opts)
+                                   **pod_security_labels(ns in cached)}}, opts=k8s_opts)
     idle = next((r.get("idle_timeout_seconds") for a in all_args.values() if (r := a.get("ingress")) is not None), None)
     models = {}
     queue_apis: dict[str, Any] = {}

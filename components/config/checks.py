@@ -452,11 +452,11 @@ def semantic_issues(raw: Mapping[str, Any], cfg: Optional[PlatformConfig]) -> li
 def _node_cache_issues(add: Any, cfg: PlatformConfig) -> None:
     """A namespace with a node-cache LLM enforces Pod Security `privileged` (hostPath; program.pod_security_labels):
     only node-cache LLMs, whose pods modelstack renders and the policy pack checks, may share it."""
-    cached = {m.namespace for m in cfg.models.values() if m.llm is not None and m.llm.node_cache}
+    cached = cfg.node_cache_namespaces
     for name, m in cfg.models.items():
-        if m.namespace in cached and not (m.llm is not None and m.llm.node_cache):
+        if m.namespace in cached and not m.node_cache:
             add(f"models.{name}.namespace", f"{m.namespace!r}, shared with an LLM with llm.node_cache "
-                f"({', '.join(sorted(n for n, o in cfg.models.items() if o.namespace == m.namespace and o.llm is not None and o.llm.node_cache))})",
+                f"({', '.join(sorted(n for n, o in cfg.models.items() if o.namespace == m.namespace and o.node_cache))})",
                 "a namespace of its own, or llm.node_cache: true (that namespace admits hostPath volumes, so it holds "
                 "only LLMs that cache weights on the node)")
 

@@ -1195,6 +1195,11 @@ class ModelConfig(_Strict):
         return self
 
     @property
+    def node_cache(self) -> bool:
+        """An LLM whose weights are cached once per node (`llm.node_cache`: a hostPath volume)."""
+        return self.llm is not None and self.llm.node_cache
+
+    @property
     def scales_from_zero(self) -> bool:
         """The replicas scale from zero: `scale_to_zero`, or the workers of an async or batch model whose
         `min_replicas` is not given (they scale on the queue from zero)."""
@@ -1274,6 +1279,11 @@ class PlatformConfig(_Strict):
     prices_file: Optional[str] = Field(default=None, min_length=1, max_length=4096)
     """The region price file to plan with (`modelstack prices refresh --out FILE`), relative to the project folder
     (the one with Pulumi.yaml) or absolute. Default: `prices/<aws:region>.json` in the project folder, when it exists."""
+
+    @property
+    def node_cache_namespaces(self) -> set[str]:
+        """Namespaces holding an LLM with the node-wide weight cache (a hostPath volume)."""
+        return {m.namespace for m in self.models.values() if m.node_cache}
 
 
 # ---------------------------------------------------------------------------------------------- loading

@@ -139,12 +139,12 @@ def test_node_cache_pools_get_the_raid_and_the_namespace_admits_hostpath(tmp_pat
     group = next(g for g in capacity.groups if "chat" in g.models)
     args = program._node_group_args(platform, group, _FakeCluster(), {}, capacity)
     assert args["instance_store_policy"] == "RAID0" and args["weights_cache"] is True
-    assert program.node_cache_namespaces(platform.config) == {"models"}
+    assert platform.config.node_cache_namespaces == {"models"}
     assert program.pod_security_labels(True)["pod-security.kubernetes.io/enforce"] == "privileged"
     assert program.pod_security_labels(True)["pod-security.kubernetes.io/warn"] == "restricted"
     assert program.pod_security_labels(False) == {"pod-security.kubernetes.io/enforce": "restricted"}
     plain, _ = planned(tmp_path, {"weights": HF})
-    assert program.node_cache_namespaces(plain.config) == set()
+    assert plain.config.node_cache_namespaces == set()
 
 
 class _FakeCluster:
