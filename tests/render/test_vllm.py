@@ -88,6 +88,6 @@ def test_the_facts_file_is_what_the_cached_wheel_says():
     sys.path.insert(0, str(ROOT / "tools"))
     import vllm_facts
     if not vllm_facts.wheel_path().is_file():
-        pytest.skip(f"the pinned wheel is not cached: `.venv/bin/python tools/vllm_facts.py fetch` "
+        pytest.skip(f"the pinned wheel is not cached: `make vllm-wheel` "
                     f"({vllm_facts.wheel_path()})")
     assert vllm_facts.text(vllm_facts.facts(vllm_facts.fetch())) == read_text("vllm_facts.json")
