@@ -1255,11 +1255,12 @@ class CapacityConfig(_Strict):
     its pools), in percent of its cheapest pool's: pools join cheapest first while the mean stays within it. 0: the
     cheapest pool alone (lowest price, most interruptions); 20: every pool within 20%. Default 3. The plan says
     what the pools cost per group."""
-    weight_at_min: float = Field(1.0, gt=0, le=100)
+    weight_at_min: float = Field(2.0, gt=0, le=100)
     """How much the cost at min replicas counts against the cost at max replicas in the planner's objective
-    (weight_at_min × cost at min + cost at max). Default 1: the steady state and the scale-out ceiling count
-    equally; e.g. 3 for a stack that runs near min most hours (the plan then favours a cheaper steady state,
-    such as an on-demand floor holding the min replicas, over a cheaper ceiling)."""
+    (weight_at_min × cost at min + cost at max). Default 2: a request-autoscaled API spends more hours near its
+    min_replicas than at its max_replicas, a ceiling set above the expected peak, so an hour at min counts twice
+    (the plan then favours a cheaper steady state, such as an on-demand floor holding the min replicas, over a
+    slightly cheaper ceiling); 1 counts both ends equally; higher for a stack that runs near min most hours."""
     max_nodes_per_group: Optional[int] = Field(None, ge=1, le=1000)
     """Largest max_size of a designed group (default: the environment's policy cap, 10 in dev)."""
     system_instance_types: list[str] = Field(default_factory=list)

@@ -10,9 +10,9 @@ A stack may leave out `node_groups` and give an optional platform-level `capacit
 * **Instance types.** Each group holds one shape; a spot group lists up to `capacity.max_types` equal-shape
   types (at least 3 where the allowed types have them, each a spot capacity pool), GPU models mixed only
   where every model of the group accepts them (a model's `compute.gpu_models` and `min_gpu_memory_gib`).
-* **Objective.** Cost at min replicas + cost at max replicas, weighed 1:1 (USD per hour): the steady state
-  and the scale-out ceiling count equally; a model that scales to zero counts at max only (its min is 0).
-  `capacity.weight_at_min` weighs the cost at min more (or less) for a stack that runs near min most hours.
+* **Objective.** 2 × cost at min replicas + cost at max replicas (USD per hour): an API spends more hours near
+  its min than at its max (a ceiling above the expected peak); a model that scales to zero counts at max only
+  (its min is 0). `capacity.weight_at_min` (default 2) sets the weight: 1 counts both ends equally.
 * **Our own policies.** Accelerated families are those the environment's `gpu-instance-families` policy
   allows (:data:`ACCELERATED_FAMILIES`), and no group needs more nodes at max replicas than the environment's
   `max-nodes-per-group` cap (:data:`MAX_NODES_PER_GROUP`, 10 in dev): a shape that would is not chosen.
@@ -90,7 +90,7 @@ class Settings:
     zones: Optional[int] = None
     """Strict zone spread over this many zones (prod): each zone's share of a model packed on its own nodes."""
     az_count: int = 1
-    weights: tuple[float, float] = (1.0, 1.0)
+    weights: tuple[float, float] = (2.0, 1.0)
     """(`capacity.weight_at_min`, 1): the objective's weights on the cost at min and at max replicas."""
 
 

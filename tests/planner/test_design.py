@@ -258,7 +258,9 @@ def test_weight_at_min_trades_the_ceiling_for_a_cheaper_steady_state():
             big = model("8", "192Gi", 2, 3, gpu=4)
             big["autoscaling"]["on_demand_base"] = 2
             p["models"] = {"big": big, "wide": model("16", "128Gi", 2, 4, gpu=4)}
-            p["capacity"] = {"spot": True, "on_demand_fallback": True, "weight_at_min": weight}
+            p["capacity"] = {"spot": True, "on_demand_fallback": True}
+            if weight is not None:
+                p["capacity"]["weight_at_min"] = weight
         return m
 
     def ends(cap):
@@ -274,6 +276,12 @@ def test_weight_at_min_trades_the_ceiling_for_a_cheaper_steady_state():
     assert 3 * lo3 + hi3 < 3 * lo1 + hi1 and lo1 + hi1 < lo3 + hi3  # each the cheaper by its own objective
     gpu = next(g for g in steady.groups if "wide" in g.models and g.capacity_type == SPOT)
     assert "at 3×cost at min + 1×cost at max replicas" in " ".join(gpu.reason.split())
+    # The default weighs min twice: 2 × 16.17 + 21.92 < 2 × 15.65 + 23.32, so the groups stay apart, said so.
+    default, lo, hi = ends(plan("staging", mutate(None))[1])
+    assert (lo, hi) == (lo1, hi1) and default.placements["wide"].on_demand_base == 0
+    assert 2 * lo1 + hi1 < 2 * lo3 + hi3
+    gpu = next(g for g in default.groups if "wide" in g.models and g.capacity_type == SPOT)
+    assert "at 2×cost at min + 1×cost at max replicas" in " ".join(gpu.reason.split())
 
 
 def test_async_workers_that_scale_from_zero_get_no_floor_raised_nor_a_prod_default():
