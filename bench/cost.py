@@ -38,7 +38,8 @@ models-only staging stack, on-demand and spot, planned by `modelstack plan` and 
 (the same ILP over the same pods): median, p90 and worst of plan / optimum at min and at max, against
 ``RANDOM_TARGETS``. With ``--only pI --nested``, whether any layout that scales without moving a pod (a nested
 ILP of both ends, :func:`nested_bound`) could meet the spot targets at both ends. ``--rules`` instead prints what each rule (one shape per group, strict zone spread, spot pools)
-costs the planner's design of the same portfolios, in-process.
+costs the planner's design of the same portfolios, in-process. ``--weight-at-min W`` writes
+``capacity.weight_at_min: W`` into every random stack (default: the planner's own, 2).
 """
 
 from __future__ import annotations
@@ -468,9 +469,11 @@ def _memory(mib: int) -> str:
 
 
 def stack_config(demands: Sequence[ModelDemand], spot: bool, env: str = PRODUCT_ENV,
-                 node_groups: Mapping[str, dict] | None = None, assign: Mapping[str, str] | None = None) -> dict:
+                 node_groups: Mapping[str, dict] | None = None, assign: Mapping[str, str] | None = None,
+                 weight_at_min: float | None = None) -> dict:
     """A stack file for ``demands``: models only (the planner designs the groups) unless ``node_groups`` are given.
-    With spot, an on-demand fallback and each model's ``on_demand_base`` floor (prod's posture, set explicitly)."""
+    With spot, an on-demand fallback and each model's ``on_demand_base`` floor (prod's posture, set explicitly).
+    ``weight_at_min``: the models-only stack's ``capacity.weight_at_min`` (default: left to the planner's default)."""
     models = {}
     for d in demands:
         r = d.requests
@@ -498,6 +501,8 @@ def stack_config(demands: Sequence[ModelDemand], spot: bool, env: str = PRODUCT_
                                    for n, g in node_groups.items()}
     else:
         platform["capacity"] = {"spot": spot, "on_demand_fallback": spot} if spot else {"spot": False}
+        if weight_at_min is not None:
+            platform["capacity"]["weight_at_min"] = weight_at_min
     return {"config": {"aws:region": "us-east-1", "modelstack:platform": platform}}
 
 
@@ -883,15 +888,16 @@ class RandomResult:
                      for p, e in zip(self.plan.usd_per_hour, self.optimum))
 
 
-def _random_one(args: tuple[int, tuple[ModelDemand, ...], str, float]) -> list[RandomResult]:
+def _random_one(args: tuple[int, tuple[ModelDemand, ...], str, float, float | None]) -> list[RandomResult]:
     """One portfolio, on-demand and spot: its plans and optima (a worker of :func:`random_run`)."""
     import tempfile
 
-    i, demands, env, time_limit = args
+    i, demands, env, time_limit, weight = args
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for spot in (False, True):
-            res = plan_product(stack_config(demands, spot, env), Path(tmp), f"r{i}-{'spot' if spot else 'od'}", env)
+            res = plan_product(stack_config(demands, spot, env, weight_at_min=weight), Path(tmp),
+                               f"r{i}-{'spot' if spot else 'od'}", env)
             optimum = (exact_product(demands, "min", spot, env, time_limit),
                        exact_product(demands, "max", spot, env, time_limit))
             out.append(RandomResult(demands, spot, res, optimum))
@@ -899,11 +905,13 @@ def _random_one(args: tuple[int, tuple[ModelDemand, ...], str, float]) -> list[R
 
 
 def random_run(n: int, seed: int, env: str = PRODUCT_ENV, time_limit: float = 30.0,
-               progress=None, jobs: int = 1, only: Sequence[int] = ()) -> list[RandomResult]:
+               progress=None, jobs: int = 1, only: Sequence[int] = (),
+               weight_at_min: float | None = None) -> list[RandomResult]:
     """Each of ``n`` random portfolios planned by `modelstack plan` (models only, on-demand and spot) and its exact
     optimum at min and at max, ``jobs`` portfolios at a time; results in draw order. ``only``: just the portfolios
-    of these indexes (p<i>) of the same draw."""
-    work = [(i, d, env, time_limit) for i, d in enumerate(random_portfolios(n, seed)) if not only or i in only]
+    of these indexes (p<i>) of the same draw; ``weight_at_min``: each stack's ``capacity.weight_at_min``."""
+    work = [(i, d, env, time_limit, weight_at_min) for i, d in enumerate(random_portfolios(n, seed))
+            if not only or i in only]
     out: list[RandomResult] = []
     if jobs <= 1:
         for w in work:
@@ -989,7 +997,8 @@ RULES = (
 """What each rule costs: (label, spot, the rule's settings, the settings without it), on the planner's own design."""
 
 
-def rule_costs(n: int, seed: int, env: str = PRODUCT_ENV) -> dict[str, dict[str, tuple[float, float, float]]]:
+def rule_costs(n: int, seed: int, env: str = PRODUCT_ENV,
+               weight_at_min: float | None = None) -> dict[str, dict[str, tuple[float, float, float]]]:
     """{rule: {"min"|"max": (median, p90, worst)}} of design cost with the rule / without it over ``n`` random
     portfolios: the planner's design (model groups' instances, floors included) under both settings, in-process."""
     from modelstack.config.load import load_platform
@@ -998,7 +1007,7 @@ def rule_costs(n: int, seed: int, env: str = PRODUCT_ENV) -> dict[str, dict[str,
     ratios: dict[str, dict[str, list[float]]] = {label: {"min": [], "max": []} for label, *_ in RULES}
     for demands in random_portfolios(n, seed):
         for label, spot, on, off in RULES:
-            platform = load_platform(env, stack_config(demands, spot, env)["config"])
+            platform = load_platform(env, stack_config(demands, spot, env, weight_at_min=weight_at_min)["config"])
             base = design.settings_of(platform)
             with_rule = design.design(platform, settings=replace(base, **on)).usd_per_hour
             without = design.design(platform, settings=replace(base, **off)).usd_per_hour
@@ -1055,7 +1064,7 @@ def nested_text(r: RandomResult, time_limit: float = 60.0) -> list[str]:
 
 
 def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: float = 30.0,
-                 only: Sequence[int] = (), nested: bool = False) -> int:
+                 only: Sequence[int] = (), nested: bool = False, weight_at_min: float | None = None) -> int:
     print(f"RANDOM PORTFOLIOS: {n} drawn with seed {seed}, each written as a models-only {PRODUCT_ENV} stack (on-demand, "
           "and spot with an on-demand fallback), planned by `modelstack plan`, priced from plan.json, against the exact "
           "optimum (ILP, HiGHS) of the same pods")
@@ -1074,7 +1083,10 @@ def _random_main(n: int, seed: int, verbose: bool, jobs: int = 1, time_limit: fl
             for i, demands in enumerate(random_portfolios(n, seed)):
                 if i in only:
                     print("\n".join(_portfolio_text(demands, hand=False)))
-    results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit, only=only)
+    if weight_at_min is not None:
+        print(f"each stack with capacity.weight_at_min {weight_at_min:g}")
+    results = random_run(n, seed, progress=progress, jobs=jobs, time_limit=time_limit, only=only,
+                         weight_at_min=weight_at_min)
     if nested:
         print("layouts that scale without moving a pod (nested ILP; the per-end optimum places every pod afresh):")
         for r in results:
@@ -1108,16 +1120,21 @@ def main(argv: Sequence[str] = ()) -> int:
                              "spot targets at both ends (nested ILP)")
     parser.add_argument("--time-limit", type=float, default=30.0,
                         help="seconds per exact optimum before its proven bound is used (default 30)")
+    parser.add_argument("--weight-at-min", type=float, metavar="W",
+                        help="with --random: each stack's capacity.weight_at_min (default: the planner's, 2)")
     args = parser.parse_args(list(argv))
+    if args.weight_at_min is not None and not args.random:
+        parser.error("--weight-at-min needs --random N")
     if args.random and args.rules:
         print(f"WHAT EACH RULE COSTS: the planner's design of {args.random} random portfolios (seed {args.seed}), "
               f"{PRODUCT_ENV}, with and without the rule; model groups' instances, USD per hour")
-        print("\n".join(rule_text(rule_costs(args.random, args.seed))))
+        print("\n".join(rule_text(rule_costs(args.random, args.seed, weight_at_min=args.weight_at_min))))
         return 0
     if args.random:
         if args.nested and not args.only:
             parser.error("--nested needs --only pI (one ILP of both ends per portfolio takes up to minutes)")
-        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit, args.only, args.nested)
+        return _random_main(args.random, args.seed, args.verbose, args.jobs, args.time_limit, args.only, args.nested,
+                            args.weight_at_min)
     print("us-east-1 prices (on-demand 2026-07-20; spot = on-demand x (1 - Spot Advisor savings), advisor data "
           "<= 2025-06-28); model node groups' instances only, USD per hour")
     print(f"\nPRODUCT PATH: {len(PRODUCT_PORTFOLIO)} models written as {PRODUCT_ENV} stack configs, planned by "
