@@ -16,7 +16,8 @@ The problem, per node group whose instance types are left to modelstack:
 
 **Objective.** For each group, minimize ``w_min · cost(min replicas) + w_max · cost(max replicas)`` in USD
 per hour, with ``weights=(w_min, w_max)`` defaulting to ``(1, 1)``: the steady state and the scale-out
-ceiling count equally (declared groups); the planner's designs pass ``(capacity.weight_at_min, 1)``, default (2, 1). Ties go to the lower interruption bucket, then fewer nodes at max, then the name.
+ceiling count equally (declared groups); the planner's designs pass ``(capacity.weight_at_min, 1)``, default
+(2, 1). Ties go to the lower interruption bucket, then fewer nodes at max, then the name.
 Cost is nodes × unit price; node counts come from packing the replicas on one node shape (exact for a
 single model, first-fit-decreasing with a lower-bound check for several: ``Pool.exact`` says whether the
 count is proven optimal).
