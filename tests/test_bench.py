@@ -173,12 +173,13 @@ def test_the_default_weight_at_min_holds_seed_1_p47_within_both_spot_targets(ben
     # within 5% at both ends. `--weight-at-min` reaches the stack file.
     d = bench.random_portfolios(50, 1)[47]
     lo, hi = (bench.exact_product(d, e, True, time_limit=30).lower_bound for e in ("min", "max"))
-    even = bench.plan_product(bench.stack_config(d, True, weight_at_min=1.0), tmp_path, "even")
+    even_doc = bench.stack_config(d, True, weight_at_min=1.0)
+    even = bench.plan_product(even_doc, tmp_path, "even")
     default = bench.plan_product(bench.stack_config(d, True), tmp_path, "default")
     assert even.exit_code == default.exit_code == 0
     assert even.usd_per_hour[0] > 1.05 * lo and even.usd_per_hour[1] <= 1.05 * hi
     assert default.usd_per_hour[0] <= 1.05 * lo and default.usd_per_hour[1] <= 1.05 * hi
     assert default.usd_per_hour[0] < even.usd_per_hour[0] and default.usd_per_hour[1] > even.usd_per_hour[1]
-    doc = bench.stack_config(d, True, weight_at_min=1.0)["config"]["modelstack:platform"]
+    doc = even_doc["config"]["modelstack:platform"]
     assert doc["capacity"]["weight_at_min"] == 1.0 and "weight_at_min" not in bench.stack_config(
         d, True)["config"]["modelstack:platform"]["capacity"]

@@ -90,8 +90,9 @@ class Settings:
     zones: Optional[int] = None
     """Strict zone spread over this many zones (prod): each zone's share of a model packed on its own nodes."""
     az_count: int = 1
-    weights: tuple[float, float] = (2.0, 1.0)
-    """(`capacity.weight_at_min`, 1): the objective's weights on the cost at min and at max replicas."""
+    weights: tuple[float, float] = (CapacityConfig.model_fields["weight_at_min"].default, 1.0)
+    """(`capacity.weight_at_min`, 1): the objective's weights on the cost at min and at max replicas (default: the
+    config's default)."""
 
 
 def settings_of(platform: Platform, capacity: Optional[CapacityConfig] = None) -> Settings:
